@@ -1,0 +1,1 @@
+//! The `biascorr` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `coupler` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `cycle` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `da::curvelet` room (see docs/architecture.md).

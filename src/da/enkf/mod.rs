@@ -1,0 +1,1 @@
+//! The `da::enkf` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `da::image` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `forcing` room (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! The `grid` room (see docs/architecture.md).

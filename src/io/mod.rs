@@ -1,0 +1,1 @@
+//! The `io` room (see docs/architecture.md).

@@ -1,0 +1,195 @@
+//! Land-surface models behind one trait. Pure physics: no I/O, no MPI, no global state.
+//!
+//! The ensemble driver, the EnKF and the image analysis only see [`LandModel`]:
+//! per-cell parameters built from static fields, a column state, one step with one
+//! step of forcing, the soil-moisture control vector, increments kept inside
+//! physical bounds, and a flat list of restart fields.
+
+pub mod noah;
+
+use chrono::NaiveDateTime;
+use thiserror::Error;
+
+/// Errors of the land-surface physics (bad parameters, inconsistent state, bad forcing).
+#[derive(Debug, Error)]
+pub enum LsmError {
+    #[error("invalid parameter: {0}")]
+    Parameter(String),
+    #[error("inconsistent state: {0}")]
+    State(String),
+    #[error("invalid forcing: {0}")]
+    Forcing(String),
+    #[error("restart field: {0}")]
+    Restart(String),
+}
+
+/// One model step of atmospheric forcing for one column (SI units).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Forcing {
+    /// Air temperature at forcing height (K).
+    pub air_temperature: f64,
+    /// Specific humidity at forcing height (kg kg-1).
+    pub specific_humidity: f64,
+    /// Surface pressure (Pa).
+    pub surface_pressure: f64,
+    /// Wind speed at forcing height (m s-1).
+    pub wind_speed: f64,
+    /// Total precipitation rate (kg m-2 s-1).
+    pub precipitation: f64,
+    /// Fraction of precipitation falling frozen (0..1).
+    pub frozen_precip_fraction: f64,
+    /// Downward shortwave radiation at the surface (W m-2).
+    pub shortwave_down: f64,
+    /// Downward longwave radiation at the surface (W m-2).
+    pub longwave_down: f64,
+    /// Height of the forcing level above the surface (m).
+    pub forcing_height: f64,
+}
+
+/// Static description of one land cell, as read from the static file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellStatics {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Soil texture class (STATSGO, 1-based).
+    pub soil_class: i32,
+    /// Vegetation class (USGS or MODIS-IGBP, 1-based, per the table in use).
+    pub vegetation_class: i32,
+    /// Slope class (1-based, GENPARM).
+    pub slope_class: i32,
+    /// Monthly green vegetation fraction (0..1), January first.
+    pub green_fraction_monthly: [f64; 12],
+    /// Monthly snow-free background albedo (0..1), January first.
+    pub albedo_monthly: [f64; 12],
+    /// Deep soil (lower boundary) temperature (K).
+    pub deep_soil_temperature: f64,
+    /// Terrain elevation (m).
+    pub elevation: f64,
+    /// Maximum snow albedo (0..1).
+    pub max_snow_albedo: f64,
+}
+
+/// Fluxes and diagnostics of one step, ALMA sign conventions
+/// (Qh, Qle, Qg positive away from the surface into the atmosphere/soil as ALMA defines:
+/// Qh and Qle upward positive, Qg downward positive; Qs, Qsb, Evap positive out of the column).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepOutput {
+    /// Sensible heat flux, upward (W m-2).
+    pub qh: f64,
+    /// Latent heat flux, upward (W m-2).
+    pub qle: f64,
+    /// Ground heat flux, downward into the soil (W m-2).
+    pub qg: f64,
+    /// Surface runoff (kg m-2 s-1).
+    pub qs: f64,
+    /// Subsurface runoff / drainage (kg m-2 s-1).
+    pub qsb: f64,
+    /// Total evapotranspiration (kg m-2 s-1).
+    pub evap: f64,
+    /// Net shortwave radiation, downward (W m-2).
+    pub swnet: f64,
+    /// Net longwave radiation, downward (W m-2).
+    pub lwnet: f64,
+    /// Snowmelt (kg m-2 s-1).
+    pub qsm: f64,
+    /// Surface albedo (-).
+    pub albedo: f64,
+    /// Potential evaporation (W m-2).
+    pub potevap: f64,
+}
+
+/// Named restart/state field of fixed length per column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub len: usize,
+    pub units: &'static str,
+    pub long_name: &'static str,
+}
+
+/// A land-surface model: the contract between the physics and everything else.
+pub trait LandModel: Send + Sync {
+    /// Per-cell parameters derived once from the static fields and tables.
+    type CellParams: Clone + Send + Sync;
+    /// Complete prognostic state of one column (one ensemble member).
+    type State: Clone + Send + Sync;
+
+    fn name(&self) -> &'static str;
+    /// Number of soil layers and their thicknesses (m), top first.
+    fn soil_layer_thickness(&self) -> &[f64];
+    fn n_soil_layers(&self) -> usize {
+        self.soil_layer_thickness().len()
+    }
+
+    /// Build per-cell parameters; an unknown class is an error.
+    fn cell_params(&self, statics: &CellStatics) -> Result<Self::CellParams, LsmError>;
+
+    /// Cold-start state from uniform initial soil moisture (m3 m-3 per layer, clipped to the
+    /// cell's valid range) and temperature (K).
+    fn cold_start(
+        &self,
+        params: &Self::CellParams,
+        soil_moisture: &[f64],
+        temperature: f64,
+    ) -> Result<Self::State, LsmError>;
+
+    /// Advance one column by one step of length `dt` seconds ending at `time_end`.
+    fn step(
+        &self,
+        params: &Self::CellParams,
+        state: &mut Self::State,
+        forcing: &Forcing,
+        time_end: NaiveDateTime,
+        dt: f64,
+    ) -> Result<StepOutput, LsmError>;
+
+    /// Advance all members of one cell together. The default loops over `step`;
+    /// implementations may vectorise across members.
+    fn step_members(
+        &self,
+        params: &Self::CellParams,
+        states: &mut [Self::State],
+        forcings: &[Forcing],
+        time_end: NaiveDateTime,
+        dt: f64,
+        out: &mut [StepOutput],
+    ) -> Result<(), LsmError> {
+        for ((s, f), o) in states.iter_mut().zip(forcings).zip(out.iter_mut()) {
+            *o = self.step(params, s, f, time_end, dt)?;
+        }
+        Ok(())
+    }
+
+    /// Total soil moisture per layer (m3 m-3): the DA control vector.
+    fn soil_moisture(&self, state: &Self::State) -> Vec<f64>;
+    /// Soil temperature per layer (K).
+    fn soil_temperature(&self, state: &Self::State) -> Vec<f64>;
+    /// Skin (radiative surface) temperature (K).
+    fn skin_temperature(&self, state: &Self::State) -> f64;
+    /// Snow water equivalent (kg m-2).
+    fn swe(&self, state: &Self::State) -> f64;
+    /// Snow depth (m).
+    fn snow_depth(&self, state: &Self::State) -> f64;
+    /// Canopy intercepted water (kg m-2).
+    fn canopy_water(&self, state: &Self::State) -> f64;
+
+    /// Add `increment` (m3 m-3 per layer) to total soil moisture, shift liquid water by the
+    /// same amount, and keep each layer inside its physical bounds. Returns the increment
+    /// actually applied.
+    fn apply_increment(
+        &self,
+        params: &Self::CellParams,
+        state: &mut Self::State,
+        increment: &[f64],
+    ) -> Vec<f64>;
+
+    /// Physical bounds (lower, upper) of each layer's soil moisture for this cell.
+    fn soil_moisture_bounds(&self, params: &Self::CellParams) -> (f64, f64);
+
+    /// The restart fields of one column, in packing order.
+    fn restart_fields(&self) -> Vec<FieldSpec>;
+    /// Pack a state into a flat vector following `restart_fields` (bit-exact round trip).
+    fn pack_state(&self, state: &Self::State, out: &mut Vec<f64>);
+    /// Rebuild a state from a flat vector following `restart_fields`.
+    fn unpack_state(&self, data: &[f64]) -> Result<Self::State, LsmError>;
+}

@@ -1,0 +1,1 @@
+//! Noah LSM 3.4.1 single-column physics.

@@ -1,0 +1,1 @@
+//! The `obs` room (see docs/architecture.md).

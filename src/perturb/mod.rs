@@ -1,0 +1,1 @@
+//! The `perturb` room (see docs/architecture.md).

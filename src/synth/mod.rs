@@ -1,0 +1,1 @@
+//! The `synth` room (see docs/architecture.md).

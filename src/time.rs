@@ -1,0 +1,1 @@
+//! Cycle windows, model steps and calendar helpers over chrono.

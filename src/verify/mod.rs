@@ -1,0 +1,1 @@
+//! The `verify` room (see docs/architecture.md).
