@@ -5,6 +5,7 @@
 //! `cycle` composes them; `parallel` is the only room that names MPI.
 
 pub mod biascorr;
+pub mod commands;
 pub mod config;
 pub mod coupler;
 pub mod cycle;
