@@ -1,1 +1,4 @@
-//! The `cycle` room (see docs/architecture.md).
+//! The driver that runs cycles (windows) of the ensemble, and its bookkeeping.
+
+pub mod history_vars;
+pub mod rundir;
