@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // small dense matrices read best with indices
 //! The 1-D EnKF against the exact Kalman update (linear-Gaussian) and joint versus
 //! sequential assimilation of two sensors.
 
