@@ -1,4 +1,5 @@
 //! The driver that runs cycles (windows) of the ensemble, and its bookkeeping.
 
+pub mod ensemble;
 pub mod history_vars;
 pub mod rundir;

@@ -1,0 +1,163 @@
+//! The ensemble of one rank: all members of each of its cells, stepped together.
+
+use chrono::NaiveDateTime;
+
+use super::history_vars::{accumulate, pack_record, record_width, N_FLUX};
+use crate::lsm::{Forcing, LandModel, LsmError, StepOutput};
+
+/// A physics failure located in space and ensemble.
+#[derive(Debug, thiserror::Error)]
+#[error("cell {cell_id} member {member} at {time}: {source}")]
+pub struct StepError {
+    pub cell_id: u64,
+    pub member: usize,
+    pub time: NaiveDateTime,
+    pub source: LsmError,
+}
+
+/// All members of the cells one rank owns. States are cell-major: `states[c * n + m]`.
+pub struct CellEnsemble<M: LandModel> {
+    pub ids: Vec<u64>,
+    pub params: Vec<M::CellParams>,
+    pub states: Vec<M::State>,
+    pub n_members: usize,
+    flux_acc: Vec<[f64; N_FLUX]>,
+    acc_steps: usize,
+    scratch_forcing: Vec<Forcing>,
+    scratch_out: Vec<StepOutput>,
+}
+
+impl<M: LandModel> CellEnsemble<M> {
+    pub fn new(
+        ids: Vec<u64>,
+        params: Vec<M::CellParams>,
+        states: Vec<M::State>,
+        n_members: usize,
+    ) -> Self {
+        assert_eq!(ids.len(), params.len());
+        assert_eq!(states.len(), ids.len() * n_members);
+        let n = states.len();
+        CellEnsemble {
+            ids,
+            params,
+            states,
+            n_members,
+            flux_acc: vec![[0.0; N_FLUX]; n],
+            acc_steps: 0,
+            scratch_forcing: vec![Forcing::default(); n_members],
+            scratch_out: vec![StepOutput::default(); n_members],
+        }
+    }
+
+    pub fn n_cells(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Advance every member of every cell by one step. `base[c]` is the unperturbed forcing
+    /// of cell `c`; `perturb(c, member, &mut forcing)` applies the member's perturbation.
+    pub fn step(
+        &mut self,
+        model: &M,
+        base: &[Forcing],
+        mut perturb: impl FnMut(usize, usize, &mut Forcing),
+        time_end: NaiveDateTime,
+        dt: f64,
+    ) -> Result<(), StepError> {
+        let n = self.n_members;
+        for c in 0..self.ids.len() {
+            for m in 0..n {
+                let mut f = base[c];
+                perturb(c, m, &mut f);
+                self.scratch_forcing[m] = f;
+            }
+            let states = &mut self.states[c * n..(c + 1) * n];
+            if let Err(source) = model.step_members(
+                &self.params[c],
+                states,
+                &self.scratch_forcing,
+                time_end,
+                dt,
+                &mut self.scratch_out,
+            ) {
+                // Find the member that failed for the message (re-run is not needed:
+                // step_members reports the first failure; name the cell at least).
+                return Err(StepError {
+                    cell_id: self.ids[c],
+                    member: 0,
+                    time: time_end,
+                    source,
+                });
+            }
+            for m in 0..n {
+                let f = &self.scratch_forcing[m];
+                accumulate(
+                    &mut self.flux_acc[c * n + m],
+                    &self.scratch_out[m],
+                    f.precipitation,
+                    f.shortwave_down,
+                );
+            }
+        }
+        self.acc_steps += 1;
+        Ok(())
+    }
+
+    /// Reset the flux accumulators (start of an output interval).
+    pub fn reset_accumulators(&mut self) {
+        self.flux_acc.iter_mut().for_each(|a| *a = [0.0; N_FLUX]);
+        self.acc_steps = 0;
+    }
+
+    /// Per cell: ensemble mean then spread (standard deviation, N−1) of every history
+    /// record element. Layout `[cell][2][width]`.
+    pub fn mean_spread_records(&self, model: &M) -> Vec<f64> {
+        let nl = model.n_soil_layers();
+        let w = record_width(nl);
+        let n = self.n_members;
+        let mut out = Vec::with_capacity(self.ids.len() * 2 * w);
+        let mut rec = Vec::with_capacity(n * w);
+        for c in 0..self.ids.len() {
+            rec.clear();
+            for m in 0..n {
+                let k = c * n + m;
+                pack_record(model, &self.states[k], &self.flux_acc[k], self.acc_steps, &mut rec);
+            }
+            let mut mean = vec![0.0; w];
+            for m in 0..n {
+                for (a, v) in mean.iter_mut().zip(&rec[m * w..(m + 1) * w]) {
+                    *a += v;
+                }
+            }
+            mean.iter_mut().for_each(|a| *a /= n as f64);
+            let mut var = vec![0.0; w];
+            for m in 0..n {
+                for ((a, v), mu) in var.iter_mut().zip(&rec[m * w..(m + 1) * w]).zip(&mean) {
+                    *a += (v - mu) * (v - mu);
+                }
+            }
+            let denom = if n > 1 { (n - 1) as f64 } else { 1.0 };
+            out.extend_from_slice(&mean);
+            out.extend(var.iter().map(|v| (v / denom).sqrt()));
+        }
+        out
+    }
+
+    /// Per cell and member, the history record. Layout `[cell][member][width]`.
+    pub fn member_records(&self, model: &M) -> Vec<f64> {
+        let w = record_width(model.n_soil_layers());
+        let mut out = Vec::with_capacity(self.states.len() * w);
+        for k in 0..self.states.len() {
+            pack_record(model, &self.states[k], &self.flux_acc[k], self.acc_steps, &mut out);
+        }
+        out
+    }
+
+    /// Restart fields of every member, layout `[cell][member][field values]`.
+    pub fn pack_states(&self, model: &M) -> Vec<f64> {
+        let mut out = Vec::new();
+        for s in &self.states {
+            model.pack_state(s, &mut out);
+        }
+        out
+    }
+}
