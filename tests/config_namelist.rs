@@ -497,3 +497,49 @@ fn real_wps_namelist() {
     let e = nl.group("geogrid").unwrap().entry("e_we").unwrap();
     assert_eq!((e.pos.line, e.pos.col), (14, 2));
 }
+
+#[test]
+fn limits_and_no_panics_on_mangled_input() {
+    let (_, _, m) = syntax_err("&g x(2000000) = 1 /");
+    assert!(m.contains("bad index"), "{m}");
+    let (_, _, m) = syntax_err("&g x = 2000000*1 /");
+    assert!(m.contains("exceeds"), "{m}");
+    // Every single-character deletion and several insertions at every position of a
+    // namelist must give a result or an error, never a panic.
+    let inserts = [
+        '\'', '"', '&', '$', '/', '(', ')', '*', '=', ',', '!', '\n', '%', ':', 'x',
+    ];
+    let mut n_err = 0;
+    let mut n = 0;
+    let chars: Vec<char> = TYPED.chars().collect();
+    for i in 0..=chars.len() {
+        let mut variants = Vec::new();
+        if i < chars.len() {
+            let mut v = chars.clone();
+            v.remove(i);
+            variants.push(v);
+        }
+        for c in inserts {
+            let mut v = chars.clone();
+            v.insert(i, c);
+            variants.push(v);
+        }
+        for v in variants {
+            let text: String = v.into_iter().collect();
+            n += 1;
+            match parse_str(&text, Path::new("m.nml")) {
+                Ok(nl) => {
+                    if nl.deserialize_group::<Typed>("typed").is_err() {
+                        n_err += 1;
+                    }
+                }
+                Err(e) => {
+                    n_err += 1;
+                    assert!(e.to_string().starts_with("m.nml:"), "{e}");
+                }
+            }
+        }
+    }
+    // Most mutations must be caught (a few are harmless, e.g. in comments).
+    assert!(n_err * 2 > n, "{n_err} of {n} mutations rejected");
+}

@@ -147,7 +147,7 @@ pub struct Item {
 pub struct Entry {
     /// Lower-case key name.
     pub name: String,
-    /// Position of the key's first assignment.
+    /// Position of the key's latest assignment.
     pub pos: Pos,
     pub values: Vec<Item>,
 }
@@ -350,6 +350,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 // ---------------------------------------------------------------------------------------
 // Parser
 
+/// Largest array index or repeat count accepted (guards memory against typos like
+/// `x(100000000)`).
+const MAX_ELEMENTS: usize = 1_000_000;
+
 struct Parser<'a> {
     chars: Vec<char>,
     i: usize,
@@ -535,8 +539,11 @@ impl Parser<'_> {
                 format!("multi-dimensional index `{key}({text})` is not supported"),
             );
         }
-        let parse_bound =
-            |s: &str| -> Option<usize> { s.parse::<usize>().ok().filter(|&v| v >= 1) };
+        let parse_bound = |s: &str| -> Option<usize> {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&v| (1..=MAX_ELEMENTS).contains(&v))
+        };
         let (start, end) = match t.split_once(':') {
             Some((a, b)) => {
                 let a = parse_bound(a);
@@ -611,7 +618,11 @@ impl Parser<'_> {
             }
         }
         let entry = match group.entries.iter_mut().find(|e| e.name == key) {
-            Some(e) => e,
+            Some(e) => {
+                // Errors about the key point at its latest assignment.
+                e.pos = key_pos;
+                e
+            }
             None => {
                 group.entries.push(Entry {
                     name: key,
@@ -747,6 +758,12 @@ impl Parser<'_> {
             };
             if r == 0 {
                 return self.err(pos, format!("repeat count must be positive in `{word}`"));
+            }
+            if r > MAX_ELEMENTS {
+                return self.err(
+                    pos,
+                    format!("repeat count in `{word}` exceeds {MAX_ELEMENTS}"),
+                );
             }
             let value = if !rest.is_empty() {
                 Some(self.classify(rest, pos)?)
@@ -1016,8 +1033,15 @@ impl<'de> MapAccess<'de> for GroupMap<'_> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let e = &self.entries[self.next];
         self.next += 1;
-        seed.deserialize(EntryDeserializer { entry: e })
-            .map_err(|err| err.at(e.pos).with_key(&e.name))
+        let de = EntryDeserializer { entry: e };
+        // An error without a position (e.g. from a `deserialize_with` function) points at
+        // the value when there is exactly one, else at the key.
+        let pos = match de.assigned() {
+            [only] => only.pos,
+            _ => e.pos,
+        };
+        seed.deserialize(de)
+            .map_err(|err| err.at(pos).with_key(&e.name))
     }
 }
 
