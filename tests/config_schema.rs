@@ -534,6 +534,13 @@ fn demo_namelist_loads_and_check_prints_it() {
     let again = Config::from_text(&out, Path::new("/tmp/printed.nml")).unwrap();
     assert_eq!(again.run, c.run);
     assert_eq!(again.perturbation, c.perturbation);
+    let missing = landcycle::commands::check::missing_inputs(&ok(MINIMAL));
+    assert!(
+        missing
+            .iter()
+            .any(|m| m == "domain:static_file: file /cases/a/static.nc does not exist"),
+        "{missing:?}"
+    );
     // Running the command on a bad namelist is an error, not a panic.
     let dirt = tempfile::tempdir().unwrap();
     let bad = dirt.path().join("bad.nml");

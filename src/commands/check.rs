@@ -15,7 +15,32 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let cfg = Config::load(&args.namelist)?;
     print!("{}", render(&cfg));
+    for w in missing_inputs(&cfg) {
+        eprintln!("warning: {w}");
+    }
     Ok(())
+}
+
+/// Inputs named by the configuration that do not exist (yet): worth a warning, not an
+/// error, since `landcycle synth` may create them later.
+pub fn missing_inputs(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut want = |key: &str, p: &std::path::Path, dir: bool| {
+        let ok = if dir { p.is_dir() } else { p.is_file() };
+        if !ok {
+            let kind = if dir { "directory" } else { "file" };
+            out.push(format!("{key}: {kind} {} does not exist", p.display()));
+        }
+    };
+    want("domain:static_file", &cfg.domain.static_file, false);
+    if let Some(p) = &cfg.domain.parameter_tables {
+        want("domain:parameter_tables", p, true);
+    }
+    want("forcing:directory", &cfg.forcing.directory, true);
+    if let Some(p) = &cfg.run.initial_restart {
+        want("run:initial_restart", p, false);
+    }
+    out
 }
 
 /// What `run` prints: a header naming the file and fingerprint, then the namelist.

@@ -248,24 +248,6 @@ impl Namelist {
         self.deserialize_group_value(g)
     }
 
-    /// Deserialize group `group` into `T` or, when the file has no such group, return
-    /// `T::default()`-like value produced by deserializing an empty group (so serde
-    /// defaults apply and required keys are reported as missing).
-    pub fn deserialize_group_or_empty<T: de::DeserializeOwned>(
-        &self,
-        group: &str,
-    ) -> Result<T, NamelistError> {
-        if self.group(group).is_some() {
-            return self.deserialize_group(group);
-        }
-        let empty = Group {
-            name: group.to_ascii_lowercase(),
-            pos: Pos { line: 1, col: 1 },
-            entries: Vec::new(),
-        };
-        self.deserialize_group_value(&empty)
-    }
-
     fn deserialize_group_value<T: de::DeserializeOwned>(
         &self,
         g: &Group,
