@@ -238,7 +238,8 @@ The parser reads Fortran namelists as `f90nml` does:
   `.false.`, `.f.`, `F`, `false`, any case), strings in `'...'` or `\"...\"` (a doubled quote is
   a literal quote); strings must be quoted;
 - arrays separated by commas or blanks and continued over lines; repeat counts `3*0.5`; null
-  values `1, , 3` and `2*`; indexed assignments `x(2) = 3` and `x(2:3) = 1, 2`;
+  values `1, , 3` and `2*`; indexed assignments `x(2) = 3` and `x(2:3) = 1, 2`; a key
+  assigned twice is overwritten element by element, as Fortran does;
 - an integer is accepted where a real is expected, a single value where an array is expected,
   and names of choices (like `'Bilinear'`) in any case.
 
