@@ -14,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Validate a namelist and print the effective configuration with defaults filled in.
+    Check(landcycle::commands::check::Args),
     /// Print version and build information.
     Version,
 }
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
     let result: anyhow::Result<()> = match cli.command {
+        Command::Check(a) => landcycle::commands::check::run(&a),
         Command::Version => {
             println!("landcycle {}", env!("CARGO_PKG_VERSION"));
             Ok(())
