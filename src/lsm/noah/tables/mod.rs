@@ -8,7 +8,10 @@
 //!
 //! Field names are the WRF table column names in lower case. Classes are 1-based, as in WRF.
 
-use std::path::PathBuf;
+mod landcycle;
+mod wrf;
+
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Name of the STATSGO soil dataset (19 classes) in SOILPARM.TBL.
@@ -213,6 +216,82 @@ fn class_index(
 }
 
 impl ParameterTables {
+    /// Reads WRF-format `SOILPARM.TBL`, `VEGPARM.TBL` and `GENPARM.TBL` from `dir`, as WRF's
+    /// Noah reads them (list-directed values; datasets of other LSMs, e.g. "STAS-RUC", are
+    /// skipped). Extra columns and scalars of newer WRF versions are kept in the `extra` fields.
+    pub fn from_wrf_dir(dir: impl AsRef<Path>) -> Result<Self, TableError> {
+        let dir = dir.as_ref();
+        let read = |name: &str| -> Result<(String, String), TableError> {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|source| TableError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Ok((path.display().to_string(), text))
+        };
+        let (sf, st) = read("SOILPARM.TBL")?;
+        let (vf, vt) = read("VEGPARM.TBL")?;
+        let (gf, gt) = read("GENPARM.TBL")?;
+        Ok(ParameterTables {
+            soil: wrf::parse_soilparm(&sf, &st)?,
+            vegetation: wrf::parse_vegparm(&vf, &vt)?,
+            general: wrf::parse_genparm(&gf, &gt)?,
+        })
+    }
+
+    /// The Noah 3.4.1 tables shipped with landcycle (run/tables/, embedded in the binary):
+    /// soil "STAS" (19 classes), vegetation "USGS" (27) and "MODIFIED_IGBP_MODIS_NOAH" (20),
+    /// and the general parameters, with the values of WRF 3.4.1 run/*.TBL.
+    pub fn builtin() -> Self {
+        let files = BUILTIN_FILES
+            .iter()
+            .map(|(n, t)| (format!("builtin run/tables/{n}"), *t));
+        // The embedded files are fixed at compile time and checked by tests/noah_tables.rs,
+        // so a failure here is a build defect, not bad user input.
+        landcycle::parse_files(files).expect("embedded run/tables/ parameter files are valid")
+    }
+
+    /// Reads landcycle-format table files (every `*.txt` in `dir`; format in docs/tables.md).
+    /// At least one soil, one vegetation and exactly one general table are required.
+    pub fn from_landcycle_dir(dir: impl AsRef<Path>) -> Result<Self, TableError> {
+        landcycle::read_dir(dir.as_ref())
+    }
+
+    /// Writes these tables in landcycle format into `dir` (created if needed): one
+    /// `soil_<DATASET>.txt` and `vegetation_<DATASET>.txt` per dataset and `general.txt`.
+    /// `source` is recorded as provenance. Numbers read back bit-identically.
+    pub fn write_landcycle_dir(
+        &self,
+        dir: impl AsRef<Path>,
+        source: &str,
+    ) -> Result<(), TableError> {
+        let dir = dir.as_ref();
+        let write = |name: String, text: String| -> Result<(), TableError> {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|source| TableError::Io { path, source })
+        };
+        std::fs::create_dir_all(dir).map_err(|source| TableError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        for d in &self.soil {
+            write(
+                format!("soil_{}.txt", d.name),
+                landcycle::write_soil(d, source)?,
+            )?;
+        }
+        for d in &self.vegetation {
+            write(
+                format!("vegetation_{}.txt", d.name),
+                landcycle::write_vegetation(d, source)?,
+            )?;
+        }
+        write(
+            "general.txt".into(),
+            landcycle::write_general(&self.general, source),
+        )
+    }
+
     /// The soil dataset named `dataset` (e.g. [`SOIL_STATSGO`]).
     pub fn soil_dataset(&self, dataset: &str) -> Result<&SoilDataset, TableError> {
         self.soil
@@ -255,6 +334,26 @@ impl ParameterTables {
         Ok(self.general.slope_data[class_index("slope", "SLOPE_DATA", class, n)?])
     }
 }
+
+/// The files of run/tables/, embedded so that the binary works from any directory.
+const BUILTIN_FILES: [(&str, &str); 4] = [
+    (
+        "soil_STAS.txt",
+        include_str!("../../../../run/tables/soil_STAS.txt"),
+    ),
+    (
+        "vegetation_USGS.txt",
+        include_str!("../../../../run/tables/vegetation_USGS.txt"),
+    ),
+    (
+        "vegetation_MODIFIED_IGBP_MODIS_NOAH.txt",
+        include_str!("../../../../run/tables/vegetation_MODIFIED_IGBP_MODIS_NOAH.txt"),
+    ),
+    (
+        "general.txt",
+        include_str!("../../../../run/tables/general.txt"),
+    ),
+];
 
 fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.collect::<Vec<_>>().join(", ")
