@@ -1,0 +1,303 @@
+//! Bondville 1998 against the WRF 3.4.1 Noah reference (issue 3 acceptance).
+
+use landcycle::config::namelist;
+use landcycle::lsm::noah::point::{self, PointCase, PointConfig, PointRow};
+use landcycle::lsm::noah::tables::ParameterTables;
+use landcycle::lsm::noah::{advance, ColumnForcing};
+use std::io::Read;
+use std::path::Path;
+
+struct RefTable {
+    header: Vec<String>,
+    rows: Vec<Vec<f64>>, // numeric columns after step,date
+    dates: Vec<String>,
+}
+
+fn read_xz_csv(path: &Path) -> RefTable {
+    let f = std::fs::File::open(path).unwrap();
+    let mut s = String::new();
+    xz2::read::XzDecoder::new(f).read_to_string(&mut s).unwrap();
+    let mut lines = s.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let mut rows = Vec::new();
+    let mut dates = Vec::new();
+    for l in lines {
+        let t: Vec<&str> = l.split(',').collect();
+        dates.push(t[1].to_string());
+        rows.push(t[2..].iter().map(|x| x.parse::<f64>().unwrap()).collect());
+    }
+    RefTable {
+        header,
+        rows,
+        dates,
+    }
+}
+
+fn bondville_case(dir: &Path) -> PointCase {
+    let nml = namelist::read_file(&dir.join("noah_bondville.nml")).unwrap();
+    let mut cfg: PointConfig = nml.deserialize_group("noah_point").unwrap();
+    cfg.forcing_file = "bondville_1998_forcing.txt".into();
+    let tables = ParameterTables::from_wrf_dir(dir.join("tables-wrf341")).unwrap();
+    PointCase::from_config_with_tables(cfg, dir, &tables).unwrap()
+}
+
+struct Stats {
+    rms: Vec<f64>,
+    maxabs: Vec<f64>,
+    first_bad: Vec<Option<usize>>,
+}
+
+fn compare(refr: &RefTable, ours: &[Vec<f64>]) -> Stats {
+    let nc = refr.header.len() - 2;
+    let mut rms = vec![0.0; nc];
+    let mut maxabs = vec![0.0f64; nc];
+    let mut first_bad = vec![None; nc];
+    for (i, (a, b)) in refr.rows.iter().zip(ours).enumerate() {
+        for c in 0..nc {
+            let d = a[c] - b[c];
+            rms[c] += d * d;
+            maxabs[c] = maxabs[c].max(d.abs());
+            let tol = 1e-3 * a[c].abs().max(1e-6);
+            if first_bad[c].is_none() && d.abs() > tol {
+                first_bad[c] = Some(i + 1);
+            }
+        }
+    }
+    for r in &mut rms {
+        *r = (*r / refr.rows.len() as f64).sqrt();
+    }
+    Stats {
+        rms,
+        maxabs,
+        first_bad,
+    }
+}
+
+fn report(refr: &RefTable, s: &Stats) {
+    for c in 0..s.rms.len() {
+        println!(
+            "{:>16} rms {:>12.4e} max {:>12.4e} first>1e-3rel {:?}",
+            refr.header[c + 2],
+            s.rms[c],
+            s.maxabs[c],
+            s.first_bad[c]
+        );
+    }
+}
+
+fn col(refr: &RefTable, name: &str) -> usize {
+    refr.header.iter().position(|h| h == name).unwrap() - 2
+}
+
+fn annual_total(rows: &[Vec<f64>], c: usize) -> f64 {
+    rows.iter().map(|r| r[c] * 1800.0).sum()
+}
+
+fn check_tolerances(label: &str, refr: &RefTable, ours: &[Vec<f64>]) {
+    let s = compare(refr, ours);
+    report(refr, &s);
+    let mut fails = Vec::new();
+    let mut check = |name: &str, tol: f64| {
+        let c = col(refr, name);
+        println!(
+            "{label}: RMS {name} = {:.3e} (tolerance {tol:.0e})",
+            s.rms[c]
+        );
+        if s.rms[c].is_nan() || s.rms[c] > tol {
+            fails.push(format!("{name}: rms {:.3e} > {tol:.0e}", s.rms[c]));
+        }
+    };
+    for n in ["T1_K", "STC1_K", "STC2_K", "STC3_K", "STC4_K"] {
+        check(n, 0.04);
+    }
+    for n in ["SHEAT_W_m2", "ETA_W_m2", "SSOIL_W_m2"] {
+        check(n, 1.0);
+    }
+    for n in ["SMC1", "SMC2", "SMC3", "SMC4"] {
+        check(n, 1e-4);
+    }
+    for n in ["SH2O1", "SH2O2", "SH2O3", "SH2O4"] {
+        check(n, 8e-4);
+    }
+    check("SNEQV_m", 1e-5);
+    for n in ["RUNOFF1_m_s", "RUNOFF2_m_s"] {
+        let c = col(refr, n);
+        let a = annual_total(&refr.rows, c);
+        let b = annual_total(ours, c);
+        let rel = (b - a).abs() / a.abs();
+        println!("{label}: annual {n}: reference {a:.6} m, ours {b:.6} m, rel diff {rel:.3e}");
+        if rel.is_nan() || rel > 0.01 {
+            fails.push(format!("{n} annual total rel diff {rel:.3e}"));
+        }
+    }
+    assert!(fails.is_empty(), "{label}: {fails:?}");
+}
+
+#[test]
+fn bondville_1998_from_raw_forcing() {
+    let Some(dir) = landcycle::testdata::require("noah-bondville") else {
+        return;
+    };
+    let case = bondville_case(&dir);
+    let records = point::read_forcing(&dir.join("bondville_1998_forcing.txt")).unwrap();
+    let mut ours = Vec::new();
+    let mut dates = Vec::new();
+    let mut eb = 0.0;
+    let mut n = 0usize;
+    run_and_check(&case, &records, &mut ours, &mut dates, &mut eb, &mut n);
+    let refr = read_xz_csv(&dir.join("noah_ref_wrf341.csv.xz"));
+    assert_eq!(ours.len(), refr.rows.len());
+    assert_eq!(dates, refr.dates);
+    check_tolerances("raw forcing", &refr, &ours);
+}
+
+fn run_and_check(
+    case: &PointCase,
+    records: &[point::ForcingRecord],
+    ours: &mut Vec<Vec<f64>>,
+    dates: &mut Vec<String>,
+    eb: &mut f64,
+    n: &mut usize,
+) {
+    point::run_records(case, records, |r: &PointRow| {
+        ours.push(point::row_values(r));
+        dates.push(r.date.format("%Y%m%d%H%M").to_string());
+        let _ = (&eb, &n);
+    })
+    .unwrap();
+}
+
+#[test]
+fn bondville_1998_from_forcing_as_used() {
+    let Some(dir) = landcycle::testdata::require("noah-bondville") else {
+        return;
+    };
+    let case = bondville_case(&dir);
+    let fu = read_xz_csv(&dir.join("forcing_as_used.csv.xz"));
+    let refr = read_xz_csv(&dir.join("noah_ref_wrf341.csv.xz"));
+    let p = &case.params;
+    let mut st = case.initial_state;
+    let mut ours = Vec::new();
+    for (i, r) in fu.rows.iter().enumerate() {
+        let cf = ColumnForcing {
+            dt: case.dt,
+            sfctmp: r[1],
+            q2: r[3],
+            sfcprs: r[4],
+            prcp: r[7],
+            ffrozp: r[8],
+            soldn: r[5],
+            shdfac: r[9],
+            th2: r[10],
+            q2sat: r[11],
+            dqsdt2: r[12],
+            ..Default::default()
+        };
+        let d = advance(p, &mut st, &cf, r[5], r[6], r[0]);
+        let row = PointRow {
+            step: i + 1,
+            date: case.start,
+            diag: d,
+            state: st,
+            ch: st.ch,
+            cm: st.cm,
+            forcing: point::convert_record(
+                &point::ForcingRecord {
+                    time: case.start,
+                    line: 0,
+                    wind_speed: 0.0,
+                    wind_dir: 0.0,
+                    air_temperature: 280.0,
+                    relative_humidity: 50.0,
+                    pressure_hpa: 1000.0,
+                    shortwave: 0.0,
+                    longwave: 0.0,
+                    precipitation: 0.0,
+                },
+                6.0,
+                0.0,
+            ),
+        };
+        ours.push(point::row_values(&row));
+    }
+    check_tolerances("forcing_as_used", &refr, &ours);
+}
+
+#[test]
+#[ignore]
+fn debug_first_steps() {
+    let dir = landcycle::testdata::require("noah-bondville").unwrap();
+    let case = bondville_case(&dir);
+    let fu = read_xz_csv(&dir.join("forcing_as_used.csv.xz"));
+    let refr = read_xz_csv(&dir.join("noah_ref_wrf341.csv.xz"));
+    let p = &case.params;
+    println!("{p:?}");
+    let mut st = case.initial_state;
+    let n: usize = std::env::var("NSTEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let cols: Vec<String> = std::env::var("COLS")
+        .unwrap_or("ETP_W_m2,EDIR_W_m2,EC_W_m2,ETT_W_m2,CH_m_s,T1_K".into())
+        .split(',')
+        .map(String::from)
+        .collect();
+    for (i, r) in fu.rows.iter().enumerate().take(n) {
+        let cf = ColumnForcing {
+            dt: case.dt,
+            sfctmp: r[1],
+            q2: r[3],
+            sfcprs: r[4],
+            prcp: r[7],
+            ffrozp: r[8],
+            soldn: r[5],
+            shdfac: r[9],
+            th2: r[10],
+            q2sat: r[11],
+            dqsdt2: r[12],
+            ..Default::default()
+        };
+        let d = advance(p, &mut st, &cf, r[5], r[6], r[0]);
+        let row = PointRow {
+            step: i + 1,
+            date: case.start,
+            diag: d,
+            state: st,
+            ch: st.ch,
+            cm: st.cm,
+            forcing: point::convert_record(
+                &point::ForcingRecord {
+                    time: case.start,
+                    line: 0,
+                    wind_speed: 0.0,
+                    wind_dir: 0.0,
+                    air_temperature: 280.0,
+                    relative_humidity: 50.0,
+                    pressure_hpa: 1000.0,
+                    shortwave: 0.0,
+                    longwave: 0.0,
+                    precipitation: 0.0,
+                },
+                6.0,
+                0.0,
+            ),
+        };
+        let v = point::row_values(&row);
+        let thr: f64 = std::env::var("THR")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1.0);
+        let k0 = col(&refr, &cols[0]);
+        if (refr.rows[i][k0] - v[k0]).abs() > thr {
+            for c in &cols {
+                let k = col(&refr, c);
+                println!(
+                    "step {} {c}: ref {:.8e} ours {:.8e}",
+                    i + 1,
+                    refr.rows[i][k],
+                    v[k]
+                );
+            }
+        }
+    }
+}
