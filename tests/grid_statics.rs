@@ -516,3 +516,36 @@ fn synthetic_statics_are_deterministic_and_plausible() {
     assert!(try_synth_statics(4, 4, 0.0, 0.0, -0.25, 1).is_err());
     assert!(try_synth_statics(4, 400, 0.0, 0.0, 0.25, 1).is_err());
 }
+
+#[test]
+fn landcycle_static_file_passes_cf_checker() {
+    // The checker ships beside the shared data; without it the test is skipped.
+    let cfcheck = landcycle::testdata::root().join("../tools/cf/cfcheck");
+    if !cfcheck.exists() {
+        eprintln!("SKIPPED: {} not found", cfcheck.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![dir.path().join("synthetic.nc")];
+    synth_statics(16, 12, -5.0, 30.0, 0.5, 1)
+        .write_landcycle(&files[0])
+        .unwrap();
+    if let Some(path) = landcycle::testdata::require(GEO_EM) {
+        files.push(dir.path().join("curvilinear.nc"));
+        StaticFields::read_geo_em(&path)
+            .unwrap()
+            .write_landcycle(&files[1])
+            .unwrap();
+    }
+    let out = std::process::Command::new(cfcheck)
+        .args(&files)
+        .output()
+        .expect("run cfcheck");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cfcheck failed:\n{text}");
+    assert_eq!(
+        text.matches("ERRORS detected: 0").count(),
+        files.len(),
+        "{text}"
+    );
+}
