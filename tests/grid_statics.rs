@@ -8,12 +8,22 @@ use landcycle::synth::statics::{synth_statics, try_synth_statics};
 
 const GEO_EM: &str = "wps-geo-em/geo_em.d01.nc";
 
+/// Tests of this file run one at a time: the CF-checker test starts a child process, and
+/// a child forked while another thread holds an HDF5 file open inherits that descriptor
+/// together with its HDF5 file lock, making a later open of the same file fail (EAGAIN).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
 }
 
 #[test]
 fn geo_em_dimensions_mask_and_classes() {
+    let _serial = serial();
     let Some(path) = landcycle::testdata::require(GEO_EM) else {
         return;
     };
@@ -58,6 +68,7 @@ fn geo_em_dimensions_mask_and_classes() {
 
 #[test]
 fn geo_em_cell_values_match_ncdump() {
+    let _serial = serial();
     let Some(path) = landcycle::testdata::require(GEO_EM) else {
         return;
     };
@@ -183,6 +194,7 @@ fn geo_em_cell_values_match_ncdump() {
 
 #[test]
 fn geo_em_converted_to_landcycle_round_trips_bit_identically() {
+    let _serial = serial();
     let Some(path) = landcycle::testdata::require(GEO_EM) else {
         return;
     };
@@ -222,6 +234,7 @@ fn assert_bit_identical(a: &StaticFields, b: &StaticFields) {
 
 #[test]
 fn synthetic_round_trip_and_atomic_replace() {
+    let _serial = serial();
     let sf = synth_statics(64, 48, 35.0, -100.0, 0.25, 7);
     assert!(sf.grid.is_regular());
     let dir = tempfile::tempdir().unwrap();
@@ -261,6 +274,7 @@ fn err_string(r: Result<StaticFields, GridError>) -> String {
 
 #[test]
 fn errors_name_file_and_variable() {
+    let _serial = serial();
     let sf = synth_statics(20, 16, 40.0, 10.0, 0.5, 3);
     let dir = tempfile::tempdir().unwrap();
     let land = sf.land_cells()[5] as usize;
@@ -386,6 +400,7 @@ fn errors_name_file_and_variable() {
 
 #[test]
 fn geo_em_errors_name_file_and_variable() {
+    let _serial = serial();
     let Some(path) = landcycle::testdata::require(GEO_EM) else {
         return;
     };
@@ -426,6 +441,7 @@ fn geo_em_errors_name_file_and_variable() {
 
 #[test]
 fn synthetic_statics_are_deterministic_and_plausible() {
+    let _serial = serial();
     let a = synth_statics(64, 48, 35.0, -100.0, 0.25, 42);
     let b = synth_statics(64, 48, 35.0, -100.0, 0.25, 42);
     assert_eq!(a, b);
@@ -519,6 +535,7 @@ fn synthetic_statics_are_deterministic_and_plausible() {
 
 #[test]
 fn landcycle_static_file_passes_cf_checker() {
+    let _serial = serial();
     // The checker ships beside the shared data; without it the test is skipped.
     let cfcheck = landcycle::testdata::root().join("../tools/cf/cfcheck");
     if !cfcheck.exists() {
