@@ -1,1 +1,2 @@
 //! The `grid` room (see docs/architecture.md).
+pub mod remap;

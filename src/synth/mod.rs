@@ -1,1 +1,2 @@
 //! The `synth` room (see docs/architecture.md).
+pub mod weather;
