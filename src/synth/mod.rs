@@ -1,2 +1,3 @@
 //! The `synth` room (see docs/architecture.md).
 pub mod statics;
+pub mod weather;
