@@ -639,3 +639,106 @@ fn spatial_fields_match_target_covariance() {
         assert!(cx.abs() < 0.05, "far-lag correlation {cx}");
     }
 }
+
+#[test]
+fn group_deserialises_with_defaults() {
+    let json = r#"{
+        "name": "forcing",
+        "vars": [
+            {"name": "SWdown", "kind": "multiplicative", "std": 0.3, "tau_seconds": 86400},
+            {"name": "LWdown", "kind": "additive", "std": 50, "tau_seconds": 86400, "lower": 50}
+        ],
+        "correlation": [1, -0.5, -0.5, 1],
+        "interval_seconds": 3600
+    }"#;
+    let g: PerturbGroup = serde_json::from_str(json).unwrap();
+    assert_eq!(g.std_normal_max, 2.5);
+    assert!(g.remove_ensemble_mean);
+    assert!(g.spatial.is_none());
+    let gen = PerturbGenerator::new(g, SEED, STREAM_FORCING).unwrap();
+    let mut f = Forcing {
+        longwave_down: 100.0,
+        ..Forcing::default()
+    };
+    gen.apply_forcing_perturbation(&[1.0, -90.0], &mut f)
+        .unwrap();
+    assert_eq!(
+        f.longwave_down, 50.0,
+        "user lower bound replaces the default 0"
+    );
+}
+
+/// Throughput for docs/perturbations.md: `cargo test --release --test perturb_props -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_report() {
+    use std::time::Instant;
+    let g = PerturbGenerator::new(PerturbGroup::kim_lis_forcing(), SEED, STREAM_FORCING).unwrap();
+    let cells: Vec<u64> = (0..10_000).collect();
+    let mut st = g.cold_start(&cells, 20, 0).unwrap();
+    let mut vals = g.values(&st).unwrap();
+    let t = Instant::now();
+    let reps = 10;
+    for _ in 0..reps {
+        g.advance(&mut st).unwrap();
+        g.values_into(&st, &mut vals).unwrap();
+    }
+    let dt = t.elapsed().as_secs_f64() / reps as f64;
+    let n = (cells.len() * 20 * 3) as f64;
+    println!(
+        "per-cell: 10000 cells × 20 members × 3 vars: {:.1} ms per perturbation time ({:.1} ns per value)",
+        dt * 1e3,
+        dt / n * 1e9
+    );
+    let mut group = PerturbGroup::kim_lis_forcing();
+    group.spatial = Some(SpatialCorrelation::from_lat_lon(
+        50.0,
+        CovarianceShape::Gaussian,
+        48,
+        64,
+        0.25,
+        0.25,
+        40.0,
+    ));
+    let g = PerturbGenerator::new(group, SEED, STREAM_FORCING).unwrap();
+    let cells: Vec<u64> = (0..48 * 64).collect();
+    let mut st = g.cold_start(&cells, 20, 0).unwrap();
+    let t = Instant::now();
+    for _ in 0..reps {
+        g.advance(&mut st).unwrap();
+    }
+    let dt = t.elapsed().as_secs_f64() / reps as f64;
+    println!(
+        "spatial: 48×64 grid (padded {:?}) × 20 members × 3 vars: {:.1} ms per perturbation time",
+        g.field_plan().unwrap().padded_shape(),
+        dt * 1e3
+    );
+    let spec = SpatialCorrelation::from_lat_lon(
+        50.0,
+        CovarianceShape::Gaussian,
+        720,
+        1440,
+        0.25,
+        0.25,
+        0.0,
+    );
+    let plan = GaussianFieldPlan::new(&spec).unwrap();
+    let mut f = vec![0.0; 720 * 1440];
+    let mut scratch = Default::default();
+    let t = Instant::now();
+    plan.generate(
+        SEED,
+        1,
+        Purpose::InnovationField,
+        0,
+        0,
+        0,
+        &mut f,
+        &mut scratch,
+    );
+    println!(
+        "spatial: one global 0.25° field (padded {:?}): {:.0} ms",
+        plan.padded_shape(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+}

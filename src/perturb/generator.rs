@@ -407,12 +407,38 @@ impl PerturbGenerator {
     /// Perturbation values for the state's time: y = clip(S x, ±std_normal_max), then
     /// p = σ y (additive) or p = exp(μ + s y) (multiplicative, lognormal with mean 1).
     pub fn values(&self, state: &PerturbState) -> Result<PerturbValues, PerturbError> {
+        let mut out = PerturbValues {
+            n_cells: 0,
+            n_members: 0,
+            n_vars: 0,
+            time_index: 0,
+            values: Vec::new(),
+        };
+        self.values_into(state, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`PerturbGenerator::values`], reusing the buffer of `out`.
+    pub fn values_into(
+        &self,
+        state: &PerturbState,
+        out: &mut PerturbValues,
+    ) -> Result<(), PerturbError> {
         self.check_state(state)?;
         let nv = state.n_vars;
-        let mut values = vec![0.0; state.x.len()];
+        out.n_cells = state.cell_ids.len();
+        out.n_members = state.n_members;
+        out.n_vars = nv;
+        out.time_index = state.time_index;
+        out.values.clear();
+        out.values.resize(state.x.len(), 0.0);
         let mut y = vec![0.0; nv];
         let clip = self.group.std_normal_max;
-        for (xs, ps) in state.x.chunks_exact(nv).zip(values.chunks_exact_mut(nv)) {
+        for (xs, ps) in state
+            .x
+            .chunks_exact(nv)
+            .zip(out.values.chunks_exact_mut(nv))
+        {
             mat_vec(&self.factor, xs, &mut y);
             for ((p, &yv), var) in ps.iter_mut().zip(&y).zip(&self.vars) {
                 let yc = yv.clamp(-clip, clip);
@@ -422,13 +448,7 @@ impl PerturbGenerator {
                 };
             }
         }
-        Ok(PerturbValues {
-            n_cells: state.cell_ids.len(),
-            n_members: state.n_members,
-            n_vars: nv,
-            time_index: state.time_index,
-            values,
-        })
+        Ok(())
     }
 
     /// The correlated, clipped standard-normal perturbations y (before the σ / lognormal

@@ -92,13 +92,23 @@ pub struct PerturbGroup {
     pub correlation: Vec<f64>,
     /// Perturbation interval Δt_pert (s): values are held constant between perturbation times.
     pub interval_seconds: i64,
-    /// Clip the standard-normal perturbation y to ±this value.
+    /// Clip the standard-normal perturbation y to ±this value (default 2.5).
+    #[serde(default = "default_std_normal_max")]
     pub std_normal_max: f64,
-    /// Remove the ensemble mean of the AR(1) state per cell and variable.
+    /// Remove the ensemble mean of the AR(1) state per cell and variable (default true).
+    #[serde(default = "default_true")]
     pub remove_ensemble_mean: bool,
     /// Spatially correlated innovations (off by default).
     #[serde(default)]
     pub spatial: Option<SpatialCorrelation>,
+}
+
+fn default_std_normal_max() -> f64 {
+    2.5
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The field a perturbed variable acts on.
