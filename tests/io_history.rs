@@ -136,6 +136,10 @@ fn curvilinear_grid() -> HistoryGrid {
 }
 
 fn write(path: &Path, grid: &HistoryGrid) -> Result<(), IoError> {
+    write_at(path, grid, time())
+}
+
+fn write_at(path: &Path, grid: &HistoryGrid, time: HistoryTime) -> Result<(), IoError> {
     let d = data();
     let f = fields(&d);
     let md = metadata();
@@ -143,7 +147,7 @@ fn write(path: &Path, grid: &HistoryGrid) -> Result<(), IoError> {
         path,
         &HistoryWrite {
             grid,
-            time: time(),
+            time,
             soil_layer_thickness: &THICK,
             fields: &f,
             metadata: &md,
@@ -309,14 +313,31 @@ fn regular_history_structure_reads_back() {
     // no temporary file left behind
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1);
+
+    // the same content gives the same bytes (rank-count independence rests on this)
+    let again = dir.path().join("again.nc");
+    write(&again, &regular_grid()).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
 }
 
 #[test]
 fn curvilinear_history_has_auxiliary_coordinates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("curv.nc");
-    write(&path, &curvilinear_grid()).unwrap();
+    let t = HistoryTime {
+        units: TimeUnits::Hours,
+        ..time()
+    };
+    write_at(&path, &curvilinear_grid(), t).unwrap();
     let f = netcdf::open(&path).unwrap();
+    let tv = f.variable("time").unwrap();
+    assert_eq!(attr_str(&tv, "units"), "hours since 2021-06-01 00:00:00");
+    assert_eq!(tv.get_values::<f64, _>(..).unwrap(), vec![6.0]);
+    let tb = f.variable("time_bnds").unwrap();
+    assert_eq!(tb.get_values::<f64, _>(..).unwrap(), vec![3.0, 6.0]);
     assert_eq!(f.dimension_len("y"), Some(NY));
     assert_eq!(f.dimension_len("x"), Some(NX));
     let lat = f.variable("lat").unwrap();
