@@ -273,7 +273,12 @@ fn write_hdf5(
     checksum: &str,
 ) -> Result<(), IoError> {
     let p = final_path;
-    let file = hdf5::File::create(tmp).map_err(h5err(p, "create"))?;
+    // v1.8 object formats carry checksums on their metadata, so damaged headers are detected
+    // by the library itself; any HDF5 >= 1.8 reads them.
+    let file = hdf5::File::with_options()
+        .with_fapl(|fapl| fapl.libver_v18())
+        .create(tmp)
+        .map_err(h5err(p, "create"))?;
     {
         put_str_attr(&file, p, "format", RESTART_FORMAT)?;
         file.new_attr::<u32>()
