@@ -460,3 +460,47 @@ fn bad_fields_are_errors_and_leave_previous_file_intact() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+/// Timing of a global 0.25-degree history file (run with `--ignored --nocapture`):
+/// 1440 x 600, 4 soil layers, mean and spread of SoilMoist, SoilTemp and 6 surface fields.
+#[test]
+#[ignore]
+fn history_speed_global() {
+    let (ny, nx) = (600usize, 1440usize);
+    let n = ny * nx;
+    let lat = (0..ny).map(|j| -59.875 + 0.25 * j as f64).collect();
+    let lon = (0..nx).map(|i| -179.875 + 0.25 * i as f64).collect();
+    let mask: Vec<bool> = (0..n).map(|i| (i / 7) % 3 != 0).collect();
+    let grid = HistoryGrid::regular(lat, lon, mask);
+    let layered: Vec<f64> = (0..4 * n).map(|i| 200.0 + (i % 977) as f64 * 0.1).collect();
+    let flat: Vec<f64> = (0..n).map(|i| 280.0 + (i % 503) as f64 * 0.01).collect();
+    let mut fields = Vec::new();
+    for name in ["SoilMoist", "SoilTemp"] {
+        let v = alma::lookup(name).unwrap();
+        fields.push(v.field(EnsembleStat::Mean, &layered));
+        fields.push(v.field(EnsembleStat::Spread, &layered));
+    }
+    for name in ["Qh", "Qle", "Qg", "AvgSurfT", "SWE", "Rainf"] {
+        let v = alma::lookup(name).unwrap();
+        fields.push(v.field(EnsembleStat::Mean, &flat));
+        fields.push(v.field(EnsembleStat::Spread, &flat));
+    }
+    let md = metadata();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("global.nc");
+    let t = std::time::Instant::now();
+    write_history(
+        &path,
+        &HistoryWrite {
+            grid: &grid,
+            time: time(),
+            soil_layer_thickness: &[0.1, 0.3, 0.6, 1.0],
+            fields: &fields,
+            metadata: &md,
+            compression: Compression::default(),
+        },
+    )
+    .unwrap();
+    let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
+    println!("global history {mb:.0} MB written in {:?}", t.elapsed());
+}

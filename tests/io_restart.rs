@@ -147,6 +147,12 @@ fn partial_read_returns_requested_cells() {
         rows.len() * NM * 4
     );
 
+    // A rank without land cells reads nothing and gets empty fields of the right kind.
+    let none = read_restart_cells(&path, &[]).unwrap();
+    assert!(none.cell_ids.is_empty());
+    assert_eq!(none.model_fields.len(), 3);
+    assert!(none.model_fields.iter().all(|f| f.values.is_empty()));
+
     // A cell that is not in the file is an error naming it.
     let e = read_restart_cells(&path, &[7, 8]).unwrap_err();
     assert!(matches!(e, IoError::MissingCell { cell_id: 8, .. }), "{e}");
@@ -369,4 +375,52 @@ fn latest_valid_restart_is_found() {
     assert!(best
         .path
         .ends_with("2021060106/restart/LC_RST_202106011200.h5"));
+}
+
+/// Timing of a large restart (run with `--ignored --nocapture`): 100 000 cells, 20 members,
+/// 14 values per member.
+#[test]
+#[ignore]
+fn restart_speed_large() {
+    let n = 100_000usize;
+    let m = 20usize;
+    let field = |name: &str, len: usize| RestartField {
+        name: name.into(),
+        per_cell: len,
+        values: (0..n * m * len).map(|i| i as f64 * 1e-6).collect(),
+    };
+    let d = RestartData {
+        valid_time: time(6),
+        config_fingerprint: "x".into(),
+        model_name: "noah".into(),
+        n_members: m,
+        cell_ids: (0..n as u64).map(|i| i * 2).collect(),
+        model_fields: vec![
+            field("soil_moisture", 4),
+            field("soil_temperature", 4),
+            field("other", 4),
+        ],
+        perturbation_fields: vec![field("ar1", 2)],
+        attributes: BTreeMap::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.h5");
+    let t = std::time::Instant::now();
+    write_restart(&path, &d).unwrap();
+    let tw = t.elapsed();
+    let t = std::time::Instant::now();
+    verify_restart(&path).unwrap();
+    let tv = t.elapsed();
+    let t = std::time::Instant::now();
+    let back = read_restart(&path).unwrap();
+    let tr = t.elapsed();
+    assert_eq!(back.cell_ids.len(), n);
+    let quarter: Vec<u64> = d.cell_ids[n / 4..n / 2].to_vec();
+    let t = std::time::Instant::now();
+    read_restart_cells(&path, &quarter).unwrap();
+    let tp = t.elapsed();
+    let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
+    println!(
+        "restart {mb:.0} MB: write {tw:?}, verify {tv:?}, read {tr:?}, read quarter of cells {tp:?}"
+    );
 }

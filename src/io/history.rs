@@ -427,10 +427,13 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
             }
         };
         // NaN on land means a bug upstream: refuse rather than hide it behind _FillValue.
-        for (idx, v) in f.data.iter().enumerate() {
-            let cell = idx % n;
-            if g.land_mask[cell] && !v.is_finite() {
-                let rest = idx / n;
+        for (rest, slab) in f.data.chunks_exact(n).enumerate() {
+            let bad = slab
+                .iter()
+                .zip(&g.land_mask)
+                .position(|(v, &land)| land && !v.is_finite());
+            if let Some(cell) = bad {
+                let v = slab[cell];
                 let (member, layer) = (rest / n_layers, rest % n_layers);
                 return Err(invalid(
                     path,
@@ -838,18 +841,18 @@ fn write_netcdf(
             .map_err(c.err(format!("missing_value of {var}")))?;
 
         let n = g.n_cells();
-        let out: Vec<f32> = f
-            .data
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if g.land_mask[i % n] {
-                    x as f32
-                } else {
-                    FILL_VALUE
-                }
-            })
-            .collect();
+        let mut out: Vec<f32> = Vec::with_capacity(f.data.len());
+        for slab in f.data.chunks_exact(n) {
+            out.extend(slab.iter().zip(&g.land_mask).map(
+                |(&x, &land)| {
+                    if land {
+                        x as f32
+                    } else {
+                        FILL_VALUE
+                    }
+                },
+            ));
+        }
         let mut extents: Vec<Range<usize>> = Vec::with_capacity(dims.len());
         extents.push(0..1);
         if f.stat == EnsembleStat::Members {
