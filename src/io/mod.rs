@@ -18,7 +18,8 @@ use thiserror::Error;
 pub use atomic::atomic_write;
 pub use history::{
     ensemble_mean_spread, history_file_name, write_history, Compression, EnsembleStat, GridKind,
-    HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    GridMapping, HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod,
+    TimeUnits,
 };
 pub use restart::{
     check_fingerprint, find_latest_restart, read_restart, read_restart_cells, restart_file_name,
