@@ -285,6 +285,10 @@ fn truncated_file_is_an_error_naming_it() {
 
 #[test]
 fn different_fingerprint_is_an_error() {
+    let a = landcycle::io::fingerprint("&run n_members = 20 /");
+    assert_eq!(a.len(), 16);
+    assert_eq!(a, landcycle::io::fingerprint("&run n_members = 20 /"));
+    assert_ne!(a, landcycle::io::fingerprint("&run n_members = 21 /"));
     let p = Path::new("/run/2021060100/restart/LC_RST_202106010600.h5");
     check_fingerprint(p, "abc", "abc").unwrap();
     let e = check_fingerprint(p, "abc", "def").unwrap_err().to_string();

@@ -22,8 +22,9 @@ pub use history::{
     TimeUnits,
 };
 pub use restart::{
-    check_fingerprint, find_latest_restart, read_restart, read_restart_cells, restart_file_name,
-    restart_info, verify_restart, write_restart, RestartData, RestartField, RestartInfo,
+    check_fingerprint, find_latest_restart, fingerprint, read_restart, read_restart_cells,
+    restart_file_name, restart_info, verify_restart, write_restart, RestartData, RestartField,
+    RestartInfo,
 };
 
 /// Errors of the io room. Every message names the file involved, and where it applies the
