@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use landcycle::io::alma;
 use landcycle::io::{
-    history_file_name, write_history, Compression, EnsembleStat, GridKind, HistoryField,
-    HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, IoError, TimeUnits,
+    history_file_name, write_history, Compression, EnsembleStat, GridKind, GridMapping,
+    HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, IoError, TimeUnits,
 };
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,12 @@ fn curvilinear_grid() -> HistoryGrid {
             corners: Some((clat, clon)),
         },
         land_mask: mask(),
+        grid_mapping: Some(GridMapping::lambert_conformal_conic(
+            &[30.0, 60.0],
+            -95.0,
+            35.0,
+            6_370_000.0,
+        )),
     }
 }
 
@@ -347,6 +353,12 @@ fn curvilinear_history_has_auxiliary_coordinates() {
     assert_eq!(f.variable("lat_bnds").unwrap().len(), NY * NX * 4);
     let sm = f.variable("SoilMoist").unwrap();
     assert_eq!(attr_str(&sm, "coordinates"), "lat lon");
+    assert_eq!(attr_str(&sm, "grid_mapping"), "crs");
+    let crs = f.variable("crs").unwrap();
+    assert_eq!(
+        attr_str(&crs, "grid_mapping_name"),
+        "lambert_conformal_conic"
+    );
     let dims: Vec<String> = sm.dimensions().iter().map(|d| d.name()).collect();
     assert_eq!(dims, ["time", "soil_layer", "y", "x"]);
 }

@@ -33,6 +33,84 @@ pub enum GridKind {
     },
 }
 
+/// A CF grid mapping (map projection) written as the scalar variable `crs` and referenced by
+/// every data variable's `grid_mapping` attribute. Parameters use the CF attribute names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridMapping {
+    pub grid_mapping_name: String,
+    pub parameters: Vec<(String, Vec<f64>)>,
+}
+
+impl GridMapping {
+    /// Lambert conformal conic (WPS `MAP_PROJ = 1`): true latitudes, standard longitude,
+    /// latitude of the projection origin, sphere radius (WRF: 6 370 000 m).
+    pub fn lambert_conformal_conic(
+        standard_parallels: &[f64],
+        longitude_of_central_meridian: f64,
+        latitude_of_projection_origin: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "lambert_conformal_conic".into(),
+            parameters: vec![
+                ("standard_parallel".into(), standard_parallels.to_vec()),
+                (
+                    "longitude_of_central_meridian".into(),
+                    vec![longitude_of_central_meridian],
+                ),
+                (
+                    "latitude_of_projection_origin".into(),
+                    vec![latitude_of_projection_origin],
+                ),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+
+    /// Polar stereographic (WPS `MAP_PROJ = 2`): pole (±90), standard longitude, true latitude.
+    pub fn polar_stereographic(
+        latitude_of_projection_origin: f64,
+        straight_vertical_longitude_from_pole: f64,
+        standard_parallel: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "polar_stereographic".into(),
+            parameters: vec![
+                (
+                    "latitude_of_projection_origin".into(),
+                    vec![latitude_of_projection_origin],
+                ),
+                (
+                    "straight_vertical_longitude_from_pole".into(),
+                    vec![straight_vertical_longitude_from_pole],
+                ),
+                ("standard_parallel".into(), vec![standard_parallel]),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+
+    /// Mercator (WPS `MAP_PROJ = 3`): central longitude and true latitude.
+    pub fn mercator(
+        longitude_of_projection_origin: f64,
+        standard_parallel: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "mercator".into(),
+            parameters: vec![
+                (
+                    "longitude_of_projection_origin".into(),
+                    vec![longitude_of_projection_origin],
+                ),
+                ("standard_parallel".into(), vec![standard_parallel]),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+}
+
 /// The horizontal grid of a history file with its land mask (row-major `[y][x]`, `true` = land).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryGrid {
@@ -40,6 +118,8 @@ pub struct HistoryGrid {
     pub nx: usize,
     pub kind: GridKind,
     pub land_mask: Vec<bool>,
+    /// Map projection of a curvilinear grid, when known (written as `crs`).
+    pub grid_mapping: Option<GridMapping>,
 }
 
 impl HistoryGrid {
@@ -50,6 +130,7 @@ impl HistoryGrid {
             nx: lon.len(),
             kind: GridKind::Regular { lat, lon },
             land_mask,
+            grid_mapping: None,
         }
     }
 
@@ -70,6 +151,7 @@ impl HistoryGrid {
                 corners: None,
             },
             land_mask,
+            grid_mapping: None,
         }
     }
 
@@ -451,7 +533,28 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
             n_layers,
         });
     }
-    Ok((prepared, n_members_seen.unwrap_or(0)))
+    let n_members = n_members_seen.unwrap_or(0);
+    let declared = h.metadata.ensemble_size;
+    if n_members > 0 && declared > 0 && n_members != declared {
+        return Err(invalid(
+            path,
+            format!("member fields hold {n_members} members but ensemble_size is {declared}"),
+        ));
+    }
+    if let Some(gm) = &g.grid_mapping {
+        let bad = gm.grid_mapping_name.is_empty()
+            || gm
+                .parameters
+                .iter()
+                .any(|(k, v)| k.is_empty() || v.is_empty() || v.iter().any(|x| !x.is_finite()));
+        if bad {
+            return Err(invalid(
+                path,
+                format!("grid mapping {:?} is incomplete", gm.grid_mapping_name),
+            ));
+        }
+    }
+    Ok((prepared, n_members))
 }
 
 /// Names used by coordinates and auxiliary variables.
@@ -466,6 +569,7 @@ const RESERVED: &[&str] = &[
     "soil_layer_bnds",
     "member",
     "land_mask",
+    "crs",
     "x",
     "y",
 ];
@@ -760,6 +864,25 @@ fn write_netcdf(
         v.put_values(&idx, ..).map_err(c.err("writing member"))?;
     }
 
+    // ---- map projection
+    if let Some(gm) = &g.grid_mapping {
+        let mut v = file
+            .add_variable::<i32>("crs", &[])
+            .map_err(c.err("variable crs"))?;
+        v.put_attribute("grid_mapping_name", gm.grid_mapping_name.as_str())
+            .map_err(c.err("attributes of crs"))?;
+        for (k, vals) in &gm.parameters {
+            let r = if vals.len() == 1 {
+                v.put_attribute(k, vals[0])
+            } else {
+                v.put_attribute(k, vals.clone())
+            };
+            r.map_err(c.err(format!("attribute {k} of crs")))?;
+        }
+        v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
+    }
+    let grid_mapping_attr = g.grid_mapping.as_ref().map(|_| "crs");
+
     // ---- land mask
     {
         let mut v = file
@@ -772,6 +895,9 @@ fn write_netcdf(
         ];
         if let Some(ca) = coordinates_attr {
             attrs.push(("coordinates", ca));
+        }
+        if let Some(gm) = grid_mapping_attr {
+            attrs.push(("grid_mapping", gm));
         }
         put_str_attrs(&mut v, &attrs).map_err(c.err("attributes of land_mask"))?;
         set_compression(&mut v, h.compression).map_err(c.err("compression of land_mask"))?;
@@ -831,6 +957,9 @@ fn write_netcdf(
         }
         if let Some(ca) = coordinates_attr {
             attrs.push(("coordinates", ca));
+        }
+        if let Some(gm) = grid_mapping_attr {
+            attrs.push(("grid_mapping", gm));
         }
         let spread_name = format!("{}_spread", f.name);
         if f.stat == EnsembleStat::Mean && has_spread.contains(&f.name) {

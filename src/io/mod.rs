@@ -18,11 +18,13 @@ use thiserror::Error;
 pub use atomic::atomic_write;
 pub use history::{
     ensemble_mean_spread, history_file_name, write_history, Compression, EnsembleStat, GridKind,
-    HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    GridMapping, HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod,
+    TimeUnits,
 };
 pub use restart::{
-    check_fingerprint, find_latest_restart, read_restart, read_restart_cells, restart_file_name,
-    restart_info, verify_restart, write_restart, RestartData, RestartField, RestartInfo,
+    check_fingerprint, find_latest_restart, fingerprint, read_restart, read_restart_cells,
+    restart_file_name, restart_info, verify_restart, write_restart, RestartData, RestartField,
+    RestartInfo,
 };
 
 /// Errors of the io room. Every message names the file involved, and where it applies the

@@ -74,6 +74,17 @@ pub fn restart_file_name(valid_time: NaiveDateTime) -> String {
     format!("LC_RST_{}.h5", valid_time.format("%Y%m%d%H%M"))
 }
 
+/// A configuration fingerprint: the first 16 hex digits of the SHA-256 of `canonical_text`
+/// (the caller decides what the canonical text holds, e.g. the effective configuration minus
+/// run-length keys such as the end date, so extending a run does not invalidate restarts).
+pub fn fingerprint(canonical_text: &str) -> String {
+    let mut c = Canon::new();
+    c.0.update(canonical_text.as_bytes());
+    let mut hex = c.hex();
+    hex.truncate(16);
+    hex
+}
+
 /// Error unless `found` equals `expected` (the fingerprint of the running configuration).
 pub fn check_fingerprint(path: &Path, found: &str, expected: &str) -> Result<(), IoError> {
     if found == expected {
