@@ -227,4 +227,13 @@ fn curvilinear_grid_areas_match_regular() {
         (30.5, 31.25, 100.25, 100.75)
     );
     assert!(Grid::curvilinear(2, 2, vec![0.0; 3], vec![0.0; 4], None).is_err());
+
+    // A curvilinear domain across the date line: a tight, unwrapped longitude box.
+    let lat = vec![60.0, 60.0, 60.0, 61.0, 61.0, 61.0];
+    let lon = vec![179.0, -179.5, -178.0, 178.5, -179.8, -178.2];
+    let g = Grid::curvilinear(2, 3, lat, lon, None).unwrap();
+    let lb = g.lat_lon_box(&[0, 2, 3]).unwrap().unwrap();
+    assert_eq!((lb.west, lb.east), (178.5, 182.0));
+    // The areas stay small and positive across the seam.
+    assert!(g.cell_areas().iter().all(|&a| a > 0.0 && a < 2.0e10));
 }

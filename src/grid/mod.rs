@@ -103,8 +103,10 @@ impl IndexBox {
     }
 }
 
-/// Latitude/longitude extent (degrees) of the centres of a set of cells, in the grid's
-/// own longitude convention (no wrapping is applied: `west <= east` always).
+/// Latitude/longitude extent (degrees) of the centres of a set of cells, `west <= east`
+/// always. Regular grids report their own longitude values; on curvilinear grids the
+/// longitudes are unwrapped relative to the first cell of the set, so a set crossing the
+/// date line gives e.g. `west = 170, east = 190` (values may leave [-180, 180]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LatLonBox {
     pub south: f64,
@@ -493,13 +495,23 @@ impl Grid {
             west: f64::INFINITY,
             east: f64::NEG_INFINITY,
         };
+        // Curvilinear longitudes are unwrapped relative to the first cell so a set that
+        // crosses the date line gets a tight box (e.g. 170..190) rather than -180..180.
+        let (j_first, i_first) = self.index_of(ids[0])?;
+        let lon_ref = self.lon(j_first, i_first);
+        let regular = self.is_regular();
         for &id in ids {
             let (j, i) = self.index_of(id)?;
             ib.j0 = ib.j0.min(j);
             ib.j1 = ib.j1.max(j + 1);
             ib.i0 = ib.i0.min(i);
             ib.i1 = ib.i1.max(i + 1);
-            let (la, lo) = (self.lat(j, i), self.lon(j, i));
+            let la = self.lat(j, i);
+            let lo = if regular {
+                self.lon(j, i)
+            } else {
+                lon_ref + lon_diff(lon_ref, self.lon(j, i))
+            };
             lb.south = lb.south.min(la);
             lb.north = lb.north.max(la);
             lb.west = lb.west.min(lo);

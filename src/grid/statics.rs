@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use netcdf::{Extent, Extents};
 
-use super::{Coordinates, Grid, GridError};
+use super::{Coordinates, Grid, GridError, IndexBox};
 use crate::lsm::CellStatics;
 
 /// Number of STATSGO soil classes in the STAS table (SOILPARM.TBL).
@@ -348,93 +348,46 @@ impl StaticFields {
         let file =
             netcdf::open(path).map_err(|e| nc_err(path, "opening landcycle static file", e))?;
         let rd = Reader { path, file: &file };
-
-        let veg_name = rd.global_str("vegetation_dataset")?;
-        let vegetation_dataset =
-            VegetationDataset::from_name(&veg_name).ok_or_else(|| GridError::Attribute {
-                path: path.to_path_buf(),
-                attribute: "vegetation_dataset".into(),
-                message: format!(
-                    "unknown vegetation dataset {veg_name:?} (expected \"USGS\" or \"MODIFIED_IGBP_MODIS_NOAH\")"
-                ),
-            })?;
-        let soil_dataset = rd.global_str("soil_dataset")?.trim().to_string();
-
-        let lat_var = rd.var("lat")?;
-        let lat_dims: Vec<usize> = lat_var.dimensions().iter().map(|d| d.len()).collect();
-        let (grid_no_mask, dim_names) = match lat_dims.len() {
-            1 => {
-                let lat = rd.values_f64("lat", &[lat_dims[0]], &["lat"])?;
-                let lon_var = rd.var("lon")?;
-                let nx = lon_var.dimensions().first().map(|d| d.len()).unwrap_or(0);
-                let lon = rd.values_f64("lon", &[nx], &["lon"])?;
-                let g = Grid::regular(lat, lon, None).map_err(|e| GridError::Variable {
-                    path: path.to_path_buf(),
-                    variable: "lat/lon".into(),
-                    message: e.to_string(),
-                })?;
-                (g, ["lat", "lon"])
-            }
-            2 => {
-                let (ny, nx) = (lat_dims[0], lat_dims[1]);
-                let lat = rd.values_f64("lat", &[ny, nx], &["y", "x"])?;
-                let lon = rd.values_f64("lon", &[ny, nx], &["y", "x"])?;
-                let g =
-                    Grid::curvilinear(ny, nx, lat, lon, None).map_err(|e| GridError::Variable {
-                        path: path.to_path_buf(),
-                        variable: "lat/lon".into(),
-                        message: e.to_string(),
-                    })?;
-                (g, ["y", "x"])
-            }
-            _ => {
-                return Err(GridError::Variable {
-                    path: path.to_path_buf(),
-                    variable: "lat".into(),
-                    message: format!("expected 1 or 2 dimensions, found {}", lat_dims.len()),
-                })
-            }
+        let header = read_landcycle_header(&rd)?;
+        let (ny, nx) = header.grid.dims();
+        let full = IndexBox {
+            j0: 0,
+            j1: ny,
+            i0: 0,
+            i1: nx,
         };
-        let (ny, nx) = grid_no_mask.dims();
-        let s2 = [ny, nx];
-        let s3 = [12, ny, nx];
-        let d3 = ["month", dim_names[0], dim_names[1]];
+        read_landcycle_window(&rd, header, full)
+    }
 
-        let mask_raw = rd.values_i32("land_mask", &s2, &dim_names)?;
-        let mut land_mask = Vec::with_capacity(mask_raw.len());
-        for (k, &m) in mask_raw.iter().enumerate() {
-            match m {
-                0 => land_mask.push(false),
-                1 => land_mask.push(true),
-                v => {
-                    return Err(range_err(
-                        path,
-                        "land_mask",
-                        &grid_no_mask,
-                        k,
-                        None,
-                        v as f64,
-                        "{0, 1}",
-                    ))
-                }
-            }
-        }
-        let grid = grid_no_mask.with_land_mask(land_mask)?;
-        let sf = StaticFields {
-            grid,
-            vegetation_dataset,
-            soil_dataset,
-            soil_class: rd.values_i32("soil_class", &s2, &dim_names)?,
-            vegetation_class: rd.values_i32("vegetation_class", &s2, &dim_names)?,
-            slope_class: rd.values_i32("slope_class", &s2, &dim_names)?,
-            green_fraction: rd.values_f64("green_fraction", &s3, &d3)?,
-            albedo: rd.values_f64("albedo", &s3, &d3)?,
-            deep_soil_temperature: rd.values_f64("deep_soil_temperature", &s2, &dim_names)?,
-            elevation: rd.values_f64("elevation", &s2, &dim_names)?,
-            max_snow_albedo: rd.values_f64("max_snow_albedo", &s2, &dim_names)?,
+    /// Only the grid (coordinates and land mask) of a landcycle static file: what a
+    /// rank needs to build the decomposition before reading its own cells.
+    pub fn read_landcycle_grid(path: &Path) -> Result<Grid, GridError> {
+        let file =
+            netcdf::open(path).map_err(|e| nc_err(path, "opening landcycle static file", e))?;
+        let rd = Reader { path, file: &file };
+        Ok(read_landcycle_header(&rd)?.grid)
+    }
+
+    /// The statics of the cells `ids` (global ids, any order; the result follows it),
+    /// reading only the hyperslab of their index box from a landcycle static file. The
+    /// box is validated like a whole file, with errors naming cells by their global
+    /// `(j, i)`.
+    pub fn read_landcycle_cells(path: &Path, ids: &[u64]) -> Result<Vec<CellStatics>, GridError> {
+        let file =
+            netcdf::open(path).map_err(|e| nc_err(path, "opening landcycle static file", e))?;
+        let rd = Reader { path, file: &file };
+        let header = read_landcycle_header(&rd)?;
+        let Some(bx) = header.grid.index_box(ids)? else {
+            return Ok(Vec::new());
         };
-        sf.validate(path)?;
-        Ok(sf)
+        let full_nx = header.grid.nx();
+        let sub = read_landcycle_window(&rd, header, bx)?;
+        ids.iter()
+            .map(|&id| {
+                let (j, i) = (id as usize / full_nx, id as usize % full_nx);
+                sub.try_cell_statics(((j - bx.j0) * bx.nx() + (i - bx.i0)) as u64)
+            })
+            .collect()
     }
 
     /// Write the fields as a landcycle static file: CF-1.8 NetCDF-4, written to a
@@ -863,6 +816,174 @@ impl StaticFields {
     }
 }
 
+/// Grid and global attributes of a landcycle static file.
+struct LandcycleHeader {
+    grid: Grid,
+    vegetation_dataset: VegetationDataset,
+    soil_dataset: String,
+    dim_names: [&'static str; 2],
+}
+
+fn read_landcycle_header(rd: &Reader) -> Result<LandcycleHeader, GridError> {
+    let path = rd.path;
+    let veg_name = rd.global_str("vegetation_dataset")?;
+    let vegetation_dataset =
+        VegetationDataset::from_name(&veg_name).ok_or_else(|| GridError::Attribute {
+            path: path.to_path_buf(),
+            attribute: "vegetation_dataset".into(),
+            message: format!(
+                "unknown vegetation dataset {veg_name:?} (expected \"USGS\" or \"MODIFIED_IGBP_MODIS_NOAH\")"
+            ),
+        })?;
+    let soil_dataset = rd.global_str("soil_dataset")?.trim().to_string();
+    let coord_err = |e: GridError| GridError::Variable {
+        path: path.to_path_buf(),
+        variable: "lat/lon".into(),
+        message: e.to_string(),
+    };
+    let lat_var = rd.var("lat")?;
+    let lat_dims: Vec<usize> = lat_var.dimensions().iter().map(|d| d.len()).collect();
+    let (grid_no_mask, dim_names) = match lat_dims.len() {
+        1 => {
+            let lat = rd.values_f64("lat", &[lat_dims[0]], &["lat"])?;
+            let nx = rd
+                .var("lon")?
+                .dimensions()
+                .first()
+                .map(|d| d.len())
+                .unwrap_or(0);
+            let lon = rd.values_f64("lon", &[nx], &["lon"])?;
+            (
+                Grid::regular(lat, lon, None).map_err(coord_err)?,
+                ["lat", "lon"],
+            )
+        }
+        2 => {
+            let (ny, nx) = (lat_dims[0], lat_dims[1]);
+            let lat = rd.values_f64("lat", &[ny, nx], &["y", "x"])?;
+            let lon = rd.values_f64("lon", &[ny, nx], &["y", "x"])?;
+            (
+                Grid::curvilinear(ny, nx, lat, lon, None).map_err(coord_err)?,
+                ["y", "x"],
+            )
+        }
+        _ => {
+            return Err(GridError::Variable {
+                path: path.to_path_buf(),
+                variable: "lat".into(),
+                message: format!("expected 1 or 2 dimensions, found {}", lat_dims.len()),
+            })
+        }
+    };
+    let (ny, nx) = grid_no_mask.dims();
+    let mask_raw = rd.values_i32("land_mask", &[ny, nx], &dim_names)?;
+    let mut land_mask = Vec::with_capacity(mask_raw.len());
+    for (k, &m) in mask_raw.iter().enumerate() {
+        match m {
+            0 => land_mask.push(false),
+            1 => land_mask.push(true),
+            v => {
+                return Err(range_err(
+                    path,
+                    "land_mask",
+                    &grid_no_mask,
+                    k,
+                    None,
+                    v as f64,
+                    "{0, 1}",
+                ))
+            }
+        }
+    }
+    Ok(LandcycleHeader {
+        grid: grid_no_mask.with_land_mask(land_mask)?,
+        vegetation_dataset,
+        soil_dataset,
+        dim_names,
+    })
+}
+
+/// The fields of a landcycle file inside `bx`, as `StaticFields` on the sub-grid of the
+/// box, validated (errors report global `(j, i)`).
+fn read_landcycle_window(
+    rd: &Reader,
+    header: LandcycleHeader,
+    bx: IndexBox,
+) -> Result<StaticFields, GridError> {
+    let (ny, nx) = header.grid.dims();
+    let dn = header.dim_names;
+    let s2 = [ny, nx];
+    let s3 = [12, ny, nx];
+    let d3 = ["month", dn[0], dn[1]];
+    let full = bx.j0 == 0 && bx.i0 == 0 && bx.j1 == ny && bx.i1 == nx;
+    let grid = if full {
+        header.grid
+    } else {
+        sub_grid(&header.grid, bx)?
+    };
+    let sf = StaticFields {
+        grid,
+        vegetation_dataset: header.vegetation_dataset,
+        soil_dataset: header.soil_dataset,
+        soil_class: rd.box_i32("soil_class", &s2, &dn, bx)?,
+        vegetation_class: rd.box_i32("vegetation_class", &s2, &dn, bx)?,
+        slope_class: rd.box_i32("slope_class", &s2, &dn, bx)?,
+        green_fraction: rd.box_f64("green_fraction", &s3, &d3, bx)?,
+        albedo: rd.box_f64("albedo", &s3, &d3, bx)?,
+        deep_soil_temperature: rd.box_f64("deep_soil_temperature", &s2, &dn, bx)?,
+        elevation: rd.box_f64("elevation", &s2, &dn, bx)?,
+        max_snow_albedo: rd.box_f64("max_snow_albedo", &s2, &dn, bx)?,
+    };
+    sf.validate(rd.path).map_err(|e| match e {
+        GridError::Range {
+            path,
+            variable,
+            j,
+            i,
+            month,
+            value,
+            allowed,
+        } => GridError::Range {
+            path,
+            variable,
+            j: j + bx.j0,
+            i: i + bx.i0,
+            month,
+            value,
+            allowed,
+        },
+        other => other,
+    })?;
+    Ok(sf)
+}
+
+/// The part of `grid` inside `bx` (coordinates and mask).
+fn sub_grid(grid: &Grid, bx: IndexBox) -> Result<Grid, GridError> {
+    let mask: Vec<bool> = (bx.j0..bx.j1)
+        .flat_map(|j| (bx.i0..bx.i1).map(move |i| (j, i)))
+        .map(|(j, i)| grid.is_land(j, i))
+        .collect();
+    match grid.coordinates() {
+        Coordinates::Regular { lat, lon } => Grid::regular(
+            lat[bx.j0..bx.j1].to_vec(),
+            lon[bx.i0..bx.i1].to_vec(),
+            Some(mask),
+        ),
+        Coordinates::Curvilinear { .. } => {
+            let pts: Vec<(usize, usize)> = (bx.j0..bx.j1)
+                .flat_map(|j| (bx.i0..bx.i1).map(move |i| (j, i)))
+                .collect();
+            Grid::curvilinear(
+                bx.ny(),
+                bx.nx(),
+                pts.iter().map(|&(j, i)| grid.lat(j, i)).collect(),
+                pts.iter().map(|&(j, i)| grid.lon(j, i)).collect(),
+                Some(mask),
+            )
+        }
+    }
+}
+
 /// What [`repair_water_classes`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RepairCount {
@@ -1185,6 +1306,45 @@ impl<'a> Reader<'a> {
         self.check_shape(name, &v, shape)?;
         self.check_dim_names(name, &v, dim_names)?;
         v.get_values::<i32, _>(..)
+            .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
+    }
+
+    fn box_extents(shape: &[usize], bx: IndexBox) -> Extents {
+        let mut ext: Vec<Extent> = Vec::with_capacity(3);
+        if shape.len() == 3 {
+            ext.push(Extent::from(..));
+        }
+        ext.push(Extent::from(bx.j0..bx.j1));
+        ext.push(Extent::from(bx.i0..bx.i1));
+        ext.into()
+    }
+
+    /// The part inside `bx` of a `(Y, X)` or `(month, Y, X)` variable of full `shape`.
+    fn box_f64(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dim_names: &[&str],
+        bx: IndexBox,
+    ) -> Result<Vec<f64>, GridError> {
+        let v = self.var(name)?;
+        self.check_shape(name, &v, shape)?;
+        self.check_dim_names(name, &v, dim_names)?;
+        v.get_values::<f64, _>(Self::box_extents(shape, bx))
+            .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
+    }
+
+    fn box_i32(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dim_names: &[&str],
+        bx: IndexBox,
+    ) -> Result<Vec<i32>, GridError> {
+        let v = self.var(name)?;
+        self.check_shape(name, &v, shape)?;
+        self.check_dim_names(name, &v, dim_names)?;
+        v.get_values::<i32, _>(Self::box_extents(shape, bx))
             .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
     }
 
