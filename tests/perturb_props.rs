@@ -763,7 +763,7 @@ fn perturbation_set_holds_values_and_restarts_on_other_ranks() {
             // Forcing changes on the hour, soil moisture every 3 h (never at the cold start).
             assert_eq!(adv.forcing, k % 4 == 0 && k > 0, "step {k}");
             assert_eq!(adv.soil_moisture, k % 12 == 0 && k > 0, "step {k}");
-            for c in 0..local.len() {
+            for (c, &id) in local.iter().enumerate() {
                 for m in 0..4 {
                     let mut f = Forcing {
                         shortwave_down: 500.0,
@@ -782,7 +782,7 @@ fn perturbation_set_holds_values_and_restarts_on_other_ranks() {
                     ));
                     if adv.soil_moisture {
                         let inc = set.soil_moisture_increment(c, m, 4).unwrap().unwrap();
-                        out.push((local[c], m, k, inc[0], inc[1], inc[3]));
+                        out.push((id, m, k, inc[0], inc[1], inc[3]));
                     }
                 }
             }
