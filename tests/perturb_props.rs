@@ -821,3 +821,29 @@ fn perturbation_set_holds_values_and_restarts_on_other_ranks() {
     ];
     assert!(PerturbationSet::cold_start(&dup, SEED, &cells, 4, t0).is_err());
 }
+
+#[test]
+fn ranks_without_cells_and_lat_lon_spacing() {
+    use landcycle::perturb::PerturbationSet;
+    let t0 = NaiveDate::from_ymd_opt(2022, 4, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let groups = [spatial_group(), PerturbGroup::kim_lis_soil_moisture()];
+    let mut set = PerturbationSet::cold_start(&groups, SEED, &[], 20, t0).unwrap();
+    let adv = set
+        .advance_to_time(t0 + chrono::Duration::hours(7))
+        .unwrap();
+    assert!(adv.forcing && adv.soil_moisture);
+    let r = set.restart();
+    assert!(r.iter().all(|g| g.data.is_empty() && g.cell_ids.is_empty()));
+    PerturbationSet::from_restart(&groups, SEED, &[], 20, &r).unwrap();
+
+    let sp =
+        SpatialCorrelation::from_lat_lon(50.0, CovarianceShape::Gaussian, 4, 4, 0.25, 0.25, 60.0);
+    assert!((sp.dy_km - 27.799).abs() < 1e-3, "{}", sp.dy_km);
+    assert!((sp.dx_km - 13.900).abs() < 1e-3, "{}", sp.dx_km);
+    // Cell ids outside the spatial grid are an error, not a panic.
+    let g = PerturbGenerator::new(spatial_group(), SEED, 1).unwrap();
+    assert!(g.cold_start(&[100], 2, 0).is_err());
+}

@@ -275,6 +275,10 @@ impl PerturbGenerator {
         out: &mut [f64],
     ) {
         let n_vars = self.n_vars();
+        if cell_ids.is_empty() || n_members == 0 {
+            // A rank without land cells has nothing to draw (and skips the FFTs).
+            return;
+        }
         match &self.field {
             None => {
                 for (c, &id) in cell_ids.iter().enumerate() {
