@@ -742,3 +742,108 @@ fn timing_report() {
         t.elapsed().as_secs_f64() * 1e3
     );
 }
+
+#[test]
+fn perturbation_set_holds_values_and_restarts_on_other_ranks() {
+    use landcycle::perturb::PerturbationSet;
+    let groups = [
+        PerturbGroup::kim_lis_forcing(),
+        PerturbGroup::kim_lis_soil_moisture(),
+    ];
+    let t0 = NaiveDate::from_ymd_opt(2022, 4, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let cells: Vec<u64> = (0..40).collect();
+    let step = chrono::Duration::minutes(15);
+    let run = |set: &mut PerturbationSet, from: usize, to: usize, local: &[u64]| {
+        let mut out = Vec::new();
+        for k in from..to {
+            let adv = set.advance_to_time(t0 + step * k as i32).unwrap();
+            // Forcing changes on the hour, soil moisture every 3 h (never at the cold start).
+            assert_eq!(adv.forcing, k % 4 == 0 && k > 0, "step {k}");
+            assert_eq!(adv.soil_moisture, k % 12 == 0 && k > 0, "step {k}");
+            for (c, &id) in local.iter().enumerate() {
+                for m in 0..4 {
+                    let mut f = Forcing {
+                        shortwave_down: 500.0,
+                        longwave_down: 300.0,
+                        precipitation: 2e-5,
+                        ..Forcing::default()
+                    };
+                    set.perturb_forcing(c, m, &mut f).unwrap();
+                    out.push((
+                        local[c],
+                        m,
+                        k,
+                        f.shortwave_down,
+                        f.longwave_down,
+                        f.precipitation,
+                    ));
+                    if adv.soil_moisture {
+                        let inc = set.soil_moisture_increment(c, m, 4).unwrap().unwrap();
+                        out.push((id, m, k, inc[0], inc[1], inc[3]));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let mut whole = PerturbationSet::cold_start(&groups, SEED, &cells, 4, t0).unwrap();
+    let mut a = run(&mut whole, 0, 48, &cells);
+    // Same run in two pieces, the second on "another rank" with a scrambled subset of cells.
+    let mut first = PerturbationSet::cold_start(&groups, SEED, &cells, 4, t0).unwrap();
+    let _ = run(&mut first, 0, 20, &cells);
+    let restart = first.restart();
+    let subset: Vec<u64> = vec![33, 2, 17, 39, 0];
+    let mut second = PerturbationSet::from_restart(&groups, SEED, &subset, 4, &restart).unwrap();
+    let b = run(&mut second, 20, 48, &subset);
+    a.retain(|r| r.2 >= 20 && subset.contains(&r.0));
+    let key = |r: &(u64, usize, usize, f64, f64, f64)| (r.2, r.0, r.1);
+    a.sort_by_key(key);
+    let mut b = b;
+    b.sort_by_key(key);
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (x.0, x.1, x.2, x.3.to_bits(), x.4.to_bits(), x.5.to_bits()),
+            (y.0, y.1, y.2, y.3.to_bits(), y.4.to_bits(), y.5.to_bits())
+        );
+    }
+    // A restart missing a cell, or from a different ensemble size, is an error.
+    let e = PerturbationSet::from_restart(&groups, SEED, &[40], 4, &restart).unwrap_err();
+    assert!(e.to_string().contains("cell id 40"), "{e}");
+    assert!(PerturbationSet::from_restart(&groups, SEED, &[1], 5, &restart).is_err());
+    // Two groups with one name are a configuration error.
+    let dup = [
+        PerturbGroup::kim_lis_forcing(),
+        PerturbGroup::kim_lis_forcing(),
+    ];
+    assert!(PerturbationSet::cold_start(&dup, SEED, &cells, 4, t0).is_err());
+}
+
+#[test]
+fn ranks_without_cells_and_lat_lon_spacing() {
+    use landcycle::perturb::PerturbationSet;
+    let t0 = NaiveDate::from_ymd_opt(2022, 4, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let groups = [spatial_group(), PerturbGroup::kim_lis_soil_moisture()];
+    let mut set = PerturbationSet::cold_start(&groups, SEED, &[], 20, t0).unwrap();
+    let adv = set
+        .advance_to_time(t0 + chrono::Duration::hours(7))
+        .unwrap();
+    assert!(adv.forcing && adv.soil_moisture);
+    let r = set.restart();
+    assert!(r.iter().all(|g| g.data.is_empty() && g.cell_ids.is_empty()));
+    PerturbationSet::from_restart(&groups, SEED, &[], 20, &r).unwrap();
+
+    let sp =
+        SpatialCorrelation::from_lat_lon(50.0, CovarianceShape::Gaussian, 4, 4, 0.25, 0.25, 60.0);
+    assert!((sp.dy_km - 27.799).abs() < 1e-3, "{}", sp.dy_km);
+    assert!((sp.dx_km - 13.900).abs() < 1e-3, "{}", sp.dx_km);
+    // Cell ids outside the spatial grid are an error, not a panic.
+    let g = PerturbGenerator::new(spatial_group(), SEED, 1).unwrap();
+    assert!(g.cold_start(&[100], 2, 0).is_err());
+}

@@ -7,10 +7,21 @@
 
 use chrono::{DateTime, NaiveDateTime};
 
+use super::PerturbError;
+
 /// Perturbation time index of `time` for the given interval (s, > 0): ⌊seconds since epoch /
 /// interval⌋. The perturbation values of index k hold on [k·interval, (k+1)·interval).
-pub fn time_index(time: NaiveDateTime, interval_seconds: i64) -> i64 {
-    assert!(interval_seconds > 0, "perturbation interval must be > 0");
+pub fn time_index(time: NaiveDateTime, interval_seconds: i64) -> Result<i64, PerturbError> {
+    if interval_seconds <= 0 {
+        return Err(PerturbError::State(format!(
+            "perturbation interval must be > 0 s, got {interval_seconds}"
+        )));
+    }
+    Ok(index_unchecked(time, interval_seconds))
+}
+
+/// `time_index` for an interval already validated to be > 0.
+pub(crate) fn index_unchecked(time: NaiveDateTime, interval_seconds: i64) -> i64 {
     time.and_utc().timestamp().div_euclid(interval_seconds)
 }
 
@@ -31,7 +42,7 @@ mod tests {
             .unwrap()
             .and_hms_opt(5, 59, 59)
             .unwrap();
-        let k = time_index(t, 10800);
+        let k = time_index(t, 10800).unwrap();
         let s = interval_start(k, 10800).unwrap();
         assert_eq!(
             s,
@@ -40,11 +51,12 @@ mod tests {
                 .and_hms_opt(3, 0, 0)
                 .unwrap()
         );
-        assert_eq!(time_index(s, 10800), k);
+        assert_eq!(time_index(s, 10800).unwrap(), k);
+        assert!(time_index(s, 0).is_err());
         let before = NaiveDate::from_ymd_opt(1969, 12, 31)
             .unwrap()
             .and_hms_opt(23, 0, 0)
             .unwrap();
-        assert_eq!(time_index(before, 10800), -1);
+        assert_eq!(time_index(before, 10800).unwrap(), -1);
     }
 }

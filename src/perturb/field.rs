@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use num_complex::Complex64;
-use rustfft::{Fft, FftPlanner};
+use rustfft::{Fft, FftPlannerScalar};
 
 use super::rng::{DeviateKey, Purpose};
 use super::spec::{CovarianceShape, SpatialCorrelation};
@@ -91,7 +91,9 @@ impl GaussianFieldPlan {
                 group: "spatial".into(),
                 message: format!("padded grid {py}×{px} is too large"),
             })?;
-        let mut planner = FftPlanner::<f64>::new();
+        // The scalar planner: its algorithm choice does not depend on the CPU's SIMD features, so
+        // nodes of a mixed cluster compute bit-identical fields.
+        let mut planner = FftPlannerScalar::<f64>::new();
         let fwd_x = planner.plan_fft_forward(px);
         let inv_x = planner.plan_fft_inverse(px);
         let fwd_y = planner.plan_fft_forward(py);

@@ -217,7 +217,8 @@ impl PerturbGenerator {
 
     /// Perturbation time index of a model time (see [`clock::time_index`]).
     pub fn time_index(&self, time: NaiveDateTime) -> i64 {
-        clock::time_index(time, self.group.interval_seconds)
+        // The interval was validated to be > 0 in `new`.
+        clock::index_unchecked(time, self.group.interval_seconds)
     }
 
     fn check_cells(&self, cell_ids: &[u64]) -> Result<(), PerturbError> {
@@ -274,6 +275,10 @@ impl PerturbGenerator {
         out: &mut [f64],
     ) {
         let n_vars = self.n_vars();
+        if cell_ids.is_empty() || n_members == 0 {
+            // A rank without land cells has nothing to draw (and skips the FFTs).
+            return;
+        }
         match &self.field {
             None => {
                 for (c, &id) in cell_ids.iter().enumerate() {

@@ -13,12 +13,16 @@
 //! 4. [`PerturbGenerator::values`] gives p per (cell, member, var), held until the next
 //!    perturbation time; [`PerturbGenerator::apply_forcing_perturbation`] and
 //!    [`PerturbGenerator::soil_moisture_increment`] use them.
+//!
+//! [`PerturbationSet`] bundles all groups of a run for one rank's cells (what the ensemble
+//! driver holds), with restart content keyed by global cell id.
 
 pub mod clock;
 pub mod field;
 pub mod generator;
 pub mod linalg;
 pub mod rng;
+pub mod set;
 pub mod spec;
 
 use thiserror::Error;
@@ -29,6 +33,7 @@ pub use generator::{
     MIN_CORRELATION_EIGENVALUE,
 };
 pub use rng::{keyed_normal, DeviateKey, Purpose};
+pub use set::{Advanced, GroupRestart, PerturbationSet};
 pub use spec::{
     CovarianceShape, GroupRole, PerturbGroup, PerturbKind, PerturbTarget, PerturbVar, ResolvedVar,
     SpatialCorrelation,
