@@ -524,6 +524,14 @@ impl ForcingReader {
             }
         }
         let grid = self.grid.as_ref().expect("grid set above");
+        if self.targets.is_empty() {
+            // A rank without land cells needs no data (a zero-size hyperslab is not a read).
+            return Ok(ForcingRecord {
+                time,
+                path,
+                values: Default::default(),
+            });
+        }
         let time_index = self.find_time_index(&file, &path, time)?;
         let slab = grid.weights.slab();
         let mut values: [Vec<f64>; 7] = Default::default();
