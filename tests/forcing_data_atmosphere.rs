@@ -814,3 +814,52 @@ fn packed_int16_with_scale_offset_fill_and_celsius_is_unpacked() {
     assert_eq!(rec.values(ForcingRole::ShortwaveDown)[0], 300.0);
     assert_eq!(rec.values(ForcingRole::LongwaveDown)[1], 320.0);
 }
+
+#[test]
+fn rank_without_cells_and_forward_stamped_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path(), 9, 3);
+    weather::write_weather_files(&cfg).unwrap();
+    // A rank with no land cells reads nothing and gets no forcing.
+    // (Its directory does not even exist.)
+    let mut r = ForcingReader::new(synth_spec(&dir.path().join("absent")), &[]).unwrap();
+    let f = r
+        .forcing_for_step(cfg.start, cfg.start + Duration::hours(1))
+        .unwrap();
+    assert!(f.is_empty());
+
+    // Forward-stamped period means: the step 00-01 takes the 00Z file's value.
+    let target = [(38.375, -90.375)];
+    let mut spec = synth_spec(dir.path());
+    spec.period_alignment = landcycle::forcing::PeriodAlignment::Starting;
+    spec.sw_zenith_weighting = false;
+    let mut r = ForcingReader::new(spec, &target).unwrap();
+    let f = r
+        .forcing_for_step(
+            cfg.start + Duration::hours(1),
+            cfg.start + Duration::hours(2),
+        )
+        .unwrap();
+    let rec0 = r.record(cfg.start).unwrap();
+    assert_eq!(
+        f[0].longwave_down,
+        rec0.values(ForcingRole::LongwaveDown)[0]
+    );
+    assert_eq!(
+        f[0].shortwave_down,
+        rec0.values(ForcingRole::ShortwaveDown)[0]
+    );
+    // A step straddling two periods gets their time-weighted mean.
+    let f = r
+        .forcing_for_step(
+            cfg.start + Duration::hours(2),
+            cfg.start + Duration::hours(4),
+        )
+        .unwrap();
+    let rec1 = r.record(cfg.start + Duration::hours(3)).unwrap();
+    let want = 0.5
+        * (rec0.values(ForcingRole::LongwaveDown)[0] + rec1.values(ForcingRole::LongwaveDown)[0]);
+    assert!((f[0].longwave_down - want).abs() < 1e-9);
+    // An empty or reversed step is an error.
+    assert!(r.forcing_for_step(cfg.start, cfg.start).is_err());
+}

@@ -733,6 +733,10 @@ impl ForcingReader {
             });
         }
         let n = self.targets.len();
+        if n == 0 {
+            // A rank without land cells touches no file.
+            return Ok(Vec::new());
+        }
         let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
         let interval = self.interval();
         let int_s = self.spec.interval_seconds as f64;
