@@ -727,3 +727,139 @@ fn synthetic_file_with_nan_or_bad_units_gives_clear_errors() {
         "{msg}"
     );
 }
+
+#[test]
+fn synthetic_grid_evaluation_matches_pointwise() {
+    let g = weather::WeatherGenerator::new(11, 40.0, -95.0, t(2000, 1, 1, 0, 0));
+    let lat = [38.0, 39.5, 41.25];
+    let lon = [-97.0, -95.5, -93.0, -91.75];
+    let time = t(2016, 7, 3, 18, 0);
+    let grid = g.grid(&lat, &lon, None, time);
+    for (j, &la) in lat.iter().enumerate() {
+        for (i, &lo) in lon.iter().enumerate() {
+            let p = g.point(la, lo, 0.0, time);
+            let q = grid[j * lon.len() + i];
+            assert!((p.air_temperature - q.air_temperature).abs() < 1e-6);
+            assert!((p.precipitation - q.precipitation).abs() < 1e-12);
+            assert!((p.cloud - q.cloud).abs() < 1e-9);
+            assert!((p.surface_pressure - q.surface_pressure).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn packed_int16_with_scale_offset_fill_and_celsius_is_unpacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("packed_2015010103.nc");
+    {
+        let mut f = netcdf::create(&path).unwrap();
+        f.add_dimension("latitude", 2).unwrap();
+        f.add_dimension("longitude", 3).unwrap();
+        // Descending latitude, 0..360 longitudes, no time dimension.
+        let mut v = f.add_variable::<f32>("latitude", &["latitude"]).unwrap();
+        v.put_values(&[41.0f32, 40.0], ..).unwrap();
+        let mut v = f.add_variable::<f32>("longitude", &["longitude"]).unwrap();
+        v.put_values(&[260.0f32, 261.0, 262.0], ..).unwrap();
+        let mut v = f
+            .add_variable::<i16>("t2m", &["latitude", "longitude"])
+            .unwrap();
+        v.put_attribute("units", "degC").unwrap();
+        v.put_attribute("scale_factor", 0.01f64).unwrap();
+        v.put_attribute("add_offset", 10.0f64).unwrap();
+        v.put_attribute("_FillValue", -32767i16).unwrap();
+        // Row 41N: 10.00, 12.00, fill; row 40N: 8.00, 11.00, 9.50 (degC)
+        v.put_values(&[0i16, 200, -32767, -200, 100, -50], ..)
+            .unwrap();
+        for (name, units, val) in [
+            ("q", "g/kg", 5.0f32),
+            ("sp", "hPa", 1000.0),
+            ("ws", "m/s", 3.0),
+            ("tp", "mm/h", 1.8),
+            ("ssrd", "W/m^2", 300.0),
+            ("strd", "W m**-2", 320.0),
+        ] {
+            let mut v = f
+                .add_variable::<f32>(name, &["latitude", "longitude"])
+                .unwrap();
+            v.put_attribute("units", units).unwrap();
+            v.put_values(&[val; 6], ..).unwrap();
+        }
+    }
+    let mut spec = ForcingSpec::gldas(dir.path());
+    spec.file_template = "packed_%Y%m%d%H.nc".into();
+    spec.lat_name = "latitude".into();
+    spec.lon_name = "longitude".into();
+    for (role, name) in [
+        (ForcingRole::AirTemperature, "t2m"),
+        (ForcingRole::SpecificHumidity, "q"),
+        (ForcingRole::SurfacePressure, "sp"),
+        (ForcingRole::WindSpeed, "ws"),
+        (ForcingRole::Precipitation, "tp"),
+        (ForcingRole::ShortwaveDown, "ssrd"),
+        (ForcingRole::LongwaveDown, "strd"),
+    ] {
+        spec.variables.get_mut(role).name = name.into();
+    }
+    // (40.5, -99.5): all four neighbours valid -> mean of 10, 12, 8, 11 = 10.25 degC.
+    // (40.75, -98.0): on the east edge, rows 41/40 at 262 -> fill and 9.5: renormalised to 9.5.
+    let targets = [(40.5, -99.5), (40.75, -98.0)];
+    let mut r = ForcingReader::new(spec, &targets).unwrap();
+    let rec = r.record(t(2015, 1, 1, 3, 0)).unwrap();
+    let tair = rec.values(ForcingRole::AirTemperature);
+    assert!((tair[0] - (10.25 + 273.15)).abs() < 1e-9, "{}", tair[0]);
+    assert!((tair[1] - (9.5 + 273.15)).abs() < 1e-9, "{}", tair[1]);
+    assert!((rec.values(ForcingRole::SpecificHumidity)[0] - 0.005).abs() < 1e-9);
+    assert!((rec.values(ForcingRole::SurfacePressure)[0] - 100_000.0).abs() < 1e-6);
+    assert!((rec.values(ForcingRole::Precipitation)[0] - 0.0005).abs() < 1e-9);
+    assert_eq!(rec.values(ForcingRole::ShortwaveDown)[0], 300.0);
+    assert_eq!(rec.values(ForcingRole::LongwaveDown)[1], 320.0);
+}
+
+#[test]
+fn rank_without_cells_and_forward_stamped_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path(), 9, 3);
+    weather::write_weather_files(&cfg).unwrap();
+    // A rank with no land cells reads nothing and gets no forcing.
+    // (Its directory does not even exist.)
+    let mut r = ForcingReader::new(synth_spec(&dir.path().join("absent")), &[]).unwrap();
+    let f = r
+        .forcing_for_step(cfg.start, cfg.start + Duration::hours(1))
+        .unwrap();
+    assert!(f.is_empty());
+
+    // Forward-stamped period means: the step 00-01 takes the 00Z file's value.
+    let target = [(38.375, -90.375)];
+    let mut spec = synth_spec(dir.path());
+    spec.period_alignment = landcycle::forcing::PeriodAlignment::Starting;
+    spec.sw_zenith_weighting = false;
+    let mut r = ForcingReader::new(spec, &target).unwrap();
+    let f = r
+        .forcing_for_step(
+            cfg.start + Duration::hours(1),
+            cfg.start + Duration::hours(2),
+        )
+        .unwrap();
+    let rec0 = r.record(cfg.start).unwrap();
+    assert_eq!(
+        f[0].longwave_down,
+        rec0.values(ForcingRole::LongwaveDown)[0]
+    );
+    assert_eq!(
+        f[0].shortwave_down,
+        rec0.values(ForcingRole::ShortwaveDown)[0]
+    );
+    // A step straddling two periods gets their time-weighted mean.
+    let f = r
+        .forcing_for_step(
+            cfg.start + Duration::hours(2),
+            cfg.start + Duration::hours(4),
+        )
+        .unwrap();
+    let rec1 = r.record(cfg.start + Duration::hours(3)).unwrap();
+    let want = 0.5
+        * (rec0.values(ForcingRole::LongwaveDown)[0] + rec1.values(ForcingRole::LongwaveDown)[0]);
+    assert!((f[0].longwave_down - want).abs() < 1e-9);
+    // An empty or reversed step is an error.
+    assert!(r.forcing_for_step(cfg.start, cfg.start).is_err());
+}

@@ -524,6 +524,14 @@ impl ForcingReader {
             }
         }
         let grid = self.grid.as_ref().expect("grid set above");
+        if self.targets.is_empty() {
+            // A rank without land cells needs no data (a zero-size hyperslab is not a read).
+            return Ok(ForcingRecord {
+                time,
+                path,
+                values: Default::default(),
+            });
+        }
         let time_index = self.find_time_index(&file, &path, time)?;
         let slab = grid.weights.slab();
         let mut values: [Vec<f64>; 7] = Default::default();
@@ -725,6 +733,10 @@ impl ForcingReader {
             });
         }
         let n = self.targets.len();
+        if n == 0 {
+            // A rank without land cells touches no file.
+            return Ok(Vec::new());
+        }
         let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
         let interval = self.interval();
         let int_s = self.spec.interval_seconds as f64;

@@ -164,6 +164,26 @@ mod tests {
     }
 
     #[test]
+    fn almanac_values() {
+        let (d, _) = declination_and_equation_of_time(t(2015, 6, 21, 12, 0));
+        assert!((d.to_degrees() - 23.44).abs() < 0.3, "{}", d.to_degrees());
+        let (d, _) = declination_and_equation_of_time(t(2015, 12, 21, 12, 0));
+        assert!((d.to_degrees() + 23.44).abs() < 0.3, "{}", d.to_degrees());
+        // Equation of time extremes: about -14.2 min (11 Feb) and +16.4 min (3 Nov).
+        let (_, e) = declination_and_equation_of_time(t(2015, 2, 11, 12, 0));
+        assert!((e + 14.2).abs() < 0.6, "{e}");
+        let (_, e) = declination_and_equation_of_time(t(2015, 11, 3, 12, 0));
+        assert!((e - 16.4).abs() < 0.6, "{e}");
+        // Solar noon at Champaign (88.24 W) on 21 June: about 17:54 UTC, sun 16.7 deg from zenith.
+        let p = solar_position(t(2015, 6, 21, 17, 54), 40.11, -88.24);
+        assert!(p.hour_angle.abs() < 0.01, "{p:?}");
+        assert!(
+            (p.cos_zenith.acos().to_degrees() - 16.7).abs() < 0.3,
+            "{p:?}"
+        );
+    }
+
+    #[test]
     fn mean_matches_numerical_quadrature() {
         let r = t(2015, 6, 1, 13, 30);
         let (t1, t2) = (t(2015, 6, 1, 9, 0), t(2015, 6, 1, 18, 0));

@@ -95,7 +95,8 @@ impl LatLonSource {
                 ));
             }
             for (i, v) in lon.iter().enumerate() {
-                if (v - (lon[0] + d * i as f64)).abs() > 1e-4 * d.max(1e-3) + 1e-6 {
+                // Tolerance admits float32 coordinates of fine global grids (0.1 deg near 360).
+                if (v - (lon[0] + d * i as f64)).abs() > 1e-3 * d {
                     return Err(RemapError::BadGrid(format!(
                         "longitude is not evenly spaced (index {i}: {v})"
                     )));

@@ -137,6 +137,30 @@ impl WaveField {
         }
     }
 
+    /// Values on the tensor grid `ys` x `xs` (row-major [y][x]) at time t hours: each mode
+    /// factorises into a column and a row phasor, so a cell costs a complex product per mode.
+    fn grid(&self, xs: &[f64], ys: &[f64], t: f64) -> Vec<f64> {
+        let nx = xs.len();
+        let mut out = vec![0.0; nx * ys.len()];
+        let mut col = vec![(0.0, 0.0); nx];
+        for &(kx, ky, ph, w) in &self.modes {
+            let c = ph + w * t - kx * self.u * t - ky * self.v * t;
+            for (a, &x) in col.iter_mut().zip(xs) {
+                *a = ((kx * x).cos(), (kx * x).sin());
+            }
+            for (row, &y) in out.chunks_exact_mut(nx).zip(ys) {
+                let (sb, cb) = (ky * y + c).sin_cos();
+                for (o, &(ca, sa)) in row.iter_mut().zip(&col) {
+                    *o += ca * cb - sa * sb;
+                }
+            }
+        }
+        for o in &mut out {
+            *o *= self.amp;
+        }
+        out
+    }
+
     /// Value at (x, y) km and time t hours (since the generator's origin).
     fn at(&self, x: f64, y: f64, t: f64) -> f64 {
         let (xs, ys) = (x - self.u * t, y - self.v * t);
@@ -227,51 +251,58 @@ impl WeatherGenerator {
     /// Instantaneous state at a place (degrees, elevation m) and time.
     pub fn point(&self, lat: f64, lon: f64, elevation: f64, t: NaiveDateTime) -> WeatherPoint {
         let (x, y) = self.xy(lat, lon);
-        let th = (t - self.origin).num_seconds() as f64 / 3600.0;
-        let s = self.synoptic.at(x, y, th); // > 0: low pressure, unsettled
-        let sq = self.synoptic_q.at(x, y, th); // > 0: warm, moist sector
-        let cloud =
-            logistic(1.6 * (0.7 * s + 0.25 * sq + 0.6 * self.cloud_noise.at(x, y, th)) - 0.3);
+        let th = self.hours(t);
+        let w = [
+            self.synoptic.at(x, y, th),
+            self.synoptic_q.at(x, y, th),
+            self.temp_noise.at(x, y, th),
+            self.cloud_noise.at(x, y, th),
+            self.rain.at(x, y, th),
+            self.wind_noise.at(x, y, th),
+            self.humid_noise.at(x, y, th),
+        ];
+        compose(lat, lon, elevation, t, w)
+    }
 
-        // Temperature: seasonal climate, lapse rate, synoptic and mesoscale anomalies, and a
-        // diurnal cycle peaking at 15 h local solar time, damped by cloud.
-        let doy = t.ordinal() as f64;
-        let base = 299.0 - 0.45 * (lat.abs() - 10.0).max(0.0) - 0.0065 * elevation;
-        let seasonal = -0.35 * lat.abs() * (2.0 * PI * (doy - 20.0) / 365.25).cos() * lat.signum();
-        let sp = solar::solar_position(t, lat, lon);
-        let diurnal_amp = 5.5 * (1.0 - 0.6 * cloud);
-        let diurnal = (sp.hour_angle - PI / 4.0).cos();
-        let air_temperature =
-            base + seasonal + 3.5 * sq + 1.5 * self.temp_noise.at(x, y, th) + diurnal_amp * diurnal;
+    fn hours(&self, t: NaiveDateTime) -> f64 {
+        (t - self.origin).num_seconds() as f64 / 3600.0
+    }
 
-        let pressure_sl = 101_325.0 - 1_100.0 * s;
-        let surface_pressure = pressure_sl * (-elevation / 8_400.0).exp();
-
-        let z = (0.8 * self.rain.at(x, y, th) + 0.45 * s + 0.25 * sq) / 0.95;
-        let excess = (z - RAIN_THRESHOLD).max(0.0);
-        let precipitation = RAIN_MM_PER_DAY_PER_UNIT * excess / 86_400.0;
-
-        let mut rh =
-            0.55 + 0.12 * s + 0.12 * sq + 0.2 * cloud + 0.08 * self.humid_noise.at(x, y, th)
-                - 0.12 * diurnal * (1.0 - cloud);
-        if precipitation > 0.0 {
-            rh = rh.max(0.9);
+    /// States on a lat-lon grid (row-major [lat][lon]) at time `t`.
+    pub fn grid(
+        &self,
+        lat: &[f64],
+        lon: &[f64],
+        elevation: Option<&[f64]>,
+        t: NaiveDateTime,
+    ) -> Vec<WeatherPoint> {
+        let xs: Vec<f64> = lon.iter().map(|&l| self.xy(self.lat0, l).0).collect();
+        let ys: Vec<f64> = lat.iter().map(|&l| self.xy(l, self.lon0).1).collect();
+        let th = self.hours(t);
+        let fields = [
+            self.synoptic.grid(&xs, &ys, th),
+            self.synoptic_q.grid(&xs, &ys, th),
+            self.temp_noise.grid(&xs, &ys, th),
+            self.cloud_noise.grid(&xs, &ys, th),
+            self.rain.grid(&xs, &ys, th),
+            self.wind_noise.grid(&xs, &ys, th),
+            self.humid_noise.grid(&xs, &ys, th),
+        ];
+        let mut out = Vec::with_capacity(lat.len() * lon.len());
+        for (j, &la) in lat.iter().enumerate() {
+            for (i, &lo) in lon.iter().enumerate() {
+                let c = j * lon.len() + i;
+                let w = std::array::from_fn(|k| fields[k][c]);
+                out.push(compose(
+                    la,
+                    lo,
+                    elevation.map(|e| e[c]).unwrap_or(0.0),
+                    t,
+                    w,
+                ));
+            }
         }
-        let relative_humidity = rh.clamp(0.15, 0.97);
-        let e = relative_humidity * saturation_vapour_pressure(air_temperature);
-        let specific_humidity = 0.622 * e / (surface_pressure - 0.378 * e);
-
-        let wind_speed = 1.0
-            + 9.0 * logistic(0.9 * self.wind_noise.at(x, y, th) + 0.6 * s + 0.5 * diurnal - 0.4);
-        WeatherPoint {
-            air_temperature,
-            specific_humidity,
-            surface_pressure,
-            wind_speed,
-            cloud,
-            precipitation,
-            relative_humidity,
-        }
+        out
     }
 
     /// Mean downward shortwave (W m-2) over [t1, t2] with cloud fraction `cloud`.
@@ -295,6 +326,51 @@ impl WeatherGenerator {
         let clear = 1.24 * (e_hpa / p.air_temperature).powf(1.0 / 7.0);
         let emissivity = clear + (1.0 - clear) * 0.9 * p.cloud;
         emissivity * STEFAN_BOLTZMANN * p.air_temperature.powi(4)
+    }
+}
+
+/// The state from the standardised random fields `w` = [synoptic, synoptic quarter-wave,
+/// temperature noise, cloud noise, rain, wind noise, humidity noise] at one place and time.
+fn compose(lat: f64, lon: f64, elevation: f64, t: NaiveDateTime, w: [f64; 7]) -> WeatherPoint {
+    let [s, sq, temp_noise, cloud_noise, rain, wind_noise, humid_noise] = w;
+    // s > 0: low pressure, unsettled; sq > 0: warm, moist sector.
+    let cloud = logistic(1.6 * (0.7 * s + 0.25 * sq + 0.6 * cloud_noise) - 0.3);
+
+    // Temperature: seasonal climate, lapse rate, synoptic and mesoscale anomalies, and a
+    // diurnal cycle peaking at 15 h local solar time, damped by cloud.
+    let doy = t.ordinal() as f64;
+    let base = 299.0 - 0.45 * (lat.abs() - 10.0).max(0.0) - 0.0065 * elevation;
+    let seasonal = -0.35 * lat.abs() * (2.0 * PI * (doy - 20.0) / 365.25).cos() * lat.signum();
+    let sp = solar::solar_position(t, lat, lon);
+    let diurnal_amp = 5.5 * (1.0 - 0.6 * cloud);
+    let diurnal = (sp.hour_angle - PI / 4.0).cos();
+    let air_temperature = base + seasonal + 3.5 * sq + 1.5 * temp_noise + diurnal_amp * diurnal;
+
+    let pressure_sl = 101_325.0 - 1_100.0 * s;
+    let surface_pressure = pressure_sl * (-elevation / 8_400.0).exp();
+
+    let z = (0.8 * rain + 0.45 * s + 0.25 * sq) / 0.95;
+    let excess = (z - RAIN_THRESHOLD).max(0.0);
+    let precipitation = RAIN_MM_PER_DAY_PER_UNIT * excess / 86_400.0;
+
+    let mut rh = 0.55 + 0.12 * s + 0.12 * sq + 0.2 * cloud + 0.08 * humid_noise
+        - 0.12 * diurnal * (1.0 - cloud);
+    if precipitation > 0.0 {
+        rh = rh.max(0.9);
+    }
+    let relative_humidity = rh.clamp(0.15, 0.97);
+    let e = relative_humidity * saturation_vapour_pressure(air_temperature);
+    let specific_humidity = 0.622 * e / (surface_pressure - 0.378 * e);
+
+    let wind_speed = 1.0 + 9.0 * logistic(0.9 * wind_noise + 0.6 * s + 0.5 * diurnal - 0.4);
+    WeatherPoint {
+        air_temperature,
+        specific_humidity,
+        surface_pressure,
+        wind_speed,
+        cloud,
+        precipitation,
+        relative_humidity,
     }
 }
 
@@ -385,16 +461,14 @@ fn fields_with(g: &WeatherGenerator, cfg: &WeatherConfig, time: NaiveDateTime) -
     };
     let t_start = time - Duration::seconds(cfg.interval_seconds);
     let t_mid = time - Duration::seconds(cfg.interval_seconds / 2);
+    let elev = cfg.elevation.as_deref();
+    let now = g.grid(&cfg.lat, &cfg.lon, elev, time);
+    // Period means are represented by the state at the middle of the period.
+    let mid = g.grid(&cfg.lat, &cfg.lon, elev, t_mid);
     for (j, &lat) in cfg.lat.iter().enumerate() {
         for (i, &lon) in cfg.lon.iter().enumerate() {
-            let elev = cfg
-                .elevation
-                .as_ref()
-                .map(|e| e[j * cfg.lon.len() + i])
-                .unwrap_or(0.0);
-            let now = g.point(lat, lon, elev, time);
-            // Period means are represented by the state at the middle of the period.
-            let mid = g.point(lat, lon, elev, t_mid);
+            let c = j * cfg.lon.len() + i;
+            let (now, mid) = (&now[c], &mid[c]);
             f.tair.push(now.air_temperature as f32);
             f.qair.push(now.specific_humidity as f32);
             f.psurf.push(now.surface_pressure as f32);
@@ -402,7 +476,7 @@ fn fields_with(g: &WeatherGenerator, cfg: &WeatherConfig, time: NaiveDateTime) -
             f.rainf.push(mid.precipitation as f32);
             f.swdown
                 .push(g.shortwave_mean(lat, lon, t_start, time, mid.cloud) as f32);
-            f.lwdown.push(WeatherGenerator::longwave(&mid) as f32);
+            f.lwdown.push(WeatherGenerator::longwave(mid) as f32);
         }
     }
     f
