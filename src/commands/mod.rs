@@ -2,3 +2,5 @@
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
 pub mod check;
+pub mod run;
+pub mod synth;

@@ -368,6 +368,18 @@ impl StaticFields {
         Ok(read_landcycle_header(&rd)?.grid)
     }
 
+    /// The vegetation and soil dataset names of a landcycle static file.
+    pub fn read_landcycle_datasets(path: &Path) -> Result<(String, String), GridError> {
+        let file =
+            netcdf::open(path).map_err(|e| nc_err(path, "opening landcycle static file", e))?;
+        let rd = Reader { path, file: &file };
+        let header = read_landcycle_header(&rd)?;
+        Ok((
+            header.vegetation_dataset.name().to_string(),
+            header.soil_dataset.clone(),
+        ))
+    }
+
     /// The statics of the cells `ids` (global ids, any order; the result follows it),
     /// reading only the hyperslab of their index box from a landcycle static file. The
     /// box is validated like a whole file, with errors naming cells by their global
