@@ -28,6 +28,8 @@ pub struct NoahParams {
     pub psisat: f64,
     /// Quartz fraction.
     pub quartz: f64,
+    /// Derived constants of the soil thermal conductivity.
+    pub thermal: super::soil_heat::ThermalConstants,
     // --- vegetation (VEGPARM) ---
     pub nroot: usize,
     pub rsmin: f64,
@@ -165,6 +167,7 @@ impl NoahParams {
             smcdry: soil.drysmc,
             psisat: soil.satpsi,
             quartz: soil.qtz,
+            thermal: super::soil_heat::ThermalConstants::new(soil.qtz, soil.maxsmc),
             nroot,
             rsmin: veg.rs,
             rgl: veg.rgl,
@@ -215,6 +218,7 @@ impl NoahParams {
             p.smcref = 0.42;
             p.smcwlt = 0.40;
             p.smcdry = 0.40;
+            p.thermal = super::soil_heat::ThermalConstants::new(p.quartz, p.smcmax);
         }
         Ok(p)
     }
