@@ -1,4 +1,5 @@
 //! Bondville 1998 against the WRF 3.4.1 Noah reference (issue 3 acceptance).
+#![allow(clippy::needless_range_loop)]
 
 use landcycle::config::namelist;
 use landcycle::lsm::noah::point::{self, PointCase, PointConfig, PointRow};
