@@ -257,6 +257,7 @@ fn bondville_1998_from_forcing_as_used() {
     check_tolerances("forcing_as_used", &refr, &ours);
 }
 
+/// Diagnostic: prints reference vs ours per step (NSTEP, COLS, THR environment variables).
 #[test]
 #[ignore]
 fn debug_first_steps() {
@@ -336,6 +337,7 @@ fn debug_first_steps() {
     }
 }
 
+/// Benchmark of the physics (run with --ignored; see docs/noah.md).
 #[test]
 #[ignore]
 fn bench_bondville() {
