@@ -347,6 +347,16 @@ impl PointCase {
                 ),
             });
         }
+        if cfg.wind_level != cfg.air_temperature_level {
+            // Noah 3.4.1's surface layer (SFCDIF) takes a single reference height.
+            return Err(PointError::Config {
+                key: "wind_level".into(),
+                msg: format!(
+                    "{} differs from air_temperature_level {}; Noah 3.4.1 uses one reference height",
+                    cfg.wind_level, cfg.air_temperature_level
+                ),
+            });
+        }
         let sldpth = array::<NSOIL>("soil_layer_thickness", &cfg.soil_layer_thickness)?;
         let stc = array::<NSOIL>("soil_temperature", &cfg.soil_temperature)?;
         let smc = array::<NSOIL>("soil_moisture", &cfg.soil_moisture)?;
