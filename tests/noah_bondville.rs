@@ -454,3 +454,26 @@ fn point_mode_namelist_writes_csv_and_netcdf() {
     // kg m-2 per layer: SMC1 * 0.1 m * 1000.
     assert!((v[0] - ours[0][col(&refr, "SMC1")] * 100.0).abs() < 1e-4);
 }
+
+/// The tolerances separate Noah versions: the WRF 4.7.1 reference (same case, newer Noah and
+/// tables) must fall outside them when compared with our 3.4.1 run.
+#[test]
+fn tolerances_reject_noah_471() {
+    let Some(dir) = landcycle::testdata::require("noah-bondville") else {
+        return;
+    };
+    let case = bondville_case(&dir);
+    let records = point::read_forcing(&dir.join("bondville_1998_forcing.txt")).unwrap();
+    let mut ours = Vec::new();
+    point::run_records(&case, &records, |r: &PointRow| {
+        ours.push(point::row_values(r))
+    })
+    .unwrap();
+    let r471 = read_xz_csv(&dir.join("noah_ref_wrf471.csv.xz"));
+    let s = compare(&r471, &ours);
+    let t1 = s.rms[col(&r471, "T1_K")];
+    let qh = s.rms[col(&r471, "SHEAT_W_m2")];
+    let smc1 = s.rms[col(&r471, "SMC1")];
+    println!("vs WRF 4.7.1 reference: RMS T1 {t1:.3} K, SHEAT {qh:.3} W m-2, SMC1 {smc1:.2e}");
+    assert!(t1 > 0.04 || qh > 1.0 || smc1 > 1e-4);
+}

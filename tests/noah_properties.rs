@@ -539,3 +539,75 @@ fn land_model_step_rejects_bad_forcing_and_state() {
     let e = m.cell_params(&statics(8, 99)).unwrap_err().to_string();
     assert!(e.contains("vegetation") && e.contains("99"), "{e}");
 }
+
+// ---------------------------------------------------------------- processes
+
+#[test]
+fn tridiagonal_solver_matches_direct_solution() {
+    use landcycle::lsm::noah::tridiag::solve;
+    let a = [0.0, -1.0, -0.5, -2.0];
+    let b = [4.0, 5.0, 3.0, 6.0];
+    let c = [-1.0, -2.0, -0.5, 0.0];
+    let x = [1.0, -2.0, 0.5, 3.0];
+    let mut d = [0.0; 4];
+    for k in 0..4 {
+        d[k] = b[k] * x[k];
+        if k > 0 {
+            d[k] += a[k] * x[k - 1];
+        }
+        if k < 3 {
+            d[k] += c[k] * x[k + 1];
+        }
+    }
+    let y = solve(&a, &b, &c, &d);
+    for k in 0..4 {
+        assert!((y[k] - x[k]).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn supercooled_water_decreases_with_temperature() {
+    use landcycle::lsm::noah::frozen_soil::supercooled_liquid;
+    let m = model();
+    let p = m.cell_params(&statics(8, 7)).unwrap();
+    assert_eq!(supercooled_liquid(&p, 274.0, 0.3, 0.3), 0.3);
+    let mut last = 0.3;
+    for t in [272.9, 272.0, 270.0, 265.0, 255.0] {
+        let l = supercooled_liquid(&p, t, 0.3, 0.3);
+        assert!(l < last && l >= 0.02, "T {t}: {l}");
+        last = l;
+    }
+}
+
+#[test]
+fn neutral_surface_layer_matches_log_law() {
+    use landcycle::lsm::noah::surface_layer::{exchange_coefficients, Exchange};
+    // Equal temperatures: neutral, CM -> (k / ln(z/z0))^2 U after the iterations.
+    let (z, z0, u) = (10.0, 0.1, 5.0);
+    let mut ex = Exchange { cm: 1e-4, ch: 1e-4 };
+    for _ in 0..20 {
+        ex = exchange_coefficients(z, z0, 290.0, 290.0, u, 0.1, ex);
+    }
+    let expect = (0.4f64 / ((z + z0) / z0).ln()).powi(2) * u;
+    assert!(
+        (ex.cm - expect).abs() / expect < 1e-3,
+        "{} vs {expect}",
+        ex.cm
+    );
+    // Unstable (warm surface) exchanges more than stable (cold surface).
+    let unstable = exchange_coefficients(z, z0, 300.0, 290.0, 2.0, 0.1, ex);
+    let stable = exchange_coefficients(z, z0, 285.0, 290.0, 2.0, 0.1, ex);
+    assert!(unstable.ch > stable.ch);
+}
+
+#[test]
+fn snow_cover_and_albedo_behave() {
+    use landcycle::lsm::noah::snow::{cover_fraction, surface_albedo};
+    assert_eq!(cover_fraction(0.05, 0.04, 2.6), 1.0);
+    assert!(cover_fraction(0.01, 0.04, 2.6) < cover_fraction(0.02, 0.04, 2.6));
+    let fresh = surface_albedo(0.2, 0.75, 0.92, 0.9, 1800.0, true, 5e5, 0.5);
+    let old = surface_albedo(0.2, 0.75, 0.92, 0.9, 1800.0, false, 5e5, 0.5);
+    assert_eq!(fresh.snow_age, 0.0);
+    assert!(old.albedo < fresh.albedo && old.albedo > 0.2);
+    assert!((fresh.emissivity - (0.92 + 0.9 * (0.95 - 0.92))).abs() < 1e-12);
+}
