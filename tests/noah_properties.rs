@@ -611,3 +611,62 @@ fn snow_cover_and_albedo_behave() {
     assert!(old.albedo < fresh.albedo && old.albedo > 0.2);
     assert!((fresh.emissivity - (0.92 + 0.9 * (0.95 - 0.92))).abs() < 1e-12);
 }
+
+/// Every soil and vegetation class, forcing drawn from the whole accepted range (calm to
+/// stormy, 220–330 K, dry to saturated air, heavy rain and snow): never an error, never NaN.
+#[test]
+fn all_classes_extreme_forcing_never_nan() {
+    let m = model();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let start = NaiveDate::from_ymd_opt(2003, 3, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let mut ran = 0;
+    for veg in 1..=27 {
+        for soil in 1..=19 {
+            let p = match m.cell_params(&statics(soil, veg)) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Water and similar classes have no roots: a clear error, not a panic.
+                    assert!(e.to_string().contains("root"), "{e}");
+                    continue;
+                }
+            };
+            let t0 = rng.random_range(230.0..310.0);
+            let sm = rng.random_range(0.0..0.6);
+            let mut st = m.cold_start(&p, &[sm; 4], t0).unwrap();
+            let mut t: f64 = t0;
+            for k in 0..120 {
+                t = (t + rng.random_range(-3.0..3.0)).clamp(220.0, 330.0);
+                let ps: f64 = rng.random_range(50000.0..105000.0);
+                let es = 611.2 * (17.67 * (t - 273.15) / (t - 29.65)).exp();
+                let e = rng.random_range(0.0..1.0) * es;
+                let prcp = if rng.random_range(0.0..1.0) < 0.2 {
+                    rng.random_range(0.0..0.02)
+                } else {
+                    0.0
+                };
+                let f = Forcing {
+                    air_temperature: t,
+                    specific_humidity: (0.622 * e / (ps - 0.378 * e)).clamp(1e-6, 0.05),
+                    surface_pressure: ps,
+                    wind_speed: rng.random_range(0.0..30.0),
+                    precipitation: prcp,
+                    frozen_precip_fraction: if t < 273.15 { 1.0 } else { 0.0 },
+                    shortwave_down: rng.random_range(0.0..1100.0),
+                    longwave_down: rng.random_range(100.0..500.0),
+                    forcing_height: 10.0,
+                };
+                let te = start + Duration::seconds((k + 1) * 1800);
+                let o = m
+                    .step(&p, &mut st, &f, te, 1800.0)
+                    .unwrap_or_else(|e| panic!("soil {soil} veg {veg} step {k}: {e}"));
+                assert!(o.qh.is_finite() && o.qle.is_finite() && o.qg.is_finite());
+                assert!(st.skin_temperature.is_finite());
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran > 400, "{ran} class pairs ran");
+}

@@ -227,7 +227,8 @@ pub fn step(p: &NoahParams, st: &mut NoahState, f: &ColumnForcing) -> Diagnostic
         emissivity: emissi,
         sncovr,
     });
-    let canres = if shdfac > 0.0 {
+    // (LAI > 0 also guards classes whose table LAI is zero against a division by zero.)
+    let canres = if shdfac > 0.0 && surf.lai > 0.0 {
         canopy_resistance(
             p,
             f.soldn,

@@ -145,6 +145,12 @@ impl NoahParams {
                 s.shdmin, s.shdmax
             )));
         }
+        if !(veg.z0min > 0.0 && veg.z0max > 0.0) {
+            return Err(LsmError::Parameter(format!(
+                "vegetation class {} has non-positive roughness length ({}..{})",
+                s.vegetation_class, veg.z0min, veg.z0max
+            )));
+        }
         let mut zsoil = [0.0; NSOIL];
         zsoil[0] = -s.sldpth[0];
         for k in 1..NSOIL {
