@@ -670,3 +670,11 @@ fn all_classes_extreme_forcing_never_nan() {
     }
     assert!(ran > 400, "{ran} class pairs ran");
 }
+
+#[test]
+fn fortran_style_numbers() {
+    assert_eq!(point::fortran_e(265.000793, 8), "2.65000793E+02");
+    assert_eq!(point::fortran_e(4.42437857e-11, 8), "4.42437857E-11");
+    assert_eq!(point::fortran_e(0.0, 8), "0.00000000E+00");
+    assert_eq!(point::fortran_e(-26.5, 3), "-2.650E+01");
+}

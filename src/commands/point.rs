@@ -25,6 +25,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out.csv_path.display(),
         out.netcdf_path.display()
     );
+    // The namelist's bench_repeats > 0 asks for a timing of the physics as well.
+    let nml = crate::config::namelist::read_file(&args.namelist)?;
+    let cfg: np::PointConfig = nml.deserialize_group("noah_point")?;
+    if cfg.bench_repeats > 0 {
+        let report = bench_noah(&args.namelist, None, None, cfg.bench_repeats as usize, 20)?;
+        println!("{report}");
+    }
     Ok(())
 }
 

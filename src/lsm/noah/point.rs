@@ -637,6 +637,21 @@ pub fn run_case(case: &PointCase) -> Result<PointRun, PointError> {
     })
 }
 
+/// Scientific notation as Fortran's ES format writes it: `2.65000793E+02`.
+pub fn fortran_e(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$E}");
+    match s.split_once('E') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}E{sign}{digits:0>2}")
+        }
+        None => s, // inf / NaN
+    }
+}
+
 /// Writes rows in the reference CSV layout.
 pub fn write_csv(path: &Path, rows: &[PointRow]) -> Result<(), PointError> {
     let f = std::fs::File::create(path).map_err(io_err(path))?;
@@ -646,7 +661,7 @@ pub fn write_csv(path: &Path, rows: &[PointRow]) -> Result<(), PointError> {
         let mut line = format!("{},{}", r.step, r.date.format("%Y%m%d%H%M"));
         for v in row_values(r) {
             line.push(',');
-            line.push_str(&format!("{v:.9E}"));
+            line.push_str(&fortran_e(v, 9));
         }
         writeln!(w, "{line}").map_err(io_err(path))?;
     }
@@ -666,7 +681,8 @@ fn write_forcing_used(path: &Path, rows: &[PointRow]) -> Result<(), PointError> 
         ];
         let mut line = format!("{},{}", r.step, r.date.format("%Y%m%d%H%M"));
         for v in vals {
-            line.push_str(&format!(",{v:.8E}"));
+            line.push(',');
+            line.push_str(&fortran_e(v as f64, 8));
         }
         writeln!(w, "{line}").map_err(io_err(path))?;
     }
