@@ -98,6 +98,13 @@ pub struct Diagnostics {
     pub pc: f64,
     pub drip: f64,
     pub dew: f64,
+    /// Heat to bring precipitation to the new skin temperature that Noah's sub-freezing
+    /// snow-surface solution carries implicitly (through its RR term) in addition to FLX1,
+    /// which it evaluates with the old skin temperature (W m-2; zero without snow, without
+    /// precipitation, or when the surface melts, where the melt flux closes the balance).
+    /// Adding it to the right-hand side of the CONFIG energy check gives the balance the
+    /// snow branch actually solves.
+    pub precip_heat_implicit: f64,
 }
 
 /// Advances `st` by one step. The exchange coefficients `st.ch`/`st.cm` must already be
@@ -220,7 +227,8 @@ pub fn step(p: &NoahParams, st: &mut NoahState, f: &ColumnForcing) -> Diagnostic
         emissivity: emissi,
         sncovr,
     });
-    let canres = if shdfac > 0.0 {
+    // (LAI > 0 also guards classes whose table LAI is zero against a division by zero.)
+    let canres = if shdfac > 0.0 && surf.lai > 0.0 {
         canopy_resistance(
             p,
             f.soldn,
@@ -291,6 +299,10 @@ pub fn step(p: &NoahParams, st: &mut NoahState, f: &ColumnForcing) -> Diagnostic
         d.flx3 = b.flx3;
         d.snomlt = b.snomlt;
         d.dew = b.dew;
+        if f.prcp > 0.0 && !b.melting {
+            let c = if snowing { CPICE } else { CPH2O };
+            d.precip_heat_implicit = c * f.prcp * (st.skin_temperature - f.sfctmp);
+        }
         water_fix += b.water_fix;
         sneqv = sp.esd;
         snowh = sp.snowh;
@@ -444,6 +456,8 @@ struct SnowOut {
     snomlt: f64,
     dew: f64,
     water_fix: f64,
+    /// The surface reached freezing (melt flux closes the balance there).
+    melting: bool,
 }
 
 /// Snow-covered ground: skin temperature from the snow-surface energy balance; melt
@@ -610,5 +624,6 @@ fn snow_branch(
         snomlt,
         dew,
         water_fix,
+        melting: t12 > TFREEZ,
     }
 }

@@ -46,9 +46,9 @@ pub fn supercooled_liquid(p: &NoahParams, tkelv: f64, smc: f64, sh2o: f64) -> f6
     }
 }
 
-/// Phase change in layer of thickness `dz` over `dt`: returns the heat source (W m-2,
-/// positive when water freezes... as Noah's TSNSR, subtracted from the layer's heating)
-/// and updates `sh2o`. `qtot` is the net heat flux into the layer (W m-2).
+/// Phase change in a layer of thickness `dz` over `dt`: returns the latent heat released
+/// (W m-2; positive when water freezes, negative when ice melts) and updates `sh2o`.
+/// `qtot` is the net heat flux into the layer (W m-2), which bounds how much can change.
 pub fn phase_change(
     p: &NoahParams,
     tavg: f64,

@@ -28,6 +28,8 @@ pub struct NoahParams {
     pub psisat: f64,
     /// Quartz fraction.
     pub quartz: f64,
+    /// Derived constants of the soil thermal conductivity.
+    pub thermal: super::soil_heat::ThermalConstants,
     // --- vegetation (VEGPARM) ---
     pub nroot: usize,
     pub rsmin: f64,
@@ -143,6 +145,12 @@ impl NoahParams {
                 s.shdmin, s.shdmax
             )));
         }
+        if !(veg.z0min > 0.0 && veg.z0max > 0.0) {
+            return Err(LsmError::Parameter(format!(
+                "vegetation class {} has non-positive roughness length ({}..{})",
+                s.vegetation_class, veg.z0min, veg.z0max
+            )));
+        }
         let mut zsoil = [0.0; NSOIL];
         zsoil[0] = -s.sldpth[0];
         for k in 1..NSOIL {
@@ -165,6 +173,7 @@ impl NoahParams {
             smcdry: soil.drysmc,
             psisat: soil.satpsi,
             quartz: soil.qtz,
+            thermal: super::soil_heat::ThermalConstants::new(soil.qtz, soil.maxsmc),
             nroot,
             rsmin: veg.rs,
             rgl: veg.rgl,
@@ -215,6 +224,7 @@ impl NoahParams {
             p.smcref = 0.42;
             p.smcwlt = 0.40;
             p.smcdry = 0.40;
+            p.thermal = super::soil_heat::ThermalConstants::new(p.quartz, p.smcmax);
         }
         Ok(p)
     }

@@ -347,6 +347,16 @@ impl PointCase {
                 ),
             });
         }
+        if cfg.wind_level != cfg.air_temperature_level {
+            // Noah 3.4.1's surface layer (SFCDIF) takes a single reference height.
+            return Err(PointError::Config {
+                key: "wind_level".into(),
+                msg: format!(
+                    "{} differs from air_temperature_level {}; Noah 3.4.1 uses one reference height",
+                    cfg.wind_level, cfg.air_temperature_level
+                ),
+            });
+        }
         let sldpth = array::<NSOIL>("soil_layer_thickness", &cfg.soil_layer_thickness)?;
         let stc = array::<NSOIL>("soil_temperature", &cfg.soil_temperature)?;
         let smc = array::<NSOIL>("soil_moisture", &cfg.soil_moisture)?;
@@ -627,6 +637,21 @@ pub fn run_case(case: &PointCase) -> Result<PointRun, PointError> {
     })
 }
 
+/// Scientific notation as Fortran's ES format writes it: `2.65000793E+02`.
+pub fn fortran_e(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$E}");
+    match s.split_once('E') {
+        Some((m, e)) => {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', e),
+            };
+            format!("{m}E{sign}{digits:0>2}")
+        }
+        None => s, // inf / NaN
+    }
+}
+
 /// Writes rows in the reference CSV layout.
 pub fn write_csv(path: &Path, rows: &[PointRow]) -> Result<(), PointError> {
     let f = std::fs::File::create(path).map_err(io_err(path))?;
@@ -636,7 +661,7 @@ pub fn write_csv(path: &Path, rows: &[PointRow]) -> Result<(), PointError> {
         let mut line = format!("{},{}", r.step, r.date.format("%Y%m%d%H%M"));
         for v in row_values(r) {
             line.push(',');
-            line.push_str(&format!("{v:.9E}"));
+            line.push_str(&fortran_e(v, 9));
         }
         writeln!(w, "{line}").map_err(io_err(path))?;
     }
@@ -656,7 +681,8 @@ fn write_forcing_used(path: &Path, rows: &[PointRow]) -> Result<(), PointError> 
         ];
         let mut line = format!("{},{}", r.step, r.date.format("%Y%m%d%H%M"));
         for v in vals {
-            line.push_str(&format!(",{v:.8E}"));
+            line.push(',');
+            line.push_str(&fortran_e(v as f64, 8));
         }
         writeln!(w, "{line}").map_err(io_err(path))?;
     }

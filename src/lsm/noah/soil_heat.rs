@@ -14,16 +14,11 @@ pub fn conductivity(p: &NoahParams, smc: f64, sh2o: f64) -> f64 {
         return 3.24;
     }
     let satratio = smc / p.smcmax;
-    const THKICE: f64 = 2.2;
-    const THKW: f64 = 0.57;
-    const THKO: f64 = 2.0;
-    const THKQTZ: f64 = 7.7;
-    let qz = p.quartz;
-    let thks = THKQTZ.powf(qz) * THKO.powf(1.0 - qz);
+    // Saturated conductivity: geometric mean of solids (precomputed per cell), ice and
+    // water, k_s^(1-n) * 2.2^(n - xu) * 0.57^xu, evaluated as one exponential.
     let xu = (sh2o / smc) * p.smcmax;
-    let thksat = thks.powf(1.0 - p.smcmax) * THKICE.powf(p.smcmax - xu) * THKW.powf(xu);
-    let gammd = (1.0 - p.smcmax) * 2700.0;
-    let thkdry = (0.135 * gammd + 64.7) / (2700.0 - 0.947 * gammd);
+    let thksat = p.thermal.solids_term * ((p.smcmax - xu) * THKICE.ln() + xu * THKW.ln()).exp();
+    let thkdry = p.thermal.dry;
     // Kersten number: frozen soil uses the saturation ratio, unfrozen the "fine" formula.
     let ake = if sh2o + 0.0005 < smc {
         satratio
@@ -33,6 +28,31 @@ pub fn conductivity(p: &NoahParams, smc: f64, sh2o: f64) -> f64 {
         0.0
     };
     ake * (thksat - thkdry) + thkdry
+}
+
+const THKICE: f64 = 2.2;
+const THKW: f64 = 0.57;
+
+/// Per-cell constants of the conductivity (Johansen): solids term and dry conductivity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThermalConstants {
+    /// k_solids^(1 - porosity), k_solids = 7.7^quartz * 2.0^(1 - quartz).
+    pub solids_term: f64,
+    /// Dry soil conductivity from the dry density (W m-1 K-1).
+    pub dry: f64,
+}
+
+impl ThermalConstants {
+    pub fn new(quartz: f64, smcmax: f64) -> Self {
+        const THKO: f64 = 2.0;
+        const THKQTZ: f64 = 7.7;
+        let thks = THKQTZ.powf(quartz) * THKO.powf(1.0 - quartz);
+        let gammd = (1.0 - smcmax) * 2700.0;
+        ThermalConstants {
+            solids_term: thks.powf(1.0 - smcmax),
+            dry: (0.135 * gammd + 64.7) / (2700.0 - 0.947 * gammd),
+        }
+    }
 }
 
 /// Temperature at the bottom interface of layer `k` interpolated between the layer

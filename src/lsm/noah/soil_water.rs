@@ -27,14 +27,16 @@ pub struct SoilWaterFluxes {
 #[inline]
 pub fn diffusivity_conductivity(p: &NoahParams, theta: f64, sicemax: f64) -> (f64, f64) {
     let factr2 = theta / p.smcmax;
-    let factr1 = (0.05 / p.smcmax).min(factr2);
+    // Both laws are powers of the same ratio: share its logarithm.
+    let lnf = factr2.ln();
     let expon = p.bexp + 2.0;
-    let mut wdf = p.dwsat * factr2.powf(expon);
+    let mut wdf = p.dwsat * (expon * lnf).exp();
     if sicemax > 0.0 {
+        let factr1 = (0.05 / p.smcmax).min(factr2);
         let vkwgt = 1.0 / (1.0 + (500.0 * sicemax).powi(3));
         wdf = vkwgt * wdf + (1.0 - vkwgt) * p.dwsat * factr1.powf(expon);
     }
-    let wcnd = p.dksat * factr2.powf(2.0 * p.bexp + 3.0);
+    let wcnd = p.dksat * ((2.0 * p.bexp + 3.0) * lnf).exp();
     (wdf, wcnd)
 }
 
