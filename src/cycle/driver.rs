@@ -39,6 +39,9 @@ use crate::perturb::{
 };
 use crate::time::{on_interval, windows, Window};
 
+/// Upper bound of perturbed downward shortwave at the surface (W m-2).
+pub const SOLAR_CONSTANT: f64 = 1361.0;
+
 /// Errors of a run, each naming the file, variable, time or place involved.
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -188,7 +191,8 @@ pub fn perturbation_groups(
                 std: p.forcing_std[k],
                 tau_seconds: p.forcing_tau_hours[k] * 3600.0,
                 lower: None,
-                upper: None,
+                // Perturbed shortwave never exceeds the solar constant.
+                upper: (*v == ForcingVariable::Swdown).then_some(SOLAR_CONSTANT),
             })
             .collect();
         Some(PerturbGroup {
@@ -643,10 +647,8 @@ fn step_once(
     dt: f64,
     timers: &mut Timers,
 ) -> Result<(), CycleError> {
-    let Some(reader) = reader else {
-        return Ok(()); // a rank without land cells has nothing to step
-    };
-    let base = timed(&mut timers.forcing, || reader.forcing_for_step(t0, t1))?;
+    // Perturbation clocks advance on every rank (also on ranks without cells), so the
+    // time index written to the restart never depends on the decomposition.
     let t = Instant::now();
     let mut fp = fpert;
     if let Some(p) = fp.as_deref_mut() {
@@ -668,6 +670,10 @@ fn step_once(
         }
     }
     timers.perturb += t.elapsed();
+    let Some(reader) = reader else {
+        return Ok(()); // a rank without land cells has nothing to step
+    };
+    let base = timed(&mut timers.forcing, || reader.forcing_for_step(t0, t1))?;
     let t = Instant::now();
     let r = match fp {
         Some(p) => {

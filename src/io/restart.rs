@@ -288,6 +288,8 @@ fn write_hdf5(
     // by the library itself; any HDF5 >= 1.8 reads them.
     let file = hdf5::File::with_options()
         .with_fapl(|fapl| fapl.libver_v18())
+        // No object timestamps: the same content gives the same bytes (determinism tests).
+        .with_fcpl(|fcpl| fcpl.obj_track_times(false))
         .create(tmp)
         .map_err(h5err(p, "create"))?;
     {
@@ -320,7 +322,7 @@ fn write_hdf5(
 
         let n = d.cell_ids.len();
         let ids = {
-            let b = file.new_dataset::<u64>().shape([n]);
+            let b = file.new_dataset::<u64>().obj_track_times(false).shape([n]);
             let b = if n > 0 {
                 b.chunk([n.clamp(1, CHUNK_BYTES / 8)]).fletcher32()
             } else {
@@ -335,16 +337,20 @@ fn write_hdf5(
 
         for (g, fields) in GROUPS.iter().zip([&d.model_fields, &d.perturbation_fields]) {
             let group = file
-                .create_group(g)
+                .create_group_builder()
+                .obj_track_times(false)
+                .create(*g)
                 .map_err(h5err(p, format!("creating group {g}")))?;
             let order: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
             put_str_attr(&group, p, "field_order", &order.join(","))?;
             for f in fields {
                 let dsname = format!("{g}/{}", f.name);
                 let row = d.n_members * f.per_cell;
-                let b = group
-                    .new_dataset::<f64>()
-                    .shape([n, d.n_members, f.per_cell]);
+                let b = group.new_dataset::<f64>().obj_track_times(false).shape([
+                    n,
+                    d.n_members,
+                    f.per_cell,
+                ]);
                 let b = if n > 0 {
                     let rows = (CHUNK_BYTES / (8 * row)).clamp(1, n);
                     b.chunk([rows, d.n_members, f.per_cell]).fletcher32()
@@ -359,7 +365,9 @@ fn write_hdf5(
             }
         }
         let attrs = file
-            .create_group("attributes")
+            .create_group_builder()
+            .obj_track_times(false)
+            .create("attributes")
             .map_err(h5err(p, "creating group attributes"))?;
         for (k, v) in &d.attributes {
             put_str_attr(&attrs, p, k, v)?;

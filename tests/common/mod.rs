@@ -117,7 +117,13 @@ pub fn assert_identical(a: &Path, b: &Path) {
     for f in &fa {
         let x = std::fs::read(a.join(f)).unwrap();
         let y = std::fs::read(b.join(f)).unwrap();
-        assert!(x == y, "{} differs between {} and {}", f.display(), a.display(), b.display());
+        assert!(
+            x == y,
+            "{} differs between {} and {}",
+            f.display(),
+            a.display(),
+            b.display()
+        );
     }
 }
 
