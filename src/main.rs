@@ -24,8 +24,23 @@ enum Command {
     Run(landcycle::commands::run::Args),
     /// Write the synthetic demo case (static fields and forcing) a namelist points at.
     Synth(landcycle::commands::synth::Args),
+    /// Run the Noah offline point model (Bondville-style `&NOAH_POINT` namelist).
+    Point(landcycle::commands::point::Args),
+    /// Benchmarks (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        which: Bench,
+    },
     /// Print version and build information.
     Version,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Noah column-steps per second (single column and batched members).
+    Noah(landcycle::commands::point::BenchArgs),
+    /// Ensemble driver overhead over the bare physics, and peak memory.
+    Driver(landcycle::commands::bench::DriverArgs),
 }
 
 fn init_logging(format: &str) {
@@ -50,6 +65,11 @@ fn main() -> std::process::ExitCode {
         Command::Check(a) => landcycle::commands::check::run(&a),
         Command::Run(a) => landcycle::commands::run::run(&a),
         Command::Synth(a) => landcycle::commands::synth::run(&a),
+        Command::Point(a) => landcycle::commands::point::run(&a),
+        Command::Bench { which } => match which {
+            Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
+            Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
+        },
         Command::Version => {
             println!("landcycle {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -5,3 +5,4 @@ pub mod check;
 pub mod point;
 pub mod run;
 pub mod synth;
+pub mod bench;
