@@ -1,1 +1,2 @@
 //! The `io` room (see docs/architecture.md).
+pub mod gridded;

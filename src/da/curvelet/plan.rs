@@ -158,7 +158,7 @@ impl CurveletPlan {
             return Err(CurveletError::TooLarge { n1, n2 });
         }
         let ca = options.coarse_angles;
-        if ca < 8 || ca % 4 != 0 {
+        if ca < 8 || !ca.is_multiple_of(4) {
             return Err(CurveletError::BadAngles(ca));
         }
         let jmax = max_scales(n1, n2);
@@ -266,7 +266,11 @@ impl CurveletPlan {
         let mut w = Vec::new();
         let mut stages = Vec::new();
         let mut max_wedge = 0usize;
-        let nyq = if n2 % 2 == 0 { Some(n2 / 2) } else { None };
+        let nyq = if n2.is_multiple_of(2) {
+            Some(n2 / 2)
+        } else {
+            None
+        };
         for (pr, &(p1, p2)) in protos.iter().zip(&sizes) {
             let band = layout
                 .bands
@@ -541,7 +545,7 @@ impl CurveletPlan {
             for i in 0..n1 {
                 let r = &mut rows[i * h..(i + 1) * h];
                 r[0].im = 0.0;
-                if n2 % 2 == 0 {
+                if n2.is_multiple_of(2) {
                     r[h - 1].im = 0.0;
                 }
                 self.c2r
@@ -644,7 +648,7 @@ impl CurveletPlan {
         for i in 0..n1 {
             let r = &mut rows[i * h..(i + 1) * h];
             r[0].im = 0.0;
-            if n2 % 2 == 0 {
+            if n2.is_multiple_of(2) {
                 r[h - 1].im = 0.0;
             }
             self.c2r
@@ -680,6 +684,8 @@ fn transpose(src: &[C64], dst: &mut [C64], rows: usize, cols: usize) {
     }
 }
 
+type Coord = fn(&(i64, i64, f64)) -> i64;
+
 /// Sizes of the wrapping rectangle of one wedge: large enough that wrapping is one-to-one.
 fn wrap_size(pr: &Proto, mode: WrapSize) -> (usize, usize) {
     let (p1, p2) = if pr.kind == BandKind::Real {
@@ -691,12 +697,11 @@ fn wrap_size(pr: &Proto, mode: WrapSize) -> (usize, usize) {
         // Rows-radial wedges: distinct rows stay distinct when the row count covers the
         // radial span, and each row's interval stays one-to-one when the column count
         // covers the widest row. Columns-radial wedges likewise with the axes swapped.
-        let (radial, across): (fn(&(i64, i64, f64)) -> i64, fn(&(i64, i64, f64)) -> i64) =
-            if pr.rows_radial {
-                (|p| p.0, |p| p.1)
-            } else {
-                (|p| p.1, |p| p.0)
-            };
+        let (radial, across): (Coord, Coord) = if pr.rows_radial {
+            (|p| p.0, |p| p.1)
+        } else {
+            (|p| p.1, |p| p.0)
+        };
         let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
         for p in &pr.pts {
             let e = spans.entry(radial(p)).or_insert((i64::MAX, i64::MIN));
@@ -762,8 +767,7 @@ fn build_protos(n1: usize, n2: usize, j: usize, angles: &[usize], finest: Finest
         Finest::Curvelets => j,
         Finest::Wavelets => j - 1,
     };
-    for s in 1..last {
-        let a = angles[s];
+    for (s, &a) in angles.iter().enumerate().take(last).skip(1) {
         let half = a / 2;
         let delta = 8.0 / a as f64;
         // Outer window: Φ_{s+1}; for s = J−1 (curvelet finest) the periodic-extension taper
