@@ -93,16 +93,10 @@ fn tight_frame_1440x600_all_options() {
 }
 
 #[test]
-#[ignore = "slow: 1024x1024 in all four option combinations"]
 fn tight_frame_1024_all_options() {
     for opts in all_options() {
         check_exact(1024, 1024, &opts, 5);
     }
-}
-
-#[test]
-fn tight_frame_1024_default() {
-    check_exact(1024, 1024, &CurveletOptions::default(), 11);
 }
 
 #[test]

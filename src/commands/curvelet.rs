@@ -331,11 +331,13 @@ fn write_png(path: &Path, orig: &GriddedField, rec: &GriddedField) -> anyhow::Re
                     _ => (190, 190, 190),
                 };
                 let (x, y) = ((x0 + c as u32 * px) as i32, (y0 + r as u32 * px) as i32);
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + px as i32 - 1, y + px as i32 - 1)],
-                    RGBColor(rgb.0, rgb.1, rgb.2).filled(),
-                ))
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let color = RGBColor(rgb.0, rgb.1, rgb.2);
+                for dy in 0..px as i32 {
+                    for dx in 0..px as i32 {
+                        root.draw_pixel((x + dx, y + dy), &color)
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    }
+                }
             }
         }
     }
