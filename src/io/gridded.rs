@@ -15,7 +15,7 @@ use netcdf::{AttributeValue, Extent, Extents};
 #[derive(Debug, thiserror::Error)]
 pub enum GriddedError {
     /// The file cannot be opened or created.
-    #[error("{file}: {action}: {source}")]
+    #[error("{file}: {action}")]
     File {
         /// File path.
         file: PathBuf,
