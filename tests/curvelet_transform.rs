@@ -285,6 +285,29 @@ fn single_curvelet_is_localised_in_frequency() {
 }
 
 #[test]
+fn plan_is_shareable_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<CurveletPlan>();
+    shareable::<Coefficients>();
+    shareable::<ThresholdMask>();
+    // Two threads, one plan, one workspace each: identical results.
+    let plan = CurveletPlan::new(50, 60, &CurveletOptions::default()).unwrap();
+    let x = noise(50 * 60, 77);
+    let run = || {
+        let mut ws = plan.new_workspace();
+        let mut c = plan.new_coefficients();
+        plan.forward(&x, &mut c, &mut ws).unwrap();
+        c.into_vec()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let h1 = s.spawn(run);
+        let h2 = s.spawn(run);
+        (h1.join().unwrap(), h2.join().unwrap())
+    });
+    assert_eq!(a, b);
+}
+
+#[test]
 fn layout_views_and_redundancy() {
     let plan = CurveletPlan::new(256, 256, &CurveletOptions::default()).unwrap();
     assert_eq!(plan.n_scales(), 5);
