@@ -14,6 +14,7 @@ fn east_asia(time_index: Option<usize>) -> Selection {
         time_index,
         lat_range: Some((23.0, 68.0)),
         lon_range: Some((73.0, 117.0)),
+        ..Default::default()
     }
 }
 
@@ -261,6 +262,7 @@ fn reader_handles_packing_order_windows_and_errors() {
             time_index: None,
             lat_range: Some((10.0, -10.0)),
             lon_range: Some((170.0, 190.0)),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -312,6 +314,46 @@ fn reader_handles_packing_order_windows_and_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing.nc"), "{e}");
+}
+
+#[test]
+fn reader_handles_lis_2d_coordinates_and_layers() {
+    let Some(lis) = landcycle::testdata::require("lis-history/LIS_HIST_201704010000.d01.nc") else {
+        return;
+    };
+    // SoilMoist_inst(SoilMoist_profiles, north_south, east_west) with 2-D lat/lon.
+    let e = read_field(&lis, "SoilMoist_inst", &Selection::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not 2-D") && e.contains("SoilMoist_profiles"),
+        "{e}"
+    );
+    let top = Selection {
+        indices: vec![("SoilMoist_profiles".into(), 0)],
+        ..Default::default()
+    };
+    let f = read_field(&lis, "SoilMoist_inst", &top).unwrap();
+    assert_eq!((f.n_lat(), f.n_lon()), (100, 50));
+    assert!(
+        f.lat.windows(2).all(|w| (w[1] - w[0] - 0.25).abs() < 1e-3),
+        "{:?}",
+        &f.lat[..3]
+    );
+    assert!(f.lon.windows(2).all(|w| (w[1] - w[0] - 0.25).abs() < 1e-3));
+    let valid: Vec<f64> = f.values.iter().copied().filter(|v| v.is_finite()).collect();
+    assert!(
+        !valid.is_empty() && valid.len() < f.values.len(),
+        "land and missing cells"
+    );
+    assert!(valid.iter().all(|v| *v > 0.0 && *v < 0.7));
+    // The command's core works on it (diffusion fill of the missing cells).
+    let (rec, rep) = compress_field(&f, 0.5).unwrap();
+    println!("LIS layer 1 sigma=0.5: corr {:.6}", rep.correlation);
+    assert!(rep.correlation > 0.95);
+    for (a, b) in f.values.iter().zip(&rec.values) {
+        assert_eq!(a.is_finite(), b.is_finite());
+    }
 }
 
 #[test]

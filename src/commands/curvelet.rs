@@ -179,6 +179,7 @@ fn selection(args: &Args) -> anyhow::Result<Selection> {
         time_index: args.time_index,
         lat_range: pair(&args.lat_range, "--lat-range")?,
         lon_range: pair(&args.lon_range, "--lon-range")?,
+        indices: Vec::new(),
     })
 }
 

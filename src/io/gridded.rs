@@ -66,6 +66,8 @@ pub struct Selection {
     /// Longitude window in degrees east, from the first to the second going east
     /// (inclusive; −180..180 and 0..360 conventions both accepted).
     pub lon_range: Option<(f64, f64)>,
+    /// Indices for other named dimensions (e.g. a soil layer); dimensions of length 1 need none.
+    pub indices: Vec<(String, usize)>,
 }
 
 /// One 2-D field on a regular or irregular lat/lon grid, row-major (lat, lon).
@@ -250,7 +252,8 @@ pub fn read_field(
             .join(", ")
     };
 
-    // Time and other extra dimensions.
+    // Time and other extra dimensions: each gets one index, leaving the two spatial ones.
+    let mut roles = roles;
     let n_time = roles.iter().filter(|r| **r == Role::Time).count();
     if n_time > 1 {
         return Err(verr(format!(
@@ -268,25 +271,50 @@ pub fn read_field(
             }
         }
     }
-    let lat_pos: Vec<usize> = (0..dims.len()).filter(|&i| roles[i] == Role::Lat).collect();
-    let lon_pos: Vec<usize> = (0..dims.len()).filter(|&i| roles[i] == Role::Lon).collect();
-    for (i, r) in roles.iter().enumerate() {
-        if *r == Role::Other && dims[i].1 != 1 {
-            return Err(verr(format!(
-                "is not 2-D after selecting the time index: extra dimension '{}' of length {} ({})",
-                dims[i].0,
-                dims[i].1,
-                dim_list()
-            )));
+    let mut fixed: Vec<Option<usize>> = vec![None; dims.len()];
+    for (i, (name, len)) in dims.iter().enumerate() {
+        let idx = match roles[i] {
+            Role::Time => Some(sel.time_index.unwrap_or(0)),
+            _ => sel.indices.iter().find(|(n, _)| n == name).map(|(_, k)| *k),
+        };
+        let idx = match (idx, roles[i]) {
+            (Some(k), _) => Some(k),
+            (None, Role::Other) if *len == 1 => Some(0),
+            _ => None,
+        };
+        if let Some(k) = idx {
+            if k >= *len {
+                let what = if roles[i] == Role::Time {
+                    "time index"
+                } else {
+                    "index"
+                };
+                return Err(verr(format!(
+                    "{what} {k} is outside the {len} steps of '{name}'"
+                )));
+            }
         }
+        fixed[i] = idx;
     }
-    if lat_pos.len() != 1 || lon_pos.len() != 1 {
+    let spatial: Vec<usize> = (0..dims.len()).filter(|&i| fixed[i].is_none()).collect();
+    if spatial.len() != 2 {
+        let extra: Vec<String> = spatial
+            .iter()
+            .filter(|&&i| roles[i] == Role::Other)
+            .map(|&i| format!("'{}' of length {}", dims[i].0, dims[i].1))
+            .collect();
         return Err(verr(format!(
-            "is not a 2-D latitude/longitude field after selecting the time index ({})",
+            "is not 2-D after selecting the time index: {} free dimension(s){} ({})",
+            spatial.len(),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(", extra {}", extra.join(", "))
+            },
             dim_list()
         )));
     }
-    let (ilat, ilon) = (lat_pos[0], lon_pos[0]);
+    let (sa, sb) = (spatial[0], spatial[1]);
 
     let read_coord = |name: &str, len: usize| -> Result<Vec<f64>, GriddedError> {
         match file.variable(name) {
@@ -308,8 +336,26 @@ pub fn read_field(
             _ => Err(verr(format!("no 1-D coordinate variable '{name}'"))),
         }
     };
-    let lat_all = read_coord(&dims[ilat].0, dims[ilat].1)?;
-    let lon_all = read_coord(&dims[ilon].0, dims[ilon].1)?;
+    let (ilat, ilon, lat_all, lon_all) = match (roles[sa], roles[sb]) {
+        (Role::Lat, Role::Lon) | (Role::Lon, Role::Lat) => {
+            let (ilat, ilon) = if roles[sa] == Role::Lat {
+                (sa, sb)
+            } else {
+                (sb, sa)
+            };
+            let lat_all = read_coord(&dims[ilat].0, dims[ilat].1)?;
+            let lon_all = read_coord(&dims[ilon].0, dims[ilon].1)?;
+            (ilat, ilon, lat_all, lon_all)
+        }
+        _ => rectilinear_from_2d(&file, &var, &dims, sa, sb).map_err(verr)?,
+    };
+    roles[ilat] = Role::Lat;
+    roles[ilon] = Role::Lon;
+    for (i, r) in roles.iter_mut().enumerate() {
+        if i != ilat && i != ilon {
+            *r = Role::Other;
+        }
+    }
 
     // Latitude window: a contiguous run of a monotonic coordinate.
     let lat_idx: Vec<usize> = match sel.lat_range {
@@ -370,21 +416,15 @@ pub fn read_field(
     let lon_max = *lon_idx.iter().max().unwrap_or(&0);
 
     // Read the covering hyperslab.
-    let t_index = sel.time_index.unwrap_or(0);
     let mut ext: Vec<Extent> = Vec::with_capacity(dims.len());
-    for (i, (name, len)) in dims.iter().enumerate() {
+    for i in 0..dims.len() {
         ext.push(match roles[i] {
-            Role::Time => {
-                if t_index >= *len {
-                    return Err(verr(format!(
-                        "time index {t_index} is outside the {len} steps of '{name}'"
-                    )));
-                }
-                Extent::from(t_index..t_index + 1)
-            }
             Role::Lat => Extent::from(lat_idx[0]..lat_idx[lat_idx.len() - 1] + 1),
             Role::Lon => Extent::from(lon_min..lon_max + 1),
-            Role::Other => Extent::from(0..1),
+            _ => {
+                let k = fixed[i].unwrap_or(0);
+                Extent::from(k..k + 1)
+            }
         });
     }
     let raw: Vec<f64> = var
@@ -475,6 +515,168 @@ pub fn read_field(
         lon: lon_out,
         values,
     })
+}
+
+/// Latitude per row and longitude per column of a rectilinear grid whose coordinates are
+/// stored as 2-D variables (e.g. LIS `lat(north_south, east_west)`), found through the
+/// `coordinates` attribute or the usual names. Fill values in the coordinates (cells outside
+/// the model domain) are skipped.
+#[allow(clippy::type_complexity)]
+fn rectilinear_from_2d(
+    file: &netcdf::File,
+    var: &netcdf::Variable<'_>,
+    dims: &[(String, usize)],
+    sa: usize,
+    sb: usize,
+) -> Result<(usize, usize, Vec<f64>, Vec<f64>), String> {
+    let mut names: Vec<String> = var_attr(var, "coordinates")
+        .and_then(|a| attr_str(&a))
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    for n in [
+        "lat",
+        "latitude",
+        "lon",
+        "longitude",
+        "XLAT",
+        "XLONG",
+        "nav_lat",
+        "nav_lon",
+    ] {
+        names.push(n.to_string());
+    }
+    let (na, nb) = (&dims[sa].0, &dims[sb].0);
+    let mut lat2: Option<(Vec<f64>, bool)> = None;
+    let mut lon2: Option<(Vec<f64>, bool)> = None;
+    for name in &names {
+        let Some(v) = file.variable(name) else {
+            continue;
+        };
+        let vd: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        let swapped = if vd.len() == 2 && &vd[0] == na && &vd[1] == nb {
+            false
+        } else if vd.len() == 2 && &vd[0] == nb && &vd[1] == na {
+            true
+        } else {
+            continue;
+        };
+        let units = var_attr(&v, "units")
+            .and_then(|a| attr_str(&a))
+            .unwrap_or_default();
+        let std_name = var_attr(&v, "standard_name")
+            .and_then(|a| attr_str(&a))
+            .unwrap_or_default();
+        let lname = name.to_ascii_lowercase();
+        let is_lat = units.starts_with("degree_north")
+            || units.starts_with("degrees_north")
+            || std_name == "latitude"
+            || lname.contains("lat");
+        let is_lon = units.starts_with("degree_east")
+            || units.starts_with("degrees_east")
+            || std_name == "longitude"
+            || lname.contains("lon");
+        if !(is_lat || is_lon) {
+            continue;
+        }
+        let mut vals: Vec<f64> = v
+            .get_values::<f64, _>(..)
+            .map_err(|e| format!("reading coordinate '{name}': {e}"))?;
+        let mut miss: Vec<f64> = Vec::new();
+        for a in ["_FillValue", "missing_value"] {
+            if let Some(x) = var_attr(&v, a) {
+                miss.extend(attr_all_f64(&x));
+            }
+        }
+        for x in vals.iter_mut() {
+            if miss.contains(x) || x.abs() > 1e6 {
+                *x = f64::NAN;
+            }
+        }
+        if is_lat && lat2.is_none() {
+            lat2 = Some((vals, swapped));
+        } else if is_lon && lon2.is_none() {
+            lon2 = Some((vals, swapped));
+        }
+    }
+    let (Some((lat2, ls)), Some((lon2, os))) = (lat2, lon2) else {
+        return Err(format!(
+            "no latitude/longitude coordinates for dimensions '{na}' and '{nb}'"
+        ));
+    };
+    let (la, lb) = (dims[sa].1, dims[sb].1);
+    // Value at (ia, ib) in the (sa, sb) index space.
+    let at = |v: &[f64], swapped: bool, ia: usize, ib: usize| {
+        if swapped {
+            v[ib * la + ia]
+        } else {
+            v[ia * lb + ib]
+        }
+    };
+    // Collapse a 2-D coordinate along one axis; None if it varies along that axis.
+    let collapse = |v: &[f64], swapped: bool, keep_a: bool| -> Option<Vec<f64>> {
+        let (n_keep, n_other) = if keep_a { (la, lb) } else { (lb, la) };
+        let mut out = Vec::with_capacity(n_keep);
+        for k in 0..n_keep {
+            let vals: Vec<f64> = (0..n_other)
+                .map(|o| {
+                    if keep_a {
+                        at(v, swapped, k, o)
+                    } else {
+                        at(v, swapped, o, k)
+                    }
+                })
+                .filter(|x| x.is_finite())
+                .collect();
+            match vals.first() {
+                None => out.push(f64::NAN),
+                Some(&first) => {
+                    if vals.iter().any(|x| (x - first).abs() > 1e-4) {
+                        return None;
+                    }
+                    out.push(first);
+                }
+            }
+        }
+        complete_uniform(&mut out).then_some(out)
+    };
+    if let (Some(lat), Some(lon)) = (collapse(&lat2, ls, true), collapse(&lon2, os, false)) {
+        return Ok((sa, sb, lat, lon));
+    }
+    if let (Some(lat), Some(lon)) = (collapse(&lat2, ls, false), collapse(&lon2, os, true)) {
+        return Ok((sb, sa, lat, lon));
+    }
+    Err(format!(
+        "the grid of '{na}' × '{nb}' is not rectilinear in latitude/longitude (or a whole row or \
+         column of coordinates is missing); curvilinear grids are not supported"
+    ))
+}
+
+/// Fill missing (NaN) entries of a coordinate from its uniform spacing; false when fewer
+/// than two values are known or the known values are not uniformly spaced.
+fn complete_uniform(v: &mut [f64]) -> bool {
+    let known: Vec<usize> = (0..v.len()).filter(|&i| v[i].is_finite()).collect();
+    if known.len() == v.len() {
+        return true;
+    }
+    if known.len() < 2 {
+        return false;
+    }
+    let (a, b) = (known[0], known[known.len() - 1]);
+    let step = (v[b] - v[a]) / (b - a) as f64;
+    let tol = 1e-3 * step.abs() + 1e-6;
+    if known
+        .iter()
+        .any(|&i| (v[i] - (v[a] + (i as f64 - a as f64) * step)).abs() > tol)
+    {
+        return false;
+    }
+    let base = v[a];
+    for (i, x) in v.iter_mut().enumerate() {
+        if !x.is_finite() {
+            *x = base + (i as f64 - a as f64) * step;
+        }
+    }
+    true
 }
 
 /// Write `field` as a CF NetCDF-4 file (double values, NaN `_FillValue`, lat/lon
