@@ -31,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         which: Bench,
     },
+    /// Curvelet-threshold a 2-D field: keep the largest coefficients and reconstruct.
+    Curvelet(landcycle::commands::curvelet::Args),
     /// Print version and build information.
     Version,
 }
@@ -39,6 +41,8 @@ enum Command {
 enum Bench {
     /// Noah column-steps per second (single column and batched members).
     Noah(landcycle::commands::point::BenchArgs),
+    /// Curvelet transform forward + inverse times for several grid sizes.
+    Curvelet,
     /// Ensemble driver overhead over the bare physics, and peak memory.
     Driver(landcycle::commands::bench::DriverArgs),
 }
@@ -65,10 +69,14 @@ fn main() -> std::process::ExitCode {
         Command::Check(a) => landcycle::commands::check::run(&a),
         Command::Run(a) => landcycle::commands::run::run(&a),
         Command::Synth(a) => landcycle::commands::synth::run(&a),
+        Command::Curvelet(a) => landcycle::commands::curvelet::run(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
+            Bench::Curvelet => {
+                landcycle::commands::curvelet::bench_curvelet().map(|t| println!("{t}"))
+            }
         },
         Command::Version => {
             println!("landcycle {}", env!("CARGO_PKG_VERSION"));

@@ -6,3 +6,4 @@ pub mod point;
 pub mod run;
 pub mod synth;
 pub mod bench;
+pub mod curvelet;

@@ -83,3 +83,5 @@ pub enum IoError {
     #[error("restart {path}: cell id {cell_id} is not in the file")]
     MissingCell { path: PathBuf, cell_id: u64 },
 }
+//! The `io` room (see docs/architecture.md).
+pub mod gridded;

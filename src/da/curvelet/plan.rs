@@ -158,7 +158,7 @@ impl CurveletPlan {
             return Err(CurveletError::TooLarge { n1, n2 });
         }
         let ca = options.coarse_angles;
-        if ca < 8 || ca % 4 != 0 {
+        if ca < 8 || !ca.is_multiple_of(4) {
             return Err(CurveletError::BadAngles(ca));
         }
         let jmax = max_scales(n1, n2);
@@ -266,7 +266,11 @@ impl CurveletPlan {
         let mut w = Vec::new();
         let mut stages = Vec::new();
         let mut max_wedge = 0usize;
-        let nyq = if n2 % 2 == 0 { Some(n2 / 2) } else { None };
+        let nyq = if n2.is_multiple_of(2) {
+            Some(n2 / 2)
+        } else {
+            None
+        };
         for (pr, &(p1, p2)) in protos.iter().zip(&sizes) {
             let band = layout
                 .bands
@@ -282,7 +286,7 @@ impl CurveletPlan {
             let mut cats: [Vec<(u32, u32, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
             for &(k1, k2, wt) in &pr.pts {
                 let d =
-                    (k1.rem_euclid(p1 as i64) as usize) * p2 + k2.rem_euclid(p2 as i64) as usize;
+                    (k2.rem_euclid(p2 as i64) as usize) * p1 + k1.rem_euclid(p1 as i64) as usize;
                 if used[d] {
                     return Err(CurveletError::Internal("wrapping is not injective"));
                 }
@@ -507,28 +511,24 @@ impl CurveletPlan {
             for e in st.e2..st.e3 {
                 wb[self.dst[e] as usize] = spec[self.src[e] as usize].conj() * self.w[e];
             }
-            st.row_inv.process_with_scratch(wb, sc);
-            transpose(wb, tb, p1, p2);
-            st.col_inv.process_with_scratch(tb, sc);
+            // The wrapped wedge is stored column-major (P2 × P1), so the column transforms
+            // run on contiguous data and one transpose leaves the result row-major.
+            st.col_inv.process_with_scratch(wb, sc);
+            transpose(wb, tb, p2, p1);
+            st.row_inv.process_with_scratch(tb, sc);
             let info = &self.layout.bands[st.band];
             let band = &mut data[info.offset..info.offset + info.len()];
             match st.kind {
                 BandKind::Real => {
-                    for m2 in 0..p2 {
-                        let col = &tb[m2 * p1..(m2 + 1) * p1];
-                        for (m1, v) in col.iter().enumerate() {
-                            band[m1 * p2 + m2] = v.re;
-                        }
+                    for (o, v) in band.iter_mut().zip(tb.iter()) {
+                        *o = v.re;
                     }
                 }
                 BandKind::Pair => {
                     let (ca, sa) = band.split_at_mut(p);
-                    for m2 in 0..p2 {
-                        let col = &tb[m2 * p1..(m2 + 1) * p1];
-                        for (m1, v) in col.iter().enumerate() {
-                            ca[m1 * p2 + m2] = v.re;
-                            sa[m1 * p2 + m2] = v.im;
-                        }
+                    for ((c, s), v) in ca.iter_mut().zip(sa.iter_mut()).zip(tb.iter()) {
+                        *c = v.re;
+                        *s = v.im;
                     }
                 }
             }
@@ -545,7 +545,7 @@ impl CurveletPlan {
             for i in 0..n1 {
                 let r = &mut rows[i * h..(i + 1) * h];
                 r[0].im = 0.0;
-                if n2 % 2 == 0 {
+                if n2.is_multiple_of(2) {
                     r[h - 1].im = 0.0;
                 }
                 self.c2r
@@ -604,26 +604,20 @@ impl CurveletPlan {
             let band = &data[info.offset..info.offset + info.len()];
             match st.kind {
                 BandKind::Real => {
-                    for m2 in 0..p2 {
-                        let col = &mut tb[m2 * p1..(m2 + 1) * p1];
-                        for (m1, v) in col.iter_mut().enumerate() {
-                            *v = C64::new(band[m1 * p2 + m2], 0.0);
-                        }
+                    for (t, v) in tb.iter_mut().zip(band.iter()) {
+                        *t = C64::new(*v, 0.0);
                     }
                 }
                 BandKind::Pair => {
                     let (ca, sa) = band.split_at(p);
-                    for m2 in 0..p2 {
-                        let col = &mut tb[m2 * p1..(m2 + 1) * p1];
-                        for (m1, v) in col.iter_mut().enumerate() {
-                            *v = C64::new(ca[m1 * p2 + m2], sa[m1 * p2 + m2]);
-                        }
+                    for ((t, c), s) in tb.iter_mut().zip(ca).zip(sa) {
+                        *t = C64::new(*c, *s);
                     }
                 }
             }
-            st.col_fwd.process_with_scratch(tb, sc);
-            transpose(tb, wb, p2, p1);
-            st.row_fwd.process_with_scratch(wb, sc);
+            st.row_fwd.process_with_scratch(tb, sc);
+            transpose(tb, wb, p1, p2);
+            st.col_fwd.process_with_scratch(wb, sc);
             match st.kind {
                 BandKind::Real => {
                     // The band is Hermitian: the conjugated half is implied by the c2r.
@@ -654,7 +648,7 @@ impl CurveletPlan {
         for i in 0..n1 {
             let r = &mut rows[i * h..(i + 1) * h];
             r[0].im = 0.0;
-            if n2 % 2 == 0 {
+            if n2.is_multiple_of(2) {
                 r[h - 1].im = 0.0;
             }
             self.c2r
@@ -667,6 +661,7 @@ impl CurveletPlan {
 
 /// Blocked transpose of a `rows × cols` matrix into `cols × rows`.
 fn transpose(src: &[C64], dst: &mut [C64], rows: usize, cols: usize) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
     const B: usize = 16;
     let mut i0 = 0;
     while i0 < rows {
@@ -675,9 +670,12 @@ fn transpose(src: &[C64], dst: &mut [C64], rows: usize, cols: usize) {
         while j0 < cols {
             let j1 = (j0 + B).min(cols);
             for i in i0..i1 {
-                let row = &src[i * cols..];
                 for j in j0..j1 {
-                    dst[j * rows + i] = row[j];
+                    // SAFETY: i < rows and j < cols, and both slices hold rows × cols items
+                    // (asserted above).
+                    unsafe {
+                        *dst.get_unchecked_mut(j * rows + i) = *src.get_unchecked(i * cols + j);
+                    }
                 }
             }
             j0 = j1;
@@ -685,6 +683,8 @@ fn transpose(src: &[C64], dst: &mut [C64], rows: usize, cols: usize) {
         i0 = i1;
     }
 }
+
+type Coord = fn(&(i64, i64, f64)) -> i64;
 
 /// Sizes of the wrapping rectangle of one wedge: large enough that wrapping is one-to-one.
 fn wrap_size(pr: &Proto, mode: WrapSize) -> (usize, usize) {
@@ -697,12 +697,11 @@ fn wrap_size(pr: &Proto, mode: WrapSize) -> (usize, usize) {
         // Rows-radial wedges: distinct rows stay distinct when the row count covers the
         // radial span, and each row's interval stays one-to-one when the column count
         // covers the widest row. Columns-radial wedges likewise with the axes swapped.
-        let (radial, across): (fn(&(i64, i64, f64)) -> i64, fn(&(i64, i64, f64)) -> i64) =
-            if pr.rows_radial {
-                (|p| p.0, |p| p.1)
-            } else {
-                (|p| p.1, |p| p.0)
-            };
+        let (radial, across): (Coord, Coord) = if pr.rows_radial {
+            (|p| p.0, |p| p.1)
+        } else {
+            (|p| p.1, |p| p.0)
+        };
         let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
         for p in &pr.pts {
             let e = spans.entry(radial(p)).or_insert((i64::MAX, i64::MIN));
@@ -768,8 +767,7 @@ fn build_protos(n1: usize, n2: usize, j: usize, angles: &[usize], finest: Finest
         Finest::Curvelets => j,
         Finest::Wavelets => j - 1,
     };
-    for s in 1..last {
-        let a = angles[s];
+    for (s, &a) in angles.iter().enumerate().take(last).skip(1) {
         let half = a / 2;
         let delta = 8.0 / a as f64;
         // Outer window: Φ_{s+1}; for s = J−1 (curvelet finest) the periodic-extension taper

@@ -108,14 +108,25 @@ pub fn fill_missing(
         k
     };
 
-    // Front propagation.
+    // Front propagation, layer by layer (breadth first, deterministic order): each cell of a
+    // layer takes the mean of its neighbours known before that layer.
     let mut known = valid.to_vec();
-    let mut pending = missing.clone();
+    let mut queued = valid.to_vec();
     let mut nb = [0usize; 4];
-    let mut front: Vec<(usize, f64)> = Vec::new();
-    while !pending.is_empty() {
-        front.clear();
-        for &i in &pending {
+    let mut layer: Vec<usize> = Vec::new();
+    for &i in &missing {
+        let m = neighbours(i, &mut nb);
+        if nb[..m].iter().any(|&j| valid[j]) {
+            layer.push(i);
+            queued[i] = true;
+        }
+    }
+    let mut vals: Vec<f64> = Vec::new();
+    let mut next: Vec<usize> = Vec::new();
+    let mut reached = 0usize;
+    while !layer.is_empty() {
+        vals.clear();
+        for &i in &layer {
             let m = neighbours(i, &mut nb);
             let (mut s, mut c) = (0.0, 0usize);
             for &j in &nb[..m] {
@@ -124,18 +135,28 @@ pub fn fill_missing(
                     c += 1;
                 }
             }
-            if c > 0 {
-                front.push((i, s / c as f64));
-            }
+            vals.push(s / c.max(1) as f64);
         }
-        if front.is_empty() {
-            return Err(CurveletError::Internal("fill front stalled"));
-        }
-        for &(i, v) in &front {
+        next.clear();
+        for (&i, &v) in layer.iter().zip(&vals) {
             values[i] = v;
             known[i] = true;
+            let m = neighbours(i, &mut nb);
+            for &j in &nb[..m] {
+                if !queued[j] {
+                    queued[j] = true;
+                    next.push(j);
+                }
+            }
         }
-        pending.retain(|&i| !known[i]);
+        reached += layer.len();
+        next.sort_unstable();
+        std::mem::swap(&mut layer, &mut next);
+    }
+    if reached != missing.len() {
+        return Err(CurveletError::Internal(
+            "fill front did not reach every missing cell",
+        ));
     }
 
     // Over-relaxed Gauss–Seidel sweeps of the Laplace equation on the missing cells.
