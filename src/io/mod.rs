@@ -9,6 +9,7 @@
 
 pub mod alma;
 pub mod atomic;
+pub mod gridded;
 pub mod history;
 pub mod restart;
 
@@ -83,5 +84,3 @@ pub enum IoError {
     #[error("restart {path}: cell id {cell_id} is not in the file")]
     MissingCell { path: PathBuf, cell_id: u64 },
 }
-//! The `io` room (see docs/architecture.md).
-pub mod gridded;
