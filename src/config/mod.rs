@@ -289,6 +289,8 @@ pub struct PerturbationConfig {
     /// Per soil layer (m3 m-3).
     pub state_std: Vec<f64>,
     pub state_tau_hours: f64,
+    /// Interval of the soil-moisture state perturbations (s).
+    pub state_interval_seconds: u32,
     /// Row-major layers x layers.
     pub state_corr: Vec<f64>,
 }
@@ -791,6 +793,16 @@ impl Loader<'_> {
                 format!(
                     "{} s is not a positive multiple of the {} s time step",
                     p.interval_seconds, r.timestep
+                ),
+            ));
+        }
+        if p.state_interval_seconds == 0 || !p.state_interval_seconds.is_multiple_of(r.timestep) {
+            return Err(self.err(
+                g,
+                "state_interval_seconds",
+                format!(
+                    "{} s is not a positive multiple of the {} s time step",
+                    p.state_interval_seconds, r.timestep
                 ),
             ));
         }

@@ -197,6 +197,9 @@ pub const SCHEMA: &[KeySpec] = &[
       "Standard deviation of the additive soil-moisture perturbation per layer (>= 0).", true),
     k("perturbation", "state_tau_hours", "real", "h", Value("12.0"),
       "AR(1) time scale of the soil-moisture perturbations (> 0).", true),
+    k("perturbation", "state_interval_seconds", "integer", "s", Value("10800"),
+      "Interval of the soil-moisture state perturbations (a multiple of the time step): one \
+       additive increment per interval, AR(1) coefficient exp(-interval/tau) (GMAO/LIS use 3 h).", true),
     k("perturbation", "state_corr", "real array (layers x layers, row-major)", "",
       Value("1.0, 0.6, 0.4, 0.2, 0.6, 1.0, 0.6, 0.4, 0.4, 0.6, 1.0, 0.6, 0.2, 0.4, 0.6, 1.0"),
       "Vertical correlation of the soil-moisture perturbations: symmetric, unit diagonal, \

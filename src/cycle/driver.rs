@@ -231,7 +231,7 @@ pub fn perturbation_groups(
             name: "soil_moisture".into(),
             vars,
             correlation: p.state_corr.clone(),
-            interval_seconds: i64::from(p.interval_seconds),
+            interval_seconds: i64::from(p.state_interval_seconds),
             std_normal_max: p.std_normal_max,
             remove_ensemble_mean: p.remove_ensemble_mean,
             spatial,
