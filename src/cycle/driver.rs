@@ -606,11 +606,13 @@ pub fn run(
         timers.restart += t.elapsed();
         summary.windows_run += 1;
         summary.last_cycle = Some(w.end);
-        tracing::info!(
-            elapsed_s = t_win.elapsed().as_secs_f64(),
-            "cycle {} complete",
-            w.label()
-        );
+        if rank == 0 {
+            tracing::info!(
+                elapsed_s = t_win.elapsed().as_secs_f64(),
+                "cycle {} complete",
+                w.label()
+            );
+        }
         if let Some(pb) = &progress {
             pb.set_message(w.label());
             pb.inc(1);
