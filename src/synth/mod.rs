@@ -1,1 +1,3 @@
 //! The `synth` room (see docs/architecture.md).
+
+pub mod obs_sim;
