@@ -315,7 +315,7 @@ fn observations_map_to_nearest_land_cells() {
                     && (x.lat - lat[l.iy]).abs() <= 0.5
                     && (x.lon - lon[l.ix]).abs() <= 0.5
             })
-            .last()
+            .next_back()
             .unwrap();
         assert_eq!(l.value, last.value);
     }
