@@ -310,12 +310,11 @@ fn observations_map_to_nearest_land_cells() {
         let last = b
             .observations
             .iter()
-            .filter(|x| {
+            .rfind(|x| {
                 x.time == l.time
                     && (x.lat - lat[l.iy]).abs() <= 0.5
                     && (x.lon - lon[l.ix]).abs() <= 0.5
             })
-            .next_back()
             .unwrap();
         assert_eq!(l.value, last.value);
     }
