@@ -208,8 +208,14 @@ fn ascat_like_orbit_round_trips_and_is_big_endian() {
     let accepted: Vec<usize> = (0..30).filter(|k| !(1..=7).contains(k)).collect();
     for (obs, &k) in b.observations.iter().zip(&accepted) {
         let (row, cell) = (k / 5, k % 5);
-        assert!((obs.value - o.soil_moisture[k]).abs() < 1e-9, "{k}");
-        assert!((obs.lat - o.lat[k]).abs() <= 5e-7 && (obs.lon - o.lon[k]).abs() <= 5e-7);
+        assert_eq!(
+            obs.value,
+            (o.soil_moisture[k] * 100.0).round() / 100.0,
+            "{k}"
+        );
+        // Packed as round(x·1e6) and unpacked as raw / 1e6.
+        assert_eq!(obs.lat, (o.lat[k] * 1e6).round() / 1e6);
+        assert_eq!(obs.lon, (o.lon[k] * 1e6).round() / 1e6);
         assert_eq!(obs.time, o.line_times[row]);
         match obs.quality {
             Quality::Ascat {

@@ -1,3 +1,6 @@
 //! Command implementations (the CLI edge: `anyhow` errors with context). `main.rs` only
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
+
+pub mod climatology;
+pub mod obs;

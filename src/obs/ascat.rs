@@ -89,6 +89,18 @@ fn scale_of(var: &netcdf::Variable, default: f64) -> f64 {
     attr_f64(var, "scale_factor").unwrap_or(default)
 }
 
+/// `raw × scale`, computed as `raw / (1/scale)` when 1/scale is an integer (0.01, 1e-6) so
+/// that the result is the nearest double to the decimal value (253 → 2.53, not
+/// 2.5300000000000002).
+fn unpack(raw: f64, scale: f64) -> f64 {
+    let inv = 1.0 / scale;
+    if inv.round() >= 1.0 && (inv - inv.round()).abs() < 1e-6 * inv {
+        raw / inv.round()
+    } else {
+        raw * scale
+    }
+}
+
 /// Read one EUMETSAT ASCAT SSM orbit file.
 pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch, ObsError> {
     let file = netcdf::open(path).map_err(|e| ObsError::open(path, e))?;
@@ -191,7 +203,7 @@ pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch,
             out.rejected.add("missing_value");
             continue;
         }
-        let product_error = err[k] as f64 * err_scale;
+        let product_error = unpack(err[k] as f64, err_scale);
         if err[k] == MISSING_U16 || product_error >= opts.max_error {
             out.rejected.add("estimated_error");
             continue;
@@ -216,15 +228,15 @@ pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch,
             out.rejected.add("processing_flag");
             continue;
         }
-        let value = sm[k] as f64 * sm_scale;
+        let value = unpack(sm[k] as f64, sm_scale);
         if !(0.0..=100.0).contains(&value) {
             out.rejected.add("out_of_range");
             continue;
         }
         out.observations.push(Observation {
             time,
-            lat: lat[k] as f64 * lat_scale,
-            lon: lon[k] as f64 * lon_scale,
+            lat: unpack(lat[k] as f64, lat_scale),
+            lon: unpack(lon[k] as f64, lon_scale),
             value,
             error_sd: if opts.use_product_error {
                 product_error
