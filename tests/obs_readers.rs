@@ -215,6 +215,15 @@ fn truncated_files_are_clear_errors_naming_the_file() {
         let e = read_ascat_eumetsat(&ta, &AscatOptions::default()).unwrap_err();
         assert!(e.to_string().contains(ta.to_str().unwrap()), "{e}");
     }
+    // In a cycle a bad file is skipped with a warning and listed; the good ones are used.
+    let ts = truncated_copy(&s, dir.path(), 0.5);
+    let set = landcycle::obs::read_files(&[s.clone(), ts.clone()], |p| {
+        read_smap_spl2smp(p, &SmapOptions::default())
+    });
+    assert_eq!(set.batch.observations.len(), 592);
+    assert_eq!(set.batch.n_records, 17251);
+    assert_eq!(set.failed.len(), 1);
+    assert_eq!(set.failed[0].0, ts);
     let junk = dir.path().join("junk.h5");
     std::fs::write(&junk, b"not an hdf5 file").unwrap();
     let e = read_smap_spl2smp(&junk, &SmapOptions::default()).unwrap_err();

@@ -116,3 +116,44 @@ mod tests {
         assert!(cell_center_36km(406, 0).is_none());
     }
 }
+
+/// The 36 km cells whose centres lie inside the box (inclusive), row-major order.
+pub fn cells_in_box_36km(
+    lat_min: f64,
+    lat_max: f64,
+    lon_min: f64,
+    lon_max: f64,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for r in 0..ROWS_36KM {
+        let (lat, _) = cell_center_36km(r, 0).expect("row inside the grid");
+        if lat < lat_min || lat > lat_max {
+            continue;
+        }
+        for c in 0..COLS_36KM {
+            let (_, lon) = cell_center_36km(r, c).expect("cell inside the grid");
+            if lon >= lon_min && lon <= lon_max {
+                out.push((r, c));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod box_tests {
+    use super::*;
+
+    #[test]
+    fn box_holds_the_cells_whose_centres_it_contains() {
+        let cells = cells_in_box_36km(35.0, 40.0, -100.0, -95.0);
+        assert!(!cells.is_empty());
+        for &(r, c) in &cells {
+            let (la, lo) = cell_center_36km(r, c).unwrap();
+            assert!((35.0..=40.0).contains(&la) && (-100.0..=-95.0).contains(&lo));
+        }
+        // Columns are 0.3734° apart: 5° of longitude holds 13 or 14 of them.
+        let cols: std::collections::BTreeSet<usize> = cells.iter().map(|x| x.1).collect();
+        assert!((13..=14).contains(&cols.len()), "{}", cols.len());
+    }
+}

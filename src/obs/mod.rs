@@ -10,6 +10,7 @@ pub mod ease;
 pub mod gridded;
 pub mod mapping;
 pub mod ncutil;
+pub mod prepare;
 pub mod qc;
 pub mod smap;
 
@@ -274,4 +275,47 @@ mod tests {
         assert_eq!(v, vec![("b", 2), ("a", 1), ("c", 1)]);
         assert_eq!(c.total(), 4);
     }
+}
+
+/// Result of reading a set of files where a bad file must not stop the cycle.
+#[derive(Debug, Default)]
+pub struct FileSetRead {
+    /// Accepted observations of all readable files, rejections summed by rule.
+    pub batch: ObsBatch,
+    /// Files that could not be read, with the error (naming file and variable).
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// Read every file with `read`; an unreadable file is logged as a warning naming it, skipped,
+/// and listed in `failed` (the cycle's behaviour for corrupt or truncated files).
+pub fn read_files<F>(paths: &[PathBuf], read: F) -> FileSetRead
+where
+    F: Fn(&Path) -> Result<ObsBatch, ObsError>,
+{
+    let mut out = FileSetRead::default();
+    for p in paths {
+        match read(p) {
+            Ok(b) => {
+                out.batch.observations.extend(b.observations);
+                out.batch.rejected.merge(&b.rejected);
+                out.batch.n_records += b.n_records;
+            }
+            Err(e) => {
+                tracing::warn!(file = %p.display(), "skipping observation file: {e}");
+                out.failed.push((p.clone(), e.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Degree of saturation (%) to volumetric soil moisture (m³ m⁻³) between wilting point
+/// (0 %) and porosity (100 %), the convention the OSSE uses for ASCAT-like data.
+pub fn saturation_to_volumetric(percent: f64, wilting: f64, porosity: f64) -> f64 {
+    wilting + percent / 100.0 * (porosity - wilting)
+}
+
+/// Inverse of [`saturation_to_volumetric`].
+pub fn volumetric_to_saturation(theta: f64, wilting: f64, porosity: f64) -> f64 {
+    100.0 * (theta - wilting) / (porosity - wilting)
 }
