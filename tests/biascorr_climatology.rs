@@ -117,6 +117,8 @@ fn climatology_command_builds_statistics_that_match_direct_computation() {
 
     let clim = read_climatology(&out).unwrap();
     assert_eq!(clim.lat, LAT.to_vec());
+    assert!(clim.same_grid(&LAT, &LON));
+    assert!(!clim.same_grid(&LAT, &LON[..2]));
     assert_eq!(clim.n_quantiles, 21);
     assert_eq!(clim.sensor, "smap");
     for c in 0..6 {

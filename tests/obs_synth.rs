@@ -325,3 +325,90 @@ fn observations_map_to_nearest_land_cells() {
         assert_eq!(l.value, last.value);
     }
 }
+
+/// NetCDF-3 conversions store the unsigned fields as signed types with `_Unsigned = "true"`:
+/// 65535 arrives as −1 and a flag of 200 as −56; the reader must see 65535 and 200.
+#[test]
+fn ascat_reader_handles_signed_storage_with_unsigned_attribute() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ascat_nc3.nc");
+    {
+        // Classic format: define everything, leave define mode, then write the data.
+        let mut f = netcdf::create_with(&p, netcdf::Options::empty()).unwrap();
+        f.add_dimension("numRows", 2).unwrap();
+        f.add_dimension("numCells", 3).unwrap();
+        let rc = ["numRows", "numCells"];
+        f.add_variable::<i32>("utc_line_nodes", &["numRows"])
+            .unwrap()
+            .put_attribute("units", "seconds since 2000-01-01 00:00:00")
+            .unwrap();
+        for name in ["latitude", "longitude"] {
+            let mut v = f.add_variable::<i32>(name, &rc).unwrap();
+            v.put_attribute("scale_factor", 1.0e-6f32).unwrap();
+            v.put_attribute("missing_value", i32::MIN).unwrap();
+        }
+        for name in ["soil_moisture", "soil_moisture_error"] {
+            let mut v = f.add_variable::<i16>(name, &rc).unwrap();
+            v.put_attribute("scale_factor", 0.01f32).unwrap();
+            v.put_attribute("_Unsigned", "true").unwrap();
+        }
+        let flags = [
+            "snow_cover_probability",
+            "frozen_soil_probability",
+            "wetland_flag",
+            "topography_flag",
+            "proc_flag1",
+            "aggregated_quality_flag",
+        ];
+        for name in flags {
+            f.add_variable::<i8>(name, &rc)
+                .unwrap()
+                .put_attribute("_Unsigned", "true")
+                .unwrap();
+        }
+        f.enddef().unwrap();
+        let mut put = |name: &str, write: &dyn Fn(&mut netcdf::VariableMut)| {
+            write(&mut f.variable_mut(name).unwrap());
+        };
+        put("utc_line_nodes", &|v| {
+            v.put_values(&[600_000_000i32, 600_000_002], ..).unwrap()
+        });
+        put("latitude", &|v| {
+            let x: Vec<i32> = (0..6).map(|k| 45_000_000 + 10_000 * k).collect();
+            v.put_values(&x, ..).unwrap()
+        });
+        put("longitude", &|v| {
+            let x: Vec<i32> = (0..6).map(|k| 7_000_000 + 10_000 * k).collect();
+            v.put_values(&x, ..).unwrap()
+        });
+        put("soil_moisture", &|v| {
+            v.put_values(&[-1i16, 5000, 6000, 7000, 8000, 9999], ..)
+                .unwrap()
+        });
+        put("soil_moisture_error", &|v| {
+            v.put_values(&[500i16, 500, 500, -1, 300, 300], ..).unwrap()
+        });
+        put("snow_cover_probability", &|v| {
+            v.put_values(&[0i8, 0, -56, 0, 0, 0], ..).unwrap()
+        });
+        put("topography_flag", &|v| {
+            v.put_values(&[0i8, 0, 0, 0, -1, 0], ..).unwrap()
+        });
+        for name in [
+            "frozen_soil_probability",
+            "wetland_flag",
+            "proc_flag1",
+            "aggregated_quality_flag",
+        ] {
+            put(name, &|v| v.put_values(&[0i8; 6], ..).unwrap());
+        }
+    }
+    let b = read_ascat_eumetsat(&p, &AscatOptions::default()).unwrap();
+    assert_eq!(b.rejected.get("missing_value"), 1);
+    assert_eq!(b.rejected.get("snow"), 1);
+    assert_eq!(b.rejected.get("estimated_error"), 1);
+    assert_eq!(b.rejected.get("topography"), 1);
+    let v: Vec<f64> = b.observations.iter().map(|o| o.value).collect();
+    assert_eq!(v, vec![50.0, 99.99]);
+    assert_eq!(b.observations[1].lat, 45.05);
+}

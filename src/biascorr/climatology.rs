@@ -54,6 +54,15 @@ impl Climatology {
         self.lat.len() * self.lon.len()
     }
 
+    /// True when this climatology's grid is the model grid `lat`, `lon` (to 1e-9°), which
+    /// the cycle must check before using cell indices.
+    pub fn same_grid(&self, lat: &[f64], lon: &[f64]) -> bool {
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9)
+        };
+        close(&self.lat, lat) && close(&self.lon, lon)
+    }
+
     fn idx(&self, cell: usize, month: u32) -> usize {
         month_index(month) * self.n_cells() + cell
     }
