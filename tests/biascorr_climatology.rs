@@ -288,3 +288,67 @@ fn obs_dump_writes_csv_of_accepted_observations() {
     assert!(format!("{e:#}").contains("bad.h5"));
     assert!(!dir.path().join("bad.csv").exists());
 }
+
+/// The command-line shape the coordinator wires into main.rs.
+#[test]
+fn command_arguments_parse_as_documented() {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Cmd,
+    }
+    #[derive(clap::Subcommand)]
+    enum Cmd {
+        Obs(ObsArgs),
+        Climatology(ClimArgs),
+    }
+    let cli = Cli::try_parse_from([
+        "landcycle",
+        "obs",
+        "dump",
+        "--product",
+        "ascat",
+        "in.nc",
+        "--csv",
+        "out.csv",
+        "--max-snow",
+        "0",
+    ])
+    .unwrap();
+    match cli.command {
+        Cmd::Obs(ObsArgs {
+            command: ObsCommand::Dump(d),
+        }) => {
+            assert_eq!(d.product, Product::Ascat);
+            assert_eq!(d.file, Path::new("in.nc"));
+            assert_eq!(d.csv, Path::new("out.csv"));
+            assert_eq!(d.ascat_options().max_snow_probability, 0.0);
+            assert_eq!(d.ascat_options().max_error, 16.0);
+            assert_eq!(d.smap_options().max_vegetation_water_content, 5.0);
+        }
+        _ => panic!("wrong command"),
+    }
+    let cli = Cli::try_parse_from([
+        "landcycle",
+        "climatology",
+        "--history",
+        "h",
+        "--obs",
+        "a",
+        "b",
+        "--product",
+        "smap",
+        "--out",
+        "c.nc",
+    ])
+    .unwrap();
+    match cli.command {
+        Cmd::Climatology(a) => {
+            assert_eq!(a.obs.len(), 2);
+            assert_eq!((a.quantiles, a.min_samples), (101, 10));
+        }
+        _ => panic!("wrong command"),
+    }
+    assert!(Cli::try_parse_from(["landcycle", "obs", "dump", "--product", "bufr", "x"]).is_err());
+}
