@@ -42,7 +42,8 @@ impl GriddedField {
         self.values[iy * self.lon.len() + ix]
     }
 
-    /// The valid cells as observations with a constant error `error_sd` (m³ m⁻³).
+    /// The valid cells as observations with a constant error `error_sd` (m³ m⁻³); empty when
+    /// the file carries no time (an image without a time cannot be placed in a window).
     pub fn to_observations(&self, error_sd: f64) -> Vec<Observation> {
         let Some(time) = self.time else {
             return Vec::new();
