@@ -1,1 +1,1064 @@
-//! The `config` room (see docs/architecture.md).
+//! The `config` room (see docs/architecture.md): the Fortran namelist parser and the typed,
+//! validated configuration of a landcycle run.
+//!
+//! [`Config::load`] reads a namelist, fills defaults from [`schema::SCHEMA`] (the single
+//! source of truth also behind docs/namelist.md), deserializes each group into a typed
+//! struct, resolves relative paths against the namelist's directory and validates the
+//! whole. Every error names the file, line and column.
+
+pub mod namelist;
+pub mod schema;
+
+pub use namelist::{Location, Namelist, NamelistError};
+
+use chrono::NaiveDateTime;
+use namelist::{Group, Pos};
+use schema::{DefaultValue, GROUPS, SCHEMA};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Errors of loading a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Namelist(#[from] NamelistError),
+    #[error("{loc}: invalid `{group}:{key}`: {msg}")]
+    Invalid {
+        loc: Box<Location>,
+        group: String,
+        key: String,
+        msg: String,
+    },
+    #[error("{loc}: unknown namelist group `&{group}` (did you mean `&{suggestion}`?)")]
+    UnknownGroup {
+        loc: Box<Location>,
+        group: String,
+        suggestion: String,
+    },
+}
+
+impl ConfigError {
+    /// The file:line:column of the error, when it has one.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ConfigError::Namelist(e) => e.location(),
+            ConfigError::Invalid { loc, .. } | ConfigError::UnknownGroup { loc, .. } => Some(loc),
+        }
+    }
+}
+
+/// Land-surface model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    Noah,
+}
+
+/// Layout of the static file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StaticFormat {
+    #[serde(rename = "landcycle")]
+    Landcycle,
+    #[serde(rename = "geo_em")]
+    GeoEm,
+}
+
+/// Vegetation classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VegetationDataset {
+    #[serde(rename = "USGS")]
+    Usgs,
+    #[serde(rename = "MODIFIED_IGBP_MODIS_NOAH")]
+    ModifiedIgbpModisNoah,
+}
+
+impl VegetationDataset {
+    /// The name used in namelists, WRF tables and the geo_em `MMINLU` attribute.
+    pub fn name(self) -> &'static str {
+        match self {
+            VegetationDataset::Usgs => "USGS",
+            VegetationDataset::ModifiedIgbpModisNoah => "MODIFIED_IGBP_MODIS_NOAH",
+        }
+    }
+    /// Parse a dataset name (case-insensitive; `MODIS` style aliases of geo_em files included).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_uppercase();
+        match n.as_str() {
+            "USGS" => Some(VegetationDataset::Usgs),
+            "MODIFIED_IGBP_MODIS_NOAH" | "MODIS" | "IGBP" => {
+                Some(VegetationDataset::ModifiedIgbpModisNoah)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Remapping of forcing to the land grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Remap {
+    Bilinear,
+    Nearest,
+}
+
+/// A forcing variable (namelist names `tair`, `qair`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForcingVariable {
+    Tair,
+    Qair,
+    Psurf,
+    Wind,
+    Rainf,
+    Swdown,
+    Lwdown,
+}
+
+impl ForcingVariable {
+    pub const ALL: [ForcingVariable; 7] = [
+        ForcingVariable::Tair,
+        ForcingVariable::Qair,
+        ForcingVariable::Psurf,
+        ForcingVariable::Wind,
+        ForcingVariable::Rainf,
+        ForcingVariable::Swdown,
+        ForcingVariable::Lwdown,
+    ];
+    /// Namelist name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForcingVariable::Tair => "tair",
+            ForcingVariable::Qair => "qair",
+            ForcingVariable::Psurf => "psurf",
+            ForcingVariable::Wind => "wind",
+            ForcingVariable::Rainf => "rainf",
+            ForcingVariable::Swdown => "swdown",
+            ForcingVariable::Lwdown => "lwdown",
+        }
+    }
+}
+
+/// Kind of a forcing perturbation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PerturbationType {
+    /// Lognormal with mean 1: value * p.
+    Multiplicative,
+    /// value + p.
+    Additive,
+}
+
+/// `&run`: period, cycling, ensemble, cold start, history output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(with = "datetime")]
+    pub start: NaiveDateTime,
+    #[serde(with = "datetime")]
+    pub end: NaiveDateTime,
+    pub model: Model,
+    /// Model time step (s).
+    pub timestep: u32,
+    /// Cycle window length (h).
+    pub window_hours: u32,
+    pub ensemble_size: u32,
+    pub seed: u64,
+    /// Absolute run directory.
+    pub rundir: PathBuf,
+    /// Absolute path of the restart to start from; `None` is a cold start.
+    pub initial_restart: Option<PathBuf>,
+    /// Cold-start volumetric soil moisture per layer (m3 m-3).
+    pub cold_start_soil_moisture: Vec<f64>,
+    /// Cold-start temperature of soil, skin and canopy (K).
+    pub cold_start_temperature: f64,
+    pub history_interval_hours: u32,
+    pub history_members: bool,
+    pub history_compression: u32,
+}
+
+impl RunConfig {
+    /// Window length (s).
+    pub fn window_seconds(&self) -> i64 {
+        i64::from(self.window_hours) * 3600
+    }
+    /// Model steps per window.
+    pub fn steps_per_window(&self) -> u32 {
+        self.window_hours * 3600 / self.timestep
+    }
+    /// Number of windows from start to end.
+    pub fn window_count(&self) -> u32 {
+        let secs = (self.end - self.start).num_seconds();
+        (secs / self.window_seconds()) as u32
+    }
+    /// Number of soil layers (length of the cold-start soil moisture).
+    pub fn soil_layers(&self) -> usize {
+        self.cold_start_soil_moisture.len()
+    }
+}
+
+/// `&domain`: static fields and parameter tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// Absolute path of the static file.
+    pub static_file: PathBuf,
+    pub static_format: StaticFormat,
+    /// `None`: take it from the static file, else USGS.
+    pub vegetation_dataset: Option<VegetationDataset>,
+    /// Directory of WRF *.TBL files; `None` uses the built-in tables.
+    pub parameter_tables: Option<PathBuf>,
+}
+
+impl DomainConfig {
+    /// The vegetation dataset to use given the one named in the static file (if any).
+    pub fn vegetation_dataset_or(&self, from_file: Option<VegetationDataset>) -> VegetationDataset {
+        self.vegetation_dataset
+            .or(from_file)
+            .unwrap_or(VegetationDataset::Usgs)
+    }
+}
+
+/// `&forcing`: the data atmosphere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForcingConfig {
+    /// Absolute forcing directory.
+    pub directory: PathBuf,
+    /// strftime pattern of forcing file names.
+    pub file_template: String,
+    pub interval_hours: u32,
+    pub tair_var: String,
+    pub tair_units: String,
+    pub qair_var: String,
+    pub qair_units: String,
+    pub psurf_var: String,
+    pub psurf_units: String,
+    pub wind_var: String,
+    pub wind_units: String,
+    pub rainf_var: String,
+    pub rainf_units: String,
+    pub swdown_var: String,
+    pub swdown_units: String,
+    pub lwdown_var: String,
+    pub lwdown_units: String,
+    /// Forcing level above the surface (m).
+    pub forcing_height: f64,
+    pub sw_zenith_weighting: bool,
+    pub remap: Remap,
+}
+
+impl ForcingConfig {
+    /// (file variable name, expected units) of a forcing variable.
+    pub fn variable(&self, v: ForcingVariable) -> (&str, &str) {
+        match v {
+            ForcingVariable::Tair => (&self.tair_var, &self.tair_units),
+            ForcingVariable::Qair => (&self.qair_var, &self.qair_units),
+            ForcingVariable::Psurf => (&self.psurf_var, &self.psurf_units),
+            ForcingVariable::Wind => (&self.wind_var, &self.wind_units),
+            ForcingVariable::Rainf => (&self.rainf_var, &self.rainf_units),
+            ForcingVariable::Swdown => (&self.swdown_var, &self.swdown_units),
+            ForcingVariable::Lwdown => (&self.lwdown_var, &self.lwdown_units),
+        }
+    }
+    /// Absolute path of the forcing file valid at `time`.
+    pub fn file_for(&self, time: NaiveDateTime) -> PathBuf {
+        self.directory
+            .join(time.format(&self.file_template).to_string())
+    }
+}
+
+/// `&perturbation`: ensemble perturbations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerturbationConfig {
+    pub perturb_forcing: bool,
+    pub perturb_state: bool,
+    /// Perturbation interval (s).
+    pub interval_seconds: u32,
+    pub std_normal_max: f64,
+    pub remove_ensemble_mean: bool,
+    pub forcing_vars: Vec<ForcingVariable>,
+    pub forcing_types: Vec<PerturbationType>,
+    pub forcing_std: Vec<f64>,
+    pub forcing_tau_hours: Vec<f64>,
+    /// Row-major n x n, n = forcing_vars.len().
+    pub forcing_corr: Vec<f64>,
+    /// Spatial correlation length (km), 0 = none.
+    pub spatial_corr_km: f64,
+    /// Per soil layer (m3 m-3).
+    pub state_std: Vec<f64>,
+    pub state_tau_hours: f64,
+    /// Row-major layers x layers.
+    pub state_corr: Vec<f64>,
+}
+
+impl PerturbationConfig {
+    /// The forcing cross-correlation as rows.
+    pub fn forcing_correlation(&self) -> Vec<Vec<f64>> {
+        rows(&self.forcing_corr, self.forcing_vars.len())
+    }
+    /// The soil-layer correlation as rows.
+    pub fn state_correlation(&self) -> Vec<Vec<f64>> {
+        rows(&self.state_corr, self.state_std.len())
+    }
+}
+
+fn rows(flat: &[f64], n: usize) -> Vec<Vec<f64>> {
+    flat.chunks(n.max(1)).map(<[f64]>::to_vec).collect()
+}
+
+/// `&restart`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartConfig {
+    /// Restarts to keep (0 = all).
+    pub keep: u32,
+}
+
+/// The typed, validated configuration of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub run: RunConfig,
+    pub domain: DomainConfig,
+    pub forcing: ForcingConfig,
+    pub perturbation: PerturbationConfig,
+    pub restart: RestartConfig,
+    /// Absolute path of the namelist file.
+    pub namelist_file: PathBuf,
+    /// The namelist text as read (recorded in output).
+    pub namelist_text: String,
+    /// The parsed namelist, for groups other rooms read (e.g. `&synth`).
+    pub namelist: Namelist,
+    fingerprint: String,
+}
+
+impl Config {
+    /// Read, parse, fill defaults, resolve paths and validate a namelist file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NamelistError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_text(&text, path)
+    }
+
+    /// As [`Config::load`] for text already read from `path` (relative paths resolve
+    /// against `path`'s directory).
+    pub fn from_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let nl = namelist::parse_str(text, path)?;
+        check_group_names(&nl)?;
+        let base = resolve(&base_dir(path), Path::new(""));
+        let l = Loader { nl: &nl };
+        let mut run: RunConfig = l.group("run")?;
+        let mut domain: DomainConfig = l.group("domain")?;
+        let mut forcing: ForcingConfig = l.group("forcing")?;
+        let perturbation: PerturbationConfig = l.group("perturbation")?;
+        let restart: RestartConfig = l.group("restart")?;
+        run.rundir = resolve(&base, &run.rundir);
+        run.initial_restart = run.initial_restart.as_ref().map(|p| resolve(&base, p));
+        domain.static_file = resolve(&base, &domain.static_file);
+        domain.parameter_tables = domain.parameter_tables.as_ref().map(|p| resolve(&base, p));
+        forcing.directory = resolve(&base, &forcing.directory);
+        let mut cfg = Config {
+            run,
+            domain,
+            forcing,
+            perturbation,
+            restart,
+            namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+            namelist_text: text.to_string(),
+            namelist: nl.clone(),
+            fingerprint: String::new(),
+        };
+        l.validate(&cfg)?;
+        cfg.fingerprint = cfg.compute_fingerprint();
+        Ok(cfg)
+    }
+
+    /// SHA-256 (hex) over the canonical effective values of the science-relevant keys
+    /// (those marked `fingerprint` in the schema): run length, paths, history and restart
+    /// retention are excluded so a run can be extended or moved.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    fn compute_fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for spec in SCHEMA.iter().filter(|s| s.fingerprint) {
+            let v = self.value_text(spec.group, spec.key);
+            h.update(format!(
+                "{}:{}={}\n",
+                spec.group,
+                spec.key,
+                v.unwrap_or_default()
+            ));
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn group_json(&self, group: &str) -> serde_json::Value {
+        let v = match group {
+            "run" => serde_json::to_value(&self.run),
+            "domain" => serde_json::to_value(&self.domain),
+            "forcing" => serde_json::to_value(&self.forcing),
+            "perturbation" => serde_json::to_value(&self.perturbation),
+            "restart" => serde_json::to_value(&self.restart),
+            _ => Ok(serde_json::Value::Null),
+        };
+        // Serializing plain data with UTF-8 paths cannot fail; a non-UTF-8 path renders as null.
+        v.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The effective value of `group:key` in namelist syntax (`None` when unset).
+    pub fn value_text(&self, group: &str, key: &str) -> Option<String> {
+        let g = self.group_json(group);
+        let v = g.get(key)?;
+        if v.is_null() {
+            return None;
+        }
+        let n = match key {
+            "forcing_corr" => self.perturbation.forcing_vars.len(),
+            "state_corr" => self.perturbation.state_std.len(),
+            _ => 0,
+        };
+        Some(json_to_namelist(v, n))
+    }
+
+    /// The effective configuration as a namelist, every default filled in and paths
+    /// absolute. Loading it again gives the same configuration.
+    pub fn effective_namelist(&self) -> String {
+        let mut s = String::new();
+        for g in GROUPS {
+            s.push_str(&format!("&{}\n", g.name));
+            let width = schema::group_keys(g.name)
+                .map(|k| k.key.len())
+                .max()
+                .unwrap_or(0);
+            for spec in schema::group_keys(g.name) {
+                match self.value_text(g.name, spec.key) {
+                    Some(v) => s.push_str(&format!(
+                        "  {:width$} = {}\n",
+                        spec.key,
+                        v.replace('\n', &format!("\n  {:width$}   ", ""))
+                    )),
+                    None => {
+                        let what = match spec.default {
+                            DefaultValue::Unset(w) => w,
+                            _ => "unset",
+                        };
+                        s.push_str(&format!("  ! {} unset: {}\n", spec.key, what));
+                    }
+                }
+            }
+            s.push_str("/\n\n");
+        }
+        s.pop();
+        s
+    }
+}
+
+/// Namelist text of a serialized value; `n` > 0 breaks a flat n x n matrix into rows.
+fn json_to_namelist(v: &serde_json::Value, n: usize) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => String::new(),
+        J::Bool(b) => if *b { ".true." } else { ".false." }.to_string(),
+        J::Number(num) => {
+            if let Some(i) = num.as_i64() {
+                i.to_string()
+            } else if let Some(u) = num.as_u64() {
+                u.to_string()
+            } else {
+                // Debug of f64 is the shortest text that reads back to the same value.
+                format!("{:?}", num.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        J::String(s) => format!("'{}'", s.replace('\'', "''")),
+        J::Array(a) => {
+            let parts: Vec<String> = a.iter().map(|x| json_to_namelist(x, 0)).collect();
+            if n > 0 && parts.len() == n * n {
+                parts
+                    .chunks(n)
+                    .map(|r| r.join(", "))
+                    .collect::<Vec<_>>()
+                    .join(",\n")
+            } else {
+                parts.join(", ")
+            }
+        }
+        J::Object(_) => String::new(),
+    }
+}
+
+fn base_dir(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// `p` made absolute against `base` and lexically normalized (`.` dropped, `..` removes the
+/// previous component), without touching the file system.
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push(c);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A group name that is not ours but close to one of ours is a typo; other unknown groups
+/// belong to other commands (e.g. `&synth`).
+fn check_group_names(nl: &Namelist) -> Result<(), ConfigError> {
+    let ours: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
+    for g in &nl.groups {
+        if ours.contains(&g.name.as_str()) {
+            continue;
+        }
+        if let Some(s) = namelist::closest(&g.name, &ours) {
+            return Err(ConfigError::UnknownGroup {
+                loc: Box::new(nl.location(g.pos)),
+                group: g.name.clone(),
+                suggestion: s,
+            });
+        }
+    }
+    Ok(())
+}
+
+struct Loader<'a> {
+    nl: &'a Namelist,
+}
+
+impl Loader<'_> {
+    /// Deserialize `name` with schema defaults filled in for keys the file does not set.
+    fn group<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
+        let spec = GROUPS
+            .iter()
+            .find(|g| g.name == name)
+            .expect("group in schema");
+        let user = match self.nl.group(name) {
+            Some(g) => g.clone(),
+            None if spec.required => {
+                return Err(NamelistError::MissingGroup {
+                    file: self.nl.file.clone(),
+                    group: name.to_string(),
+                    available: self.nl.group_names(),
+                }
+                .into())
+            }
+            None => Group {
+                name: name.to_string(),
+                pos: Pos { line: 1, col: 1 },
+                entries: Vec::new(),
+            },
+        };
+        if self.nl.groups.iter().filter(|g| g.name == name).count() > 1 {
+            let dup = self.nl.groups.iter().filter(|g| g.name == name).nth(1);
+            return Err(NamelistError::DuplicateGroup {
+                loc: Box::new(self.nl.location(dup.map_or(user.pos, |g| g.pos))),
+                group: name.to_string(),
+            }
+            .into());
+        }
+        let mut merged = user;
+        let defaults = default_group(name);
+        for e in defaults.entries {
+            if merged.entry(&e.name).is_none() {
+                merged.entries.push(e);
+            }
+        }
+        let nl = Namelist {
+            file: self.nl.file.clone(),
+            groups: vec![merged],
+        };
+        Ok(nl.deserialize_group(name)?)
+    }
+
+    /// Location of `group:key` in the file: the key if set there, else the group header,
+    /// else the start of the file.
+    fn loc(&self, group: &str, key: &str) -> Location {
+        let pos = match self.nl.group(group) {
+            Some(g) => g.entry(key).map_or(g.pos, |e| e.pos),
+            None => Pos { line: 1, col: 1 },
+        };
+        self.nl.location(pos)
+    }
+
+    /// Location of element `index` (0-based) of `group:key` when the file sets it.
+    fn loc_item(&self, group: &str, key: &str, index: usize) -> Location {
+        let item = self
+            .nl
+            .group(group)
+            .and_then(|g| g.entry(key))
+            .and_then(|e| e.values.get(index));
+        match item {
+            Some(i) => self.nl.location(i.pos),
+            None => self.loc(group, key),
+        }
+    }
+
+    fn is_set(&self, group: &str, key: &str) -> bool {
+        self.nl.group(group).and_then(|g| g.entry(key)).is_some()
+    }
+
+    fn err(&self, group: &str, key: &str, msg: String) -> ConfigError {
+        self.err_at(self.loc(group, key), group, key, msg)
+    }
+
+    fn err_at(&self, loc: Location, group: &str, key: &str, msg: String) -> ConfigError {
+        let msg = if self.is_set(group, key) {
+            msg
+        } else {
+            format!("{msg} (`{key}` has its default value)")
+        };
+        ConfigError::Invalid {
+            loc: Box::new(loc),
+            group: group.to_string(),
+            key: key.to_string(),
+            msg,
+        }
+    }
+
+    fn validate(&self, c: &Config) -> Result<(), ConfigError> {
+        let r = &c.run;
+        if r.end <= r.start {
+            return Err(self.err(
+                "run",
+                "end",
+                format!(
+                    "end {} is not after start {}",
+                    fmt_time(r.end),
+                    fmt_time(r.start)
+                ),
+            ));
+        }
+        if r.window_hours == 0 {
+            return Err(self.err("run", "window_hours", "must be positive".into()));
+        }
+        if r.timestep == 0 || r.window_seconds() % i64::from(r.timestep) != 0 {
+            let key = if self.is_set("run", "timestep") || !self.is_set("run", "window_hours") {
+                "timestep"
+            } else {
+                "window_hours"
+            };
+            return Err(self.err(
+                "run",
+                key,
+                format!(
+                    "time step {} s does not divide the {} h window ({} s)",
+                    r.timestep,
+                    r.window_hours,
+                    r.window_seconds()
+                ),
+            ));
+        }
+        let length = (r.end - r.start).num_seconds();
+        if length % r.window_seconds() != 0 {
+            return Err(self.err(
+                "run",
+                "end",
+                format!(
+                    "run length from {} to {} ({} h) is not a whole number of {} h windows",
+                    fmt_time(r.start),
+                    fmt_time(r.end),
+                    length as f64 / 3600.0,
+                    r.window_hours
+                ),
+            ));
+        }
+        if r.ensemble_size == 0 {
+            return Err(self.err("run", "ensemble_size", "must be at least 1".into()));
+        }
+        let layers = r.cold_start_soil_moisture.len();
+        if r.model == Model::Noah && layers != 4 {
+            return Err(self.err(
+                "run",
+                "cold_start_soil_moisture",
+                format!("Noah has 4 soil layers, {layers} values given"),
+            ));
+        }
+        for (i, &v) in r.cold_start_soil_moisture.iter().enumerate() {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(self.err_at(
+                    self.loc_item("run", "cold_start_soil_moisture", i),
+                    "run",
+                    "cold_start_soil_moisture",
+                    format!("value {v} of layer {} is outside (0, 1] m3 m-3", i + 1),
+                ));
+            }
+        }
+        if !(150.0..=350.0).contains(&r.cold_start_temperature) {
+            return Err(self.err(
+                "run",
+                "cold_start_temperature",
+                format!(
+                    "{} K is not a plausible soil temperature (150 to 350 K)",
+                    r.cold_start_temperature
+                ),
+            ));
+        }
+        if r.history_interval_hours == 0
+            || (i64::from(r.history_interval_hours) * 3600) % i64::from(r.timestep) != 0
+        {
+            return Err(self.err(
+                "run",
+                "history_interval_hours",
+                format!(
+                    "must be a positive multiple of the {} s time step",
+                    r.timestep
+                ),
+            ));
+        }
+        if r.history_compression > 9 {
+            return Err(self.err(
+                "run",
+                "history_compression",
+                format!("deflate level {} is outside 0 to 9", r.history_compression),
+            ));
+        }
+
+        let f = &c.forcing;
+        if f.interval_hours == 0 {
+            return Err(self.err("forcing", "interval_hours", "must be positive".into()));
+        }
+        if f.file_template.trim().is_empty() {
+            return Err(self.err("forcing", "file_template", "is empty".into()));
+        }
+        if !f.file_template.contains('%') {
+            return Err(self.err(
+                "forcing",
+                "file_template",
+                format!(
+                    "'{}' has no strftime field (like %Y%m%d%H), so every time would read the same file",
+                    f.file_template
+                ),
+            ));
+        }
+        // chrono reports a bad strftime pattern only when formatting; check it here.
+        let mut probe = String::new();
+        if std::fmt::write(
+            &mut probe,
+            format_args!("{}", r.start.format(&f.file_template)),
+        )
+        .is_err()
+        {
+            return Err(self.err(
+                "forcing",
+                "file_template",
+                format!("'{}' is not a valid strftime pattern", f.file_template),
+            ));
+        }
+        for v in ForcingVariable::ALL {
+            let (name, units) = f.variable(v);
+            if name.trim().is_empty() {
+                return Err(self.err("forcing", &format!("{}_var", v.name()), "is empty".into()));
+            }
+            if units.trim().is_empty() {
+                return Err(self.err("forcing", &format!("{}_units", v.name()), "is empty".into()));
+            }
+        }
+        if !(f.forcing_height > 0.0 && f.forcing_height.is_finite()) {
+            return Err(self.err(
+                "forcing",
+                "forcing_height",
+                format!("{} m must be positive", f.forcing_height),
+            ));
+        }
+
+        let p = &c.perturbation;
+        let g = "perturbation";
+        if p.interval_seconds == 0 || !p.interval_seconds.is_multiple_of(r.timestep) {
+            return Err(self.err(
+                g,
+                "interval_seconds",
+                format!(
+                    "{} s is not a positive multiple of the {} s time step",
+                    p.interval_seconds, r.timestep
+                ),
+            ));
+        }
+        if !(p.std_normal_max > 0.0 && p.std_normal_max.is_finite()) {
+            return Err(self.err(g, "std_normal_max", "must be positive".into()));
+        }
+        let n = p.forcing_vars.len();
+        for (i, v) in p.forcing_vars.iter().enumerate() {
+            if p.forcing_vars[..i].contains(v) {
+                return Err(self.err_at(
+                    self.loc_item(g, "forcing_vars", i),
+                    g,
+                    "forcing_vars",
+                    format!("'{}' appears twice", v.name()),
+                ));
+            }
+        }
+        for (key, len) in [
+            ("forcing_types", p.forcing_types.len()),
+            ("forcing_std", p.forcing_std.len()),
+            ("forcing_tau_hours", p.forcing_tau_hours.len()),
+        ] {
+            if len != n {
+                return Err(self.err(
+                    g,
+                    key,
+                    format!("{len} values given, but forcing_vars names {n} variables"),
+                ));
+            }
+        }
+        self.check_std(g, "forcing_std", &p.forcing_std)?;
+        for (i, &t) in p.forcing_tau_hours.iter().enumerate() {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(self.err_at(
+                    self.loc_item(g, "forcing_tau_hours", i),
+                    g,
+                    "forcing_tau_hours",
+                    format!("time scale {t} h must be positive"),
+                ));
+            }
+        }
+        self.check_corr(g, "forcing_corr", &p.forcing_corr, n, "forcing_vars")?;
+        if !(p.spatial_corr_km >= 0.0 && p.spatial_corr_km.is_finite()) {
+            return Err(self.err(g, "spatial_corr_km", "must be >= 0".into()));
+        }
+        if p.state_std.len() != layers {
+            return Err(self.err(
+                g,
+                "state_std",
+                format!(
+                    "{} values given, but the model has {layers} soil layers",
+                    p.state_std.len()
+                ),
+            ));
+        }
+        self.check_std(g, "state_std", &p.state_std)?;
+        if !(p.state_tau_hours > 0.0 && p.state_tau_hours.is_finite()) {
+            return Err(self.err(g, "state_tau_hours", "must be positive".into()));
+        }
+        self.check_corr(g, "state_corr", &p.state_corr, layers, "state_std")?;
+        Ok(())
+    }
+
+    fn check_std(&self, g: &str, key: &str, v: &[f64]) -> Result<(), ConfigError> {
+        for (i, &s) in v.iter().enumerate() {
+            if !(s >= 0.0 && s.is_finite()) {
+                return Err(self.err_at(
+                    self.loc_item(g, key, i),
+                    g,
+                    key,
+                    format!("standard deviation {s} (element {}) must be >= 0", i + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_corr(
+        &self,
+        g: &str,
+        key: &str,
+        c: &[f64],
+        n: usize,
+        size_key: &str,
+    ) -> Result<(), ConfigError> {
+        if c.len() != n * n {
+            return Err(self.err(
+                g,
+                key,
+                format!(
+                    "{} values given, but a {n} x {n} matrix (from {size_key}) needs {}",
+                    c.len(),
+                    n * n
+                ),
+            ));
+        }
+        for i in 0..n {
+            if (c[i * n + i] - 1.0).abs() > 1e-9 {
+                return Err(self.err_at(
+                    self.loc_item(g, key, i * n + i),
+                    g,
+                    key,
+                    format!(
+                        "diagonal element ({0},{0}) is {1}, not 1",
+                        i + 1,
+                        c[i * n + i]
+                    ),
+                ));
+            }
+            for j in 0..n {
+                let v = c[i * n + j];
+                if !(-1.0..=1.0).contains(&v) {
+                    return Err(self.err_at(
+                        self.loc_item(g, key, i * n + j),
+                        g,
+                        key,
+                        format!("element ({},{}) = {v} is outside [-1, 1]", i + 1, j + 1),
+                    ));
+                }
+                if (v - c[j * n + i]).abs() > 1e-9 {
+                    return Err(self.err_at(
+                        self.loc_item(g, key, i * n + j),
+                        g,
+                        key,
+                        format!(
+                            "not symmetric: element ({},{}) = {v} but ({},{}) = {}",
+                            i + 1,
+                            j + 1,
+                            j + 1,
+                            i + 1,
+                            c[j * n + i]
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Err(k) = cholesky(c, n) {
+            return Err(self.err(
+                g,
+                key,
+                format!(
+                    "not positive definite (Cholesky factorization fails at row {})",
+                    k + 1
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Lower-triangular Cholesky factor (row-major) of a symmetric n x n matrix, or the row
+/// at which it is found not positive definite.
+pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>, usize> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                let d = a[i * n + i] - s;
+                if d <= 1e-10 {
+                    return Err(i);
+                }
+                l[i * n + i] = d.sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// The group `name` holding the schema defaults (keys with a default value).
+fn default_group(name: &str) -> Group {
+    let mut text = format!("&{name}\n");
+    for spec in schema::group_keys(name) {
+        if let DefaultValue::Value(v) = spec.default {
+            text.push_str(&format!("{} = {}\n", spec.key, v));
+        }
+    }
+    text.push_str("/\n");
+    let nl = namelist::parse_str(&text, Path::new("<schema defaults>"))
+        .expect("schema defaults are valid namelist syntax (tested)");
+    nl.groups.into_iter().next().expect("one group")
+}
+
+fn fmt_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d_%H:%M:%S").to_string()
+}
+
+/// Parse a namelist date-time: 'YYYY-MM-DD_HH:MM:SS', 'YYYY-MM-DDTHH:MM:SS',
+/// 'YYYY-MM-DD HH:MM:SS', 'YYYYMMDDHH' or 'YYYYMMDDHHMM' (UTC; a trailing 'Z' is allowed).
+pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
+    let t = s.trim();
+    let t = t.strip_suffix('Z').unwrap_or(t);
+    for fmt in [
+        "%Y-%m-%d_%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Some(d);
+        }
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let padded = match t.len() {
+            10 => format!("{t}0000"),
+            12 => format!("{t}00"),
+            _ => return None,
+        };
+        return NaiveDateTime::parse_from_str(&padded, "%Y%m%d%H%M%S").ok();
+    }
+    None
+}
+
+mod datetime {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_datetime(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "'{s}' is not a date-time (use 'YYYY-MM-DD_HH:MM:SS', 'YYYY-MM-DDTHH:MM:SS' or 'YYYYMMDDHH')"
+            ))
+        })
+    }
+}
+
+/// Field names of a `Deserialize` struct as serde sees them (for schema consistency tests).
+pub fn serde_fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    struct Grab;
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+    impl std::fmt::Display for Fields {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "fields")
+        }
+    }
+    impl std::error::Error for Fields {}
+    impl serde::de::Error for Fields {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Fields(&[])
+        }
+    }
+    impl<'de> Deserializer<'de> for Grab {
+        type Error = Fields;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Grab) {
+        Err(Fields(f)) => f,
+        Ok(_) => &[],
+    }
+}

@@ -55,6 +55,7 @@ impl<M: LandModel> CellEnsemble<M> {
 
     /// Advance every member of every cell by one step. `base[c]` is the unperturbed forcing
     /// of cell `c`; `perturb(c, member, &mut forcing)` applies the member's perturbation.
+    #[allow(clippy::needless_range_loop)] // cells index three parallel arrays
     pub fn step(
         &mut self,
         model: &M,
@@ -120,7 +121,13 @@ impl<M: LandModel> CellEnsemble<M> {
             rec.clear();
             for m in 0..n {
                 let k = c * n + m;
-                pack_record(model, &self.states[k], &self.flux_acc[k], self.acc_steps, &mut rec);
+                pack_record(
+                    model,
+                    &self.states[k],
+                    &self.flux_acc[k],
+                    self.acc_steps,
+                    &mut rec,
+                );
             }
             let mut mean = vec![0.0; w];
             for m in 0..n {
@@ -147,7 +154,13 @@ impl<M: LandModel> CellEnsemble<M> {
         let w = record_width(model.n_soil_layers());
         let mut out = Vec::with_capacity(self.states.len() * w);
         for k in 0..self.states.len() {
-            pack_record(model, &self.states[k], &self.flux_acc[k], self.acc_steps, &mut out);
+            pack_record(
+                model,
+                &self.states[k],
+                &self.flux_acc[k],
+                self.acc_steps,
+                &mut out,
+            );
         }
         out
     }

@@ -119,9 +119,17 @@ pub const FLUX_VARS: [HistoryVar; 9] = [
 ];
 
 /// Instantaneous state variables.
-pub const STATE_VARS: [HistoryVar; 6] = [
+pub const STATE_VARS: [HistoryVar; 7] = [
     var(
         "SoilMoist",
+        "soil water content of each layer",
+        "kg m-2",
+        Some("mass_content_of_water_in_soil_layer"),
+        true,
+        Sampling::Point,
+    ),
+    var(
+        "SoilMoistV",
         "volumetric soil moisture",
         "m3 m-3",
         Some("volume_fraction_of_condensed_water_in_soil"),
@@ -206,7 +214,15 @@ pub fn pack_record<M: LandModel>(
 ) {
     let n = nsteps.max(1) as f64;
     out.extend(acc.iter().map(|a| a / n));
-    out.extend(model.soil_moisture(state));
+    let theta = model.soil_moisture(state);
+    // ALMA SoilMoist is the water mass per layer: θ × thickness × ρ_water.
+    out.extend(
+        theta
+            .iter()
+            .zip(model.soil_layer_thickness())
+            .map(|(t, dz)| t * dz * 1000.0),
+    );
+    out.extend(theta);
     out.extend(model.soil_temperature(state));
     out.push(model.skin_temperature(state));
     out.push(model.swe(state));

@@ -110,10 +110,12 @@ impl RunDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err(&p)(e)),
         };
-        serde_json::from_str(&text).map(Some).map_err(|e| RunDirError::State {
-            path: p.clone(),
-            msg: e.to_string(),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| RunDirError::State {
+                path: p.clone(),
+                msg: e.to_string(),
+            })
     }
 
     /// Record the last completed cycle (temporary file, fsync, rename).
@@ -143,6 +145,35 @@ impl RunDir {
             .collect();
         v.sort();
         v
+    }
+
+    /// Remove restart files (named by `name_of(cycle)`) of cycles older than the newest
+    /// `keep` ones (0 keeps all). Never removes the restart of `protect`.
+    pub fn prune_restarts_matching(
+        &self,
+        keep: usize,
+        protect: NaiveDateTime,
+        name_of: impl Fn(NaiveDateTime) -> String,
+    ) {
+        if keep == 0 {
+            return;
+        }
+        let path = |c: NaiveDateTime| self.cycle_dir(c, "restart").join(name_of(c));
+        let with_restart: Vec<NaiveDateTime> = self
+            .cycles()
+            .into_iter()
+            .filter(|c| path(*c).exists())
+            .collect();
+        if with_restart.len() <= keep {
+            return;
+        }
+        for c in &with_restart[..with_restart.len() - keep] {
+            if *c != protect {
+                if let Err(e) = fs::remove_file(path(*c)) {
+                    tracing::warn!("could not remove old restart {}: {e}", path(*c).display());
+                }
+            }
+        }
     }
 
     /// Remove restart files of cycles older than the newest `keep` ones (0 keeps all).

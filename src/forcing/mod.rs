@@ -1,1 +1,980 @@
-//! The `forcing` room (see docs/architecture.md).
+//! The data atmosphere: gridded forcing files (GLDAS-2.1 names and units by default) read
+//! per rank as the hyperslab its cells need, remapped to the cells, and interpolated in time
+//! to model steps, with solar-zenith weighting of shortwave.
+//!
+//! Time conventions (see docs/forcing.md):
+//! - Instantaneous fields (`*_inst`) are interpolated linearly to the midpoint of the step.
+//! - Period-mean fields (`*_tavg`) hold one value over their averaging period. GLDAS-2.1
+//!   3-hourly files hold the mean over the 3 hours *ending* at the file time (the files'
+//!   `time_bnds` and their global attribute "tavg definision: past 3-hour average"), which is
+//!   [`PeriodAlignment::Ending`], the default. A step that straddles two periods gets the
+//!   time-weighted mean of both, so totals are conserved for any step length.
+//! - Shortwave with zenith weighting: the period mean is redistributed over the period in
+//!   proportion to the mean cosine of the solar zenith angle of each step (zero at night),
+//!   which conserves the period total exactly.
+
+pub mod solar;
+pub mod units;
+
+use crate::grid::remap::{Hyperslab, LatLonSource, RemapError, RemapMethod, RemapWeights};
+use crate::lsm::Forcing;
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+pub use units::{canonical_units, conversion_to_si, UnitConversion};
+
+/// Air temperature below which precipitation is taken as frozen (K).
+pub const FREEZING_POINT: f64 = 273.15;
+
+/// Below this period-mean cos(zenith) shortwave is not redistributed (twilight periods).
+const MIN_PERIOD_COS_ZENITH: f64 = 1e-3;
+
+/// The meteorological quantities a land model needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForcingRole {
+    AirTemperature,
+    SpecificHumidity,
+    SurfacePressure,
+    WindSpeed,
+    Precipitation,
+    ShortwaveDown,
+    LongwaveDown,
+}
+
+impl ForcingRole {
+    pub const ALL: [ForcingRole; 7] = [
+        ForcingRole::AirTemperature,
+        ForcingRole::SpecificHumidity,
+        ForcingRole::SurfacePressure,
+        ForcingRole::WindSpeed,
+        ForcingRole::Precipitation,
+        ForcingRole::ShortwaveDown,
+        ForcingRole::LongwaveDown,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// SI units the land model receives.
+    pub fn si_units(self) -> &'static str {
+        match self {
+            ForcingRole::AirTemperature => "K",
+            ForcingRole::SpecificHumidity => "kg kg-1",
+            ForcingRole::SurfacePressure => "Pa",
+            ForcingRole::WindSpeed => "m s-1",
+            ForcingRole::Precipitation => "kg m-2 s-1",
+            ForcingRole::ShortwaveDown | ForcingRole::LongwaveDown => "W m-2",
+        }
+    }
+
+    /// Range of physically possible values (SI). Values slightly below zero in
+    /// non-negative fields (packing and interpolation noise) are clipped, see `clip_floor`.
+    fn valid_range(self) -> (f64, f64) {
+        match self {
+            ForcingRole::AirTemperature => (150.0, 350.0),
+            ForcingRole::SpecificHumidity => (-1e-3, 0.1),
+            ForcingRole::SurfacePressure => (1.0e4, 1.2e5),
+            ForcingRole::WindSpeed => (0.0, 100.0),
+            ForcingRole::Precipitation => (-1e-6, 0.1),
+            ForcingRole::ShortwaveDown => (-1.0, 1500.0),
+            ForcingRole::LongwaveDown => (10.0, 1000.0),
+        }
+    }
+
+    fn clip_floor(self) -> Option<f64> {
+        match self {
+            ForcingRole::SpecificHumidity
+            | ForcingRole::Precipitation
+            | ForcingRole::ShortwaveDown => Some(0.0),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ForcingRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            ForcingRole::AirTemperature => "air temperature",
+            ForcingRole::SpecificHumidity => "specific humidity",
+            ForcingRole::SurfacePressure => "surface pressure",
+            ForcingRole::WindSpeed => "wind speed",
+            ForcingRole::Precipitation => "precipitation",
+            ForcingRole::ShortwaveDown => "downward shortwave",
+            ForcingRole::LongwaveDown => "downward longwave",
+        };
+        f.write_str(s)
+    }
+}
+
+/// How a variable's value relates to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSampling {
+    /// Value at the file time (`*_inst`): linear interpolation between files.
+    Instantaneous,
+    /// Mean over one file interval (`*_tavg`): held over its period.
+    PeriodMean,
+}
+
+impl TimeSampling {
+    /// GLDAS/LIS naming: `_tavg` and `_acc` are period quantities, everything else instantaneous.
+    pub fn from_name(name: &str) -> Self {
+        if name.ends_with("_tavg") || name.ends_with("_acc") {
+            TimeSampling::PeriodMean
+        } else {
+            TimeSampling::Instantaneous
+        }
+    }
+}
+
+/// Which period a period-mean value stamped with time `t` covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodAlignment {
+    /// (t - interval, t]: GLDAS-2.1 and most LIS output ("past 3-hour average").
+    #[default]
+    Ending,
+    /// [t, t + interval).
+    Starting,
+}
+
+/// Name, units and time sampling of one forcing variable in the files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableSpec {
+    pub name: String,
+    /// Units expected in the file; another recognised spelling of the same quantity is
+    /// converted, anything else is an error.
+    pub units: String,
+    pub sampling: TimeSampling,
+}
+
+impl VariableSpec {
+    /// Sampling inferred from the name suffix (`_tavg` -> period mean).
+    pub fn new(name: &str, units: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            units: units.to_string(),
+            sampling: TimeSampling::from_name(name),
+        }
+    }
+}
+
+/// The variables of a forcing dataset, one per role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForcingVariables {
+    pub air_temperature: VariableSpec,
+    pub specific_humidity: VariableSpec,
+    pub surface_pressure: VariableSpec,
+    pub wind_speed: VariableSpec,
+    pub precipitation: VariableSpec,
+    pub shortwave_down: VariableSpec,
+    pub longwave_down: VariableSpec,
+}
+
+impl ForcingVariables {
+    /// GLDAS-2.1 names and units.
+    pub fn gldas() -> Self {
+        Self {
+            air_temperature: VariableSpec::new("Tair_f_inst", "K"),
+            specific_humidity: VariableSpec::new("Qair_f_inst", "kg kg-1"),
+            surface_pressure: VariableSpec::new("Psurf_f_inst", "Pa"),
+            wind_speed: VariableSpec::new("Wind_f_inst", "m s-1"),
+            precipitation: VariableSpec::new("Rainf_f_tavg", "kg m-2 s-1"),
+            shortwave_down: VariableSpec::new("SWdown_f_tavg", "W m-2"),
+            longwave_down: VariableSpec::new("LWdown_f_tavg", "W m-2"),
+        }
+    }
+
+    pub fn get(&self, role: ForcingRole) -> &VariableSpec {
+        match role {
+            ForcingRole::AirTemperature => &self.air_temperature,
+            ForcingRole::SpecificHumidity => &self.specific_humidity,
+            ForcingRole::SurfacePressure => &self.surface_pressure,
+            ForcingRole::WindSpeed => &self.wind_speed,
+            ForcingRole::Precipitation => &self.precipitation,
+            ForcingRole::ShortwaveDown => &self.shortwave_down,
+            ForcingRole::LongwaveDown => &self.longwave_down,
+        }
+    }
+
+    pub fn get_mut(&mut self, role: ForcingRole) -> &mut VariableSpec {
+        match role {
+            ForcingRole::AirTemperature => &mut self.air_temperature,
+            ForcingRole::SpecificHumidity => &mut self.specific_humidity,
+            ForcingRole::SurfacePressure => &mut self.surface_pressure,
+            ForcingRole::WindSpeed => &mut self.wind_speed,
+            ForcingRole::Precipitation => &mut self.precipitation,
+            ForcingRole::ShortwaveDown => &mut self.shortwave_down,
+            ForcingRole::LongwaveDown => &mut self.longwave_down,
+        }
+    }
+}
+
+impl Default for ForcingVariables {
+    fn default() -> Self {
+        Self::gldas()
+    }
+}
+
+/// Description of a gridded forcing dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForcingSpec {
+    /// Directory holding the files.
+    pub directory: PathBuf,
+    /// strftime template of a file name relative to `directory` (may contain `/`).
+    pub file_template: String,
+    /// Time between files (s).
+    pub interval_seconds: i64,
+    pub variables: ForcingVariables,
+    /// Height of the forcing level above the surface (m).
+    pub forcing_height: f64,
+    /// Redistribute period-mean shortwave with the solar zenith angle.
+    pub sw_zenith_weighting: bool,
+    pub remap: RemapMethod,
+    pub period_alignment: PeriodAlignment,
+    /// Names of the 1-D coordinate variables.
+    pub lat_name: String,
+    pub lon_name: String,
+    /// Name of the time coordinate (checked against the requested time when present).
+    pub time_name: String,
+}
+
+impl ForcingSpec {
+    /// GLDAS-2.1 Noah 0.25 degree 3-hourly files in `directory`.
+    pub fn gldas(directory: impl Into<PathBuf>) -> Self {
+        Self {
+            directory: directory.into(),
+            file_template: "GLDAS_NOAH025_3H.A%Y%m%d.%H%M.021.nc4".to_string(),
+            interval_seconds: 3 * 3600,
+            variables: ForcingVariables::gldas(),
+            // GLDAS-2.1 forcing (GDAS) is given at 2 m (temperature, humidity) and 10 m (wind);
+            // Noah uses one reference height.
+            forcing_height: 10.0,
+            sw_zenith_weighting: true,
+            remap: RemapMethod::Bilinear,
+            period_alignment: PeriodAlignment::Ending,
+            lat_name: "lat".to_string(),
+            lon_name: "lon".to_string(),
+            time_name: "time".to_string(),
+        }
+    }
+
+    /// Path of the file valid at `time`.
+    pub fn file_path(&self, time: NaiveDateTime) -> Result<PathBuf, ForcingError> {
+        let mut name = String::new();
+        write!(name, "{}", time.format(&self.file_template)).map_err(|_| {
+            ForcingError::Spec(format!(
+                "invalid strftime file template \"{}\"",
+                self.file_template
+            ))
+        })?;
+        Ok(self.directory.join(name))
+    }
+
+    /// Check the spec itself (template, interval, units known for each role).
+    pub fn validate(&self) -> Result<(), ForcingError> {
+        if self.interval_seconds <= 0 || 86_400 % self.interval_seconds != 0 {
+            return Err(ForcingError::Spec(format!(
+                "interval_seconds = {} must be positive and divide a day",
+                self.interval_seconds
+            )));
+        }
+        if !(self.forcing_height.is_finite() && self.forcing_height > 0.0) {
+            return Err(ForcingError::Spec(format!(
+                "forcing_height = {} must be positive",
+                self.forcing_height
+            )));
+        }
+        self.file_path(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().into())?;
+        for role in ForcingRole::ALL {
+            let v = self.variables.get(role);
+            if v.name.is_empty() {
+                return Err(ForcingError::Spec(format!("no variable name for {role}")));
+            }
+            if conversion_to_si(role, &v.units).is_none() {
+                return Err(ForcingError::Spec(format!(
+                    "units \"{}\" given for {} ({role}) are not recognised; expected {}",
+                    v.units,
+                    v.name,
+                    role.si_units()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the data atmosphere.
+#[derive(Debug, Error)]
+pub enum ForcingError {
+    #[error("forcing spec: {0}")]
+    Spec(String),
+    #[error("forcing file {} for valid time {time} not found", path.display())]
+    MissingFile { path: PathBuf, time: NaiveDateTime },
+    #[error("forcing file {}: {source}", path.display())]
+    Netcdf {
+        path: PathBuf,
+        #[source]
+        source: netcdf::Error,
+    },
+    #[error("forcing file {}: variable {variable} not found", path.display())]
+    MissingVariable { path: PathBuf, variable: String },
+    #[error(
+        "forcing file {}: variable {variable} has units \"{units}\", not recognised for {role} \
+         (expected \"{expected}\" or a convertible spelling)", path.display()
+    )]
+    Units {
+        path: PathBuf,
+        variable: String,
+        role: ForcingRole,
+        units: String,
+        expected: String,
+    },
+    #[error(
+        "forcing file {}: variable {variable} at {time} has no valid value (fill or NaN) \
+         for the land point lat {lat:.4}, lon {lon:.4}", path.display()
+    )]
+    MissingValue {
+        path: PathBuf,
+        variable: String,
+        time: NaiveDateTime,
+        lat: f64,
+        lon: f64,
+    },
+    #[error(
+        "forcing file {}: variable {variable} at {time}: physically impossible {role} {value} {units} \
+         at lat {lat:.4}, lon {lon:.4} (valid {min}..{max})", path.display()
+    )]
+    Impossible {
+        path: PathBuf,
+        variable: String,
+        role: ForcingRole,
+        time: NaiveDateTime,
+        lat: f64,
+        lon: f64,
+        value: f64,
+        units: &'static str,
+        min: f64,
+        max: f64,
+    },
+    #[error("forcing file {}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    #[error("forcing file {}: {source}", path.display())]
+    Remap {
+        path: PathBuf,
+        #[source]
+        source: RemapError,
+    },
+    #[error(
+        "forcing file {}: latitude/longitude grid differs from the first forcing file {}",
+        path.display(), first.display()
+    )]
+    GridChanged { path: PathBuf, first: PathBuf },
+    #[error("invalid model step {start} .. {end}")]
+    BadStep {
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    },
+}
+
+/// All forcing values of one file time at the reader's targets (SI units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForcingRecord {
+    pub time: NaiveDateTime,
+    pub path: PathBuf,
+    values: [Vec<f64>; 7],
+}
+
+impl ForcingRecord {
+    /// Values of `role` at every target.
+    pub fn values(&self, role: ForcingRole) -> &[f64] {
+        &self.values[role.index()]
+    }
+}
+
+struct GridInfo {
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+    weights: RemapWeights,
+    first_file: PathBuf,
+}
+
+/// Reads forcing for one rank's cells.
+pub struct ForcingReader {
+    spec: ForcingSpec,
+    targets: Vec<(f64, f64)>,
+    grid: Option<GridInfo>,
+    /// Small cache of recent records, oldest first.
+    cache: Vec<Arc<ForcingRecord>>,
+}
+
+const CACHE_RECORDS: usize = 3;
+
+impl ForcingReader {
+    /// A reader for the target points (lat, lon in degrees) of one rank.
+    pub fn new(spec: ForcingSpec, target_points: &[(f64, f64)]) -> Result<Self, ForcingError> {
+        spec.validate()?;
+        Ok(Self {
+            spec,
+            targets: target_points.to_vec(),
+            grid: None,
+            cache: Vec::new(),
+        })
+    }
+
+    pub fn spec(&self) -> &ForcingSpec {
+        &self.spec
+    }
+    pub fn targets(&self) -> &[(f64, f64)] {
+        &self.targets
+    }
+
+    /// The source hyperslab this reader reads (known after the first file).
+    pub fn hyperslab(&self) -> Option<Hyperslab> {
+        self.grid.as_ref().map(|g| g.weights.slab())
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::seconds(self.spec.interval_seconds)
+    }
+
+    /// File time at or before `t` (files are aligned to 00 UTC).
+    pub fn file_time_at_or_before(&self, t: NaiveDateTime) -> NaiveDateTime {
+        let ts = t.and_utc().timestamp();
+        let k = ts.div_euclid(self.spec.interval_seconds);
+        chrono::DateTime::from_timestamp(k * self.spec.interval_seconds, 0)
+            .expect("timestamp in range")
+            .naive_utc()
+    }
+
+    /// The record valid at file time `time`, from the cache or read from its file.
+    pub fn record(&mut self, time: NaiveDateTime) -> Result<Arc<ForcingRecord>, ForcingError> {
+        if let Some(r) = self.cache.iter().find(|r| r.time == time) {
+            return Ok(Arc::clone(r));
+        }
+        let rec = Arc::new(self.read_record(time)?);
+        if self.cache.len() >= CACHE_RECORDS {
+            self.cache.remove(0);
+        }
+        self.cache.push(Arc::clone(&rec));
+        Ok(rec)
+    }
+
+    fn read_record(&mut self, time: NaiveDateTime) -> Result<ForcingRecord, ForcingError> {
+        let path = self.spec.file_path(time)?;
+        if !path.is_file() {
+            return Err(ForcingError::MissingFile { path, time });
+        }
+        let _span = tracing::debug_span!("forcing_read", file = %path.display()).entered();
+        // netCDF-C probes optional attributes through HDF5 and handles the failures itself;
+        // HDF5's automatic error printing is per thread, so keep it off on this thread.
+        hdf5::silence_errors(true);
+        let nc_err = |source| ForcingError::Netcdf {
+            path: path.clone(),
+            source,
+        };
+        let file = netcdf::open(&path).map_err(nc_err)?;
+        let read_axis = |name: &str| -> Result<(Vec<f64>, String), ForcingError> {
+            let v = file
+                .variable(name)
+                .ok_or_else(|| ForcingError::MissingVariable {
+                    path: path.clone(),
+                    variable: name.to_string(),
+                })?;
+            if v.dimensions().len() != 1 {
+                return Err(ForcingError::Format {
+                    path: path.clone(),
+                    message: format!("coordinate {name} is not 1-D"),
+                });
+            }
+            let dim = v.dimensions()[0].name();
+            let vals: Vec<f64> = v.get_values::<f64, _>(..).map_err(nc_err)?;
+            Ok((vals, dim))
+        };
+        let (lat, lat_dim) = read_axis(&self.spec.lat_name)?;
+        let (lon, lon_dim) = read_axis(&self.spec.lon_name)?;
+        match &self.grid {
+            Some(g) => {
+                if g.lat != lat || g.lon != lon {
+                    return Err(ForcingError::GridChanged {
+                        path: path.clone(),
+                        first: g.first_file.clone(),
+                    });
+                }
+            }
+            None => {
+                let remap_err = |source| ForcingError::Remap {
+                    path: path.clone(),
+                    source,
+                };
+                let src = LatLonSource::new(lat.clone(), lon.clone()).map_err(remap_err)?;
+                let weights =
+                    RemapWeights::new(&src, &self.targets, self.spec.remap).map_err(remap_err)?;
+                self.grid = Some(GridInfo {
+                    lat,
+                    lon,
+                    weights,
+                    first_file: path.clone(),
+                });
+            }
+        }
+        let grid = self.grid.as_ref().expect("grid set above");
+        if self.targets.is_empty() {
+            // A rank without land cells needs no data (a zero-size hyperslab is not a read).
+            return Ok(ForcingRecord {
+                time,
+                path,
+                values: Default::default(),
+            });
+        }
+        let time_index = self.find_time_index(&file, &path, time)?;
+        let slab = grid.weights.slab();
+        let mut values: [Vec<f64>; 7] = Default::default();
+        for role in ForcingRole::ALL {
+            let vs = self.spec.variables.get(role);
+            let var = file
+                .variable(&vs.name)
+                .ok_or_else(|| ForcingError::MissingVariable {
+                    path: path.clone(),
+                    variable: vs.name.clone(),
+                })?;
+            let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+            let n = dims.len();
+            if !(2..=3).contains(&n) || dims[n - 2] != lat_dim || dims[n - 1] != lon_dim {
+                return Err(ForcingError::Format {
+                    path: path.clone(),
+                    message: format!(
+                        "variable {} has dimensions ({}); expected ([time,] {lat_dim}, {lon_dim})",
+                        vs.name,
+                        dims.join(", ")
+                    ),
+                });
+            }
+            let conv = self.unit_conversion(&var, role, &path)?;
+            let packing = Packing::of(&var, &path)?;
+            let lat_r = slab.lat_start..slab.lat_start + slab.lat_count;
+            let lon_r = slab.lon_start..slab.lon_start + slab.lon_count;
+            let raw: Vec<f64> = if n == 3 {
+                let ti = time_index.unwrap_or(0);
+                if ti >= var.dimensions()[0].len() {
+                    return Err(ForcingError::Format {
+                        path: path.clone(),
+                        message: format!("variable {} has no record {ti}", vs.name),
+                    });
+                }
+                var.get_values::<f64, _>([ti..ti + 1, lat_r, lon_r])
+                    .map_err(nc_err)?
+            } else {
+                var.get_values::<f64, _>([lat_r, lon_r]).map_err(nc_err)?
+            };
+            // Declared fill values are masked points (renormalised away); a NaN that is not
+            // the declared fill is corrupt data and an error wherever a target uses it.
+            let mut corrupt = vec![false; raw.len()];
+            let si: Vec<f64> = raw
+                .into_iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    if packing.is_fill(r) {
+                        f64::NAN
+                    } else if r.is_nan() {
+                        corrupt[k] = true;
+                        f64::NAN
+                    } else {
+                        conv.apply(r * packing.scale + packing.offset)
+                    }
+                })
+                .collect();
+            let mut at_targets = grid
+                .weights
+                .apply(&si)
+                .map_err(|source| ForcingError::Remap {
+                    path: path.clone(),
+                    source,
+                })?;
+            let (lo, hi) = role.valid_range();
+            for (k, v) in at_targets.iter_mut().enumerate() {
+                let (tlat, tlon) = self.targets[k];
+                let uses_corrupt = grid
+                    .weights
+                    .entries(k)
+                    .iter()
+                    .any(|&(idx, w)| w > 0.0 && corrupt[idx as usize]);
+                if !v.is_finite() || uses_corrupt {
+                    return Err(ForcingError::MissingValue {
+                        path: path.clone(),
+                        variable: vs.name.clone(),
+                        time,
+                        lat: tlat,
+                        lon: tlon,
+                    });
+                }
+                if *v < lo || *v > hi {
+                    return Err(ForcingError::Impossible {
+                        path: path.clone(),
+                        variable: vs.name.clone(),
+                        role,
+                        time,
+                        lat: tlat,
+                        lon: tlon,
+                        value: *v,
+                        units: role.si_units(),
+                        min: lo,
+                        max: hi,
+                    });
+                }
+                if let Some(f) = role.clip_floor() {
+                    *v = v.max(f);
+                }
+            }
+            values[role.index()] = at_targets;
+        }
+        Ok(ForcingRecord { time, path, values })
+    }
+
+    fn unit_conversion(
+        &self,
+        var: &netcdf::Variable<'_>,
+        role: ForcingRole,
+        path: &Path,
+    ) -> Result<UnitConversion, ForcingError> {
+        let vs = self.spec.variables.get(role);
+        // A file without a units attribute is taken to be in the units the spec declares.
+        let units = match var.attribute_value("units") {
+            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+            Some(Ok(_)) => {
+                return Err(ForcingError::Format {
+                    path: path.to_path_buf(),
+                    message: format!("units attribute of {} is not text", vs.name),
+                })
+            }
+            Some(Err(source)) => {
+                return Err(ForcingError::Netcdf {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+            None => vs.units.clone(),
+        };
+        conversion_to_si(role, &units).ok_or_else(|| ForcingError::Units {
+            path: path.to_path_buf(),
+            variable: vs.name.clone(),
+            role,
+            units,
+            expected: vs.units.clone(),
+        })
+    }
+
+    /// Index of `time` along the file's time coordinate; None when the file has none.
+    fn find_time_index(
+        &self,
+        file: &netcdf::File,
+        path: &Path,
+        time: NaiveDateTime,
+    ) -> Result<Option<usize>, ForcingError> {
+        let Some(tv) = file.variable(&self.spec.time_name) else {
+            return Ok(None);
+        };
+        let units = match tv.attribute_value("units") {
+            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+            _ => {
+                return Err(ForcingError::Format {
+                    path: path.to_path_buf(),
+                    message: format!("time coordinate {} has no text units", self.spec.time_name),
+                })
+            }
+        };
+        let (unit_s, epoch) = parse_cf_time_units(&units).ok_or_else(|| ForcingError::Format {
+            path: path.to_path_buf(),
+            message: format!("cannot parse time units \"{units}\""),
+        })?;
+        let vals: Vec<f64> =
+            tv.get_values::<f64, _>(..)
+                .map_err(|source| ForcingError::Netcdf {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        let want = (time - epoch).num_milliseconds() as f64 / 1000.0;
+        for (k, v) in vals.iter().enumerate() {
+            if (v * unit_s - want).abs() < 1.0 {
+                return Ok(Some(k));
+            }
+        }
+        let found: Vec<String> = vals
+            .iter()
+            .take(4)
+            .map(|v| {
+                (epoch + Duration::milliseconds((v * unit_s * 1000.0).round() as i64)).to_string()
+            })
+            .collect();
+        Err(ForcingError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "no record for valid time {time} (file holds {})",
+                found.join(", ")
+            ),
+        })
+    }
+
+    /// Forcing for every target over the model step [step_start, step_end).
+    pub fn forcing_for_step(
+        &mut self,
+        step_start: NaiveDateTime,
+        step_end: NaiveDateTime,
+    ) -> Result<Vec<Forcing>, ForcingError> {
+        if step_end <= step_start {
+            return Err(ForcingError::BadStep {
+                start: step_start,
+                end: step_end,
+            });
+        }
+        let n = self.targets.len();
+        if n == 0 {
+            // A rank without land cells touches no file.
+            return Ok(Vec::new());
+        }
+        let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
+        let interval = self.interval();
+        let int_s = self.spec.interval_seconds as f64;
+        let mut out = vec![[0.0f64; 7]; n];
+
+        // Instantaneous fields: linear in time at the step midpoint.
+        let mid = step_start + (step_end - step_start) / 2;
+        let ta = self.file_time_at_or_before(mid);
+        let wb = (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s;
+        let inst_roles: Vec<ForcingRole> = ForcingRole::ALL
+            .into_iter()
+            .filter(|r| self.spec.variables.get(*r).sampling == TimeSampling::Instantaneous)
+            .collect();
+        if !inst_roles.is_empty() {
+            let ra = self.record(ta)?;
+            let rb = if wb > 0.0 {
+                Some(self.record(ta + interval)?)
+            } else {
+                None
+            };
+            for role in &inst_roles {
+                let a = ra.values(*role);
+                for (k, o) in out.iter_mut().enumerate() {
+                    o[role.index()] = match &rb {
+                        Some(rb) => (1.0 - wb) * a[k] + wb * rb.values(*role)[k],
+                        None => a[k],
+                    };
+                }
+            }
+        }
+
+        // Period-mean fields: time-weighted over the periods the step overlaps.
+        let period_roles: Vec<ForcingRole> = ForcingRole::ALL
+            .into_iter()
+            .filter(|r| self.spec.variables.get(*r).sampling == TimeSampling::PeriodMean)
+            .collect();
+        if !period_roles.is_empty() {
+            let mut p0 = self.file_time_at_or_before(step_start);
+            while p0 < step_end {
+                let p1 = p0 + interval;
+                let o1 = step_start.max(p0);
+                let o2 = step_end.min(p1);
+                let frac = (o2 - o1).num_milliseconds() as f64 / 1000.0 / dt;
+                if frac > 0.0 {
+                    let file_time = match self.spec.period_alignment {
+                        PeriodAlignment::Ending => p1,
+                        PeriodAlignment::Starting => p0,
+                    };
+                    let rec = self.record(file_time)?;
+                    let reference = p0 + interval / 2;
+                    for role in &period_roles {
+                        let vals = rec.values(*role);
+                        let zenith =
+                            *role == ForcingRole::ShortwaveDown && self.spec.sw_zenith_weighting;
+                        for (k, o) in out.iter_mut().enumerate() {
+                            let factor = if zenith {
+                                let (lat, lon) = self.targets[k];
+                                zenith_factor(p0, p1, o1, o2, lat, lon, reference)
+                            } else {
+                                1.0
+                            };
+                            o[role.index()] += frac * factor * vals[k];
+                        }
+                    }
+                }
+                p0 = p1;
+            }
+        }
+
+        let h = self.spec.forcing_height;
+        Ok(out
+            .into_iter()
+            .map(|v| {
+                let tair = v[ForcingRole::AirTemperature.index()];
+                Forcing {
+                    air_temperature: tair,
+                    specific_humidity: v[ForcingRole::SpecificHumidity.index()],
+                    surface_pressure: v[ForcingRole::SurfacePressure.index()],
+                    wind_speed: v[ForcingRole::WindSpeed.index()],
+                    precipitation: v[ForcingRole::Precipitation.index()],
+                    frozen_precip_fraction: frozen_precip_fraction(tair),
+                    shortwave_down: v[ForcingRole::ShortwaveDown.index()],
+                    longwave_down: v[ForcingRole::LongwaveDown.index()],
+                    forcing_height: h,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Fraction of precipitation falling as snow: all of it below freezing, as the Noah offline
+/// drivers do (the physics then treats it as snowfall).
+pub fn frozen_precip_fraction(air_temperature: f64) -> f64 {
+    if air_temperature < FREEZING_POINT {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Ratio of the mean cos(zenith) over the sub-interval [o1, o2] to its mean over the whole
+/// period [p0, p1]; 1 when the period mean is ~0 (night or grazing sun: plain mean).
+/// Summed over sub-intervals tiling the period with their lengths as weights it gives
+/// exactly the period length, so the period total of shortwave is conserved.
+pub fn zenith_factor(
+    p0: NaiveDateTime,
+    p1: NaiveDateTime,
+    o1: NaiveDateTime,
+    o2: NaiveDateTime,
+    lat: f64,
+    lon: f64,
+    reference: NaiveDateTime,
+) -> f64 {
+    let period = solar::mean_cos_zenith(p0, p1, lat, lon, reference);
+    if period < MIN_PERIOD_COS_ZENITH {
+        return 1.0;
+    }
+    solar::mean_cos_zenith(o1, o2, lat, lon, reference) / period
+}
+
+/// Parse CF time units "<unit> since <date>[ <time>]" into (seconds per unit, epoch).
+pub fn parse_cf_time_units(units: &str) -> Option<(f64, NaiveDateTime)> {
+    let u = units.trim();
+    let (unit, rest) = u.split_once(" since ")?;
+    let secs = match unit.trim().to_ascii_lowercase().as_str() {
+        "seconds" | "second" | "secs" | "sec" | "s" => 1.0,
+        "minutes" | "minute" | "mins" | "min" => 60.0,
+        "hours" | "hour" | "hrs" | "hr" | "h" => 3600.0,
+        "days" | "day" | "d" => 86_400.0,
+        _ => return None,
+    };
+    let r = rest
+        .trim()
+        .trim_end_matches(" UTC")
+        .trim_end_matches('Z')
+        .replace('T', " ");
+    let r = r.trim();
+    let fmts = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ];
+    for f in fmts {
+        if let Ok(t) = NaiveDateTime::parse_from_str(r, f) {
+            return Some((secs, t));
+        }
+    }
+    // Date only, or a date with a bare hour ("2000-01-01 0").
+    let date_part = r.split_whitespace().next()?;
+    let d = NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok()?;
+    let mut t: NaiveDateTime = d.into();
+    if let Some(hh) = r.split_whitespace().nth(1) {
+        t += Duration::hours(hh.parse::<i64>().ok()?);
+    }
+    Some((secs, t))
+}
+
+/// CF packing and fill attributes of one variable (raw values compared before unpacking).
+struct Packing {
+    scale: f64,
+    offset: f64,
+    fills: Vec<f64>,
+}
+
+impl Packing {
+    fn of(var: &netcdf::Variable<'_>, path: &Path) -> Result<Self, ForcingError> {
+        let num = |name: &str| -> Result<Vec<f64>, ForcingError> {
+            match var.attribute_value(name) {
+                None => Ok(Vec::new()),
+                Some(Err(source)) => Err(ForcingError::Netcdf {
+                    path: path.to_path_buf(),
+                    source,
+                }),
+                Some(Ok(v)) => attribute_numbers(&v).ok_or_else(|| ForcingError::Format {
+                    path: path.to_path_buf(),
+                    message: format!("attribute {name} of {} is not numeric", var.name()),
+                }),
+            }
+        };
+        let scale = num("scale_factor")?.first().copied().unwrap_or(1.0);
+        let offset = num("add_offset")?.first().copied().unwrap_or(0.0);
+        let mut fills = num("_FillValue")?;
+        fills.extend(num("missing_value")?);
+        Ok(Self {
+            scale,
+            offset,
+            fills,
+        })
+    }
+
+    /// A declared fill or missing value (a NaN counts only when NaN is declared).
+    fn is_fill(&self, raw: f64) -> bool {
+        if raw.is_nan() {
+            return self.fills.iter().any(|f| f.is_nan());
+        }
+        self.fills.contains(&raw)
+    }
+}
+
+fn attribute_numbers(v: &netcdf::AttributeValue) -> Option<Vec<f64>> {
+    use netcdf::AttributeValue as A;
+    Some(match v {
+        A::Uchar(x) => vec![*x as f64],
+        A::Schar(x) => vec![*x as f64],
+        A::Ushort(x) => vec![*x as f64],
+        A::Short(x) => vec![*x as f64],
+        A::Uint(x) => vec![*x as f64],
+        A::Int(x) => vec![*x as f64],
+        A::Ulonglong(x) => vec![*x as f64],
+        A::Longlong(x) => vec![*x as f64],
+        A::Float(x) => vec![*x as f64],
+        A::Double(x) => vec![*x],
+        A::Uchars(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Schars(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Ushorts(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Shorts(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Uints(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Ints(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Ulonglongs(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Longlongs(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Floats(x) => x.iter().map(|a| *a as f64).collect(),
+        A::Doubles(x) => x.clone(),
+        A::Str(_) | A::Strs(_) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cf_units() {
+        let (s, t) = parse_cf_time_units(" minutes since 2000-01-01 03:00:00").unwrap();
+        assert_eq!(s, 60.0);
+        assert_eq!(t.to_string(), "2000-01-01 03:00:00");
+        let (s, t) = parse_cf_time_units("hours since 1990-01-01").unwrap();
+        assert_eq!(s, 3600.0);
+        assert_eq!(t.to_string(), "1990-01-01 00:00:00");
+        assert!(parse_cf_time_units("fortnights since 2000-01-01").is_none());
+    }
+}

@@ -90,9 +90,14 @@ impl MpiComm {
 
     /// True when the process was started by an MPI launcher (mpirun/mpiexec/srun).
     pub fn launched_by_mpirun() -> bool {
-        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some())
+        [
+            "OMPI_COMM_WORLD_SIZE",
+            "PMI_SIZE",
+            "PMIX_RANK",
+            "MPI_LOCALNRANKS",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
     }
 
     fn counts_displs(counts: &[usize]) -> (Vec<Count>, Vec<Count>) {
@@ -186,17 +191,20 @@ impl Communicator for MpiComm {
     }
     fn allreduce_sum_f64(&self, x: f64) -> f64 {
         let mut y = 0.0;
-        self.world.all_reduce_into(&x, &mut y, SystemOperation::sum());
+        self.world
+            .all_reduce_into(&x, &mut y, SystemOperation::sum());
         y
     }
     fn allreduce_max_f64(&self, x: f64) -> f64 {
         let mut y = 0.0;
-        self.world.all_reduce_into(&x, &mut y, SystemOperation::max());
+        self.world
+            .all_reduce_into(&x, &mut y, SystemOperation::max());
         y
     }
     fn allreduce_sum_u64(&self, x: u64) -> u64 {
         let mut y = 0u64;
-        self.world.all_reduce_into(&x, &mut y, SystemOperation::sum());
+        self.world
+            .all_reduce_into(&x, &mut y, SystemOperation::sum());
         y
     }
     fn broadcast_bytes(&self, buf: &mut Vec<u8>, root: usize) {

@@ -1,0 +1,79 @@
+//! `landcycle run NAMELIST [--rundir DIR] [--windows N] [--resume]`: the ensemble driver.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::cycle::driver::{self, CycleError, RunOptions};
+use crate::parallel::{Communicator, MpiComm, SingleProcess};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run namelist.
+    pub namelist: PathBuf,
+    /// Run directory (overrides run:rundir).
+    #[arg(long)]
+    pub rundir: Option<PathBuf>,
+    /// Run at most N windows.
+    #[arg(long)]
+    pub windows: Option<usize>,
+    /// Continue from the latest complete restart in the run directory.
+    #[arg(long)]
+    pub resume: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The communicator of this process: MPI under an MPI launcher, else a single process.
+pub fn communicator() -> anyhow::Result<Box<dyn Communicator>> {
+    if MpiComm::launched_by_mpirun() {
+        let c = MpiComm::init().context("MPI was already initialised in this process")?;
+        Ok(Box::new(c))
+    } else {
+        Ok(Box::new(SingleProcess))
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let comm = communicator()?;
+    let cfg = Config::load(&args.namelist)
+        .with_context(|| format!("reading namelist {}", args.namelist.display()))?;
+    let opts = RunOptions {
+        rundir: args.rundir.clone(),
+        windows: args.windows,
+        resume: args.resume,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+    };
+    let t = std::time::Instant::now();
+    let summary = match driver::run(&cfg, comm.as_ref(), &opts) {
+        Ok(s) => s,
+        Err(CycleError::PeerFailed) if comm.rank() != 0 => {
+            anyhow::bail!("rank {}: stopped because another rank failed", comm.rank())
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("rank {}", comm.rank()))),
+    };
+    let rss = comm.allreduce_max_f64(summary.peak_rss_kb.unwrap_or(0) as f64);
+    if comm.rank() == 0 {
+        eprintln!(
+            "landcycle run: {} window(s) on {} rank(s), {} land cells × {} members, last cycle {}",
+            summary.windows_run,
+            comm.size(),
+            summary.n_land_cells,
+            cfg.run.ensemble_size,
+            summary
+                .last_cycle
+                .map(crate::time::cycle_label)
+                .unwrap_or_else(|| "none".into())
+        );
+        eprintln!("timing (max over ranks):");
+        for (name, s) in &summary.stage_seconds {
+            eprintln!("  {name:<16} {s:9.3} s");
+        }
+        eprintln!("  {:<16} {:9.3} s", "total", t.elapsed().as_secs_f64());
+        eprintln!("peak memory per rank (max): {:.1} MiB", rss / 1024.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The namelist schema: every group and key with type, unit, default and meaning.
+//!
+//! This table is the single source of truth: [`super::Config::load`] fills defaults from
+//! it, `landcycle check` prints keys in its order, the fingerprint covers the keys marked
+//! here, and docs/namelist.md is generated from it ([`render_markdown`]; a test keeps the
+//! file in step).
+
+/// The default of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// The key must be given.
+    Required,
+    /// Default value in namelist syntax.
+    Value(&'static str),
+    /// The key may be left out; the text says what happens then.
+    Unset(&'static str),
+}
+
+/// One key of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub group: &'static str,
+    pub key: &'static str,
+    /// Value type as a reader sees it ("integer", "real array", "'a' or 'b'", ...).
+    pub kind: &'static str,
+    /// Physical unit ("" when dimensionless or not a quantity).
+    pub unit: &'static str,
+    pub default: DefaultValue,
+    pub meaning: &'static str,
+    /// Whether the key enters [`super::Config::fingerprint`].
+    pub fingerprint: bool,
+}
+
+/// One namelist group.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupSpec {
+    pub name: &'static str,
+    /// Whether the group must be present (it has required keys).
+    pub required: bool,
+    pub meaning: &'static str,
+}
+
+pub const GROUPS: &[GroupSpec] = &[
+    GroupSpec {
+        name: "run",
+        required: true,
+        meaning: "Run period, cycling, ensemble, cold start and history output.",
+    },
+    GroupSpec {
+        name: "domain",
+        required: true,
+        meaning: "The land domain: static fields file and land-model parameter tables.",
+    },
+    GroupSpec {
+        name: "forcing",
+        required: true,
+        meaning: "The data atmosphere: gridded forcing files, variable names and units.",
+    },
+    GroupSpec {
+        name: "perturbation",
+        required: false,
+        meaning: "Ensemble perturbations of forcing and soil-moisture state (AR(1) in time, \
+                  cross-correlated, clipped, GMAO/LIS style). May be left out entirely.",
+    },
+    GroupSpec {
+        name: "restart",
+        required: false,
+        meaning: "Restart files. May be left out entirely.",
+    },
+];
+
+use DefaultValue::{Required, Unset, Value};
+
+const fn k(
+    group: &'static str,
+    key: &'static str,
+    kind: &'static str,
+    unit: &'static str,
+    default: DefaultValue,
+    meaning: &'static str,
+    fingerprint: bool,
+) -> KeySpec {
+    KeySpec {
+        group,
+        key,
+        kind,
+        unit,
+        default,
+        meaning,
+        fingerprint,
+    }
+}
+
+#[rustfmt::skip]
+pub const SCHEMA: &[KeySpec] = &[
+    // &run
+    k("run", "start", "date-time", "UTC", Required,
+      "Start of the run: 'YYYY-MM-DD_HH:MM:SS', 'YYYY-MM-DDTHH:MM:SS' or 'YYYYMMDDHH'.", false),
+    k("run", "end", "date-time", "UTC", Required,
+      "End of the run (after start; the run length must be a whole number of windows).", false),
+    k("run", "model", "'noah'", "", Value("'noah'"), "Land-surface model.", true),
+    k("run", "timestep", "integer", "s", Value("900"),
+      "Model time step; must divide the cycle window.", true),
+    k("run", "window_hours", "integer", "h", Value("6"),
+      "Length of one assimilation cycle window.", true),
+    k("run", "ensemble_size", "integer", "", Value("20"), "Number of ensemble members (>= 1).", true),
+    k("run", "seed", "integer (0 to 2^64-1)", "", Value("1"),
+      "Seed of all random streams (perturbations).", true),
+    k("run", "rundir", "path", "", Value("'rundir'"),
+      "Run directory for history output and restarts.", false),
+    k("run", "initial_restart", "path", "",
+      Unset("cold start from the values below"),
+      "Restart file to start from instead of a cold start.", false),
+    k("run", "cold_start_soil_moisture", "real array (one per soil layer)", "m3 m-3",
+      Value("0.30, 0.30, 0.30, 0.30"),
+      "Volumetric soil moisture of each soil layer at a cold start (0 < value <= 1).", true),
+    k("run", "cold_start_temperature", "real", "K", Value("285.0"),
+      "Soil, skin and canopy temperature at a cold start.", true),
+    k("run", "history_interval_hours", "integer", "h", Value("3"),
+      "Interval between history outputs (a multiple of the time step).", false),
+    k("run", "history_members", "logical", "", Value(".false."),
+      "Write every member to history; .false. writes ensemble mean and spread only.", false),
+    k("run", "history_compression", "integer (0 to 9)", "", Value("4"),
+      "Deflate level of history variables (0 = uncompressed).", false),
+    // &domain
+    k("domain", "static_file", "path", "", Required,
+      "NetCDF file with the grid, land mask and static fields.", false),
+    k("domain", "static_format", "'landcycle' or 'geo_em'", "", Value("'landcycle'"),
+      "Layout of static_file: a landcycle static file or a WPS geo_em file.", true),
+    k("domain", "vegetation_dataset", "'USGS' or 'MODIFIED_IGBP_MODIS_NOAH'", "",
+      Unset("taken from the static file (geo_em MMINLU attribute), else 'USGS'"),
+      "Vegetation classification of the vegetation classes in the static file.", true),
+    k("domain", "parameter_tables", "path (directory)", "",
+      Unset("the tables built into landcycle"),
+      "Directory holding WRF/Noah VEGPARM.TBL, SOILPARM.TBL and GENPARM.TBL.", false),
+    // &forcing
+    k("forcing", "directory", "path (directory)", "", Required,
+      "Directory holding the forcing files.", false),
+    k("forcing", "file_template", "string (strftime pattern)", "", Required,
+      "File name of the forcing valid at a time, e.g. 'GLDAS_NOAH025_3H.A%Y%m%d.%H%M.021.nc4'.", true),
+    k("forcing", "interval_hours", "integer", "h", Value("3"), "Interval between forcing files.", true),
+    k("forcing", "tair_var", "string", "", Value("'Tair_f_inst'"), "Variable name of air temperature.", true),
+    k("forcing", "tair_units", "string", "", Value("'K'"), "Expected units of air temperature.", true),
+    k("forcing", "qair_var", "string", "", Value("'Qair_f_inst'"), "Variable name of specific humidity.", true),
+    k("forcing", "qair_units", "string", "", Value("'kg/kg'"), "Expected units of specific humidity.", true),
+    k("forcing", "psurf_var", "string", "", Value("'Psurf_f_inst'"), "Variable name of surface pressure.", true),
+    k("forcing", "psurf_units", "string", "", Value("'Pa'"), "Expected units of surface pressure.", true),
+    k("forcing", "wind_var", "string", "", Value("'Wind_f_inst'"), "Variable name of wind speed.", true),
+    k("forcing", "wind_units", "string", "", Value("'m/s'"), "Expected units of wind speed.", true),
+    k("forcing", "rainf_var", "string", "", Value("'Rainf_f_tavg'"),
+      "Variable name of total precipitation rate.", true),
+    k("forcing", "rainf_units", "string", "", Value("'kg m-2 s-1'"),
+      "Expected units of total precipitation rate.", true),
+    k("forcing", "swdown_var", "string", "", Value("'SWdown_f_tavg'"),
+      "Variable name of downward shortwave radiation.", true),
+    k("forcing", "swdown_units", "string", "", Value("'W m-2'"),
+      "Expected units of downward shortwave radiation.", true),
+    k("forcing", "lwdown_var", "string", "", Value("'LWdown_f_tavg'"),
+      "Variable name of downward longwave radiation.", true),
+    k("forcing", "lwdown_units", "string", "", Value("'W m-2'"),
+      "Expected units of downward longwave radiation.", true),
+    k("forcing", "forcing_height", "real", "m", Value("10.0"),
+      "Height above the surface of the forcing air temperature, humidity and wind.", true),
+    k("forcing", "sw_zenith_weighting", "logical", "", Value(".true."),
+      "Interpolate shortwave in time weighted by the cosine of the solar zenith angle.", true),
+    k("forcing", "remap", "'bilinear' or 'nearest'", "", Value("'bilinear'"),
+      "Remapping of forcing to the land grid.", true),
+    // &perturbation
+    k("perturbation", "perturb_forcing", "logical", "", Value(".true."), "Perturb the forcing.", true),
+    k("perturbation", "perturb_state", "logical", "", Value(".true."),
+      "Perturb the soil-moisture state.", true),
+    k("perturbation", "interval_seconds", "integer", "s", Value("3600"),
+      "Perturbation interval (a multiple of the time step); perturbations are held between \
+       perturbation times and the AR(1) coefficient is exp(-interval/tau).", true),
+    k("perturbation", "std_normal_max", "real", "", Value("2.5"),
+      "Clip standard-normal perturbations to +- this value (> 0).", true),
+    k("perturbation", "remove_ensemble_mean", "logical", "", Value(".true."),
+      "Remove the ensemble mean of the perturbations in each cell.", true),
+    k("perturbation", "forcing_vars", "string array: 'tair', 'qair', 'psurf', 'wind', 'rainf', \
+       'swdown', 'lwdown'", "", Value("'swdown', 'lwdown', 'rainf'"),
+      "Perturbed forcing variables (no repeats).", true),
+    k("perturbation", "forcing_types", "string array: 'multiplicative' or 'additive'", "",
+      Value("'multiplicative', 'additive', 'multiplicative'"),
+      "Kind of perturbation of each forcing variable (multiplicative is lognormal with mean 1).", true),
+    k("perturbation", "forcing_std", "real array", "variable's unit (additive), 1 (multiplicative)",
+      Value("0.3, 50.0, 0.5"),
+      "Standard deviation of the perturbation of each forcing variable (>= 0).", true),
+    k("perturbation", "forcing_tau_hours", "real array", "h", Value("24.0, 24.0, 24.0"),
+      "AR(1) time scale of each forcing variable (> 0).", true),
+    k("perturbation", "forcing_corr", "real array (n x n, row-major)", "",
+      Value("1.0, -0.5, -0.8, -0.5, 1.0, 0.5, -0.8, 0.5, 1.0"),
+      "Cross-correlation of the forcing perturbations: symmetric, unit diagonal, positive definite.", true),
+    k("perturbation", "spatial_corr_km", "real", "km", Value("0.0"),
+      "Spatial correlation length of the perturbation fields (0 = spatially uncorrelated).", true),
+    k("perturbation", "state_std", "real array (one per soil layer)", "m3 m-3",
+      Value("0.01, 0.006, 0.003, 0.0015"),
+      "Standard deviation of the additive soil-moisture perturbation per layer (>= 0).", true),
+    k("perturbation", "state_tau_hours", "real", "h", Value("12.0"),
+      "AR(1) time scale of the soil-moisture perturbations (> 0).", true),
+    k("perturbation", "state_corr", "real array (layers x layers, row-major)", "",
+      Value("1.0, 0.6, 0.4, 0.2, 0.6, 1.0, 0.6, 0.4, 0.4, 0.6, 1.0, 0.6, 0.2, 0.4, 0.6, 1.0"),
+      "Vertical correlation of the soil-moisture perturbations: symmetric, unit diagonal, \
+       positive definite.", true),
+    // &restart
+    k("restart", "keep", "integer", "", Value("4"),
+      "Number of most recent restarts to keep in the run directory (0 = keep all).", false),
+];
+
+/// The schema entry of `group`/`key` (lower case).
+pub fn key_spec(group: &str, key: &str) -> Option<&'static KeySpec> {
+    SCHEMA.iter().find(|s| s.group == group && s.key == key)
+}
+
+/// The keys of `group`, in schema order.
+pub fn group_keys(group: &str) -> impl Iterator<Item = &'static KeySpec> + '_ {
+    SCHEMA.iter().filter(move |s| s.group == group)
+}
+
+const DOC_INTRO: &str = "\
+# landcycle namelist reference
+
+<!-- Generated from src/config/schema.rs. Do not edit by hand: after changing the schema run
+     LANDCYCLE_BLESS=1 cargo test --release --test config_schema
+     to rewrite this file (the test fails while the two differ). -->
+
+A landcycle run is configured by one Fortran namelist file (`landcycle run NAMELIST`).
+`landcycle check NAMELIST` validates it and prints the effective configuration with every
+default filled in. `namelists/demo.nml` is a complete example.
+
+## Syntax
+
+The parser reads Fortran namelists as `f90nml` does:
+
+- groups `&name ... /` (also `&name ... &end` and `$name ... $end`); several groups in one file,
+  in any order; text outside groups is ignored;
+- group and key names are case-insensitive; `!` starts a comment;
+- integers, reals (`1.5`, `.5`, `2.`, `1e3`, `1.0d-2`), logicals (`.true.`, `.t.`, `T`, `true`,
+  `.false.`, `.f.`, `F`, `false`, any case), strings in `'...'` or `\"...\"` (a doubled quote is
+  a literal quote); strings must be quoted;
+- arrays separated by commas or blanks and continued over lines; repeat counts `3*0.5`; null
+  values `1, , 3` and `2*`; indexed assignments `x(2) = 3` and `x(2:3) = 1, 2`; a key
+  assigned twice is overwritten element by element, as Fortran does;
+- an integer is accepted where a real is expected, a single value where an array is expected,
+  and names of choices (like `'Bilinear'`) in any case.
+
+Errors name the file, line and column: syntax errors point at the offending character, type
+errors at the offending value, unknown keys at the key (with the closest valid key suggested:
+``did you mean `timestep`?``), missing required keys at the group. Invalid values (for example
+a correlation matrix that is not positive definite, or a time step that does not divide the
+window) name the group, the key and its line.
+
+## Conventions
+
+- **Paths.** A relative path in a namelist resolves against the directory of the namelist
+  file, not the working directory; the configuration stores the resolved absolute paths
+  (lexically normalized: `a/../b` becomes `b`).
+- **Times** are UTC. Date-times are written `'YYYY-MM-DD_HH:MM:SS'`, `'YYYY-MM-DDTHH:MM:SS'`,
+  `'YYYY-MM-DD HH:MM:SS'`, `'YYYYMMDDHH'` or `'YYYYMMDDHHMM'`.
+- **Other groups.** Groups this table does not list (for example `&synth` for `landcycle
+  synth`) are left to the commands that read them; a group whose name is a likely misspelling
+  of one listed here is an error.
+- **Fingerprint.** The configuration fingerprint (SHA-256 over the canonical effective values
+  of the keys marked *yes* in the *fp* column) is stored in restarts; a restart written with a
+  different fingerprint is refused. Run length, paths, history and restart-retention keys are
+  excluded, so a run can be extended, moved or given other output settings and still continue.
+";
+
+/// The text of docs/namelist.md.
+pub fn render_markdown() -> String {
+    let mut s = String::from(DOC_INTRO);
+    for g in GROUPS {
+        s.push_str(&format!("\n## `&{}`\n\n{}", g.name, g.meaning));
+        if g.required {
+            s.push_str(" This group is required.");
+        }
+        s.push_str("\n\n| key | type | unit | default | fp | meaning |\n");
+        s.push_str("|---|---|---|---|---|---|\n");
+        for spec in group_keys(g.name) {
+            let default = match spec.default {
+                Required => "**required**".to_string(),
+                Value(v) => format!("`{v}`"),
+                Unset(what) => format!("unset: {what}"),
+            };
+            let unit = if spec.unit.is_empty() { "-" } else { spec.unit };
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                spec.key,
+                cell(spec.kind),
+                cell(unit),
+                cell(&default),
+                if spec.fingerprint { "yes" } else { "no" },
+                cell(spec.meaning),
+            ));
+        }
+    }
+    s
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}

@@ -1,0 +1,813 @@
+//! The plan (geometry, windows, index maps, FFT plans) and the forward/inverse transform.
+//!
+//! Conventions. The image is `n1 × n2`, row-major (axis 1 contiguous). Its unitary DFT
+//! X̂(k) is kept as a half spectrum (k2 = 0..n2/2) in a column-major "spectrum layout"
+//! (`index = k2 · n1 + k1`), which is what a row r2c FFT followed by column FFTs gives.
+//! Every wedge is a list of (spectrum index, wrapped index, weight) entries; frequencies
+//! outside the stored half are read as conjugates. The weights already contain the DFT
+//! normalisations and the √2 of the cosine/sine pairs, so the transform does no scaling
+//! passes and evaluates no transcendental function.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use num_complex::Complex64 as C64;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+use super::coeffs::{BandInfo, BandKind, Coefficients, Layout};
+use super::window::{angular_weights, lowpass_1d, next_smooth, pseudo_angle};
+use super::CurveletError;
+
+/// What the finest scale holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finest {
+    /// Curvelet wedges on a smooth periodic extension of the spectrum (redundancy ≈ 7).
+    Curvelets,
+    /// A single real wavelet band of the image size (redundancy ≈ 2.9).
+    Wavelets,
+}
+
+/// How wrapping rectangles are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrapSize {
+    /// Smallest 2·3·5·7-smooth sizes that hold the wedge (fast FFTs).
+    Smooth,
+    /// Smallest sizes that hold the wedge.
+    Minimal,
+}
+
+/// Options of a curvelet plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurveletOptions {
+    /// Number of scales J including the coarsest; `None` = ⌈log2 min(n1, n2) − 3⌉, at least 3.
+    pub scales: Option<usize>,
+    /// Angles at the second coarsest scale (multiple of 4, ≥ 8); doubles every other scale.
+    pub coarse_angles: usize,
+    /// Finest-level option.
+    pub finest: Finest,
+    /// Wrap-size option.
+    pub wrap: WrapSize,
+}
+
+impl Default for CurveletOptions {
+    fn default() -> Self {
+        Self {
+            scales: None,
+            coarse_angles: 16,
+            finest: Finest::Wavelets,
+            wrap: WrapSize::Smooth,
+        }
+    }
+}
+
+/// Smallest image side accepted.
+pub const MIN_SIDE: usize = 16;
+
+/// Default number of scales for an `n1 × n2` image.
+pub fn default_scales(n1: usize, n2: usize) -> usize {
+    let m = n1.min(n2).max(1) as f64;
+    ((m.log2() - 3.0).ceil().max(3.0)) as usize
+}
+
+/// Largest number of scales that keeps a coarsest low-pass with a non-empty flat part.
+pub fn max_scales(n1: usize, n2: usize) -> usize {
+    // Coarsest L = (4 n / 3) / 2^(J−1) must be ≥ 4.
+    let m = n1.min(n2) as f64;
+    (1.0 + (m / 3.0).log2()).floor().max(1.0) as usize
+}
+
+struct Stage {
+    band: usize,
+    kind: BandKind,
+    p1: usize,
+    p2: usize,
+    // Entry ranges: [e0, e1) direct interior, [e1, e2) direct on the k2 = 0 / Nyquist
+    // columns, [e2, e3) conjugated.
+    e0: usize,
+    e1: usize,
+    e2: usize,
+    e3: usize,
+    row_inv: Arc<dyn Fft<f64>>,
+    col_inv: Arc<dyn Fft<f64>>,
+    row_fwd: Arc<dyn Fft<f64>>,
+    col_fwd: Arc<dyn Fft<f64>>,
+}
+
+struct Dense {
+    band: usize,
+    // Weight per spectrum-layout index (includes 1/(n1 n2)).
+    weight: Vec<f64>,
+}
+
+/// A curvelet transform plan for one grid size. Immutable and `Sync`: share it between
+/// threads and give each its own [`Workspace`].
+pub struct CurveletPlan {
+    n1: usize,
+    n2: usize,
+    h: usize,
+    options: CurveletOptions,
+    n_scales: usize,
+    angles: Vec<usize>,
+    layout: Arc<Layout>,
+    stages: Vec<Stage>,
+    dense: Option<Dense>,
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    w: Vec<f64>,
+    r2c: Arc<dyn RealToComplex<f64>>,
+    c2r: Arc<dyn ComplexToReal<f64>>,
+    col_fwd: Arc<dyn Fft<f64>>,
+    col_inv: Arc<dyn Fft<f64>>,
+    scratch_len: usize,
+    max_wedge: usize,
+}
+
+/// Scratch memory for one thread using a plan.
+pub struct Workspace {
+    n1: usize,
+    n2: usize,
+    spec: Vec<C64>,
+    rows: Vec<C64>,
+    wbuf: Vec<C64>,
+    tbuf: Vec<C64>,
+    scratch: Vec<C64>,
+    rowbuf: Vec<f64>,
+}
+
+// One wedge under construction: frequency (extended plane) and weight before normalisation.
+struct Proto {
+    scale: usize,
+    angle: usize,
+    kind: BandKind,
+    rows_radial: bool,
+    pts: Vec<(i64, i64, f64)>,
+}
+
+impl CurveletPlan {
+    /// Build a plan for an `n1 × n2` image.
+    pub fn new(n1: usize, n2: usize, options: &CurveletOptions) -> Result<Self, CurveletError> {
+        if n1 < MIN_SIDE || n2 < MIN_SIDE {
+            return Err(CurveletError::TooSmall {
+                n1,
+                n2,
+                min: MIN_SIDE,
+            });
+        }
+        if n1 * n2 > u32::MAX as usize / 2 {
+            return Err(CurveletError::TooLarge { n1, n2 });
+        }
+        let ca = options.coarse_angles;
+        if ca < 8 || ca % 4 != 0 {
+            return Err(CurveletError::BadAngles(ca));
+        }
+        let jmax = max_scales(n1, n2);
+        let j = match options.scales {
+            None => default_scales(n1, n2).min(jmax.max(3)),
+            Some(j) => j,
+        };
+        if j < 3 || j > jmax.max(3) {
+            return Err(CurveletError::BadScales {
+                requested: j,
+                min: 3,
+                max: jmax.max(3),
+            });
+        }
+        let angles: Vec<usize> = (0..j)
+            .map(|s| if s == 0 { 1 } else { ca << (s - 1).div_ceil(2) })
+            .collect();
+
+        let protos = build_protos(n1, n2, j, &angles, options.finest);
+        let dense_finest = options.finest == Finest::Wavelets;
+
+        // Layout.
+        let mut bands = Vec::new();
+        let mut scale_start = vec![0usize];
+        let mut offset = 0usize;
+        let mut units = 0usize;
+        let mut sizes = Vec::with_capacity(protos.len());
+        for pr in &protos {
+            let (p1, p2) = wrap_size(pr, options.wrap);
+            sizes.push((p1, p2));
+        }
+        let mut pi = 0;
+        for s in 0..j {
+            if s == j - 1 && dense_finest {
+                bands.push(BandInfo {
+                    scale: s,
+                    angle: 0,
+                    offset,
+                    rows: n1,
+                    cols: n2,
+                    kind: BandKind::Real,
+                });
+                offset += n1 * n2;
+                units += n1 * n2;
+            } else {
+                while pi < protos.len() && protos[pi].scale == s {
+                    let (p1, p2) = sizes[pi];
+                    let info = BandInfo {
+                        scale: s,
+                        angle: protos[pi].angle,
+                        offset,
+                        rows: p1,
+                        cols: p2,
+                        kind: protos[pi].kind,
+                    };
+                    offset += info.len();
+                    units += info.positions();
+                    bands.push(info);
+                    pi += 1;
+                }
+            }
+            scale_start.push(bands.len());
+        }
+        let layout = Arc::new(Layout {
+            n1,
+            n2,
+            bands,
+            scale_start,
+            total: offset,
+            units,
+        });
+
+        // FFT plans.
+        let mut planner = FftPlanner::<f64>::new();
+        let mut fwd: HashMap<usize, Arc<dyn Fft<f64>>> = HashMap::new();
+        let mut inv: HashMap<usize, Arc<dyn Fft<f64>>> = HashMap::new();
+        let mut get = |n: usize, forward: bool| -> Arc<dyn Fft<f64>> {
+            let map = if forward { &mut fwd } else { &mut inv };
+            map.entry(n)
+                .or_insert_with(|| {
+                    if forward {
+                        planner.plan_fft_forward(n)
+                    } else {
+                        planner.plan_fft_inverse(n)
+                    }
+                })
+                .clone()
+        };
+        let h = n2 / 2 + 1;
+        let nn = (n1 * n2) as f64;
+        let col_fwd = get(n1, true);
+        let col_inv = get(n1, false);
+        let mut rplanner = RealFftPlanner::<f64>::new();
+        let r2c = rplanner.plan_fft_forward(n2);
+        let c2r = rplanner.plan_fft_inverse(n2);
+        let mut scratch_len = col_fwd
+            .get_inplace_scratch_len()
+            .max(col_inv.get_inplace_scratch_len())
+            .max(r2c.get_scratch_len())
+            .max(c2r.get_scratch_len());
+
+        // Entries.
+        let mut src = Vec::new();
+        let mut dst = Vec::new();
+        let mut w = Vec::new();
+        let mut stages = Vec::new();
+        let mut max_wedge = 0usize;
+        let nyq = if n2 % 2 == 0 { Some(n2 / 2) } else { None };
+        for (pr, &(p1, p2)) in protos.iter().zip(&sizes) {
+            let band = layout
+                .bands
+                .iter()
+                .position(|b| b.scale == pr.scale && b.angle == pr.angle)
+                .ok_or(CurveletError::Internal("band missing from layout"))?;
+            let norm = 1.0 / (nn * (p1 * p2) as f64).sqrt();
+            let scale = match pr.kind {
+                BandKind::Pair => std::f64::consts::SQRT_2 * norm,
+                BandKind::Real => norm,
+            };
+            let mut used = vec![false; p1 * p2];
+            let mut cats: [Vec<(u32, u32, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+            for &(k1, k2, wt) in &pr.pts {
+                let d =
+                    (k1.rem_euclid(p1 as i64) as usize) * p2 + k2.rem_euclid(p2 as i64) as usize;
+                if used[d] {
+                    return Err(CurveletError::Internal("wrapping is not injective"));
+                }
+                used[d] = true;
+                let b1 = k1.rem_euclid(n1 as i64) as usize;
+                let b2 = k2.rem_euclid(n2 as i64) as usize;
+                let (cat, s) = if b2 == 0 || Some(b2) == nyq {
+                    (1, b2 * n1 + b1)
+                } else if b2 < h {
+                    (0, b2 * n1 + b1)
+                } else {
+                    (2, (n2 - b2) * n1 + (n1 - b1) % n1)
+                };
+                cats[cat].push((s as u32, d as u32, wt * scale));
+            }
+            let e0 = src.len();
+            let mut bounds = [0usize; 3];
+            for (c, list) in cats.iter_mut().enumerate() {
+                list.sort_by_key(|e| (e.0, e.1));
+                for &(s, d, wt) in list.iter() {
+                    src.push(s);
+                    dst.push(d);
+                    w.push(wt);
+                }
+                bounds[c] = src.len();
+            }
+            let stage = Stage {
+                band,
+                kind: pr.kind,
+                p1,
+                p2,
+                e0,
+                e1: bounds[0],
+                e2: bounds[1],
+                e3: bounds[2],
+                row_inv: get(p2, false),
+                col_inv: get(p1, false),
+                row_fwd: get(p2, true),
+                col_fwd: get(p1, true),
+            };
+            for f in [
+                &stage.row_inv,
+                &stage.col_inv,
+                &stage.row_fwd,
+                &stage.col_fwd,
+            ] {
+                scratch_len = scratch_len.max(f.get_inplace_scratch_len());
+            }
+            max_wedge = max_wedge.max(p1 * p2);
+            stages.push(stage);
+        }
+
+        let dense = if dense_finest {
+            let band = layout.scale_start[j - 1];
+            let l1 = 4.0 * n1 as f64 / 3.0 / 2.0;
+            let l2 = 4.0 * n2 as f64 / 3.0 / 2.0;
+            let mut weight = vec![0.0; h * n1];
+            for b2 in 0..h {
+                let f2 = lowpass_1d(b2 as f64, l2);
+                for b1 in 0..n1 {
+                    let k1 = b1.min(n1 - b1) as f64;
+                    let phi = lowpass_1d(k1, l1) * f2;
+                    weight[b2 * n1 + b1] = (1.0 - phi * phi).max(0.0).sqrt() / nn;
+                }
+            }
+            Some(Dense { band, weight })
+        } else {
+            None
+        };
+
+        Ok(Self {
+            n1,
+            n2,
+            h,
+            options: options.clone(),
+            n_scales: j,
+            angles,
+            layout,
+            stages,
+            dense,
+            src,
+            dst,
+            w,
+            r2c,
+            c2r,
+            col_fwd,
+            col_inv,
+            scratch_len,
+            max_wedge,
+        })
+    }
+
+    /// Image rows.
+    pub fn n1(&self) -> usize {
+        self.n1
+    }
+    /// Image columns.
+    pub fn n2(&self) -> usize {
+        self.n2
+    }
+    /// Options the plan was built with.
+    pub fn options(&self) -> &CurveletOptions {
+        &self.options
+    }
+    /// Number of scales J.
+    pub fn n_scales(&self) -> usize {
+        self.n_scales
+    }
+    /// Number of angles at scale `s` counted over the full circle (1 for the coarsest and
+    /// for a wavelet finest band). Scale `s` stores half as many cosine/sine pair bands.
+    pub fn angles(&self, s: usize) -> usize {
+        if s + 1 == self.n_scales && self.dense.is_some() {
+            1
+        } else {
+            self.angles[s]
+        }
+    }
+    /// Coefficient layout.
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
+    }
+    /// Real coefficients per pixel.
+    pub fn redundancy(&self) -> f64 {
+        self.layout.redundancy()
+    }
+    /// Zero coefficients of this plan's layout.
+    pub fn new_coefficients(&self) -> Coefficients {
+        Coefficients::zeros(self.layout.clone())
+    }
+    /// Scratch memory for one thread.
+    pub fn new_workspace(&self) -> Workspace {
+        let z = C64::new(0.0, 0.0);
+        Workspace {
+            n1: self.n1,
+            n2: self.n2,
+            spec: vec![z; self.h * self.n1],
+            rows: vec![z; self.h * self.n1],
+            wbuf: vec![z; self.max_wedge],
+            tbuf: vec![z; self.max_wedge],
+            scratch: vec![z; self.scratch_len],
+            rowbuf: vec![0.0; self.n2],
+        }
+    }
+
+    fn check(
+        &self,
+        image_len: usize,
+        c: &Coefficients,
+        ws: &Workspace,
+    ) -> Result<(), CurveletError> {
+        let n = self.n1 * self.n2;
+        if image_len != n {
+            return Err(CurveletError::SizeMismatch {
+                what: "image",
+                expected: n,
+                got: image_len,
+            });
+        }
+        if !Arc::ptr_eq(c.layout(), &self.layout) && **c.layout() != *self.layout {
+            return Err(CurveletError::SizeMismatch {
+                what: "coefficient layout",
+                expected: self.layout.total,
+                got: c.len(),
+            });
+        }
+        if ws.n1 != self.n1 || ws.n2 != self.n2 || ws.wbuf.len() < self.max_wedge {
+            return Err(CurveletError::SizeMismatch {
+                what: "workspace",
+                expected: n,
+                got: ws.n1 * ws.n2,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward transform of a row-major `n1 × n2` image into `out`.
+    pub fn forward(
+        &self,
+        image: &[f64],
+        out: &mut Coefficients,
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        self.check(image.len(), out, ws)?;
+        if let Some(i) = image.iter().position(|v| !v.is_finite()) {
+            return Err(CurveletError::NonFinite {
+                row: i / self.n2,
+                col: i % self.n2,
+            });
+        }
+        let (n1, n2, h) = (self.n1, self.n2, self.h);
+        let Workspace {
+            spec,
+            rows,
+            wbuf,
+            tbuf,
+            scratch,
+            rowbuf,
+            ..
+        } = ws;
+        let sc = &mut scratch[..];
+
+        // Unitary-up-to-scale 2-D DFT into the spectrum layout.
+        for i in 0..n1 {
+            rowbuf.copy_from_slice(&image[i * n2..(i + 1) * n2]);
+            self.r2c
+                .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
+                .map_err(|_| CurveletError::Internal("r2c"))?;
+        }
+        transpose(rows, spec, n1, h);
+        self.col_fwd.process_with_scratch(spec, sc);
+
+        let data = out.as_mut_slice();
+        for st in &self.stages {
+            let (p1, p2) = (st.p1, st.p2);
+            let p = p1 * p2;
+            let wb = &mut wbuf[..p];
+            let tb = &mut tbuf[..p];
+            wb.fill(C64::new(0.0, 0.0));
+            for e in st.e0..st.e2 {
+                wb[self.dst[e] as usize] = spec[self.src[e] as usize] * self.w[e];
+            }
+            for e in st.e2..st.e3 {
+                wb[self.dst[e] as usize] = spec[self.src[e] as usize].conj() * self.w[e];
+            }
+            st.row_inv.process_with_scratch(wb, sc);
+            transpose(wb, tb, p1, p2);
+            st.col_inv.process_with_scratch(tb, sc);
+            let info = &self.layout.bands[st.band];
+            let band = &mut data[info.offset..info.offset + info.len()];
+            match st.kind {
+                BandKind::Real => {
+                    for m2 in 0..p2 {
+                        let col = &tb[m2 * p1..(m2 + 1) * p1];
+                        for (m1, v) in col.iter().enumerate() {
+                            band[m1 * p2 + m2] = v.re;
+                        }
+                    }
+                }
+                BandKind::Pair => {
+                    let (ca, sa) = band.split_at_mut(p);
+                    for m2 in 0..p2 {
+                        let col = &tb[m2 * p1..(m2 + 1) * p1];
+                        for (m1, v) in col.iter().enumerate() {
+                            ca[m1 * p2 + m2] = v.re;
+                            sa[m1 * p2 + m2] = v.im;
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(d) = &self.dense {
+            for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                *s *= *wt;
+            }
+            self.col_inv.process_with_scratch(spec, sc);
+            transpose(spec, rows, h, n1);
+            let info = &self.layout.bands[d.band];
+            let band = &mut data[info.offset..info.offset + info.len()];
+            for i in 0..n1 {
+                let r = &mut rows[i * h..(i + 1) * h];
+                r[0].im = 0.0;
+                if n2 % 2 == 0 {
+                    r[h - 1].im = 0.0;
+                }
+                self.c2r
+                    .process_with_scratch(r, &mut band[i * n2..(i + 1) * n2], sc)
+                    .map_err(|_| CurveletError::Internal("c2r"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inverse (= adjoint) transform of `coeffs` into a row-major `n1 × n2` image.
+    pub fn inverse(
+        &self,
+        coeffs: &Coefficients,
+        image: &mut [f64],
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        self.check(image.len(), coeffs, ws)?;
+        let (n1, n2, h) = (self.n1, self.n2, self.h);
+        let Workspace {
+            spec,
+            rows,
+            wbuf,
+            tbuf,
+            scratch,
+            rowbuf,
+            ..
+        } = ws;
+        let sc = &mut scratch[..];
+        let data = coeffs.as_slice();
+
+        if let Some(d) = &self.dense {
+            let info = &self.layout.bands[d.band];
+            let band = &data[info.offset..info.offset + info.len()];
+            for i in 0..n1 {
+                rowbuf.copy_from_slice(&band[i * n2..(i + 1) * n2]);
+                self.r2c
+                    .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
+                    .map_err(|_| CurveletError::Internal("r2c"))?;
+            }
+            transpose(rows, spec, n1, h);
+            self.col_fwd.process_with_scratch(spec, sc);
+            for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                *s *= *wt;
+            }
+        } else {
+            spec.fill(C64::new(0.0, 0.0));
+        }
+
+        for st in &self.stages {
+            let (p1, p2) = (st.p1, st.p2);
+            let p = p1 * p2;
+            let wb = &mut wbuf[..p];
+            let tb = &mut tbuf[..p];
+            let info = &self.layout.bands[st.band];
+            let band = &data[info.offset..info.offset + info.len()];
+            match st.kind {
+                BandKind::Real => {
+                    for m2 in 0..p2 {
+                        let col = &mut tb[m2 * p1..(m2 + 1) * p1];
+                        for (m1, v) in col.iter_mut().enumerate() {
+                            *v = C64::new(band[m1 * p2 + m2], 0.0);
+                        }
+                    }
+                }
+                BandKind::Pair => {
+                    let (ca, sa) = band.split_at(p);
+                    for m2 in 0..p2 {
+                        let col = &mut tb[m2 * p1..(m2 + 1) * p1];
+                        for (m1, v) in col.iter_mut().enumerate() {
+                            *v = C64::new(ca[m1 * p2 + m2], sa[m1 * p2 + m2]);
+                        }
+                    }
+                }
+            }
+            st.col_fwd.process_with_scratch(tb, sc);
+            transpose(tb, wb, p2, p1);
+            st.row_fwd.process_with_scratch(wb, sc);
+            match st.kind {
+                BandKind::Real => {
+                    // The band is Hermitian: the conjugated half is implied by the c2r.
+                    for e in st.e0..st.e2 {
+                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
+                    }
+                }
+                BandKind::Pair => {
+                    for e in st.e0..st.e1 {
+                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * (0.5 * self.w[e]);
+                    }
+                    // On the k2 = 0 and Nyquist columns both k and −k are stored; adding
+                    // twice the value and dropping the imaginary part after the column
+                    // transforms (below) equals adding the value and its mirror.
+                    for e in st.e1..st.e2 {
+                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
+                    }
+                    for e in st.e2..st.e3 {
+                        spec[self.src[e] as usize] +=
+                            wb[self.dst[e] as usize].conj() * (0.5 * self.w[e]);
+                    }
+                }
+            }
+        }
+
+        self.col_inv.process_with_scratch(spec, sc);
+        transpose(spec, rows, h, n1);
+        for i in 0..n1 {
+            let r = &mut rows[i * h..(i + 1) * h];
+            r[0].im = 0.0;
+            if n2 % 2 == 0 {
+                r[h - 1].im = 0.0;
+            }
+            self.c2r
+                .process_with_scratch(r, &mut image[i * n2..(i + 1) * n2], sc)
+                .map_err(|_| CurveletError::Internal("c2r"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Blocked transpose of a `rows × cols` matrix into `cols × rows`.
+fn transpose(src: &[C64], dst: &mut [C64], rows: usize, cols: usize) {
+    const B: usize = 16;
+    let mut i0 = 0;
+    while i0 < rows {
+        let i1 = (i0 + B).min(rows);
+        let mut j0 = 0;
+        while j0 < cols {
+            let j1 = (j0 + B).min(cols);
+            for i in i0..i1 {
+                let row = &src[i * cols..];
+                for j in j0..j1 {
+                    dst[j * rows + i] = row[j];
+                }
+            }
+            j0 = j1;
+        }
+        i0 = i1;
+    }
+}
+
+/// Sizes of the wrapping rectangle of one wedge: large enough that wrapping is one-to-one.
+fn wrap_size(pr: &Proto, mode: WrapSize) -> (usize, usize) {
+    let (p1, p2) = if pr.kind == BandKind::Real {
+        // Coarsest band: symmetric box around the origin.
+        let m1 = pr.pts.iter().map(|p| p.0.unsigned_abs()).max().unwrap_or(0) as usize;
+        let m2 = pr.pts.iter().map(|p| p.1.unsigned_abs()).max().unwrap_or(0) as usize;
+        (2 * m1 + 1, 2 * m2 + 1)
+    } else {
+        // Rows-radial wedges: distinct rows stay distinct when the row count covers the
+        // radial span, and each row's interval stays one-to-one when the column count
+        // covers the widest row. Columns-radial wedges likewise with the axes swapped.
+        let (radial, across): (fn(&(i64, i64, f64)) -> i64, fn(&(i64, i64, f64)) -> i64) =
+            if pr.rows_radial {
+                (|p| p.0, |p| p.1)
+            } else {
+                (|p| p.1, |p| p.0)
+            };
+        let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
+        for p in &pr.pts {
+            let e = spans.entry(radial(p)).or_insert((i64::MAX, i64::MIN));
+            e.0 = e.0.min(across(p));
+            e.1 = e.1.max(across(p));
+        }
+        let rmin = spans.keys().min().copied().unwrap_or(0);
+        let rmax = spans.keys().max().copied().unwrap_or(0);
+        let span = (rmax - rmin + 1).max(1) as usize;
+        let width = spans
+            .values()
+            .map(|(a, b)| b - a + 1)
+            .max()
+            .unwrap_or(1)
+            .max(1) as usize;
+        if pr.rows_radial {
+            (span, width)
+        } else {
+            (width, span)
+        }
+    };
+    match mode {
+        WrapSize::Minimal => (p1, p2),
+        WrapSize::Smooth => (next_smooth(p1), next_smooth(p2)),
+    }
+}
+
+/// Window samples of φ_L on integer frequencies −m..=m (index k + m).
+fn lowpass_table(m: i64, big_l: f64) -> Vec<f64> {
+    (-m..=m).map(|k| lowpass_1d(k as f64, big_l)).collect()
+}
+
+/// All wedges (except a dense wavelet finest band) with their frequencies and window values.
+fn build_protos(n1: usize, n2: usize, j: usize, angles: &[usize], finest: Finest) -> Vec<Proto> {
+    // Boundary m (1 ≤ m ≤ J) uses L = (4N/3) / 2^(J−m); m = J is the outermost window.
+    let big_l = |m: usize, n: usize| 4.0 * n as f64 / 3.0 / f64::powi(2.0, (j - m) as i32);
+    let mut out = Vec::new();
+
+    // Coarsest band: Φ_1.
+    {
+        let (la, lb) = (big_l(1, n1), big_l(1, n2));
+        let (ma, mb) = ((la / 2.0).floor() as i64, (lb / 2.0).floor() as i64);
+        let (ta, tb) = (lowpass_table(ma, la), lowpass_table(mb, lb));
+        let mut pts = Vec::new();
+        for k1 in -ma..=ma {
+            for k2 in -mb..=mb {
+                let v = ta[(k1 + ma) as usize] * tb[(k2 + mb) as usize];
+                if v > 0.0 {
+                    pts.push((k1, k2, v));
+                }
+            }
+        }
+        out.push(Proto {
+            scale: 0,
+            angle: 0,
+            kind: BandKind::Real,
+            rows_radial: true,
+            pts,
+        });
+    }
+
+    let last = match finest {
+        Finest::Curvelets => j,
+        Finest::Wavelets => j - 1,
+    };
+    for s in 1..last {
+        let a = angles[s];
+        let half = a / 2;
+        let delta = 8.0 / a as f64;
+        // Outer window: Φ_{s+1}; for s = J−1 (curvelet finest) the periodic-extension taper
+        // φ_{4N/3}, whose squared aliases sum to one.
+        let (lo1, lo2) = (big_l(s + 1, n1), big_l(s + 1, n2));
+        let (li1, li2) = (big_l(s, n1), big_l(s, n2));
+        let (m1, m2) = ((lo1 / 2.0).floor() as i64, (lo2 / 2.0).floor() as i64);
+        let (to1, to2) = (lowpass_table(m1, lo1), lowpass_table(m2, lo2));
+        let (ti1, ti2) = (lowpass_table(m1, li1), lowpass_table(m2, li2));
+        let mut wedges: Vec<Proto> = (0..half)
+            .map(|l| Proto {
+                scale: s,
+                angle: l,
+                kind: BandKind::Pair,
+                rows_radial: (l as f64 + 0.5) * delta < 2.0,
+                pts: Vec::new(),
+            })
+            .collect();
+        for k1 in -m1..=m1 {
+            let (o1, i1) = (to1[(k1 + m1) as usize], ti1[(k1 + m1) as usize]);
+            for k2 in -m2..=m2 {
+                let (o2, i2) = (to2[(k2 + m2) as usize], ti2[(k2 + m2) as usize]);
+                let outer = o1 * o2;
+                let inner = i1 * i2;
+                let b2 = outer * outer - inner * inner;
+                if b2 <= 0.0 {
+                    continue;
+                }
+                let b = b2.sqrt();
+                let u = pseudo_angle(k1 as f64, k2 as f64);
+                for (l, aw) in angular_weights(u, a) {
+                    if l < half && aw > 0.0 {
+                        wedges[l].pts.push((k1, k2, b * aw));
+                    }
+                }
+            }
+        }
+        out.extend(wedges);
+    }
+    out
+}

@@ -1,0 +1,112 @@
+//! Atomic replacement of a file: write a temporary file in the same directory, fsync it,
+//! rename it over the final name, fsync the directory.
+//!
+//! Readers therefore see either the complete previous file or the complete new one, never a
+//! partial file, and a writer that fails (error or panic) leaves the previous file untouched.
+
+use super::IoError;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temporary names of concurrent writers within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The temporary name used for `final_path`: `.<name>.tmp.<pid>.<n>` in the same directory
+/// (same filesystem, so the rename is atomic). The leading dot keeps it out of globs such
+/// as `LC_RST_*.h5`.
+pub fn temp_path_for(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_string());
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp_name = format!(".{name}.tmp.{}.{n}", std::process::id());
+    match final_path.parent() {
+        Some(dir) => dir.join(tmp_name),
+        None => PathBuf::from(tmp_name),
+    }
+}
+
+/// Removes the temporary file when the write does not complete (error or panic).
+struct TempGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Directory holding `path` ("." for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Write `final_path` atomically. `write` receives the temporary path and must create the
+/// complete file there (and close it) before returning. On success the temporary file is
+/// fsynced, renamed over `final_path` and the directory is fsynced. On any error the
+/// temporary file is removed and an existing `final_path` is left as it was.
+pub fn atomic_write<T, E, F>(final_path: &Path, write: F) -> Result<T, E>
+where
+    F: FnOnce(&Path) -> Result<T, E>,
+    E: From<IoError>,
+{
+    let dir = parent_dir(final_path);
+    if !dir.is_dir() {
+        return Err(IoError::Fs {
+            path: final_path.to_path_buf(),
+            action: "output directory does not exist",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }
+        .into());
+    }
+    let tmp = temp_path_for(final_path);
+    let mut guard = TempGuard {
+        path: tmp.clone(),
+        armed: true,
+    };
+    let value = write(&tmp)?;
+    let fs_err = |path: &Path, action: &'static str| {
+        let path = path.to_path_buf();
+        move |source: std::io::Error| IoError::Fs {
+            path,
+            action,
+            source,
+        }
+    };
+    // The writer closed its handle; reopen to flush the data to stable storage before the
+    // rename makes it visible under the final name.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .open(&tmp)
+        .map_err(fs_err(&tmp, "open temporary file for fsync"))?;
+    file.sync_all().map_err(fs_err(&tmp, "fsync"))?;
+    drop(file);
+    fs::rename(&tmp, final_path).map_err(fs_err(final_path, "rename temporary file"))?;
+    guard.armed = false;
+    // Make the rename itself durable.
+    let d = fs::File::open(&dir).map_err(fs_err(&dir, "open directory for fsync"))?;
+    d.sync_all().map_err(fs_err(&dir, "fsync directory"))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_name_is_hidden_and_in_same_dir() {
+        let t = temp_path_for(Path::new("/a/b/LC_RST_1.h5"));
+        assert_eq!(t.parent(), Some(Path::new("/a/b")));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(".LC_RST_1.h5.tmp."), "{name}");
+    }
+}

@@ -1,0 +1,1096 @@
+//! CF-1.8 / ALMA history files (NetCDF-4), one file per output time.
+//!
+//! A file holds one time step: the `time` coordinate is the valid (end) time of the output
+//! interval and `time_bnds` spans the interval, so states carry `cell_methods = "time: point"`
+//! and interval-averaged fluxes `"time: mean"`. Fields are full-grid arrays; non-land cells are
+//! written as `_FillValue`. Ensemble statistics are separate variables (`X` = ensemble mean,
+//! `X_spread` = ensemble standard deviation, `X_member` = every member along a `member`
+//! dimension whose coordinate has `standard_name = "realization"`), with the statistic stated
+//! in `cell_methods` (`realization: mean` / `realization: standard_deviation`), which CF,
+//! xarray, CDO and ncview all handle. Layouts are documented in docs/io.md.
+
+use super::atomic::atomic_write;
+use super::IoError;
+use chrono::NaiveDateTime;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Fill value of every data variable (ALMA/CMIP convention).
+pub const FILL_VALUE: f32 = 1.0e20;
+
+/// Horizontal layout of the history grid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GridKind {
+    /// Regular latitude-longitude grid: 1-D `lat` (length ny) and `lon` (length nx) cell
+    /// centres in degrees. Cell bounds are placed halfway between neighbouring centres.
+    Regular { lat: Vec<f64>, lon: Vec<f64> },
+    /// Curvilinear grid (WPS Lambert, Mercator, polar): 2-D `lat`/`lon` cell centres, row-major
+    /// `[y][x]`. Optional cell corners, `[y][x][4]` counter-clockwise, become `lat_bnds`/`lon_bnds`.
+    Curvilinear {
+        lat: Vec<f64>,
+        lon: Vec<f64>,
+        corners: Option<(Vec<f64>, Vec<f64>)>,
+    },
+}
+
+/// A CF grid mapping (map projection) written as the scalar variable `crs` and referenced by
+/// every data variable's `grid_mapping` attribute. Parameters use the CF attribute names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridMapping {
+    pub grid_mapping_name: String,
+    pub parameters: Vec<(String, Vec<f64>)>,
+}
+
+impl GridMapping {
+    /// Lambert conformal conic (WPS `MAP_PROJ = 1`): true latitudes, standard longitude,
+    /// latitude of the projection origin, sphere radius (WRF: 6 370 000 m).
+    pub fn lambert_conformal_conic(
+        standard_parallels: &[f64],
+        longitude_of_central_meridian: f64,
+        latitude_of_projection_origin: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "lambert_conformal_conic".into(),
+            parameters: vec![
+                ("standard_parallel".into(), standard_parallels.to_vec()),
+                (
+                    "longitude_of_central_meridian".into(),
+                    vec![longitude_of_central_meridian],
+                ),
+                (
+                    "latitude_of_projection_origin".into(),
+                    vec![latitude_of_projection_origin],
+                ),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+
+    /// Polar stereographic (WPS `MAP_PROJ = 2`): pole (±90), standard longitude, true latitude.
+    pub fn polar_stereographic(
+        latitude_of_projection_origin: f64,
+        straight_vertical_longitude_from_pole: f64,
+        standard_parallel: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "polar_stereographic".into(),
+            parameters: vec![
+                (
+                    "latitude_of_projection_origin".into(),
+                    vec![latitude_of_projection_origin],
+                ),
+                (
+                    "straight_vertical_longitude_from_pole".into(),
+                    vec![straight_vertical_longitude_from_pole],
+                ),
+                ("standard_parallel".into(), vec![standard_parallel]),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+
+    /// Mercator (WPS `MAP_PROJ = 3`): central longitude and true latitude.
+    pub fn mercator(
+        longitude_of_projection_origin: f64,
+        standard_parallel: f64,
+        earth_radius: f64,
+    ) -> Self {
+        GridMapping {
+            grid_mapping_name: "mercator".into(),
+            parameters: vec![
+                (
+                    "longitude_of_projection_origin".into(),
+                    vec![longitude_of_projection_origin],
+                ),
+                ("standard_parallel".into(), vec![standard_parallel]),
+                ("earth_radius".into(), vec![earth_radius]),
+            ],
+        }
+    }
+}
+
+/// The horizontal grid of a history file with its land mask (row-major `[y][x]`, `true` = land).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryGrid {
+    pub ny: usize,
+    pub nx: usize,
+    pub kind: GridKind,
+    pub land_mask: Vec<bool>,
+    /// Map projection of a curvilinear grid, when known (written as `crs`).
+    pub grid_mapping: Option<GridMapping>,
+}
+
+impl HistoryGrid {
+    /// A regular grid from 1-D centre coordinates.
+    pub fn regular(lat: Vec<f64>, lon: Vec<f64>, land_mask: Vec<bool>) -> Self {
+        HistoryGrid {
+            ny: lat.len(),
+            nx: lon.len(),
+            kind: GridKind::Regular { lat, lon },
+            land_mask,
+            grid_mapping: None,
+        }
+    }
+
+    /// A curvilinear grid from 2-D centre coordinates (row-major `[y][x]`).
+    pub fn curvilinear(
+        ny: usize,
+        nx: usize,
+        lat: Vec<f64>,
+        lon: Vec<f64>,
+        land_mask: Vec<bool>,
+    ) -> Self {
+        HistoryGrid {
+            ny,
+            nx,
+            kind: GridKind::Curvilinear {
+                lat,
+                lon,
+                corners: None,
+            },
+            land_mask,
+            grid_mapping: None,
+        }
+    }
+
+    /// Number of grid cells (ny·nx).
+    pub fn n_cells(&self) -> usize {
+        self.ny * self.nx
+    }
+
+    /// Spread land-only values (land cells in row-major order, `n_layers` blocks of
+    /// `n_land` values each, layer-major) onto full-grid `[layer][y][x]` arrays; non-land
+    /// cells get NaN (written as `_FillValue`).
+    pub fn expand_land(&self, land_values: &[f64], n_layers: usize) -> Option<Vec<f64>> {
+        let n_land = self.land_mask.iter().filter(|&&m| m).count();
+        if land_values.len() != n_land * n_layers {
+            return None;
+        }
+        let mut out = vec![f64::NAN; self.n_cells() * n_layers];
+        for k in 0..n_layers {
+            let mut src = land_values[k * n_land..(k + 1) * n_land].iter();
+            let dst = &mut out[k * self.n_cells()..(k + 1) * self.n_cells()];
+            for (d, &m) in dst.iter_mut().zip(&self.land_mask) {
+                if m {
+                    *d = *src.next()?;
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Unit of the `time` coordinate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnits {
+    Seconds,
+    Hours,
+}
+
+/// Time of one history file: the output interval `[start, end]`, with `end` the valid time;
+/// `reference` is the epoch of the time units (use the run start so files concatenate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryTime {
+    pub reference: NaiveDateTime,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub units: TimeUnits,
+}
+
+/// How a field relates to the output interval (becomes the `time:` part of `cell_methods`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMethod {
+    /// Instantaneous state at the valid time (`time: point`).
+    Point,
+    /// Average over the output interval (`time: mean`), e.g. fluxes.
+    Mean,
+    /// Accumulation over the output interval (`time: sum`).
+    Sum,
+}
+
+impl TimeMethod {
+    fn cf(self) -> &'static str {
+        match self {
+            TimeMethod::Point => "point",
+            TimeMethod::Mean => "mean",
+            TimeMethod::Sum => "sum",
+        }
+    }
+}
+
+/// Which ensemble statistic a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnsembleStat {
+    /// Ensemble mean, written as variable `<name>`; data `[layer][y][x]`.
+    Mean,
+    /// Ensemble standard deviation, written as `<name>_spread`; data `[layer][y][x]`.
+    Spread,
+    /// Every member, written as `<name>_member` along dimension `member`;
+    /// data `[member][layer][y][x]`.
+    Members,
+}
+
+/// One field to write. `data` is a full-grid array in `[layer][y][x]` order (prefixed by
+/// `[member]` for [`EnsembleStat::Members`]); a non-layered field has one layer. Values on
+/// non-land cells are ignored (written as `_FillValue`); values on land cells must be finite.
+#[derive(Debug, Clone)]
+pub struct HistoryField<'a> {
+    /// ALMA short name, e.g. `SoilMoist`.
+    pub name: String,
+    pub long_name: String,
+    /// UDUNITS-valid units, e.g. `kg m-2`.
+    pub units: String,
+    /// CF standard name where the table has one.
+    pub standard_name: Option<String>,
+    pub time_method: TimeMethod,
+    /// Has a `soil_layer` dimension.
+    pub layered: bool,
+    pub stat: EnsembleStat,
+    pub data: &'a [f64],
+}
+
+/// NetCDF-4 compression of the data variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    /// zlib level 0 (off) to 9.
+    pub deflate_level: u8,
+    pub shuffle: bool,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression {
+            deflate_level: 4,
+            shuffle: true,
+        }
+    }
+}
+
+/// Global attributes of a history file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryMetadata {
+    pub title: String,
+    pub institution: String,
+    pub source: String,
+    /// CF `history`: what produced the file (e.g. the command line and date).
+    pub history: String,
+    /// The complete namelist text of the run, recorded verbatim in attribute `namelist`.
+    pub namelist: String,
+    /// Number of ensemble members behind the statistics (attribute `ensemble_size`).
+    pub ensemble_size: usize,
+    /// Further global attributes (name, text).
+    pub extra: Vec<(String, String)>,
+}
+
+/// Everything one history file holds.
+#[derive(Debug, Clone)]
+pub struct HistoryWrite<'a> {
+    pub grid: &'a HistoryGrid,
+    pub time: HistoryTime,
+    /// Soil layer thicknesses (m), top first; empty when no field is layered.
+    pub soil_layer_thickness: &'a [f64],
+    pub fields: &'a [HistoryField<'a>],
+    pub metadata: &'a HistoryMetadata,
+    pub compression: Compression,
+}
+
+/// File name of the history file valid at `valid_time`: `LC_HIST_YYYYMMDDHHMM.nc`.
+pub fn history_file_name(valid_time: NaiveDateTime) -> String {
+    format!("LC_HIST_{}.nc", valid_time.format("%Y%m%d%H%M"))
+}
+
+/// Ensemble mean and spread of member-major data (`[member][rest]`, `n_members` blocks of
+/// equal length): returns `(mean, spread)` over `rest`, the spread being the sample standard
+/// deviation (divisor n-1; 0 for a single member). Summation runs over members in order, so
+/// the result does not depend on how cells were distributed. Non-finite inputs (e.g. NaN on
+/// ocean) give NaN.
+pub fn ensemble_mean_spread(members: &[f64], n_members: usize) -> (Vec<f64>, Vec<f64>) {
+    if n_members == 0 || !members.len().is_multiple_of(n_members) {
+        return (Vec::new(), Vec::new());
+    }
+    let len = members.len() / n_members;
+    let mut mean = vec![0.0; len];
+    for m in 0..n_members {
+        for (acc, x) in mean.iter_mut().zip(&members[m * len..(m + 1) * len]) {
+            *acc += x;
+        }
+    }
+    let inv = 1.0 / n_members as f64;
+    mean.iter_mut().for_each(|x| *x *= inv);
+    let mut var = vec![0.0; len];
+    for m in 0..n_members {
+        for ((acc, x), mu) in var
+            .iter_mut()
+            .zip(&members[m * len..(m + 1) * len])
+            .zip(&mean)
+        {
+            *acc += (x - mu) * (x - mu);
+        }
+    }
+    let spread = if n_members > 1 {
+        let d = 1.0 / (n_members - 1) as f64;
+        var.iter().map(|v| (v * d).sqrt()).collect()
+    } else {
+        var.iter()
+            .map(|v| if v.is_finite() { 0.0 } else { *v })
+            .collect()
+    };
+    (mean, spread)
+}
+
+/// Variable name of a field in the file, from its statistic.
+pub fn variable_name(field: &HistoryField) -> String {
+    match field.stat {
+        EnsembleStat::Mean => field.name.clone(),
+        EnsembleStat::Spread => format!("{}_spread", field.name),
+        EnsembleStat::Members => format!("{}_member", field.name),
+    }
+}
+
+fn invalid(path: &Path, msg: impl Into<String>) -> IoError {
+    IoError::Invalid {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
+}
+
+/// A field checked against the grid, ready to write.
+struct Prepared {
+    var: String,
+    n_members: usize,
+    n_layers: usize,
+}
+
+/// Check grid, time and fields before touching the disk.
+fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoError> {
+    let g = h.grid;
+    let n = g.n_cells();
+    if n == 0 {
+        return Err(invalid(path, "history grid has no cells"));
+    }
+    if g.land_mask.len() != n {
+        return Err(invalid(
+            path,
+            format!(
+                "land mask has {} values, grid has {}x{}",
+                g.land_mask.len(),
+                g.ny,
+                g.nx
+            ),
+        ));
+    }
+    let check_coord = |name: &str, v: &[f64], len: usize, limit: f64| -> Result<(), IoError> {
+        if v.len() != len {
+            return Err(invalid(
+                path,
+                format!("coordinate {name} has {} values, expected {len}", v.len()),
+            ));
+        }
+        if let Some(bad) = v.iter().find(|x| !x.is_finite() || x.abs() > limit) {
+            return Err(invalid(path, format!("coordinate {name} has value {bad}")));
+        }
+        Ok(())
+    };
+    match &g.kind {
+        GridKind::Regular { lat, lon } => {
+            check_coord("lat", lat, g.ny, 90.0)?;
+            check_coord("lon", lon, g.nx, 720.0)?;
+        }
+        GridKind::Curvilinear { lat, lon, corners } => {
+            check_coord("lat", lat, n, 90.0)?;
+            check_coord("lon", lon, n, 720.0)?;
+            if let Some((clat, clon)) = corners {
+                check_coord("lat_bnds", clat, 4 * n, 90.0)?;
+                check_coord("lon_bnds", clon, 4 * n, 720.0)?;
+            }
+        }
+    }
+    if h.time.end < h.time.start {
+        return Err(invalid(
+            path,
+            format!(
+                "time interval ends ({}) before it starts ({})",
+                h.time.end, h.time.start
+            ),
+        ));
+    }
+    if let Some(bad) = h
+        .soil_layer_thickness
+        .iter()
+        .find(|d| !(d.is_finite() && **d > 0.0))
+    {
+        return Err(invalid(
+            path,
+            format!("soil layer thickness {bad} m is not positive"),
+        ));
+    }
+    if h.compression.deflate_level > 9 {
+        return Err(invalid(
+            path,
+            format!(
+                "deflate level {} is outside 0..9",
+                h.compression.deflate_level
+            ),
+        ));
+    }
+    let nl_soil = h.soil_layer_thickness.len();
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(h.fields.len());
+    let mut n_members_seen: Option<usize> = None;
+    for f in h.fields {
+        let var = variable_name(f);
+        let ok_name = !f.name.is_empty()
+            && f.name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+            && f.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok_name {
+            return Err(invalid(path, format!("invalid variable name {:?}", f.name)));
+        }
+        if RESERVED.contains(&var.as_str()) || prepared.iter().any(|p| p.var == var) {
+            return Err(invalid(
+                path,
+                format!("variable {var} is given twice or clashes with a coordinate"),
+            ));
+        }
+        if f.units.trim().is_empty() {
+            return Err(invalid(path, format!("variable {var} has no units")));
+        }
+        let n_layers = if f.layered { nl_soil } else { 1 };
+        if f.layered && nl_soil == 0 {
+            return Err(invalid(
+                path,
+                format!("variable {var} is layered but no soil layers are given"),
+            ));
+        }
+        let slab = n_layers * n;
+        let n_members = match f.stat {
+            EnsembleStat::Members => {
+                if f.data.is_empty() || f.data.len() % slab != 0 {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "variable {var} has {} values, expected a multiple of {slab} (members x {n_layers} layers x {} x {})",
+                            f.data.len(),
+                            g.ny,
+                            g.nx
+                        ),
+                    ));
+                }
+                let m = f.data.len() / slab;
+                if let Some(prev) = n_members_seen {
+                    if prev != m {
+                        return Err(invalid(
+                            path,
+                            format!("variable {var} has {m} members, another field has {prev}"),
+                        ));
+                    }
+                }
+                n_members_seen = Some(m);
+                m
+            }
+            _ => {
+                if f.data.len() != slab {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "variable {var} has {} values, expected {slab} ({n_layers} layers x {} x {})",
+                            f.data.len(),
+                            g.ny,
+                            g.nx
+                        ),
+                    ));
+                }
+                1
+            }
+        };
+        // NaN on land means a bug upstream: refuse rather than hide it behind _FillValue.
+        for (rest, slab) in f.data.chunks_exact(n).enumerate() {
+            let bad = slab
+                .iter()
+                .zip(&g.land_mask)
+                .position(|(v, &land)| land && !v.is_finite());
+            if let Some(cell) = bad {
+                let v = slab[cell];
+                let (member, layer) = (rest / n_layers, rest % n_layers);
+                return Err(invalid(
+                    path,
+                    format!(
+                        "variable {var} has non-finite value {v} on land at member {member}, layer {layer}, y {}, x {}",
+                        cell / g.nx,
+                        cell % g.nx
+                    ),
+                ));
+            }
+        }
+        prepared.push(Prepared {
+            var,
+            n_members,
+            n_layers,
+        });
+    }
+    let n_members = n_members_seen.unwrap_or(0);
+    let declared = h.metadata.ensemble_size;
+    if n_members > 0 && declared > 0 && n_members != declared {
+        return Err(invalid(
+            path,
+            format!("member fields hold {n_members} members but ensemble_size is {declared}"),
+        ));
+    }
+    if let Some(gm) = &g.grid_mapping {
+        let bad = gm.grid_mapping_name.is_empty()
+            || gm
+                .parameters
+                .iter()
+                .any(|(k, v)| k.is_empty() || v.is_empty() || v.iter().any(|x| !x.is_finite()));
+        if bad {
+            return Err(invalid(
+                path,
+                format!("grid mapping {:?} is incomplete", gm.grid_mapping_name),
+            ));
+        }
+    }
+    Ok((prepared, n_members))
+}
+
+/// Names used by coordinates and auxiliary variables.
+const RESERVED: &[&str] = &[
+    "time",
+    "time_bnds",
+    "lat",
+    "lon",
+    "lat_bnds",
+    "lon_bnds",
+    "soil_layer",
+    "soil_layer_bnds",
+    "member",
+    "land_mask",
+    "crs",
+    "x",
+    "y",
+];
+
+/// Bounds of 1-D cell centres: halfway between neighbours, the ends extrapolated by half a
+/// spacing (a single centre gets ±0.5 of `fallback_width`).
+fn centre_bounds(c: &[f64], clamp: Option<f64>, fallback_width: f64) -> Vec<f64> {
+    let n = c.len();
+    let mut edges = Vec::with_capacity(n + 1);
+    if n == 1 {
+        edges.push(c[0] - 0.5 * fallback_width);
+        edges.push(c[0] + 0.5 * fallback_width);
+    } else {
+        edges.push(c[0] - 0.5 * (c[1] - c[0]));
+        for i in 0..n - 1 {
+            edges.push(0.5 * (c[i] + c[i + 1]));
+        }
+        edges.push(c[n - 1] + 0.5 * (c[n - 1] - c[n - 2]));
+    }
+    if let Some(lim) = clamp {
+        for e in &mut edges {
+            *e = e.clamp(-lim, lim);
+        }
+    }
+    let mut b = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        b.push(edges[i]);
+        b.push(edges[i + 1]);
+    }
+    b
+}
+
+/// Offset of `t` from `reference` in the chosen units.
+fn time_value(reference: NaiveDateTime, t: NaiveDateTime, units: TimeUnits) -> f64 {
+    let secs = (t - reference).num_milliseconds() as f64 / 1000.0;
+    match units {
+        TimeUnits::Seconds => secs,
+        TimeUnits::Hours => secs / 3600.0,
+    }
+}
+
+/// Write one history file atomically (temporary name, fsync, rename).
+pub fn write_history(path: &Path, h: &HistoryWrite) -> Result<(), IoError> {
+    let (prepared, n_members) = validate(path, h)?;
+    // netCDF-C silences HDF5's error printing only on the thread that initialised it; probing
+    // for absent attributes would otherwise print HDF5-DIAG noise from other threads.
+    hdf5::silence_errors(true);
+    let final_path = path.to_path_buf();
+    atomic_write(path, |tmp| {
+        write_netcdf(tmp, &final_path, h, &prepared, n_members)
+    })
+}
+
+/// Adapter from netcdf errors to [`IoError`] naming the final file and what was being done.
+struct Ctx<'p> {
+    path: &'p PathBuf,
+}
+
+impl Ctx<'_> {
+    fn err(&self, context: impl Into<String>) -> impl FnOnce(netcdf::Error) -> IoError + '_ {
+        let context = context.into();
+        move |e| IoError::NetCdf {
+            path: self.path.clone(),
+            context,
+            msg: e.to_string(),
+        }
+    }
+}
+
+fn write_netcdf(
+    tmp: &Path,
+    final_path: &PathBuf,
+    h: &HistoryWrite,
+    prepared: &[Prepared],
+    n_members: usize,
+) -> Result<(), IoError> {
+    let c = Ctx { path: final_path };
+    let g = h.grid;
+    let (ny, nx) = (g.ny, g.nx);
+    let nl = h.soil_layer_thickness.len();
+    let mut file = netcdf::create_with(tmp, netcdf::Options::NETCDF4).map_err(c.err("create"))?;
+
+    // ---- global attributes
+    let md = h.metadata;
+    let mut globals: Vec<(&str, String)> = vec![
+        ("Conventions", "CF-1.8 ALMA".to_string()),
+        ("title", md.title.clone()),
+        ("institution", md.institution.clone()),
+        ("source", md.source.clone()),
+        ("history", md.history.clone()),
+        (
+            "references",
+            "ALMA land-surface data exchange convention (Polcher et al.); CF-1.8 conventions"
+                .to_string(),
+        ),
+        (
+            "product_version",
+            format!("landcycle {}", env!("CARGO_PKG_VERSION")),
+        ),
+        (
+            "time_coverage_start",
+            h.time.start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+        (
+            "time_coverage_end",
+            h.time.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+        ("namelist", md.namelist.clone()),
+    ];
+    for (k, v) in &md.extra {
+        globals.push((k.as_str(), v.clone()));
+    }
+    for (k, v) in globals {
+        file.add_attribute(k, v.as_str())
+            .map_err(c.err(format!("global attribute {k}")))?;
+    }
+    file.add_attribute("ensemble_size", md.ensemble_size as i32)
+        .map_err(c.err("global attribute ensemble_size"))?;
+
+    // ---- dimensions
+    file.add_unlimited_dimension("time")
+        .map_err(c.err("dimension time"))?;
+    file.add_dimension("bnds", 2)
+        .map_err(c.err("dimension bnds"))?;
+    let (ydim, xdim) = match g.kind {
+        GridKind::Regular { .. } => ("lat", "lon"),
+        GridKind::Curvilinear { .. } => ("y", "x"),
+    };
+    file.add_dimension(ydim, ny)
+        .map_err(c.err(format!("dimension {ydim}")))?;
+    file.add_dimension(xdim, nx)
+        .map_err(c.err(format!("dimension {xdim}")))?;
+    if nl > 0 {
+        file.add_dimension("soil_layer", nl)
+            .map_err(c.err("dimension soil_layer"))?;
+    }
+    if n_members > 0 {
+        file.add_dimension("member", n_members)
+            .map_err(c.err("dimension member"))?;
+    }
+
+    // ---- time
+    let t0 = time_value(h.time.reference, h.time.start, h.time.units);
+    let t1 = time_value(h.time.reference, h.time.end, h.time.units);
+    let unit_word = match h.time.units {
+        TimeUnits::Seconds => "seconds",
+        TimeUnits::Hours => "hours",
+    };
+    let time_units = format!(
+        "{unit_word} since {}",
+        h.time.reference.format("%Y-%m-%d %H:%M:%S")
+    );
+    {
+        let mut v = file
+            .add_variable::<f64>("time", &["time"])
+            .map_err(c.err("variable time"))?;
+        put_str_attrs(
+            &mut v,
+            &[
+                ("standard_name", "time"),
+                ("long_name", "time (end of output interval)"),
+                ("units", &time_units),
+                ("calendar", "standard"),
+                ("axis", "T"),
+                ("bounds", "time_bnds"),
+            ],
+        )
+        .map_err(c.err("attributes of time"))?;
+        let first_record: Vec<Range<usize>> = std::iter::once(0..1).collect();
+        v.put_values(&[t1], first_record.as_slice())
+            .map_err(c.err("writing time"))?;
+    }
+    {
+        let mut v = file
+            .add_variable::<f64>("time_bnds", &["time", "bnds"])
+            .map_err(c.err("variable time_bnds"))?;
+        v.put_values(&[t0, t1], [0..1usize, 0..2].as_slice())
+            .map_err(c.err("writing time_bnds"))?;
+    }
+
+    // ---- horizontal coordinates
+    match &g.kind {
+        GridKind::Regular { lat, lon } => {
+            let dlat = if ny > 1 { (lat[1] - lat[0]).abs() } else { 1.0 };
+            let dlon = if nx > 1 { (lon[1] - lon[0]).abs() } else { 1.0 };
+            let lat_b = centre_bounds(lat, Some(90.0), dlat);
+            let lon_b = centre_bounds(lon, None, dlon);
+            write_coord_1d(&mut file, &c, "lat", "latitude", "degree_north", "Y", lat)?;
+            write_bounds(&mut file, &c, "lat_bnds", &["lat", "bnds"], &lat_b)?;
+            write_coord_1d(&mut file, &c, "lon", "longitude", "degree_east", "X", lon)?;
+            write_bounds(&mut file, &c, "lon_bnds", &["lon", "bnds"], &lon_b)?;
+        }
+        GridKind::Curvilinear { lat, lon, corners } => {
+            file.add_dimension("nv4", 4)
+                .map_err(c.err("dimension nv4"))?;
+            for (name, sn, units, data, which) in [
+                ("lat", "latitude", "degree_north", lat, 0usize),
+                ("lon", "longitude", "degree_east", lon, 1usize),
+            ] {
+                let mut v = file
+                    .add_variable::<f64>(name, &["y", "x"])
+                    .map_err(c.err(format!("variable {name}")))?;
+                let bname = format!("{name}_bnds");
+                let mut attrs = vec![("standard_name", sn), ("long_name", sn), ("units", units)];
+                if corners.is_some() {
+                    attrs.push(("bounds", bname.as_str()));
+                }
+                put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {name}")))?;
+                v.put_values(data, ..)
+                    .map_err(c.err(format!("writing {name}")))?;
+                if let Some((clat, clon)) = corners {
+                    let b = if which == 0 { clat } else { clon };
+                    write_bounds(&mut file, &c, &bname, &["y", "x", "nv4"], b)?;
+                }
+            }
+            // Index coordinates so tools get monotonic axes.
+            for (name, len, axis) in [("y", ny, "Y"), ("x", nx, "X")] {
+                let mut v = file
+                    .add_variable::<i32>(name, &[name])
+                    .map_err(c.err(format!("variable {name}")))?;
+                let long = format!("grid index along {name}");
+                put_str_attrs(
+                    &mut v,
+                    &[("long_name", &long), ("units", "1"), ("axis", axis)],
+                )
+                .map_err(c.err(format!("attributes of {name}")))?;
+                let idx: Vec<i32> = (0..len as i32).collect();
+                v.put_values(&idx, ..)
+                    .map_err(c.err(format!("writing {name}")))?;
+            }
+        }
+    }
+    let coordinates_attr = match g.kind {
+        GridKind::Regular { .. } => None,
+        GridKind::Curvilinear { .. } => Some("lat lon"),
+    };
+
+    // ---- soil layers
+    if nl > 0 {
+        let mut mid = Vec::with_capacity(nl);
+        let mut bnds = Vec::with_capacity(2 * nl);
+        let mut top = 0.0;
+        for &dz in h.soil_layer_thickness {
+            mid.push(top + 0.5 * dz);
+            bnds.push(top);
+            bnds.push(top + dz);
+            top += dz;
+        }
+        {
+            let mut v = file
+                .add_variable::<f64>("soil_layer", &["soil_layer"])
+                .map_err(c.err("variable soil_layer"))?;
+            put_str_attrs(
+                &mut v,
+                &[
+                    ("standard_name", "depth"),
+                    ("long_name", "depth of soil layer mid-point"),
+                    ("units", "m"),
+                    ("positive", "down"),
+                    ("axis", "Z"),
+                    ("bounds", "soil_layer_bnds"),
+                ],
+            )
+            .map_err(c.err("attributes of soil_layer"))?;
+            v.put_values(&mid, ..)
+                .map_err(c.err("writing soil_layer"))?;
+        }
+        write_bounds(
+            &mut file,
+            &c,
+            "soil_layer_bnds",
+            &["soil_layer", "bnds"],
+            &bnds,
+        )?;
+    }
+
+    // ---- ensemble members
+    if n_members > 0 {
+        let mut v = file
+            .add_variable::<i32>("member", &["member"])
+            .map_err(c.err("variable member"))?;
+        put_str_attrs(
+            &mut v,
+            &[
+                ("standard_name", "realization"),
+                ("long_name", "ensemble member"),
+                ("units", "1"),
+            ],
+        )
+        .map_err(c.err("attributes of member"))?;
+        let idx: Vec<i32> = (0..n_members as i32).collect();
+        v.put_values(&idx, ..).map_err(c.err("writing member"))?;
+    }
+
+    // ---- map projection
+    if let Some(gm) = &g.grid_mapping {
+        let mut v = file
+            .add_variable::<i32>("crs", &[])
+            .map_err(c.err("variable crs"))?;
+        v.put_attribute("grid_mapping_name", gm.grid_mapping_name.as_str())
+            .map_err(c.err("attributes of crs"))?;
+        for (k, vals) in &gm.parameters {
+            let r = if vals.len() == 1 {
+                v.put_attribute(k, vals[0])
+            } else {
+                v.put_attribute(k, vals.clone())
+            };
+            r.map_err(c.err(format!("attribute {k} of crs")))?;
+        }
+        v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
+    }
+    let grid_mapping_attr = g.grid_mapping.as_ref().map(|_| "crs");
+
+    // ---- land mask
+    {
+        let mut v = file
+            .add_variable::<i8>("land_mask", &[ydim, xdim])
+            .map_err(c.err("variable land_mask"))?;
+        let mut attrs = vec![
+            ("standard_name", "land_binary_mask"),
+            ("long_name", "land mask (1 = land cell simulated)"),
+            ("units", "1"),
+        ];
+        if let Some(ca) = coordinates_attr {
+            attrs.push(("coordinates", ca));
+        }
+        if let Some(gm) = grid_mapping_attr {
+            attrs.push(("grid_mapping", gm));
+        }
+        put_str_attrs(&mut v, &attrs).map_err(c.err("attributes of land_mask"))?;
+        set_compression(&mut v, h.compression).map_err(c.err("compression of land_mask"))?;
+        let m: Vec<i8> = g.land_mask.iter().map(|&b| i8::from(b)).collect();
+        v.put_values(&m, ..).map_err(c.err("writing land_mask"))?;
+    }
+
+    // ---- fields
+    let has_spread: Vec<String> = h
+        .fields
+        .iter()
+        .filter(|f| f.stat == EnsembleStat::Spread)
+        .map(|f| f.name.clone())
+        .collect();
+    for (f, p) in h.fields.iter().zip(prepared) {
+        let mut dims: Vec<&str> = vec!["time"];
+        if f.stat == EnsembleStat::Members {
+            dims.push("member");
+        }
+        if f.layered {
+            dims.push("soil_layer");
+        }
+        dims.push(ydim);
+        dims.push(xdim);
+        let var = &p.var;
+        let mut v = file
+            .add_variable::<f32>(var, &dims)
+            .map_err(c.err(format!("variable {var}")))?;
+        let mut chunk = vec![1usize; dims.len()];
+        let k = chunk.len();
+        chunk[k - 2] = ny;
+        chunk[k - 1] = nx;
+        v.set_chunking(&chunk)
+            .map_err(c.err(format!("chunking of {var}")))?;
+        set_compression(&mut v, h.compression).map_err(c.err(format!("compression of {var}")))?;
+        v.set_fill_value(FILL_VALUE)
+            .map_err(c.err(format!("_FillValue of {var}")))?;
+        let (long_name, ens_method) = match f.stat {
+            EnsembleStat::Mean => (format!("{} (ensemble mean)", f.long_name), "mean"),
+            EnsembleStat::Spread => (
+                format!("{} (ensemble standard deviation)", f.long_name),
+                "standard_deviation",
+            ),
+            EnsembleStat::Members => (format!("{} (ensemble members)", f.long_name), ""),
+        };
+        let mut cell_methods = format!("time: {}", f.time_method.cf());
+        if !ens_method.is_empty() {
+            cell_methods.push_str(&format!(" realization: {ens_method}"));
+        }
+        let mut attrs: Vec<(&str, &str)> = vec![
+            ("long_name", &long_name),
+            ("units", &f.units),
+            ("cell_methods", &cell_methods),
+        ];
+        if let Some(sn) = &f.standard_name {
+            attrs.push(("standard_name", sn));
+        }
+        if let Some(ca) = coordinates_attr {
+            attrs.push(("coordinates", ca));
+        }
+        if let Some(gm) = grid_mapping_attr {
+            attrs.push(("grid_mapping", gm));
+        }
+        let spread_name = format!("{}_spread", f.name);
+        if f.stat == EnsembleStat::Mean && has_spread.contains(&f.name) {
+            attrs.push(("ancillary_variables", &spread_name));
+        }
+        put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {var}")))?;
+        v.put_attribute("missing_value", FILL_VALUE)
+            .map_err(c.err(format!("missing_value of {var}")))?;
+
+        let n = g.n_cells();
+        let mut out: Vec<f32> = Vec::with_capacity(f.data.len());
+        for slab in f.data.chunks_exact(n) {
+            out.extend(slab.iter().zip(&g.land_mask).map(
+                |(&x, &land)| {
+                    if land {
+                        x as f32
+                    } else {
+                        FILL_VALUE
+                    }
+                },
+            ));
+        }
+        let mut extents: Vec<Range<usize>> = Vec::with_capacity(dims.len());
+        extents.push(0..1);
+        if f.stat == EnsembleStat::Members {
+            extents.push(0..p.n_members);
+        }
+        if f.layered {
+            extents.push(0..p.n_layers);
+        }
+        extents.push(0..ny);
+        extents.push(0..nx);
+        v.put_values(&out, extents.as_slice())
+            .map_err(c.err(format!("writing {var}")))?;
+    }
+    file.close().map_err(c.err("close"))?;
+    Ok(())
+}
+
+fn put_str_attrs(v: &mut netcdf::VariableMut, attrs: &[(&str, &str)]) -> netcdf::Result<()> {
+    for (k, val) in attrs {
+        v.put_attribute(k, *val)?;
+    }
+    Ok(())
+}
+
+fn set_compression(v: &mut netcdf::VariableMut, comp: Compression) -> netcdf::Result<()> {
+    if comp.deflate_level > 0 || comp.shuffle {
+        v.set_compression(i32::from(comp.deflate_level), comp.shuffle)?;
+    }
+    Ok(())
+}
+
+fn write_coord_1d(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    name: &str,
+    standard_name: &str,
+    units: &str,
+    axis: &str,
+    data: &[f64],
+) -> Result<(), IoError> {
+    let mut v = file
+        .add_variable::<f64>(name, &[name])
+        .map_err(c.err(format!("variable {name}")))?;
+    let bounds = format!("{name}_bnds");
+    put_str_attrs(
+        &mut v,
+        &[
+            ("standard_name", standard_name),
+            ("long_name", standard_name),
+            ("units", units),
+            ("axis", axis),
+            ("bounds", &bounds),
+        ],
+    )
+    .map_err(c.err(format!("attributes of {name}")))?;
+    v.put_values(data, ..)
+        .map_err(c.err(format!("writing {name}")))
+}
+
+fn write_bounds(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    name: &str,
+    dims: &[&str],
+    data: &[f64],
+) -> Result<(), IoError> {
+    let mut v = file
+        .add_variable::<f64>(name, dims)
+        .map_err(c.err(format!("variable {name}")))?;
+    v.put_values(data, ..)
+        .map_err(c.err(format!("writing {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_of_regular_centres() {
+        let b = centre_bounds(&[-89.875, -89.625, -89.375], Some(90.0), 0.25);
+        assert_eq!(b, vec![-90.0, -89.75, -89.75, -89.5, -89.5, -89.25]);
+        let b = centre_bounds(&[10.0], None, 2.0);
+        assert_eq!(b, vec![9.0, 11.0]);
+    }
+
+    #[test]
+    fn mean_and_spread_of_members() {
+        // two cells, three members
+        let (m, s) = ensemble_mean_spread(&[1.0, 10.0, 2.0, 10.0, 3.0, 10.0], 3);
+        assert_eq!(m, vec![2.0, 10.0]);
+        assert_eq!(s, vec![1.0, 0.0]);
+        let (m, s) = ensemble_mean_spread(&[f64::NAN, 4.0], 1);
+        assert!(m[0].is_nan() && s[0].is_nan());
+        assert_eq!((m[1], s[1]), (4.0, 0.0));
+    }
+
+    #[test]
+    fn expand_land_places_values_on_land_only() {
+        let g = HistoryGrid::regular(
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![true, false, false, true],
+        );
+        let full = g.expand_land(&[1.0, 2.0, 3.0, 4.0], 2).unwrap();
+        assert_eq!(full[0], 1.0);
+        assert!(full[1].is_nan());
+        assert_eq!(full[3], 2.0);
+        assert_eq!(full[4], 3.0);
+        assert_eq!(full[7], 4.0);
+        assert!(g.expand_land(&[1.0], 1).is_none());
+    }
+}

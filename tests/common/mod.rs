@@ -1,0 +1,127 @@
+//! Shared helpers of the driver tests: a small synthetic case and running the binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_landcycle");
+
+/// Write a namelist for a small synthetic case in `dir` (4 windows of 6 h by default).
+pub fn write_namelist(dir: &Path, nx: usize, ny: usize, members: usize, end: &str) -> PathBuf {
+    let text = format!(
+        "&run
+  start = '2020-06-01_00:00:00'
+  end   = '{end}'
+  timestep = 1800
+  ensemble_size = {members}
+  seed = 7
+  rundir = 'rundir'
+  cold_start_soil_moisture = 0.30, 0.30, 0.28, 0.28
+  cold_start_temperature = 290.0
+/
+&domain
+  static_file = 'case/static.nc'
+  static_format = 'landcycle'
+/
+&forcing
+  directory = 'case/forcing'
+  file_template = 'forcing_%Y%m%d%H.nc'
+/
+&perturbation
+  interval_seconds = 3600
+/
+&restart
+  keep = 0
+/
+&synth
+  nx = {nx}
+  ny = {ny}
+  lat0 = 38.0
+  lon0 = -95.0
+  resolution = 0.25
+  seed = 11
+/
+"
+    );
+    let p = dir.join("case.nml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Generate the synthetic case of a namelist.
+pub fn synth(nml: &Path) {
+    let out = Command::new(BIN).arg("synth").arg(nml).output().unwrap();
+    assert!(
+        out.status.success(),
+        "synth failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Run `landcycle run` on `ranks` MPI ranks (0 = without mpirun) with extra arguments.
+pub fn run(nml: &Path, ranks: usize, rundir: &Path, extra: &[&str]) -> Output {
+    let mut cmd = if ranks == 0 {
+        Command::new(BIN)
+    } else {
+        let mut c = Command::new("mpirun");
+        c.args(["--oversubscribe", "-n", &ranks.to_string(), BIN]);
+        c.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+        c
+    };
+    cmd.arg("run")
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .arg("--no-progress")
+        .args(extra);
+    cmd.output().unwrap()
+}
+
+pub fn run_ok(nml: &Path, ranks: usize, rundir: &Path, extra: &[&str]) {
+    let out = run(nml, ranks, rundir, extra);
+    assert!(
+        out.status.success(),
+        "run on {ranks} ranks failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// All history and restart files under a run directory, relative paths sorted.
+pub fn output_files(rundir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for cyc in std::fs::read_dir(rundir).unwrap().flatten() {
+        if !cyc.path().is_dir() {
+            continue;
+        }
+        for part in ["output", "restart"] {
+            let d = cyc.path().join(part);
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                for f in rd.flatten() {
+                    v.push(f.path().strip_prefix(rundir).unwrap().to_path_buf());
+                }
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Assert that two run directories hold byte-identical history and restart files.
+pub fn assert_identical(a: &Path, b: &Path) {
+    let fa = output_files(a);
+    let fb = output_files(b);
+    assert_eq!(fa, fb, "different file sets");
+    assert!(!fa.is_empty());
+    for f in &fa {
+        let x = std::fs::read(a.join(f)).unwrap();
+        let y = std::fs::read(b.join(f)).unwrap();
+        assert!(x == y, "{} differs between {} and {}", f.display(), a.display(), b.display());
+    }
+}
+
+/// Has mpirun on PATH.
+pub fn have_mpirun() -> bool {
+    Command::new("mpirun").arg("--version").output().is_ok()
+}

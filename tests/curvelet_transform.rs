@@ -1,0 +1,510 @@
+//! Exactness of the curvelet transform: tight frame, reconstruction, adjoint, windows,
+//! localisation of single curvelets, thresholding and masked operator, image preparation.
+
+use landcycle::da::curvelet::window::{angular_weights, lowpass_1d, pseudo_angle, window_pair};
+use landcycle::da::curvelet::*;
+use num_complex::Complex64;
+use rustfft::FftPlanner;
+
+/// splitmix64 uniform numbers in (-0.5, 0.5): deterministic test images without rand.
+fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E3779B97F4A7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn all_options() -> Vec<CurveletOptions> {
+    let mut v = Vec::new();
+    for finest in [Finest::Wavelets, Finest::Curvelets] {
+        for wrap in [WrapSize::Smooth, WrapSize::Minimal] {
+            v.push(CurveletOptions {
+                finest,
+                wrap,
+                ..Default::default()
+            });
+        }
+    }
+    v
+}
+
+fn check_exact(n1: usize, n2: usize, opts: &CurveletOptions, seed: u64) {
+    let plan = CurveletPlan::new(n1, n2, opts).unwrap();
+    let mut ws = plan.new_workspace();
+    let x = noise(n1 * n2, seed);
+    let mut c = plan.new_coefficients();
+    plan.forward(&x, &mut c, &mut ws).unwrap();
+    let ex = dot(&x, &x);
+    let ec = c.norm_sq();
+    assert!(
+        ((ec - ex) / ex).abs() < 1e-12,
+        "{n1}x{n2} {opts:?}: Parseval {ec} vs {ex}"
+    );
+    let mut y = vec![0.0; n1 * n2];
+    plan.inverse(&c, &mut y, &mut ws).unwrap();
+    let err: f64 = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        err / ex.sqrt() < 1e-12,
+        "{n1}x{n2} {opts:?}: reconstruction {err}"
+    );
+    // Adjoint: <Cx, d> = <x, C* d> for random d.
+    let d = Coefficients::from_vec(plan.layout().clone(), noise(c.len(), seed + 7)).unwrap();
+    let mut xd = vec![0.0; n1 * n2];
+    plan.inverse(&d, &mut xd, &mut ws).unwrap();
+    let lhs = c.dot(&d);
+    let rhs = dot(&x, &xd);
+    let scale = (c.norm_sq() * d.norm_sq()).sqrt();
+    assert!(
+        (lhs - rhs).abs() / scale < 1e-12,
+        "{n1}x{n2} {opts:?}: adjoint {lhs} vs {rhs}"
+    );
+}
+
+#[test]
+fn tight_frame_small_sizes_all_options() {
+    for opts in all_options() {
+        for (n1, n2) in [(45, 32), (100, 77), (16, 16), (32, 45), (64, 64)] {
+            check_exact(n1, n2, &opts, (n1 * 1000 + n2) as u64);
+        }
+    }
+}
+
+#[test]
+fn tight_frame_1440x600_all_options() {
+    for opts in all_options() {
+        check_exact(1440, 600, &opts, 3);
+    }
+}
+
+#[test]
+#[ignore = "slow: 1024x1024 in all four option combinations"]
+fn tight_frame_1024_all_options() {
+    for opts in all_options() {
+        check_exact(1024, 1024, &opts, 5);
+    }
+}
+
+#[test]
+fn tight_frame_1024_default() {
+    check_exact(1024, 1024, &CurveletOptions::default(), 11);
+}
+
+#[test]
+fn windows_square_sum_to_one() {
+    // Angular weights over the whole circle, several angle counts.
+    for a in [16usize, 32, 64, 128] {
+        for i in 0..4000 {
+            let u = 8.0 * i as f64 / 4000.0;
+            let w = angular_weights(u, a);
+            let s: f64 = w.iter().map(|(_, x)| x * x).sum();
+            assert!((s - 1.0).abs() < 1e-14, "a={a} u={u} s={s}");
+            assert_ne!(w[0].0, w[1].0);
+        }
+    }
+    // Radial: the periodic-extension taper's aliases and the telescoping low-passes.
+    for n in [16usize, 45, 77, 600, 1024] {
+        let big_l = 4.0 * n as f64 / 3.0;
+        for k in -(n as i64) / 2..=(n as i64) / 2 {
+            let s: f64 = (-2..=2)
+                .map(|m| lowpass_1d((k + m * n as i64) as f64, big_l).powi(2))
+                .sum();
+            assert!((s - 1.0).abs() < 1e-14, "n={n} k={k} s={s}");
+            // φ_L ≥ φ_{L/2} so every band window is real.
+            assert!(lowpass_1d(k as f64, big_l / 2.0) <= lowpass_1d(k as f64, big_l));
+        }
+    }
+    let (l, r) = window_pair(0.3);
+    assert!((l * l + r * r - 1.0).abs() < 1e-15);
+    // Plane waves: every single frequency keeps its energy (Σ over all windows² = 1).
+    for opts in all_options() {
+        let (n1, n2) = (40, 33);
+        let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
+        let mut ws = plan.new_workspace();
+        let mut c = plan.new_coefficients();
+        for (k1, k2) in [
+            (0, 0),
+            (1, 0),
+            (0, 16),
+            (20, 16),
+            (7, -5),
+            (13, 3),
+            (19, 11),
+            (2, 9),
+        ] {
+            let x: Vec<f64> = (0..n1 * n2)
+                .map(|i| {
+                    let (a, b) = ((i / n2) as f64, (i % n2) as f64);
+                    (2.0 * std::f64::consts::PI
+                        * (k1 as f64 * a / n1 as f64 + k2 as f64 * b / n2 as f64)
+                        + 0.3)
+                        .cos()
+                })
+                .collect();
+            plan.forward(&x, &mut c, &mut ws).unwrap();
+            let ex = dot(&x, &x);
+            assert!(
+                ((c.norm_sq() - ex) / ex).abs() < 1e-12,
+                "{opts:?} k=({k1},{k2})"
+            );
+        }
+    }
+}
+
+/// Energy of the centred 2-D DFT of an image.
+fn spectrum_energy(x: &[f64], n1: usize, n2: usize) -> Vec<f64> {
+    let mut p = FftPlanner::<f64>::new();
+    let f2 = p.plan_fft_forward(n2);
+    let f1 = p.plan_fft_forward(n1);
+    let mut a: Vec<Complex64> = x.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+    f2.process(&mut a);
+    let mut t = vec![Complex64::new(0.0, 0.0); n1 * n2];
+    for i in 0..n1 {
+        for j in 0..n2 {
+            t[j * n1 + i] = a[i * n2 + j];
+        }
+    }
+    f1.process(&mut t);
+    let mut e = vec![0.0; n1 * n2];
+    for i in 0..n1 {
+        for j in 0..n2 {
+            e[i * n2 + j] = t[j * n1 + i].norm_sqr();
+        }
+    }
+    e
+}
+
+#[test]
+fn single_curvelet_is_localised_in_frequency() {
+    let (n1, n2) = (96, 128);
+    let opts = CurveletOptions::default();
+    let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
+    let j = plan.n_scales();
+    let mut ws = plan.new_workspace();
+    let big_l = |m: usize, n: usize| 4.0 * n as f64 / 3.0 / 2f64.powi((j - m) as i32);
+    for s in 1..j - 1 {
+        let a = plan.angles(s);
+        let delta = 8.0 / a as f64;
+        for l in [0usize, a / 8, a / 4 - 1, a / 4, a / 2 - 1] {
+            for use_sin in [false, true] {
+                let mut c = plan.new_coefficients();
+                {
+                    let mut b = c.band_mut(s, l).unwrap();
+                    let (r, q) = (b.cos.nrows() / 2, b.cos.ncols() / 3);
+                    if use_sin {
+                        b.sin.as_mut().unwrap()[[r, q]] = 1.0;
+                    } else {
+                        b.cos[[r, q]] = 1.0;
+                    }
+                }
+                let mut x = vec![0.0; n1 * n2];
+                plan.inverse(&c, &mut x, &mut ws).unwrap();
+                let e = spectrum_energy(&x, n1, n2);
+                let total: f64 = e.iter().sum();
+                let mut inside = 0.0;
+                for i in 0..n1 {
+                    for jj in 0..n2 {
+                        let k1 = if i <= n1 / 2 {
+                            i as f64
+                        } else {
+                            i as f64 - n1 as f64
+                        };
+                        let k2 = if jj <= n2 / 2 {
+                            jj as f64
+                        } else {
+                            jj as f64 - n2 as f64
+                        };
+                        // Ring: outside the inner flat region, inside the outer support.
+                        let ring = (k1.abs() > big_l(s, n1) / 4.0 || k2.abs() > big_l(s, n2) / 4.0)
+                            && k1.abs() < big_l(s + 1, n1) / 2.0
+                            && k2.abs() < big_l(s + 1, n2) / 2.0;
+                        if !ring {
+                            continue;
+                        }
+                        // Sector: the wedge or its mirror (u + 4).
+                        let u = pseudo_angle(k1, k2);
+                        let lo = l as f64 * delta - delta / 2.0;
+                        let hi = (l + 1) as f64 * delta + delta / 2.0;
+                        let in_sector = |v: f64| {
+                            let d = (v - lo).rem_euclid(8.0);
+                            d <= hi - lo + 1e-12
+                        };
+                        if in_sector(u) || in_sector((u + 4.0) % 8.0) {
+                            inside += e[i * n2 + jj];
+                        }
+                    }
+                }
+                assert!(total > 0.0);
+                assert!(
+                    inside / total > 1.0 - 1e-12,
+                    "scale {s} angle {l}: {} of the energy outside",
+                    1.0 - inside / total
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn layout_views_and_redundancy() {
+    let plan = CurveletPlan::new(256, 256, &CurveletOptions::default()).unwrap();
+    assert_eq!(plan.n_scales(), 5);
+    assert_eq!(plan.angles(1), 16);
+    assert_eq!(plan.angles(2), 32);
+    assert_eq!(plan.angles(3), 32);
+    assert_eq!(plan.angles(4), 1);
+    let c = plan.new_coefficients();
+    assert_eq!(c.n_angles(0), 1);
+    assert_eq!(c.n_angles(1), 8);
+    assert_eq!(c.n_angles(4), 1);
+    let b = c.band(4, 0).unwrap();
+    assert_eq!(b.cos.dim(), (256, 256));
+    assert!(b.sin.is_none());
+    assert!(c.band(1, 3).unwrap().sin.is_some());
+    assert!(c.band(1, 8).is_none());
+    let r = plan.redundancy();
+    assert!(r > 2.0 && r < 3.6, "redundancy {r}");
+    let pc = CurveletPlan::new(
+        256,
+        256,
+        &CurveletOptions {
+            finest: Finest::Curvelets,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(pc.angles(4), 64);
+    assert!(pc.redundancy() > r);
+    let pm = CurveletPlan::new(
+        256,
+        256,
+        &CurveletOptions {
+            wrap: WrapSize::Minimal,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(pm.redundancy() <= r);
+    assert_eq!(c.magnitudes().len(), plan.layout().units);
+    // Every smooth-mode wrap size has prime factors 2, 3, 5, 7 only.
+    for bnd in &plan.layout().bands {
+        for mut n in [bnd.rows, bnd.cols] {
+            for p in [2, 3, 5, 7] {
+                while n % p == 0 {
+                    n /= p;
+                }
+            }
+            assert_eq!(n, 1);
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let e = CurveletPlan::new(15, 40, &CurveletOptions::default())
+        .err()
+        .unwrap();
+    assert!(matches!(e, CurveletError::TooSmall { .. }));
+    assert!(e.to_string().contains("15×40"));
+    let e = CurveletPlan::new(
+        64,
+        64,
+        &CurveletOptions {
+            scales: Some(2),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(e, Err(CurveletError::BadScales { .. })));
+    let e = CurveletPlan::new(
+        64,
+        64,
+        &CurveletOptions {
+            coarse_angles: 6,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(e, Err(CurveletError::BadAngles(6))));
+    let plan = CurveletPlan::new(20, 24, &CurveletOptions::default()).unwrap();
+    assert_eq!(plan.n_scales(), 3);
+    let mut ws = plan.new_workspace();
+    let mut c = plan.new_coefficients();
+    let mut x = noise(20 * 24, 1);
+    x[3 * 24 + 5] = f64::NAN;
+    let e = plan.forward(&x, &mut c, &mut ws).unwrap_err();
+    assert_eq!(e, CurveletError::NonFinite { row: 3, col: 5 });
+    assert!(e.to_string().contains("row 3, column 5"));
+    let e = plan.forward(&x[..10], &mut c, &mut ws).unwrap_err();
+    assert!(matches!(e, CurveletError::SizeMismatch { .. }));
+    x[3 * 24 + 5] = 0.0;
+    plan.forward(&x, &mut c, &mut ws).unwrap();
+    for sigma in [0.0, -0.1, 1.5, f64::NAN] {
+        let e = ThresholdMask::top_fraction(&c, sigma, CoarseTreatment::AlwaysKeep).unwrap_err();
+        assert!(matches!(e, CurveletError::BadFraction(_)), "{sigma}");
+    }
+    let other = CurveletPlan::new(32, 32, &CurveletOptions::default()).unwrap();
+    let m = ThresholdMask::top_fraction(&c, 0.5, CoarseTreatment::AlwaysKeep).unwrap();
+    assert!(MaskedTransform::new(&other, &m).is_err());
+}
+
+#[test]
+fn thresholding_mask_and_masked_operator() {
+    let (n1, n2) = (64, 80);
+    let plan = CurveletPlan::new(n1, n2, &CurveletOptions::default()).unwrap();
+    let mut ws = plan.new_workspace();
+    let x = noise(n1 * n2, 42);
+    let mut c = plan.new_coefficients();
+    plan.forward(&x, &mut c, &mut ws).unwrap();
+    let coarse_units = plan.layout().scale_bands(0)[0].positions();
+    let m = ThresholdMask::top_fraction(&c, 0.25, CoarseTreatment::AlwaysKeep).unwrap();
+    let ranked = plan.layout().units - coarse_units;
+    assert_eq!(m.ranked_units(), ranked);
+    assert_eq!(
+        m.kept_units(),
+        coarse_units + (0.25 * ranked as f64).ceil() as usize
+    );
+    // Every kept ranked unit is at least as large as every dropped one; pairs move together.
+    let mags = c.magnitudes();
+    let mut kept_min = f64::INFINITY;
+    let mut dropped_max: f64 = 0.0;
+    let mut u = 0;
+    for b in &plan.layout().bands {
+        for i in 0..b.positions() {
+            let k = m.keep()[b.offset + i];
+            if b.kind == BandKind::Pair {
+                assert_eq!(k, m.keep()[b.offset + b.positions() + i]);
+            }
+            if b.scale > 0 {
+                if k {
+                    kept_min = kept_min.min(mags[u]);
+                } else {
+                    dropped_max = dropped_max.max(mags[u]);
+                }
+            } else {
+                assert!(k);
+            }
+            u += 1;
+        }
+    }
+    assert!(kept_min >= dropped_max);
+    assert_eq!(kept_min, m.threshold());
+    // Ties: a constant-magnitude set keeps exactly ceil(σ n) units, lowest indices first.
+    let mut flat = vec![1.0; c.len()];
+    for b in &plan.layout().bands {
+        if b.kind == BandKind::Pair {
+            flat[b.offset + b.positions()..b.offset + b.len()].fill(0.0);
+        }
+    }
+    let ones = Coefficients::from_vec(plan.layout().clone(), flat).unwrap();
+    let mt = ThresholdMask::top_fraction(&ones, 0.1, CoarseTreatment::Ranked).unwrap();
+    assert_eq!(
+        mt.kept_units(),
+        (0.1 * plan.layout().units as f64).ceil() as usize
+    );
+    assert!(mt.keep()[0]);
+    assert!(!mt.keep()[c.len() - 1]);
+    // σ = 1 keeps everything and reconstructs exactly.
+    let all = ThresholdMask::top_fraction(&c, 1.0, CoarseTreatment::Ranked).unwrap();
+    assert_eq!(all.kept_values(), c.len());
+    // Masked operator and its adjoint.
+    let op = MaskedTransform::new(&plan, &m).unwrap();
+    let mut scratch = plan.new_coefficients();
+    let mut y = vec![0.0; op.output_len()];
+    op.apply(&x, &mut y, &mut ws, &mut scratch).unwrap();
+    let z = noise(op.output_len(), 9);
+    let mut xz = vec![0.0; n1 * n2];
+    op.adjoint(&z, &mut xz, &mut ws, &mut scratch).unwrap();
+    let lhs = dot(&y, &z);
+    let rhs = dot(&x, &xz);
+    assert!((lhs - rhs).abs() < 1e-12 * (dot(&y, &y) * dot(&z, &z)).sqrt());
+    // The same mask applied to another image keeps the same positions.
+    let x2 = noise(n1 * n2, 43);
+    let mut c2 = plan.new_coefficients();
+    plan.forward(&x2, &mut c2, &mut ws).unwrap();
+    m.apply(&mut c2).unwrap();
+    for (v, k) in c2.as_slice().iter().zip(m.keep()) {
+        if !k {
+            assert_eq!(*v, 0.0);
+        }
+    }
+}
+
+#[test]
+fn fill_and_mirror_extension() {
+    let (n1, n2) = (30, 40);
+    let truth: Vec<f64> = (0..n1 * n2)
+        .map(|i| (i / n2) as f64 * 0.1 + (i % n2) as f64 * 0.05)
+        .collect();
+    let mut f = truth.clone();
+    let mut valid = vec![true; n1 * n2];
+    for r in 10..20 {
+        for c in 5..15 {
+            valid[r * n2 + c] = false;
+            f[r * n2 + c] = f64::NAN;
+        }
+    }
+    let rep = fill_missing(
+        &mut f,
+        &valid,
+        n1,
+        n2,
+        &FillOptions {
+            tol: 1e-10,
+            max_iter: 2000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rep.filled, 100);
+    // A plane is harmonic: the diffusion fill reproduces it.
+    for i in 0..n1 * n2 {
+        assert!(
+            (f[i] - truth[i]).abs() < 1e-6,
+            "{i}: {} vs {}",
+            f[i],
+            truth[i]
+        );
+    }
+    let e = fill_missing(
+        &mut f,
+        &vec![false; n1 * n2],
+        n1,
+        n2,
+        &FillOptions::default(),
+    );
+    assert_eq!(e, Err(CurveletError::NoValidCells));
+
+    let ext = Extension::mirror(n1, n2, false);
+    assert_eq!(ext.extended_shape(), (60, 80));
+    let big = extend(&truth, &ext).unwrap();
+    // Half-sample symmetry at the edges and exact crop.
+    assert_eq!(big[(ext.top - 1) * 80 + ext.left], truth[0]);
+    assert_eq!(big[ext.top * 80 + ext.left - 1], truth[0]);
+    assert_eq!(crop(&big, &ext).unwrap(), truth);
+    // The extended field is continuous across the periodic wrap: cyclic neighbours are
+    // neighbours (or the same cell) of the original.
+    for r in 0..60 {
+        for c in 0..80 {
+            let a = big[r * 80 + c];
+            let down = big[((r + 1) % 60) * 80 + c];
+            let right = big[r * 80 + (c + 1) % 80];
+            assert!((a - down).abs() <= 0.1 + 1e-12 && (a - right).abs() <= 0.05 + 1e-12);
+        }
+    }
+    let per = Extension::mirror(n1, n2, true);
+    assert_eq!(per.extended_shape(), (60, 40));
+}
