@@ -352,3 +352,63 @@ fn command_arguments_parse_as_documented() {
     }
     assert!(Cli::try_parse_from(["landcycle", "obs", "dump", "--product", "bufr", "x"]).is_err());
 }
+
+/// A history file written by the io room (ALMA `SoilMoist` in kg m-2 per layer, time,
+/// soil_layer, lat, lon) gives the top layer in m³ m⁻³, NaN off land.
+#[test]
+fn io_history_files_give_volumetric_surface_moisture() {
+    use landcycle::io::{
+        alma, write_history, Compression, EnsembleStat, HistoryGrid, HistoryMetadata, HistoryTime,
+        HistoryWrite, TimeUnits,
+    };
+    let thick = [0.1, 0.3, 0.6, 1.0];
+    let land: Vec<bool> = (0..6).map(|c| c != 4).collect();
+    let grid = HistoryGrid::regular(LAT.to_vec(), LON.to_vec(), land.clone());
+    let theta = |layer: usize, c: usize| 0.12 + 0.03 * c as f64 + 0.01 * layer as f64;
+    let mut data = Vec::new();
+    for (layer, dz) in thick.iter().enumerate() {
+        for c in 0..6 {
+            data.push(theta(layer, c) * dz * 1000.0);
+        }
+    }
+    let sm = alma::lookup("SoilMoist").unwrap();
+    let fields = [sm.field(EnsembleStat::Mean, &data)];
+    let md = HistoryMetadata {
+        title: "t".into(),
+        ensemble_size: 4,
+        ..HistoryMetadata::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("LC_HIST_202106010600.nc");
+    write_history(
+        &p,
+        &HistoryWrite {
+            grid: &grid,
+            time: HistoryTime {
+                reference: day(0) - Duration::hours(6),
+                start: day(0) - Duration::hours(3),
+                end: day(0),
+                units: TimeUnits::Seconds,
+            },
+            soil_layer_thickness: &thick,
+            fields: &fields,
+            metadata: &md,
+            compression: Compression::default(),
+        },
+    )
+    .unwrap();
+    let h = read_history_surface(&p).unwrap();
+    assert_eq!(h.lat, LAT.to_vec());
+    assert_eq!(h.lon, LON.to_vec());
+    assert_eq!(h.records.len(), 1);
+    assert_eq!(h.records[0].0, day(0));
+    for c in 0..6 {
+        let v = h.records[0].1[c];
+        if land[c] {
+            // float32 storage of kg m-2 values
+            assert!((v - theta(0, c)).abs() < 1e-6, "cell {c}: {v}");
+        } else {
+            assert!(v.is_nan());
+        }
+    }
+}

@@ -5,7 +5,9 @@
 //! `SoilMoist_inst`/`SoilMoist_tavg`) with dimensions `([time,] layer, y, x)`; the layer
 //! dimension is the one that is neither time nor the last two; layer 0 (the surface layer)
 //! is used. Coordinates come from the variables named like the y/x dimensions, or from 2-D
-//! `lat`/`lon` (regular grids only). Times come from the CF `time` variable.
+//! `lat`/`lon` (regular grids only). Times come from the CF `time` variable. Values in
+//! kg m-2 (ALMA `SoilMoist`, as io::history writes it) are divided by the top layer's
+//! thickness (`soil_layer_bnds`, or LIS `SOIL_LAYER_THICKNESSES`) × 1000 kg m-3.
 //!
 //! Observation files (`--obs`, files or directories) are read with the operational readers
 //! and QC; each file's retrievals are mapped to the nearest land cell (averaged per cell and
@@ -45,7 +47,8 @@ pub struct Args {
     pub min_samples: u32,
 }
 
-/// One history file's surface-layer soil moisture: per record (time, values[ny*nx]).
+/// One history file's surface-layer volumetric soil moisture (m³ m⁻³): per record
+/// (time, values[ny*nx]), NaN off land.
 pub struct HistoryField {
     pub lat: Vec<f64>,
     pub lon: Vec<f64>,
@@ -112,6 +115,33 @@ fn coord_vector(
     }
 }
 
+/// Thickness (m) of the top soil layer: from `soil_layer_bnds` (io history layout), else from
+/// the LIS global attribute `SOIL_LAYER_THICKNESSES` (cm).
+fn top_layer_thickness(file: &netcdf::File, path: &Path) -> anyhow::Result<f64> {
+    if let Some(b) = file.variable("soil_layer_bnds") {
+        let v = read_unpacked_f64(&b, path, ..)?;
+        if v.len() >= 2 && v[1] > v[0] {
+            return Ok(v[1] - v[0]);
+        }
+    }
+    if let Some(a) = file.attribute("SOIL_LAYER_THICKNESSES") {
+        let first = match a.value() {
+            Ok(netcdf::AttributeValue::Floats(x)) => x.first().map(|v| *v as f64),
+            Ok(netcdf::AttributeValue::Doubles(x)) => x.first().copied(),
+            Ok(netcdf::AttributeValue::Float(x)) => Some(x as f64),
+            Ok(netcdf::AttributeValue::Double(x)) => Some(x),
+            _ => None,
+        };
+        if let Some(cm) = first.filter(|x| *x > 0.0) {
+            return Ok(cm / 100.0);
+        }
+    }
+    bail!(
+        "{}: soil moisture in kg m-2 but no soil_layer_bnds or SOIL_LAYER_THICKNESSES",
+        path.display()
+    )
+}
+
 /// Read the surface layer of the soil moisture in one history file.
 pub fn read_history_surface(path: &Path) -> anyhow::Result<HistoryField> {
     let file = netcdf::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -157,6 +187,15 @@ pub fn read_history_surface(path: &Path) -> anyhow::Result<HistoryField> {
         .ok_or_else(|| anyhow!("{}: time units {units:?} not understood", path.display()))?;
     let tvals = read_unpacked_f64(&tv, path, ..)?;
 
+    // ALMA `SoilMoist` is water mass per layer (kg m-2, as landcycle's history writes it);
+    // LIS writes m3 m-3. Mass is divided by the top layer's thickness × 1000 kg m-3.
+    let units = attr_str(&var, "units").unwrap_or_default();
+    let divide_by = if units.trim_start().starts_with("kg") {
+        Some(1000.0 * top_layer_thickness(&file, path)?)
+    } else {
+        None
+    };
+
     let mut records = Vec::new();
     for it in 0..nt {
         let mut ext: Vec<std::ops::Range<usize>> = Vec::new();
@@ -171,7 +210,10 @@ pub fn read_history_surface(path: &Path) -> anyhow::Result<HistoryField> {
         }
         ext.push(0..ny);
         ext.push(0..nx);
-        let vals = read_unpacked_f64(&var, path, ext.as_slice())?;
+        let mut vals = read_unpacked_f64(&var, path, ext.as_slice())?;
+        if let Some(d) = divide_by {
+            vals.iter_mut().for_each(|v| *v /= d);
+        }
         let t = tvals
             .get(if tvals.len() > 1 { it } else { 0 })
             .and_then(|x| time_from_seconds(epoch, x * scale))
