@@ -402,9 +402,8 @@ fn io_history_files_give_volumetric_surface_moisture() {
     assert_eq!(h.lon, LON.to_vec());
     assert_eq!(h.records.len(), 1);
     assert_eq!(h.records[0].0, day(0));
-    for c in 0..6 {
-        let v = h.records[0].1[c];
-        if land[c] {
+    for (c, (&v, &is_land)) in h.records[0].1.iter().zip(&land).enumerate() {
+        if is_land {
             // float32 storage of kg m-2 values
             assert!((v - theta(0, c)).abs() < 1e-6, "cell {c}: {v}");
         } else {
