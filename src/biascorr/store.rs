@@ -12,6 +12,9 @@ use thiserror::Error;
 /// Errors of climatology storage.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// File-system failure of the atomic write (names the file).
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("{path}: variable {variable}: {message}")]
@@ -37,35 +40,17 @@ fn verr(path: &Path, v: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Write `clim` to `path` atomically.
+/// Write `clim` to `path` atomically (temporary name, fsync, rename; `io::atomic_write`).
 pub fn write_climatology(path: &Path, clim: &Climatology) -> Result<(), StoreError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| ferr(path, "no file name"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = write_inner(&tmp, clim).and_then(|_| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| ferr(path, format!("fsync: {e}")))?;
-        std::fs::rename(&tmp, path).map_err(|e| ferr(path, format!("rename: {e}")))?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| match e {
-        StoreError::File { message, .. } => ferr(path, message),
-        StoreError::Variable {
-            variable, message, ..
-        } => verr(path, &variable, message),
+    crate::io::atomic_write(path, |tmp| {
+        write_inner(tmp, clim).map_err(|e| match e {
+            // Name the final file, not the temporary one.
+            StoreError::File { message, .. } => ferr(path, message),
+            StoreError::Variable {
+                variable, message, ..
+            } => verr(path, &variable, message),
+            other => other,
+        })
     })
 }
 

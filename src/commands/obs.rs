@@ -149,27 +149,20 @@ pub fn csv_line(o: &Observation) -> String {
     format!("{head},{tail}")
 }
 
-/// Write the batch as CSV to `path` (temporary name + rename).
+/// Write the batch as CSV to `path` (temporary name, fsync, rename).
 pub fn write_csv(path: &Path, product: Product, batch: &ObsBatch) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "obs.csv".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    crate::io::atomic_write(path, |tmp| -> anyhow::Result<()> {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(tmp).with_context(|| format!("creating {}", path.display()))?,
+        );
         writeln!(w, "{}", csv_header(product))?;
         for o in &batch.observations {
             writeln!(w, "{}", csv_line(o))?;
         }
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()
-    };
-    if let Err(e) = write().and_then(|_| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    })
 }
 
 /// The rejection report printed by `dump`.

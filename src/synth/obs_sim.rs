@@ -19,6 +19,9 @@ use thiserror::Error;
 /// Errors of the observation simulators' writers.
 #[derive(Debug, Error)]
 pub enum ObsSimError {
+    /// File-system failure of the atomic write (names the file).
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
     #[error("{path}: {message}")]
     Write { path: PathBuf, message: String },
     #[error("{path}: invalid input: {message}")]
@@ -32,39 +35,12 @@ fn werr(path: &Path, what: &str, e: impl std::fmt::Display) -> ObsSimError {
     }
 }
 
-/// Temporary sibling of `path` (same directory, so the rename is atomic).
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "obs".into());
-    let tmp = format!(".{name}.tmp.{}", std::process::id());
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.join(tmp),
-        _ => PathBuf::from(tmp),
-    }
-}
-
-/// Run `write` on a temporary file, fsync it and rename it over `path`.
+/// Run `write` on a temporary file, fsync it and rename it over `path` (`io::atomic_write`).
 fn write_atomically<F>(path: &Path, write: F) -> Result<(), ObsSimError>
 where
     F: FnOnce(&Path) -> Result<(), ObsSimError>,
 {
-    let tmp = temp_sibling(path);
-    let r = write(&tmp).and_then(|_| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| werr(path, "fsync", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| werr(path, "rename", e))
-    });
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    r
+    crate::io::atomic_write(path, write)
 }
 
 /// One simulated SMAP retrieval (one 36 km EASE-Grid 2.0 cell of a half orbit).
