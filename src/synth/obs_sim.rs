@@ -611,3 +611,129 @@ fn write_ascat_inner(path: &Path, o: &SimAscatOrbit) -> Result<(), netcdf::Error
     f.close()?;
     Ok(())
 }
+
+/// Mean of a model field over one 36 km EASE-Grid 2.0 cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EaseCellMean {
+    pub row: u16,
+    pub col: u16,
+    /// Centre of the EASE cell.
+    pub lat: f64,
+    pub lon: f64,
+    pub mean: f64,
+    /// Model cells averaged.
+    pub count: usize,
+}
+
+/// Average model cells (centres `lat[i]`, `lon[i]`, values `values[i]`, non-finite skipped)
+/// over the 36 km EASE-Grid 2.0 cells containing their centres: the SMAP footprint of the
+/// OSSE. Sorted by (row, col).
+pub fn average_to_ease_36km(lat: &[f64], lon: &[f64], values: &[f64]) -> Vec<EaseCellMean> {
+    let mut acc: std::collections::BTreeMap<(usize, usize), (f64, usize)> =
+        std::collections::BTreeMap::new();
+    for ((la, lo), v) in lat.iter().zip(lon).zip(values) {
+        if !v.is_finite() {
+            continue;
+        }
+        if let Some(rc) = ease::cell_of_36km(*la, *lo) {
+            let e = acc.entry(rc).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    acc.into_iter()
+        .map(|((r, c), (s, n))| {
+            let (la, lo) = ease::cell_center_36km(r, c).expect("cell from cell_of_36km");
+            EaseCellMean {
+                row: r as u16,
+                col: c as u16,
+                lat: la,
+                lon: lo,
+                mean: s / n as f64,
+                count: n,
+            }
+        })
+        .collect()
+}
+
+/// Node positions of a simplified ASCAT-like swath on a north-going track along meridian
+/// `track_lon`: `n_rows` rows every `spacing_km` from `lat_start`, and on each side of the
+/// track `cells_per_side` nodes every `spacing_km` beyond a nadir gap of `gap_km` (ASCAT:
+/// 2 × 41 nodes at 12.5 km, 2 × 21 at 25 km, gap about 360 km). Returns row-major
+/// (lat, lon) for `n_rows × 2·cells_per_side` nodes.
+pub fn simple_swath_nodes(
+    lat_start: f64,
+    track_lon: f64,
+    n_rows: usize,
+    cells_per_side: usize,
+    spacing_km: f64,
+    gap_km: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    const KM_PER_DEG: f64 = 111.195; // mean Earth radius 6371 km
+    let n_cells = 2 * cells_per_side;
+    let mut lat = Vec::with_capacity(n_rows * n_cells);
+    let mut lon = Vec::with_capacity(n_rows * n_cells);
+    for r in 0..n_rows {
+        let la = lat_start + r as f64 * spacing_km / KM_PER_DEG;
+        let km_per_deg_lon = KM_PER_DEG * la.to_radians().cos().max(1e-6);
+        for c in 0..n_cells {
+            // Left swath from the outer edge inwards, then the right swath outwards.
+            let k = if c < cells_per_side {
+                -((cells_per_side - c) as f64)
+            } else {
+                (c - cells_per_side + 1) as f64
+            };
+            let dist = k.signum() * (0.5 * gap_km + (k.abs() - 0.5) * spacing_km);
+            lat.push(la);
+            lon.push(track_lon + dist / km_per_deg_lon);
+        }
+    }
+    (lat, lon)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ease_average_groups_model_cells_by_footprint() {
+        // A 0.1° grid over 1° × 1°: every model cell lands in some 36 km cell; the means
+        // reproduce a field that is constant per EASE cell.
+        let mut lat = Vec::new();
+        let mut lon = Vec::new();
+        for j in 0..10 {
+            for i in 0..10 {
+                lat.push(40.05 + 0.1 * j as f64);
+                lon.push(-99.95 + 0.1 * i as f64);
+            }
+        }
+        let vals: Vec<f64> = lat
+            .iter()
+            .zip(&lon)
+            .map(|(a, b)| {
+                let (r, c) = ease::cell_of_36km(*a, *b).unwrap();
+                (r * 1000 + c) as f64
+            })
+            .collect();
+        let cells = average_to_ease_36km(&lat, &lon, &vals);
+        assert_eq!(cells.iter().map(|c| c.count).sum::<usize>(), 100);
+        for c in &cells {
+            assert_eq!(c.mean, (c.row as usize * 1000 + c.col as usize) as f64);
+        }
+        // 1° of longitude spans 3–4 columns of 0.373°; rows near 40° N are about 0.38°
+        // tall, so 1° of latitude spans 3–4 rows.
+        assert!((6..=16).contains(&cells.len()), "{}", cells.len());
+    }
+
+    #[test]
+    fn swath_nodes_have_the_gap_and_spacing() {
+        let (lat, lon) = simple_swath_nodes(30.0, 10.0, 3, 41, 12.5, 360.0);
+        assert_eq!(lat.len(), 3 * 82);
+        let km = 111.195 * 30f64.to_radians().cos();
+        // Innermost nodes 180 km + 6.25 km from the track, neighbours 12.5 km apart.
+        assert!(((lon[41] - 10.0) * km - 186.25).abs() < 1e-9);
+        assert!(((10.0 - lon[40]) * km - 186.25).abs() < 1e-9);
+        assert!(((lon[42] - lon[41]) * km - 12.5).abs() < 1e-9);
+        assert!((lat[82] - 30.0 - 12.5 / 111.195).abs() < 1e-12);
+    }
+}
