@@ -33,6 +33,10 @@ enum Command {
     },
     /// Curvelet-threshold a 2-D field: keep the largest coefficients and reconstruct.
     Curvelet(landcycle::commands::curvelet::Args),
+    /// Observation tools (`obs dump --product smap|ascat FILE --csv OUT.csv`).
+    Obs(landcycle::commands::obs::Args),
+    /// Build per-cell monthly bias-correction statistics from open-loop history and observations.
+    Climatology(landcycle::commands::climatology::Args),
     /// Print version and build information.
     Version,
 }
@@ -70,6 +74,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => landcycle::commands::run::run(&a),
         Command::Synth(a) => landcycle::commands::synth::run(&a),
         Command::Curvelet(a) => landcycle::commands::curvelet::run(&a),
+        Command::Obs(a) => landcycle::commands::obs::run(&a),
+        Command::Climatology(a) => landcycle::commands::climatology::run(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
