@@ -20,6 +20,12 @@ fn bit_identical_on_1_2_3_ranks() {
     assert_eq!(output_files(&r1).len(), 12);
     assert_identical(&r1, &r2);
     assert_identical(&r1, &r3);
+    // The driver's history files pass the CF checker.
+    let hist = output_files(&r1)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("LC_HIST"))
+        .unwrap();
+    check_cf(&r1.join(hist));
     // Without mpirun (single process, no MPI) the results are the same too.
     let r0 = dir.path().join("r0");
     run_ok(&nml, 0, &r0, &[]);

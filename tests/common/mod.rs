@@ -131,3 +131,23 @@ pub fn assert_identical(a: &Path, b: &Path) {
 pub fn have_mpirun() -> bool {
     Command::new("mpirun").arg("--version").output().is_ok()
 }
+
+/// Run the offline CF checker on a file: no errors allowed. Missing checker: fails under
+/// CI=true, skipped with a notice otherwise.
+pub fn check_cf(file: &Path) {
+    let checker = landcycle::testdata::root().join("../tools/cf/cfcheck");
+    if !checker.exists() {
+        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+            panic!("CF checker {} not found", checker.display());
+        }
+        eprintln!("SKIPPED: CF checker {} not found", checker.display());
+        return;
+    }
+    let out = Command::new(&checker).arg(file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("ERRORS detected: 0"),
+        "CF checker on {}:\n{text}",
+        file.display()
+    );
+}
