@@ -650,7 +650,13 @@ fn write_netcdf(
     let g = h.grid;
     let (ny, nx) = (g.ny, g.nx);
     let nl = h.soil_layer_thickness.len();
-    let mut file = netcdf::create_with(tmp, netcdf::Options::NETCDF4).map_err(c.err("create"))?;
+    // Build the file in memory (HDF5 core driver) and write it out once at close
+    // (NC_DISKLESS | NC_PERSIST): a file on disk otherwise costs ~1000 small metadata writes.
+    const NC_PERSIST: i32 = 0x4000;
+    let options = netcdf::Options::NETCDF4
+        | netcdf::Options::DISKLESS
+        | netcdf::Options::from_bits_retain(NC_PERSIST);
+    let mut file = netcdf::create_with(tmp, options).map_err(c.err("create"))?;
 
     // ---- global attributes
     let md = h.metadata;
