@@ -66,10 +66,9 @@ impl<M: LandModel> CellEnsemble<M> {
     ) -> Result<(), StepError> {
         let n = self.n_members;
         for c in 0..self.ids.len() {
-            for m in 0..n {
-                let mut f = base[c];
-                perturb(c, m, &mut f);
-                self.scratch_forcing[m] = f;
+            for (m, f) in self.scratch_forcing.iter_mut().enumerate() {
+                *f = base[c];
+                perturb(c, m, f);
             }
             let states = &mut self.states[c * n..(c + 1) * n];
             if let Err(source) = model.step_members(
@@ -89,14 +88,13 @@ impl<M: LandModel> CellEnsemble<M> {
                     source,
                 });
             }
-            for m in 0..n {
-                let f = &self.scratch_forcing[m];
-                accumulate(
-                    &mut self.flux_acc[c * n + m],
-                    &self.scratch_out[m],
-                    f.precipitation,
-                    f.shortwave_down,
-                );
+            let acc = &mut self.flux_acc[c * n..(c + 1) * n];
+            for ((a, out), f) in acc
+                .iter_mut()
+                .zip(&self.scratch_out)
+                .zip(&self.scratch_forcing)
+            {
+                accumulate(a, out, f.precipitation, f.shortwave_down);
             }
         }
         self.acc_steps += 1;
