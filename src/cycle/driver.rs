@@ -660,11 +660,11 @@ fn step_once(
         if p.advance(t0)? {
             // State perturbation: one additive increment per perturbation time.
             let n = ens.n_members;
+            let mut inc = vec![0.0; model.n_soil_layers()];
             for c in 0..ens.n_cells() {
                 for m in 0..n {
-                    let inc = p
-                        .gen
-                        .soil_moisture_increment(p.values.get(c, m), model.n_soil_layers())?;
+                    p.gen
+                        .soil_moisture_increment_into(p.values.get(c, m), &mut inc)?;
                     let k = c * n + m;
                     model.apply_increment(&ens.params[c], &mut ens.states[k], &inc);
                 }

@@ -66,10 +66,9 @@ impl<M: LandModel> CellEnsemble<M> {
     ) -> Result<(), StepError> {
         let n = self.n_members;
         for c in 0..self.ids.len() {
-            for m in 0..n {
-                let mut f = base[c];
-                perturb(c, m, &mut f);
-                self.scratch_forcing[m] = f;
+            for (m, f) in self.scratch_forcing.iter_mut().enumerate() {
+                *f = base[c];
+                perturb(c, m, f);
             }
             let states = &mut self.states[c * n..(c + 1) * n];
             if let Err(source) = model.step_members(
@@ -89,14 +88,13 @@ impl<M: LandModel> CellEnsemble<M> {
                     source,
                 });
             }
-            for m in 0..n {
-                let f = &self.scratch_forcing[m];
-                accumulate(
-                    &mut self.flux_acc[c * n + m],
-                    &self.scratch_out[m],
-                    f.precipitation,
-                    f.shortwave_down,
-                );
+            let acc = &mut self.flux_acc[c * n..(c + 1) * n];
+            for ((a, out), f) in acc
+                .iter_mut()
+                .zip(&self.scratch_out)
+                .zip(&self.scratch_forcing)
+            {
+                accumulate(a, out, f.precipitation, f.shortwave_down);
             }
         }
         self.acc_steps += 1;
@@ -117,6 +115,8 @@ impl<M: LandModel> CellEnsemble<M> {
         let n = self.n_members;
         let mut out = Vec::with_capacity(self.ids.len() * 2 * w);
         let mut rec = Vec::with_capacity(n * w);
+        let mut mean = vec![0.0; w];
+        let mut var = vec![0.0; w];
         for c in 0..self.ids.len() {
             rec.clear();
             for m in 0..n {
@@ -129,14 +129,14 @@ impl<M: LandModel> CellEnsemble<M> {
                     &mut rec,
                 );
             }
-            let mut mean = vec![0.0; w];
+            mean.fill(0.0);
             for m in 0..n {
                 for (a, v) in mean.iter_mut().zip(&rec[m * w..(m + 1) * w]) {
                     *a += v;
                 }
             }
             mean.iter_mut().for_each(|a| *a /= n as f64);
-            let mut var = vec![0.0; w];
+            var.fill(0.0);
             for m in 0..n {
                 for ((a, v), mu) in var.iter_mut().zip(&rec[m * w..(m + 1) * w]).zip(&mean) {
                     *a += (v - mu) * (v - mu);
@@ -167,7 +167,9 @@ impl<M: LandModel> CellEnsemble<M> {
 
     /// Restart fields of every member, layout `[cell][member][field values]`.
     pub fn pack_states(&self, model: &M) -> Vec<f64> {
-        let mut out = Vec::new();
+        // Sized up front: the restart state is tens of MB, growing it would copy it repeatedly.
+        let width: usize = model.restart_fields().iter().map(|f| f.len).sum();
+        let mut out = Vec::with_capacity(self.states.len() * width);
         for s in &self.states {
             model.pack_state(s, &mut out);
         }

@@ -650,7 +650,20 @@ fn write_netcdf(
     let g = h.grid;
     let (ny, nx) = (g.ny, g.nx);
     let nl = h.soil_layer_thickness.len();
-    let mut file = netcdf::create_with(tmp, netcdf::Options::NETCDF4).map_err(c.err("create"))?;
+    // Build the file in memory (HDF5 core driver) and write it out once at close
+    // (NC_DISKLESS | NC_PERSIST): a file on disk otherwise costs ~1000 small metadata writes.
+    // The in-memory image grows in small steps, so very large files are written directly.
+    const NC_PERSIST: i32 = 0x4000;
+    const IN_MEMORY_MAX_BYTES: usize = 256 << 20;
+    let payload: usize = h.fields.iter().map(|f| f.data.len() * 4).sum();
+    let options = if payload <= IN_MEMORY_MAX_BYTES {
+        netcdf::Options::NETCDF4
+            | netcdf::Options::DISKLESS
+            | netcdf::Options::from_bits_retain(NC_PERSIST)
+    } else {
+        netcdf::Options::NETCDF4
+    };
+    let mut file = netcdf::create_with(tmp, options).map_err(c.err("create"))?;
 
     // ---- global attributes
     let md = h.metadata;

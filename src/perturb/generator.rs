@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 
 use super::field::{FieldScratch, GaussianFieldPlan};
 use super::linalg::{mat_vec, symmetric_eigen, symmetric_sqrt};
-use super::rng::{keyed_normal, Purpose};
+use super::rng::{keyed_normals4, Purpose};
 use super::spec::{GroupRole, PerturbGroup, PerturbKind, PerturbTarget, ResolvedVar};
 use super::{clock, PerturbError};
 use crate::lsm::Forcing;
@@ -284,17 +284,13 @@ impl PerturbGenerator {
                 for (c, &id) in cell_ids.iter().enumerate() {
                     for m in 0..n_members {
                         let o = (c * n_members + m) * n_vars;
-                        for (v, slot) in out[o..o + n_vars].iter_mut().enumerate() {
-                            *slot = keyed_normal(
-                                self.seed,
-                                self.stream,
-                                cell_purpose,
-                                v as u32,
-                                id,
-                                m as u64,
-                                time_index,
-                            );
-                        }
+                        self.cell_deviates(
+                            cell_purpose,
+                            id,
+                            m as u64,
+                            time_index,
+                            &mut out[o..o + n_vars],
+                        );
                     }
                 }
             }
@@ -323,6 +319,31 @@ impl PerturbGenerator {
         }
     }
 
+    /// The N(0, 1) deviates of every variable of one (cell, member, time): variable v is lane
+    /// v % 4 of Philox block v / 4, so up to four variables cost one block call.
+    #[inline]
+    fn cell_deviates(
+        &self,
+        purpose: Purpose,
+        point: u64,
+        member: u64,
+        time_index: i64,
+        out: &mut [f64],
+    ) {
+        for (b, lanes) in out.chunks_mut(4).enumerate() {
+            let z = keyed_normals4(
+                self.seed,
+                self.stream,
+                purpose,
+                b as u32,
+                point,
+                member,
+                time_index,
+            );
+            lanes.copy_from_slice(&z[..lanes.len()]);
+        }
+    }
+
     /// Remove the ensemble mean of x per (cell, var) when configured and n_members ≥ 2.
     fn remove_mean(&self, state: &mut PerturbState) {
         let (nm, nv) = (state.n_members, state.n_vars);
@@ -346,19 +367,45 @@ impl PerturbGenerator {
         let k = state.time_index.checked_add(1).ok_or_else(|| {
             PerturbError::State("perturbation time index overflows i64".to_string())
         })?;
-        let mut w = vec![0.0; state.x.len()];
-        self.draw_into(
-            &state.cell_ids,
-            state.n_members,
-            k,
-            Purpose::InnovationCell,
-            Purpose::InnovationField,
-            &mut w,
-        );
         let nv = state.n_vars;
-        for (xs, ws) in state.x.chunks_exact_mut(nv).zip(w.chunks_exact(nv)) {
-            for v in 0..nv {
-                xs[v] = self.rho[v] * xs[v] + self.innovation_scale[v] * ws[v];
+        if self.field.is_none() {
+            // Per-cell deviates: update x in place, block by block, without a buffer of w.
+            let nm = state.n_members;
+            for (c, &id) in state.cell_ids.iter().enumerate() {
+                for m in 0..nm {
+                    let o = (c * nm + m) * nv;
+                    let xs = &mut state.x[o..o + nv];
+                    for (b, xb) in xs.chunks_mut(4).enumerate() {
+                        let w = keyed_normals4(
+                            self.seed,
+                            self.stream,
+                            Purpose::InnovationCell,
+                            b as u32,
+                            id,
+                            m as u64,
+                            k,
+                        );
+                        for (j, (x, &wv)) in xb.iter_mut().zip(w.iter()).enumerate() {
+                            let v = 4 * b + j;
+                            *x = self.rho[v] * *x + self.innovation_scale[v] * wv;
+                        }
+                    }
+                }
+            }
+        } else {
+            let mut w = vec![0.0; state.x.len()];
+            self.draw_into(
+                &state.cell_ids,
+                state.n_members,
+                k,
+                Purpose::InnovationCell,
+                Purpose::InnovationField,
+                &mut w,
+            );
+            for (xs, ws) in state.x.chunks_exact_mut(nv).zip(w.chunks_exact(nv)) {
+                for v in 0..nv {
+                    xs[v] = self.rho[v] * xs[v] + self.innovation_scale[v] * ws[v];
+                }
             }
         }
         state.time_index = k;
@@ -505,6 +552,18 @@ impl PerturbGenerator {
         p: &[f64],
         n_layers: usize,
     ) -> Result<Vec<f64>, PerturbError> {
+        let mut inc = vec![0.0; n_layers];
+        self.soil_moisture_increment_into(p, &mut inc)?;
+        Ok(inc)
+    }
+
+    /// As [`PerturbGenerator::soil_moisture_increment`], into `inc` (one value per layer,
+    /// overwritten), so the driver's loop over cells and members does not allocate.
+    pub fn soil_moisture_increment_into(
+        &self,
+        p: &[f64],
+        inc: &mut [f64],
+    ) -> Result<(), PerturbError> {
         if self.role != GroupRole::SoilMoisture {
             return Err(PerturbError::State(format!(
                 "group '{}' perturbs forcing, not soil moisture",
@@ -519,7 +578,8 @@ impl PerturbGenerator {
                 self.vars.len()
             )));
         }
-        let mut inc = vec![0.0; n_layers];
+        let n_layers = inc.len();
+        inc.fill(0.0);
         for (var, &pv) in self.vars.iter().zip(p) {
             if let PerturbTarget::SoilMoisture(layer) = var.target {
                 if layer >= n_layers {
@@ -539,7 +599,7 @@ impl PerturbGenerator {
                 inc[layer] = v;
             }
         }
-        Ok(inc)
+        Ok(())
     }
 }
 

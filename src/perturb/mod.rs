@@ -32,7 +32,7 @@ pub use generator::{
     apply_forcing_perturbation, PerturbGenerator, PerturbState, PerturbValues,
     MIN_CORRELATION_EIGENVALUE,
 };
-pub use rng::{keyed_normal, DeviateKey, Purpose};
+pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
 pub use spec::{
     CovarianceShape, GroupRole, PerturbGroup, PerturbKind, PerturbTarget, PerturbVar, ResolvedVar,
