@@ -19,6 +19,13 @@ use landcycle::synth::obs_sim::{
     write_ascat_like_orbit, write_smap_like_granule, AscatProduct, SimAscatOrbit, SimSmapRetrieval,
 };
 
+/// HDF5 is not thread-safe: tests that read or write files in this process take turns.
+static FILE_IO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn io_lock() -> std::sync::MutexGuard<'static, ()> {
+    FILE_IO.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2020, 6, d)
         .unwrap()
@@ -258,6 +265,7 @@ fn read_f32(nc: &netcdf::File, name: &str) -> Vec<f32> {
 
 #[test]
 fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
+    let _io = io_lock();
     assert!(have_mpirun(), "mpirun is required");
     let dir = tempfile::tempdir().unwrap();
     // 10 members: more than state + observations + 1, so the EnKF perturbations are
@@ -357,6 +365,7 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
 
 #[test]
 fn missing_or_corrupt_observation_files_run_open_loop() {
+    let _io = io_lock();
     let dir = tempfile::tempdir().unwrap();
     let nml = write_namelist(dir.path(), 8, 6, 4, "2020-06-01_12:00:00");
     synth(&nml);
@@ -407,4 +416,181 @@ fn missing_or_corrupt_observation_files_run_open_loop() {
             );
         }
     }
+}
+
+#[test]
+fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
+    let _io = io_lock();
+    use landcycle::biascorr::store::write_climatology;
+    use landcycle::biascorr::ClimatologyBuilder;
+    use landcycle::config::{
+        DaAnalysisTimes, DaBiasCorrection, DaCombine, DaConfig, DaMode, DaSensor,
+    };
+    use landcycle::cycle::assim::Assimilation;
+    use landcycle::cycle::ensemble::CellEnsemble;
+    use landcycle::grid::Grid;
+    use landcycle::lsm::Forcing;
+    use landcycle::obs::{ObsUnits, Observation, Quality, Sensor};
+    use landcycle::time::Window;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lat = vec![38.0, 38.25];
+    let lon = vec![-95.0, -94.75, -94.5];
+    let mut mask = vec![true; 6];
+    mask[5] = false;
+    let grid = Grid::regular(lat.clone(), lon.clone(), Some(mask)).unwrap();
+    // June climatology of every cell: model 0.20..0.30 m3 m-3, ASCAT 20..40 %.
+    let mut b = ClimatologyBuilder::new(lat.clone(), lon.clone(), 11);
+    for i in 0..=20 {
+        for cell in 0..6 {
+            b.add_model(cell, 6, 0.2 + 0.005 * i as f64);
+            b.add_obs(cell, 6, 20.0 + i as f64);
+        }
+    }
+    let clim_path = dir.path().join("clim.nc");
+    write_climatology(&clim_path, &b.finish(10, "ascat", "percent saturation")).unwrap();
+    let cfg = DaConfig {
+        enabled: true,
+        sensors: vec![DaSensor::Ascat],
+        smap_directory: dir.path().into(),
+        smap_pattern: "x".into(),
+        smap_error_sd: 0.02,
+        smap_bias_correction: DaBiasCorrection::None,
+        smap_climatology: None,
+        ascat_directory: dir.path().into(),
+        ascat_pattern: "x".into(),
+        ascat_error_sd: 10.0,
+        ascat_bias_correction: DaBiasCorrection::Cdf,
+        ascat_climatology: Some(clim_path),
+        combine: DaCombine::Average,
+        mode: DaMode::Joint,
+        analysis_times: DaAnalysisTimes::EveryObsTime,
+        qc_smap_vegetation: true,
+        qc_ascat_error: true,
+        qc_ascat_topography: true,
+        qc_ascat_wetland: true,
+        qc_ascat_snow: true,
+        qc_ascat_frozen: true,
+        qc_precipitation: true,
+        qc_frozen_soil: true,
+        qc_temperature: true,
+        qc_swe: true,
+        qc_snow_cover: true,
+        qc_forest: true,
+        qc_green_fraction: true,
+        qc_near_bounds: true,
+        diagnostics: true,
+    };
+    let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
+    let ids: Vec<u64> = (0..5).collect();
+    let statics: Vec<CellStatics> = ids
+        .iter()
+        .map(|&id| {
+            let mut s = loam_cell();
+            if id == 1 {
+                s.vegetation_class = 13; // evergreen broadleaf forest
+            }
+            if id == 2 {
+                s.green_fraction_monthly = [0.9; 12];
+            }
+            s
+        })
+        .collect();
+    let n = 12;
+    let params: Vec<_> = statics
+        .iter()
+        .map(|s| model.cell_params(s).unwrap())
+        .collect();
+    let mut states = Vec::new();
+    for p in &params {
+        for i in 0..n {
+            let d = 0.04 * (i as f64 / (n - 1) as f64 - 0.5);
+            let sm = [0.30 + d, 0.30 + 0.5 * d, 0.30, 0.30];
+            states.push(model.cold_start(p, &sm, 290.0).unwrap());
+        }
+    }
+    let mut ens = CellEnsemble::new(ids.clone(), params, states, n);
+    let a = Assimilation::new(&cfg, &grid, &ids, &statics, "USGS", &model, 7, n, 1800).unwrap();
+
+    let w = Window {
+        start: t(1, 0, 0),
+        end: t(1, 6, 0),
+    };
+    let at = |cell: usize, time: NaiveDateTime, value: f64| Observation {
+        time,
+        lat: lat[cell / 3] + 0.05,
+        lon: lon[cell % 3] - 0.05,
+        value,
+        error_sd: 10.0,
+        source: Sensor::Ascat,
+        depth_top_m: 0.0,
+        depth_bottom_m: 0.02,
+        units: ObsUnits::PercentSaturation,
+        quality: Quality::Gridded { row: 0, column: 0 },
+    };
+    let obs = vec![
+        at(0, t(1, 1, 10), 30.0),
+        at(1, t(1, 1, 10), 30.0),
+        at(2, t(1, 1, 10), 30.0),
+        at(3, t(1, 1, 5), 30.0),
+        at(3, t(1, 1, 20), 34.0), // averaged with the one above: 32 %
+        at(4, t(1, 1, 10), 45.0), // outside the training range
+        at(5, t(1, 1, 10), 30.0), // ocean
+        at(0, t(1, 7, 0), 30.0),  // next window
+        at(0, t(1, 4, 0), 20.0),  // second analysis time
+    ];
+    let wo = a.window_obs_from(&w, vec![obs], Vec::new());
+    let times: Vec<NaiveDateTime> = wo.analyses.keys().copied().collect();
+    assert_eq!(times, [t(1, 1, 30), t(1, 4, 0)]);
+    assert_eq!(wo.reads[0].in_window, 8);
+    let first = &wo.analyses[&t(1, 1, 30)];
+    assert_eq!(first.cells[0].len(), 5);
+    assert_eq!(first.mapping_rejected[0].get("not_land"), 1);
+
+    let top_mean = |ens: &CellEnsemble<NoahLsm>, c: usize| {
+        (0..n)
+            .map(|m| model.soil_moisture(&ens.states[c * n + m])[0])
+            .sum::<f64>()
+            / n as f64
+    };
+    let before0 = top_mean(&ens, 0);
+    let before1 = top_mean(&ens, 1);
+    let forcing = vec![Forcing::default(); 5];
+    let la = a
+        .analyse_local(first, t(1, 1, 30), &model, &mut ens, Some(&forcing))
+        .unwrap();
+    assert_eq!(la.ids, [0, 3]);
+    assert_eq!(la.accepted, [2]);
+    let r = &la.rejected[0];
+    assert_eq!(r.get("model_forest"), 1);
+    assert_eq!(r.get("model_green_fraction"), 1);
+    assert_eq!(r.get("bias_outside_training_range"), 1);
+    // CDF matching: 30 % -> 0.25 m3 m-3, 32 % -> 0.26; σ 10 % × 0.005/1 = 0.05 m3 m-3.
+    let w_rec = a.record_width();
+    assert!(
+        (la.records[0] - 0.25).abs() < 1e-9,
+        "{:?}",
+        &la.records[..4]
+    );
+    assert!((la.records[1] - 0.05).abs() < 1e-9);
+    assert!((la.records[w_rec] - 0.26).abs() < 1e-9);
+    // Cell 0 moved towards 0.25, the forest cell did not move.
+    let after0 = top_mean(&ens, 0);
+    assert!(after0 < before0 && after0 > 0.25, "{before0} -> {after0}");
+    assert_eq!(top_mean(&ens, 1), before1);
+    // With precipitation in the step every observation is rejected by the rain rule.
+    let wet = vec![
+        Forcing {
+            precipitation: 1e-4,
+            ..Forcing::default()
+        };
+        5
+    ];
+    let la = a
+        .analyse_local(first, t(1, 1, 30), &model, &mut ens, Some(&wet))
+        .unwrap();
+    assert!(la.ids.is_empty());
+    // The rain rule comes first, so it also takes the forest and green cells (cell 4 failed
+    // the bias correction before the model QC).
+    assert_eq!(la.rejected[0].get("model_precipitation"), 4);
 }
