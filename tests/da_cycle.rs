@@ -594,3 +594,67 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     // the bias correction before the model QC).
     assert_eq!(la.rejected[0].get("model_precipitation"), 4);
 }
+
+#[test]
+fn da_namelist_group_is_validated() {
+    use landcycle::config::{Config, DaAnalysisTimes, DaSensor};
+    let base = "&run
+  start = '2020-06-01_00:00:00'
+  end = '2020-06-02_00:00:00'
+  ensemble_size = 4
+/
+&domain
+  static_file = 'static.nc'
+/
+&forcing
+  directory = 'forcing'
+  file_template = 'f_%Y%m%d%H.nc'
+/
+";
+    let load = |da: &str| Config::from_text(&format!("{base}{da}"), Path::new("/tmp/x/case.nml"));
+    // Defaults: open loop, SMAP, every observation time; paths resolve against the namelist.
+    let c = load("").unwrap();
+    assert!(!c.da.enabled);
+    assert_eq!(c.da.sensors, [DaSensor::Smap]);
+    assert_eq!(c.da.analysis_times, DaAnalysisTimes::EveryObsTime);
+    assert_eq!(c.da.smap_error_sd, 0.02);
+    assert_eq!(c.da.ascat_error_sd, 10.0);
+    assert_eq!(c.da.smap_directory, Path::new("/tmp/x/obs/smap"));
+    let c = load(
+        "&da\n enabled = .true.\n sensors = 'ASCAT', 'smap'\n analysis_times = 'window_end'\n/\n",
+    )
+    .unwrap();
+    assert_eq!(c.da.sensors, [DaSensor::Ascat, DaSensor::Smap]);
+    assert_eq!(c.da.analysis_times, DaAnalysisTimes::WindowEnd);
+    for (da, want) in [
+        (
+            "&da\n enabled = .true.\n smap_bias_correction = 'cdf'\n/\n",
+            "smap_climatology",
+        ),
+        (
+            "&da\n enabled = .true.\n sensors = 'smap', 'smap'\n/\n",
+            "appears twice",
+        ),
+        ("&da\n enabled = .true.\n sensors = 'amsr2'\n/\n", "amsr2"),
+        (
+            "&da\n enabled = .true.\n ascat_error_sd = 0.0\n sensors = 'ascat'\n/\n",
+            "ascat_error_sd",
+        ),
+        (
+            "&da\n enabled = .true.\n smap_pattern = 'a/b*.h5'\n/\n",
+            "smap_pattern",
+        ),
+        ("&da\n enabled = .true.\n mode = 'both'\n/\n", "mode"),
+    ] {
+        let e = load(da).unwrap_err().to_string();
+        assert!(e.contains(want), "{da}: {e}");
+    }
+    let one = base.replace("ensemble_size = 4", "ensemble_size = 1");
+    let e = Config::from_text(
+        &format!("{one}&da\n enabled = .true.\n/\n"),
+        Path::new("/tmp/x/case.nml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("at least 2 members"), "{e}");
+}
