@@ -418,6 +418,42 @@ fn missing_or_corrupt_observation_files_run_open_loop() {
     }
 }
 
+fn da_config(dir: &Path) -> landcycle::config::DaConfig {
+    use landcycle::config::*;
+    DaConfig {
+        enabled: true,
+        sensors: vec![DaSensor::Smap, DaSensor::Ascat],
+        smap_directory: dir.into(),
+        smap_pattern: "x".into(),
+        smap_error_sd: 0.02,
+        smap_bias_correction: DaBiasCorrection::None,
+        smap_climatology: None,
+        ascat_directory: dir.into(),
+        ascat_pattern: "x".into(),
+        ascat_error_sd: 10.0,
+        ascat_bias_correction: DaBiasCorrection::None,
+        ascat_climatology: None,
+        combine: DaCombine::Average,
+        mode: DaMode::Joint,
+        analysis_times: DaAnalysisTimes::EveryObsTime,
+        qc_smap_vegetation: true,
+        qc_ascat_error: true,
+        qc_ascat_topography: true,
+        qc_ascat_wetland: true,
+        qc_ascat_snow: true,
+        qc_ascat_frozen: true,
+        qc_precipitation: true,
+        qc_frozen_soil: true,
+        qc_temperature: true,
+        qc_swe: true,
+        qc_snow_cover: true,
+        qc_forest: true,
+        qc_green_fraction: true,
+        qc_near_bounds: true,
+        diagnostics: true,
+    }
+}
+
 #[test]
 fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let _io = io_lock();
@@ -449,38 +485,10 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     }
     let clim_path = dir.path().join("clim.nc");
     write_climatology(&clim_path, &b.finish(10, "ascat", "percent saturation")).unwrap();
-    let cfg = DaConfig {
-        enabled: true,
-        sensors: vec![DaSensor::Ascat],
-        smap_directory: dir.path().into(),
-        smap_pattern: "x".into(),
-        smap_error_sd: 0.02,
-        smap_bias_correction: DaBiasCorrection::None,
-        smap_climatology: None,
-        ascat_directory: dir.path().into(),
-        ascat_pattern: "x".into(),
-        ascat_error_sd: 10.0,
-        ascat_bias_correction: DaBiasCorrection::Cdf,
-        ascat_climatology: Some(clim_path),
-        combine: DaCombine::Average,
-        mode: DaMode::Joint,
-        analysis_times: DaAnalysisTimes::EveryObsTime,
-        qc_smap_vegetation: true,
-        qc_ascat_error: true,
-        qc_ascat_topography: true,
-        qc_ascat_wetland: true,
-        qc_ascat_snow: true,
-        qc_ascat_frozen: true,
-        qc_precipitation: true,
-        qc_frozen_soil: true,
-        qc_temperature: true,
-        qc_swe: true,
-        qc_snow_cover: true,
-        qc_forest: true,
-        qc_green_fraction: true,
-        qc_near_bounds: true,
-        diagnostics: true,
-    };
+    let mut cfg = da_config(dir.path());
+    cfg.sensors = vec![DaSensor::Ascat];
+    cfg.ascat_bias_correction = DaBiasCorrection::Cdf;
+    cfg.ascat_climatology = Some(clim_path);
     let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
     let ids: Vec<u64> = (0..5).collect();
     let statics: Vec<CellStatics> = ids
@@ -657,4 +665,76 @@ fn da_namelist_group_is_validated() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("at least 2 members"), "{e}");
+}
+
+#[test]
+fn real_product_files_are_found_read_and_grouped() {
+    use landcycle::cycle::assim::Assimilation;
+    use landcycle::grid::Grid;
+    use landcycle::time::Window;
+    let (Some(smap), Some(ascat)) = (
+        landcycle::testdata::require("smap-spl2smp"),
+        landcycle::testdata::require("ascat-eumetsat"),
+    ) else {
+        return;
+    };
+    let _io = io_lock();
+    let mut cfg = da_config(&smap);
+    cfg.ascat_directory = ascat;
+    // The schema's default patterns must match the real product names.
+    let default = |key: &str| match landcycle::config::schema::key_spec("da", key)
+        .unwrap()
+        .default
+    {
+        landcycle::config::schema::DefaultValue::Value(v) => v.trim_matches('\'').to_string(),
+        _ => panic!("{key} has no default"),
+    };
+    cfg.smap_pattern = default("smap_pattern");
+    cfg.ascat_pattern = default("ascat_pattern");
+    // A 1-degree all-land global grid; this rank has no cells (reading and grouping only).
+    let lat: Vec<f64> = (0..180).map(|j| -89.5 + j as f64).collect();
+    let lon: Vec<f64> = (0..360).map(|i| -179.5 + i as f64).collect();
+    let grid = Grid::regular(lat, lon, None).unwrap();
+    let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
+    let a = Assimilation::new(&cfg, &grid, &[], &[], "USGS", &model, 1, 4, 1800).unwrap();
+    // Both SMAP granules of 2015-08-11 (01:30 and 03:08 UTC) fall in the 00-06 window.
+    let w = Window {
+        start: NaiveDate::from_ymd_opt(2015, 8, 11)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+        end: NaiveDate::from_ymd_opt(2015, 8, 11)
+            .unwrap()
+            .and_hms_opt(6, 0, 0)
+            .unwrap(),
+    };
+    let wo = a.prepare_window(&w, false);
+    assert_eq!(wo.reads[0].files, 2);
+    assert!(wo.reads[0].failed.is_empty());
+    // All accepted retrievals of the two granules (592 + 303, tests/obs_readers.rs).
+    assert_eq!(wo.reads[0].in_window, 592 + 303);
+    assert_eq!(wo.reads[1].files, 0); // the ASCAT orbit is from 2017
+                                      // The accepted (land) retrievals of each half orbit lie within one 30-min step: granule
+                                      // 02801 around 02:16 UTC (its first accepted tb_time_seconds 492531479.3), 02802 ~1.6 h later.
+    let times: Vec<String> = wo.analyses.keys().map(|t| t.to_string()).collect();
+    assert_eq!(times, ["2015-08-11 02:30:00", "2015-08-11 04:00:00"]);
+    assert!(wo.n_mapped() > 100);
+    // The ASCAT SMR orbit of 2017-02-20 04:15 UTC.
+    let w = Window {
+        start: NaiveDate::from_ymd_opt(2017, 2, 20)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+        end: NaiveDate::from_ymd_opt(2017, 2, 20)
+            .unwrap()
+            .and_hms_opt(6, 0, 0)
+            .unwrap(),
+    };
+    let wo = a.prepare_window(&w, false);
+    assert_eq!((wo.reads[0].files, wo.reads[1].files), (0, 1));
+    assert!(wo.reads[1].failed.is_empty());
+    // 9154 accepted records in the orbit (tests/obs_readers.rs), the rejections passed on.
+    assert!(wo.reads[1].in_window > 0 && wo.reads[1].in_window <= 9154);
+    assert_eq!(wo.reads[1].product_rejected.get("snow"), 37_260);
+    assert!(wo.n_mapped() > 0);
 }
