@@ -459,9 +459,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let _io = io_lock();
     use landcycle::biascorr::store::write_climatology;
     use landcycle::biascorr::ClimatologyBuilder;
-    use landcycle::config::{
-        DaAnalysisTimes, DaBiasCorrection, DaCombine, DaConfig, DaMode, DaSensor,
-    };
+    use landcycle::config::{DaBiasCorrection, DaSensor};
     use landcycle::cycle::assim::Assimilation;
     use landcycle::cycle::ensemble::CellEnsemble;
     use landcycle::grid::Grid;
