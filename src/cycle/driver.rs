@@ -101,6 +101,7 @@ struct Timers {
     physics: Duration,
     output: Duration,
     restart: Duration,
+    assimilation: Duration,
 }
 
 fn timed<T>(acc: &mut Duration, f: impl FnOnce() -> T) -> T {
@@ -585,7 +586,9 @@ pub fn run(
         } else {
             agree(comm, Ok(()))?;
         }
-        let wobs = assim.as_ref().map(|a| a.prepare_window(w, rank == 0));
+        let wobs = timed(&mut timers.assimilation, || {
+            assim.as_ref().map(|a| a.prepare_window(w, rank == 0))
+        });
         for t1 in w.step_ends(dt) {
             let t0 = t1 - chrono::Duration::seconds(dt);
             let r = step_once(
@@ -602,7 +605,9 @@ pub fn run(
             agree(comm, r)?;
             if let (Some(a), Some(wo)) = (&assim, &wobs) {
                 let diag = rundir.cycle_dir(w.end, "diag");
+                let t = Instant::now();
                 let r = a.analyse_step(comm, wo, t0, t1, &model, &mut ens, reader.as_mut(), &diag);
+                timers.assimilation += t.elapsed();
                 r.map_err(|e| CycleError::from(Box::new(e)))?;
             }
             if on_interval(t1, hist.interval_seconds) {
@@ -652,6 +657,7 @@ pub fn run(
         ("physics", timers.physics),
         ("history output", timers.output),
         ("restart", timers.restart),
+        ("assimilation", timers.assimilation),
     ];
     summary.stage_seconds = stages
         .iter()
