@@ -310,6 +310,125 @@ fn rows(flat: &[f64], n: usize) -> Vec<Vec<f64>> {
     flat.chunks(n.max(1)).map(<[f64]>::to_vec).collect()
 }
 
+/// A sensor the assimilation reads (`&da` group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaSensor {
+    /// SMAP L2 radiometer soil moisture (SPL2SMP HDF5 granules).
+    Smap,
+    /// ASCAT EUMETSAT Level-2 soil moisture (NetCDF orbits, % saturation).
+    Ascat,
+}
+
+impl DaSensor {
+    pub fn name(self) -> &'static str {
+        match self {
+            DaSensor::Smap => "smap",
+            DaSensor::Ascat => "ascat",
+        }
+    }
+}
+
+/// How several observations of one sensor in one cell and analysis are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaCombine {
+    Average,
+    Latest,
+}
+
+/// Joint (stacked) or sequential assimilation of several sensors in one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaMode {
+    Joint,
+    Sequential,
+}
+
+/// When analyses happen inside a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaAnalysisTimes {
+    /// At the end of the model step containing each observation time (LIS).
+    EveryObsTime,
+    /// Once, at the end of the window, with all observations of the window.
+    WindowEnd,
+}
+
+/// Observation bias correction against a model climatology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaBiasCorrection {
+    None,
+    /// Monthly CDF matching.
+    Cdf,
+    /// Monthly mean (anomaly) correction.
+    Anomaly,
+}
+
+/// `&da`: soil-moisture data assimilation inside the cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaConfig {
+    pub enabled: bool,
+    pub sensors: Vec<DaSensor>,
+    /// Absolute directory of SMAP granules.
+    pub smap_directory: PathBuf,
+    /// File-name pattern (strftime fields, then `*`/`?` wildcards).
+    pub smap_pattern: String,
+    /// m3 m-3.
+    pub smap_error_sd: f64,
+    pub smap_bias_correction: DaBiasCorrection,
+    pub smap_climatology: Option<PathBuf>,
+    /// Absolute directory of ASCAT orbit files.
+    pub ascat_directory: PathBuf,
+    pub ascat_pattern: String,
+    /// % saturation.
+    pub ascat_error_sd: f64,
+    pub ascat_bias_correction: DaBiasCorrection,
+    pub ascat_climatology: Option<PathBuf>,
+    pub combine: DaCombine,
+    pub mode: DaMode,
+    pub analysis_times: DaAnalysisTimes,
+    pub qc_smap_vegetation: bool,
+    pub qc_ascat_error: bool,
+    pub qc_ascat_topography: bool,
+    pub qc_ascat_wetland: bool,
+    pub qc_ascat_snow: bool,
+    pub qc_ascat_frozen: bool,
+    pub qc_precipitation: bool,
+    pub qc_frozen_soil: bool,
+    pub qc_temperature: bool,
+    pub qc_swe: bool,
+    pub qc_snow_cover: bool,
+    pub qc_forest: bool,
+    pub qc_green_fraction: bool,
+    pub qc_near_bounds: bool,
+    pub diagnostics: bool,
+}
+
+impl DaConfig {
+    /// (directory, pattern, error σ, bias correction, climatology) of a sensor.
+    pub fn sensor(&self, s: DaSensor) -> (&Path, &str, f64, DaBiasCorrection, Option<&Path>) {
+        match s {
+            DaSensor::Smap => (
+                &self.smap_directory,
+                &self.smap_pattern,
+                self.smap_error_sd,
+                self.smap_bias_correction,
+                self.smap_climatology.as_deref(),
+            ),
+            DaSensor::Ascat => (
+                &self.ascat_directory,
+                &self.ascat_pattern,
+                self.ascat_error_sd,
+                self.ascat_bias_correction,
+                self.ascat_climatology.as_deref(),
+            ),
+        }
+    }
+}
+
 /// `&restart`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,6 +445,7 @@ pub struct Config {
     pub forcing: ForcingConfig,
     pub perturbation: PerturbationConfig,
     pub restart: RestartConfig,
+    pub da: DaConfig,
     /// Absolute path of the namelist file.
     pub namelist_file: PathBuf,
     /// The namelist text as read (recorded in output).
@@ -357,6 +477,11 @@ impl Config {
         let mut forcing: ForcingConfig = l.group("forcing")?;
         let perturbation: PerturbationConfig = l.group("perturbation")?;
         let restart: RestartConfig = l.group("restart")?;
+        let mut da: DaConfig = l.group("da")?;
+        da.smap_directory = resolve(&base, &da.smap_directory);
+        da.ascat_directory = resolve(&base, &da.ascat_directory);
+        da.smap_climatology = da.smap_climatology.as_ref().map(|p| resolve(&base, p));
+        da.ascat_climatology = da.ascat_climatology.as_ref().map(|p| resolve(&base, p));
         run.rundir = resolve(&base, &run.rundir);
         run.initial_restart = run.initial_restart.as_ref().map(|p| resolve(&base, p));
         domain.static_file = resolve(&base, &domain.static_file);
@@ -368,6 +493,7 @@ impl Config {
             forcing,
             perturbation,
             restart,
+            da,
             namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             namelist_text: text.to_string(),
             namelist: nl.clone(),
@@ -406,6 +532,7 @@ impl Config {
             "forcing" => serde_json::to_value(&self.forcing),
             "perturbation" => serde_json::to_value(&self.perturbation),
             "restart" => serde_json::to_value(&self.restart),
+            "da" => serde_json::to_value(&self.da),
             _ => Ok(serde_json::Value::Null),
         };
         // Serializing plain data with UTF-8 paths cannot fail; a non-UTF-8 path renders as null.
@@ -863,6 +990,73 @@ impl Loader<'_> {
             return Err(self.err(g, "state_tau_hours", "must be positive".into()));
         }
         self.check_corr(g, "state_corr", &p.state_corr, layers, "state_std")?;
+        self.validate_da(c)
+    }
+
+    fn validate_da(&self, c: &Config) -> Result<(), ConfigError> {
+        let d = &c.da;
+        let g = "da";
+        if !d.enabled {
+            return Ok(());
+        }
+        if d.sensors.is_empty() {
+            return Err(self.err(g, "sensors", "no sensor given".into()));
+        }
+        for (i, s) in d.sensors.iter().enumerate() {
+            if d.sensors[..i].contains(s) {
+                return Err(self.err_at(
+                    self.loc_item(g, "sensors", i),
+                    g,
+                    "sensors",
+                    format!("'{}' appears twice", s.name()),
+                ));
+            }
+        }
+        if c.run.ensemble_size < 2 {
+            return Err(self.err(
+                "run",
+                "ensemble_size",
+                "the ensemble Kalman filter (da:enabled) needs at least 2 members".into(),
+            ));
+        }
+        for s in &d.sensors {
+            let n = s.name();
+            let (_, pattern, sd, bias, clim) = d.sensor(*s);
+            let pkey = format!("{n}_pattern");
+            if pattern.trim().is_empty() {
+                return Err(self.err(g, &pkey, "is empty".into()));
+            }
+            if pattern.contains('/') {
+                return Err(self.err(
+                    g,
+                    &pkey,
+                    format!("'{pattern}' is a file-name pattern and must not contain '/'"),
+                ));
+            }
+            let mut probe = String::new();
+            if std::fmt::write(&mut probe, format_args!("{}", c.run.start.format(pattern))).is_err()
+            {
+                return Err(self.err(
+                    g,
+                    &pkey,
+                    format!("'{pattern}' is not a valid strftime pattern"),
+                ));
+            }
+            if !(sd > 0.0 && sd.is_finite()) {
+                return Err(self.err(
+                    g,
+                    &format!("{n}_error_sd"),
+                    format!("{sd} must be positive"),
+                ));
+            }
+            if bias != DaBiasCorrection::None && clim.is_none() {
+                return Err(self.err(
+                    g,
+                    &format!("{n}_climatology"),
+                    format!("{n}_bias_correction needs a climatology file"),
+                ));
+            }
+        }
         Ok(())
     }
 

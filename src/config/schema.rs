@@ -67,6 +67,14 @@ pub const GROUPS: &[GroupSpec] = &[
         required: false,
         meaning: "Restart files. May be left out entirely.",
     },
+    GroupSpec {
+        name: "da",
+        required: false,
+        meaning: "Soil-moisture data assimilation inside the cycle (SMAP and ASCAT, 1-D EnKF per \
+                  cell, docs/assimilation.md). May be left out entirely (open loop). No key of \
+                  this group enters the fingerprint, so an open-loop spin-up restart can start an \
+                  assimilation run and options can change between cycles.",
+    },
 ];
 
 use DefaultValue::{Required, Unset, Value};
@@ -207,6 +215,79 @@ pub const SCHEMA: &[KeySpec] = &[
     // &restart
     k("restart", "keep", "integer", "", Value("4"),
       "Number of most recent restarts to keep in the run directory (0 = keep all).", false),
+    // &da
+    k("da", "enabled", "logical", "", Value(".false."),
+      "Assimilate soil-moisture observations; .false. runs the open loop.", false),
+    k("da", "sensors", "string array: 'smap', 'ascat'", "", Value("'smap'"),
+      "Sensors to assimilate (no repeats); their order is the order of sequential assimilation.", false),
+    k("da", "smap_directory", "path (directory)", "", Value("'obs/smap'"),
+      "Directory holding SMAP SPL2SMP granules. A missing directory or no matching file runs \
+       the window as open loop with a warning.", false),
+    k("da", "smap_pattern", "string (strftime pattern with * and ? wildcards)", "",
+      Value("'SMAP_L2_SM_P_*_%Y%m%dT*.h5'"),
+      "File names of SMAP granules. strftime fields are expanded for every day from the day \
+       before the window start to the window end, then * and ? match any text or character; \
+       only observations whose time falls in the window are used.", false),
+    k("da", "smap_error_sd", "real", "m3 m-3", Value("0.02"),
+      "Observation error standard deviation of SMAP (> 0).", false),
+    k("da", "smap_bias_correction", "'none', 'cdf' or 'anomaly'", "", Value("'none'"),
+      "Bias correction of SMAP: none, monthly CDF matching, or monthly anomaly correction.", false),
+    k("da", "smap_climatology", "path", "", Unset("no climatology (bias correction must be 'none')"),
+      "Climatology NetCDF (landcycle climatology) on the model grid for SMAP bias correction.", false),
+    k("da", "ascat_directory", "path (directory)", "", Value("'obs/ascat'"),
+      "Directory holding ASCAT EUMETSAT SSM orbit files (12.5 km SMR or 25 km SMO).", false),
+    k("da", "ascat_pattern", "string (strftime pattern with * and ? wildcards)", "",
+      Value("'ASCAT_*_%Y%m%d*_ssm_l2.nc'"),
+      "File names of ASCAT orbit files, expanded as smap_pattern.", false),
+    k("da", "ascat_error_sd", "real", "% saturation", Value("10.0"),
+      "Observation error standard deviation of ASCAT in degree of saturation (> 0); rescaled \
+       to m3 m-3 by the ratio of model and observation standard deviations after CDF matching \
+       with a climatology in % saturation, otherwise by (porosity - wilting point) / 100.", false),
+    k("da", "ascat_bias_correction", "'none', 'cdf' or 'anomaly'", "", Value("'none'"),
+      "Bias correction of ASCAT (as smap_bias_correction).", false),
+    k("da", "ascat_climatology", "path", "", Unset("no climatology (bias correction must be 'none')"),
+      "Climatology NetCDF for ASCAT bias correction (observations in % saturation or m3 m-3).", false),
+    k("da", "combine", "'average' or 'latest'", "", Value("'average'"),
+      "Several observations of one sensor in one cell and analysis: their mean (mean error σ) \
+       or the latest.", false),
+    k("da", "mode", "'joint' or 'sequential'", "", Value("'joint'"),
+      "Several sensors in one cell: one update with stacked observations, or one sensor after \
+       the other.", false),
+    k("da", "analysis_times", "'every_obs_time' or 'window_end'", "", Value("'every_obs_time'"),
+      "Analyse at the end of the model step containing each observation time (as LIS), or once \
+       at the end of the window with all its observations.", false),
+    k("da", "qc_smap_vegetation", "logical", "", Value(".true."),
+      "Reject SMAP retrievals with vegetation water content above 5 kg m-2.", false),
+    k("da", "qc_ascat_error", "logical", "", Value(".true."),
+      "Reject ASCAT with estimated soil-moisture error of 16 % or more.", false),
+    k("da", "qc_ascat_topography", "logical", "", Value(".true."),
+      "Reject ASCAT with topographic complexity of 20 % or more.", false),
+    k("da", "qc_ascat_wetland", "logical", "", Value(".true."),
+      "Reject ASCAT with wetland fraction of 15 % or more.", false),
+    k("da", "qc_ascat_snow", "logical", "", Value(".true."),
+      "Reject ASCAT with snow-cover probability above 10 %.", false),
+    k("da", "qc_ascat_frozen", "logical", "", Value(".true."),
+      "Reject ASCAT with frozen-soil probability above 10 %.", false),
+    k("da", "qc_precipitation", "logical", "", Value(".true."),
+      "Model QC: reject when the step's precipitation exceeds 3e-6 kg m-2 s-1.", false),
+    k("da", "qc_frozen_soil", "logical", "", Value(".true."),
+      "Model QC: reject when any layer's frozen water (total - liquid) exceeds 1e-4 m3 m-3.", false),
+    k("da", "qc_temperature", "logical", "", Value(".true."),
+      "Model QC: reject when skin or top-soil temperature is at or below 273.15 K.", false),
+    k("da", "qc_swe", "logical", "", Value(".true."),
+      "Model QC: reject when snow water equivalent exceeds 0.001 m.", false),
+    k("da", "qc_snow_cover", "logical", "", Value(".true."),
+      "Model QC: reject when snow cover exceeds 1e-4.", false),
+    k("da", "qc_forest", "logical", "", Value(".true."),
+      "Model QC: reject over forest land cover.", false),
+    k("da", "qc_green_fraction", "logical", "", Value(".true."),
+      "Model QC: reject when the green vegetation fraction exceeds 0.7.", false),
+    k("da", "qc_near_bounds", "logical", "", Value(".true."),
+      "Model QC: reject a (bias-corrected) value within 0.02 m3 m-3 of wilting point or \
+       porosity.", false),
+    k("da", "diagnostics", "logical", "", Value(".true."),
+      "Write LC_DA_YYYYMMDDHHMM.nc diagnostics (innovations, increments, spread, counts) per \
+       analysis time to <rundir>/<cycle>/diag.", false),
 ];
 
 /// The schema entry of `group`/`key` (lower case).

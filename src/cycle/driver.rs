@@ -65,6 +65,8 @@ pub enum CycleError {
     Invalid(String),
     #[error("another rank failed (see its error message above)")]
     PeerFailed,
+    #[error("{0}")]
+    Assim(#[from] Box<super::assim::AssimError>),
 }
 
 /// Command-line options of `landcycle run`.
@@ -99,6 +101,7 @@ struct Timers {
     physics: Duration,
     output: Duration,
     restart: Duration,
+    assimilation: Duration,
 }
 
 fn timed<T>(acc: &mut Duration, f: impl FnOnce() -> T) -> T {
@@ -510,6 +513,24 @@ pub fn run(
 
     let mut ens = CellEnsemble::new(ids.clone(), params, states, n_members);
 
+    // Soil-moisture assimilation (`&da`), when enabled.
+    let assim = if cfg.da.enabled {
+        let a = super::assim::Assimilation::new(
+            &cfg.da,
+            &grid,
+            &ids,
+            &cell_statics,
+            &veg_name,
+            &model,
+            seed,
+            n_members,
+            i64::from(cfg.run.timestep),
+        );
+        Some(agree(comm, a.map_err(|e| CycleError::from(Box::new(e))))?)
+    } else {
+        None
+    };
+
     // Windows to run.
     let mut todo: Vec<Window> = windows(start, cfg.run.end, i64::from(cfg.run.window_hours));
     if let Some(n) = opts.windows {
@@ -565,6 +586,9 @@ pub fn run(
         } else {
             agree(comm, Ok(()))?;
         }
+        let wobs = timed(&mut timers.assimilation, || {
+            assim.as_ref().map(|a| a.prepare_window(w, rank == 0))
+        });
         for t1 in w.step_ends(dt) {
             let t0 = t1 - chrono::Duration::seconds(dt);
             let r = step_once(
@@ -579,6 +603,13 @@ pub fn run(
                 &mut timers,
             );
             agree(comm, r)?;
+            if let (Some(a), Some(wo)) = (&assim, &wobs) {
+                let diag = rundir.cycle_dir(w.end, "diag");
+                let t = Instant::now();
+                let r = a.analyse_step(comm, wo, t0, t1, &model, &mut ens, reader.as_mut(), &diag);
+                timers.assimilation += t.elapsed();
+                r.map_err(|e| CycleError::from(Box::new(e)))?;
+            }
             if on_interval(t1, hist.interval_seconds) {
                 let t = Instant::now();
                 let path = rundir
@@ -628,6 +659,7 @@ pub fn run(
         ("physics", timers.physics),
         ("history output", timers.output),
         ("restart", timers.restart),
+        ("assimilation", timers.assimilation),
     ];
     summary.stage_seconds = stages
         .iter()

@@ -1,5 +1,6 @@
 //! The driver that runs cycles (windows) of the ensemble, and its bookkeeping.
 
+pub mod assim;
 pub mod driver;
 pub mod ensemble;
 pub mod history_vars;
