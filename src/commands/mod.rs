@@ -2,6 +2,8 @@
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
 pub mod check;
+pub mod climatology;
+pub mod obs;
 pub mod point;
 pub mod run;
 pub mod synth;

@@ -1,3 +1,4 @@
 //! The `synth` room (see docs/architecture.md).
+pub mod obs_sim;
 pub mod statics;
 pub mod weather;

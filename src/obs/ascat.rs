@@ -1,0 +1,264 @@
+//! EUMETSAT ASCAT Level-2 surface soil moisture (SSM) swath NetCDF reader, for the
+//! 12.5 km (SMR) and 25 km (SMO) products.
+//!
+//! Layout: dimensions `numRows` × `numCells`, big-endian storage (netCDF-C converts to
+//! native order on read). `soil_moisture` and `soil_moisture_error` are 16-bit unsigned
+//! (NC_USHORT, or NC_SHORT with `_Unsigned = "true"` in NetCDF-3 conversions), packed with
+//! `scale_factor` 0.01, in % saturation; 65535 is missing (there is no `_FillValue`).
+//! `latitude`/`longitude` are i32 × 1e-6 with `missing_value` −2147483648. `utc_line_nodes`
+//! gives the time of each row. Flags are u8 percentages, 255 when not available.
+//! `valid_max` attributes are ignored (some are stored wrapped).
+//!
+//! Rules, applied in this order (first failing rule counts):
+//! `missing_location`, `missing_time`, `missing_value` (65535), `estimated_error`
+//! (product error ≥ `max_error`, or missing), `topography` (topographic complexity ≥
+//! `max_topography`, or flag missing), `wetland` (wetland fraction ≥ `max_wetland`, or
+//! missing), `snow` (snow-cover probability > `max_snow_probability`, or missing), `frozen`
+//! (frozen-soil probability > `max_frozen_probability`, or missing), `processing_flag`
+//! (only when `reject_processing_flag`: any bit of `proc_flag1` set), `out_of_range`
+//! (value outside 0..100 %). A missing flag rejects because "no snow" or "no frozen soil"
+//! cannot be established without it.
+
+use super::ncutil::{attr_f64, attr_str, read_i32, read_u16, read_u8, require_var};
+use super::{
+    parse_time_units, time_from_seconds, ObsBatch, ObsError, ObsUnits, Observation, Quality,
+    RejectCounts, Sensor,
+};
+use std::path::Path;
+
+/// Missing value of the packed 16-bit fields.
+pub const MISSING_U16: u16 = 65535;
+/// Missing value of the 8-bit flags.
+pub const MISSING_U8: u8 = 255;
+/// Missing value of latitude/longitude.
+pub const MISSING_I32: i32 = i32::MIN;
+/// Bottom of the layer the retrieval represents (m).
+pub const DEPTH_BOTTOM_M: f64 = 0.02;
+
+/// Rule names, in application order.
+pub const RULES: [&str; 10] = [
+    "missing_location",
+    "missing_time",
+    "missing_value",
+    "estimated_error",
+    "topography",
+    "wetland",
+    "snow",
+    "frozen",
+    "processing_flag",
+    "out_of_range",
+];
+
+/// Quality thresholds of the ASCAT reader (all in %).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AscatOptions {
+    /// Observation error standard deviation (% saturation), constant (SCIENCE.md §3).
+    pub error_sd: f64,
+    /// Use the product's estimated error instead of `error_sd`.
+    pub use_product_error: bool,
+    /// Reject when the estimated error is at or above this (16 %).
+    pub max_error: f64,
+    /// Reject when topographic complexity is at or above this (20 %).
+    pub max_topography: f64,
+    /// Reject when the wetland fraction is at or above this (15 %).
+    pub max_wetland: f64,
+    /// Reject when the snow-cover probability exceeds this (10 %).
+    pub max_snow_probability: f64,
+    /// Reject when the frozen-soil probability exceeds this (10 %).
+    pub max_frozen_probability: f64,
+    /// Reject any record with a `proc_flag1` bit set (off by default: not in SCIENCE.md §3).
+    pub reject_processing_flag: bool,
+}
+
+impl Default for AscatOptions {
+    fn default() -> Self {
+        AscatOptions {
+            error_sd: 10.0,
+            use_product_error: false,
+            max_error: 16.0,
+            max_topography: 20.0,
+            max_wetland: 15.0,
+            max_snow_probability: 10.0,
+            max_frozen_probability: 10.0,
+            reject_processing_flag: false,
+        }
+    }
+}
+
+fn scale_of(var: &netcdf::Variable, default: f64) -> f64 {
+    attr_f64(var, "scale_factor").unwrap_or(default)
+}
+
+/// `raw × scale`, computed as `raw / (1/scale)` when 1/scale is an integer (0.01, 1e-6) so
+/// that the result is the nearest double to the decimal value (253 → 2.53, not
+/// 2.5300000000000002).
+fn unpack(raw: f64, scale: f64) -> f64 {
+    let inv = 1.0 / scale;
+    if inv.round() >= 1.0 && (inv - inv.round()).abs() < 1e-6 * inv {
+        raw / inv.round()
+    } else {
+        raw * scale
+    }
+}
+
+/// Read one EUMETSAT ASCAT SSM orbit file.
+pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch, ObsError> {
+    let file = netcdf::open(path).map_err(|e| ObsError::open(path, e))?;
+    let n_rows = file
+        .dimension_len("numRows")
+        .ok_or_else(|| ObsError::format(path, "dimension numRows not found"))?;
+    let n_cells = file
+        .dimension_len("numCells")
+        .ok_or_else(|| ObsError::format(path, "dimension numCells not found"))?;
+    let n = n_rows * n_cells;
+
+    let v_time = require_var(&file, path, "utc_line_nodes")?;
+    let time_units = attr_str(&v_time, "units")
+        .unwrap_or_else(|| "seconds since 2000-01-01 00:00:00".to_string());
+    let (t_scale, t_epoch) = parse_time_units(&time_units).ok_or_else(|| {
+        ObsError::var(
+            path,
+            "utc_line_nodes",
+            format!("unparsable units {time_units:?}"),
+        )
+    })?;
+    let t_fill = attr_f64(&v_time, "_FillValue").unwrap_or(i32::MIN as f64);
+    let line_times: Vec<Option<chrono::NaiveDateTime>> = read_i32(&v_time, path)?
+        .into_iter()
+        .map(|s| {
+            if s as f64 == t_fill || s < 0 {
+                None
+            } else {
+                time_from_seconds(t_epoch, s as f64 * t_scale)
+            }
+        })
+        .collect();
+
+    let v_lat = require_var(&file, path, "latitude")?;
+    let v_lon = require_var(&file, path, "longitude")?;
+    let lat_scale = scale_of(&v_lat, 1e-6);
+    let lon_scale = scale_of(&v_lon, 1e-6);
+    let lat = read_i32(&v_lat, path)?;
+    let lon = read_i32(&v_lon, path)?;
+    let v_sm = require_var(&file, path, "soil_moisture")?;
+    let v_err = require_var(&file, path, "soil_moisture_error")?;
+    let sm_scale = scale_of(&v_sm, 0.01);
+    let err_scale = scale_of(&v_err, 0.01);
+    let sm = read_u16(&v_sm, path)?;
+    let err = read_u16(&v_err, path)?;
+    let flag = |name: &str| -> Result<Vec<u8>, ObsError> {
+        read_u8(&require_var(&file, path, name)?, path)
+    };
+    let snow = flag("snow_cover_probability")?;
+    let frozen = flag("frozen_soil_probability")?;
+    let wetland = flag("wetland_flag")?;
+    let topo = flag("topography_flag")?;
+    let proc1 = flag("proc_flag1")?;
+    let aqf = flag("aggregated_quality_flag")?;
+
+    if line_times.len() != n_rows {
+        return Err(ObsError::var(
+            path,
+            "utc_line_nodes",
+            format!("length {} differs from numRows {n_rows}", line_times.len()),
+        ));
+    }
+    for (name, len) in [
+        ("latitude", lat.len()),
+        ("longitude", lon.len()),
+        ("soil_moisture", sm.len()),
+        ("soil_moisture_error", err.len()),
+        ("snow_cover_probability", snow.len()),
+        ("frozen_soil_probability", frozen.len()),
+        ("wetland_flag", wetland.len()),
+        ("topography_flag", topo.len()),
+        ("proc_flag1", proc1.len()),
+        ("aggregated_quality_flag", aqf.len()),
+    ] {
+        if len != n {
+            return Err(ObsError::var(
+                path,
+                name,
+                format!("has {len} values, expected numRows×numCells = {n}"),
+            ));
+        }
+    }
+
+    let mut out = ObsBatch {
+        observations: Vec::new(),
+        rejected: RejectCounts::with_rules(&RULES),
+        n_records: n,
+    };
+    for k in 0..n {
+        let row = k / n_cells;
+        if lat[k] == MISSING_I32 || lon[k] == MISSING_I32 {
+            out.rejected.add("missing_location");
+            continue;
+        }
+        let Some(time) = line_times[row] else {
+            out.rejected.add("missing_time");
+            continue;
+        };
+        if sm[k] == MISSING_U16 {
+            out.rejected.add("missing_value");
+            continue;
+        }
+        let product_error = unpack(err[k] as f64, err_scale);
+        if err[k] == MISSING_U16 || product_error >= opts.max_error {
+            out.rejected.add("estimated_error");
+            continue;
+        }
+        if topo[k] == MISSING_U8 || topo[k] as f64 >= opts.max_topography {
+            out.rejected.add("topography");
+            continue;
+        }
+        if wetland[k] == MISSING_U8 || wetland[k] as f64 >= opts.max_wetland {
+            out.rejected.add("wetland");
+            continue;
+        }
+        if snow[k] == MISSING_U8 || snow[k] as f64 > opts.max_snow_probability {
+            out.rejected.add("snow");
+            continue;
+        }
+        if frozen[k] == MISSING_U8 || frozen[k] as f64 > opts.max_frozen_probability {
+            out.rejected.add("frozen");
+            continue;
+        }
+        if opts.reject_processing_flag && proc1[k] != 0 {
+            out.rejected.add("processing_flag");
+            continue;
+        }
+        let value = unpack(sm[k] as f64, sm_scale);
+        if !(0.0..=100.0).contains(&value) {
+            out.rejected.add("out_of_range");
+            continue;
+        }
+        out.observations.push(Observation {
+            time,
+            lat: unpack(lat[k] as f64, lat_scale),
+            lon: unpack(lon[k] as f64, lon_scale),
+            value,
+            error_sd: if opts.use_product_error {
+                product_error
+            } else {
+                opts.error_sd
+            },
+            sensor: Sensor::Ascat,
+            depth_top_m: 0.0,
+            depth_bottom_m: DEPTH_BOTTOM_M,
+            units: ObsUnits::PercentSaturation,
+            quality: Quality::Ascat {
+                product_error,
+                snow_cover_probability: snow[k],
+                frozen_soil_probability: frozen[k],
+                wetland_flag: wetland[k],
+                topography_flag: topo[k],
+                proc_flag1: proc1[k],
+                aggregated_quality_flag: aqf[k],
+                row: row as u32,
+                cell: (k % n_cells) as u32,
+            },
+        });
+    }
+    Ok(out)
+}
