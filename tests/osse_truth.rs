@@ -1,0 +1,279 @@
+//! OSSE truth side end to end on a small synthetic case: nature run with biased forcing,
+//! synthetic SMAP/ASCAT files read back with the operational readers, and verification of an
+//! ensemble run against the nature run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use landcycle::config::Config;
+use landcycle::cycle::driver::RunOptions;
+use landcycle::obs::ascat::{read_ascat_eumetsat, AscatOptions};
+use landcycle::obs::smap::{read_smap_spl2smp, SmapOptions};
+use landcycle::obs::{Quality, Sensor};
+use landcycle::parallel::SingleProcess;
+use landcycle::synth::osse::{run_truth, simulate_observations, OsseConfig, TruthSeries};
+use landcycle::verify::{find_history_files, read_field, verify_dirs};
+
+const END: &str = "2020-06-05_00:00:00";
+
+fn time(d: u32, h: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2020, 6, d)
+        .unwrap()
+        .and_hms_opt(h, 0, 0)
+        .unwrap()
+}
+
+/// The small case of tests/common with an `&osse` group appended.
+fn case(dir: &Path, osse: &str) -> PathBuf {
+    let nml = common::write_namelist(dir, 12, 10, 4, END);
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str(&format!("&osse\n  truth_seed = 99\n{osse}/\n"));
+    std::fs::write(&nml, text).unwrap();
+    common::synth(&nml);
+    nml
+}
+
+fn values(path: &Path, var: &str) -> Vec<f64> {
+    let f = netcdf::open(path).unwrap();
+    f.variable(var).unwrap().get_values::<f64, _>(..).unwrap()
+}
+
+#[test]
+fn nature_run_observations_and_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "");
+    let cfg = Config::load(&nml).unwrap();
+    let osse = OsseConfig::from_config(&cfg).unwrap();
+    assert_eq!(osse.truth_dir, dir.path().join("osse/truth"));
+
+    // ---- nature run
+    let summary = run_truth(&cfg, &osse, &SingleProcess, &RunOptions::default()).unwrap();
+    assert_eq!(summary.windows_run, 16);
+
+    // Biased forcing: precipitation × 1.3, shortwave × 0.9, the rest untouched.
+    let f = cfg.forcing.file_for(time(2, 18));
+    let b = osse.forcing_dir().join(f.file_name().unwrap());
+    let (r0, r1) = (values(&f, "Rainf_f_tavg"), values(&b, "Rainf_f_tavg"));
+    let (s0, s1) = (values(&f, "SWdown_f_tavg"), values(&b, "SWdown_f_tavg"));
+    assert!(s0.iter().any(|x| *x > 100.0), "midday file has sunshine");
+    for (a, c) in r0.iter().zip(&r1) {
+        assert!((c - 1.3 * a).abs() <= 1e-6 * (1.0 + a.abs()), "{a} {c}");
+    }
+    for (a, c) in s0.iter().zip(&s1) {
+        assert!((c - 0.9 * a).abs() <= 1e-4 * (1.0 + a.abs()), "{a} {c}");
+    }
+    assert_eq!(values(&f, "Tair_f_inst"), values(&b, "Tair_f_inst"));
+
+    // Truth history: every 3 h, one member, finite soil moisture on land.
+    let files = find_history_files(&osse.run_dir()).unwrap();
+    assert_eq!(files.len(), 32);
+    assert_eq!(*files.keys().next().unwrap(), time(1, 3));
+    let last = files.values().last().unwrap();
+    let nc = netcdf::open(last).unwrap();
+    assert!(nc.variable("SoilMoistV_member").is_some());
+    assert_eq!(nc.dimension("member").unwrap().len(), 1);
+    let sm = read_field(last, "SoilMoistV").unwrap();
+    assert_eq!(sm.n_layers, 4);
+    let land: Vec<f64> = sm
+        .layer(0)
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    assert!(!land.is_empty());
+    assert!(land.iter().all(|x| (0.02..0.6).contains(x)));
+
+    // ---- observations
+    let obs = simulate_observations(&cfg, &osse).unwrap();
+    let series = TruthSeries::read(&osse.run_dir()).unwrap();
+    let (t_first, t_last) = (series.times[0], *series.times.last().unwrap());
+    assert!(!obs.smap_files.is_empty(), "{obs:?}");
+    assert!(!obs.ascat_files.is_empty(), "{obs:?}");
+
+    let mut smap_n = 0;
+    let mut smap_rejected_nr = 0;
+    let mut smap_values = Vec::new();
+    for p in &obs.smap_files {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("SMAP_L2_SM_P_") && name.ends_with("_R90000_001.h5"),
+            "{name}"
+        );
+        let b = read_smap_spl2smp(p, &SmapOptions::default()).unwrap();
+        smap_n += b.n_records;
+        smap_rejected_nr += b.rejected.get("not_recommended");
+        for o in &b.observations {
+            assert_eq!(o.sensor, Sensor::Smap);
+            assert!(o.time >= t_first && o.time <= t_last, "{}", o.time);
+            // Local solar time 06:00 or 18:00 on the ground track; ±500 km across the swath
+            // at 38–41° N is within ±0.4 h.
+            let lst =
+                (o.time.and_utc().timestamp() as f64 / 3600.0 + o.lon / 15.0).rem_euclid(24.0);
+            assert!(
+                (lst - 6.0).abs() < 0.4 || (lst - 18.0).abs() < 0.4,
+                "LST {lst}"
+            );
+            assert!((0.02..=0.6).contains(&o.value));
+            if let Quality::Smap {
+                vegetation_water_content,
+                ..
+            } = o.quality
+            {
+                assert!(vegetation_water_content > 0.0 && vegetation_water_content < 5.0);
+            }
+            smap_values.push(o.value);
+        }
+    }
+    assert_eq!(smap_n, obs.smap_retrievals);
+    assert_eq!(smap_rejected_nr, obs.smap_flagged);
+    assert!(smap_n > 20, "{smap_n}");
+
+    let mut ascat_values = Vec::new();
+    let mut snow_frozen = 0;
+    for p in &obs.ascat_files {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("ASCAT_SMR_125_METOPB_") && name.ends_with("_ssm_l2.nc"));
+        let b = read_ascat_eumetsat(p, &AscatOptions::default()).unwrap();
+        // Nodes with a value are rejected only for snow or frozen soil of the nature run
+        // (the synthetic case has high cells with snow in June).
+        snow_frozen += b.rejected.get("snow") + b.rejected.get("frozen");
+        assert_eq!(
+            b.rejected.get("estimated_error") + b.rejected.get("out_of_range"),
+            0
+        );
+        for o in &b.observations {
+            assert!(o.time >= t_first && o.time <= t_last, "{}", o.time);
+            let lst =
+                (o.time.and_utc().timestamp() as f64 / 3600.0 + o.lon / 15.0).rem_euclid(24.0);
+            assert!(
+                (lst - 9.5).abs() < 0.7 || (lst - 21.5).abs() < 0.7,
+                "LST {lst}"
+            );
+            assert!((0.0..=100.0).contains(&o.value));
+            ascat_values.push(o.value);
+        }
+    }
+    assert_eq!(ascat_values.len() + snow_frozen, obs.ascat_values);
+    assert!(ascat_values.len() > 100, "{}", ascat_values.len());
+
+    // Observation errors against the nature run. SMAP: footprint mean of the top layer over
+    // the EASE cell + N(0, 0.04); ASCAT: 0.85 × Gaussian-weighted saturation + 8 + N(0, 5).
+    let statics =
+        landcycle::grid::statics::StaticFields::read_landcycle(&cfg.domain.static_file).unwrap();
+    let tables = landcycle::lsm::noah::tables::ParameterTables::builtin();
+    let soil: Vec<(f64, f64)> = series
+        .cells
+        .iter()
+        .map(|&k| {
+            let p = tables
+                .soil(&statics.soil_dataset, statics.soil_class[k])
+                .unwrap();
+            (p.wltsmc, p.maxsmc)
+        })
+        .collect();
+    let mut smap_d = Vec::new();
+    for p in &obs.smap_files {
+        for o in read_smap_spl2smp(p, &SmapOptions::default())
+            .unwrap()
+            .observations
+        {
+            let Quality::Smap {
+                ease_row,
+                ease_column,
+                ..
+            } = o.quality
+            else {
+                unreachable!()
+            };
+            let v: Vec<f64> = (0..series.cells.len())
+                .filter(|&c| {
+                    landcycle::obs::ease::cell_of_36km(series.lat[c], series.lon[c])
+                        == Some((ease_row as usize, ease_column as usize))
+                })
+                .filter_map(|c| series.at(&series.soil_moisture, c, o.time))
+                .collect();
+            if o.value > 0.02 && o.value < 0.6 {
+                smap_d.push(o.value - v.iter().sum::<f64>() / v.len() as f64);
+            }
+        }
+    }
+    let (m, sd) = mean_sd(&smap_d);
+    println!(
+        "SMAP obs − truth: n {} mean {m:.4} sd {sd:.4}",
+        smap_d.len()
+    );
+    assert!(m.abs() < 0.015 && (0.03..0.05).contains(&sd), "{m} {sd}");
+    let mut ascat_d = Vec::new();
+    for p in &obs.ascat_files {
+        for o in read_ascat_eumetsat(p, &AscatOptions::default())
+            .unwrap()
+            .observations
+        {
+            let (mut w, mut s) = (0.0, 0.0);
+            for (c, (wilt, por)) in soil.iter().enumerate() {
+                let dy = (series.lat[c] - o.lat) * 111.195;
+                let dx = (series.lon[c] - o.lon) * 111.195 * o.lat.to_radians().cos();
+                let d = (dx * dx + dy * dy).sqrt();
+                if d <= 25.0 {
+                    let sm = series.at(&series.soil_moisture, c, o.time).unwrap();
+                    let wt = (-0.5 * (d / 12.5f64).powi(2)).exp();
+                    w += wt;
+                    s += wt * 100.0 * (sm - wilt) / (por - wilt);
+                }
+            }
+            if o.value > 0.0 && o.value < 100.0 {
+                ascat_d.push(o.value - (0.85 * s / w + 8.0));
+            }
+        }
+    }
+    let (m, sd) = mean_sd(&ascat_d);
+    println!(
+        "ASCAT obs − (0.85 truth + 8): n {} mean {m:.3} sd {sd:.3}",
+        ascat_d.len()
+    );
+    assert!(m.abs() < 0.6 && (4.5..5.5).contains(&sd), "{m} {sd}");
+
+    // Determinism: a second simulation gives the same values.
+    let mut osse2 = osse.clone();
+    osse2.obs_dir = dir.path().join("obs2");
+    let obs2 = simulate_observations(&cfg, &osse2).unwrap();
+    assert_eq!(obs2.smap_retrievals, obs.smap_retrievals);
+    let a = read_smap_spl2smp(&obs.smap_files[0], &SmapOptions::default()).unwrap();
+    let b = read_smap_spl2smp(&obs2.smap_files[0], &SmapOptions::default()).unwrap();
+    assert_eq!(a.observations, b.observations);
+
+    // ---- ensemble run verified against the nature run
+    let rundir = dir.path().join("ens");
+    common::run_ok(&nml, 0, &rundir, &[]);
+    let report = verify_dirs(&osse.run_dir(), &rundir).unwrap();
+    assert_eq!(report.n_times, 32);
+    assert_eq!(report.layers.len(), 4);
+    let top = &report.layers[0];
+    assert!(top.rmse > 0.0 && top.rmse < 0.2, "{top:?}");
+    assert!(top.mean_spread > 0.0, "{top:?}");
+    assert!(top.ubrmse <= top.rmse + 1e-12);
+    println!("{}", report.table());
+}
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    (
+        m,
+        (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0)).sqrt(),
+    )
+}
+
+#[test]
+fn truth_seed_must_differ_from_the_ensemble_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = common::write_namelist(dir.path(), 4, 4, 2, END);
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str("&osse\n  truth_seed = 7\n/\n");
+    std::fs::write(&nml, text).unwrap();
+    let cfg = Config::load(&nml).unwrap();
+    let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
+    assert!(e.contains("truth_seed") && e.contains("case.nml"), "{e}");
+}
