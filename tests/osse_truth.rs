@@ -43,7 +43,10 @@ fn values(path: &Path, var: &str) -> Vec<f64> {
 #[test]
 fn nature_run_observations_and_verification() {
     let dir = tempfile::tempdir().unwrap();
-    let nml = case(dir.path(), "");
+    let nml = case(
+        dir.path(),
+        "  truth_cold_start_soil_moisture = 0.25, 0.27, 0.28, 0.28\n",
+    );
     let cfg = Config::load(&nml).unwrap();
     let osse = OsseConfig::from_config(&cfg).unwrap();
     assert_eq!(osse.truth_dir, dir.path().join("osse/truth"));
@@ -272,8 +275,86 @@ fn truth_seed_must_differ_from_the_ensemble_seed() {
     let nml = common::write_namelist(dir.path(), 4, 4, 2, END);
     let mut text = std::fs::read_to_string(&nml).unwrap();
     text.push_str("&osse\n  truth_seed = 7\n/\n");
-    std::fs::write(&nml, text).unwrap();
+    std::fs::write(&nml, &text).unwrap();
     let cfg = Config::load(&nml).unwrap();
     let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
     assert!(e.contains("truth_seed") && e.contains("case.nml"), "{e}");
+    for (bad, key) in [
+        ("precip_factor = -1.0", "precip_factor"),
+        (
+            "truth_cold_start_soil_moisture = 0.3, 0.3",
+            "truth_cold_start_soil_moisture",
+        ),
+        (
+            "smap_not_recommended_fraction = 1.5",
+            "smap_not_recommended_fraction",
+        ),
+    ] {
+        let t = text.replace("truth_seed = 7", &format!("truth_seed = 8\n  {bad}"));
+        std::fs::write(&nml, &t).unwrap();
+        let cfg = Config::load(&nml).unwrap();
+        let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
+    // A typo in the group is caught with the namelist's own error.
+    let t = text.replace("truth_seed = 7", "truth_sed = 8");
+    std::fs::write(&nml, &t).unwrap();
+    let cfg = Config::load(&nml).unwrap();
+    let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
+    assert!(e.contains("truth_sed"), "{e}");
+}
+
+/// The demo case (namelists/demo.nml, 64×48 cells, June 2020) end to end: nature run,
+/// observations, ensemble run and verification. Long: `cargo test --release --test
+/// osse_truth demo -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn demo_osse_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let nl_dir = dir.path().join("namelists");
+    std::fs::create_dir_all(&nl_dir).unwrap();
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/namelists/demo.nml"))
+        .unwrap();
+    let days: u32 = std::env::var("OSSE_DEMO_DAYS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let end = format!(
+        "'2020-{}_00:00:00'",
+        if days >= 30 {
+            "07-01".to_string()
+        } else {
+            format!("06-{:02}", 1 + days)
+        }
+    );
+    let text = demo.replace("'2020-07-01_00:00:00'", &end)
+        + "\n&osse\n  truth_seed = 20201031\n  truth_dir = '../osse/truth'\n  obs_dir = '../osse/obs'\n/\n";
+    let nml = nl_dir.join("demo.nml");
+    std::fs::write(&nml, text).unwrap();
+    let clock = std::time::Instant::now();
+    common::synth(&nml);
+    println!("synth: {:.1} s", clock.elapsed().as_secs_f64());
+    let cfg = Config::load(&nml).unwrap();
+    let osse = OsseConfig::from_config(&cfg).unwrap();
+    let clock = std::time::Instant::now();
+    let s = run_truth(&cfg, &osse, &SingleProcess, &RunOptions::default()).unwrap();
+    println!(
+        "nature run: {} windows, {} land cells, {:.1} s",
+        s.windows_run,
+        s.n_land_cells,
+        clock.elapsed().as_secs_f64()
+    );
+    let clock = std::time::Instant::now();
+    let o = simulate_observations(&cfg, &osse).unwrap();
+    println!(
+        "observations: {} SMAP granules / {} retrievals ({} flagged), {} ASCAT orbits / {} values, {:.1} s",
+        o.smap_files.len(), o.smap_retrievals, o.smap_flagged, o.ascat_files.len(), o.ascat_values,
+        clock.elapsed().as_secs_f64()
+    );
+    let clock = std::time::Instant::now();
+    let rundir = dir.path().join("ens");
+    common::run_ok(&nml, 0, &rundir, &[]);
+    println!("ensemble run: {:.1} s", clock.elapsed().as_secs_f64());
+    let r = verify_dirs(&osse.run_dir(), &rundir).unwrap();
+    println!("{}", r.table());
 }

@@ -51,6 +51,8 @@ pub struct OsseConfig {
     pub precip_factor: f64,
     /// Factor on the downward shortwave of the nature run.
     pub shortwave_factor: f64,
+    /// Cold-start soil moisture of the nature run per layer (m3 m-3); empty = `run:`'s.
+    pub truth_cold_start_soil_moisture: Vec<f64>,
     /// Directory of the nature run (biased forcing, run directory, history).
     pub truth_dir: PathBuf,
     /// Directory of the simulated observations (`smap/`, `ascat/`).
@@ -91,6 +93,7 @@ impl Default for OsseConfig {
             perturb_truth: true,
             precip_factor: 1.3,
             shortwave_factor: 0.9,
+            truth_cold_start_soil_moisture: Vec::new(),
             truth_dir: PathBuf::from("osse/truth"),
             obs_dir: PathBuf::from("osse/obs"),
             obs_seed: 4_242,
@@ -225,6 +228,28 @@ impl OsseConfig {
                 return Err(bad(key, format!("{v} is not in [0, 24)")));
             }
         }
+        let tc = &o.truth_cold_start_soil_moisture;
+        if !tc.is_empty() {
+            if tc.len() != cfg.run.soil_layers() {
+                return Err(bad(
+                    "truth_cold_start_soil_moisture",
+                    format!(
+                        "{} values, run:cold_start_soil_moisture has {}",
+                        tc.len(),
+                        cfg.run.soil_layers()
+                    ),
+                ));
+            }
+            if let Some(v) = tc
+                .iter()
+                .find(|v| !(v.is_finite() && **v > 0.0 && **v < 1.0))
+            {
+                return Err(bad(
+                    "truth_cold_start_soil_moisture",
+                    format!("{v} is not a volumetric fraction in (0, 1)"),
+                ));
+            }
+        }
         if o.ascat_nodes_per_side == 0 {
             return Err(bad("ascat_nodes_per_side", "must be at least 1".into()));
         }
@@ -257,6 +282,9 @@ pub fn truth_config(cfg: &Config, osse: &OsseConfig) -> Result<Config, OsseError
     t.run.history_members = true;
     t.run.rundir = osse.run_dir();
     t.run.initial_restart = None;
+    if !osse.truth_cold_start_soil_moisture.is_empty() {
+        t.run.cold_start_soil_moisture = osse.truth_cold_start_soil_moisture.clone();
+    }
     t.perturbation.remove_ensemble_mean = false;
     if !osse.perturb_truth {
         t.perturbation.perturb_forcing = false;
