@@ -42,7 +42,7 @@ fn smap_granule_02801_counts_values_and_time() {
     assert!((mean - 0.195_112_2).abs() < 1e-6, "mean {mean}");
     // First accepted record: index 452, EASE (12, 49), tb_time_seconds 492531479.30201805.
     let o = &b.observations[0];
-    assert_eq!(o.sensor, Sensor::Smap);
+    assert_eq!(o.source, Sensor::Smap);
     assert_eq!(o.units, ObsUnits::VolumetricFraction);
     assert_eq!((o.depth_top_m, o.depth_bottom_m), (0.0, 0.05));
     assert_eq!(o.error_sd, 0.02);
@@ -262,7 +262,7 @@ fn gridded_era5_gldas_fields() {
 
     let c = read_gridded_soil_moisture(&g, "SoilMoi0_10cm_inst", 0).unwrap();
     assert_eq!((c.ny(), c.nx()), (600, 1440));
-    assert_eq!(c.sensor, Sensor::Gldas);
+    assert_eq!(c.source, Sensor::Gldas);
     assert_eq!(c.time, Some(t("2016-01-01 03:00:00.0")));
     let valid: Vec<f64> = c.values.iter().cloned().filter(|v| v.is_finite()).collect();
     assert_eq!(valid.len(), 243_883);

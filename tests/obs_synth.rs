@@ -66,7 +66,7 @@ fn smap_like_granule_round_trips_through_the_reader() {
         assert_eq!(o.lat, r.lat as f32 as f64);
         assert_eq!(o.lon, r.lon as f32 as f64);
         assert_eq!(o.error_sd, 0.02);
-        assert_eq!(o.sensor, Sensor::Smap);
+        assert_eq!(o.source, Sensor::Smap);
         match o.quality {
             Quality::Smap {
                 ease_row,

@@ -243,7 +243,7 @@ pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch,
             } else {
                 opts.error_sd
             },
-            sensor: Sensor::Ascat,
+            source: Sensor::Ascat,
             depth_top_m: 0.0,
             depth_bottom_m: DEPTH_BOTTOM_M,
             units: ObsUnits::PercentSaturation,

@@ -27,7 +27,7 @@ pub struct GriddedField {
     /// Layer the values represent (m).
     pub depth_top_m: f64,
     pub depth_bottom_m: f64,
-    pub sensor: Sensor,
+    pub source: Sensor,
 }
 
 impl GriddedField {
@@ -59,7 +59,7 @@ impl GriddedField {
                     lon: self.lon[ix],
                     value: *v,
                     error_sd,
-                    sensor: self.sensor,
+                    source: self.source,
                     depth_top_m: self.depth_top_m,
                     depth_bottom_m: self.depth_bottom_m,
                     units: ObsUnits::VolumetricFraction,
@@ -197,7 +197,7 @@ fn read_from(
         let idx = if t.len() > 1 { time_index } else { 0 };
         time_from_seconds(epoch, t.get(idx)? * scale)
     });
-    let (top, bottom, is_mass, sensor) = layer_of(variable).ok_or_else(|| {
+    let (top, bottom, is_mass, source) = layer_of(variable).ok_or_else(|| {
         ObsError::var(
             path,
             variable,
@@ -221,6 +221,6 @@ fn read_from(
         time,
         depth_top_m: top,
         depth_bottom_m: bottom,
-        sensor,
+        source,
     })
 }

@@ -140,13 +140,20 @@ pub struct Observation {
     pub value: f64,
     /// Observation error standard deviation, in the units of `value`.
     pub error_sd: f64,
-    pub sensor: Sensor,
+    pub source: Sensor,
     /// Top of the soil layer the value represents (m below the surface, 0 for surface products).
     pub depth_top_m: f64,
     /// Bottom of that layer (m): SMAP 0.05, ASCAT 0.02.
     pub depth_bottom_m: f64,
     pub units: ObsUnits,
     pub quality: Quality,
+}
+
+impl Observation {
+    /// (top, bottom) of the soil layer the value represents (m).
+    pub fn depth_m(&self) -> (f64, f64) {
+        (self.depth_top_m, self.depth_bottom_m)
+    }
 }
 
 /// Number of records rejected per rule, in the order the rules are applied.

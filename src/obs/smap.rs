@@ -230,7 +230,7 @@ pub fn read_smap_spl2smp(path: &Path, opts: &SmapOptions) -> Result<ObsBatch, Ob
             lon: lon[i] as f64,
             value,
             error_sd,
-            sensor: Sensor::Smap,
+            source: Sensor::Smap,
             depth_top_m: 0.0,
             depth_bottom_m: DEPTH_BOTTOM_M,
             units: ObsUnits::VolumetricFraction,
