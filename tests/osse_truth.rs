@@ -108,7 +108,7 @@ fn nature_run_observations_and_verification() {
         smap_n += b.n_records;
         smap_rejected_nr += b.rejected.get("not_recommended");
         for o in &b.observations {
-            assert_eq!(o.sensor, Sensor::Smap);
+            assert_eq!(o.source, Sensor::Smap);
             assert!(o.time >= t_first && o.time <= t_last, "{}", o.time);
             // Local solar time 06:00 or 18:00 on the ground track; ±500 km across the swath
             // at 38–41° N is within ±0.4 h.
