@@ -246,6 +246,20 @@ fn nature_run_observations_and_verification() {
     let a = read_smap_spl2smp(&obs.smap_files[0], &SmapOptions::default()).unwrap();
     let b = read_smap_spl2smp(&obs2.smap_files[0], &SmapOptions::default()).unwrap();
     assert_eq!(a.observations, b.observations);
+    assert_eq!(obs2.ascat_files.len(), obs.ascat_files.len());
+    let a = read_ascat_eumetsat(&obs.ascat_files[0], &AscatOptions::default()).unwrap();
+    let b = read_ascat_eumetsat(&obs2.ascat_files[0], &AscatOptions::default()).unwrap();
+    assert_eq!(a.observations, b.observations);
+    assert_eq!(
+        obs.smap_files
+            .iter()
+            .map(|p| p.file_name())
+            .collect::<Vec<_>>(),
+        obs2.smap_files
+            .iter()
+            .map(|p| p.file_name())
+            .collect::<Vec<_>>()
+    );
 
     // ---- ensemble run verified against the nature run
     let rundir = dir.path().join("ens");
@@ -296,6 +310,18 @@ fn truth_seed_must_differ_from_the_ensemble_seed() {
         let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
         assert!(e.contains(key), "{e}");
     }
+    // Missing forcing (no `landcycle synth` here): the error names the file.
+    std::fs::write(&nml, &text).unwrap();
+    let cfg = Config::load(&nml).unwrap();
+    let mut osse = OsseConfig::default();
+    osse.truth_dir = dir.path().join("truth");
+    let e = landcycle::synth::osse::write_biased_forcing(&cfg, &osse)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("forcing_2020060100.nc") && e.contains("not found"),
+        "{e}"
+    );
     // A typo in the group is caught with the namelist's own error.
     let t = text.replace("truth_seed = 7", "truth_sed = 8");
     std::fs::write(&nml, &t).unwrap();

@@ -47,6 +47,8 @@ fn truth(k: usize) -> Vec<f64> {
 }
 
 enum Kind<'a> {
+    /// `SoilMoistV_member` with several members (member-major data).
+    Members(&'a [f64], usize),
     /// Single realisation as `SoilMoistV_member` with one member.
     Member(&'a [f64]),
     /// Mean and spread.
@@ -67,6 +69,7 @@ fn write(dir: &Path, valid: NaiveDateTime, kind: Kind, g: &HistoryGrid) {
     };
     let (fields, n) = match kind {
         Kind::Member(d) => (vec![field(EnsembleStat::Members, d)], 1),
+        Kind::Members(d, m) => (vec![field(EnsembleStat::Members, d)], m),
         Kind::MeanSpread(m, s) => (
             vec![field(EnsembleStat::Mean, m), field(EnsembleStat::Spread, s)],
             8,
@@ -231,6 +234,25 @@ fn pairs_by_valid_time_and_counts_unmatched() {
         v["layers"][1]["n_pairs"].as_u64(),
         Some(land_pairs(6) as u64)
     );
+}
+
+#[test]
+fn member_files_give_mean_and_spread() {
+    // Run written as 2 members truth ± 0.02: mean = truth, spread = 0.02·√2.
+    let dir = tempfile::tempdir().unwrap();
+    let g = grid();
+    for k in 0..4 {
+        let t = truth(k);
+        write(&dir.path().join("truth"), valid(k), Kind::Member(&t), &g);
+        let mut m: Vec<f64> = t.iter().map(|x| x + 0.02).collect();
+        m.extend(t.iter().map(|x| x - 0.02));
+        write(&dir.path().join("run"), valid(k), Kind::Members(&m, 2), &g);
+    }
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    for l in &r.layers {
+        assert!(l.rmse < 1e-7 && l.bias.abs() < 1e-7, "{l:?}");
+        assert!((l.mean_spread - 0.02 * 2f64.sqrt()).abs() < 1e-7, "{l:?}");
+    }
 }
 
 #[test]

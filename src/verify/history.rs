@@ -122,8 +122,8 @@ fn dim_lens(var: &netcdf::Variable) -> Vec<(String, usize)> {
 }
 
 /// Read field `name` of a history file as `[layer][y][x]`: the variable `name` itself
-/// (ensemble mean, or a deterministic run), else `name_member` when its `member` dimension
-/// has length 1 (a single realisation such as the OSSE nature run).
+/// (ensemble mean, or a deterministic run), else `name_member`: a single realisation (such as
+/// the OSSE nature run) when its `member` dimension has length 1, else the mean over members.
 pub fn read_field(path: &Path, name: &str) -> Result<LayerField, VerifyError> {
     let file = netcdf::open(path).map_err(|e| VerifyError::Io {
         path: path.to_path_buf(),
@@ -143,15 +143,49 @@ pub fn read_field(path: &Path, name: &str) -> Result<LayerField, VerifyError> {
             }
         },
     };
-    shape_field(
-        path,
-        &file_var_dims(&var),
-        &vname,
-        read_masked(path, &var, &vname)?,
-    )
+    let dims = file_var_dims(&var);
+    let data = read_masked(path, &var, &vname)?;
+    match member_count(&dims) {
+        Some(m) if m > 1 => {
+            let (mean, _) = member_stats(&data, m);
+            shape_field(path, &drop_member(&dims), &vname, mean)
+        }
+        _ => shape_field(path, &dims, &vname, data),
+    }
 }
 
-/// Read `name_spread` (ensemble standard deviation) when present.
+fn member_count(dims: &[(String, usize)]) -> Option<usize> {
+    dims.iter().find(|(d, _)| d == "member").map(|(_, n)| *n)
+}
+
+fn drop_member(dims: &[(String, usize)]) -> Vec<(String, usize)> {
+    dims.iter()
+        .filter(|(d, _)| d != "member")
+        .cloned()
+        .collect()
+}
+
+/// Mean and standard deviation (n − 1) over `m` member blocks of `data` (member-major, one
+/// time); NaN where any member is missing.
+fn member_stats(data: &[f64], m: usize) -> (Vec<f64>, Vec<f64>) {
+    let len = data.len() / m;
+    let mut mean = vec![0.0; len];
+    for b in data.chunks(len) {
+        for (a, x) in mean.iter_mut().zip(b) {
+            *a += x / m as f64;
+        }
+    }
+    let mut var = vec![0.0; len];
+    for b in data.chunks(len) {
+        for ((v, x), mu) in var.iter_mut().zip(b).zip(&mean) {
+            *v += (x - mu) * (x - mu) / (m - 1) as f64;
+        }
+    }
+    (mean, var.into_iter().map(f64::sqrt).collect())
+}
+
+/// Read `name_spread` (ensemble standard deviation) when present, else compute it from
+/// `name_member` when that holds more than one member.
 pub fn read_spread(path: &Path, name: &str) -> Result<Option<LayerField>, VerifyError> {
     let file = netcdf::open(path).map_err(|e| VerifyError::Io {
         path: path.to_path_buf(),
@@ -159,7 +193,18 @@ pub fn read_spread(path: &Path, name: &str) -> Result<Option<LayerField>, Verify
     })?;
     let vname = format!("{name}_spread");
     let Some(var) = file.variable(&vname) else {
-        return Ok(None);
+        let mname = format!("{name}_member");
+        let Some(mvar) = file.variable(&mname) else {
+            return Ok(None);
+        };
+        let dims = file_var_dims(&mvar);
+        return match member_count(&dims) {
+            Some(m) if m > 1 => {
+                let (_, sd) = member_stats(&read_masked(path, &mvar, &mname)?, m);
+                shape_field(path, &drop_member(&dims), &mname, sd).map(Some)
+            }
+            _ => Ok(None),
+        };
     };
     let data = read_masked(path, &var, &vname)?;
     shape_field(path, &file_var_dims(&var), &vname, data).map(Some)
@@ -185,13 +230,6 @@ fn shape_field(
                     path,
                     vname,
                     format!("holds {n} times; history files hold one"),
-                ))
-            }
-            "member" if *n != 1 => {
-                return Err(nc_err(
-                    path,
-                    vname,
-                    format!("has {n} members; verification needs one realisation or the mean"),
                 ))
             }
             "soil_layer" => n_layers = *n,
