@@ -313,8 +313,10 @@ fn truth_seed_must_differ_from_the_ensemble_seed() {
     // Missing forcing (no `landcycle synth` here): the error names the file.
     std::fs::write(&nml, &text).unwrap();
     let cfg = Config::load(&nml).unwrap();
-    let mut osse = OsseConfig::default();
-    osse.truth_dir = dir.path().join("truth");
+    let osse = OsseConfig {
+        truth_dir: dir.path().join("truth"),
+        ..Default::default()
+    };
     let e = landcycle::synth::osse::write_biased_forcing(&cfg, &osse)
         .unwrap_err()
         .to_string();
