@@ -18,6 +18,14 @@ use landcycle::verify::{find_history_files, read_field, verify_dirs};
 
 const END: &str = "2020-06-05_00:00:00";
 
+/// The HDF5 library is not thread-safe and the netcdf and hdf5 crates lock separately: tests
+/// of this file that read or write files in-process take turns.
+static IO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn io_lock() -> std::sync::MutexGuard<'static, ()> {
+    IO_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn time(d: u32, h: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2020, 6, d)
         .unwrap()
@@ -42,6 +50,7 @@ fn values(path: &Path, var: &str) -> Vec<f64> {
 
 #[test]
 fn nature_run_observations_and_verification() {
+    let _io = io_lock();
     let dir = tempfile::tempdir().unwrap();
     let nml = case(
         dir.path(),
@@ -285,6 +294,7 @@ fn mean_sd(x: &[f64]) -> (f64, f64) {
 
 #[test]
 fn truth_seed_must_differ_from_the_ensemble_seed() {
+    let _io = io_lock();
     let dir = tempfile::tempdir().unwrap();
     let nml = common::write_namelist(dir.path(), 4, 4, 2, END);
     let mut text = std::fs::read_to_string(&nml).unwrap();
@@ -338,6 +348,7 @@ fn truth_seed_must_differ_from_the_ensemble_seed() {
 #[test]
 #[ignore]
 fn demo_osse_end_to_end() {
+    let _io = io_lock();
     let dir = tempfile::tempdir().unwrap();
     let nl_dir = dir.path().join("namelists");
     std::fs::create_dir_all(&nl_dir).unwrap();
@@ -385,4 +396,71 @@ fn demo_osse_end_to_end() {
     println!("ensemble run: {:.1} s", clock.elapsed().as_secs_f64());
     let r = verify_dirs(&osse.run_dir(), &rundir).unwrap();
     println!("{}", r.table());
+}
+
+/// Worker of `nature_run_is_identical_on_two_ranks`, started under mpirun.
+#[test]
+#[ignore]
+fn mpi_truth_worker() {
+    let Ok(nml) = std::env::var("LANDCYCLE_OSSE_MPI_NML") else {
+        return;
+    };
+    let comm = landcycle::commands::run::communicator().unwrap();
+    let cfg = Config::load(Path::new(&nml)).unwrap();
+    let mut osse = OsseConfig::from_config(&cfg).unwrap();
+    osse.truth_dir = PathBuf::from(std::env::var("LANDCYCLE_OSSE_MPI_TRUTH").unwrap());
+    run_truth(&cfg, &osse, comm.as_ref(), &RunOptions::default()).unwrap();
+}
+
+#[test]
+fn nature_run_is_identical_on_two_ranks() {
+    let _io = io_lock();
+    if !common::have_mpirun() {
+        eprintln!("SKIPPED: no mpirun");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nml = common::write_namelist(dir.path(), 8, 6, 2, "2020-06-02_00:00:00");
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str("&osse\n  truth_seed = 5\n/\n");
+    std::fs::write(&nml, text).unwrap();
+    common::synth(&nml);
+    let cfg = Config::load(&nml).unwrap();
+    let osse = OsseConfig::from_config(&cfg).unwrap();
+    run_truth(&cfg, &osse, &SingleProcess, &RunOptions::default()).unwrap();
+    let mpi_truth = dir.path().join("truth_mpi");
+    let out = std::process::Command::new("mpirun")
+        .args(["--oversubscribe", "-n", "2"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "mpi_truth_worker",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("LANDCYCLE_OSSE_MPI_NML", &nml)
+        .env("LANDCYCLE_OSSE_MPI_TRUTH", &mpi_truth)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = find_history_files(&osse.run_dir()).unwrap();
+    let b = find_history_files(&mpi_truth.join("run")).unwrap();
+    assert_eq!(a.len(), 8);
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (t, p) in &a {
+        for v in ["SoilMoistV", "SWE", "AvgSurfT"] {
+            let bits = |p: &Path| -> Vec<u64> {
+                let f = read_field(p, v).unwrap();
+                f.data.iter().map(|x| x.to_bits()).collect()
+            };
+            assert_eq!(bits(p), bits(&b[t]), "{v} at {t}");
+        }
+    }
 }
