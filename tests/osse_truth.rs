@@ -464,3 +464,57 @@ fn nature_run_is_identical_on_two_ranks() {
         }
     }
 }
+
+/// The command-line shape the coordinator wires into main.rs.
+#[test]
+fn cli_argument_shapes() {
+    use clap::{CommandFactory, Parser};
+    use landcycle::commands::osse::OsseCommand;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Cmd,
+    }
+    #[derive(clap::Subcommand)]
+    enum Cmd {
+        Osse(landcycle::commands::osse::Args),
+        Verify(landcycle::commands::verify::Args),
+    }
+    Cli::command().debug_assert();
+    let c =
+        Cli::try_parse_from(["landcycle", "osse", "truth", "demo.nml", "--windows", "2"]).unwrap();
+    match c.command {
+        Cmd::Osse(a) => match a.command {
+            OsseCommand::Truth(t) => {
+                assert_eq!(t.namelist, PathBuf::from("demo.nml"));
+                assert_eq!(t.windows, Some(2));
+                assert!(!t.no_obs);
+            }
+            OsseCommand::Obs(_) => panic!("parsed as obs"),
+        },
+        Cmd::Verify(_) => panic!("parsed as verify"),
+    }
+    let c = Cli::try_parse_from([
+        "landcycle",
+        "verify",
+        "--truth",
+        "t",
+        "--run",
+        "r",
+        "--json",
+        "s.json",
+    ])
+    .unwrap();
+    let Cmd::Verify(v) = c.command else {
+        panic!("not verify")
+    };
+    assert_eq!(
+        (v.truth, v.run, v.json),
+        (
+            PathBuf::from("t"),
+            PathBuf::from("r"),
+            Some(PathBuf::from("s.json"))
+        )
+    );
+    assert!(Cli::try_parse_from(["landcycle", "verify", "--truth", "t"]).is_err());
+}
