@@ -144,6 +144,8 @@ pub enum OsseError {
     Io(#[from] IoError),
     #[error("{path}: {message}")]
     Fs { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    StaticMismatch { path: PathBuf, message: String },
 }
 
 impl From<CycleError> for OsseError {
@@ -652,7 +654,7 @@ fn land_parameters(cfg: &Config, series: &TruthSeries) -> Result<Vec<CellLand>, 
         StaticFormat::GeoEm => StaticFields::read_geo_em(path)?,
     };
     if s.ny() != series.ny || s.nx() != series.nx {
-        return Err(OsseError::Forcing {
+        return Err(OsseError::StaticMismatch {
             path: path.clone(),
             message: format!(
                 "static grid {}×{} differs from the nature run's {}×{}",
