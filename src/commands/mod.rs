@@ -9,3 +9,5 @@ pub mod run;
 pub mod synth;
 pub mod bench;
 pub mod curvelet;
+pub mod osse;
+pub mod verify;

@@ -2,3 +2,4 @@
 pub mod obs_sim;
 pub mod statics;
 pub mod weather;
+pub mod osse;

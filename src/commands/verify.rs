@@ -1,0 +1,38 @@
+//! `landcycle verify --truth DIR --run DIR [--json OUT.json]`: soil-moisture scores of a run
+//! against a reference run (the OSSE nature run), per soil layer.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::verify::verify_dirs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory holding the reference history files (LC_HIST_*.nc, searched recursively).
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Directory holding the run's history files (ensemble mean and spread).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Also write the scores as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let report = verify_dirs(&args.truth, &args.run).with_context(|| {
+        format!(
+            "verifying {} against {}",
+            args.run.display(),
+            args.truth.display()
+        )
+    })?;
+    print!("{}", report.table());
+    if let Some(p) = &args.json {
+        report
+            .write_json(p)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}

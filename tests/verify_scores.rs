@@ -1,0 +1,310 @@
+//! Verification scores on constructed history files with known answers.
+
+use std::path::Path;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use landcycle::io::history::{
+    history_file_name, write_history, Compression, EnsembleStat, HistoryField, HistoryGrid,
+    HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+};
+use landcycle::verify::{layer_scores, pearson, verify_dirs, VerifyError};
+
+const NY: usize = 3;
+const NX: usize = 4;
+const NL: usize = 2;
+/// Cell (0, 3) is water.
+const WATER: usize = 3;
+
+fn t0() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2020, 6, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+}
+
+fn grid() -> HistoryGrid {
+    let mask = (0..NY * NX).map(|k| k != WATER).collect();
+    HistoryGrid::regular(
+        vec![38.0, 38.25, 38.5],
+        vec![-95.0, -94.75, -94.5, -94.25],
+        mask,
+    )
+}
+
+/// A smooth truth with variation in space and time: `[layer][y][x]` at step `k`.
+fn truth(k: usize) -> Vec<f64> {
+    let mut v = Vec::new();
+    for l in 0..NL {
+        for c in 0..NY * NX {
+            v.push(
+                0.2 + 0.02 * l as f64
+                    + 0.01 * c as f64
+                    + 0.03 * ((k as f64) * 0.9 + c as f64).sin(),
+            );
+        }
+    }
+    v
+}
+
+enum Kind<'a> {
+    /// `SoilMoistV_member` with several members (member-major data).
+    Members(&'a [f64], usize),
+    /// Single realisation as `SoilMoistV_member` with one member.
+    Member(&'a [f64]),
+    /// Mean and spread.
+    MeanSpread(&'a [f64], &'a [f64]),
+}
+
+fn write(dir: &Path, valid: NaiveDateTime, kind: Kind, g: &HistoryGrid) {
+    std::fs::create_dir_all(dir).unwrap();
+    let field = |stat, data| HistoryField {
+        name: "SoilMoistV".into(),
+        long_name: "volumetric soil moisture".into(),
+        units: "m3 m-3".into(),
+        standard_name: None,
+        time_method: TimeMethod::Point,
+        layered: true,
+        stat,
+        data,
+    };
+    let (fields, n) = match kind {
+        Kind::Member(d) => (vec![field(EnsembleStat::Members, d)], 1),
+        Kind::Members(d, m) => (vec![field(EnsembleStat::Members, d)], m),
+        Kind::MeanSpread(m, s) => (
+            vec![field(EnsembleStat::Mean, m), field(EnsembleStat::Spread, s)],
+            8,
+        ),
+    };
+    let md = HistoryMetadata {
+        ensemble_size: n,
+        ..Default::default()
+    };
+    write_history(
+        &dir.join(history_file_name(valid)),
+        &HistoryWrite {
+            grid: g,
+            time: HistoryTime {
+                reference: t0(),
+                start: valid - Duration::hours(3),
+                end: valid,
+                units: TimeUnits::Hours,
+            },
+            soil_layer_thickness: &[0.1, 0.3],
+            fields: &fields,
+            metadata: &md,
+            compression: Compression::default(),
+        },
+    )
+    .unwrap();
+}
+
+fn valid(k: usize) -> NaiveDateTime {
+    t0() + Duration::hours(3 * (k as i64 + 1))
+}
+
+/// Truth in `<dir>/truth/<cycle>/output`, run = f(truth, k) with spread 0.01 in `<dir>/run`.
+fn case(dir: &Path, n: usize, run_of: impl Fn(&[f64], usize) -> Vec<f64>) {
+    let g = grid();
+    let spread = vec![0.01; NL * NY * NX];
+    for k in 0..n {
+        let t = truth(k);
+        let cycle = format!("{:02}", k / 2);
+        write(
+            &dir.join("truth").join(&cycle).join("output"),
+            valid(k),
+            Kind::Member(&t),
+            &g,
+        );
+        let r = run_of(&t, k);
+        write(
+            &dir.join("run").join(cycle),
+            valid(k),
+            Kind::MeanSpread(&r, &spread),
+            &g,
+        );
+    }
+}
+
+fn land_pairs(n: usize) -> usize {
+    n * (NY * NX - 1)
+}
+
+#[test]
+fn identical_run_scores_perfectly() {
+    let dir = tempfile::tempdir().unwrap();
+    case(dir.path(), 8, |t, _| t.to_vec());
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    assert_eq!(r.n_times, 8);
+    assert_eq!(r.layers.len(), NL);
+    for l in &r.layers {
+        assert_eq!(l.n_pairs, land_pairs(8), "water cell excluded");
+        assert_eq!((l.rmse, l.bias, l.ubrmse), (0.0, 0.0, 0.0));
+        assert!((l.temporal_correlation - 1.0).abs() < 1e-12, "{l:?}");
+        assert!((l.spatial_correlation - 1.0).abs() < 1e-12, "{l:?}");
+        assert_eq!(l.n_cells_temporal, NY * NX - 1);
+        assert_eq!(l.n_times_spatial, 8);
+        // Spread is stored as f32.
+        assert!((l.mean_spread - 0.01).abs() < 1e-8, "{l:?}");
+    }
+}
+
+#[test]
+fn constant_offset_is_pure_bias() {
+    let dir = tempfile::tempdir().unwrap();
+    case(dir.path(), 6, |t, _| t.iter().map(|x| x + 0.05).collect());
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    for l in &r.layers {
+        // Files hold f32: the offset survives to ~1e-8.
+        assert!((l.bias - 0.05).abs() < 1e-7, "{l:?}");
+        assert!((l.rmse - 0.05).abs() < 1e-7, "{l:?}");
+        assert!(l.ubrmse < 1e-7, "{l:?}");
+        assert!((l.temporal_correlation - 1.0).abs() < 1e-6);
+        assert!((l.spatial_correlation - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn alternating_error_is_unbiased_with_known_rmse() {
+    // run = truth ± 0.03 alternating in time: bias 0, RMSE = ubRMSE = 0.03 (even count).
+    let dir = tempfile::tempdir().unwrap();
+    case(dir.path(), 6, |t, k| {
+        let s = if k % 2 == 0 { 0.03 } else { -0.03 };
+        t.iter().map(|x| x + s).collect()
+    });
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    for l in &r.layers {
+        assert!(l.bias.abs() < 1e-7, "{l:?}");
+        assert!((l.rmse - 0.03).abs() < 1e-7, "{l:?}");
+        assert!((l.ubrmse - 0.03).abs() < 1e-7, "{l:?}");
+        assert!(l.temporal_correlation < 0.99);
+    }
+}
+
+#[test]
+fn mirrored_run_is_anticorrelated() {
+    let dir = tempfile::tempdir().unwrap();
+    case(dir.path(), 5, |t, _| t.iter().map(|x| 0.6 - x).collect());
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    for l in &r.layers {
+        assert!((l.temporal_correlation + 1.0).abs() < 1e-5, "{l:?}");
+        assert!((l.spatial_correlation + 1.0).abs() < 1e-5, "{l:?}");
+    }
+}
+
+#[test]
+fn pairs_by_valid_time_and_counts_unmatched() {
+    let dir = tempfile::tempdir().unwrap();
+    case(dir.path(), 6, |t, _| t.to_vec());
+    // Two more truth times without a run partner, one run time without truth.
+    let g = grid();
+    for k in 6..8 {
+        write(
+            &dir.path().join("truth/extra"),
+            valid(k),
+            Kind::Member(&truth(k)),
+            &g,
+        );
+    }
+    let s = vec![0.01; NL * NY * NX];
+    write(
+        &dir.path().join("run/extra"),
+        valid(20),
+        Kind::MeanSpread(&truth(20), &s),
+        &g,
+    );
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    assert_eq!((r.n_times, r.unmatched_truth, r.unmatched_run), (6, 2, 1));
+    assert_eq!(r.first_time, "2020-06-01T03:00:00Z");
+    assert_eq!(r.last_time, "2020-06-01T18:00:00Z");
+
+    // JSON carries the same numbers; the command writes it.
+    let json = dir.path().join("scores.json");
+    landcycle::commands::verify::run(&landcycle::commands::verify::Args {
+        truth: dir.path().join("truth"),
+        run: dir.path().join("run"),
+        json: Some(json.clone()),
+    })
+    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["n_times"], 6);
+    assert_eq!(v["layers"].as_array().unwrap().len(), NL);
+    assert_eq!(v["layers"][0]["rmse"].as_f64(), Some(0.0));
+    assert_eq!(
+        v["layers"][1]["n_pairs"].as_u64(),
+        Some(land_pairs(6) as u64)
+    );
+}
+
+#[test]
+fn member_files_give_mean_and_spread() {
+    // Run written as 2 members truth ± 0.02: mean = truth, spread = 0.02·√2.
+    let dir = tempfile::tempdir().unwrap();
+    let g = grid();
+    for k in 0..4 {
+        let t = truth(k);
+        write(&dir.path().join("truth"), valid(k), Kind::Member(&t), &g);
+        let mut m: Vec<f64> = t.iter().map(|x| x + 0.02).collect();
+        m.extend(t.iter().map(|x| x - 0.02));
+        write(&dir.path().join("run"), valid(k), Kind::Members(&m, 2), &g);
+    }
+    let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+    for l in &r.layers {
+        assert!(l.rmse < 1e-7 && l.bias.abs() < 1e-7, "{l:?}");
+        assert!((l.mean_spread - 0.02 * 2f64.sqrt()).abs() < 1e-7, "{l:?}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    case(d, 2, |t, _| t.to_vec());
+    // No common time.
+    let g = grid();
+    write(&d.join("late"), valid(50), Kind::Member(&truth(0)), &g);
+    let e = verify_dirs(&d.join("late"), &d.join("run")).unwrap_err();
+    assert!(matches!(e, VerifyError::NoCommonTimes { .. }), "{e}");
+    // Empty and missing directories.
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    let e = verify_dirs(&d.join("empty"), &d.join("run")).unwrap_err();
+    assert!(e.to_string().contains("no history files"), "{e}");
+    let e = verify_dirs(&d.join("nowhere"), &d.join("run")).unwrap_err();
+    assert!(e.to_string().contains("not a directory"), "{e}");
+    // Two files with the same valid time.
+    write(&d.join("truth/dup"), valid(0), Kind::Member(&truth(0)), &g);
+    let e = verify_dirs(&d.join("truth"), &d.join("run")).unwrap_err();
+    assert!(matches!(e, VerifyError::DuplicateTime { .. }), "{e}");
+    // A different grid.
+    let small = HistoryGrid::regular(vec![38.0, 38.25], vec![-95.0, -94.75], vec![true; 4]);
+    let data = vec![0.2; NL * 4];
+    write(&d.join("small"), valid(1), Kind::Member(&data), &small);
+    let e = verify_dirs(&d.join("small"), &d.join("run")).unwrap_err();
+    assert!(matches!(e, VerifyError::Mismatch { .. }), "{e}");
+    assert!(e.to_string().contains("LC_HIST_202006010600.nc"), "{e}");
+}
+
+#[test]
+fn score_math_on_plain_arrays() {
+    assert_eq!(pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]), Some(1.0));
+    assert_eq!(pearson(&[1.0, 2.0], &[2.0, 4.0]), None, "too few pairs");
+    assert_eq!(
+        pearson(&[1.0, 1.0, 1.0], &[2.0, 4.0, 6.0]),
+        None,
+        "no variance"
+    );
+    let r = pearson(&[1.0, 2.0, 3.0, f64::NAN], &[1.0, 3.0, 2.0, 9.0]).unwrap();
+    assert!((r - 0.5).abs() < 1e-12, "{r}");
+    // Two cells, two times: differences 0.1, 0.3 (cell 0) and -0.1, 0.1 (cell 1).
+    let truth = vec![vec![0.2, 0.3], vec![0.25, 0.35]];
+    let run = vec![vec![0.3, 0.2], vec![0.55, 0.45]];
+    let s = layer_scores(1, &truth, &run, &[None, None]);
+    assert!((s.bias - 0.1).abs() < 1e-12);
+    assert!((s.rmse - (0.12f64 / 4.0).sqrt()).abs() < 1e-12);
+    assert!((s.ubrmse - (0.08f64 / 4.0).sqrt()).abs() < 1e-12);
+    assert!(s.mean_spread.is_nan());
+    assert_eq!(
+        s.n_cells_temporal, 0,
+        "two times are too few for a correlation"
+    );
+}
