@@ -37,6 +37,10 @@ enum Command {
     Obs(landcycle::commands::obs::Args),
     /// Build per-cell monthly bias-correction statistics from open-loop history and observations.
     Climatology(landcycle::commands::climatology::Args),
+    /// OSSE: nature run with biased forcing and synthetic SMAP/ASCAT observations.
+    Osse(landcycle::commands::osse::Args),
+    /// Soil-moisture scores of a run against a reference run (OSSE truth).
+    Verify(landcycle::commands::verify::Args),
     /// Print version and build information.
     Version,
 }
@@ -76,6 +80,8 @@ fn main() -> std::process::ExitCode {
         Command::Curvelet(a) => landcycle::commands::curvelet::run(&a),
         Command::Obs(a) => landcycle::commands::obs::run(&a),
         Command::Climatology(a) => landcycle::commands::climatology::run(&a),
+        Command::Osse(a) => landcycle::commands::osse::run(&a),
+        Command::Verify(a) => landcycle::commands::verify::run(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
