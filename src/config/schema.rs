@@ -200,9 +200,11 @@ pub const SCHEMA: &[KeySpec] = &[
       "Cross-correlation of the forcing perturbations: symmetric, unit diagonal, positive definite.", true),
     k("perturbation", "spatial_corr_km", "real", "km", Value("0.0"),
       "Spatial correlation length of the perturbation fields (0 = spatially uncorrelated).", true),
-    k("perturbation", "state_std", "real array (one per soil layer)", "m3 m-3",
+    k("perturbation", "state_std", "real array (one per soil layer)", "m3 m-3 per day",
       Value("0.01, 0.006, 0.003, 0.0015"),
-      "Standard deviation of the additive soil-moisture perturbation per layer (>= 0).", true),
+      "Standard deviation of the additive soil-moisture perturbation per layer, as a rate per \
+       day (>= 0): each state perturbation time adds sigma * y * state_interval_seconds / 86400, \
+       the GMAO/LIS reading of prognostic perturbations as a perturbation flux.", true),
     k("perturbation", "state_tau_hours", "real", "h", Value("12.0"),
       "AR(1) time scale of the soil-moisture perturbations (> 0).", true),
     k("perturbation", "state_interval_seconds", "integer", "s", Value("10800"),

@@ -693,10 +693,14 @@ fn step_once(
             // State perturbation: one additive increment per perturbation time.
             let n = ens.n_members;
             let mut inc = vec![0.0; model.n_soil_layers()];
+            // state_std is a rate per day (GMAO/LIS treat prognostic perturbations as a
+            // perturbation flux): each perturbation time adds σ·y·Δt_pert/86400.
+            let scale = p.gen.group().interval_seconds as f64 / 86_400.0;
             for c in 0..ens.n_cells() {
                 for m in 0..n {
                     p.gen
                         .soil_moisture_increment_into(p.values.get(c, m), &mut inc)?;
+                    inc.iter_mut().for_each(|x| *x *= scale);
                     let k = c * n + m;
                     model.apply_increment(&ens.params[c], &mut ens.states[k], &inc);
                 }
