@@ -260,11 +260,11 @@ pub struct BuildReport {
 /// Build the statistics and write them; returns a summary.
 pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
     let mut report = BuildReport::default();
-    let hist_files = list_files(&args.history, |q| {
-        q.extension()
-            .map(|e| e == "nc" || e == "nc4")
-            .unwrap_or(false)
-    })?;
+    // A landcycle run directory keeps history under <cycle>/output/: search it recursively.
+    let hist_files: Vec<PathBuf> = crate::verify::history::find_history_files(&args.history)
+        .with_context(|| format!("history directory {}", args.history.display()))?
+        .into_values()
+        .collect();
     if hist_files.is_empty() {
         bail!("no history files (*.nc) in {}", args.history.display());
     }
