@@ -26,6 +26,9 @@ pub fn require(rel: &str) -> Option<PathBuf> {
             p.display()
         );
     }
-    eprintln!("SKIPPED: test data {} not found (set LANDCYCLE_TESTDATA)", p.display());
+    eprintln!(
+        "SKIPPED: test data {} not found (set LANDCYCLE_TESTDATA)",
+        p.display()
+    );
     None
 }

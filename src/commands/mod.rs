@@ -1,13 +1,13 @@
 //! Command implementations (the CLI edge: `anyhow` errors with context). `main.rs` only
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
+pub mod bench;
 pub mod check;
 pub mod climatology;
+pub mod curvelet;
 pub mod obs;
+pub mod osse;
 pub mod point;
 pub mod run;
 pub mod synth;
-pub mod bench;
-pub mod curvelet;
-pub mod osse;
 pub mod verify;
