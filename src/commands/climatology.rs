@@ -246,6 +246,24 @@ fn list_files(p: &Path, filter: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<Pa
     }
 }
 
+/// Files under `p` (recursively, sorted, hidden names skipped) accepted by `filter`.
+fn list_files_recursive(p: &Path, filter: &dyn Fn(&Path) -> bool) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = list_files(p, filter)?;
+    if p.is_dir() {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("listing {}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|q| q.is_dir())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            out.extend(list_files_recursive(&d, filter)?);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Summary of a climatology build.
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
@@ -261,10 +279,11 @@ pub struct BuildReport {
 pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
     let mut report = BuildReport::default();
     // A landcycle run directory keeps history under <cycle>/output/: search it recursively.
-    let hist_files: Vec<PathBuf> = crate::verify::history::find_history_files(&args.history)
-        .with_context(|| format!("history directory {}", args.history.display()))?
-        .into_values()
-        .collect();
+    let hist_files = list_files_recursive(&args.history, &|q: &Path| {
+        q.extension()
+            .map(|e| e == "nc" || e == "nc4")
+            .unwrap_or(false)
+    })?;
     if hist_files.is_empty() {
         bail!("no history files (*.nc) in {}", args.history.display());
     }
