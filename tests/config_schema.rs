@@ -115,7 +115,7 @@ fn defaults_fill_in() {
     );
     let p = &c.perturbation;
     assert!(p.perturb_forcing && p.perturb_state && p.remove_ensemble_mean);
-    assert_eq!(p.interval_seconds, 3600);
+    assert_eq!(p.interval_seconds, 10800);
     assert_eq!(p.std_normal_max, 2.5);
     assert_eq!(
         p.forcing_vars,
@@ -450,7 +450,7 @@ fn validation_errors_name_group_key_and_line() {
     assert!(m.contains("run:timestep"), "{m}");
     let (m, _, _) = err(&with("run", "window_hours = 1\ntimestep = 2700"));
     assert!(m.contains("does not divide"), "{m}");
-    let (m, _, _) = err(&with("run", "timestep = 2700"));
+    let (m, _, _) = err(&with("run", "timestep = 7200\nhistory_interval_hours = 6"));
     assert!(
         m.contains("perturbation:interval_seconds") && m.contains("default value"),
         "{m}"

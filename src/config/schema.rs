@@ -177,7 +177,7 @@ pub const SCHEMA: &[KeySpec] = &[
     k("perturbation", "perturb_forcing", "logical", "", Value(".true."), "Perturb the forcing.", true),
     k("perturbation", "perturb_state", "logical", "", Value(".true."),
       "Perturb the soil-moisture state.", true),
-    k("perturbation", "interval_seconds", "integer", "s", Value("3600"),
+    k("perturbation", "interval_seconds", "integer", "s", Value("10800"),
       "Perturbation interval (a multiple of the time step); perturbations are held between \
        perturbation times and the AR(1) coefficient is exp(-interval/tau).", true),
     k("perturbation", "std_normal_max", "real", "", Value("2.5"),

@@ -8,6 +8,8 @@
 //! agreed on collectively before every collective call, so a failing rank stops all ranks.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -298,6 +300,94 @@ fn history_grid(grid: &Grid) -> HistoryGrid {
     }
 }
 
+/// A file-writing job of the root rank.
+type WriteJob = Box<dyn FnOnce() -> Result<(), CycleError> + Send>;
+
+/// Root-only background writer: history and restart files are merged and written on a
+/// separate thread while the ensemble steps on, at most one job queued behind the running
+/// one. Jobs run in submission order, so `state.json` names a restart only after that
+/// restart is on disk; the first failure is reported at the next submission or at
+/// [`Writer::finish`]. netCDF and HDF5 calls from both threads are serialised by the one
+/// global HDF5 lock that the netcdf and hdf5 crates share.
+struct Writer {
+    tx: Option<SyncSender<WriteJob>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<Mutex<Option<CycleError>>>,
+    busy: Arc<Mutex<Duration>>,
+}
+
+impl Writer {
+    fn new() -> Result<Writer, CycleError> {
+        let (tx, rx) = sync_channel::<WriteJob>(1);
+        let failed: Arc<Mutex<Option<CycleError>>> = Arc::new(Mutex::new(None));
+        let busy = Arc::new(Mutex::new(Duration::ZERO));
+        let (f, b) = (Arc::clone(&failed), Arc::clone(&busy));
+        let handle = std::thread::Builder::new()
+            .name("landcycle-writer".into())
+            .spawn(move || {
+                for job in rx {
+                    if f.lock().map(|g| g.is_some()).unwrap_or(true) {
+                        continue; // after a failure, write nothing more
+                    }
+                    let t = Instant::now();
+                    let r = job();
+                    if let Ok(mut g) = b.lock() {
+                        *g += t.elapsed();
+                    }
+                    if let Err(e) = r {
+                        if let Ok(mut g) = f.lock() {
+                            *g = Some(e);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| CycleError::Invalid(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+            failed,
+            busy,
+        })
+    }
+
+    fn take_error(&self) -> Result<(), CycleError> {
+        match self.failed.lock().ok().and_then(|mut g| g.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn submit(&self, job: WriteJob) -> Result<(), CycleError> {
+        self.take_error()?;
+        let tx = self.tx.as_ref().expect("writer is running");
+        if tx.send(job).is_err() {
+            return Err(CycleError::Invalid("the writer thread stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Wait for every queued file; returns the first failure and the time spent writing.
+    fn finish(mut self) -> Result<Duration, CycleError> {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            if h.join().is_err() {
+                return Err(CycleError::Invalid("the writer thread panicked".into()));
+            }
+        }
+        self.take_error()?;
+        Ok(self.busy.lock().map(|g| *g).unwrap_or_default())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Grid, vegetation and soil dataset names, this rank's cell ids and their statics.
 type LoadedStatics = (Grid, String, String, Vec<u64>, Vec<CellStatics>);
 
@@ -537,7 +627,7 @@ pub fn run(
         todo.truncate(n);
     }
 
-    let hist = HistoryContext {
+    let hist = Arc::new(HistoryContext {
         grid: history_grid(&grid),
         metadata: HistoryMetadata {
             title: "landcycle land ensemble history".into(),
@@ -556,7 +646,7 @@ pub fn run(
         reference: cfg.run.start,
         interval_seconds: i64::from(cfg.run.history_interval_hours) * 3600,
         members: cfg.run.history_members,
-    };
+    });
     timers.setup += t_setup.elapsed();
 
     let progress = if rank == 0 && opts.progress && !todo.is_empty() {
@@ -572,6 +662,13 @@ pub fn run(
         None
     };
 
+    // The root writes files on a background thread (opt out with LANDCYCLE_SYNC_OUTPUT=1).
+    let mut writer = if rank == 0 && std::env::var_os("LANDCYCLE_SYNC_OUTPUT").is_none() {
+        Some(agree(comm, Writer::new())?)
+    } else {
+        agree(comm, Ok(()))?;
+        None
+    };
     let dt = i64::from(cfg.run.timestep);
     let mut summary = RunSummary {
         n_land_cells: n_land,
@@ -615,7 +712,7 @@ pub fn run(
                 let path = rundir
                     .cycle_dir(w.end, "output")
                     .join(history_file_name(t1));
-                let r = write_history_output(comm, &model, &ens, &hist, t1, &path);
+                let r = write_history_output(comm, &model, &ens, &hist, t1, &path, writer.as_ref());
                 ens.reset_accumulators();
                 agree(comm, r)?;
                 timers.output += t.elapsed();
@@ -632,6 +729,7 @@ pub fn run(
             w.end,
             &fingerprint,
             cfg.restart.keep as usize,
+            writer.as_ref(),
         );
         agree(comm, r)?;
         timers.restart += t.elapsed();
@@ -652,6 +750,14 @@ pub fn run(
     if let Some(pb) = progress {
         pb.finish();
     }
+    // Wait for the last files: the run is complete only when they are on disk.
+    let t = Instant::now();
+    let written = match writer.take() {
+        Some(wr) => wr.finish().map(Some),
+        None => Ok(None),
+    };
+    let written = agree(comm, written)?;
+    timers.restart += t.elapsed();
     let stages = [
         ("setup", timers.setup),
         ("forcing", timers.forcing),
@@ -660,6 +766,7 @@ pub fn run(
         ("history output", timers.output),
         ("restart", timers.restart),
         ("assimilation", timers.assimilation),
+        ("writer thread", written.unwrap_or_default()),
     ];
     summary.stage_seconds = stages
         .iter()
@@ -736,9 +843,10 @@ fn write_history_output(
     comm: &dyn Communicator,
     model: &NoahLsm,
     ens: &CellEnsemble<NoahLsm>,
-    hist: &HistoryContext,
+    hist: &Arc<HistoryContext>,
     valid: NaiveDateTime,
     path: &Path,
+    writer: Option<&Writer>,
 ) -> Result<(), CycleError> {
     let nl = model.n_soil_layers();
     let w = record_width(nl);
@@ -752,11 +860,34 @@ fn write_history_output(
     let (Some(ids), Some(vals)) = (ids, vals) else {
         return Ok(());
     };
-    let merged = merge_by_id(&ids, &vals, per_cell);
+    let n_members = ens.n_members;
+    let hist = Arc::clone(hist);
+    let path = path.to_path_buf();
+    let job = move || {
+        let merged = merge_by_id(&ids, &vals, per_cell);
+        write_history_file(&hist, nl, n_members, merged, valid, &path)
+    };
+    match writer {
+        Some(wr) => wr.submit(Box::new(job)),
+        None => job(),
+    }
+}
+
+/// Build the full-grid fields of one history file from records merged by global id and
+/// write it (root rank, possibly on the writer thread).
+fn write_history_file(
+    hist: &HistoryContext,
+    nl: usize,
+    n_members: usize,
+    merged: Vec<(u64, Vec<f64>)>,
+    valid: NaiveDateTime,
+    path: &Path,
+) -> Result<(), CycleError> {
+    let w = record_width(nl);
     let n_land = merged.len();
     let vars = all_vars();
     // Land-only arrays per variable and statistic, layer-major, cells in id (row-major) order.
-    let n_blocks = if hist.members { ens.n_members } else { 2 };
+    let n_blocks = if hist.members { n_members } else { 2 };
     let mut owned: Vec<(usize, usize, Vec<f64>)> = Vec::new(); // (var index, block, full-grid data)
     let mut offset = 0;
     for (vi, v) in vars.iter().enumerate() {
@@ -811,7 +942,7 @@ fn write_history_output(
     };
     let mut metadata = hist.metadata.clone();
     if hist.members {
-        metadata.ensemble_size = ens.n_members;
+        metadata.ensemble_size = n_members;
     }
     write_history(
         path,
@@ -849,11 +980,10 @@ fn field_of<'a>(
 
 /// Split packed per-member states `[cell][member][all fields]` into restart fields.
 fn split_fields(
-    model: &NoahLsm,
+    specs: &[crate::lsm::FieldSpec],
     packed: &[f64],
     n_cm: usize,
 ) -> Result<Vec<RestartField>, CycleError> {
-    let specs = model.restart_fields();
     let width: usize = specs.iter().map(|s| s.len).sum();
     if packed.len() != n_cm * width {
         return Err(CycleError::Invalid(format!(
@@ -872,7 +1002,7 @@ fn split_fields(
         .collect();
     for k in 0..n_cm {
         let mut off = k * width;
-        for (f, s) in out.iter_mut().zip(&specs) {
+        for (f, s) in out.iter_mut().zip(specs) {
             f.values.extend_from_slice(&packed[off..off + s.len]);
             off += s.len;
         }
@@ -893,6 +1023,7 @@ fn write_restart_output(
     valid: NaiveDateTime,
     fingerprint: &str,
     keep: usize,
+    writer: Option<&Writer>,
 ) -> Result<(), CycleError> {
     let n = ens.n_members;
     let state_width: usize = model.restart_fields().iter().map(|s| s.len).sum();
@@ -903,19 +1034,68 @@ fn write_restart_output(
     let (Some(ids), Some(states), Some(fvals), Some(svals)) = (ids, states, fvals, svals) else {
         return Ok(());
     };
+    // Everything below runs on the root only, on the writer thread when there is one.
+    let specs = model.restart_fields();
+    let model_name = model.name().to_string();
+    let groups: Vec<(&'static str, usize, i64, Vec<Vec<f64>>)> =
+        [("forcing", fpert, fvals), ("soil_moisture", spert, svals)]
+            .into_iter()
+            .filter_map(|(name, p, vals)| {
+                p.map(|p| (name, p.gen.n_vars(), p.state.time_index(), vals))
+            })
+            .collect();
+    let rundir = rundir.clone();
+    let fingerprint = fingerprint.to_string();
+    let job = move || {
+        write_restart_file(
+            &specs,
+            model_name,
+            n,
+            state_width,
+            ids,
+            states,
+            groups,
+            &rundir,
+            valid,
+            &fingerprint,
+            keep,
+        )
+    };
+    match writer {
+        Some(wr) => wr.submit(Box::new(job)),
+        None => job(),
+    }
+}
+
+/// Merge gathered states by global id, write the restart atomically, record the completed
+/// cycle in state.json and prune old restarts (root rank, possibly on the writer thread).
+#[allow(clippy::too_many_arguments)]
+fn write_restart_file(
+    specs: &[crate::lsm::FieldSpec],
+    model_name: String,
+    n: usize,
+    state_width: usize,
+    ids: Vec<Vec<u64>>,
+    states: Vec<Vec<f64>>,
+    groups: Vec<(&'static str, usize, i64, Vec<Vec<f64>>)>,
+    rundir: &RunDir,
+    valid: NaiveDateTime,
+    fingerprint: &str,
+    keep: usize,
+) -> Result<(), CycleError> {
     let merged = merge_by_id(&ids, &states, n * state_width);
     let cell_ids: Vec<u64> = merged.iter().map(|(id, _)| *id).collect();
     let flat: Vec<f64> = merged.into_iter().flat_map(|(_, v)| v).collect();
-    let model_fields = split_fields(model, &flat, cell_ids.len() * n)?;
+    let model_fields = split_fields(specs, &flat, cell_ids.len() * n)?;
     let mut perturbation_fields = Vec::new();
     let mut attributes = std::collections::BTreeMap::new();
     attributes.insert(
         "landcycle_version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
-    for (name, p, vals) in [("forcing", fpert, &fvals), ("soil_moisture", spert, &svals)] {
-        if let Some(p) = p {
-            let nv = p.gen.n_vars();
+    for (name, nv, time_index, vals) in &groups {
+        {
+            let (name, nv) = (*name, *nv);
             let m = merge_by_id(&ids, vals, n * nv);
             perturbation_fields.push(RestartField {
                 name: name.to_string(),
@@ -924,14 +1104,14 @@ fn write_restart_output(
             });
             attributes.insert(
                 format!("perturbation_{name}_time_index"),
-                p.state.time_index().to_string(),
+                time_index.to_string(),
             );
         }
     }
     let data = RestartData {
         valid_time: valid,
         config_fingerprint: fingerprint.to_string(),
-        model_name: model.name().to_string(),
+        model_name,
         n_members: n,
         cell_ids,
         model_fields,
