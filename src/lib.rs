@@ -17,6 +17,7 @@ pub mod lsm;
 pub mod obs;
 pub mod parallel;
 pub mod perturb;
+pub mod point;
 pub mod synth;
 pub mod testdata;
 pub mod time;

@@ -3,10 +3,10 @@
 //! transform; the `obs dump` command on the real files.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use landcycle::biascorr::store::{read_climatology, write_climatology};
 use landcycle::biascorr::{quantiles, BiasMethod, BiasRejection, ClimatologyBuilder};
 use landcycle::commands::climatology::{build, read_history_surface, Args as ClimArgs};
 use landcycle::commands::obs::{run as obs_run, Args as ObsArgs, DumpArgs, ObsCommand, Product};
+use landcycle::io::climatology::{read_climatology, write_climatology};
 use landcycle::synth::obs_sim::{write_smap_like_granule, SimSmapRetrieval};
 use landcycle::testdata::require;
 use std::path::Path;

@@ -457,12 +457,12 @@ fn da_config(dir: &Path) -> landcycle::config::DaConfig {
 #[test]
 fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let _io = io_lock();
-    use landcycle::biascorr::store::write_climatology;
     use landcycle::biascorr::ClimatologyBuilder;
     use landcycle::config::{DaBiasCorrection, DaSensor};
     use landcycle::cycle::assim::Assimilation;
     use landcycle::cycle::ensemble::CellEnsemble;
     use landcycle::grid::Grid;
+    use landcycle::io::climatology::write_climatology;
     use landcycle::lsm::Forcing;
     use landcycle::obs::{ObsUnits, Observation, Quality, Sensor};
     use landcycle::time::Window;

@@ -2,9 +2,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use landcycle::config::namelist;
-use landcycle::lsm::noah::point::{self, PointCase, PointConfig, PointRow};
 use landcycle::lsm::noah::tables::ParameterTables;
 use landcycle::lsm::noah::{advance, ColumnForcing};
+use landcycle::point::{self, PointCase, PointConfig, PointRow};
 use std::io::Read;
 use std::path::Path;
 

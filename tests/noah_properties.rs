@@ -4,10 +4,10 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use landcycle::config::namelist;
-use landcycle::lsm::noah::point::{self, PointCase, PointConfig, PointError};
 use landcycle::lsm::noah::tables::{ParameterTables, SOIL_STATSGO, VEG_USGS};
 use landcycle::lsm::noah::{NoahLsm, NoahParams, NoahState};
 use landcycle::lsm::{CellStatics, Forcing, LandModel};
+use landcycle::point::{self, PointCase, PointConfig, PointError};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;

@@ -9,10 +9,9 @@
 //! - **Error rescaling**: σ' = σ · sd_model / sd_obs (converts e.g. ASCAT % saturation
 //!   errors into m³ m⁻³ after CDF matching).
 //!
-//! The math here is pure; [`store`] writes and reads the statistics as NetCDF.
+//! The math here is pure; `io::climatology` writes and reads the statistics as NetCDF.
 
 pub mod climatology;
-pub mod store;
 
 pub use climatology::{Climatology, ClimatologyBuilder, Stats};
 

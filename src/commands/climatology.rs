@@ -14,8 +14,8 @@
 //! file), one sample per cell and file.
 
 use super::obs::{read_product, Product};
-use crate::biascorr::store::write_climatology;
 use crate::biascorr::ClimatologyBuilder;
+use crate::io::climatology::write_climatology;
 use crate::obs::ascat::AscatOptions;
 use crate::obs::mapping::{map_to_grid, Combine, LatLonGrid};
 use crate::obs::ncutil::{attr_str, read_unpacked_f64};

@@ -1,8 +1,8 @@
 //! `landcycle point NAMELIST` (Noah offline point run) and `landcycle bench noah`
 //! (column-steps per second of the Noah physics, single column and batched members).
 
-use crate::lsm::noah::point::{self as np, PointCase};
 use crate::lsm::noah::{advance, ColumnForcing, NoahParams, NoahState};
+use crate::point::{self as np, PointCase};
 use anyhow::Context;
 use std::fmt;
 use std::path::{Path, PathBuf};

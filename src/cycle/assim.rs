@@ -20,12 +20,11 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
 
 use super::ensemble::CellEnsemble;
-use crate::biascorr::store::read_climatology;
 use crate::biascorr::{BiasMethod, Climatology};
 use crate::config::{DaAnalysisTimes, DaBiasCorrection, DaCombine, DaConfig, DaMode, DaSensor};
 use crate::da::enkf::{self, EnkfError, LinearObs, Mode};
-use crate::forcing::{ForcingError, ForcingReader};
 use crate::grid::Grid;
+use crate::io::climatology::read_climatology;
 use crate::io::IoError;
 use crate::lsm::noah::{snow, NoahLsm, NoahParams, NoahState};
 use crate::lsm::{CellStatics, Forcing, LandModel};
@@ -73,11 +72,6 @@ pub enum AssimError {
         time: NaiveDateTime,
         cell_id: u64,
         source: EnkfError,
-    },
-    #[error("da: forcing for the model QC at {time}: {source}")]
-    Forcing {
-        time: NaiveDateTime,
-        source: Box<ForcingError>,
     },
     #[error("da: diagnostics: {0}")]
     Io(#[from] IoError),
@@ -801,29 +795,19 @@ impl Assimilation {
         &self,
         comm: &dyn Communicator,
         wobs: &WindowObs,
-        t0: NaiveDateTime,
         t1: NaiveDateTime,
         model: &NoahLsm,
         ens: &mut CellEnsemble<NoahLsm>,
-        reader: Option<&mut ForcingReader>,
+        forcing: Option<&[Forcing]>,
         diag_dir: &Path,
     ) -> Result<Option<AnalysisSummary>, AssimError> {
         let Some(obs) = wobs.analyses.get(&t1) else {
             return Ok(None);
         };
-        let local = (|| {
-            // The step's forcing (cached by the reader) for the precipitation rule.
-            let forcing = match reader {
-                Some(r) if ens.n_cells() > 0 => Some(r.forcing_for_step(t0, t1).map_err(
-                    |source| AssimError::Forcing {
-                        time: t1,
-                        source: Box::new(source),
-                    },
-                )?),
-                _ => None,
-            };
-            self.analyse_local(obs, t1, model, ens, forcing.as_deref())
-        })();
+        // `forcing` is the step's unperturbed forcing (for the precipitation rule), as the
+        // driver already read it for the step.
+        let forcing = forcing.filter(|_| ens.n_cells() > 0);
+        let local = self.analyse_local(obs, t1, model, ens, forcing);
         let ok = comm.all_ok(local.is_ok());
         let local = match local {
             Err(e) => return Err(e),

@@ -33,7 +33,7 @@ use crate::io::restart::{
 use crate::io::IoError;
 use crate::lsm::noah::tables::{ParameterTables, TableError};
 use crate::lsm::noah::NoahLsm;
-use crate::lsm::{CellStatics, LandModel, LsmError};
+use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
 use crate::parallel::{merge_by_id, Communicator};
 use crate::perturb::{
     PerturbError, PerturbGenerator, PerturbGroup, PerturbKind, PerturbState, PerturbValues,
@@ -699,11 +699,11 @@ pub fn run(
                 dt as f64,
                 &mut timers,
             );
-            agree(comm, r)?;
+            let base = agree(comm, r)?;
             if let (Some(a), Some(wo)) = (&assim, &wobs) {
                 let diag = rundir.cycle_dir(w.end, "diag");
                 let t = Instant::now();
-                let r = a.analyse_step(comm, wo, t0, t1, &model, &mut ens, reader.as_mut(), &diag);
+                let r = a.analyse_step(comm, wo, t1, &model, &mut ens, base.as_deref(), &diag);
                 timers.assimilation += t.elapsed();
                 r.map_err(|e| CycleError::from(Box::new(e)))?;
             }
@@ -787,7 +787,7 @@ fn step_once(
     t1: NaiveDateTime,
     dt: f64,
     timers: &mut Timers,
-) -> Result<(), CycleError> {
+) -> Result<Option<Vec<Forcing>>, CycleError> {
     // Perturbation clocks advance on every rank (also on ranks without cells), so the
     // time index written to the restart never depends on the decomposition.
     let t = Instant::now();
@@ -816,7 +816,7 @@ fn step_once(
     }
     timers.perturb += t.elapsed();
     let Some(reader) = reader else {
-        return Ok(()); // a rank without land cells has nothing to step
+        return Ok(None); // a rank without land cells has nothing to step
     };
     let base = timed(&mut timers.forcing, || reader.forcing_for_step(t0, t1))?;
     let t = Instant::now();
@@ -835,7 +835,9 @@ fn step_once(
         None => ens.step(model, &base, |_, _, _| {}, t1, dt),
     };
     timers.physics += t.elapsed();
-    r.map_err(CycleError::from)
+    r.map_err(CycleError::from)?;
+    // The unperturbed forcing of the step, for the analysis's model QC.
+    Ok(Some(base))
 }
 
 /// Gather per-cell records to the root and write one history file there.
@@ -1127,7 +1129,7 @@ fn write_restart_file(
         restart: path.clone(),
         config_fingerprint: fingerprint.to_string(),
     })?;
-    rundir.prune_restarts_matching(keep, valid, restart_file_name);
+    rundir.prune_restarts(keep, valid, restart_file_name);
     Ok(())
 }
 

@@ -70,12 +70,6 @@ impl RunDir {
         Ok(())
     }
 
-    /// Restart file name of a cycle.
-    pub fn restart_path(&self, cycle: NaiveDateTime) -> PathBuf {
-        self.cycle_dir(cycle, "restart")
-            .join(format!("LC_RST_{}.h5", cycle_label(cycle)))
-    }
-
     /// Take the run lock (non-blocking). The lock lasts as long as the returned file is open.
     pub fn lock(&self) -> Result<File, RunDirError> {
         fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
@@ -149,7 +143,7 @@ impl RunDir {
 
     /// Remove restart files (named by `name_of(cycle)`) of cycles older than the newest
     /// `keep` ones (0 keeps all). Never removes the restart of `protect`.
-    pub fn prune_restarts_matching(
+    pub fn prune_restarts(
         &self,
         keep: usize,
         protect: NaiveDateTime,
@@ -171,30 +165,6 @@ impl RunDir {
             if *c != protect {
                 if let Err(e) = fs::remove_file(path(*c)) {
                     tracing::warn!("could not remove old restart {}: {e}", path(*c).display());
-                }
-            }
-        }
-    }
-
-    /// Remove restart files of cycles older than the newest `keep` ones (0 keeps all).
-    /// Never removes the restart of `protect`.
-    pub fn prune_restarts(&self, keep: usize, protect: NaiveDateTime) {
-        if keep == 0 {
-            return;
-        }
-        let with_restart: Vec<NaiveDateTime> = self
-            .cycles()
-            .into_iter()
-            .filter(|c| self.restart_path(*c).exists())
-            .collect();
-        if with_restart.len() <= keep {
-            return;
-        }
-        for c in &with_restart[..with_restart.len() - keep] {
-            if *c != protect {
-                let p = self.restart_path(*c);
-                if let Err(e) = fs::remove_file(&p) {
-                    tracing::warn!("could not remove old restart {}: {e}", p.display());
                 }
             }
         }

@@ -247,66 +247,41 @@ impl StaticFields {
                 ));
             }
             for m in 0..12 {
-                let g = self.green_fraction[m * n + k];
-                if !(0.0..=1.0).contains(&g) {
-                    return Err(range_err(
-                        source,
-                        "green_fraction",
-                        &self.grid,
-                        k,
-                        Some(m),
-                        g,
-                        "[0, 1]",
-                    ));
-                }
-                let a = self.albedo[m * n + k];
-                if !(0.0..=1.0).contains(&a) {
-                    return Err(range_err(
-                        source,
-                        "albedo",
-                        &self.grid,
-                        k,
-                        Some(m),
-                        a,
-                        "[0, 1]",
-                    ));
+                for (name, v) in [
+                    ("green_fraction", self.green_fraction[m * n + k]),
+                    ("albedo", self.albedo[m * n + k]),
+                ] {
+                    if !(0.0..=1.0).contains(&v) {
+                        return Err(range_err(source, name, &self.grid, k, Some(m), v, "[0, 1]"));
+                    }
                 }
             }
-            let t = self.deep_soil_temperature[k];
-            if !(200.0..=350.0).contains(&t) {
-                return Err(range_err(
-                    source,
+            for (name, v, lo, hi, allowed) in [
+                (
                     "deep_soil_temperature",
-                    &self.grid,
-                    k,
-                    None,
-                    t,
+                    self.deep_soil_temperature[k],
+                    200.0,
+                    350.0,
                     "[200, 350] K",
-                ));
-            }
-            let h = self.elevation[k];
-            if !(-1000.0..=9000.0).contains(&h) {
-                return Err(range_err(
-                    source,
+                ),
+                (
                     "elevation",
-                    &self.grid,
-                    k,
-                    None,
-                    h,
+                    self.elevation[k],
+                    -1000.0,
+                    9000.0,
                     "[-1000, 9000] m",
-                ));
-            }
-            let sa = self.max_snow_albedo[k];
-            if !(0.0..=1.0).contains(&sa) {
-                return Err(range_err(
-                    source,
+                ),
+                (
                     "max_snow_albedo",
-                    &self.grid,
-                    k,
-                    None,
-                    sa,
+                    self.max_snow_albedo[k],
+                    0.0,
+                    1.0,
                     "[0, 1]",
-                ));
+                ),
+            ] {
+                if !(lo..=hi).contains(&v) {
+                    return Err(range_err(source, name, &self.grid, k, None, v, allowed));
+                }
             }
         }
         Ok(())

@@ -301,45 +301,6 @@ pub fn history_file_name(valid_time: NaiveDateTime) -> String {
     format!("LC_HIST_{}.nc", valid_time.format("%Y%m%d%H%M"))
 }
 
-/// Ensemble mean and spread of member-major data (`[member][rest]`, `n_members` blocks of
-/// equal length): returns `(mean, spread)` over `rest`, the spread being the sample standard
-/// deviation (divisor n-1; 0 for a single member). Summation runs over members in order, so
-/// the result does not depend on how cells were distributed. Non-finite inputs (e.g. NaN on
-/// ocean) give NaN.
-pub fn ensemble_mean_spread(members: &[f64], n_members: usize) -> (Vec<f64>, Vec<f64>) {
-    if n_members == 0 || !members.len().is_multiple_of(n_members) {
-        return (Vec::new(), Vec::new());
-    }
-    let len = members.len() / n_members;
-    let mut mean = vec![0.0; len];
-    for m in 0..n_members {
-        for (acc, x) in mean.iter_mut().zip(&members[m * len..(m + 1) * len]) {
-            *acc += x;
-        }
-    }
-    let inv = 1.0 / n_members as f64;
-    mean.iter_mut().for_each(|x| *x *= inv);
-    let mut var = vec![0.0; len];
-    for m in 0..n_members {
-        for ((acc, x), mu) in var
-            .iter_mut()
-            .zip(&members[m * len..(m + 1) * len])
-            .zip(&mean)
-        {
-            *acc += (x - mu) * (x - mu);
-        }
-    }
-    let spread = if n_members > 1 {
-        let d = 1.0 / (n_members - 1) as f64;
-        var.iter().map(|v| (v * d).sqrt()).collect()
-    } else {
-        var.iter()
-            .map(|v| if v.is_finite() { 0.0 } else { *v })
-            .collect()
-    };
-    (mean, spread)
-}
-
 /// Variable name of a field in the file, from its statistic.
 pub fn variable_name(field: &HistoryField) -> String {
     match field.stat {
@@ -1078,17 +1039,6 @@ mod tests {
         assert_eq!(b, vec![-90.0, -89.75, -89.75, -89.5, -89.5, -89.25]);
         let b = centre_bounds(&[10.0], None, 2.0);
         assert_eq!(b, vec![9.0, 11.0]);
-    }
-
-    #[test]
-    fn mean_and_spread_of_members() {
-        // two cells, three members
-        let (m, s) = ensemble_mean_spread(&[1.0, 10.0, 2.0, 10.0, 3.0, 10.0], 3);
-        assert_eq!(m, vec![2.0, 10.0]);
-        assert_eq!(s, vec![1.0, 0.0]);
-        let (m, s) = ensemble_mean_spread(&[f64::NAN, 4.0], 1);
-        assert!(m[0].is_nan() && s[0].is_nan());
-        assert_eq!((m[1], s[1]), (4.0, 0.0));
     }
 
     #[test]

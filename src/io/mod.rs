@@ -9,6 +9,7 @@
 
 pub mod alma;
 pub mod atomic;
+pub mod climatology;
 pub mod gridded;
 pub mod history;
 pub mod restart;
@@ -18,9 +19,8 @@ use thiserror::Error;
 
 pub use atomic::atomic_write;
 pub use history::{
-    ensemble_mean_spread, history_file_name, write_history, Compression, EnsembleStat, GridKind,
-    GridMapping, HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod,
-    TimeUnits,
+    history_file_name, write_history, Compression, EnsembleStat, GridKind, GridMapping,
+    HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 pub use restart::{
     check_fingerprint, find_latest_restart, fingerprint, read_restart, read_restart_cells,

@@ -8,10 +8,9 @@
 //! - [`evaporation`]: direct, canopy and transpiration components,
 //! - [`soil_water`]: interception, Schaake infiltration, runoff, diffusion, drainage,
 //! - [`soil_heat`] and [`frozen_soil`]: conduction with freezing and supercooled water,
-//! - [`column`]: one step of one column (Noah's SFLX), [`atmosphere`]: driver conversions,
-//! - [`point`]: the offline point driver (namelist, forcing file, CSV/NetCDF output).
+//! - [`column`]: one step of one column (Noah's SFLX), [`atmosphere`]: driver conversions.
 //!
-//! Pure physics: no I/O except in `point`, no global state. Arithmetic is f64 (docs/noah.md).
+//! Pure physics: no I/O (the offline point driver is `crate::point`), no global state. Arithmetic is f64 (docs/noah.md).
 
 // Layer loops index several arrays at once; the physics reads better with indices.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
@@ -24,7 +23,6 @@ pub mod evaporation;
 pub mod frozen_soil;
 pub mod params;
 pub mod penman;
-pub mod point;
 pub mod snow;
 pub mod soil_heat;
 pub mod soil_water;

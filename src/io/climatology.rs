@@ -1,11 +1,11 @@
-//! NetCDF storage of a [`Climatology`]: dimensions `month` (12), `lat`, `lon`, `quantile`;
+//! NetCDF storage of a bias-correction [`Climatology`] (the statistics are `biascorr`'s): dimensions `month` (12), `lat`, `lon`, `quantile`;
 //! variables `{model,obs}_quantiles(month, lat, lon, quantile)`, `{model,obs}_{mean,std}`
 //! and `{model,obs}_count(month, lat, lon)`; NaN marks missing statistics. Written to a
 //! temporary name in the same directory, fsynced and renamed, so a reader sees either the
 //! old or the complete new file.
 
-use super::climatology::{Climatology, Stats};
-use super::quantile_levels;
+use crate::biascorr::climatology::{Climatology, Stats};
+use crate::biascorr::quantile_levels;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 

@@ -1,18 +1,18 @@
-//! Offline point driver: the Noah offline namelist (`&NOAH_POINT`), the half-hourly forcing
+//! Noah offline point driver (the `point` room; the physics stays in `lsm::noah`): the Noah offline namelist (`&NOAH_POINT`), the half-hourly forcing
 //! text format, the per-step driver algorithm of the Noah 3.4.1 offline driver (humidity
 //! conversion, frozen precipitation, mid-month green fraction, first-step values), and the
 //! CSV / CF-1.8 NetCDF (ALMA names) output. The driver's conversions run in single
 //! precision as the reference driver's do; the physics runs in f64.
 
-use super::atmosphere::{
+use crate::config::namelist::{self, NamelistError};
+use crate::lsm::noah::atmosphere::{
     monthly_value_f32, saturation_humidity_f32, specific_humidity_from_rh_f32,
 };
-use super::column::{ColumnForcing, Diagnostics};
-use super::params::{NoahParams, ParamSelection};
-use super::state::NoahState;
-use super::tables::{ParameterTables, TableError};
-use super::{advance, check_finite_output, NSOIL};
-use crate::config::namelist::{self, NamelistError};
+use crate::lsm::noah::column::{ColumnForcing, Diagnostics};
+use crate::lsm::noah::params::{NoahParams, ParamSelection};
+use crate::lsm::noah::state::NoahState;
+use crate::lsm::noah::tables::{ParameterTables, TableError};
+use crate::lsm::noah::{advance, check_finite_output, NSOIL};
 use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 use std::io::Write;
@@ -283,10 +283,10 @@ impl ForcingUsed {
             shdfac: self.shdfac as f64,
             monthly_albedo: p
                 .use_monthly_albedo
-                .then(|| super::atmosphere::monthly_value(&p.albedo_monthly, date)),
+                .then(|| crate::lsm::noah::atmosphere::monthly_value(&p.albedo_monthly, date)),
             monthly_lai: p
                 .use_monthly_lai
-                .then(|| super::atmosphere::monthly_value(&p.lai_monthly, date)),
+                .then(|| crate::lsm::noah::atmosphere::monthly_value(&p.lai_monthly, date)),
         }
     }
 }
@@ -827,7 +827,7 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
             Some("surface_net_downward_longwave_flux"),
             |r, _| {
                 let t = r.state.skin_temperature;
-                r.diag.lwdn - r.diag.emissivity * super::constants::SIGMA * t * t * t * t
+                r.diag.lwdn - r.diag.emissivity * crate::lsm::noah::constants::SIGMA * t * t * t * t
             },
         ),
         (
