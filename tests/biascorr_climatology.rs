@@ -107,6 +107,7 @@ fn climatology_command_builds_statistics_that_match_direct_computation() {
         out: out.clone(),
         quantiles: 21,
         min_samples: 10,
+        footprint_km: 0.0,
     };
     let rep = build(&args).unwrap();
     assert_eq!(rep.history_files, 2);

@@ -80,6 +80,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         1234,
         t(1, 6, 0),
         Mode::Joint,
+        0.0,
     )
     .unwrap();
     let after: Vec<f64> = (0..4).map(|k| mean(&states, k)).collect();
@@ -129,6 +130,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         1234,
         t(1, 6, 0),
         Mode::Joint,
+        0.0,
     )
     .unwrap();
     assert_eq!(again, states);
@@ -141,6 +143,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         1234,
         t(1, 6, 30),
         Mode::Joint,
+        0.0,
     )
     .unwrap();
     assert_ne!(other, states);
@@ -428,13 +431,16 @@ fn da_config(dir: &Path) -> landcycle::config::DaConfig {
         smap_error_sd: 0.02,
         smap_bias_correction: DaBiasCorrection::None,
         smap_climatology: None,
+        smap_footprint_km: 0.0,
         ascat_directory: dir.into(),
         ascat_pattern: "x".into(),
         ascat_error_sd: 10.0,
         ascat_bias_correction: DaBiasCorrection::None,
         ascat_climatology: None,
+        ascat_footprint_km: 0.0,
         combine: DaCombine::Average,
         mode: DaMode::Joint,
+        rtps_alpha: 0.0,
         analysis_times: DaAnalysisTimes::EveryObsTime,
         qc_smap_vegetation: true,
         qc_ascat_error: true,

@@ -75,3 +75,47 @@ fn more_ranks_than_land_cells() {
     run_ok(&nml, 3, &r3, &[]);
     assert_identical(&r1, &r3);
 }
+
+/// Mean over land cells of a layer of a history variable (fill values skipped).
+fn layer_mean(file: &std::path::Path, var: &str, layer: usize) -> f64 {
+    let f = netcdf::open(file).unwrap();
+    let v = f.variable(var).unwrap();
+    let dims: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
+    let per_layer = dims[2] * dims[3];
+    let data: Vec<f64> = v.get_values::<f64, _>(..).unwrap();
+    let vals: Vec<f64> = data[layer * per_layer..(layer + 1) * per_layer]
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && x.abs() < 1e19)
+        .collect();
+    vals.iter().sum::<f64>() / vals.len() as f64
+}
+
+#[test]
+fn cold_start_spread_has_the_configured_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = write_namelist(dir.path(), 16, 12, 20, "2020-06-01_06:00:00");
+    synth(&nml);
+    let r = dir.path().join("r");
+    run_ok(&nml, 0, &r, &[]);
+    let hist = output_files(&r)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("LC_HIST_202006010300"))
+        .unwrap();
+    // Layer 4 (1 m deep) barely changes in 3 h: its spread is the initial spread, 0.02 times
+    // the sample standard deviation of 20 de-meaned, clipped normals; its mean the cold start.
+    let spread = layer_mean(&r.join(&hist), "SoilMoistV_spread", 3);
+    assert!((0.017..0.022).contains(&spread), "layer-4 spread {spread}");
+    let mean = layer_mean(&r.join(&hist), "SoilMoistV", 3);
+    assert!((mean - 0.28).abs() < 0.003, "layer-4 mean {mean}");
+    // Without the key every member starts alike: the deep spread is only what 3 h of
+    // perturbations add.
+    let text = std::fs::read_to_string(&nml)
+        .unwrap()
+        .replace("  cold_start_soil_moisture_std = 0.05, 0.04, 0.03, 0.02\n", "");
+    std::fs::write(&nml, text).unwrap();
+    let r0 = dir.path().join("r0");
+    run_ok(&nml, 0, &r0, &[]);
+    let spread0 = layer_mean(&r0.join(&hist), "SoilMoistV_spread", 3);
+    assert!(spread0 < 0.002, "layer-4 spread without initial spread {spread0}");
+}

@@ -287,7 +287,7 @@ fn observations_map_to_nearest_land_cells() {
     let b = read_ascat_eumetsat(&p, &AscatOptions::default()).unwrap();
     let n_in = b.observations.len();
     let (start, end) = (t0() - Duration::hours(3), t0() + Duration::seconds(8));
-    let (cells, rej) = map_to_grid(&b.observations, start, end, &grid, Combine::Average);
+    let (cells, rej) = map_to_grid(&b.observations, start, end, &grid, Combine::Average, 0.0);
     assert_eq!(rej.get("outside_grid"), 1);
     assert_eq!(rej.get("not_land"), 1);
     // rows at t0 + 10 s fall after the window end.
@@ -309,7 +309,7 @@ fn observations_map_to_nearest_land_cells() {
         let mean = members.iter().map(|x| x.value).sum::<f64>() / c.count as f64;
         assert!((c.value - mean).abs() < 1e-12);
     }
-    let (latest, _) = map_to_grid(&b.observations, start, end, &grid, Combine::Latest);
+    let (latest, _) = map_to_grid(&b.observations, start, end, &grid, Combine::Latest, 0.0);
     assert_eq!(latest.len(), cells.len());
     for (a, l) in cells.iter().zip(&latest) {
         assert_eq!((a.cell, a.count, a.time), (l.cell, l.count, l.time));

@@ -7,7 +7,9 @@ use landcycle::io::history::{
     history_file_name, write_history, Compression, EnsembleStat, HistoryField, HistoryGrid,
     HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
-use landcycle::verify::{layer_scores, pearson, verify_dirs, VerifyError};
+use landcycle::verify::{
+    layer_scores, pearson, verify_dirs, verify_variable, CellMask, VerifyError,
+};
 
 const NY: usize = 3;
 const NX: usize = 4;
@@ -223,6 +225,7 @@ fn pairs_by_valid_time_and_counts_unmatched() {
         truth: dir.path().join("truth"),
         run: dir.path().join("run"),
         json: Some(json.clone()),
+        observed_in: None,
     })
     .unwrap();
     let v: serde_json::Value =
@@ -307,4 +310,51 @@ fn score_math_on_plain_arrays() {
         s.n_cells_temporal, 0,
         "two times are too few for a correlation"
     );
+}
+
+/// A diagnostics file `LC_DA_*.nc` whose `smap_obs` is valid in `observed` cells.
+fn write_diag(path: &Path, observed: &[usize]) {
+    let mut f = netcdf::create(path).unwrap();
+    f.add_dimension("time", 1).unwrap();
+    f.add_dimension("lat", NY).unwrap();
+    f.add_dimension("lon", NX).unwrap();
+    let mut v = f
+        .add_variable::<f32>("smap_obs", &["time", "lat", "lon"])
+        .unwrap();
+    v.put_attribute("_FillValue", 1.0e20f32).unwrap();
+    let data: Vec<f32> = (0..NY * NX)
+        .map(|c| if observed.contains(&c) { 0.25 } else { 1.0e20 })
+        .collect();
+    v.put_values(&data, ..).unwrap();
+}
+
+#[test]
+fn scores_can_be_restricted_to_observed_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    // Error 0.05 in cells 0-5, none in cells 6-11.
+    case(dir.path(), 6, |t, _| {
+        t.iter()
+            .enumerate()
+            .map(|(i, x)| if i % (NY * NX) < 6 { x + 0.05 } else { *x })
+            .collect()
+    });
+    let diag = dir.path().join("run").join("00").join("diag");
+    std::fs::create_dir_all(&diag).unwrap();
+    write_diag(&diag.join("LC_DA_202006010130.nc"), &[6, 7]);
+    write_diag(&diag.join("LC_DA_202006010430.nc"), &[8, 9, 10, 11]);
+    let mask = CellMask::observed_in(&dir.path().join("run")).unwrap();
+    assert_eq!(mask.mask.iter().filter(|m| **m).count(), 6);
+    let (truth, run) = (dir.path().join("truth"), dir.path().join("run"));
+    let all = verify_variable(&truth, &run, "SoilMoistV", "m3 m-3", None).unwrap();
+    let obs = verify_variable(&truth, &run, "SoilMoistV", "m3 m-3", Some(&mask)).unwrap();
+    assert!(all.cells.contains("all"));
+    assert!(obs.cells.starts_with("6 cells"), "{}", obs.cells);
+    for (a, o) in all.layers.iter().zip(&obs.layers) {
+        assert!(a.rmse > 0.03, "{a:?}");
+        assert!(o.rmse < 1e-7, "{o:?}");
+        assert_eq!(o.n_pairs, 6 * 6);
+    }
+    // A run without diagnostics is a clear error.
+    let e = CellMask::observed_in(&truth).unwrap_err();
+    assert!(e.to_string().contains("LC_DA_"), "{e}");
 }

@@ -45,6 +45,10 @@ pub struct Args {
     /// Minimum samples per cell and month for quantiles.
     #[arg(long, default_value_t = 10)]
     pub min_samples: u32,
+    /// Footprint half-width (km) of the mapping to model cells, as da:smap_footprint_km /
+    /// da:ascat_footprint_km (0 = nearest cell); use the value the cycle uses.
+    #[arg(long, default_value_t = 0.0)]
+    pub footprint_km: f64,
 }
 
 /// One history file's surface-layer volumetric soil moisture (m³ m⁻³): per record
@@ -278,11 +282,18 @@ pub struct BuildReport {
 /// Build the statistics and write them; returns a summary.
 pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
     let mut report = BuildReport::default();
-    // A landcycle run directory keeps history under <cycle>/output/: search it recursively.
+    // A landcycle run directory keeps history under <cycle>/output/: search it recursively,
+    // leaving out the analysis diagnostics (<cycle>/diag/LC_DA_*.nc) of an assimilation run.
     let hist_files = list_files_recursive(&args.history, &|q: &Path| {
-        q.extension()
+        let is_nc = q
+            .extension()
             .map(|e| e == "nc" || e == "nc4")
-            .unwrap_or(false)
+            .unwrap_or(false);
+        let is_diag = q
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("LC_DA_"));
+        is_nc && !is_diag
     })?;
     if hist_files.is_empty() {
         bail!("no history files (*.nc) in {}", args.history.display());
@@ -357,6 +368,7 @@ pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
             t1,
             &grid,
             Combine::Average,
+            args.footprint_km,
         );
         report.rejected.merge(&rej);
         for c in cells {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::verify::verify_dirs;
+use crate::verify::{verify_variable, CellMask};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,10 +18,27 @@ pub struct Args {
     /// Also write the scores as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Score only the cells where the assimilation run in this directory assimilated at least
+    /// one observation (from its LC_DA_*.nc diagnostics).
+    #[arg(long)]
+    pub observed_in: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let report = verify_dirs(&args.truth, &args.run).with_context(|| {
+    let mask = args
+        .observed_in
+        .as_deref()
+        .map(CellMask::observed_in)
+        .transpose()
+        .context("reading the observed-cell mask")?;
+    let report = verify_variable(
+        &args.truth,
+        &args.run,
+        "SoilMoistV",
+        "m3 m-3",
+        mask.as_ref(),
+    )
+    .with_context(|| {
         format!(
             "verifying {} against {}",
             args.run.display(),

@@ -170,6 +170,10 @@ pub struct RunConfig {
     pub initial_restart: Option<PathBuf>,
     /// Cold-start volumetric soil moisture per layer (m3 m-3).
     pub cold_start_soil_moisture: Vec<f64>,
+    /// Initial ensemble spread at a cold start, per layer (m3 m-3); `None`: all members
+    /// start from the same state.
+    #[serde(default)]
+    pub cold_start_soil_moisture_std: Option<Vec<f64>>,
     /// Cold-start temperature of soil, skin and canopy (K).
     pub cold_start_temperature: f64,
     pub history_interval_hours: u32,
@@ -380,6 +384,8 @@ pub struct DaConfig {
     pub smap_error_sd: f64,
     pub smap_bias_correction: DaBiasCorrection,
     pub smap_climatology: Option<PathBuf>,
+    /// Half-width of the SMAP footprint for the mapping (km, 0 = nearest cell only).
+    pub smap_footprint_km: f64,
     /// Absolute directory of ASCAT orbit files.
     pub ascat_directory: PathBuf,
     pub ascat_pattern: String,
@@ -387,8 +393,12 @@ pub struct DaConfig {
     pub ascat_error_sd: f64,
     pub ascat_bias_correction: DaBiasCorrection,
     pub ascat_climatology: Option<PathBuf>,
+    /// Half-width of the ASCAT footprint for the mapping (km, 0 = nearest cell only).
+    pub ascat_footprint_km: f64,
     pub combine: DaCombine,
     pub mode: DaMode,
+    /// Relaxation to prior spread α (0 = off).
+    pub rtps_alpha: f64,
     pub analysis_times: DaAnalysisTimes,
     pub qc_smap_vegetation: bool,
     pub qc_ascat_error: bool,
@@ -409,6 +419,14 @@ pub struct DaConfig {
 
 impl DaConfig {
     /// (directory, pattern, error σ, bias correction, climatology) of a sensor.
+    /// Footprint half-width of a sensor's mapping (km, 0 = nearest cell only).
+    pub fn footprint_km(&self, s: DaSensor) -> f64 {
+        match s {
+            DaSensor::Smap => self.smap_footprint_km,
+            DaSensor::Ascat => self.ascat_footprint_km,
+        }
+    }
+
     pub fn sensor(&self, s: DaSensor) -> (&Path, &str, f64, DaBiasCorrection, Option<&Path>) {
         match s {
             DaSensor::Smap => (
@@ -833,6 +851,28 @@ impl Loader<'_> {
                 ));
             }
         }
+        if let Some(sd) = &r.cold_start_soil_moisture_std {
+            if sd.len() != layers {
+                return Err(self.err(
+                    "run",
+                    "cold_start_soil_moisture_std",
+                    format!(
+                        "{} values, cold_start_soil_moisture has {layers} (one per soil layer)",
+                        sd.len()
+                    ),
+                ));
+            }
+            for (i, &v) in sd.iter().enumerate() {
+                if !(0.0..=0.5).contains(&v) {
+                    return Err(self.err_at(
+                        self.loc_item("run", "cold_start_soil_moisture_std", i),
+                        "run",
+                        "cold_start_soil_moisture_std",
+                        format!("value {v} of layer {} is outside [0, 0.5] m3 m-3", i + 1),
+                    ));
+                }
+            }
+        }
         if !(150.0..=350.0).contains(&r.cold_start_temperature) {
             return Err(self.err(
                 "run",
@@ -1001,6 +1041,21 @@ impl Loader<'_> {
         }
         if d.sensors.is_empty() {
             return Err(self.err(g, "sensors", "no sensor given".into()));
+        }
+        for (key, v) in [
+            ("smap_footprint_km", d.smap_footprint_km),
+            ("ascat_footprint_km", d.ascat_footprint_km),
+        ] {
+            if !(0.0..=200.0).contains(&v) {
+                return Err(self.err(g, key, format!("{v} km is outside 0 to 200 km")));
+            }
+        }
+        if !(0.0..=1.0).contains(&d.rtps_alpha) {
+            return Err(self.err(
+                g,
+                "rtps_alpha",
+                format!("{} is outside 0 to 1", d.rtps_alpha),
+            ));
         }
         for (i, s) in d.sensors.iter().enumerate() {
             if d.sensors[..i].contains(s) {

@@ -122,6 +122,14 @@ pub const SCHEMA: &[KeySpec] = &[
     k("run", "cold_start_soil_moisture", "real array (one per soil layer)", "m3 m-3",
       Value("0.30, 0.30, 0.30, 0.30"),
       "Volumetric soil moisture of each soil layer at a cold start (0 < value <= 1).", true),
+    k("run", "cold_start_soil_moisture_std", "real array (one per soil layer)", "m3 m-3",
+      Unset("no initial spread: every member starts from cold_start_soil_moisture"),
+      "Initial ensemble spread at a cold start: member m of a cell starts from \
+       cold_start_soil_moisture + std * z, one standard normal z per cell and member shared by \
+       all layers (a profile-wide wetness error), clipped at perturbation:std_normal_max, \
+       de-meaned over the ensemble when perturbation:remove_ensemble_mean is on, and bounded \
+       by the soil's dry limit and porosity. Keyed by (seed, cell id, member), so independent \
+       of the decomposition.", true),
     k("run", "cold_start_temperature", "real", "K", Value("285.0"),
       "Soil, skin and canopy temperature at a cold start.", true),
     k("run", "history_interval_hours", "integer", "h", Value("3"),
@@ -236,6 +244,11 @@ pub const SCHEMA: &[KeySpec] = &[
       "Bias correction of SMAP: none, monthly CDF matching, or monthly anomaly correction.", false),
     k("da", "smap_climatology", "path", "", Unset("no climatology (bias correction must be 'none')"),
       "Climatology NetCDF (landcycle climatology) on the model grid for SMAP bias correction.", false),
+    k("da", "smap_footprint_km", "real", "km", Value("0.0"),
+      "Mapping of SMAP retrievals: 0 gives each retrieval to the model cell with the nearest \
+       centre; a positive value gives it to every land cell whose centre lies inside the square \
+       footprint of this half-width (18.0 for the 36 km EASE-Grid 2.0 cell), so a retrieval \
+       coarser than the model grid informs all the cells it covers.", false),
     k("da", "ascat_directory", "path (directory)", "", Value("'obs/ascat'"),
       "Directory holding ASCAT EUMETSAT SSM orbit files (12.5 km SMR or 25 km SMO).", false),
     k("da", "ascat_pattern", "string (strftime pattern with * and ? wildcards)", "",
@@ -249,12 +262,20 @@ pub const SCHEMA: &[KeySpec] = &[
       "Bias correction of ASCAT (as smap_bias_correction).", false),
     k("da", "ascat_climatology", "path", "", Unset("no climatology (bias correction must be 'none')"),
       "Climatology NetCDF for ASCAT bias correction (observations in % saturation or m3 m-3).", false),
+    k("da", "ascat_footprint_km", "real", "km", Value("0.0"),
+      "Mapping of ASCAT nodes (as smap_footprint_km; 12.5 km nodes are denser than most model \
+       grids, so the nearest cell is usual).", false),
     k("da", "combine", "'average' or 'latest'", "", Value("'average'"),
       "Several observations of one sensor in one cell and analysis: their mean (mean error σ) \
        or the latest.", false),
     k("da", "mode", "'joint' or 'sequential'", "", Value("'joint'"),
       "Several sensors in one cell: one update with stacked observations, or one sensor after \
        the other.", false),
+    k("da", "rtps_alpha", "real (0 to 1)", "", Value("0.0"),
+      "Relaxation to prior spread (Whitaker and Hamill 2012): after each update the ensemble \
+       spread of every layer is set to (1 - alpha) * analysis spread + alpha * background \
+       spread, keeping the analysis mean; 0 switches it off. Keeps a small ensemble from \
+       collapsing under repeated updates.", false),
     k("da", "analysis_times", "'every_obs_time' or 'window_end'", "", Value("'every_obs_time'"),
       "Analyse at the end of the model step containing each observation time (as LIS), or once \
        at the end of the window with all its observations.", false),

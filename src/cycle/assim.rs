@@ -99,6 +99,8 @@ struct SensorSetup {
     sensor: DaSensor,
     directory: PathBuf,
     pattern: String,
+    /// Footprint half-width of the mapping (km, 0 = nearest cell).
+    footprint_km: f64,
     bias: Option<(BiasMethod, Climatology)>,
     smap: SmapOptions,
     ascat: AscatOptions,
@@ -112,6 +114,8 @@ pub struct Assimilation {
     land: Vec<bool>,
     combine: Combine,
     mode: Mode,
+    /// Relaxation-to-prior-spread factor α (0 = off).
+    rtps: f64,
     analysis_times: DaAnalysisTimes,
     rules: ModelQcRules,
     diagnostics: bool,
@@ -306,6 +310,7 @@ pub fn analyse_cell(
     cell_id: u64,
     time: NaiveDateTime,
     mode: Mode,
+    rtps: f64,
 ) -> Result<CellAnalysis, EnkfError> {
     let n = states.len();
     let nl = model.n_soil_layers();
@@ -342,6 +347,7 @@ pub fn analyse_cell(
         }
     }
     let d = enkf::analyse(&mut ens, n, nl, &lin, &normals, mode)?;
+    enkf::relax_to_prior_spread(&mut ens, &before, n, nl, rtps);
     let mut after = Vec::with_capacity(n * nl);
     for (i, s) in states.iter_mut().enumerate() {
         let inc: Vec<f64> = (0..nl)
@@ -451,6 +457,7 @@ impl Assimilation {
                 sensor: s,
                 directory: dir.to_path_buf(),
                 pattern: pattern.to_string(),
+                footprint_km: cfg.footprint_km(s),
                 bias,
                 smap: SmapOptions {
                     error_sd: sd,
@@ -502,6 +509,7 @@ impl Assimilation {
                 DaMode::Joint => Mode::Joint,
                 DaMode::Sequential => Mode::Sequential,
             },
+            rtps: cfg.rtps_alpha,
             analysis_times: cfg.analysis_times,
             rules,
             diagnostics: cfg.diagnostics,
@@ -621,7 +629,14 @@ impl Assimilation {
                     DaAnalysisTimes::WindowEnd => w.start,
                     DaAnalysisTimes::EveryObsTime => t - Duration::seconds(self.dt),
                 };
-                let (cells, rejected) = map_to_grid(&obs, t0, t, &grid, self.combine);
+                let (cells, rejected) = map_to_grid(
+                    &obs,
+                    t0,
+                    t,
+                    &grid,
+                    self.combine,
+                    self.sensors[si].footprint_km,
+                );
                 if cells.is_empty() && rejected.total() == 0 {
                     continue;
                 }
@@ -762,6 +777,7 @@ impl Assimilation {
                 id,
                 t,
                 self.mode,
+                self.rtps,
             )
             .map_err(|source| AssimError::Enkf {
                 time: t,

@@ -36,8 +36,9 @@ use crate::lsm::noah::NoahLsm;
 use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
 use crate::parallel::{merge_by_id, Communicator};
 use crate::perturb::{
-    PerturbError, PerturbGenerator, PerturbGroup, PerturbKind, PerturbState, PerturbValues,
-    PerturbVar, SpatialCorrelation, STREAM_FORCING, STREAM_SOIL_MOISTURE,
+    initial_member_deviates, PerturbError, PerturbGenerator, PerturbGroup, PerturbKind,
+    PerturbState, PerturbValues, PerturbVar, SpatialCorrelation, STREAM_FORCING,
+    STREAM_SOIL_MOISTURE,
 };
 use crate::time::{on_interval, windows, Window};
 
@@ -562,7 +563,25 @@ pub fn run(
                             cell_id: ids[c],
                             source,
                         })?;
-                    states.extend(std::iter::repeat_n(s, n_members));
+                    match &cfg.run.cold_start_soil_moisture_std {
+                        Some(sd) if sd.iter().any(|v| *v > 0.0) => {
+                            let z = initial_member_deviates(
+                                cfg.run.seed,
+                                ids[c],
+                                n_members,
+                                cfg.run.start.and_utc().timestamp(),
+                                cfg.perturbation.std_normal_max,
+                                cfg.perturbation.remove_ensemble_mean,
+                            );
+                            for zm in z {
+                                let mut member = s.clone();
+                                let inc: Vec<f64> = sd.iter().map(|v| v * zm).collect();
+                                model.apply_increment(p, &mut member, &inc);
+                                states.push(member);
+                            }
+                        }
+                        _ => states.extend(std::iter::repeat_n(s, n_members)),
+                    }
                 }
                 let start = cfg.run.start;
                 let fs = fgen

@@ -89,18 +89,25 @@ fn wrap_lon(lon: f64, grid_lon: &[f64]) -> f64 {
 
 /// Map observations with `start < time ≤ end` to grid cells. Returns the cells in
 /// ascending cell index and the rejections by rule.
+///
+/// With `footprint_half_km` = 0 an observation goes to the cell with the nearest centre.
+/// With a positive value it goes to every land cell whose centre lies inside the square
+/// footprint of that half-width (km, east and north of the observation), and always to the
+/// nearest cell: a 36 km SMAP retrieval then informs all the 0.25° cells it covers, not one.
 pub fn map_to_grid(
     obs: &[Observation],
     start: NaiveDateTime,
     end: NaiveDateTime,
     grid: &LatLonGrid,
     combine: Combine,
+    footprint_half_km: f64,
 ) -> (Vec<CellObs>, RejectCounts) {
     let nx = grid.lon.len();
     let mut rejected = RejectCounts::with_rules(&RULES);
     // Per cell: (sum value, sum sigma, count, latest time, latest value, latest sigma).
     let mut acc: std::collections::BTreeMap<usize, (f64, f64, usize, NaiveDateTime, f64, f64)> =
         std::collections::BTreeMap::new();
+    let mut targets: Vec<usize> = Vec::new();
     for o in obs {
         if o.time <= start || o.time > end {
             rejected.add("outside_window");
@@ -115,21 +122,30 @@ pub fn map_to_grid(
             rejected.add("outside_grid");
             continue;
         };
+        targets.clear();
         let cell = iy * nx + ix;
-        if !grid.land.get(cell).copied().unwrap_or(false) {
+        if grid.land.get(cell).copied().unwrap_or(false) {
+            targets.push(cell);
+        }
+        if footprint_half_km > 0.0 {
+            footprint_cells(grid, o.lat, lon, iy, ix, footprint_half_km, &mut targets);
+        }
+        if targets.is_empty() {
             rejected.add("not_land");
             continue;
         }
-        let e = acc
-            .entry(cell)
-            .or_insert((0.0, 0.0, 0, o.time, o.value, o.error_sd));
-        e.0 += o.value;
-        e.1 += o.error_sd;
-        e.2 += 1;
-        if o.time >= e.3 {
-            e.3 = o.time;
-            e.4 = o.value;
-            e.5 = o.error_sd;
+        for &cell in &targets {
+            let e = acc
+                .entry(cell)
+                .or_insert((0.0, 0.0, 0, o.time, o.value, o.error_sd));
+            e.0 += o.value;
+            e.1 += o.error_sd;
+            e.2 += 1;
+            if o.time >= e.3 {
+                e.3 = o.time;
+                e.4 = o.value;
+                e.5 = o.error_sd;
+            }
         }
     }
     let cells = acc
@@ -151,6 +167,50 @@ pub fn map_to_grid(
         })
         .collect();
     (cells, rejected)
+}
+
+/// Kilometres per degree of latitude (spherical Earth, R = 6371 km).
+const KM_PER_DEG: f64 = 111.195;
+
+/// Land cells other than the nearest (`iy`, `ix`) whose centres lie inside the square of
+/// half-width `half_km` around (`lat`, `lon`), appended to `out` in ascending order.
+fn footprint_cells(
+    grid: &LatLonGrid,
+    lat: f64,
+    lon: f64,
+    iy: usize,
+    ix: usize,
+    half_km: f64,
+    out: &mut Vec<usize>,
+) {
+    let (ny, nx) = (grid.lat.len(), grid.lon.len());
+    let spacing = |c: &[f64]| {
+        if c.len() > 1 {
+            (c[c.len() - 1] - c[0]).abs() / (c.len() - 1) as f64
+        } else {
+            f64::INFINITY
+        }
+    };
+    let dlat_km = spacing(grid.lat) * KM_PER_DEG;
+    let coslat = lat.to_radians().cos().max(1e-6);
+    let dlon_km = spacing(grid.lon) * KM_PER_DEG * coslat;
+    let ry = (half_km / dlat_km).ceil() as usize + 1;
+    let rx = (half_km / dlon_km).ceil() as usize + 1;
+    let nearest = iy * nx + ix;
+    for j in iy.saturating_sub(ry)..(iy + ry + 1).min(ny) {
+        if ((grid.lat[j] - lat) * KM_PER_DEG).abs() > half_km {
+            continue;
+        }
+        for i in ix.saturating_sub(rx)..(ix + rx + 1).min(nx) {
+            let c = j * nx + i;
+            if c == nearest || !grid.land.get(c).copied().unwrap_or(false) {
+                continue;
+            }
+            if ((grid.lon[i] - lon) * KM_PER_DEG * coslat).abs() <= half_km {
+                out.push(c);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +236,61 @@ mod tests {
         assert!((wrap_lon(-100.0, &g) - 260.0).abs() < 1e-12);
         let g2: Vec<f64> = (0..236).map(|i| -124.875 + i as f64 * 0.25).collect();
         assert!((wrap_lon(-100.0, &g2) + 100.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn footprint_mapping_reaches_every_covered_land_cell() {
+        use chrono::NaiveDate;
+        // 0.25° grid at 40° N: cells are 27.8 km north-south and 21.3 km east-west.
+        let lat: Vec<f64> = (0..8).map(|j| 39.125 + 0.25 * j as f64).collect();
+        let lon: Vec<f64> = (0..8).map(|i| -99.875 + 0.25 * i as f64).collect();
+        let mut land = vec![true; 64];
+        land[3 * 8 + 4] = false;
+        let grid = LatLonGrid {
+            lat: &lat,
+            lon: &lon,
+            land: &land,
+        };
+        let t0 = NaiveDate::from_ymd_opt(2020, 6, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let t = t0 + chrono::Duration::hours(1);
+        // Between the centres of rows 3/4 and columns 3/4.
+        let o = Observation {
+            time: t,
+            lat: 40.0,
+            lon: -99.0,
+            value: 0.25,
+            error_sd: 0.04,
+            source: crate::obs::Sensor::Smap,
+            depth_top_m: 0.0,
+            depth_bottom_m: 0.05,
+            units: crate::obs::ObsUnits::VolumetricFraction,
+            quality: crate::obs::Quality::Gridded { row: 0, column: 0 },
+        };
+        let (near, _) = map_to_grid(
+            &[o],
+            t0,
+            t0 + chrono::Duration::hours(6),
+            &grid,
+            Combine::Average,
+            0.0,
+        );
+        assert_eq!(near.len(), 1);
+        // 18 km half-width: rows 3 and 4 (13.9 km away) and columns 3 and 4 (10.6 km), minus
+        // the water cell.
+        let (foot, rej) = map_to_grid(
+            &[o],
+            t0,
+            t0 + chrono::Duration::hours(6),
+            &grid,
+            Combine::Average,
+            18.0,
+        );
+        let cells: Vec<usize> = foot.iter().map(|c| c.cell).collect();
+        assert_eq!(cells, vec![3 * 8 + 3, 4 * 8 + 3, 4 * 8 + 4]);
+        assert!(foot.iter().all(|c| c.value == 0.25 && c.count == 1));
+        assert_eq!(rej.total(), 0);
     }
 }

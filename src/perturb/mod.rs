@@ -20,6 +20,7 @@
 pub mod clock;
 pub mod field;
 pub mod generator;
+pub mod initial;
 pub mod linalg;
 pub mod rng;
 pub mod set;
@@ -32,6 +33,7 @@ pub use generator::{
     apply_forcing_perturbation, PerturbGenerator, PerturbState, PerturbValues,
     MIN_CORRELATION_EIGENVALUE,
 };
+pub use initial::initial_member_deviates;
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
 pub use spec::{
@@ -43,6 +45,9 @@ pub use spec::{
 pub const STREAM_FORCING: u32 = 1;
 /// Stream id conventionally used for the soil-moisture state perturbation group.
 pub const STREAM_SOIL_MOISTURE: u32 = 2;
+/// Stream id of the initial ensemble spread at a cold start (3 is the observation
+/// perturbations of the analysis).
+pub const STREAM_INITIAL_STATE: u32 = 4;
 
 /// Errors of the perturbation room.
 #[derive(Debug, Error)]

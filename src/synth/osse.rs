@@ -285,12 +285,15 @@ pub fn truth_config(cfg: &Config, osse: &OsseConfig) -> Result<Config, OsseError
     t.run.rundir = osse.run_dir();
     t.run.initial_restart = None;
     if !osse.truth_cold_start_soil_moisture.is_empty() {
+        // An explicit initial state of the nature run is taken as it is.
+        t.run.cold_start_soil_moisture_std = None;
         t.run.cold_start_soil_moisture = osse.truth_cold_start_soil_moisture.clone();
     }
     t.perturbation.remove_ensemble_mean = false;
     if !osse.perturb_truth {
         t.perturbation.perturb_forcing = false;
         t.perturbation.perturb_state = false;
+        t.run.cold_start_soil_moisture_std = None;
     }
     t.forcing.directory = osse.forcing_dir();
     std::fs::create_dir_all(&osse.truth_dir).map_err(|e| fs_err(&osse.truth_dir, e))?;

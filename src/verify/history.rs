@@ -86,6 +86,63 @@ pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>
     Ok(out)
 }
 
+/// Cells where a landcycle assimilation run assimilated at least one observation: the
+/// union over its analysis diagnostics (`LC_DA_*.nc` anywhere under `dir`) of the valid
+/// values of every `<sensor>_obs` variable, as a row-major `ny × nx` mask. `None` when the
+/// directory holds no diagnostics.
+pub fn observed_cells(dir: &Path) -> Result<Option<Vec<bool>>, VerifyError> {
+    if !dir.is_dir() {
+        return Err(VerifyError::NoDirectory(dir.to_path_buf()));
+    }
+    let mut mask: Option<Vec<bool>> = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| VerifyError::Io {
+            path: d.clone(),
+            message: e.to_string(),
+        })?;
+        let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let is_diag = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("LC_DA_") && n.ends_with(".nc"));
+            if !is_diag {
+                continue;
+            }
+            let f = netcdf::open(&p).map_err(|e| nc_err(&p, "(file)", e))?;
+            for var in f.variables() {
+                let name = var.name();
+                if !name.ends_with("_obs") {
+                    continue;
+                }
+                let values = read_masked(&p, &var, &name)?;
+                let m = mask.get_or_insert_with(|| vec![false; values.len()]);
+                if m.len() != values.len() {
+                    return Err(nc_err(
+                        &p,
+                        &name,
+                        format!(
+                            "{} values, earlier diagnostics had {}",
+                            values.len(),
+                            m.len()
+                        ),
+                    ));
+                }
+                for (o, v) in m.iter_mut().zip(&values) {
+                    *o |= v.is_finite();
+                }
+            }
+        }
+    }
+    Ok(mask)
+}
+
 fn nc_err(path: &Path, variable: &str, e: impl std::fmt::Display) -> VerifyError {
     VerifyError::Variable {
         path: path.to_path_buf(),

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-pub use history::{find_history_files, read_field, read_grid, read_spread, LayerField};
+pub use history::{
+    find_history_files, observed_cells, read_field, read_grid, read_spread, LayerField,
+};
 
 /// Errors of verification, each naming the file, variable or time involved.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,8 @@ pub struct VerifyReport {
     /// Files without a partner.
     pub unmatched_truth: usize,
     pub unmatched_run: usize,
+    /// Which cells were scored: "all land cells", or the cells observed in a DA run.
+    pub cells: String,
     pub layers: Vec<LayerScores>,
 }
 
@@ -225,7 +229,34 @@ fn shape(f: &LayerField) -> String {
 
 /// Verify volumetric soil moisture (`SoilMoistV`) of the run directory against the truth.
 pub fn verify_dirs(truth_dir: &Path, run_dir: &Path) -> Result<VerifyReport, VerifyError> {
-    verify_variable(truth_dir, run_dir, "SoilMoistV", "m3 m-3")
+    verify_variable(truth_dir, run_dir, "SoilMoistV", "m3 m-3", None)
+}
+
+/// Restrict scores to cells: a row-major mask and a description for the report.
+#[derive(Debug, Clone)]
+pub struct CellMask {
+    pub mask: Vec<bool>,
+    pub description: String,
+}
+
+impl CellMask {
+    /// The cells where the assimilation run in `dir` assimilated at least one observation.
+    pub fn observed_in(dir: &Path) -> Result<CellMask, VerifyError> {
+        let mask = observed_cells(dir)?.ok_or_else(|| VerifyError::Io {
+            path: dir.to_path_buf(),
+            message: "no analysis diagnostics LC_DA_*.nc (not an assimilation run, or \
+                      da:diagnostics was off)"
+                .into(),
+        })?;
+        let n = mask.iter().filter(|m| **m).count();
+        Ok(CellMask {
+            mask,
+            description: format!(
+                "{n} cells with assimilated observations in {}",
+                dir.display()
+            ),
+        })
+    }
 }
 
 /// Verify any layered or single-level history variable `name` (units for the report).
@@ -234,6 +265,7 @@ pub fn verify_variable(
     run_dir: &Path,
     name: &str,
     units: &str,
+    cells: Option<&CellMask>,
 ) -> Result<VerifyReport, VerifyError> {
     let tf = find_history_files(truth_dir)?;
     let rf = find_history_files(run_dir)?;
@@ -280,8 +312,26 @@ pub fn verify_variable(
             run = vec![Vec::new(); a.n_layers];
             spread = vec![Vec::new(); a.n_layers];
         }
+        if let Some(m) = cells {
+            if m.mask.len() != a.ny * a.nx {
+                return Err(VerifyError::Mismatch {
+                    truth: tp.clone(),
+                    run: rp.clone(),
+                    truth_shape: shape(&a),
+                    run_shape: format!("cell mask of {} cells", m.mask.len()),
+                });
+            }
+        }
         for k in 0..a.n_layers {
-            truth[k].push(a.layer(k).to_vec());
+            let mut tr = a.layer(k).to_vec();
+            if let Some(m) = cells {
+                for (v, keep) in tr.iter_mut().zip(&m.mask) {
+                    if !keep {
+                        *v = f64::NAN;
+                    }
+                }
+            }
+            truth[k].push(tr);
             run[k].push(b.layer(k).to_vec());
             spread[k].push(s.as_ref().map(|s| s.layer(k).to_vec()));
         }
@@ -303,6 +353,7 @@ pub fn verify_variable(
         last_time: fmt(&common[common.len() - 1]),
         unmatched_truth: tf.len() - common.len(),
         unmatched_run: rf.len() - common.len(),
+        cells: cells.map_or_else(|| "all land cells".to_string(), |m| m.description.clone()),
         layers,
     })
 }
@@ -320,6 +371,7 @@ impl VerifyReport {
             self.unmatched_truth,
             self.unmatched_run
         );
+        s.push_str(&format!("cells: {}\n", self.cells));
         s.push_str(&format!(
             "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             "layer", "pairs", "RMSE", "bias", "ubRMSE", "R_time", "R_space", "spread"

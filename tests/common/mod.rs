@@ -17,6 +17,7 @@ pub fn write_namelist(dir: &Path, nx: usize, ny: usize, members: usize, end: &st
   seed = 7
   rundir = 'rundir'
   cold_start_soil_moisture = 0.30, 0.30, 0.28, 0.28
+  cold_start_soil_moisture_std = 0.05, 0.04, 0.03, 0.02
   cold_start_temperature = 290.0
 /
 &domain

@@ -105,6 +105,35 @@ pub fn mean_and_spread(ens: &[f64], n_members: usize, n_state: usize) -> (Vec<f6
     (mean, sd)
 }
 
+/// Relaxation to prior spread (RTPS, Whitaker and Hamill 2012): per state element, scale the
+/// analysis deviations from the analysis mean so that the spread becomes
+/// (1 − α) σ_a + α σ_b. α = 0 leaves the analysis alone; α = 1 restores the background spread.
+/// The ensemble mean is unchanged. Counteracts the spread collapse of a small ensemble under
+/// repeated updates with a model-error model that adds too little spread.
+pub fn relax_to_prior_spread(
+    analysis: &mut [f64],
+    background: &[f64],
+    n_members: usize,
+    n_state: usize,
+    alpha: f64,
+) {
+    if alpha <= 0.0 || n_members < 2 {
+        return;
+    }
+    let (_, sd_b) = mean_and_spread(background, n_members, n_state);
+    let (mean_a, sd_a) = mean_and_spread(analysis, n_members, n_state);
+    for k in 0..n_state {
+        if sd_a[k] <= 0.0 || !sd_a[k].is_finite() || !sd_b[k].is_finite() {
+            continue;
+        }
+        let factor = 1.0 + alpha * (sd_b[k] - sd_a[k]) / sd_a[k];
+        for m in 0..n_members {
+            let x = &mut analysis[m * n_state + k];
+            *x = mean_a[k] + factor * (*x - mean_a[k]);
+        }
+    }
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -406,6 +435,37 @@ mod tests {
             for k in 0..ns {
                 let c: f64 = (0..n).map(|i| col[i] * ens[i * ns + k]).sum();
                 assert!(c.abs() < 1e-12, "cross term {c}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod rtps_tests {
+    use super::*;
+
+    #[test]
+    fn rtps_interpolates_spread_and_keeps_the_mean() {
+        let (n, ns) = (5, 2);
+        let background: Vec<f64> = (0..n * ns).map(|i| (i as f64 * 0.37).sin()).collect();
+        // An analysis with half the deviations and a shifted mean.
+        let (mb, sb) = mean_and_spread(&background, n, ns);
+        let analysis: Vec<f64> = (0..n * ns)
+            .map(|i| mb[i % ns] + 0.1 + 0.5 * (background[i] - mb[i % ns]))
+            .collect();
+        let (ma, sa) = mean_and_spread(&analysis, n, ns);
+        for alpha in [0.0, 0.3, 1.0] {
+            let mut x = analysis.clone();
+            relax_to_prior_spread(&mut x, &background, n, ns, alpha);
+            let (m, s) = mean_and_spread(&x, n, ns);
+            for k in 0..ns {
+                assert!((m[k] - ma[k]).abs() < 1e-14);
+                let want = (1.0 - alpha) * sa[k] + alpha * sb[k];
+                assert!(
+                    (s[k] - want).abs() < 1e-14,
+                    "alpha {alpha}: {} vs {want}",
+                    s[k]
+                );
             }
         }
     }
