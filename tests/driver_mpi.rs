@@ -110,12 +110,16 @@ fn cold_start_spread_has_the_configured_size() {
     assert!((mean - 0.28).abs() < 0.003, "layer-4 mean {mean}");
     // Without the key every member starts alike: the deep spread is only what 3 h of
     // perturbations add.
-    let text = std::fs::read_to_string(&nml)
-        .unwrap()
-        .replace("  cold_start_soil_moisture_std = 0.05, 0.04, 0.03, 0.02\n", "");
+    let text = std::fs::read_to_string(&nml).unwrap().replace(
+        "  cold_start_soil_moisture_std = 0.05, 0.04, 0.03, 0.02\n",
+        "",
+    );
     std::fs::write(&nml, text).unwrap();
     let r0 = dir.path().join("r0");
     run_ok(&nml, 0, &r0, &[]);
     let spread0 = layer_mean(&r0.join(&hist), "SoilMoistV_spread", 3);
-    assert!(spread0 < 0.002, "layer-4 spread without initial spread {spread0}");
+    assert!(
+        spread0 < 0.002,
+        "layer-4 spread without initial spread {spread0}"
+    );
 }

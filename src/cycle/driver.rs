@@ -574,7 +574,7 @@ pub fn run(
                                 cfg.perturbation.remove_ensemble_mean,
                             );
                             for zm in z {
-                                let mut member = s.clone();
+                                let mut member = s;
                                 let inc: Vec<f64> = sd.iter().map(|v| v * zm).collect();
                                 model.apply_increment(p, &mut member, &inc);
                                 states.push(member);
