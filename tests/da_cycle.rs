@@ -442,6 +442,7 @@ fn da_config(dir: &Path) -> landcycle::config::DaConfig {
         mode: DaMode::Joint,
         rtps_alpha: 0.0,
         analysis_times: DaAnalysisTimes::EveryObsTime,
+        qc_smap_quality: true,
         qc_smap_vegetation: true,
         qc_ascat_error: true,
         qc_ascat_topography: true,

@@ -96,6 +96,19 @@ fn smap_granule_02802_counts_and_vwc_switch() {
     assert_eq!(b2.rejected.get("vegetation_water_content"), 0);
     assert_eq!(b2.rejected.get("not_recommended"), 377);
     assert_eq!(b2.observations.len(), 303);
+    // Both product rules off: the not-recommended retrievals are kept as well.
+    let all = SmapOptions {
+        max_vegetation_water_content: f64::INFINITY,
+        require_recommended: false,
+        ..SmapOptions::default()
+    };
+    let b3 = read_smap_spl2smp(&p, &all).unwrap();
+    assert_eq!(b3.rejected.get("not_recommended"), 0);
+    assert_eq!(b3.rejected.get("vegetation_water_content"), 0);
+    assert_eq!(
+        b3.observations.len(),
+        303 + 377 - b3.rejected.get("out_of_range")
+    );
 }
 
 /// The EASE-Grid 2.0 36 km functions reproduce the file's own lat/lon of every record.

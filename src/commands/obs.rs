@@ -44,6 +44,9 @@ pub struct DumpArgs {
     /// SMAP: reject vegetation water content above this (kg m-2).
     #[arg(long, default_value_t = 5.0)]
     pub max_vwc: f64,
+    /// SMAP: keep retrievals flagged "not recommended" (retrieval_qual_flag bit 0) too.
+    #[arg(long)]
+    pub keep_not_recommended: bool,
     /// SMAP: observation error sigma (m3 m-3).
     #[arg(long, default_value_t = 0.02)]
     pub smap_error: f64,
@@ -72,6 +75,7 @@ impl DumpArgs {
         SmapOptions {
             error_sd: self.smap_error,
             max_vegetation_water_content: self.max_vwc,
+            require_recommended: !self.keep_not_recommended,
             ..SmapOptions::default()
         }
     }

@@ -400,6 +400,7 @@ pub struct DaConfig {
     /// Relaxation to prior spread α (0 = off).
     pub rtps_alpha: f64,
     pub analysis_times: DaAnalysisTimes,
+    pub qc_smap_quality: bool,
     pub qc_smap_vegetation: bool,
     pub qc_ascat_error: bool,
     pub qc_ascat_topography: bool,

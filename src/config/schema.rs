@@ -279,6 +279,8 @@ pub const SCHEMA: &[KeySpec] = &[
     k("da", "analysis_times", "'every_obs_time' or 'window_end'", "", Value("'every_obs_time'"),
       "Analyse at the end of the model step containing each observation time (as LIS), or once \
        at the end of the window with all its observations.", false),
+    k("da", "qc_smap_quality", "logical", "", Value(".true."),
+      "Keep only recommended-quality SMAP retrievals (retrieval_qual_flag bit 0 clear).", false),
     k("da", "qc_smap_vegetation", "logical", "", Value(".true."),
       "Reject SMAP retrievals with vegetation water content above 5 kg m-2.", false),
     k("da", "qc_ascat_error", "logical", "", Value(".true."),

@@ -465,6 +465,7 @@ impl Assimilation {
                         cfg.qc_smap_vegetation,
                         smap_default.max_vegetation_water_content,
                     ),
+                    require_recommended: cfg.qc_smap_quality,
                     ..smap_default
                 },
                 ascat: AscatOptions {

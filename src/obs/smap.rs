@@ -91,8 +91,11 @@ pub struct SmapOptions {
     pub error_sd: f64,
     /// Use the product's `soil_moisture_error` where present instead of `error_sd`.
     pub use_product_error: bool,
-    /// Reject retrievals with vegetation water content above this (kg m⁻²).
+    /// Reject retrievals with vegetation water content above this (kg m⁻²); infinite
+    /// switches the rule off (a fill value then passes too).
     pub max_vegetation_water_content: f64,
+    /// Keep only recommended-quality retrievals (`retrieval_qual_flag` bit 0 clear).
+    pub require_recommended: bool,
 }
 
 impl Default for SmapOptions {
@@ -101,6 +104,7 @@ impl Default for SmapOptions {
             error_sd: 0.02,
             use_product_error: false,
             max_vegetation_water_content: 5.0,
+            require_recommended: true,
         }
     }
 }
@@ -203,14 +207,15 @@ pub fn read_smap_spl2smp(path: &Path, opts: &SmapOptions) -> Result<ObsBatch, Ob
             out.rejected.add("fill_value");
             continue;
         }
-        if vwc[i] == vwc_fill
-            || !vwc[i].is_finite()
-            || vwc[i] as f64 > opts.max_vegetation_water_content
+        if opts.max_vegetation_water_content.is_finite()
+            && (vwc[i] == vwc_fill
+                || !vwc[i].is_finite()
+                || vwc[i] as f64 > opts.max_vegetation_water_content)
         {
             out.rejected.add("vegetation_water_content");
             continue;
         }
-        if qual[i] == q_fill || qual[i] & 1 != 0 {
+        if opts.require_recommended && (qual[i] == q_fill || qual[i] & 1 != 0) {
             out.rejected.add("not_recommended");
             continue;
         }
