@@ -47,13 +47,13 @@ pub fn valid_time_of_name(name: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M").ok()
 }
 
-/// All history files anywhere under `dir`, by valid time. Two files with the same valid time
-/// are an error (naming both), since pairing would be ambiguous.
-pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>, VerifyError> {
+/// Every regular file anywhere under `dir` whose name passes `keep`, in a fixed order
+/// (directories depth first, entries sorted).
+fn files_under(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, VerifyError> {
     if !dir.is_dir() {
         return Err(VerifyError::NoDirectory(dir.to_path_buf()));
     }
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let rd = std::fs::read_dir(&d).map_err(|e| VerifyError::Io {
@@ -65,22 +65,32 @@ pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>
         for p in entries {
             if p.is_dir() {
                 stack.push(p);
-                continue;
+            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(keep) {
+                out.push(p);
             }
-            let Some(t) = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(valid_time_of_name)
-            else {
-                continue;
-            };
-            if let Some(prev) = out.insert(t, p.clone()) {
-                return Err(VerifyError::DuplicateTime {
-                    time: t,
-                    first: prev,
-                    second: p,
-                });
-            }
+        }
+    }
+    Ok(out)
+}
+
+/// All history files anywhere under `dir`, by valid time. Two files with the same valid time
+/// are an error (naming both), since pairing would be ambiguous.
+pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>, VerifyError> {
+    let mut out = BTreeMap::new();
+    for p in files_under(dir, &|n| valid_time_of_name(n).is_some())? {
+        let Some(t) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(valid_time_of_name)
+        else {
+            continue;
+        };
+        if let Some(prev) = out.insert(t, p.clone()) {
+            return Err(VerifyError::DuplicateTime {
+                time: t,
+                first: prev,
+                second: p,
+            });
         }
     }
     Ok(out)
@@ -91,52 +101,29 @@ pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>
 /// values of every `<sensor>_obs` variable, as a row-major `ny × nx` mask. `None` when the
 /// directory holds no diagnostics.
 pub fn observed_cells(dir: &Path) -> Result<Option<Vec<bool>>, VerifyError> {
-    if !dir.is_dir() {
-        return Err(VerifyError::NoDirectory(dir.to_path_buf()));
-    }
     let mut mask: Option<Vec<bool>> = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| VerifyError::Io {
-            path: d.clone(),
-            message: e.to_string(),
-        })?;
-        let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                stack.push(p);
+    for p in files_under(dir, &|n| n.starts_with("LC_DA_") && n.ends_with(".nc"))? {
+        let f = netcdf::open(&p).map_err(|e| nc_err(&p, "(file)", e))?;
+        for var in f.variables() {
+            let name = var.name();
+            if !name.ends_with("_obs") {
                 continue;
             }
-            let is_diag = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("LC_DA_") && n.ends_with(".nc"));
-            if !is_diag {
-                continue;
+            let values = read_masked(&p, &var, &name)?;
+            let m = mask.get_or_insert_with(|| vec![false; values.len()]);
+            if m.len() != values.len() {
+                return Err(nc_err(
+                    &p,
+                    &name,
+                    format!(
+                        "{} values, earlier diagnostics had {}",
+                        values.len(),
+                        m.len()
+                    ),
+                ));
             }
-            let f = netcdf::open(&p).map_err(|e| nc_err(&p, "(file)", e))?;
-            for var in f.variables() {
-                let name = var.name();
-                if !name.ends_with("_obs") {
-                    continue;
-                }
-                let values = read_masked(&p, &var, &name)?;
-                let m = mask.get_or_insert_with(|| vec![false; values.len()]);
-                if m.len() != values.len() {
-                    return Err(nc_err(
-                        &p,
-                        &name,
-                        format!(
-                            "{} values, earlier diagnostics had {}",
-                            values.len(),
-                            m.len()
-                        ),
-                    ));
-                }
-                for (o, v) in m.iter_mut().zip(&values) {
-                    *o |= v.is_finite();
-                }
+            for (o, v) in m.iter_mut().zip(&values) {
+                *o |= v.is_finite();
             }
         }
     }
