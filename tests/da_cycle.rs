@@ -364,6 +364,23 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
         acc[0] as usize + rej.iter().sum::<i32>() as usize,
         land.len()
     );
+
+    // Footprint mapping and relaxation to prior spread keep the results independent of the
+    // rank count, and they change the analysis.
+    let text = std::fs::read_to_string(&nml).unwrap().replace(
+        "  qc_green_fraction = .false.\n",
+        "  qc_green_fraction = .false.\n  smap_footprint_km = 18.0\n  rtps_alpha = 0.5\n",
+    );
+    std::fs::write(&nml, text).unwrap();
+    let f1 = dir.path().join("f1");
+    let f3 = dir.path().join("f3");
+    run_ok(&nml, 1, &f1, &["--windows", "1"]);
+    run_ok(&nml, 3, &f3, &["--windows", "1"]);
+    assert_identical(&f1, &f3);
+    assert_same_diag(&f1, &f3);
+    let d1 = diag_files(&f1);
+    let inc_f = read_f32(&netcdf::open(f1.join(&d1[1])).unwrap(), "increment");
+    assert_ne!(inc_f, inc, "footprint mapping and RTPS left the 05:30 analysis unchanged");
 }
 
 #[test]
