@@ -380,7 +380,10 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
     assert_same_diag(&f1, &f3);
     let d1 = diag_files(&f1);
     let inc_f = read_f32(&netcdf::open(f1.join(&d1[1])).unwrap(), "increment");
-    assert_ne!(inc_f, inc, "footprint mapping and RTPS left the 05:30 analysis unchanged");
+    assert_ne!(
+        inc_f, inc,
+        "footprint mapping and RTPS left the 05:30 analysis unchanged"
+    );
 }
 
 #[test]
