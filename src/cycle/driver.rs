@@ -34,7 +34,7 @@ use crate::io::IoError;
 use crate::lsm::noah::tables::{ParameterTables, TableError};
 use crate::lsm::noah::NoahLsm;
 use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
-use crate::parallel::{merge_by_id, Communicator};
+use crate::parallel::{order_by_id, Communicator};
 use crate::perturb::{
     PerturbError, PerturbGenerator, PerturbGroup, PerturbKind, PerturbState, PerturbValues,
     PerturbVar, SpatialCorrelation, STREAM_FORCING, STREAM_SOIL_MOISTURE,
@@ -809,7 +809,7 @@ fn step_once(
                         .soil_moisture_increment_into(p.values.get(c, m), &mut inc)?;
                     inc.iter_mut().for_each(|x| *x *= scale);
                     let k = c * n + m;
-                    model.apply_increment(&ens.params[c], &mut ens.states[k], &inc);
+                    model.apply_increment_in_place(&ens.params[c], &mut ens.states[k], &inc);
                 }
             }
         }
@@ -858,34 +858,49 @@ fn write_history_output(
         (ens.mean_spread_records(model), 2 * w)
     };
     let ids = comm.gatherv_u64(&ens.ids, 0);
-    let vals = comm.gatherv_f64(&records, 0);
+    let vals = comm.gatherv_f64_owned(records, 0);
     let (Some(ids), Some(vals)) = (ids, vals) else {
         return Ok(());
     };
     let n_members = ens.n_members;
     let hist = Arc::clone(hist);
     let path = path.to_path_buf();
-    let job = move || {
-        let merged = merge_by_id(&ids, &vals, per_cell);
-        write_history_file(&hist, nl, n_members, merged, valid, &path)
-    };
+    let job = move || write_history_file(&hist, nl, n_members, &ids, &vals, per_cell, valid, &path);
     match writer {
         Some(wr) => wr.submit(Box::new(job)),
         None => job(),
     }
 }
 
-/// Build the full-grid fields of one history file from records merged by global id and
-/// write it (root rank, possibly on the writer thread).
+/// Build the full-grid fields of one history file from the records gathered per rank
+/// (`per_cell` values per cell, cells taken in global id order) and write it (root rank,
+/// possibly on the writer thread).
+#[allow(clippy::too_many_arguments)]
 fn write_history_file(
     hist: &HistoryContext,
     nl: usize,
     n_members: usize,
-    merged: Vec<(u64, Vec<f64>)>,
+    ids: &[Vec<u64>],
+    vals: &[Vec<f64>],
+    per_cell: usize,
     valid: NaiveDateTime,
     path: &Path,
 ) -> Result<(), CycleError> {
     let w = record_width(nl);
+    for (r, (rank_ids, block)) in ids.iter().zip(vals).enumerate() {
+        if block.len() != rank_ids.len() * per_cell {
+            return Err(CycleError::Invalid(format!(
+                "history: rank {r} sent {} values for {} cells × {per_cell}",
+                block.len(),
+                rank_ids.len()
+            )));
+        }
+    }
+    // Each cell's record, in global id order.
+    let merged: Vec<&[f64]> = order_by_id(ids)
+        .into_iter()
+        .map(|(_, r, k)| &vals[r][k * per_cell..(k + 1) * per_cell])
+        .collect();
     let n_land = merged.len();
     let vars = all_vars();
     // Land-only arrays per variable and statistic, layer-major, cells in id (row-major) order.
@@ -896,7 +911,7 @@ fn write_history_file(
         let layers = if v.layered { nl } else { 1 };
         for b in 0..n_blocks {
             let mut land = vec![0.0; n_land * layers];
-            for (c, (_, rec)) in merged.iter().enumerate() {
+            for (c, rec) in merged.iter().enumerate() {
                 for l in 0..layers {
                     land[l * n_land + c] = rec[b * w + offset + l];
                 }
@@ -980,38 +995,6 @@ fn field_of<'a>(
     }
 }
 
-/// Split packed per-member states `[cell][member][all fields]` into restart fields.
-fn split_fields(
-    specs: &[crate::lsm::FieldSpec],
-    packed: &[f64],
-    n_cm: usize,
-) -> Result<Vec<RestartField>, CycleError> {
-    let width: usize = specs.iter().map(|s| s.len).sum();
-    if packed.len() != n_cm * width {
-        return Err(CycleError::Invalid(format!(
-            "packed state has {} values, expected {} × {width}",
-            packed.len(),
-            n_cm
-        )));
-    }
-    let mut out: Vec<RestartField> = specs
-        .iter()
-        .map(|s| RestartField {
-            name: s.name.to_string(),
-            per_cell: s.len,
-            values: Vec::with_capacity(n_cm * s.len),
-        })
-        .collect();
-    for k in 0..n_cm {
-        let mut off = k * width;
-        for (f, s) in out.iter_mut().zip(specs) {
-            f.values.extend_from_slice(&packed[off..off + s.len]);
-            off += s.len;
-        }
-    }
-    Ok(out)
-}
-
 /// Gather states and perturbation states to the root, which writes the restart atomically
 /// and records the completed cycle.
 #[allow(clippy::too_many_arguments)]
@@ -1030,9 +1013,9 @@ fn write_restart_output(
     let n = ens.n_members;
     let state_width: usize = model.restart_fields().iter().map(|s| s.len).sum();
     let ids = comm.gatherv_u64(&ens.ids, 0);
-    let states = comm.gatherv_f64(&ens.pack_states(model), 0);
-    let fvals = comm.gatherv_f64(&fpert.map(|p| p.state.pack()).unwrap_or_default(), 0);
-    let svals = comm.gatherv_f64(&spert.map(|p| p.state.pack()).unwrap_or_default(), 0);
+    let states = comm.gatherv_f64_owned(ens.pack_states(model), 0);
+    let fvals = comm.gatherv_f64(fpert.map(|p| p.state.as_slice()).unwrap_or_default(), 0);
+    let svals = comm.gatherv_f64(spert.map(|p| p.state.as_slice()).unwrap_or_default(), 0);
     let (Some(ids), Some(states), Some(fvals), Some(svals)) = (ids, states, fvals, svals) else {
         return Ok(());
     };
@@ -1085,10 +1068,38 @@ fn write_restart_file(
     fingerprint: &str,
     keep: usize,
 ) -> Result<(), CycleError> {
-    let merged = merge_by_id(&ids, &states, n * state_width);
-    let cell_ids: Vec<u64> = merged.iter().map(|(id, _)| *id).collect();
-    let flat: Vec<f64> = merged.into_iter().flat_map(|(_, v)| v).collect();
-    let model_fields = split_fields(specs, &flat, cell_ids.len() * n)?;
+    // Straight from the gathered blocks into the per-field layout `[cell][member][len]`,
+    // cells in global id order (what merge_by_id + split would give, without the copies).
+    let order = order_by_id(&ids);
+    let cell_ids: Vec<u64> = order.iter().map(|&(id, _, _)| id).collect();
+    for (r, (rank_ids, block)) in ids.iter().zip(&states).enumerate() {
+        if block.len() != rank_ids.len() * n * state_width {
+            return Err(CycleError::Invalid(format!(
+                "rank {r} sent {} state values, expected {} cells × {n} members × {state_width}",
+                block.len(),
+                rank_ids.len()
+            )));
+        }
+    }
+    let mut model_fields = Vec::with_capacity(specs.len());
+    let mut off = 0;
+    for s in specs {
+        let mut values = Vec::with_capacity(cell_ids.len() * n * s.len);
+        for &(_, r, k) in &order {
+            let block = &states[r];
+            for m in 0..n {
+                let o = (k * n + m) * state_width + off;
+                values.extend_from_slice(&block[o..o + s.len]);
+            }
+        }
+        model_fields.push(RestartField {
+            name: s.name.to_string(),
+            per_cell: s.len,
+            values,
+        });
+        off += s.len;
+    }
+    drop(states);
     let mut perturbation_fields = Vec::new();
     let mut attributes = std::collections::BTreeMap::new();
     attributes.insert(
@@ -1096,19 +1107,26 @@ fn write_restart_file(
         env!("CARGO_PKG_VERSION").to_string(),
     );
     for (name, nv, time_index, vals) in &groups {
-        {
-            let (name, nv) = (*name, *nv);
-            let m = merge_by_id(&ids, vals, n * nv);
-            perturbation_fields.push(RestartField {
-                name: name.to_string(),
-                per_cell: nv,
-                values: m.into_iter().flat_map(|(_, v)| v).collect(),
-            });
-            attributes.insert(
-                format!("perturbation_{name}_time_index"),
-                time_index.to_string(),
-            );
+        let w = n * nv;
+        let mut values = Vec::with_capacity(cell_ids.len() * w);
+        for &(_, r, k) in &order {
+            let block = vals[r].get(k * w..(k + 1) * w).ok_or_else(|| {
+                CycleError::Invalid(format!(
+                    "rank {r} sent {} {name} perturbation values, too few for its cells",
+                    vals[r].len()
+                ))
+            })?;
+            values.extend_from_slice(block);
         }
+        perturbation_fields.push(RestartField {
+            name: name.to_string(),
+            per_cell: *nv,
+            values,
+        });
+        attributes.insert(
+            format!("perturbation_{name}_time_index"),
+            time_index.to_string(),
+        );
     }
     let data = RestartData {
         valid_time: valid,

@@ -404,13 +404,30 @@ struct GridInfo {
     first_file: PathBuf,
 }
 
+/// Solar geometry of one forcing period at every target: what the zenith weighting of the
+/// steps inside the period shares (computed once per period, not once per step).
+struct ZenithPeriod {
+    p0: NaiveDateTime,
+    p1: NaiveDateTime,
+    reference_time: NaiveDateTime,
+    reference: solar::ZenithReference,
+    curves: Vec<solar::DaylitCurve>,
+    /// Mean cos(zenith) over the whole period per target.
+    period_means: Vec<f64>,
+}
+
 /// Reads forcing for one rank's cells.
 pub struct ForcingReader {
     spec: ForcingSpec,
     targets: Vec<(f64, f64)>,
+    /// (sin, cos) of each target's latitude.
+    sin_cos_lat: Vec<(f64, f64)>,
     grid: Option<GridInfo>,
     /// Small cache of recent records, oldest first.
     cache: Vec<Arc<ForcingRecord>>,
+    zenith: Option<ZenithPeriod>,
+    /// Per-target zenith factors of the current step (reused buffer).
+    factors: Vec<f64>,
 }
 
 const CACHE_RECORDS: usize = 3;
@@ -422,9 +439,65 @@ impl ForcingReader {
         Ok(Self {
             spec,
             targets: target_points.to_vec(),
+            sin_cos_lat: target_points
+                .iter()
+                .map(|&(lat, _)| {
+                    let phi = lat.to_radians();
+                    (phi.sin(), phi.cos())
+                })
+                .collect(),
             grid: None,
             cache: Vec::new(),
+            zenith: None,
+            factors: Vec::new(),
         })
+    }
+
+    /// Zenith factors of sub-interval [o1, o2] of period [p0, p1] for every target, into
+    /// `self.factors`: the same values as [`zenith_factor`] per target, with the geometry of
+    /// the period computed once per period.
+    fn zenith_factors(
+        &mut self,
+        p0: NaiveDateTime,
+        p1: NaiveDateTime,
+        o1: NaiveDateTime,
+        o2: NaiveDateTime,
+        reference: NaiveDateTime,
+    ) {
+        let fresh = match &self.zenith {
+            Some(z) => z.p0 != p0 || z.p1 != p1 || z.reference_time != reference,
+            None => true,
+        };
+        if fresh {
+            let r = solar::ZenithReference::new(reference);
+            let (s0, s1) = (r.seconds(p0), r.seconds(p1));
+            let mut curves = Vec::with_capacity(self.targets.len());
+            let mut period_means = Vec::with_capacity(self.targets.len());
+            for (&(_, lon), &(sin_lat, cos_lat)) in self.targets.iter().zip(&self.sin_cos_lat) {
+                let c = r.curve(sin_lat, cos_lat);
+                period_means.push(c.mean(r.hour_angle(s0, lon), r.hour_angle(s1, lon)));
+                curves.push(c);
+            }
+            self.zenith = Some(ZenithPeriod {
+                p0,
+                p1,
+                reference_time: reference,
+                reference: r,
+                curves,
+                period_means,
+            });
+        }
+        let z = self.zenith.as_ref().expect("set above");
+        let r = &z.reference;
+        let (s1, s2) = (r.seconds(o1), r.seconds(o2));
+        self.factors.clear();
+        for ((&(_, lon), c), &period) in self.targets.iter().zip(&z.curves).zip(&z.period_means) {
+            self.factors.push(if period < MIN_PERIOD_COS_ZENITH {
+                1.0
+            } else {
+                c.mean(r.hour_angle(s1, lon), r.hour_angle(s2, lon)) / period
+            });
+        }
     }
 
     pub fn spec(&self) -> &ForcingSpec {
@@ -787,18 +860,22 @@ impl ForcingReader {
                     };
                     let rec = self.record(file_time)?;
                     let reference = p0 + interval / 2;
+                    let zenith = self.spec.sw_zenith_weighting
+                        && period_roles.contains(&ForcingRole::ShortwaveDown);
+                    if zenith {
+                        self.zenith_factors(p0, p1, o1, o2, reference);
+                    }
                     for role in &period_roles {
                         let vals = rec.values(*role);
-                        let zenith =
-                            *role == ForcingRole::ShortwaveDown && self.spec.sw_zenith_weighting;
-                        for (k, o) in out.iter_mut().enumerate() {
-                            let factor = if zenith {
-                                let (lat, lon) = self.targets[k];
-                                zenith_factor(p0, p1, o1, o2, lat, lon, reference)
-                            } else {
-                                1.0
-                            };
-                            o[role.index()] += frac * factor * vals[k];
+                        let i = role.index();
+                        if zenith && *role == ForcingRole::ShortwaveDown {
+                            for ((o, &v), &factor) in out.iter_mut().zip(vals).zip(&self.factors) {
+                                o[i] += frac * factor * v;
+                            }
+                        } else {
+                            for (o, &v) in out.iter_mut().zip(vals) {
+                                o[i] += frac * v;
+                            }
                         }
                     }
                 }
