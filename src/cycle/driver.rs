@@ -670,6 +670,8 @@ pub fn run(
         None
     };
     let dt = i64::from(cfg.run.timestep);
+    // End of the last step of this run (no forcing is read ahead beyond it).
+    let run_end = todo.last().map(|w| w.end).unwrap_or(start);
     let mut summary = RunSummary {
         n_land_cells: n_land,
         ..Default::default()
@@ -696,6 +698,7 @@ pub fn run(
                 spert.as_mut(),
                 t0,
                 t1,
+                (t1 < run_end).then(|| (t1, t1 + chrono::Duration::seconds(dt))),
                 dt as f64,
                 &mut timers,
             );
@@ -785,6 +788,7 @@ fn step_once(
     spert: Option<&mut Perturber>,
     t0: NaiveDateTime,
     t1: NaiveDateTime,
+    next_step: Option<(NaiveDateTime, NaiveDateTime)>,
     dt: f64,
     timers: &mut Timers,
 ) -> Result<Option<Vec<Forcing>>, CycleError> {
@@ -818,7 +822,14 @@ fn step_once(
     let Some(reader) = reader else {
         return Ok(None); // a rank without land cells has nothing to step
     };
-    let base = timed(&mut timers.forcing, || reader.forcing_for_step(t0, t1))?;
+    let base = timed(&mut timers.forcing, || {
+        let base = reader.forcing_for_step(t0, t1);
+        // Read the next step's forcing file (if it needs a new one) during this step's physics.
+        if let Some((n0, n1)) = next_step {
+            reader.prefetch_step(n0, n1);
+        }
+        base
+    })?;
     let t = Instant::now();
     let r = match fp {
         Some(p) => {
