@@ -247,26 +247,122 @@ pub fn perturbation_groups(
     Ok((forcing, state))
 }
 
+/// The state and values of a perturbation group at the next perturbation time.
+type Ahead = std::thread::JoinHandle<Result<(PerturbState, PerturbValues), PerturbError>>;
+
 /// A perturbation group with its rank-local state and the values held until the next
 /// perturbation time.
+///
+/// The state and values of the next perturbation time are computed on a helper thread while
+/// the ensemble steps through the current one (the same calls as computing them when they
+/// are due, so the numbers are identical); nothing is computed ahead for perturbation times
+/// at or after `horizon`, the end of the run.
 struct Perturber {
-    gen: PerturbGenerator,
+    gen: Arc<PerturbGenerator>,
     state: PerturbState,
     values: PerturbValues,
+    horizon: NaiveDateTime,
+    ahead: Option<Ahead>,
+    /// A values buffer for the next computation ahead.
+    spare: Option<PerturbValues>,
 }
 
 impl Perturber {
-    fn new(gen: PerturbGenerator, state: PerturbState) -> Result<Self, CycleError> {
+    fn new(
+        gen: PerturbGenerator,
+        state: PerturbState,
+        horizon: NaiveDateTime,
+    ) -> Result<Self, CycleError> {
         let values = gen.values(&state)?;
-        Ok(Perturber { gen, state, values })
+        Ok(Perturber {
+            gen: Arc::new(gen),
+            state,
+            values,
+            horizon,
+            ahead: None,
+            spare: None,
+        })
     }
+
     /// Advance to the perturbation time containing `t`; true when the values changed.
     fn advance(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
+        let k = self.gen.time_index(t);
+        let current = self.state.time_index();
+        let next = Some(k) == current.checked_add(1);
+        let moved = if k == current {
+            false
+        } else {
+            match self.ahead.take() {
+                Some(h) if next => {
+                    match h.join() {
+                        Ok(r) => {
+                            let (state, values) = r?;
+                            self.state = state;
+                            self.spare = Some(std::mem::replace(&mut self.values, values));
+                        }
+                        // The helper thread died: compute here (same result or the same error).
+                        Err(_) => {
+                            self.advance_here(t)?;
+                        }
+                    }
+                    true
+                }
+                other => {
+                    self.ahead = other;
+                    self.advance_here(t)?
+                }
+            }
+        };
+        self.compute_ahead();
+        Ok(moved)
+    }
+
+    fn advance_here(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
+        if let Some(h) = self.ahead.take() {
+            let _ = h.join();
+        }
         let moved = self.gen.advance_to_time(&mut self.state, t)?;
         if moved {
             self.gen.values_into(&self.state, &mut self.values)?;
         }
         Ok(moved)
+    }
+
+    /// Start computing the next perturbation time's state and values on a helper thread,
+    /// unless that time is at or after the end of the run.
+    fn compute_ahead(&mut self) {
+        if self.ahead.is_some() {
+            return;
+        }
+        let interval = self.gen.group().interval_seconds;
+        let next_start = self
+            .state
+            .time_index()
+            .checked_add(1)
+            .and_then(|k| crate::perturb::clock::interval_start(k, interval));
+        if !matches!(next_start, Some(t) if t < self.horizon) {
+            return;
+        }
+        let gen = Arc::clone(&self.gen);
+        let mut state = self.state.clone();
+        let mut values = self.spare.take().unwrap_or_else(|| self.values.clone());
+        let spawned = std::thread::Builder::new()
+            .name("landcycle-perturb".into())
+            .spawn(move || {
+                gen.advance(&mut state)?;
+                gen.values_into(&state, &mut values)?;
+                Ok((state, values))
+            });
+        // Without a thread the values are computed when they are due.
+        self.ahead = spawned.ok();
+    }
+}
+
+impl Drop for Perturber {
+    fn drop(&mut self) {
+        if let Some(h) = self.ahead.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -578,12 +674,19 @@ pub fn run(
             agree(comm, r)?
         }
     };
+    // Windows to run.
+    let mut todo: Vec<Window> = windows(start, cfg.run.end, i64::from(cfg.run.window_hours));
+    if let Some(n) = opts.windows {
+        todo.truncate(n);
+    }
+    // End of the last step of this run (nothing is read or computed ahead beyond it).
+    let run_end = todo.last().map(|w| w.end).unwrap_or(start);
     let mut fpert = match (fgen, fstate) {
-        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s))?),
+        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s, run_end))?),
         _ => None,
     };
     let mut spert = match (sgen, sstate) {
-        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s))?),
+        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s, run_end))?),
         _ => None,
     };
 
@@ -621,11 +724,6 @@ pub fn run(
         None
     };
 
-    // Windows to run.
-    let mut todo: Vec<Window> = windows(start, cfg.run.end, i64::from(cfg.run.window_hours));
-    if let Some(n) = opts.windows {
-        todo.truncate(n);
-    }
 
     let hist = Arc::new(HistoryContext {
         grid: history_grid(&grid),
@@ -670,8 +768,6 @@ pub fn run(
         None
     };
     let dt = i64::from(cfg.run.timestep);
-    // End of the last step of this run (no forcing is read ahead beyond it).
-    let run_end = todo.last().map(|w| w.end).unwrap_or(start);
     let mut summary = RunSummary {
         n_land_cells: n_land,
         ..Default::default()
