@@ -23,14 +23,14 @@ use crate::grid::remap::RemapMethod;
 use crate::grid::statics::StaticFields;
 use crate::grid::{Decomposition, Grid, GridError};
 use crate::io::history::{
-    history_file_name, write_history, Compression, EnsembleStat, HistoryField, HistoryGrid,
-    HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    history_file_name, write_history_deferred, Compression, EnsembleStat, HistoryField,
+    HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 use crate::io::restart::{
     check_fingerprint, find_latest_restart, read_restart_cells, restart_file_name, verify_restart,
-    write_restart, RestartData, RestartField,
+    write_restart_deferred, RestartData, RestartField,
 };
-use crate::io::IoError;
+use crate::io::{IoError, PendingFile};
 use crate::lsm::noah::tables::{ParameterTables, TableError};
 use crate::lsm::noah::NoahLsm;
 use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
@@ -396,53 +396,94 @@ fn history_grid(grid: &Grid) -> HistoryGrid {
     }
 }
 
+/// What is left of a write job once its file is complete under the temporary name: make it
+/// durable and visible (fsync, rename) and, for a restart, record it in state.json.
+type CommitJob = Box<dyn FnOnce() -> Result<(), CycleError> + Send>;
+
 /// A file-writing job of the root rank.
-type WriteJob = Box<dyn FnOnce() -> Result<(), CycleError> + Send>;
+type WriteJob = Box<dyn FnOnce() -> Result<CommitJob, CycleError> + Send>;
+
+/// Run a write job and its commit on the calling thread.
+fn write_now(job: WriteJob) -> Result<(), CycleError> {
+    job()?()
+}
 
 /// Root-only background writer: history and restart files are merged and written on a
 /// separate thread while the ensemble steps on, at most one job queued behind the running
-/// one. Jobs run in submission order, so `state.json` names a restart only after that
-/// restart is on disk; the first failure is reported at the next submission or at
-/// [`Writer::finish`]. netCDF and HDF5 calls from both threads are serialised by the one
-/// global HDF5 lock that the netcdf and hdf5 crates share.
+/// one. A second thread commits the finished files (fsync, rename, state.json) in the order
+/// they were written, so the writer builds the next file while the disk catches up with the
+/// last one, and `state.json` names a restart only after that restart is on disk. The first
+/// failure is reported at the next submission or at [`Writer::finish`]. netCDF and HDF5
+/// calls from both threads are serialised by the one global HDF5 lock that the netcdf and
+/// hdf5 crates share.
 struct Writer {
     tx: Option<SyncSender<WriteJob>>,
     handle: Option<std::thread::JoinHandle<()>>,
+    sync_handle: Option<std::thread::JoinHandle<()>>,
     failed: Arc<Mutex<Option<CycleError>>>,
     busy: Arc<Mutex<Duration>>,
+    sync_busy: Arc<Mutex<Duration>>,
+}
+
+/// A job of one of the writer's threads.
+type Job<R> = Box<dyn FnOnce() -> Result<R, CycleError> + Send>;
+
+/// Run jobs from `rx` until it closes, timing them into `busy` and keeping the first error
+/// in `failed` (after which jobs are skipped); `then` receives every successful result.
+fn run_jobs<R>(
+    rx: std::sync::mpsc::Receiver<Job<R>>,
+    failed: &Mutex<Option<CycleError>>,
+    busy: &Mutex<Duration>,
+    mut then: impl FnMut(R) -> Result<(), CycleError>,
+) {
+    for job in rx {
+        if failed.lock().map(|g| g.is_some()).unwrap_or(true) {
+            continue; // after a failure, write nothing more
+        }
+        let t = Instant::now();
+        let r = job().and_then(&mut then);
+        if let Ok(mut g) = busy.lock() {
+            *g += t.elapsed();
+        }
+        if let Err(e) = r {
+            if let Ok(mut g) = failed.lock() {
+                g.get_or_insert(e);
+            }
+        }
+    }
 }
 
 impl Writer {
     fn new() -> Result<Writer, CycleError> {
         let (tx, rx) = sync_channel::<WriteJob>(1);
+        let (ctx, crx) = sync_channel::<CommitJob>(2);
         let failed: Arc<Mutex<Option<CycleError>>> = Arc::new(Mutex::new(None));
         let busy = Arc::new(Mutex::new(Duration::ZERO));
+        let sync_busy = Arc::new(Mutex::new(Duration::ZERO));
+        let spawn_err =
+            |e: std::io::Error| CycleError::Invalid(format!("cannot start the writer thread: {e}"));
+        let (f, b) = (Arc::clone(&failed), Arc::clone(&sync_busy));
+        let sync_handle = std::thread::Builder::new()
+            .name("landcycle-sync".into())
+            .spawn(move || run_jobs(crx, &f, &b, |()| Ok(())))
+            .map_err(spawn_err)?;
         let (f, b) = (Arc::clone(&failed), Arc::clone(&busy));
         let handle = std::thread::Builder::new()
             .name("landcycle-writer".into())
             .spawn(move || {
-                for job in rx {
-                    if f.lock().map(|g| g.is_some()).unwrap_or(true) {
-                        continue; // after a failure, write nothing more
-                    }
-                    let t = Instant::now();
-                    let r = job();
-                    if let Ok(mut g) = b.lock() {
-                        *g += t.elapsed();
-                    }
-                    if let Err(e) = r {
-                        if let Ok(mut g) = f.lock() {
-                            *g = Some(e);
-                        }
-                    }
-                }
+                run_jobs(rx, &f, &b, |commit| {
+                    ctx.send(commit)
+                        .map_err(|_| CycleError::Invalid("the file sync thread stopped".into()))
+                })
             })
-            .map_err(|e| CycleError::Invalid(format!("cannot start the writer thread: {e}")))?;
+            .map_err(spawn_err)?;
         Ok(Writer {
             tx: Some(tx),
             handle: Some(handle),
+            sync_handle: Some(sync_handle),
             failed,
             busy,
+            sync_busy,
         })
     }
 
@@ -462,25 +503,34 @@ impl Writer {
         Ok(())
     }
 
-    /// Wait for every queued file; returns the first failure and the time spent writing.
-    fn finish(mut self) -> Result<Duration, CycleError> {
+    /// Stop accepting jobs and wait for both threads; false when one of them panicked.
+    fn join(&mut self) -> bool {
         drop(self.tx.take());
-        if let Some(h) = self.handle.take() {
-            if h.join().is_err() {
-                return Err(CycleError::Invalid("the writer thread panicked".into()));
-            }
+        // The writer thread closes the sync queue when it ends.
+        let w = self.handle.take().map(|h| h.join().is_ok()).unwrap_or(true);
+        let s = self
+            .sync_handle
+            .take()
+            .map(|h| h.join().is_ok())
+            .unwrap_or(true);
+        w && s
+    }
+
+    /// Wait for every queued file; returns the first failure and the time spent writing and
+    /// committing files.
+    fn finish(mut self) -> Result<(Duration, Duration), CycleError> {
+        if !self.join() {
+            return Err(CycleError::Invalid("the writer thread panicked".into()));
         }
         self.take_error()?;
-        Ok(self.busy.lock().map(|g| *g).unwrap_or_default())
+        let get = |m: &Mutex<Duration>| m.lock().map(|g| *g).unwrap_or_default();
+        Ok((get(&self.busy), get(&self.sync_busy)))
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.join();
     }
 }
 
@@ -724,7 +774,6 @@ pub fn run(
         None
     };
 
-
     let hist = Arc::new(HistoryContext {
         grid: history_grid(&grid),
         metadata: HistoryMetadata {
@@ -855,7 +904,7 @@ pub fn run(
         Some(wr) => wr.finish().map(Some),
         None => Ok(None),
     };
-    let written = agree(comm, written)?;
+    let (written, committed) = agree(comm, written)?.unwrap_or_default();
     timers.restart += t.elapsed();
     let stages = [
         ("setup", timers.setup),
@@ -865,7 +914,8 @@ pub fn run(
         ("history output", timers.output),
         ("restart", timers.restart),
         ("assimilation", timers.assimilation),
-        ("writer thread", written.unwrap_or_default()),
+        ("writer thread", written),
+        ("file sync thread", committed),
     ];
     summary.stage_seconds = stages
         .iter()
@@ -972,10 +1022,15 @@ fn write_history_output(
     let n_members = ens.n_members;
     let hist = Arc::clone(hist);
     let path = path.to_path_buf();
-    let job = move || write_history_file(&hist, nl, n_members, &ids, &vals, per_cell, valid, &path);
+    let job: WriteJob = Box::new(move || {
+        let pending =
+            write_history_file(&hist, nl, n_members, &ids, &vals, per_cell, valid, &path)?;
+        let commit: CommitJob = Box::new(move || Ok(pending.commit()?));
+        Ok(commit)
+    });
     match writer {
-        Some(wr) => wr.submit(Box::new(job)),
-        None => job(),
+        Some(wr) => wr.submit(job),
+        None => write_now(job),
     }
 }
 
@@ -992,7 +1047,7 @@ fn write_history_file(
     per_cell: usize,
     valid: NaiveDateTime,
     path: &Path,
-) -> Result<(), CycleError> {
+) -> Result<PendingFile, CycleError> {
     let w = record_width(nl);
     for (r, (rank_ids, block)) in ids.iter().zip(vals).enumerate() {
         if block.len() != rank_ids.len() * per_cell {
@@ -1068,7 +1123,7 @@ fn write_history_file(
     if hist.members {
         metadata.ensemble_size = n_members;
     }
-    write_history(
+    Ok(write_history_deferred(
         path,
         &HistoryWrite {
             grid: &hist.grid,
@@ -1078,8 +1133,7 @@ fn write_history_file(
             metadata: &metadata,
             compression: hist.compression,
         },
-    )?;
-    Ok(())
+    )?)
 }
 
 fn field_of<'a>(
@@ -1138,7 +1192,7 @@ fn write_restart_output(
             .collect();
     let rundir = rundir.clone();
     let fingerprint = fingerprint.to_string();
-    let job = move || {
+    let job: WriteJob = Box::new(move || {
         write_restart_file(
             &specs,
             model_name,
@@ -1147,20 +1201,21 @@ fn write_restart_output(
             ids,
             states,
             groups,
-            &rundir,
+            rundir,
             valid,
-            &fingerprint,
+            fingerprint,
             keep,
         )
-    };
+    });
     match writer {
-        Some(wr) => wr.submit(Box::new(job)),
-        None => job(),
+        Some(wr) => wr.submit(job),
+        None => write_now(job),
     }
 }
 
-/// Merge gathered states by global id, write the restart atomically, record the completed
-/// cycle in state.json and prune old restarts (root rank, possibly on the writer thread).
+/// Merge gathered states by global id and write the restart under its temporary name (root
+/// rank, possibly on the writer thread). The returned commit puts it in place, records the
+/// completed cycle in state.json and prunes old restarts.
 #[allow(clippy::too_many_arguments)]
 fn write_restart_file(
     specs: &[crate::lsm::FieldSpec],
@@ -1170,11 +1225,11 @@ fn write_restart_file(
     ids: Vec<Vec<u64>>,
     states: Vec<Vec<f64>>,
     groups: Vec<(&'static str, usize, i64, Vec<Vec<f64>>)>,
-    rundir: &RunDir,
+    rundir: RunDir,
     valid: NaiveDateTime,
-    fingerprint: &str,
+    fingerprint: String,
     keep: usize,
-) -> Result<(), CycleError> {
+) -> Result<CommitJob, CycleError> {
     // Straight from the gathered blocks into the per-field layout `[cell][member][len]`,
     // cells in global id order (what merge_by_id + split would give, without the copies).
     let order = order_by_id(&ids);
@@ -1248,14 +1303,18 @@ fn write_restart_file(
     let path = rundir
         .cycle_dir(valid, "restart")
         .join(restart_file_name(valid));
-    write_restart(&path, &data)?;
-    rundir.write_state(&RunState {
-        last_completed_cycle: crate::time::cycle_label(valid),
-        restart: path.clone(),
-        config_fingerprint: fingerprint.to_string(),
-    })?;
-    rundir.prune_restarts(keep, valid, restart_file_name);
-    Ok(())
+    let pending = write_restart_deferred(&path, &data)?;
+    drop(data);
+    Ok(Box::new(move || {
+        pending.commit()?;
+        rundir.write_state(&RunState {
+            last_completed_cycle: crate::time::cycle_label(valid),
+            restart: path,
+            config_fingerprint: fingerprint,
+        })?;
+        rundir.prune_restarts(keep, valid, restart_file_name);
+        Ok(())
+    }))
 }
 
 /// Read this rank's cells from a restart (verified once on the root).

@@ -509,7 +509,8 @@ impl ForcingReader {
         let r = &z.reference;
         let (s1, s2) = (r.seconds(o1), r.seconds(o2));
         self.factors.clear();
-        for ((&(_, lon), c), &period) in self.src.targets.iter().zip(&z.curves).zip(&z.period_means) {
+        for ((&(_, lon), c), &period) in self.src.targets.iter().zip(&z.curves).zip(&z.period_means)
+        {
             self.factors.push(if period < MIN_PERIOD_COS_ZENITH {
                 1.0
             } else {
@@ -1018,7 +1019,6 @@ impl RecordReader {
             ),
         })
     }
-
 }
 
 /// Fraction of precipitation falling as snow: all of it below freezing, as the Noah offline
