@@ -1067,26 +1067,38 @@ fn write_history_file(
     let vars = all_vars();
     // Land-only arrays per variable and statistic, layer-major, cells in id (row-major) order.
     let n_blocks = if hist.members { n_members } else { 2 };
-    let mut owned: Vec<(usize, usize, Vec<f64>)> = Vec::new(); // (var index, block, full-grid data)
+    // (var index, block, offset in the record, layers), variables outer, blocks inner.
+    let mut slots: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut offset = 0;
     for (vi, v) in vars.iter().enumerate() {
         let layers = if v.layered { nl } else { 1 };
         for b in 0..n_blocks {
-            let mut land = vec![0.0; n_land * layers];
-            for (c, rec) in merged.iter().enumerate() {
-                for l in 0..layers {
-                    land[l * n_land + c] = rec[b * w + offset + l];
-                }
-            }
-            let full = hist.grid.expand_land(&land, layers).ok_or_else(|| {
-                CycleError::Invalid(format!(
-                    "history: {n_land} land cells gathered, grid mask has a different count"
-                ))
-            })?;
-            owned.push((vi, b, full));
+            slots.push((vi, b, b * w + offset, layers));
         }
         offset += layers;
     }
+    // One pass over the records fills every land array.
+    let mut land: Vec<Vec<f64>> = slots
+        .iter()
+        .map(|&(_, _, _, layers)| vec![0.0; n_land * layers])
+        .collect();
+    for (c, rec) in merged.iter().enumerate() {
+        for (dst, &(_, _, o, layers)) in land.iter_mut().zip(&slots) {
+            for l in 0..layers {
+                dst[l * n_land + c] = rec[o + l];
+            }
+        }
+    }
+    let mut owned: Vec<(usize, usize, Vec<f64>)> = Vec::with_capacity(slots.len()); // (var index, block, full-grid data)
+    for (data, &(vi, b, _, layers)) in land.iter().zip(&slots) {
+        let full = hist.grid.expand_land(data, layers).ok_or_else(|| {
+            CycleError::Invalid(format!(
+                "history: {n_land} land cells gathered, grid mask has a different count"
+            ))
+        })?;
+        owned.push((vi, b, full));
+    }
+    drop(land);
     let mut fields: Vec<HistoryField> = Vec::new();
     let mut member_data: Vec<(usize, Vec<f64>)> = Vec::new();
     if hist.members {
@@ -1243,23 +1255,24 @@ fn write_restart_file(
             )));
         }
     }
-    let mut model_fields = Vec::with_capacity(specs.len());
-    let mut off = 0;
-    for s in specs {
-        let mut values = Vec::with_capacity(cell_ids.len() * n * s.len);
-        for &(_, r, k) in &order {
-            let block = &states[r];
-            for m in 0..n {
-                let o = (k * n + m) * state_width + off;
-                values.extend_from_slice(&block[o..o + s.len]);
-            }
-        }
-        model_fields.push(RestartField {
+    // One pass over the gathered states (a pass per field would stream them once per field).
+    let mut model_fields: Vec<RestartField> = specs
+        .iter()
+        .map(|s| RestartField {
             name: s.name.to_string(),
             per_cell: s.len,
-            values,
-        });
-        off += s.len;
+            values: Vec::with_capacity(cell_ids.len() * n * s.len),
+        })
+        .collect();
+    for &(_, r, k) in &order {
+        let cell = &states[r][k * n * state_width..(k + 1) * n * state_width];
+        for member in cell.chunks_exact(state_width) {
+            let mut off = 0;
+            for (f, s) in model_fields.iter_mut().zip(specs) {
+                f.values.extend_from_slice(&member[off..off + s.len]);
+                off += s.len;
+            }
+        }
     }
     drop(states);
     let mut perturbation_fields = Vec::new();
