@@ -981,15 +981,22 @@ fn step_once(
         Some(p) => {
             let vars = p.gen.resolved_vars();
             let values = &p.values;
+            let per_cell = values.n_members * values.n_vars;
             ens.step(
                 model,
                 &base,
-                |c, m, f| crate::perturb::apply_forcing_perturbation(vars, values.get(c, m), f),
+                |c, fs| {
+                    crate::perturb::apply_forcing_perturbation_members(
+                        vars,
+                        &values.values[c * per_cell..(c + 1) * per_cell],
+                        fs,
+                    )
+                },
                 t1,
                 dt,
             )
         }
-        None => ens.step(model, &base, |_, _, _| {}, t1, dt),
+        None => ens.step(model, &base, |_, _| {}, t1, dt),
     };
     timers.physics += t.elapsed();
     r.map_err(CycleError::from)?;

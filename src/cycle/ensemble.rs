@@ -72,22 +72,21 @@ impl<M: LandModel> CellEnsemble<M> {
     }
 
     /// Advance every member of every cell by one step. `base[c]` is the unperturbed forcing
-    /// of cell `c`; `perturb(c, member, &mut forcing)` applies the member's perturbation.
+    /// of cell `c`; `perturb(c, forcings)` applies the members' perturbations to `forcings`
+    /// (one per member, in member order, each starting as `base[c]`).
     #[allow(clippy::needless_range_loop)] // cells index three parallel arrays
     pub fn step(
         &mut self,
         model: &M,
         base: &[Forcing],
-        mut perturb: impl FnMut(usize, usize, &mut Forcing),
+        mut perturb: impl FnMut(usize, &mut [Forcing]),
         time_end: NaiveDateTime,
         dt: f64,
     ) -> Result<(), StepError> {
         let n = self.n_members;
         for c in 0..self.ids.len() {
-            for (m, f) in self.scratch_forcing.iter_mut().enumerate() {
-                *f = base[c];
-                perturb(c, m, f);
-            }
+            self.scratch_forcing.fill(base[c]);
+            perturb(c, &mut self.scratch_forcing);
             // The next cell's accumulators are cold by now (the whole array is megabytes):
             // ask for them while this cell's physics runs.
             if let Some(next) = self.flux_acc.get((c + 1) * n..(c + 2) * n) {
