@@ -429,15 +429,21 @@ struct Writer {
 type Job<R> = Box<dyn FnOnce() -> Result<R, CycleError> + Send>;
 
 /// Run jobs from `rx` until it closes, timing them into `busy` and keeping the first error
-/// in `failed` (after which jobs are skipped); `then` receives every successful result.
+/// in `failed`; `then` receives every successful result. Jobs after a failure are skipped:
+/// after any failure (`any_failure`), or only after a failure of this thread's own jobs (the
+/// commit thread still commits the files written before the writer failed).
 fn run_jobs<R>(
     rx: std::sync::mpsc::Receiver<Job<R>>,
     failed: &Mutex<Option<CycleError>>,
+    any_failure: bool,
     busy: &Mutex<Duration>,
     mut then: impl FnMut(R) -> Result<(), CycleError>,
 ) {
+    let mut own_failure = false;
     for job in rx {
-        if failed.lock().map(|g| g.is_some()).unwrap_or(true) {
+        let stop =
+            own_failure || (any_failure && failed.lock().map(|g| g.is_some()).unwrap_or(true));
+        if stop {
             continue; // after a failure, write nothing more
         }
         let t = Instant::now();
@@ -446,6 +452,7 @@ fn run_jobs<R>(
             *g += t.elapsed();
         }
         if let Err(e) = r {
+            own_failure = true;
             if let Ok(mut g) = failed.lock() {
                 g.get_or_insert(e);
             }
@@ -465,13 +472,13 @@ impl Writer {
         let (f, b) = (Arc::clone(&failed), Arc::clone(&sync_busy));
         let sync_handle = std::thread::Builder::new()
             .name("landcycle-sync".into())
-            .spawn(move || run_jobs(crx, &f, &b, |()| Ok(())))
+            .spawn(move || run_jobs(crx, &f, false, &b, |()| Ok(())))
             .map_err(spawn_err)?;
         let (f, b) = (Arc::clone(&failed), Arc::clone(&busy));
         let handle = std::thread::Builder::new()
             .name("landcycle-writer".into())
             .spawn(move || {
-                run_jobs(rx, &f, &b, |commit| {
+                run_jobs(rx, &f, true, &b, |commit| {
                     ctx.send(commit)
                         .map_err(|_| CycleError::Invalid("the file sync thread stopped".into()))
                 })
