@@ -357,6 +357,24 @@ fn clipping_in_standard_normal_space_and_physical_bounds() {
     assert_eq!(f.air_temperature, 290.0, "unperturbed field untouched");
     assert!(g.apply_forcing_perturbation(&[1.0, 0.0], &mut f).is_err());
     assert!(g.soil_moisture_increment(&[0.0; 3], 4).is_err());
+
+    // All members of a cell at once: bit for bit what each member gets on its own.
+    let p = [1.5, -20.0, 0.5, 0.7, 900.0, 3.0, 1.0, -400.0, 0.0];
+    let base = Forcing {
+        shortwave_down: 1000.0,
+        longwave_down: 300.0,
+        precipitation: 1e-4,
+        air_temperature: 290.0,
+        ..Forcing::default()
+    };
+    let mut all = [base; 3];
+    landcycle::perturb::apply_forcing_perturbation_members(g.resolved_vars(), &p, &mut all);
+    for (m, got) in all.iter().enumerate() {
+        let mut one = base;
+        g.apply_forcing_perturbation(&p[3 * m..3 * m + 3], &mut one)
+            .unwrap();
+        assert_eq!(*got, one, "member {m}");
+    }
 }
 
 #[test]

@@ -23,18 +23,18 @@ use crate::grid::remap::RemapMethod;
 use crate::grid::statics::StaticFields;
 use crate::grid::{Decomposition, Grid, GridError};
 use crate::io::history::{
-    history_file_name, write_history, Compression, EnsembleStat, HistoryField, HistoryGrid,
-    HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    history_file_name, write_history_deferred, Compression, EnsembleStat, HistoryField,
+    HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 use crate::io::restart::{
     check_fingerprint, find_latest_restart, read_restart_cells, restart_file_name, verify_restart,
-    write_restart, RestartData, RestartField,
+    write_restart_deferred, RestartData, RestartField,
 };
-use crate::io::IoError;
+use crate::io::{IoError, PendingFile};
 use crate::lsm::noah::tables::{ParameterTables, TableError};
 use crate::lsm::noah::NoahLsm;
 use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
-use crate::parallel::{merge_by_id, Communicator};
+use crate::parallel::{order_by_id, Communicator};
 use crate::perturb::{
     initial_member_deviates, PerturbError, PerturbGenerator, PerturbGroup, PerturbKind,
     PerturbState, PerturbValues, PerturbVar, SpatialCorrelation, STREAM_FORCING,
@@ -248,26 +248,122 @@ pub fn perturbation_groups(
     Ok((forcing, state))
 }
 
+/// The state and values of a perturbation group at the next perturbation time.
+type Ahead = std::thread::JoinHandle<Result<(PerturbState, PerturbValues), PerturbError>>;
+
 /// A perturbation group with its rank-local state and the values held until the next
 /// perturbation time.
+///
+/// The state and values of the next perturbation time are computed on a helper thread while
+/// the ensemble steps through the current one (the same calls as computing them when they
+/// are due, so the numbers are identical); nothing is computed ahead for perturbation times
+/// at or after `horizon`, the end of the run.
 struct Perturber {
-    gen: PerturbGenerator,
+    gen: Arc<PerturbGenerator>,
     state: PerturbState,
     values: PerturbValues,
+    horizon: NaiveDateTime,
+    ahead: Option<Ahead>,
+    /// A values buffer for the next computation ahead.
+    spare: Option<PerturbValues>,
 }
 
 impl Perturber {
-    fn new(gen: PerturbGenerator, state: PerturbState) -> Result<Self, CycleError> {
+    fn new(
+        gen: PerturbGenerator,
+        state: PerturbState,
+        horizon: NaiveDateTime,
+    ) -> Result<Self, CycleError> {
         let values = gen.values(&state)?;
-        Ok(Perturber { gen, state, values })
+        Ok(Perturber {
+            gen: Arc::new(gen),
+            state,
+            values,
+            horizon,
+            ahead: None,
+            spare: None,
+        })
     }
+
     /// Advance to the perturbation time containing `t`; true when the values changed.
     fn advance(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
+        let k = self.gen.time_index(t);
+        let current = self.state.time_index();
+        let next = Some(k) == current.checked_add(1);
+        let moved = if k == current {
+            false
+        } else {
+            match self.ahead.take() {
+                Some(h) if next => {
+                    match h.join() {
+                        Ok(r) => {
+                            let (state, values) = r?;
+                            self.state = state;
+                            self.spare = Some(std::mem::replace(&mut self.values, values));
+                        }
+                        // The helper thread died: compute here (same result or the same error).
+                        Err(_) => {
+                            self.advance_here(t)?;
+                        }
+                    }
+                    true
+                }
+                other => {
+                    self.ahead = other;
+                    self.advance_here(t)?
+                }
+            }
+        };
+        self.compute_ahead();
+        Ok(moved)
+    }
+
+    fn advance_here(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
+        if let Some(h) = self.ahead.take() {
+            let _ = h.join();
+        }
         let moved = self.gen.advance_to_time(&mut self.state, t)?;
         if moved {
             self.gen.values_into(&self.state, &mut self.values)?;
         }
         Ok(moved)
+    }
+
+    /// Start computing the next perturbation time's state and values on a helper thread,
+    /// unless that time is at or after the end of the run.
+    fn compute_ahead(&mut self) {
+        if self.ahead.is_some() {
+            return;
+        }
+        let interval = self.gen.group().interval_seconds;
+        let next_start = self
+            .state
+            .time_index()
+            .checked_add(1)
+            .and_then(|k| crate::perturb::clock::interval_start(k, interval));
+        if !matches!(next_start, Some(t) if t < self.horizon) {
+            return;
+        }
+        let gen = Arc::clone(&self.gen);
+        let mut state = self.state.clone();
+        let mut values = self.spare.take().unwrap_or_else(|| self.values.clone());
+        let spawned = std::thread::Builder::new()
+            .name("landcycle-perturb".into())
+            .spawn(move || {
+                gen.advance(&mut state)?;
+                gen.values_into(&state, &mut values)?;
+                Ok((state, values))
+            });
+        // Without a thread the values are computed when they are due.
+        self.ahead = spawned.ok();
+    }
+}
+
+impl Drop for Perturber {
+    fn drop(&mut self) {
+        if let Some(h) = self.ahead.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -301,53 +397,101 @@ fn history_grid(grid: &Grid) -> HistoryGrid {
     }
 }
 
+/// What is left of a write job once its file is complete under the temporary name: make it
+/// durable and visible (fsync, rename) and, for a restart, record it in state.json.
+type CommitJob = Box<dyn FnOnce() -> Result<(), CycleError> + Send>;
+
 /// A file-writing job of the root rank.
-type WriteJob = Box<dyn FnOnce() -> Result<(), CycleError> + Send>;
+type WriteJob = Box<dyn FnOnce() -> Result<CommitJob, CycleError> + Send>;
+
+/// Run a write job and its commit on the calling thread.
+fn write_now(job: WriteJob) -> Result<(), CycleError> {
+    job()?()
+}
 
 /// Root-only background writer: history and restart files are merged and written on a
 /// separate thread while the ensemble steps on, at most one job queued behind the running
-/// one. Jobs run in submission order, so `state.json` names a restart only after that
-/// restart is on disk; the first failure is reported at the next submission or at
-/// [`Writer::finish`]. netCDF and HDF5 calls from both threads are serialised by the one
-/// global HDF5 lock that the netcdf and hdf5 crates share.
+/// one. A second thread commits the finished files (fsync, rename, state.json) in the order
+/// they were written, so the writer builds the next file while the disk catches up with the
+/// last one, and `state.json` names a restart only after that restart is on disk. The first
+/// failure is reported at the next submission or at [`Writer::finish`]. netCDF and HDF5
+/// calls from both threads are serialised by the one global HDF5 lock that the netcdf and
+/// hdf5 crates share.
 struct Writer {
     tx: Option<SyncSender<WriteJob>>,
     handle: Option<std::thread::JoinHandle<()>>,
+    sync_handle: Option<std::thread::JoinHandle<()>>,
     failed: Arc<Mutex<Option<CycleError>>>,
     busy: Arc<Mutex<Duration>>,
+    sync_busy: Arc<Mutex<Duration>>,
+}
+
+/// A job of one of the writer's threads.
+type Job<R> = Box<dyn FnOnce() -> Result<R, CycleError> + Send>;
+
+/// Run jobs from `rx` until it closes, timing them into `busy` and keeping the first error
+/// in `failed`; `then` receives every successful result. Jobs after a failure are skipped:
+/// after any failure (`any_failure`), or only after a failure of this thread's own jobs (the
+/// commit thread still commits the files written before the writer failed).
+fn run_jobs<R>(
+    rx: std::sync::mpsc::Receiver<Job<R>>,
+    failed: &Mutex<Option<CycleError>>,
+    any_failure: bool,
+    busy: &Mutex<Duration>,
+    mut then: impl FnMut(R) -> Result<(), CycleError>,
+) {
+    let mut own_failure = false;
+    for job in rx {
+        let stop =
+            own_failure || (any_failure && failed.lock().map(|g| g.is_some()).unwrap_or(true));
+        if stop {
+            continue; // after a failure, write nothing more
+        }
+        let t = Instant::now();
+        let r = job().and_then(&mut then);
+        if let Ok(mut g) = busy.lock() {
+            *g += t.elapsed();
+        }
+        if let Err(e) = r {
+            own_failure = true;
+            if let Ok(mut g) = failed.lock() {
+                g.get_or_insert(e);
+            }
+        }
+    }
 }
 
 impl Writer {
     fn new() -> Result<Writer, CycleError> {
         let (tx, rx) = sync_channel::<WriteJob>(1);
+        let (ctx, crx) = sync_channel::<CommitJob>(2);
         let failed: Arc<Mutex<Option<CycleError>>> = Arc::new(Mutex::new(None));
         let busy = Arc::new(Mutex::new(Duration::ZERO));
+        let sync_busy = Arc::new(Mutex::new(Duration::ZERO));
+        let spawn_err =
+            |e: std::io::Error| CycleError::Invalid(format!("cannot start the writer thread: {e}"));
+        let (f, b) = (Arc::clone(&failed), Arc::clone(&sync_busy));
+        let sync_handle = std::thread::Builder::new()
+            .name("landcycle-sync".into())
+            .spawn(move || run_jobs(crx, &f, false, &b, |()| Ok(())))
+            .map_err(spawn_err)?;
         let (f, b) = (Arc::clone(&failed), Arc::clone(&busy));
         let handle = std::thread::Builder::new()
             .name("landcycle-writer".into())
             .spawn(move || {
-                for job in rx {
-                    if f.lock().map(|g| g.is_some()).unwrap_or(true) {
-                        continue; // after a failure, write nothing more
-                    }
-                    let t = Instant::now();
-                    let r = job();
-                    if let Ok(mut g) = b.lock() {
-                        *g += t.elapsed();
-                    }
-                    if let Err(e) = r {
-                        if let Ok(mut g) = f.lock() {
-                            *g = Some(e);
-                        }
-                    }
-                }
+                run_jobs(rx, &f, true, &b, |commit| {
+                    ctx.send(commit)
+                        .map_err(|_| CycleError::Invalid("the file sync thread stopped".into()))
+                })
             })
-            .map_err(|e| CycleError::Invalid(format!("cannot start the writer thread: {e}")))?;
+            .map_err(spawn_err)?;
         Ok(Writer {
             tx: Some(tx),
             handle: Some(handle),
+            sync_handle: Some(sync_handle),
             failed,
             busy,
+            sync_busy,
         })
     }
 
@@ -367,25 +511,34 @@ impl Writer {
         Ok(())
     }
 
-    /// Wait for every queued file; returns the first failure and the time spent writing.
-    fn finish(mut self) -> Result<Duration, CycleError> {
+    /// Stop accepting jobs and wait for both threads; false when one of them panicked.
+    fn join(&mut self) -> bool {
         drop(self.tx.take());
-        if let Some(h) = self.handle.take() {
-            if h.join().is_err() {
-                return Err(CycleError::Invalid("the writer thread panicked".into()));
-            }
+        // The writer thread closes the sync queue when it ends.
+        let w = self.handle.take().map(|h| h.join().is_ok()).unwrap_or(true);
+        let s = self
+            .sync_handle
+            .take()
+            .map(|h| h.join().is_ok())
+            .unwrap_or(true);
+        w && s
+    }
+
+    /// Wait for every queued file; returns the first failure and the time spent writing and
+    /// committing files.
+    fn finish(mut self) -> Result<(Duration, Duration), CycleError> {
+        if !self.join() {
+            return Err(CycleError::Invalid("the writer thread panicked".into()));
         }
         self.take_error()?;
-        Ok(self.busy.lock().map(|g| *g).unwrap_or_default())
+        let get = |m: &Mutex<Duration>| m.lock().map(|g| *g).unwrap_or_default();
+        Ok((get(&self.busy), get(&self.sync_busy)))
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.join();
     }
 }
 
@@ -597,12 +750,19 @@ pub fn run(
             agree(comm, r)?
         }
     };
+    // Windows to run.
+    let mut todo: Vec<Window> = windows(start, cfg.run.end, i64::from(cfg.run.window_hours));
+    if let Some(n) = opts.windows {
+        todo.truncate(n);
+    }
+    // End of the last step of this run (nothing is read or computed ahead beyond it).
+    let run_end = todo.last().map(|w| w.end).unwrap_or(start);
     let mut fpert = match (fgen, fstate) {
-        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s))?),
+        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s, run_end))?),
         _ => None,
     };
     let mut spert = match (sgen, sstate) {
-        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s))?),
+        (Some(g), Some(s)) => Some(agree(comm, Perturber::new(g, s, run_end))?),
         _ => None,
     };
 
@@ -639,12 +799,6 @@ pub fn run(
     } else {
         None
     };
-
-    // Windows to run.
-    let mut todo: Vec<Window> = windows(start, cfg.run.end, i64::from(cfg.run.window_hours));
-    if let Some(n) = opts.windows {
-        todo.truncate(n);
-    }
 
     let hist = Arc::new(HistoryContext {
         grid: history_grid(&grid),
@@ -715,6 +869,7 @@ pub fn run(
                 spert.as_mut(),
                 t0,
                 t1,
+                (t1 < run_end).then(|| (t1, t1 + chrono::Duration::seconds(dt))),
                 dt as f64,
                 &mut timers,
             );
@@ -775,7 +930,7 @@ pub fn run(
         Some(wr) => wr.finish().map(Some),
         None => Ok(None),
     };
-    let written = agree(comm, written)?;
+    let (written, committed) = agree(comm, written)?.unwrap_or_default();
     timers.restart += t.elapsed();
     let stages = [
         ("setup", timers.setup),
@@ -785,7 +940,8 @@ pub fn run(
         ("history output", timers.output),
         ("restart", timers.restart),
         ("assimilation", timers.assimilation),
-        ("writer thread", written.unwrap_or_default()),
+        ("writer thread", written),
+        ("file sync thread", committed),
     ];
     summary.stage_seconds = stages
         .iter()
@@ -804,6 +960,7 @@ fn step_once(
     spert: Option<&mut Perturber>,
     t0: NaiveDateTime,
     t1: NaiveDateTime,
+    next_step: Option<(NaiveDateTime, NaiveDateTime)>,
     dt: f64,
     timers: &mut Timers,
 ) -> Result<Option<Vec<Forcing>>, CycleError> {
@@ -828,7 +985,7 @@ fn step_once(
                         .soil_moisture_increment_into(p.values.get(c, m), &mut inc)?;
                     inc.iter_mut().for_each(|x| *x *= scale);
                     let k = c * n + m;
-                    model.apply_increment(&ens.params[c], &mut ens.states[k], &inc);
+                    model.apply_increment_in_place(&ens.params[c], &mut ens.states[k], &inc);
                 }
             }
         }
@@ -837,21 +994,35 @@ fn step_once(
     let Some(reader) = reader else {
         return Ok(None); // a rank without land cells has nothing to step
     };
-    let base = timed(&mut timers.forcing, || reader.forcing_for_step(t0, t1))?;
+    let base = timed(&mut timers.forcing, || {
+        let base = reader.forcing_for_step(t0, t1);
+        // Read the next step's forcing file (if it needs a new one) during this step's physics.
+        if let Some((n0, n1)) = next_step {
+            reader.prefetch_step(n0, n1);
+        }
+        base
+    })?;
     let t = Instant::now();
     let r = match fp {
         Some(p) => {
             let vars = p.gen.resolved_vars();
             let values = &p.values;
+            let per_cell = values.n_members * values.n_vars;
             ens.step(
                 model,
                 &base,
-                |c, m, f| crate::perturb::apply_forcing_perturbation(vars, values.get(c, m), f),
+                |c, fs| {
+                    crate::perturb::apply_forcing_perturbation_members(
+                        vars,
+                        &values.values[c * per_cell..(c + 1) * per_cell],
+                        fs,
+                    )
+                },
                 t1,
                 dt,
             )
         }
-        None => ens.step(model, &base, |_, _, _| {}, t1, dt),
+        None => ens.step(model, &base, |_, _| {}, t1, dt),
     };
     timers.physics += t.elapsed();
     r.map_err(CycleError::from)?;
@@ -877,58 +1048,90 @@ fn write_history_output(
         (ens.mean_spread_records(model), 2 * w)
     };
     let ids = comm.gatherv_u64(&ens.ids, 0);
-    let vals = comm.gatherv_f64(&records, 0);
+    let vals = comm.gatherv_f64_owned(records, 0);
     let (Some(ids), Some(vals)) = (ids, vals) else {
         return Ok(());
     };
     let n_members = ens.n_members;
     let hist = Arc::clone(hist);
     let path = path.to_path_buf();
-    let job = move || {
-        let merged = merge_by_id(&ids, &vals, per_cell);
-        write_history_file(&hist, nl, n_members, merged, valid, &path)
-    };
+    let job: WriteJob = Box::new(move || {
+        let pending =
+            write_history_file(&hist, nl, n_members, &ids, &vals, per_cell, valid, &path)?;
+        let commit: CommitJob = Box::new(move || Ok(pending.commit()?));
+        Ok(commit)
+    });
     match writer {
-        Some(wr) => wr.submit(Box::new(job)),
-        None => job(),
+        Some(wr) => wr.submit(job),
+        None => write_now(job),
     }
 }
 
-/// Build the full-grid fields of one history file from records merged by global id and
-/// write it (root rank, possibly on the writer thread).
+/// Build the full-grid fields of one history file from the records gathered per rank
+/// (`per_cell` values per cell, cells taken in global id order) and write it (root rank,
+/// possibly on the writer thread).
+#[allow(clippy::too_many_arguments)]
 fn write_history_file(
     hist: &HistoryContext,
     nl: usize,
     n_members: usize,
-    merged: Vec<(u64, Vec<f64>)>,
+    ids: &[Vec<u64>],
+    vals: &[Vec<f64>],
+    per_cell: usize,
     valid: NaiveDateTime,
     path: &Path,
-) -> Result<(), CycleError> {
+) -> Result<PendingFile, CycleError> {
     let w = record_width(nl);
+    for (r, (rank_ids, block)) in ids.iter().zip(vals).enumerate() {
+        if block.len() != rank_ids.len() * per_cell {
+            return Err(CycleError::Invalid(format!(
+                "history: rank {r} sent {} values for {} cells × {per_cell}",
+                block.len(),
+                rank_ids.len()
+            )));
+        }
+    }
+    // Each cell's record, in global id order.
+    let merged: Vec<&[f64]> = order_by_id(ids)
+        .into_iter()
+        .map(|(_, r, k)| &vals[r][k * per_cell..(k + 1) * per_cell])
+        .collect();
     let n_land = merged.len();
     let vars = all_vars();
     // Land-only arrays per variable and statistic, layer-major, cells in id (row-major) order.
     let n_blocks = if hist.members { n_members } else { 2 };
-    let mut owned: Vec<(usize, usize, Vec<f64>)> = Vec::new(); // (var index, block, full-grid data)
+    // (var index, block, offset in the record, layers), variables outer, blocks inner.
+    let mut slots: Vec<(usize, usize, usize, usize)> = Vec::new();
     let mut offset = 0;
     for (vi, v) in vars.iter().enumerate() {
         let layers = if v.layered { nl } else { 1 };
         for b in 0..n_blocks {
-            let mut land = vec![0.0; n_land * layers];
-            for (c, (_, rec)) in merged.iter().enumerate() {
-                for l in 0..layers {
-                    land[l * n_land + c] = rec[b * w + offset + l];
-                }
-            }
-            let full = hist.grid.expand_land(&land, layers).ok_or_else(|| {
-                CycleError::Invalid(format!(
-                    "history: {n_land} land cells gathered, grid mask has a different count"
-                ))
-            })?;
-            owned.push((vi, b, full));
+            slots.push((vi, b, b * w + offset, layers));
         }
         offset += layers;
     }
+    // One pass over the records fills every land array.
+    let mut land: Vec<Vec<f64>> = slots
+        .iter()
+        .map(|&(_, _, _, layers)| vec![0.0; n_land * layers])
+        .collect();
+    for (c, rec) in merged.iter().enumerate() {
+        for (dst, &(_, _, o, layers)) in land.iter_mut().zip(&slots) {
+            for l in 0..layers {
+                dst[l * n_land + c] = rec[o + l];
+            }
+        }
+    }
+    let mut owned: Vec<(usize, usize, Vec<f64>)> = Vec::with_capacity(slots.len()); // (var index, block, full-grid data)
+    for (data, &(vi, b, _, layers)) in land.iter().zip(&slots) {
+        let full = hist.grid.expand_land(data, layers).ok_or_else(|| {
+            CycleError::Invalid(format!(
+                "history: {n_land} land cells gathered, grid mask has a different count"
+            ))
+        })?;
+        owned.push((vi, b, full));
+    }
+    drop(land);
     let mut fields: Vec<HistoryField> = Vec::new();
     let mut member_data: Vec<(usize, Vec<f64>)> = Vec::new();
     if hist.members {
@@ -965,7 +1168,7 @@ fn write_history_file(
     if hist.members {
         metadata.ensemble_size = n_members;
     }
-    write_history(
+    Ok(write_history_deferred(
         path,
         &HistoryWrite {
             grid: &hist.grid,
@@ -975,8 +1178,7 @@ fn write_history_file(
             metadata: &metadata,
             compression: hist.compression,
         },
-    )?;
-    Ok(())
+    )?)
 }
 
 fn field_of<'a>(
@@ -999,38 +1201,6 @@ fn field_of<'a>(
     }
 }
 
-/// Split packed per-member states `[cell][member][all fields]` into restart fields.
-fn split_fields(
-    specs: &[crate::lsm::FieldSpec],
-    packed: &[f64],
-    n_cm: usize,
-) -> Result<Vec<RestartField>, CycleError> {
-    let width: usize = specs.iter().map(|s| s.len).sum();
-    if packed.len() != n_cm * width {
-        return Err(CycleError::Invalid(format!(
-            "packed state has {} values, expected {} × {width}",
-            packed.len(),
-            n_cm
-        )));
-    }
-    let mut out: Vec<RestartField> = specs
-        .iter()
-        .map(|s| RestartField {
-            name: s.name.to_string(),
-            per_cell: s.len,
-            values: Vec::with_capacity(n_cm * s.len),
-        })
-        .collect();
-    for k in 0..n_cm {
-        let mut off = k * width;
-        for (f, s) in out.iter_mut().zip(specs) {
-            f.values.extend_from_slice(&packed[off..off + s.len]);
-            off += s.len;
-        }
-    }
-    Ok(out)
-}
-
 /// Gather states and perturbation states to the root, which writes the restart atomically
 /// and records the completed cycle.
 #[allow(clippy::too_many_arguments)]
@@ -1049,9 +1219,9 @@ fn write_restart_output(
     let n = ens.n_members;
     let state_width: usize = model.restart_fields().iter().map(|s| s.len).sum();
     let ids = comm.gatherv_u64(&ens.ids, 0);
-    let states = comm.gatherv_f64(&ens.pack_states(model), 0);
-    let fvals = comm.gatherv_f64(&fpert.map(|p| p.state.pack()).unwrap_or_default(), 0);
-    let svals = comm.gatherv_f64(&spert.map(|p| p.state.pack()).unwrap_or_default(), 0);
+    let states = comm.gatherv_f64_owned(ens.pack_states(model), 0);
+    let fvals = comm.gatherv_f64(fpert.map(|p| p.state.as_slice()).unwrap_or_default(), 0);
+    let svals = comm.gatherv_f64(spert.map(|p| p.state.as_slice()).unwrap_or_default(), 0);
     let (Some(ids), Some(states), Some(fvals), Some(svals)) = (ids, states, fvals, svals) else {
         return Ok(());
     };
@@ -1067,7 +1237,7 @@ fn write_restart_output(
             .collect();
     let rundir = rundir.clone();
     let fingerprint = fingerprint.to_string();
-    let job = move || {
+    let job: WriteJob = Box::new(move || {
         write_restart_file(
             &specs,
             model_name,
@@ -1076,20 +1246,21 @@ fn write_restart_output(
             ids,
             states,
             groups,
-            &rundir,
+            rundir,
             valid,
-            &fingerprint,
+            fingerprint,
             keep,
         )
-    };
+    });
     match writer {
-        Some(wr) => wr.submit(Box::new(job)),
-        None => job(),
+        Some(wr) => wr.submit(job),
+        None => write_now(job),
     }
 }
 
-/// Merge gathered states by global id, write the restart atomically, record the completed
-/// cycle in state.json and prune old restarts (root rank, possibly on the writer thread).
+/// Merge gathered states by global id and write the restart under its temporary name (root
+/// rank, possibly on the writer thread). The returned commit puts it in place, records the
+/// completed cycle in state.json and prunes old restarts.
 #[allow(clippy::too_many_arguments)]
 fn write_restart_file(
     specs: &[crate::lsm::FieldSpec],
@@ -1099,15 +1270,44 @@ fn write_restart_file(
     ids: Vec<Vec<u64>>,
     states: Vec<Vec<f64>>,
     groups: Vec<(&'static str, usize, i64, Vec<Vec<f64>>)>,
-    rundir: &RunDir,
+    rundir: RunDir,
     valid: NaiveDateTime,
-    fingerprint: &str,
+    fingerprint: String,
     keep: usize,
-) -> Result<(), CycleError> {
-    let merged = merge_by_id(&ids, &states, n * state_width);
-    let cell_ids: Vec<u64> = merged.iter().map(|(id, _)| *id).collect();
-    let flat: Vec<f64> = merged.into_iter().flat_map(|(_, v)| v).collect();
-    let model_fields = split_fields(specs, &flat, cell_ids.len() * n)?;
+) -> Result<CommitJob, CycleError> {
+    // Straight from the gathered blocks into the per-field layout `[cell][member][len]`,
+    // cells in global id order (what merge_by_id + split would give, without the copies).
+    let order = order_by_id(&ids);
+    let cell_ids: Vec<u64> = order.iter().map(|&(id, _, _)| id).collect();
+    for (r, (rank_ids, block)) in ids.iter().zip(&states).enumerate() {
+        if block.len() != rank_ids.len() * n * state_width {
+            return Err(CycleError::Invalid(format!(
+                "rank {r} sent {} state values, expected {} cells × {n} members × {state_width}",
+                block.len(),
+                rank_ids.len()
+            )));
+        }
+    }
+    // One pass over the gathered states (a pass per field would stream them once per field).
+    let mut model_fields: Vec<RestartField> = specs
+        .iter()
+        .map(|s| RestartField {
+            name: s.name.to_string(),
+            per_cell: s.len,
+            values: Vec::with_capacity(cell_ids.len() * n * s.len),
+        })
+        .collect();
+    for &(_, r, k) in &order {
+        let cell = &states[r][k * n * state_width..(k + 1) * n * state_width];
+        for member in cell.chunks_exact(state_width) {
+            let mut off = 0;
+            for (f, s) in model_fields.iter_mut().zip(specs) {
+                f.values.extend_from_slice(&member[off..off + s.len]);
+                off += s.len;
+            }
+        }
+    }
+    drop(states);
     let mut perturbation_fields = Vec::new();
     let mut attributes = std::collections::BTreeMap::new();
     attributes.insert(
@@ -1115,19 +1315,26 @@ fn write_restart_file(
         env!("CARGO_PKG_VERSION").to_string(),
     );
     for (name, nv, time_index, vals) in &groups {
-        {
-            let (name, nv) = (*name, *nv);
-            let m = merge_by_id(&ids, vals, n * nv);
-            perturbation_fields.push(RestartField {
-                name: name.to_string(),
-                per_cell: nv,
-                values: m.into_iter().flat_map(|(_, v)| v).collect(),
-            });
-            attributes.insert(
-                format!("perturbation_{name}_time_index"),
-                time_index.to_string(),
-            );
+        let w = n * nv;
+        let mut values = Vec::with_capacity(cell_ids.len() * w);
+        for &(_, r, k) in &order {
+            let block = vals[r].get(k * w..(k + 1) * w).ok_or_else(|| {
+                CycleError::Invalid(format!(
+                    "rank {r} sent {} {name} perturbation values, too few for its cells",
+                    vals[r].len()
+                ))
+            })?;
+            values.extend_from_slice(block);
         }
+        perturbation_fields.push(RestartField {
+            name: name.to_string(),
+            per_cell: *nv,
+            values,
+        });
+        attributes.insert(
+            format!("perturbation_{name}_time_index"),
+            time_index.to_string(),
+        );
     }
     let data = RestartData {
         valid_time: valid,
@@ -1142,14 +1349,18 @@ fn write_restart_file(
     let path = rundir
         .cycle_dir(valid, "restart")
         .join(restart_file_name(valid));
-    write_restart(&path, &data)?;
-    rundir.write_state(&RunState {
-        last_completed_cycle: crate::time::cycle_label(valid),
-        restart: path.clone(),
-        config_fingerprint: fingerprint.to_string(),
-    })?;
-    rundir.prune_restarts(keep, valid, restart_file_name);
-    Ok(())
+    let pending = write_restart_deferred(&path, &data)?;
+    drop(data);
+    Ok(Box::new(move || {
+        pending.commit()?;
+        rundir.write_state(&RunState {
+            last_completed_cycle: crate::time::cycle_label(valid),
+            restart: path,
+            config_fingerprint: fingerprint,
+        })?;
+        rundir.prune_restarts(keep, valid, restart_file_name);
+        Ok(())
+    }))
 }
 
 /// Read this rank's cells from a restart (verified once on the root).

@@ -5,6 +5,24 @@ use chrono::NaiveDateTime;
 use super::history_vars::{accumulate, pack_record, record_width, N_FLUX};
 use crate::lsm::{Forcing, LandModel, LsmError, StepOutput};
 
+/// Hint the CPU to bring `data` into its caches (no effect on results; a no-op on targets
+/// without a prefetch instruction).
+#[inline]
+fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = data.as_ptr().cast::<i8>();
+        for off in (0..std::mem::size_of_val(data)).step_by(64) {
+            // SAFETY: a prefetch is only a hint: it never faults and changes no memory; the
+            // address lies inside `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 /// A physics failure located in space and ensemble.
 #[derive(Debug, thiserror::Error)]
 #[error("cell {cell_id} member {member} at {time}: {source}")]
@@ -54,21 +72,25 @@ impl<M: LandModel> CellEnsemble<M> {
     }
 
     /// Advance every member of every cell by one step. `base[c]` is the unperturbed forcing
-    /// of cell `c`; `perturb(c, member, &mut forcing)` applies the member's perturbation.
+    /// of cell `c`; `perturb(c, forcings)` applies the members' perturbations to `forcings`
+    /// (one per member, in member order, each starting as `base[c]`).
     #[allow(clippy::needless_range_loop)] // cells index three parallel arrays
     pub fn step(
         &mut self,
         model: &M,
         base: &[Forcing],
-        mut perturb: impl FnMut(usize, usize, &mut Forcing),
+        mut perturb: impl FnMut(usize, &mut [Forcing]),
         time_end: NaiveDateTime,
         dt: f64,
     ) -> Result<(), StepError> {
         let n = self.n_members;
         for c in 0..self.ids.len() {
-            for (m, f) in self.scratch_forcing.iter_mut().enumerate() {
-                *f = base[c];
-                perturb(c, m, f);
+            self.scratch_forcing.fill(base[c]);
+            perturb(c, &mut self.scratch_forcing);
+            // The next cell's accumulators are cold by now (the whole array is megabytes):
+            // ask for them while this cell's physics runs.
+            if let Some(next) = self.flux_acc.get((c + 1) * n..(c + 2) * n) {
+                prefetch(next);
             }
             let states = &mut self.states[c * n..(c + 1) * n];
             if let Err(source) = model.step_members(

@@ -214,16 +214,22 @@ pub fn pack_record<M: LandModel>(
 ) {
     let n = nsteps.max(1) as f64;
     out.extend(acc.iter().map(|a| a / n));
-    let theta = model.soil_moisture(state);
-    // ALMA SoilMoist is the water mass per layer: θ × thickness × ρ_water.
-    out.extend(
-        theta
-            .iter()
-            .zip(model.soil_layer_thickness())
-            .map(|(t, dz)| t * dz * 1000.0),
-    );
-    out.extend(theta);
-    out.extend(model.soil_temperature(state));
+    // ALMA SoilMoist is the water mass per layer: θ × thickness × ρ_water, then θ itself.
+    // θ is appended twice and the first copy turned into mass (no temporary vectors: this
+    // runs for every member of every cell at every output time).
+    let start = out.len();
+    model.extend_soil_moisture(state, out);
+    let nl = out.len() - start;
+    out.extend_from_within(start..start + nl);
+    let dz = model.soil_layer_thickness();
+    let n_mass = nl.min(dz.len());
+    for l in 0..n_mass {
+        out[start + l] = out[start + nl + l] * dz[l] * 1000.0;
+    }
+    if n_mass < nl {
+        out.drain(start + n_mass..start + nl);
+    }
+    model.extend_soil_temperature(state, out);
     out.push(model.skin_temperature(state));
     out.push(model.swe(state));
     out.push(model.snow_depth(state));

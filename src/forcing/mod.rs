@@ -404,13 +404,45 @@ struct GridInfo {
     first_file: PathBuf,
 }
 
+/// Solar geometry of one forcing period at every target: what the zenith weighting of the
+/// steps inside the period shares (computed once per period, not once per step).
+struct ZenithPeriod {
+    p0: NaiveDateTime,
+    p1: NaiveDateTime,
+    reference_time: NaiveDateTime,
+    reference: solar::ZenithReference,
+    curves: Vec<solar::DaylitCurve>,
+    /// Mean cos(zenith) over the whole period per target.
+    period_means: Vec<f64>,
+}
+
 /// Reads forcing for one rank's cells.
 pub struct ForcingReader {
-    spec: ForcingSpec,
-    targets: Vec<(f64, f64)>,
-    grid: Option<GridInfo>,
+    src: RecordReader,
+    /// (sin, cos) of each target's latitude.
+    sin_cos_lat: Vec<(f64, f64)>,
     /// Small cache of recent records, oldest first.
     cache: Vec<Arc<ForcingRecord>>,
+    zenith: Option<ZenithPeriod>,
+    /// Per-target zenith factors of the current step (reused buffer).
+    factors: Vec<f64>,
+    /// A record being read ahead on a helper thread ([`ForcingReader::prefetch_step`]).
+    pending: Option<Prefetch>,
+}
+
+/// A record read ahead: its file time and the thread reading it.
+struct Prefetch {
+    time: NaiveDateTime,
+    handle: std::thread::JoinHandle<Result<ForcingRecord, ForcingError>>,
+}
+
+impl Drop for ForcingReader {
+    fn drop(&mut self) {
+        // Never leave a thread inside the netCDF library behind.
+        if let Some(p) = self.pending.take() {
+            let _ = p.handle.join();
+        }
+    }
 }
 
 const CACHE_RECORDS: usize = 3;
@@ -420,34 +452,94 @@ impl ForcingReader {
     pub fn new(spec: ForcingSpec, target_points: &[(f64, f64)]) -> Result<Self, ForcingError> {
         spec.validate()?;
         Ok(Self {
-            spec,
-            targets: target_points.to_vec(),
-            grid: None,
+            src: RecordReader {
+                spec: Arc::new(spec),
+                targets: Arc::new(target_points.to_vec()),
+                grid: None,
+            },
+            sin_cos_lat: target_points
+                .iter()
+                .map(|&(lat, _)| {
+                    let phi = lat.to_radians();
+                    (phi.sin(), phi.cos())
+                })
+                .collect(),
             cache: Vec::new(),
+            zenith: None,
+            factors: Vec::new(),
+            pending: None,
         })
     }
 
+    /// Zenith factors of sub-interval [o1, o2] of period [p0, p1] for every target, into
+    /// `self.factors`: the same values as [`zenith_factor`] per target, with the geometry of
+    /// the period computed once per period.
+    fn zenith_factors(
+        &mut self,
+        p0: NaiveDateTime,
+        p1: NaiveDateTime,
+        o1: NaiveDateTime,
+        o2: NaiveDateTime,
+        reference: NaiveDateTime,
+    ) {
+        let fresh = match &self.zenith {
+            Some(z) => z.p0 != p0 || z.p1 != p1 || z.reference_time != reference,
+            None => true,
+        };
+        if fresh {
+            let r = solar::ZenithReference::new(reference);
+            let (s0, s1) = (r.seconds(p0), r.seconds(p1));
+            let mut curves = Vec::with_capacity(self.src.targets.len());
+            let mut period_means = Vec::with_capacity(self.src.targets.len());
+            for (&(_, lon), &(sin_lat, cos_lat)) in self.src.targets.iter().zip(&self.sin_cos_lat) {
+                let c = r.curve(sin_lat, cos_lat);
+                period_means.push(c.mean(r.hour_angle(s0, lon), r.hour_angle(s1, lon)));
+                curves.push(c);
+            }
+            self.zenith = Some(ZenithPeriod {
+                p0,
+                p1,
+                reference_time: reference,
+                reference: r,
+                curves,
+                period_means,
+            });
+        }
+        let z = self.zenith.as_ref().expect("set above");
+        let r = &z.reference;
+        let (s1, s2) = (r.seconds(o1), r.seconds(o2));
+        self.factors.clear();
+        for ((&(_, lon), c), &period) in self.src.targets.iter().zip(&z.curves).zip(&z.period_means)
+        {
+            self.factors.push(if period < MIN_PERIOD_COS_ZENITH {
+                1.0
+            } else {
+                c.mean(r.hour_angle(s1, lon), r.hour_angle(s2, lon)) / period
+            });
+        }
+    }
+
     pub fn spec(&self) -> &ForcingSpec {
-        &self.spec
+        &self.src.spec
     }
     pub fn targets(&self) -> &[(f64, f64)] {
-        &self.targets
+        &self.src.targets
     }
 
     /// The source hyperslab this reader reads (known after the first file).
     pub fn hyperslab(&self) -> Option<Hyperslab> {
-        self.grid.as_ref().map(|g| g.weights.slab())
+        self.src.grid.as_ref().map(|g| g.weights.slab())
     }
 
     fn interval(&self) -> Duration {
-        Duration::seconds(self.spec.interval_seconds)
+        Duration::seconds(self.src.spec.interval_seconds)
     }
 
     /// File time at or before `t` (files are aligned to 00 UTC).
     pub fn file_time_at_or_before(&self, t: NaiveDateTime) -> NaiveDateTime {
         let ts = t.and_utc().timestamp();
-        let k = ts.div_euclid(self.spec.interval_seconds);
-        chrono::DateTime::from_timestamp(k * self.spec.interval_seconds, 0)
+        let k = ts.div_euclid(self.src.spec.interval_seconds);
+        chrono::DateTime::from_timestamp(k * self.src.spec.interval_seconds, 0)
             .expect("timestamp in range")
             .naive_utc()
     }
@@ -457,7 +549,18 @@ impl ForcingReader {
         if let Some(r) = self.cache.iter().find(|r| r.time == time) {
             return Ok(Arc::clone(r));
         }
-        let rec = Arc::new(self.read_record(time)?);
+        let read = match self.pending.take() {
+            Some(p) if p.time == time => match p.handle.join() {
+                Ok(r) => r,
+                // The helper thread died: read here (same result or the same error).
+                Err(_) => self.src.read_record(time),
+            },
+            other => {
+                self.pending = other;
+                self.src.read_record(time)
+            }
+        };
+        let rec = Arc::new(read?);
         if self.cache.len() >= CACHE_RECORDS {
             self.cache.remove(0);
         }
@@ -465,6 +568,203 @@ impl ForcingReader {
         Ok(rec)
     }
 
+    /// File times of the records [`ForcingReader::forcing_for_step`] reads for a step, in the
+    /// order it reads them.
+    fn file_times_for_step(
+        &self,
+        step_start: NaiveDateTime,
+        step_end: NaiveDateTime,
+    ) -> Vec<NaiveDateTime> {
+        let mut times = Vec::new();
+        if step_end <= step_start {
+            return times;
+        }
+        let interval = self.interval();
+        let int_s = self.src.spec.interval_seconds as f64;
+        let sampled = |s: TimeSampling| {
+            ForcingRole::ALL
+                .into_iter()
+                .any(|r| self.src.spec.variables.get(r).sampling == s)
+        };
+        if sampled(TimeSampling::Instantaneous) {
+            let mid = step_start + (step_end - step_start) / 2;
+            let ta = self.file_time_at_or_before(mid);
+            times.push(ta);
+            if (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s > 0.0 {
+                times.push(ta + interval);
+            }
+        }
+        if sampled(TimeSampling::PeriodMean) {
+            let mut p0 = self.file_time_at_or_before(step_start);
+            while p0 < step_end {
+                let p1 = p0 + interval;
+                if step_end.min(p1) > step_start.max(p0) {
+                    times.push(match self.src.spec.period_alignment {
+                        PeriodAlignment::Ending => p1,
+                        PeriodAlignment::Starting => p0,
+                    });
+                }
+                p0 = p1;
+            }
+        }
+        times
+    }
+
+    /// Start reading, on a helper thread, the first record that the step
+    /// [step_start, step_end) will need and that is not cached yet, so that the file is read
+    /// while the caller computes. At most one record is read ahead; the values are exactly
+    /// those of a direct read, and a failed read ahead reports its error only when
+    /// [`ForcingReader::forcing_for_step`] asks for that record. Does nothing before the
+    /// first record was read (that read sets up the remapping) or for a reader without
+    /// targets.
+    pub fn prefetch_step(&mut self, step_start: NaiveDateTime, step_end: NaiveDateTime) {
+        if self.src.grid.is_none() || self.src.targets.is_empty() {
+            return;
+        }
+        let needed = self.file_times_for_step(step_start, step_end);
+        if let Some(p) = &self.pending {
+            if needed.contains(&p.time) {
+                return; // already under way
+            }
+        }
+        if let Some(p) = self.pending.take() {
+            let _ = p.handle.join(); // a read ahead nobody asked for
+        }
+        let Some(&time) = needed
+            .iter()
+            .find(|t| !self.cache.iter().any(|r| r.time == **t))
+        else {
+            return;
+        };
+        let mut src = self.src.clone();
+        if let Ok(handle) = std::thread::Builder::new()
+            .name("landcycle-forcing".into())
+            .spawn(move || src.read_record(time))
+        {
+            self.pending = Some(Prefetch { time, handle });
+        }
+    }
+
+    /// Forcing for every target over the model step [step_start, step_end).
+    pub fn forcing_for_step(
+        &mut self,
+        step_start: NaiveDateTime,
+        step_end: NaiveDateTime,
+    ) -> Result<Vec<Forcing>, ForcingError> {
+        if step_end <= step_start {
+            return Err(ForcingError::BadStep {
+                start: step_start,
+                end: step_end,
+            });
+        }
+        let n = self.src.targets.len();
+        if n == 0 {
+            // A rank without land cells touches no file.
+            return Ok(Vec::new());
+        }
+        let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
+        let interval = self.interval();
+        let int_s = self.src.spec.interval_seconds as f64;
+        let mut out = vec![[0.0f64; 7]; n];
+
+        // Instantaneous fields: linear in time at the step midpoint.
+        let mid = step_start + (step_end - step_start) / 2;
+        let ta = self.file_time_at_or_before(mid);
+        let wb = (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s;
+        let inst_roles: Vec<ForcingRole> = ForcingRole::ALL
+            .into_iter()
+            .filter(|r| self.src.spec.variables.get(*r).sampling == TimeSampling::Instantaneous)
+            .collect();
+        if !inst_roles.is_empty() {
+            let ra = self.record(ta)?;
+            let rb = if wb > 0.0 {
+                Some(self.record(ta + interval)?)
+            } else {
+                None
+            };
+            for role in &inst_roles {
+                let a = ra.values(*role);
+                for (k, o) in out.iter_mut().enumerate() {
+                    o[role.index()] = match &rb {
+                        Some(rb) => (1.0 - wb) * a[k] + wb * rb.values(*role)[k],
+                        None => a[k],
+                    };
+                }
+            }
+        }
+
+        // Period-mean fields: time-weighted over the periods the step overlaps.
+        let period_roles: Vec<ForcingRole> = ForcingRole::ALL
+            .into_iter()
+            .filter(|r| self.src.spec.variables.get(*r).sampling == TimeSampling::PeriodMean)
+            .collect();
+        if !period_roles.is_empty() {
+            let mut p0 = self.file_time_at_or_before(step_start);
+            while p0 < step_end {
+                let p1 = p0 + interval;
+                let o1 = step_start.max(p0);
+                let o2 = step_end.min(p1);
+                let frac = (o2 - o1).num_milliseconds() as f64 / 1000.0 / dt;
+                if frac > 0.0 {
+                    let file_time = match self.src.spec.period_alignment {
+                        PeriodAlignment::Ending => p1,
+                        PeriodAlignment::Starting => p0,
+                    };
+                    let rec = self.record(file_time)?;
+                    let reference = p0 + interval / 2;
+                    let zenith = self.src.spec.sw_zenith_weighting
+                        && period_roles.contains(&ForcingRole::ShortwaveDown);
+                    if zenith {
+                        self.zenith_factors(p0, p1, o1, o2, reference);
+                    }
+                    for role in &period_roles {
+                        let vals = rec.values(*role);
+                        let i = role.index();
+                        if zenith && *role == ForcingRole::ShortwaveDown {
+                            for ((o, &v), &factor) in out.iter_mut().zip(vals).zip(&self.factors) {
+                                o[i] += frac * factor * v;
+                            }
+                        } else {
+                            for (o, &v) in out.iter_mut().zip(vals) {
+                                o[i] += frac * v;
+                            }
+                        }
+                    }
+                }
+                p0 = p1;
+            }
+        }
+
+        let h = self.src.spec.forcing_height;
+        Ok(out
+            .into_iter()
+            .map(|v| {
+                let tair = v[ForcingRole::AirTemperature.index()];
+                Forcing {
+                    air_temperature: tair,
+                    specific_humidity: v[ForcingRole::SpecificHumidity.index()],
+                    surface_pressure: v[ForcingRole::SurfacePressure.index()],
+                    wind_speed: v[ForcingRole::WindSpeed.index()],
+                    precipitation: v[ForcingRole::Precipitation.index()],
+                    frozen_precip_fraction: frozen_precip_fraction(tair),
+                    shortwave_down: v[ForcingRole::ShortwaveDown.index()],
+                    longwave_down: v[ForcingRole::LongwaveDown.index()],
+                    forcing_height: h,
+                }
+            })
+            .collect())
+    }
+}
+
+/// What reading one record needs; cloned into a prefetch thread.
+#[derive(Clone)]
+struct RecordReader {
+    spec: Arc<ForcingSpec>,
+    targets: Arc<Vec<(f64, f64)>>,
+    grid: Option<Arc<GridInfo>>,
+}
+
+impl RecordReader {
     fn read_record(&mut self, time: NaiveDateTime) -> Result<ForcingRecord, ForcingError> {
         let path = self.spec.file_path(time)?;
         if !path.is_file() {
@@ -515,12 +815,12 @@ impl ForcingReader {
                 let src = LatLonSource::new(lat.clone(), lon.clone()).map_err(remap_err)?;
                 let weights =
                     RemapWeights::new(&src, &self.targets, self.spec.remap).map_err(remap_err)?;
-                self.grid = Some(GridInfo {
+                self.grid = Some(Arc::new(GridInfo {
                     lat,
                     lon,
                     weights,
                     first_file: path.clone(),
-                });
+                }));
             }
         }
         let grid = self.grid.as_ref().expect("grid set above");
@@ -718,112 +1018,6 @@ impl ForcingReader {
                 found.join(", ")
             ),
         })
-    }
-
-    /// Forcing for every target over the model step [step_start, step_end).
-    pub fn forcing_for_step(
-        &mut self,
-        step_start: NaiveDateTime,
-        step_end: NaiveDateTime,
-    ) -> Result<Vec<Forcing>, ForcingError> {
-        if step_end <= step_start {
-            return Err(ForcingError::BadStep {
-                start: step_start,
-                end: step_end,
-            });
-        }
-        let n = self.targets.len();
-        if n == 0 {
-            // A rank without land cells touches no file.
-            return Ok(Vec::new());
-        }
-        let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
-        let interval = self.interval();
-        let int_s = self.spec.interval_seconds as f64;
-        let mut out = vec![[0.0f64; 7]; n];
-
-        // Instantaneous fields: linear in time at the step midpoint.
-        let mid = step_start + (step_end - step_start) / 2;
-        let ta = self.file_time_at_or_before(mid);
-        let wb = (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s;
-        let inst_roles: Vec<ForcingRole> = ForcingRole::ALL
-            .into_iter()
-            .filter(|r| self.spec.variables.get(*r).sampling == TimeSampling::Instantaneous)
-            .collect();
-        if !inst_roles.is_empty() {
-            let ra = self.record(ta)?;
-            let rb = if wb > 0.0 {
-                Some(self.record(ta + interval)?)
-            } else {
-                None
-            };
-            for role in &inst_roles {
-                let a = ra.values(*role);
-                for (k, o) in out.iter_mut().enumerate() {
-                    o[role.index()] = match &rb {
-                        Some(rb) => (1.0 - wb) * a[k] + wb * rb.values(*role)[k],
-                        None => a[k],
-                    };
-                }
-            }
-        }
-
-        // Period-mean fields: time-weighted over the periods the step overlaps.
-        let period_roles: Vec<ForcingRole> = ForcingRole::ALL
-            .into_iter()
-            .filter(|r| self.spec.variables.get(*r).sampling == TimeSampling::PeriodMean)
-            .collect();
-        if !period_roles.is_empty() {
-            let mut p0 = self.file_time_at_or_before(step_start);
-            while p0 < step_end {
-                let p1 = p0 + interval;
-                let o1 = step_start.max(p0);
-                let o2 = step_end.min(p1);
-                let frac = (o2 - o1).num_milliseconds() as f64 / 1000.0 / dt;
-                if frac > 0.0 {
-                    let file_time = match self.spec.period_alignment {
-                        PeriodAlignment::Ending => p1,
-                        PeriodAlignment::Starting => p0,
-                    };
-                    let rec = self.record(file_time)?;
-                    let reference = p0 + interval / 2;
-                    for role in &period_roles {
-                        let vals = rec.values(*role);
-                        let zenith =
-                            *role == ForcingRole::ShortwaveDown && self.spec.sw_zenith_weighting;
-                        for (k, o) in out.iter_mut().enumerate() {
-                            let factor = if zenith {
-                                let (lat, lon) = self.targets[k];
-                                zenith_factor(p0, p1, o1, o2, lat, lon, reference)
-                            } else {
-                                1.0
-                            };
-                            o[role.index()] += frac * factor * vals[k];
-                        }
-                    }
-                }
-                p0 = p1;
-            }
-        }
-
-        let h = self.spec.forcing_height;
-        Ok(out
-            .into_iter()
-            .map(|v| {
-                let tair = v[ForcingRole::AirTemperature.index()];
-                Forcing {
-                    air_temperature: tair,
-                    specific_humidity: v[ForcingRole::SpecificHumidity.index()],
-                    surface_pressure: v[ForcingRole::SurfacePressure.index()],
-                    wind_speed: v[ForcingRole::WindSpeed.index()],
-                    precipitation: v[ForcingRole::Precipitation.index()],
-                    frozen_precip_fraction: frozen_precip_fraction(tair),
-                    shortwave_down: v[ForcingRole::ShortwaveDown.index()],
-                    longwave_down: v[ForcingRole::LongwaveDown.index()],
-                    forcing_height: h,
-                }
-            })
-            .collect())
     }
 }
 

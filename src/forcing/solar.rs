@@ -63,11 +63,22 @@ fn hour_angle_unwrapped(
     lon_deg: f64,
     eot_minutes: f64,
 ) -> f64 {
+    hour_angle_from_seconds(seconds_since_midnight_of(t, base_day), lon_deg, eot_minutes)
+}
+
+/// Seconds from 00 UTC of the day of `base_day` to `t`.
+#[inline]
+fn seconds_since_midnight_of(t: NaiveDateTime, base_day: NaiveDateTime) -> f64 {
     let midnight = base_day
         .date()
         .and_hms_opt(0, 0, 0)
         .expect("valid midnight");
-    let secs = (t - midnight).num_milliseconds() as f64 / 1000.0;
+    (t - midnight).num_milliseconds() as f64 / 1000.0
+}
+
+/// Hour angle from seconds since 00 UTC of the base day (see [`hour_angle_unwrapped`]).
+#[inline]
+fn hour_angle_from_seconds(secs: f64, lon_deg: f64, eot_minutes: f64) -> f64 {
     // Solar time of day in seconds: UTC + longitude offset + equation of time.
     OMEGA * (secs + lon_deg * 240.0 + eot_minutes * 60.0 - 43_200.0)
 }
@@ -91,23 +102,98 @@ pub fn cos_zenith(t: NaiveDateTime, lat_deg: f64, lon_deg: f64) -> f64 {
     solar_position(t, lat_deg, lon_deg).cos_zenith
 }
 
-/// Integral over hour angle of max(0, a + b cos h) from 0 to `h` (any real h), b >= 0.
-fn daylit_integral(a: f64, b: f64, h: f64) -> f64 {
-    if a >= b {
-        // Sun never sets.
-        return a * h + b * h.sin();
+/// max(0, a + b cos h) over the hour angle h for one place and declination (b >= 0), with
+/// its half day length computed once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DaylitCurve {
+    a: f64,
+    b: f64,
+    /// Half day length (rad) and its sine; only used when the sun rises and sets.
+    h0: f64,
+    sin_h0: f64,
+}
+
+impl DaylitCurve {
+    pub fn new(a: f64, b: f64) -> Self {
+        let (h0, sin_h0) = if a >= b || a <= -b {
+            (0.0, 0.0)
+        } else {
+            let h0 = (-a / b).clamp(-1.0, 1.0).acos(); // half day length, (0, pi)
+            (h0, h0.sin())
+        };
+        DaylitCurve { a, b, h0, sin_h0 }
     }
-    if a <= -b {
-        return 0.0;
+
+    /// Integral of max(0, a + b cos h) from 0 to `h` (any real h).
+    #[inline]
+    pub fn integral(&self, h: f64) -> f64 {
+        let (a, b, h0) = (self.a, self.b, self.h0);
+        if a >= b {
+            // Sun never sets.
+            return a * h + b * h.sin();
+        }
+        if a <= -b {
+            return 0.0;
+        }
+        let per_day = 2.0 * (a * h0 + b * self.sin_h0);
+        let turns = ((h + PI) / (2.0 * PI)).floor();
+        let hw = h - turns * 2.0 * PI; // in [-pi, pi)
+        let c = hw.clamp(-h0, h0);
+        // Integral from -pi to hw, then shift so the function is zero at h = 0.
+        let from_minus_pi = a * c + b * c.sin() + (a * h0 + b * self.sin_h0);
+        turns * per_day + from_minus_pi - 0.5 * per_day
     }
-    let h0 = (-a / b).clamp(-1.0, 1.0).acos(); // half day length, (0, pi)
-    let per_day = 2.0 * (a * h0 + b * h0.sin());
-    let turns = ((h + PI) / (2.0 * PI)).floor();
-    let hw = h - turns * 2.0 * PI; // in [-pi, pi)
-    let c = hw.clamp(-h0, h0);
-    // Integral from -pi to hw, then shift so the function is zero at h = 0.
-    let from_minus_pi = a * c + b * c.sin() + (a * h0 + b * h0.sin());
-    turns * per_day + from_minus_pi - 0.5 * per_day
+
+    /// Mean of max(0, a + b cos h) over hour angles [h1, h2]; the value at h1 when h2 <= h1.
+    #[inline]
+    pub fn mean(&self, h1: f64, h2: f64) -> f64 {
+        if h2 <= h1 {
+            return (self.a + self.b * h1.cos()).max(0.0);
+        }
+        ((self.integral(h2) - self.integral(h1)) / (h2 - h1)).max(0.0)
+    }
+}
+
+/// Declination and equation of time held at one reference time: the part of
+/// [`mean_cos_zenith`] shared by every place and every sub-interval that uses the same
+/// reference (the results are bit-identical to calling [`mean_cos_zenith`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZenithReference {
+    reference: NaiveDateTime,
+    sin_decl: f64,
+    cos_decl: f64,
+    eot_minutes: f64,
+}
+
+impl ZenithReference {
+    pub fn new(reference: NaiveDateTime) -> Self {
+        let (decl, eot) = declination_and_equation_of_time(reference);
+        ZenithReference {
+            reference,
+            sin_decl: decl.sin(),
+            cos_decl: decl.cos(),
+            eot_minutes: eot,
+        }
+    }
+
+    /// The daylit cos-zenith curve of a place given sin and cos of its latitude.
+    #[inline]
+    pub fn curve(&self, sin_lat: f64, cos_lat: f64) -> DaylitCurve {
+        DaylitCurve::new(sin_lat * self.sin_decl, (cos_lat * self.cos_decl).max(0.0))
+    }
+
+    /// Seconds from 00 UTC of the reference day to `t` (the place-independent part of the
+    /// hour angle).
+    #[inline]
+    pub fn seconds(&self, t: NaiveDateTime) -> f64 {
+        seconds_since_midnight_of(t, self.reference)
+    }
+
+    /// Unwrapped hour angle (rad) at `secs` (from [`ZenithReference::seconds`]) and longitude.
+    #[inline]
+    pub fn hour_angle(&self, secs: f64, lon_deg: f64) -> f64 {
+        hour_angle_from_seconds(secs, lon_deg, self.eot_minutes)
+    }
 }
 
 /// Time mean of max(0, cos zenith) over [t1, t2] (UTC) at a place, with declination and
@@ -121,16 +207,12 @@ pub fn mean_cos_zenith(
     lon_deg: f64,
     reference: NaiveDateTime,
 ) -> f64 {
-    let (decl, eot) = declination_and_equation_of_time(reference);
+    let r = ZenithReference::new(reference);
     let phi = lat_deg.to_radians();
-    let a = phi.sin() * decl.sin();
-    let b = (phi.cos() * decl.cos()).max(0.0);
-    let h1 = hour_angle_unwrapped(t1, reference, lon_deg, eot);
-    let h2 = hour_angle_unwrapped(t2, reference, lon_deg, eot);
-    if h2 <= h1 {
-        return (a + b * h1.cos()).max(0.0);
-    }
-    ((daylit_integral(a, b, h2) - daylit_integral(a, b, h1)) / (h2 - h1)).max(0.0)
+    let curve = r.curve(phi.sin(), phi.cos());
+    let h1 = r.hour_angle(r.seconds(t1), lon_deg);
+    let h2 = r.hour_angle(r.seconds(t2), lon_deg);
+    curve.mean(h1, h2)
 }
 
 /// Top-of-atmosphere irradiance factor (Earth-Sun distance correction, Spencer 1971).

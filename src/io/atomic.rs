@@ -59,6 +59,21 @@ where
     F: FnOnce(&Path) -> Result<T, E>,
     E: From<IoError>,
 {
+    let (value, pending) = atomic_write_deferred(final_path, write)?;
+    pending.commit()?;
+    Ok(value)
+}
+
+/// The first half of [`atomic_write`]: `write` creates the complete file under the
+/// temporary name; [`PendingFile::commit`] then makes it durable and puts it in place. This
+/// lets a caller go on with other work (the next file) while the disk catches up. Until the
+/// commit, `final_path` is untouched; dropping the [`PendingFile`] uncommitted removes the
+/// temporary file.
+pub fn atomic_write_deferred<T, E, F>(final_path: &Path, write: F) -> Result<(T, PendingFile), E>
+where
+    F: FnOnce(&Path) -> Result<T, E>,
+    E: From<IoError>,
+{
     let dir = parent_dir(final_path);
     if !dir.is_dir() {
         return Err(IoError::Fs {
@@ -69,33 +84,62 @@ where
         .into());
     }
     let tmp = temp_path_for(final_path);
-    let mut guard = TempGuard {
+    let guard = TempGuard {
         path: tmp.clone(),
         armed: true,
     };
     let value = write(&tmp)?;
-    let fs_err = |path: &Path, action: &'static str| {
-        let path = path.to_path_buf();
-        move |source: std::io::Error| IoError::Fs {
-            path,
-            action,
-            source,
-        }
-    };
-    // The writer closed its handle; reopen to flush the data to stable storage before the
-    // rename makes it visible under the final name.
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .open(&tmp)
-        .map_err(fs_err(&tmp, "open temporary file for fsync"))?;
-    file.sync_all().map_err(fs_err(&tmp, "fsync"))?;
-    drop(file);
-    fs::rename(&tmp, final_path).map_err(fs_err(final_path, "rename temporary file"))?;
-    guard.armed = false;
-    // Make the rename itself durable.
-    let d = fs::File::open(&dir).map_err(fs_err(&dir, "open directory for fsync"))?;
-    d.sync_all().map_err(fs_err(&dir, "fsync directory"))?;
-    Ok(value)
+    Ok((
+        value,
+        PendingFile {
+            guard,
+            final_path: final_path.to_path_buf(),
+            dir,
+        },
+    ))
+}
+
+/// A complete file under its temporary name, waiting for [`PendingFile::commit`].
+pub struct PendingFile {
+    guard: TempGuard,
+    final_path: PathBuf,
+    dir: PathBuf,
+}
+
+impl PendingFile {
+    /// The final path the file will have.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// fsync the temporary file, rename it over the final path and fsync the directory. On
+    /// an error the temporary file is removed and the final path is left as it was.
+    pub fn commit(mut self) -> Result<(), IoError> {
+        let tmp = self.guard.path.clone();
+        let fs_err = |path: &Path, action: &'static str| {
+            let path = path.to_path_buf();
+            move |source: std::io::Error| IoError::Fs {
+                path,
+                action,
+                source,
+            }
+        };
+        // The writer closed its handle; reopen to flush the data to stable storage before the
+        // rename makes it visible under the final name.
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .open(&tmp)
+            .map_err(fs_err(&tmp, "open temporary file for fsync"))?;
+        file.sync_all().map_err(fs_err(&tmp, "fsync"))?;
+        drop(file);
+        fs::rename(&tmp, &self.final_path)
+            .map_err(fs_err(&self.final_path, "rename temporary file"))?;
+        self.guard.armed = false;
+        // Make the rename itself durable.
+        let d = fs::File::open(&self.dir).map_err(fs_err(&self.dir, "open directory for fsync"))?;
+        d.sync_all().map_err(fs_err(&self.dir, "fsync directory"))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +152,30 @@ mod tests {
         assert_eq!(t.parent(), Some(Path::new("/a/b")));
         let name = t.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with(".LC_RST_1.h5.tmp."), "{name}");
+    }
+
+    #[test]
+    fn deferred_write_appears_only_at_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "old").unwrap();
+        let ((), pending) = atomic_write_deferred(&path, |tmp| -> Result<(), IoError> {
+            std::fs::write(tmp, "new").unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(pending.final_path(), path.as_path());
+        pending.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        // Dropped uncommitted: the temporary file goes, the final file stays as it was.
+        let ((), pending) = atomic_write_deferred(&path, |tmp| -> Result<(), IoError> {
+            std::fs::write(tmp, "newer").unwrap();
+            Ok(())
+        })
+        .unwrap();
+        drop(pending);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

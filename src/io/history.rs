@@ -9,7 +9,7 @@
 //! in `cell_methods` (`realization: mean` / `realization: standard_deviation`), which CF,
 //! xarray, CDO and ncview all handle. Layouts are documented in docs/io.md.
 
-use super::atomic::atomic_write;
+use super::atomic::{atomic_write_deferred, PendingFile};
 use super::IoError;
 use chrono::NaiveDateTime;
 use std::ops::Range;
@@ -574,14 +574,22 @@ fn time_value(reference: NaiveDateTime, t: NaiveDateTime, units: TimeUnits) -> f
 
 /// Write one history file atomically (temporary name, fsync, rename).
 pub fn write_history(path: &Path, h: &HistoryWrite) -> Result<(), IoError> {
+    write_history_deferred(path, h)?.commit()
+}
+
+/// As [`write_history`], but the file stays under its temporary name until
+/// [`PendingFile::commit`] (fsync and rename), which the caller may do later or on another
+/// thread.
+pub fn write_history_deferred(path: &Path, h: &HistoryWrite) -> Result<PendingFile, IoError> {
     let (prepared, n_members) = validate(path, h)?;
     // netCDF-C silences HDF5's error printing only on the thread that initialised it; probing
     // for absent attributes would otherwise print HDF5-DIAG noise from other threads.
     hdf5::silence_errors(true);
     let final_path = path.to_path_buf();
-    atomic_write(path, |tmp| {
+    let ((), pending) = atomic_write_deferred(path, |tmp| {
         write_netcdf(tmp, &final_path, h, &prepared, n_members)
-    })
+    })?;
+    Ok(pending)
 }
 
 /// Adapter from netcdf errors to [`IoError`] naming the final file and what was being done.

@@ -17,7 +17,7 @@ pub mod restart;
 use std::path::PathBuf;
 use thiserror::Error;
 
-pub use atomic::atomic_write;
+pub use atomic::{atomic_write, atomic_write_deferred, PendingFile};
 pub use history::{
     history_file_name, write_history, Compression, EnsembleStat, GridKind, GridMapping,
     HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,

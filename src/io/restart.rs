@@ -7,7 +7,7 @@
 //! (see [`canonical_checksum`]) is stored as the root attribute `checksum_sha256` and verified
 //! by [`read_restart`] and [`verify_restart`]. Layout: docs/io.md.
 
-use super::atomic::atomic_write;
+use super::atomic::{atomic_write_deferred, PendingFile};
 use super::IoError;
 use chrono::NaiveDateTime;
 use hdf5::types::VarLenUnicode;
@@ -256,10 +256,19 @@ fn validate(path: &Path, d: &RestartData) -> Result<(), IoError> {
 /// Write a restart file atomically (temporary name, fsync, rename): the previous file of the
 /// same name stays intact until the new one is complete.
 pub fn write_restart(path: &Path, d: &RestartData) -> Result<(), IoError> {
+    write_restart_deferred(path, d)?.commit()
+}
+
+/// As [`write_restart`], but the file stays under its temporary name until
+/// [`PendingFile::commit`] (fsync and rename), which the caller may do later or on another
+/// thread.
+pub fn write_restart_deferred(path: &Path, d: &RestartData) -> Result<PendingFile, IoError> {
     validate(path, d)?;
     let checksum = canonical_checksum(d);
     let final_path = path.to_path_buf();
-    atomic_write(path, |tmp| write_hdf5(tmp, &final_path, d, &checksum))
+    let ((), pending) =
+        atomic_write_deferred(path, |tmp| write_hdf5(tmp, &final_path, d, &checksum))?;
+    Ok(pending)
 }
 
 fn h5err(path: &Path, context: impl Into<String>) -> impl FnOnce(hdf5::Error) -> IoError {

@@ -164,6 +164,16 @@ pub trait LandModel: Send + Sync {
     fn soil_moisture(&self, state: &Self::State) -> Vec<f64>;
     /// Soil temperature per layer (K).
     fn soil_temperature(&self, state: &Self::State) -> Vec<f64>;
+    /// Append [`LandModel::soil_moisture`] to `out` (models override this to skip the
+    /// temporary vector; output writing calls it for every member).
+    fn extend_soil_moisture(&self, state: &Self::State, out: &mut Vec<f64>) {
+        out.extend(self.soil_moisture(state));
+    }
+    /// Append [`LandModel::soil_temperature`] to `out` (see
+    /// [`LandModel::extend_soil_moisture`]).
+    fn extend_soil_temperature(&self, state: &Self::State, out: &mut Vec<f64>) {
+        out.extend(self.soil_temperature(state));
+    }
     /// Skin (radiative surface) temperature (K).
     fn skin_temperature(&self, state: &Self::State) -> f64;
     /// Snow water equivalent (kg m-2).
@@ -182,6 +192,18 @@ pub trait LandModel: Send + Sync {
         state: &mut Self::State,
         increment: &[f64],
     ) -> Vec<f64>;
+
+    /// As [`LandModel::apply_increment`] without returning the applied increment (the
+    /// ensemble's state perturbations call it for every cell and member; models override it
+    /// to skip the allocation). The state must end up exactly as `apply_increment` leaves it.
+    fn apply_increment_in_place(
+        &self,
+        params: &Self::CellParams,
+        state: &mut Self::State,
+        increment: &[f64],
+    ) {
+        self.apply_increment(params, state, increment);
+    }
 
     /// Physical bounds (lower, upper) of each layer's soil moisture for this cell.
     fn soil_moisture_bounds(&self, params: &Self::CellParams) -> (f64, f64);

@@ -21,6 +21,11 @@ pub trait Communicator {
     fn barrier(&self);
     /// Gather variable-length blocks on `root`: `Some(blocks indexed by rank)` there, `None` elsewhere.
     fn gatherv_f64(&self, send: &[f64], root: usize) -> Option<Vec<Vec<f64>>>;
+    /// As [`Communicator::gatherv_f64`], taking the send buffer by value so that an
+    /// implementation can hand it over without copying (a single process does).
+    fn gatherv_f64_owned(&self, send: Vec<f64>, root: usize) -> Option<Vec<Vec<f64>>> {
+        self.gatherv_f64(&send, root)
+    }
     /// As [`Communicator::gatherv_f64`] for unsigned integers (cell ids, counts).
     fn gatherv_u64(&self, send: &[u64], root: usize) -> Option<Vec<Vec<u64>>>;
     /// Scatter variable-length blocks from `root` (`blocks` is read on root only).
@@ -50,6 +55,9 @@ impl Communicator for SingleProcess {
     fn barrier(&self) {}
     fn gatherv_f64(&self, send: &[f64], _root: usize) -> Option<Vec<Vec<f64>>> {
         Some(vec![send.to_vec()])
+    }
+    fn gatherv_f64_owned(&self, send: Vec<f64>, _root: usize) -> Option<Vec<Vec<f64>>> {
+        Some(vec![send])
     }
     fn gatherv_u64(&self, send: &[u64], _root: usize) -> Option<Vec<Vec<u64>>> {
         Some(vec![send.to_vec()])
@@ -218,6 +226,21 @@ impl Communicator for MpiComm {
     }
 }
 
+/// Positions `(rank, k)` of gathered items in ascending global id order (`ids[r][k]` is the
+/// global index of the `k`-th item of rank `r`): the order [`merge_by_id`] produces, without
+/// copying the values.
+pub fn order_by_id(ids: &[Vec<u64>]) -> Vec<(u64, usize, usize)> {
+    let mut order: Vec<(u64, usize, usize)> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(r, rank_ids)| rank_ids.iter().enumerate().map(move |(k, &id)| (id, r, k)))
+        .collect();
+    // (id, rank, k) ascending: equal ids (never produced by a decomposition) keep rank order,
+    // exactly as the stable sort of `merge_by_id`.
+    order.sort_unstable();
+    order
+}
+
 /// Place values gathered per rank back into global order: `ids[r][k]` is the global index of
 /// the `k`-th item of rank `r`, each item `width` values long. Returns `(index, values)` pairs
 /// sorted by index, so the result is independent of the decomposition.
@@ -259,6 +282,11 @@ mod tests {
                 (3, vec![30.0, 31.0]),
                 (5, vec![50.0, 51.0])
             ]
+        );
+        assert_eq!(order_by_id(&ids), vec![(1, 0, 1), (3, 1, 0), (5, 0, 0)]);
+        assert_eq!(
+            SingleProcess.gatherv_f64_owned(vec![1.0, 2.0], 0),
+            Some(vec![vec![1.0, 2.0]])
         );
     }
 }

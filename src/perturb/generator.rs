@@ -603,6 +603,69 @@ impl PerturbGenerator {
     }
 }
 
+/// [`apply_forcing_perturbation`] for all members of one cell: `p` holds the values of
+/// member 0, then member 1, … (`vars.len()` each, the layout of one cell's block of
+/// [`PerturbValues`]) and `forcings` one forcing per member. Each member gets exactly what
+/// [`apply_forcing_perturbation`] gives it; the loop runs over members inside each variable,
+/// so the per-variable choices are made once per cell.
+pub fn apply_forcing_perturbation_members(
+    vars: &[ResolvedVar],
+    p: &[f64],
+    forcings: &mut [Forcing],
+) {
+    let nv = vars.len();
+    if nv == 0 {
+        return;
+    }
+    for (v, var) in vars.iter().enumerate() {
+        let members = forcings.iter_mut().zip(p.chunks_exact(nv));
+        match var.target {
+            PerturbTarget::ShortwaveDown => {
+                perturb_field(var, v, members, |f| &mut f.shortwave_down)
+            }
+            PerturbTarget::LongwaveDown => perturb_field(var, v, members, |f| &mut f.longwave_down),
+            PerturbTarget::Precipitation => {
+                perturb_field(var, v, members, |f| &mut f.precipitation)
+            }
+            PerturbTarget::AirTemperature => {
+                perturb_field(var, v, members, |f| &mut f.air_temperature)
+            }
+            PerturbTarget::SpecificHumidity => {
+                perturb_field(var, v, members, |f| &mut f.specific_humidity)
+            }
+            PerturbTarget::WindSpeed => perturb_field(var, v, members, |f| &mut f.wind_speed),
+            PerturbTarget::SoilMoisture(_) => {}
+        }
+    }
+}
+
+/// Variable `v` of every (forcing, member values) pair, on the field `field` selects; the
+/// arithmetic of [`apply_forcing_perturbation`].
+#[inline(always)]
+fn perturb_field<'a>(
+    var: &ResolvedVar,
+    v: usize,
+    members: impl Iterator<Item = (&'a mut Forcing, &'a [f64])>,
+    field: impl Fn(&mut Forcing) -> &mut f64,
+) {
+    let (lower, upper) = (var.lower, var.upper);
+    for (f, pm) in members {
+        let x = field(f);
+        let pv = pm[v];
+        let mut y = match var.kind {
+            PerturbKind::Additive => *x + pv,
+            PerturbKind::Multiplicative => *x * pv,
+        };
+        if let Some(l) = lower {
+            y = y.max(l);
+        }
+        if let Some(u) = upper {
+            y = y.min(u);
+        }
+        *x = y;
+    }
+}
+
 /// Apply perturbation values `p` (one per variable of `vars`, same order) to one step of
 /// forcing: additive adds p, multiplicative multiplies by p; then each perturbed field is
 /// clipped to its physical bounds (precipitation, shortwave, longwave ≥ 0 by default).

@@ -30,8 +30,8 @@ use thiserror::Error;
 
 pub use field::{FieldScratch, GaussianFieldPlan};
 pub use generator::{
-    apply_forcing_perturbation, PerturbGenerator, PerturbState, PerturbValues,
-    MIN_CORRELATION_EIGENVALUE,
+    apply_forcing_perturbation, apply_forcing_perturbation_members, PerturbGenerator, PerturbState,
+    PerturbValues, MIN_CORRELATION_EIGENVALUE,
 };
 pub use initial::initial_member_deviates;
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};

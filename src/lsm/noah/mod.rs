@@ -210,6 +210,34 @@ impl NoahLsm {
     }
 }
 
+impl NoahLsm {
+    /// The soil-moisture increment of [`LandModel::apply_increment`]; the increment actually
+    /// applied goes to `applied` (one value per layer).
+    fn increment_soil_moisture(
+        &self,
+        p: &NoahParams,
+        st: &mut NoahState,
+        increment: &[f64],
+        applied: &mut [f64; NSOIL],
+    ) {
+        let (lo, hi) = self.soil_moisture_bounds(p);
+        for k in 0..NSOIL.min(increment.len()) {
+            let inc = if increment[k].is_finite() {
+                increment[k]
+            } else {
+                0.0
+            };
+            let old = st.soil_moisture[k];
+            let new = (old + inc).clamp(lo, hi);
+            let ice = old - st.soil_liquid[k];
+            st.soil_moisture[k] = new;
+            // Liquid takes the whole change; if that would go negative the ice melts.
+            st.soil_liquid[k] = (new - ice).clamp(0.0, new);
+            applied[k] = new - old;
+        }
+    }
+}
+
 /// Guards the "never NaN" promise: a non-finite result is reported, not propagated.
 pub fn check_finite_output(d: &Diagnostics, st: &NoahState) -> Result<(), String> {
     let vals = [
@@ -406,23 +434,20 @@ impl LandModel for NoahLsm {
     }
 
     fn apply_increment(&self, p: &NoahParams, st: &mut NoahState, increment: &[f64]) -> Vec<f64> {
-        let (lo, hi) = self.soil_moisture_bounds(p);
-        let mut applied = vec![0.0; NSOIL];
-        for k in 0..NSOIL.min(increment.len()) {
-            let inc = if increment[k].is_finite() {
-                increment[k]
-            } else {
-                0.0
-            };
-            let old = st.soil_moisture[k];
-            let new = (old + inc).clamp(lo, hi);
-            let ice = old - st.soil_liquid[k];
-            st.soil_moisture[k] = new;
-            // Liquid takes the whole change; if that would go negative the ice melts.
-            st.soil_liquid[k] = (new - ice).clamp(0.0, new);
-            applied[k] = new - old;
-        }
-        applied
+        let mut applied = [0.0; NSOIL];
+        self.increment_soil_moisture(p, st, increment, &mut applied);
+        applied.to_vec()
+    }
+
+    fn apply_increment_in_place(&self, p: &NoahParams, st: &mut NoahState, increment: &[f64]) {
+        self.increment_soil_moisture(p, st, increment, &mut [0.0; NSOIL]);
+    }
+
+    fn extend_soil_moisture(&self, st: &NoahState, out: &mut Vec<f64>) {
+        out.extend_from_slice(&st.soil_moisture);
+    }
+    fn extend_soil_temperature(&self, st: &NoahState, out: &mut Vec<f64>) {
+        out.extend_from_slice(&st.soil_temperature);
     }
 
     fn soil_moisture_bounds(&self, p: &NoahParams) -> (f64, f64) {
