@@ -1484,6 +1484,18 @@ fn read_initial_restart(
 }
 
 /// Peak resident set size of this process (kB), from /proc/self/status.
+/// CPU time (user + system, s) used so far by all threads of this process, from
+/// /proc/self/stat (Linux; clock ticks of 1/100 s). `None` elsewhere.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 pub fn peak_rss_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines()
