@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use landcycle::config::DaSensor;
-use landcycle::cycle::assim::{analyse_cell, CellObsValue};
+use landcycle::cycle::assim::{
+    analyse_cell, distance_km, gaspari_cohn, CellObsValue, NeighbourObs, SharedObs,
+};
 use landcycle::da::enkf::Mode;
 use landcycle::grid::statics::StaticFields;
 use landcycle::lsm::noah::tables::ParameterTables;
 use landcycle::lsm::noah::NoahLsm;
 use landcycle::lsm::{CellStatics, LandModel};
+use landcycle::parallel::SingleProcess;
 use landcycle::synth::obs_sim::{
     write_ascat_like_orbit, write_smap_like_granule, AscatProduct, SimAscatOrbit, SimSmapRetrieval,
 };
@@ -48,6 +51,164 @@ fn loam_cell() -> CellStatics {
     }
 }
 
+/// A neighbour's observation whose predicted value is the cell's own top layer, with weight 1
+/// and the cell's own perturbation key, is the cell's own observation: the localised update
+/// reduces to the 1-D one. A half weight is a doubled error variance, and a neighbour whose
+/// ensemble is unrelated to the cell moves it less.
+#[test]
+fn neighbour_observations_act_through_the_ensemble_covariance() {
+    let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
+    let params = model.cell_params(&loam_cell()).unwrap();
+    let n = 20;
+    let make = || -> Vec<landcycle::lsm::noah::NoahState> {
+        (0..n)
+            .map(|i| {
+                let d = 0.03 * ((i as f64 / (n - 1) as f64) - 0.5);
+                let sm = [0.25 + d, 0.26 + 0.7 * d, 0.27 + 0.4 * d, 0.28 + 0.1 * d];
+                model.cold_start(&params, &sm, 290.0).unwrap()
+            })
+            .collect()
+    };
+    let top = |st: &[landcycle::lsm::noah::NoahState]| -> Vec<f64> {
+        st.iter().map(|s| model.soil_moisture(s)[0]).collect()
+    };
+    let when = t(1, 6, 0);
+    let own = [CellObsValue {
+        sensor: DaSensor::Smap,
+        value: 0.30,
+        error_sd: 0.02,
+    }];
+    let mut a = make();
+    let ra = analyse_cell(
+        &model,
+        &params,
+        &mut a,
+        &own,
+        &[],
+        7,
+        99,
+        when,
+        Mode::Joint,
+        0.0,
+    )
+    .unwrap();
+    let mut b = make();
+    let shared = SharedObs {
+        cell_id: 99,
+        lat: 40.0,
+        lon: -95.0,
+        sensor: DaSensor::Smap,
+        value: 0.30,
+        error_sd: 0.02,
+        background: top(&b),
+    };
+    let nb = [NeighbourObs {
+        obs: &shared,
+        weight: 1.0,
+    }];
+    let rb = analyse_cell(
+        &model,
+        &params,
+        &mut b,
+        &[],
+        &nb,
+        7,
+        99,
+        when,
+        Mode::Joint,
+        0.0,
+    )
+    .unwrap();
+    for k in 0..4 {
+        assert!(
+            (ra.increment[k] - rb.increment[k]).abs() < 1e-14,
+            "{ra:?} {rb:?}"
+        );
+    }
+    // Weight 1/2 = error sd × √2 as an own observation.
+    let mut c = make();
+    let rc = analyse_cell(
+        &model,
+        &params,
+        &mut c,
+        &[],
+        &[NeighbourObs {
+            obs: &shared,
+            weight: 0.5,
+        }],
+        7,
+        99,
+        when,
+        Mode::Joint,
+        0.0,
+    )
+    .unwrap();
+    let mut d = make();
+    let wide = [CellObsValue {
+        error_sd: 0.02 * 2f64.sqrt(),
+        ..own[0]
+    }];
+    let rd = analyse_cell(
+        &model,
+        &params,
+        &mut d,
+        &wide,
+        &[],
+        7,
+        99,
+        when,
+        Mode::Joint,
+        0.0,
+    )
+    .unwrap();
+    for k in 0..4 {
+        assert!(
+            (rc.increment[k] - rd.increment[k]).abs() < 1e-12,
+            "{rc:?} {rd:?}"
+        );
+    }
+    assert!(rc.increment[0].abs() < ra.increment[0].abs());
+    // A neighbour whose background is unrelated to this cell (reversed member order) moves
+    // it much less than a perfectly correlated one.
+    let mut rev = top(&make());
+    rev.reverse();
+    let unrelated = SharedObs {
+        cell_id: 100,
+        background: rev,
+        ..shared.clone()
+    };
+    let mut e = make();
+    let re = analyse_cell(
+        &model,
+        &params,
+        &mut e,
+        &[],
+        &[NeighbourObs {
+            obs: &unrelated,
+            weight: 1.0,
+        }],
+        7,
+        99,
+        when,
+        Mode::Joint,
+        0.0,
+    )
+    .unwrap();
+    assert!(re.increment[0] < 0.0, "anti-correlated neighbour: {re:?}");
+    assert!(re.increment[0].abs() <= ra.increment[0].abs() + 1e-12);
+    // Gaspari-Cohn: 1 at 0, 0 from the cut-off, monotone; distances on the sphere.
+    assert_eq!(gaspari_cohn(0.0, 100.0), 1.0);
+    assert_eq!(gaspari_cohn(100.0, 100.0), 0.0);
+    assert!((gaspari_cohn(50.0, 100.0) - 5.0 / 24.0).abs() < 1e-12);
+    let mut last = 1.0;
+    for i in 1..100 {
+        let g = gaspari_cohn(i as f64, 100.0);
+        assert!(g <= last && g >= 0.0);
+        last = g;
+    }
+    assert!((distance_km(0.0, 0.0, 1.0, 0.0) - 111.195).abs() < 1e-3);
+}
+
 #[test]
 fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
     let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
@@ -76,6 +237,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         &params,
         &mut states,
         &obs,
+        &[],
         7,
         1234,
         t(1, 6, 0),
@@ -126,6 +288,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         &params,
         &mut again,
         &obs,
+        &[],
         7,
         1234,
         t(1, 6, 0),
@@ -139,6 +302,7 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         &params,
         &mut other,
         &obs,
+        &[],
         7,
         1234,
         t(1, 6, 30),
@@ -365,11 +529,12 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
         land.len()
     );
 
-    // Footprint mapping and relaxation to prior spread keep the results independent of the
-    // rank count, and they change the analysis.
+    // Footprint mapping, relaxation to prior spread and localisation (observations exchanged
+    // between ranks) keep the results independent of the rank count, and they change the
+    // analysis.
     let text = std::fs::read_to_string(&nml).unwrap().replace(
         "  qc_green_fraction = .false.\n",
-        "  qc_green_fraction = .false.\n  smap_footprint_km = 18.0\n  rtps_alpha = 0.5\n",
+        "  qc_green_fraction = .false.\n  smap_footprint_km = 18.0\n  rtps_alpha = 0.5\n  localization_km = 60.0\n",
     );
     std::fs::write(&nml, text).unwrap();
     let f1 = dir.path().join("f1");
@@ -383,6 +548,18 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
     assert_ne!(
         inc_f, inc,
         "footprint mapping and RTPS left the 05:30 analysis unchanged"
+    );
+    // With localisation, cells without an observation of their own are analysed too.
+    let nc_f = netcdf::open(f1.join(&d1[0])).unwrap();
+    let inn_f = read_f32(&nc_f, "ascat_innovation");
+    let inc_all = read_f32(&nc_f, "increment");
+    let per_layer = inn_f.len();
+    let neighbour_only = (0..per_layer)
+        .filter(|&c| inn_f[c] > 1e19 && inc_all[c] < 1e19 && inc_all[c] != 0.0)
+        .count();
+    assert!(
+        neighbour_only > 0,
+        "no cell was updated by its neighbours' observations"
     );
 }
 
@@ -461,6 +638,7 @@ fn da_config(dir: &Path) -> landcycle::config::DaConfig {
         combine: DaCombine::Average,
         mode: DaMode::Joint,
         rtps_alpha: 0.0,
+        localization_km: 0.0,
         analysis_times: DaAnalysisTimes::EveryObsTime,
         qc_smap_quality: true,
         qc_smap_vegetation: true,
@@ -590,7 +768,14 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let before1 = top_mean(&ens, 1);
     let forcing = vec![Forcing::default(); 5];
     let la = a
-        .analyse_local(first, t(1, 1, 30), &model, &mut ens, Some(&forcing))
+        .analyse_local(
+            &SingleProcess,
+            first,
+            t(1, 1, 30),
+            &model,
+            &mut ens,
+            Some(&forcing),
+        )
         .unwrap();
     assert_eq!(la.ids, [0, 3]);
     assert_eq!(la.accepted, [2]);
@@ -620,7 +805,14 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
         5
     ];
     let la = a
-        .analyse_local(first, t(1, 1, 30), &model, &mut ens, Some(&wet))
+        .analyse_local(
+            &SingleProcess,
+            first,
+            t(1, 1, 30),
+            &model,
+            &mut ens,
+            Some(&wet),
+        )
         .unwrap();
     assert!(la.ids.is_empty());
     // The rain rule comes first, so it also takes the forest and green cells (cell 4 failed

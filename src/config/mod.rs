@@ -399,6 +399,9 @@ pub struct DaConfig {
     pub mode: DaMode,
     /// Relaxation to prior spread α (0 = off).
     pub rtps_alpha: f64,
+    /// Cut-off radius (km) within which a cell's analysis uses other cells' observations
+    /// (0 = 1-D EnKF).
+    pub localization_km: f64,
     pub analysis_times: DaAnalysisTimes,
     pub qc_smap_quality: bool,
     pub qc_smap_vegetation: bool,
@@ -1046,6 +1049,7 @@ impl Loader<'_> {
         for (key, v) in [
             ("smap_footprint_km", d.smap_footprint_km),
             ("ascat_footprint_km", d.ascat_footprint_km),
+            ("localization_km", d.localization_km),
         ] {
             if !(0.0..=200.0).contains(&v) {
                 return Err(self.err(g, key, format!("{v} km is outside 0 to 200 km")));

@@ -276,6 +276,13 @@ pub const SCHEMA: &[KeySpec] = &[
        spread of every layer is set to (1 - alpha) * analysis spread + alpha * background \
        spread, keeping the analysis mean; 0 switches it off. Keeps a small ensemble from \
        collapsing under repeated updates.", false),
+    k("da", "localization_km", "real", "km", Value("0.0"),
+      "0: 1-D EnKF, each cell uses only its own observations. A positive cut-off radius lets \
+       every cell within it also use other cells' accepted observations, predicted by the \
+       observed cell's top-layer ensemble, with Gaspari-Cohn R-localisation (error variance / \
+       rho(distance)); cells without observations are then updated too unless their own state \
+       fails the frozen, temperature or snow rules. The accepted observations are exchanged \
+       between ranks (one gather and broadcast per analysis time).", false),
     k("da", "analysis_times", "'every_obs_time' or 'window_end'", "", Value("'every_obs_time'"),
       "Analyse at the end of the model step containing each observation time (as LIS), or once \
        at the end of the window with all its observations.", false),

@@ -1,13 +1,15 @@
 //! Soil-moisture assimilation inside the cycle (SCIENCE.md §3–§5, docs/assimilation.md).
 //!
 //! Per window every rank reads all observation files of the window (they are small), maps
-//! the observations to the model grid by nearest cell centre and groups them by analysis
+//! the observations to the model grid (nearest cell centre, or every cell inside the
+//! footprint) and groups them by analysis
 //! time. Reading and mapping are the same on every rank, so the set of analysis times is
 //! too and the collective diagnostics output needs no extra agreement. At the end of each
 //! analysis step a rank bias-corrects and model-QCs the observations of its own cells and
-//! runs the 1-D EnKF (`da::enkf`) per cell: state = total soil moisture of all layers per
-//! member, H = top layer. Observation perturbations are keyed normals of (seed, global
-//! cell id, member, sensor, analysis time), so results do not depend on the decomposition
+//! runs the 1-D EnKF (`da::enkf`) per cell (optionally localised with neighbours' observations,
+//! `da:localization_km`): state = total soil moisture of all layers per
+//! member, H = top layer. Observation perturbations are keyed normals of (seed, global id
+//! of the observed cell, member, sensor, analysis time), so results do not depend on the decomposition
 //! or on where a run was restarted.
 //!
 //! Bad or missing observation files never stop a cycle: they are skipped with a warning and
@@ -31,7 +33,7 @@ use crate::lsm::{CellStatics, Forcing, LandModel};
 use crate::obs::ascat::{read_ascat_eumetsat, AscatOptions};
 use crate::obs::mapping::{map_to_grid, CellObs, Combine, LatLonGrid};
 use crate::obs::prepare::{prepare_cells, BiasStep, NO_MODEL_CELL};
-use crate::obs::qc::{ModelQcInput, ModelQcRules, RULES as MODEL_QC_RULES};
+use crate::obs::qc::{model_qc, ModelQcInput, ModelQcRules, RULES as MODEL_QC_RULES};
 use crate::obs::smap::{read_smap_spl2smp, SmapOptions};
 use crate::obs::{read_files, saturation_to_volumetric, Observation, RejectCounts};
 use crate::parallel::{merge_by_id, Communicator};
@@ -116,6 +118,8 @@ pub struct Assimilation {
     mode: Mode,
     /// Relaxation-to-prior-spread factor α (0 = off).
     rtps: f64,
+    /// Cut-off radius of the observations' influence on other cells (km, 0 = 1-D).
+    localization_km: f64,
     analysis_times: DaAnalysisTimes,
     rules: ModelQcRules,
     diagnostics: bool,
@@ -298,14 +302,42 @@ pub struct CellAnalysis {
     pub spread_after: Vec<f64>,
 }
 
-/// 1-D EnKF update of all members of one cell with its observations (H = top layer).
-/// Increments go through [`LandModel::apply_increment`] (bounds, liquid/total consistency).
+/// An accepted, bias-corrected observation of one cell offered to the analyses of nearby cells
+/// (`da:localization_km`), with the observed cell's background top-layer ensemble.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedObs {
+    pub cell_id: u64,
+    pub lat: f64,
+    pub lon: f64,
+    pub sensor: DaSensor,
+    pub value: f64,
+    pub error_sd: f64,
+    /// Top-layer soil moisture of the observed cell, per member (background).
+    pub background: Vec<f64>,
+}
+
+/// A neighbour's observation in the analysis of a cell, with its localisation weight ρ in
+/// (0, 1]: its error variance enters as R / ρ (R-localisation).
+#[derive(Debug, Clone, Copy)]
+pub struct NeighbourObs<'a> {
+    pub obs: &'a SharedObs,
+    pub weight: f64,
+}
+
+/// EnKF update of all members of one cell with its own observations (H = top layer) and,
+/// with localisation, its neighbours' observations. A neighbour's observation is predicted
+/// by the neighbour's top-layer ensemble, carried as extra (not updated) state elements, so
+/// the cell's layers move through their ensemble covariance with it. Increments go through
+/// [`LandModel::apply_increment`] (bounds, liquid/total consistency). Observation
+/// perturbations are keyed by the observed cell, so every analysis that uses an observation
+/// perturbs it alike. Without neighbours this is the 1-D EnKF of SCIENCE.md §5.
 #[allow(clippy::too_many_arguments)]
 pub fn analyse_cell(
     model: &NoahLsm,
     params: &NoahParams,
     states: &mut [NoahState],
     obs: &[CellObsValue],
+    neighbours: &[NeighbourObs],
     seed: u64,
     cell_id: u64,
     time: NaiveDateTime,
@@ -314,57 +346,161 @@ pub fn analyse_cell(
 ) -> Result<CellAnalysis, EnkfError> {
     let n = states.len();
     let nl = model.n_soil_layers();
-    let mut ens = Vec::with_capacity(n * nl);
-    for s in states.iter() {
+    let na = nl + neighbours.len();
+    let mut ens = Vec::with_capacity(n * na);
+    for (i, s) in states.iter().enumerate() {
         ens.extend(model.soil_moisture(s));
+        for nb in neighbours {
+            ens.push(nb.obs.background.get(i).copied().unwrap_or(f64::NAN));
+        }
     }
     let before = ens.clone();
-    let mut h = vec![0.0; nl];
-    h[0] = 1.0;
-    let lin: Vec<LinearObs> = obs
+    let unit = |k: usize| {
+        let mut h = vec![0.0; na];
+        h[k] = 1.0;
+        h
+    };
+    let mut lin: Vec<LinearObs> = obs
         .iter()
         .map(|o| LinearObs {
             value: o.value,
             error_var: o.error_sd * o.error_sd,
-            weights: h.clone(),
+            weights: unit(0),
         })
         .collect();
-    let m = obs.len();
+    // (observed cell, sensor) of each observation: the key of its perturbations.
+    let mut keys: Vec<(u64, u32)> = obs
+        .iter()
+        .map(|o| (cell_id, sensor_code(o.sensor)))
+        .collect();
+    for (j, nb) in neighbours.iter().enumerate() {
+        lin.push(LinearObs {
+            value: nb.obs.value,
+            error_var: nb.obs.error_sd * nb.obs.error_sd / nb.weight,
+            weights: unit(nl + j),
+        });
+        keys.push((nb.obs.cell_id, sensor_code(nb.obs.sensor)));
+    }
+    let m = lin.len();
     let ti = epoch_seconds(time);
     let mut normals = vec![0.0; n * m];
     for i in 0..n {
-        for (j, o) in obs.iter().enumerate() {
+        for (j, &(point, var)) in keys.iter().enumerate() {
             normals[i * m + j] = DeviateKey {
                 seed,
                 stream: STREAM_OBSERVATION,
                 purpose: Purpose::InnovationCell,
-                var: sensor_code(o.sensor),
-                point: cell_id,
+                var,
+                point,
                 member: i as u64,
                 time_index: ti,
             }
             .normal();
         }
     }
-    let d = enkf::analyse(&mut ens, n, nl, &lin, &normals, mode)?;
-    enkf::relax_to_prior_spread(&mut ens, &before, n, nl, rtps);
+    let d = enkf::analyse(&mut ens, n, na, &lin, &normals, mode)?;
+    enkf::relax_to_prior_spread(&mut ens, &before, n, na, rtps);
+    let mut before_layers = Vec::with_capacity(n * nl);
     let mut after = Vec::with_capacity(n * nl);
     for (i, s) in states.iter_mut().enumerate() {
         let inc: Vec<f64> = (0..nl)
-            .map(|k| ens[i * nl + k] - before[i * nl + k])
+            .map(|k| ens[i * na + k] - before[i * na + k])
             .collect();
+        before_layers.extend_from_slice(&before[i * na..i * na + nl]);
         model.apply_increment(params, s, &inc);
         after.extend(model.soil_moisture(s));
     }
-    let (mb, _) = enkf::mean_and_spread(&before, n, nl);
+    let (mb, _) = enkf::mean_and_spread(&before_layers, n, nl);
     let (ma, spread_after) = enkf::mean_and_spread(&after, n, nl);
+    let mut spread_before = d.spread_before;
+    spread_before.truncate(nl);
     Ok(CellAnalysis {
         innovation: d.innovation,
         normalized_innovation: d.normalized_innovation,
         increment: ma.iter().zip(&mb).map(|(a, b)| a - b).collect(),
-        spread_before: d.spread_before,
+        spread_before,
         spread_after,
     })
+}
+
+/// Gaspari–Cohn (1999) fifth-order compactly supported correlation at distance `d` for
+/// cut-off radius `cutoff` (ρ = 1 at 0, 0 from `cutoff` on; half-width c = cutoff / 2).
+pub fn gaspari_cohn(d: f64, cutoff: f64) -> f64 {
+    if cutoff <= 0.0 || !d.is_finite() {
+        return 0.0;
+    }
+    let z = 2.0 * d.abs() / cutoff;
+    if z >= 2.0 {
+        0.0
+    } else if z <= 1.0 {
+        (((-0.25 * z + 0.5) * z + 0.625) * z - 5.0 / 3.0) * z * z + 1.0
+    } else {
+        ((((z / 12.0 - 0.5) * z + 0.625) * z + 5.0 / 3.0) * z - 5.0) * z + 4.0 - 2.0 / (3.0 * z)
+    }
+}
+
+/// Great-circle distance (km) on a sphere of radius 6371 km.
+pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0 * a.sqrt().min(1.0).asin()
+}
+
+/// Neighbour observations with a smaller localisation weight are left out (their error
+/// variance would be over 100 times R).
+pub const MIN_LOCALIZATION_WEIGHT: f64 = 0.01;
+
+/// All ranks' shared observations on every rank, ordered by (cell id, sensor) so that the
+/// result does not depend on the decomposition. Collective.
+fn exchange_shared(
+    comm: &dyn Communicator,
+    mine: &[SharedObs],
+    n_members: usize,
+) -> Vec<SharedObs> {
+    let width = 6 + n_members;
+    let mut send = Vec::with_capacity(mine.len() * width);
+    for o in mine {
+        send.extend([
+            o.cell_id as f64,
+            f64::from(sensor_code(o.sensor)),
+            o.lat,
+            o.lon,
+            o.value,
+            o.error_sd,
+        ]);
+        send.extend_from_slice(&o.background);
+    }
+    let mut bytes = Vec::new();
+    if let Some(all) = comm.gatherv_f64(&send, 0) {
+        for v in all.iter().flatten() {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    comm.broadcast_bytes(&mut bytes, 0);
+    let values: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    let mut out: Vec<SharedObs> = values
+        .chunks_exact(width)
+        .map(|r| SharedObs {
+            cell_id: r[0] as u64,
+            sensor: if r[1] == 0.0 {
+                DaSensor::Smap
+            } else {
+                DaSensor::Ascat
+            },
+            lat: r[2],
+            lon: r[3],
+            value: r[4],
+            error_sd: r[5],
+            background: r[6..].to_vec(),
+        })
+        .collect();
+    out.sort_by_key(|o| (o.cell_id, sensor_code(o.sensor)));
+    out
 }
 
 /// What one rank did at one analysis time.
@@ -511,6 +647,7 @@ impl Assimilation {
                 DaMode::Sequential => Mode::Sequential,
             },
             rtps: cfg.rtps_alpha,
+            localization_km: cfg.localization_km,
             analysis_times: cfg.analysis_times,
             rules,
             diagnostics: cfg.diagnostics,
@@ -698,9 +835,11 @@ impl Assimilation {
         }
     }
 
-    /// Bias correction, model QC and the EnKF on this rank's cells at analysis time `t`.
+    /// Bias correction, model QC and the EnKF on this rank's cells at analysis time `t`
+    /// (collective: with localisation the accepted observations are exchanged between ranks).
     pub fn analyse_local(
         &self,
+        comm: &dyn Communicator,
         obs: &AnalysisObs,
         t: NaiveDateTime,
         model: &NoahLsm,
@@ -765,7 +904,80 @@ impl Assimilation {
         let n = ens.n_members;
         let w = self.record_width();
         let nl = self.layer_thickness.len();
-        for (lc, list) in per_cell {
+        let nx = self.lon.len();
+        let centre = |id: u64| {
+            let k = id as usize;
+            (self.lat[k / nx], self.lon[k % nx])
+        };
+        // With localisation every rank needs the accepted observations of all ranks, with
+        // the background top-layer ensemble of the observed cell.
+        let shared: Vec<SharedObs> = if self.localization_km > 0.0 {
+            let mut mine = Vec::new();
+            for (&lc, list) in &per_cell {
+                let id = ens.ids[lc];
+                let (lat, lon) = centre(id);
+                let background: Vec<f64> = ens.states[lc * n..(lc + 1) * n]
+                    .iter()
+                    .map(|s| s.soil_moisture[0])
+                    .collect();
+                for (_, v) in list {
+                    mine.push(SharedObs {
+                        cell_id: id,
+                        lat,
+                        lon,
+                        sensor: v.sensor,
+                        value: v.value,
+                        error_sd: v.error_sd,
+                        background: background.clone(),
+                    });
+                }
+            }
+            exchange_shared(comm, &mine, n)
+        } else {
+            Vec::new()
+        };
+        // Cells to analyse: those with observations, and with localisation every cell
+        // within reach of one whose own state allows an update.
+        let state_rules = ModelQcRules {
+            max_precip: None,
+            reject_forest: false,
+            max_green_fraction: None,
+            bound_margin: None,
+            ..self.rules
+        };
+        let mut targets: BTreeMap<usize, Vec<NeighbourObs>> = BTreeMap::new();
+        if !shared.is_empty() {
+            for lc in 0..ens.n_cells() {
+                let id = ens.ids[lc];
+                let (lat, lon) = centre(id);
+                let near: Vec<NeighbourObs> = shared
+                    .iter()
+                    .filter(|o| o.cell_id != id)
+                    .filter_map(|o| {
+                        let rho =
+                            gaspari_cohn(distance_km(lat, lon, o.lat, o.lon), self.localization_km);
+                        (rho >= MIN_LOCALIZATION_WEIGHT).then_some(NeighbourObs {
+                            obs: o,
+                            weight: rho,
+                        })
+                    })
+                    .collect();
+                if near.is_empty() {
+                    continue;
+                }
+                if !per_cell.contains_key(&lc)
+                    && model_qc(f64::NAN, &self.qc_input(ens, lc, forcing, t), &state_rules)
+                        .is_some()
+                {
+                    continue;
+                }
+                targets.insert(lc, near);
+            }
+        }
+        let cells: BTreeSet<usize> = per_cell.keys().chain(targets.keys()).copied().collect();
+        for lc in cells {
+            let list = per_cell.get(&lc).map(Vec::as_slice).unwrap_or(&[]);
+            let near = targets.get(&lc).map(Vec::as_slice).unwrap_or(&[]);
             let id = ens.ids[lc];
             let values: Vec<CellObsValue> = list.iter().map(|(_, v)| *v).collect();
             let states = &mut ens.states[lc * n..(lc + 1) * n];
@@ -774,6 +986,7 @@ impl Assimilation {
                 &ens.params[lc],
                 states,
                 &values,
+                near,
                 self.seed,
                 id,
                 t,
@@ -824,7 +1037,7 @@ impl Assimilation {
         // `forcing` is the step's unperturbed forcing (for the precipitation rule), as the
         // driver already read it for the step.
         let forcing = forcing.filter(|_| ens.n_cells() > 0);
-        let local = self.analyse_local(obs, t1, model, ens, forcing);
+        let local = self.analyse_local(comm, obs, t1, model, ens, forcing);
         let ok = comm.all_ok(local.is_ok());
         let local = match local {
             Err(e) => return Err(e),
