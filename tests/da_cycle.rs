@@ -78,21 +78,24 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
         value: 0.30,
         error_sd: 0.02,
     }];
-    let mut a = make();
-    let ra = analyse_cell(
-        &model,
-        &params,
-        &mut a,
-        &own,
-        &[],
-        7,
-        99,
-        when,
-        Mode::Joint,
-        0.0,
-    )
-    .unwrap();
-    let mut b = make();
+    // Analyse a fresh ensemble with own and neighbour observations.
+    let analyse = |own: &[CellObsValue], near: &[NeighbourObs]| {
+        let mut states = make();
+        analyse_cell(
+            &model,
+            &params,
+            &mut states,
+            own,
+            near,
+            7,
+            99,
+            when,
+            Mode::Joint,
+            0.0,
+        )
+        .unwrap()
+    };
+    let ra = analyse(&own, &[]);
     let shared = SharedObs {
         cell_id: 99,
         lat: 40.0,
@@ -100,25 +103,10 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
         sensor: DaSensor::Smap,
         value: 0.30,
         error_sd: 0.02,
-        background: top(&b),
+        background: top(&make()),
     };
-    let nb = [NeighbourObs {
-        obs: &shared,
-        weight: 1.0,
-    }];
-    let rb = analyse_cell(
-        &model,
-        &params,
-        &mut b,
-        &[],
-        &nb,
-        7,
-        99,
-        when,
-        Mode::Joint,
-        0.0,
-    )
-    .unwrap();
+    let near = |obs, weight| [NeighbourObs { obs, weight }];
+    let rb = analyse(&[], &near(&shared, 1.0));
     for k in 0..4 {
         assert!(
             (ra.increment[k] - rb.increment[k]).abs() < 1e-14,
@@ -126,41 +114,12 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
         );
     }
     // Weight 1/2 = error sd × √2 as an own observation.
-    let mut c = make();
-    let rc = analyse_cell(
-        &model,
-        &params,
-        &mut c,
-        &[],
-        &[NeighbourObs {
-            obs: &shared,
-            weight: 0.5,
-        }],
-        7,
-        99,
-        when,
-        Mode::Joint,
-        0.0,
-    )
-    .unwrap();
-    let mut d = make();
+    let rc = analyse(&[], &near(&shared, 0.5));
     let wide = [CellObsValue {
         error_sd: 0.02 * 2f64.sqrt(),
         ..own[0]
     }];
-    let rd = analyse_cell(
-        &model,
-        &params,
-        &mut d,
-        &wide,
-        &[],
-        7,
-        99,
-        when,
-        Mode::Joint,
-        0.0,
-    )
-    .unwrap();
+    let rd = analyse(&wide, &[]);
     for k in 0..4 {
         assert!(
             (rc.increment[k] - rd.increment[k]).abs() < 1e-12,
@@ -177,23 +136,7 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
         background: rev,
         ..shared.clone()
     };
-    let mut e = make();
-    let re = analyse_cell(
-        &model,
-        &params,
-        &mut e,
-        &[],
-        &[NeighbourObs {
-            obs: &unrelated,
-            weight: 1.0,
-        }],
-        7,
-        99,
-        when,
-        Mode::Joint,
-        0.0,
-    )
-    .unwrap();
+    let re = analyse(&[], &near(&unrelated, 1.0));
     assert!(re.increment[0] < 0.0, "anti-correlated neighbour: {re:?}");
     assert!(re.increment[0].abs() <= ra.increment[0].abs() + 1e-12);
     // Gaspari-Cohn: 1 at 0, 0 from the cut-off, monotone; distances on the sphere.
