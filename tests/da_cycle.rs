@@ -827,11 +827,24 @@ fn da_namelist_group_is_validated() {
     assert!(e.contains("at least 2 members"), "{e}");
 }
 
+/// The window 00–06 UTC of a day.
+fn first_window_of(y: i32, m: u32, d: u32) -> landcycle::time::Window {
+    let at = |h| {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    };
+    landcycle::time::Window {
+        start: at(0),
+        end: at(6),
+    }
+}
+
 #[test]
 fn real_product_files_are_found_read_and_grouped() {
     use landcycle::cycle::assim::Assimilation;
     use landcycle::grid::Grid;
-    use landcycle::time::Window;
     let (Some(smap), Some(ascat)) = (
         landcycle::testdata::require("smap-spl2smp"),
         landcycle::testdata::require("ascat-eumetsat"),
@@ -858,38 +871,21 @@ fn real_product_files_are_found_read_and_grouped() {
     let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
     let a = Assimilation::new(&cfg, &grid, &[], &[], "USGS", &model, 1, 4, 1800).unwrap();
     // Both SMAP granules of 2015-08-11 (01:30 and 03:08 UTC) fall in the 00-06 window.
-    let w = Window {
-        start: NaiveDate::from_ymd_opt(2015, 8, 11)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
-        end: NaiveDate::from_ymd_opt(2015, 8, 11)
-            .unwrap()
-            .and_hms_opt(6, 0, 0)
-            .unwrap(),
-    };
+    let w = first_window_of(2015, 8, 11);
     let wo = a.prepare_window(&w, false);
     assert_eq!(wo.reads[0].files, 2);
     assert!(wo.reads[0].failed.is_empty());
     // All accepted retrievals of the two granules (592 + 303, tests/obs_readers.rs).
     assert_eq!(wo.reads[0].in_window, 592 + 303);
-    assert_eq!(wo.reads[1].files, 0); // the ASCAT orbit is from 2017
-                                      // The accepted (land) retrievals of each half orbit lie within one 30-min step: granule
-                                      // 02801 around 02:16 UTC (its first accepted tb_time_seconds 492531479.3), 02802 ~1.6 h later.
+    // The ASCAT orbit is from 2017.
+    assert_eq!(wo.reads[1].files, 0);
+    // The accepted (land) retrievals of each half orbit lie within one 30-min step: granule
+    // 02801 around 02:16 UTC (its first accepted tb_time_seconds 492531479.3), 02802 ~1.6 h later.
     let times: Vec<String> = wo.analyses.keys().map(|t| t.to_string()).collect();
     assert_eq!(times, ["2015-08-11 02:30:00", "2015-08-11 04:00:00"]);
     assert!(wo.n_mapped() > 100);
     // The ASCAT SMR orbit of 2017-02-20 04:15 UTC.
-    let w = Window {
-        start: NaiveDate::from_ymd_opt(2017, 2, 20)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
-        end: NaiveDate::from_ymd_opt(2017, 2, 20)
-            .unwrap()
-            .and_hms_opt(6, 0, 0)
-            .unwrap(),
-    };
+    let w = first_window_of(2017, 2, 20);
     let wo = a.prepare_window(&w, false);
     assert_eq!((wo.reads[0].files, wo.reads[1].files), (0, 1));
     assert!(wo.reads[1].failed.is_empty());

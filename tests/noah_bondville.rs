@@ -3,7 +3,7 @@
 
 use landcycle::config::namelist;
 use landcycle::lsm::noah::tables::ParameterTables;
-use landcycle::lsm::noah::{advance, ColumnForcing};
+use landcycle::lsm::noah::{advance, ColumnForcing, NoahState};
 use landcycle::point::{self, PointCase, PointConfig, PointRow};
 use std::io::Read;
 use std::path::Path;
@@ -201,6 +201,50 @@ fn run_and_check(
     assert!(eb_rms <= 0.5, "energy balance RMS {eb_rms} W m-2");
 }
 
+/// Step `i` of the column from a `forcing_as_used.csv` row (the reference's own derived
+/// forcing), as a point-output row.
+fn step_as_used(case: &PointCase, st: &mut NoahState, i: usize, r: &[f64]) -> PointRow {
+    let cf = ColumnForcing {
+        dt: case.dt,
+        sfctmp: r[1],
+        q2: r[3],
+        sfcprs: r[4],
+        prcp: r[7],
+        ffrozp: r[8],
+        soldn: r[5],
+        shdfac: r[9],
+        th2: r[10],
+        q2sat: r[11],
+        dqsdt2: r[12],
+        ..Default::default()
+    };
+    let d = advance(&case.params, st, &cf, r[5], r[6], r[0]);
+    PointRow {
+        step: i + 1,
+        date: case.start,
+        diag: d,
+        state: *st,
+        ch: st.ch,
+        cm: st.cm,
+        forcing: point::convert_record(
+            &point::ForcingRecord {
+                time: case.start,
+                line: 0,
+                wind_speed: 0.0,
+                wind_dir: 0.0,
+                air_temperature: 280.0,
+                relative_humidity: 50.0,
+                pressure_hpa: 1000.0,
+                shortwave: 0.0,
+                longwave: 0.0,
+                precipitation: 0.0,
+            },
+            6.0,
+            0.0,
+        ),
+    }
+}
+
 #[test]
 fn bondville_1998_from_forcing_as_used() {
     let Some(dir) = landcycle::testdata::require("noah-bondville") else {
@@ -209,49 +253,10 @@ fn bondville_1998_from_forcing_as_used() {
     let case = bondville_case(&dir);
     let fu = read_xz_csv(&dir.join("forcing_as_used.csv.xz"));
     let refr = read_xz_csv(&dir.join("noah_ref_wrf341.csv.xz"));
-    let p = &case.params;
     let mut st = case.initial_state;
     let mut ours = Vec::new();
     for (i, r) in fu.rows.iter().enumerate() {
-        let cf = ColumnForcing {
-            dt: case.dt,
-            sfctmp: r[1],
-            q2: r[3],
-            sfcprs: r[4],
-            prcp: r[7],
-            ffrozp: r[8],
-            soldn: r[5],
-            shdfac: r[9],
-            th2: r[10],
-            q2sat: r[11],
-            dqsdt2: r[12],
-            ..Default::default()
-        };
-        let d = advance(p, &mut st, &cf, r[5], r[6], r[0]);
-        let row = PointRow {
-            step: i + 1,
-            date: case.start,
-            diag: d,
-            state: st,
-            ch: st.ch,
-            cm: st.cm,
-            forcing: point::convert_record(
-                &point::ForcingRecord {
-                    time: case.start,
-                    line: 0,
-                    wind_speed: 0.0,
-                    wind_dir: 0.0,
-                    air_temperature: 280.0,
-                    relative_humidity: 50.0,
-                    pressure_hpa: 1000.0,
-                    shortwave: 0.0,
-                    longwave: 0.0,
-                    precipitation: 0.0,
-                },
-                6.0,
-                0.0,
-            ),
-        };
+        let row = step_as_used(&case, &mut st, i, r);
         ours.push(point::row_values(&row));
     }
     check_tolerances("forcing_as_used", &refr, &ours);
@@ -278,45 +283,7 @@ fn debug_first_steps() {
         .map(String::from)
         .collect();
     for (i, r) in fu.rows.iter().enumerate().take(n) {
-        let cf = ColumnForcing {
-            dt: case.dt,
-            sfctmp: r[1],
-            q2: r[3],
-            sfcprs: r[4],
-            prcp: r[7],
-            ffrozp: r[8],
-            soldn: r[5],
-            shdfac: r[9],
-            th2: r[10],
-            q2sat: r[11],
-            dqsdt2: r[12],
-            ..Default::default()
-        };
-        let d = advance(p, &mut st, &cf, r[5], r[6], r[0]);
-        let row = PointRow {
-            step: i + 1,
-            date: case.start,
-            diag: d,
-            state: st,
-            ch: st.ch,
-            cm: st.cm,
-            forcing: point::convert_record(
-                &point::ForcingRecord {
-                    time: case.start,
-                    line: 0,
-                    wind_speed: 0.0,
-                    wind_dir: 0.0,
-                    air_temperature: 280.0,
-                    relative_humidity: 50.0,
-                    pressure_hpa: 1000.0,
-                    shortwave: 0.0,
-                    longwave: 0.0,
-                    precipitation: 0.0,
-                },
-                6.0,
-                0.0,
-            ),
-        };
+        let row = step_as_used(&case, &mut st, i, r);
         let v = point::row_values(&row);
         let thr: f64 = std::env::var("THR")
             .ok()

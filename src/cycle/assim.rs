@@ -89,6 +89,15 @@ pub fn sensor_code(s: DaSensor) -> u32 {
     }
 }
 
+/// The sensor of a [`sensor_code`].
+fn sensor_of_code(code: u32) -> DaSensor {
+    if code == sensor_code(DaSensor::Smap) {
+        DaSensor::Smap
+    } else {
+        DaSensor::Ascat
+    }
+}
+
 /// Product-QC rule names of a sensor's reader.
 pub fn product_rules(s: DaSensor) -> &'static [&'static str] {
     match s {
@@ -487,11 +496,7 @@ fn exchange_shared(
         .chunks_exact(width)
         .map(|r| SharedObs {
             cell_id: r[0] as u64,
-            sensor: if r[1] == 0.0 {
-                DaSensor::Smap
-            } else {
-                DaSensor::Ascat
-            },
+            sensor: sensor_of_code(r[1] as u32),
             lat: r[2],
             lon: r[3],
             value: r[4],

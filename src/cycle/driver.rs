@@ -309,7 +309,10 @@ impl Perturber {
                     true
                 }
                 other => {
-                    self.ahead = other;
+                    // Not the next perturbation time (a jump): the work ahead is of no use.
+                    if let Some(h) = other {
+                        let _ = h.join();
+                    }
                     self.advance_here(t)?
                 }
             }
@@ -318,10 +321,8 @@ impl Perturber {
         Ok(moved)
     }
 
+    /// Advance on this thread (no work ahead is pending).
     fn advance_here(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
-        if let Some(h) = self.ahead.take() {
-            let _ = h.join();
-        }
         let moved = self.gen.advance_to_time(&mut self.state, t)?;
         if moved {
             self.gen.values_into(&self.state, &mut self.values)?;
@@ -729,7 +730,7 @@ pub fn run(
                             for zm in z {
                                 let mut member = s;
                                 let inc: Vec<f64> = sd.iter().map(|v| v * zm).collect();
-                                model.apply_increment(p, &mut member, &inc);
+                                model.apply_increment_in_place(p, &mut member, &inc);
                                 states.push(member);
                             }
                         }

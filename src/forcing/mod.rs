@@ -511,11 +511,10 @@ impl ForcingReader {
         self.factors.clear();
         for ((&(_, lon), c), &period) in self.src.targets.iter().zip(&z.curves).zip(&z.period_means)
         {
-            self.factors.push(if period < MIN_PERIOD_COS_ZENITH {
-                1.0
-            } else {
-                c.mean(r.hour_angle(s1, lon), r.hour_angle(s2, lon)) / period
-            });
+            self.factors.push(zenith_ratio(
+                || c.mean(r.hour_angle(s1, lon), r.hour_angle(s2, lon)),
+                period,
+            ));
         }
     }
 
@@ -568,6 +567,56 @@ impl ForcingReader {
         Ok(rec)
     }
 
+    /// Roles of the forcing variables sampled as `sampling`.
+    fn roles_sampled(&self, sampling: TimeSampling) -> Vec<ForcingRole> {
+        ForcingRole::ALL
+            .into_iter()
+            .filter(|r| self.src.spec.variables.get(*r).sampling == sampling)
+            .collect()
+    }
+
+    /// Instantaneous fields of a step are linear in time at its midpoint: the file time at or
+    /// before the midpoint and the weight of the next file.
+    fn instant_bracket(
+        &self,
+        step_start: NaiveDateTime,
+        step_end: NaiveDateTime,
+    ) -> (NaiveDateTime, f64) {
+        let mid = step_start + (step_end - step_start) / 2;
+        let ta = self.file_time_at_or_before(mid);
+        let wb =
+            (mid - ta).num_milliseconds() as f64 / 1000.0 / self.src.spec.interval_seconds as f64;
+        (ta, wb)
+    }
+
+    /// Forcing periods [p0, p1) that overlap the step, with the overlap [o1, o2] (o2 > o1).
+    fn overlapping_periods(
+        &self,
+        step_start: NaiveDateTime,
+        step_end: NaiveDateTime,
+    ) -> Vec<(NaiveDateTime, NaiveDateTime, NaiveDateTime, NaiveDateTime)> {
+        let interval = self.interval();
+        let mut out = Vec::new();
+        let mut p0 = self.file_time_at_or_before(step_start);
+        while p0 < step_end {
+            let p1 = p0 + interval;
+            let (o1, o2) = (step_start.max(p0), step_end.min(p1));
+            if o2 > o1 {
+                out.push((p0, p1, o1, o2));
+            }
+            p0 = p1;
+        }
+        out
+    }
+
+    /// Time of the file holding the mean over period [p0, p1).
+    fn period_file_time(&self, p0: NaiveDateTime, p1: NaiveDateTime) -> NaiveDateTime {
+        match self.src.spec.period_alignment {
+            PeriodAlignment::Ending => p1,
+            PeriodAlignment::Starting => p0,
+        }
+    }
+
     /// File times of the records [`ForcingReader::forcing_for_step`] reads for a step, in the
     /// order it reads them.
     fn file_times_for_step(
@@ -579,32 +628,16 @@ impl ForcingReader {
         if step_end <= step_start {
             return times;
         }
-        let interval = self.interval();
-        let int_s = self.src.spec.interval_seconds as f64;
-        let sampled = |s: TimeSampling| {
-            ForcingRole::ALL
-                .into_iter()
-                .any(|r| self.src.spec.variables.get(r).sampling == s)
-        };
-        if sampled(TimeSampling::Instantaneous) {
-            let mid = step_start + (step_end - step_start) / 2;
-            let ta = self.file_time_at_or_before(mid);
+        if !self.roles_sampled(TimeSampling::Instantaneous).is_empty() {
+            let (ta, wb) = self.instant_bracket(step_start, step_end);
             times.push(ta);
-            if (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s > 0.0 {
-                times.push(ta + interval);
+            if wb > 0.0 {
+                times.push(ta + self.interval());
             }
         }
-        if sampled(TimeSampling::PeriodMean) {
-            let mut p0 = self.file_time_at_or_before(step_start);
-            while p0 < step_end {
-                let p1 = p0 + interval;
-                if step_end.min(p1) > step_start.max(p0) {
-                    times.push(match self.src.spec.period_alignment {
-                        PeriodAlignment::Ending => p1,
-                        PeriodAlignment::Starting => p0,
-                    });
-                }
-                p0 = p1;
+        if !self.roles_sampled(TimeSampling::PeriodMean).is_empty() {
+            for (p0, p1, _, _) in self.overlapping_periods(step_start, step_end) {
+                times.push(self.period_file_time(p0, p1));
             }
         }
         times
@@ -664,17 +697,11 @@ impl ForcingReader {
         }
         let dt = (step_end - step_start).num_milliseconds() as f64 / 1000.0;
         let interval = self.interval();
-        let int_s = self.src.spec.interval_seconds as f64;
         let mut out = vec![[0.0f64; 7]; n];
 
         // Instantaneous fields: linear in time at the step midpoint.
-        let mid = step_start + (step_end - step_start) / 2;
-        let ta = self.file_time_at_or_before(mid);
-        let wb = (mid - ta).num_milliseconds() as f64 / 1000.0 / int_s;
-        let inst_roles: Vec<ForcingRole> = ForcingRole::ALL
-            .into_iter()
-            .filter(|r| self.src.spec.variables.get(*r).sampling == TimeSampling::Instantaneous)
-            .collect();
+        let (ta, wb) = self.instant_bracket(step_start, step_end);
+        let inst_roles = self.roles_sampled(TimeSampling::Instantaneous);
         if !inst_roles.is_empty() {
             let ra = self.record(ta)?;
             let rb = if wb > 0.0 {
@@ -694,44 +721,33 @@ impl ForcingReader {
         }
 
         // Period-mean fields: time-weighted over the periods the step overlaps.
-        let period_roles: Vec<ForcingRole> = ForcingRole::ALL
-            .into_iter()
-            .filter(|r| self.src.spec.variables.get(*r).sampling == TimeSampling::PeriodMean)
-            .collect();
+        let period_roles = self.roles_sampled(TimeSampling::PeriodMean);
         if !period_roles.is_empty() {
-            let mut p0 = self.file_time_at_or_before(step_start);
-            while p0 < step_end {
-                let p1 = p0 + interval;
-                let o1 = step_start.max(p0);
-                let o2 = step_end.min(p1);
+            for (p0, p1, o1, o2) in self.overlapping_periods(step_start, step_end) {
                 let frac = (o2 - o1).num_milliseconds() as f64 / 1000.0 / dt;
-                if frac > 0.0 {
-                    let file_time = match self.src.spec.period_alignment {
-                        PeriodAlignment::Ending => p1,
-                        PeriodAlignment::Starting => p0,
-                    };
-                    let rec = self.record(file_time)?;
-                    let reference = p0 + interval / 2;
-                    let zenith = self.src.spec.sw_zenith_weighting
-                        && period_roles.contains(&ForcingRole::ShortwaveDown);
-                    if zenith {
-                        self.zenith_factors(p0, p1, o1, o2, reference);
-                    }
-                    for role in &period_roles {
-                        let vals = rec.values(*role);
-                        let i = role.index();
-                        if zenith && *role == ForcingRole::ShortwaveDown {
-                            for ((o, &v), &factor) in out.iter_mut().zip(vals).zip(&self.factors) {
-                                o[i] += frac * factor * v;
-                            }
-                        } else {
-                            for (o, &v) in out.iter_mut().zip(vals) {
-                                o[i] += frac * v;
-                            }
+                if frac <= 0.0 {
+                    continue;
+                }
+                let rec = self.record(self.period_file_time(p0, p1))?;
+                let reference = p0 + interval / 2;
+                let zenith = self.src.spec.sw_zenith_weighting
+                    && period_roles.contains(&ForcingRole::ShortwaveDown);
+                if zenith {
+                    self.zenith_factors(p0, p1, o1, o2, reference);
+                }
+                for role in &period_roles {
+                    let vals = rec.values(*role);
+                    let i = role.index();
+                    if zenith && *role == ForcingRole::ShortwaveDown {
+                        for ((o, &v), &factor) in out.iter_mut().zip(vals).zip(&self.factors) {
+                            o[i] += frac * factor * v;
+                        }
+                    } else {
+                        for (o, &v) in out.iter_mut().zip(vals) {
+                            o[i] += frac * v;
                         }
                     }
                 }
-                p0 = p1;
             }
         }
 
@@ -1045,10 +1061,20 @@ pub fn zenith_factor(
     reference: NaiveDateTime,
 ) -> f64 {
     let period = solar::mean_cos_zenith(p0, p1, lat, lon, reference);
-    if period < MIN_PERIOD_COS_ZENITH {
-        return 1.0;
+    zenith_ratio(
+        || solar::mean_cos_zenith(o1, o2, lat, lon, reference),
+        period,
+    )
+}
+
+/// Sub-interval mean over period mean of cos(zenith); 1 when the period mean is ~0.
+#[inline]
+fn zenith_ratio(sub_mean: impl FnOnce() -> f64, period_mean: f64) -> f64 {
+    if period_mean < MIN_PERIOD_COS_ZENITH {
+        1.0
+    } else {
+        sub_mean() / period_mean
     }
-    solar::mean_cos_zenith(o1, o2, lat, lon, reference) / period
 }
 
 /// Parse CF time units "<unit> since <date>[ <time>]" into (seconds per unit, epoch).

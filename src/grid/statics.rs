@@ -832,14 +832,14 @@ fn read_landcycle_header(rd: &Reader) -> Result<LandcycleHeader, GridError> {
     let lat_dims: Vec<usize> = lat_var.dimensions().iter().map(|d| d.len()).collect();
     let (grid_no_mask, dim_names) = match lat_dims.len() {
         1 => {
-            let lat = rd.values_f64("lat", &[lat_dims[0]], &["lat"])?;
+            let lat = rd.values::<f64>("lat", &[lat_dims[0]], &["lat"])?;
             let nx = rd
                 .var("lon")?
                 .dimensions()
                 .first()
                 .map(|d| d.len())
                 .unwrap_or(0);
-            let lon = rd.values_f64("lon", &[nx], &["lon"])?;
+            let lon = rd.values::<f64>("lon", &[nx], &["lon"])?;
             (
                 Grid::regular(lat, lon, None).map_err(coord_err)?,
                 ["lat", "lon"],
@@ -847,8 +847,8 @@ fn read_landcycle_header(rd: &Reader) -> Result<LandcycleHeader, GridError> {
         }
         2 => {
             let (ny, nx) = (lat_dims[0], lat_dims[1]);
-            let lat = rd.values_f64("lat", &[ny, nx], &["y", "x"])?;
-            let lon = rd.values_f64("lon", &[ny, nx], &["y", "x"])?;
+            let lat = rd.values::<f64>("lat", &[ny, nx], &["y", "x"])?;
+            let lon = rd.values::<f64>("lon", &[ny, nx], &["y", "x"])?;
             (
                 Grid::curvilinear(ny, nx, lat, lon, None).map_err(coord_err)?,
                 ["y", "x"],
@@ -863,7 +863,7 @@ fn read_landcycle_header(rd: &Reader) -> Result<LandcycleHeader, GridError> {
         }
     };
     let (ny, nx) = grid_no_mask.dims();
-    let mask_raw = rd.values_i32("land_mask", &[ny, nx], &dim_names)?;
+    let mask_raw = rd.values::<i32>("land_mask", &[ny, nx], &dim_names)?;
     let mut land_mask = Vec::with_capacity(mask_raw.len());
     for (k, &m) in mask_raw.iter().enumerate() {
         match m {
@@ -912,14 +912,14 @@ fn read_landcycle_window(
         grid,
         vegetation_dataset: header.vegetation_dataset,
         soil_dataset: header.soil_dataset,
-        soil_class: rd.box_i32("soil_class", &s2, &dn, bx)?,
-        vegetation_class: rd.box_i32("vegetation_class", &s2, &dn, bx)?,
-        slope_class: rd.box_i32("slope_class", &s2, &dn, bx)?,
-        green_fraction: rd.box_f64("green_fraction", &s3, &d3, bx)?,
-        albedo: rd.box_f64("albedo", &s3, &d3, bx)?,
-        deep_soil_temperature: rd.box_f64("deep_soil_temperature", &s2, &dn, bx)?,
-        elevation: rd.box_f64("elevation", &s2, &dn, bx)?,
-        max_snow_albedo: rd.box_f64("max_snow_albedo", &s2, &dn, bx)?,
+        soil_class: rd.box_values::<i32>("soil_class", &s2, &dn, bx)?,
+        vegetation_class: rd.box_values::<i32>("vegetation_class", &s2, &dn, bx)?,
+        slope_class: rd.box_values::<i32>("slope_class", &s2, &dn, bx)?,
+        green_fraction: rd.box_values::<f64>("green_fraction", &s3, &d3, bx)?,
+        albedo: rd.box_values::<f64>("albedo", &s3, &d3, bx)?,
+        deep_soil_temperature: rd.box_values::<f64>("deep_soil_temperature", &s2, &dn, bx)?,
+        elevation: rd.box_values::<f64>("elevation", &s2, &dn, bx)?,
+        max_snow_albedo: rd.box_values::<f64>("max_snow_albedo", &s2, &dn, bx)?,
     };
     sf.validate(rd.path).map_err(|e| match e {
         GridError::Range {
@@ -1270,29 +1270,17 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn values_f64(
+    /// A whole variable after checking its shape and dimension names.
+    fn values<T: netcdf::NcTypeDescriptor + Copy>(
         &self,
         name: &str,
         shape: &[usize],
         dim_names: &[&str],
-    ) -> Result<Vec<f64>, GridError> {
+    ) -> Result<Vec<T>, GridError> {
         let v = self.var(name)?;
         self.check_shape(name, &v, shape)?;
         self.check_dim_names(name, &v, dim_names)?;
-        v.get_values::<f64, _>(..)
-            .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
-    }
-
-    fn values_i32(
-        &self,
-        name: &str,
-        shape: &[usize],
-        dim_names: &[&str],
-    ) -> Result<Vec<i32>, GridError> {
-        let v = self.var(name)?;
-        self.check_shape(name, &v, shape)?;
-        self.check_dim_names(name, &v, dim_names)?;
-        v.get_values::<i32, _>(..)
+        v.get_values::<T, _>(..)
             .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
     }
 
@@ -1307,31 +1295,17 @@ impl<'a> Reader<'a> {
     }
 
     /// The part inside `bx` of a `(Y, X)` or `(month, Y, X)` variable of full `shape`.
-    fn box_f64(
+    fn box_values<T: netcdf::NcTypeDescriptor + Copy>(
         &self,
         name: &str,
         shape: &[usize],
         dim_names: &[&str],
         bx: IndexBox,
-    ) -> Result<Vec<f64>, GridError> {
+    ) -> Result<Vec<T>, GridError> {
         let v = self.var(name)?;
         self.check_shape(name, &v, shape)?;
         self.check_dim_names(name, &v, dim_names)?;
-        v.get_values::<f64, _>(Self::box_extents(shape, bx))
-            .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
-    }
-
-    fn box_i32(
-        &self,
-        name: &str,
-        shape: &[usize],
-        dim_names: &[&str],
-        bx: IndexBox,
-    ) -> Result<Vec<i32>, GridError> {
-        let v = self.var(name)?;
-        self.check_shape(name, &v, shape)?;
-        self.check_dim_names(name, &v, dim_names)?;
-        v.get_values::<i32, _>(Self::box_extents(shape, bx))
+        v.get_values::<T, _>(Self::box_extents(shape, bx))
             .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
     }
 

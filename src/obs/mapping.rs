@@ -41,6 +41,12 @@ pub struct CellObs {
 /// Rule names of the mapping, in application order.
 pub const RULES: [&str; 3] = ["outside_window", "outside_grid", "not_land"];
 
+/// Mean spacing of a monotonic coordinate vector; `None` with fewer than two values.
+fn spacing(coords: &[f64]) -> Option<f64> {
+    let n = coords.len();
+    (n > 1).then(|| (coords[n - 1] - coords[0]).abs() / (n - 1) as f64)
+}
+
 /// Index of the nearest coordinate and whether `x` lies within half a spacing of the
 /// coordinate range.
 fn nearest(coords: &[f64], x: f64) -> Option<usize> {
@@ -48,11 +54,7 @@ fn nearest(coords: &[f64], x: f64) -> Option<usize> {
     if n == 0 || !x.is_finite() {
         return None;
     }
-    let half = if n > 1 {
-        0.5 * (coords[n - 1] - coords[0]).abs() / (n - 1) as f64
-    } else {
-        f64::INFINITY
-    };
+    let half = spacing(coords).map_or(f64::INFINITY, |d| 0.5 * d);
     let (lo, hi) = if coords[0] <= coords[n - 1] {
         (coords[0], coords[n - 1])
     } else {
@@ -78,11 +80,7 @@ fn nearest(coords: &[f64], x: f64) -> Option<usize> {
 /// Shift `lon` by whole turns into the grid's longitude convention.
 fn wrap_lon(lon: f64, grid_lon: &[f64]) -> f64 {
     let first = grid_lon[0].min(grid_lon[grid_lon.len() - 1]);
-    let half = if grid_lon.len() > 1 {
-        0.5 * (grid_lon[grid_lon.len() - 1] - grid_lon[0]).abs() / (grid_lon.len() - 1) as f64
-    } else {
-        0.0
-    };
+    let half = spacing(grid_lon).map_or(0.0, |d| 0.5 * d);
     let base = first - half;
     base + (lon - base).rem_euclid(360.0)
 }
@@ -184,16 +182,9 @@ fn footprint_cells(
     out: &mut Vec<usize>,
 ) {
     let (ny, nx) = (grid.lat.len(), grid.lon.len());
-    let spacing = |c: &[f64]| {
-        if c.len() > 1 {
-            (c[c.len() - 1] - c[0]).abs() / (c.len() - 1) as f64
-        } else {
-            f64::INFINITY
-        }
-    };
-    let dlat_km = spacing(grid.lat) * KM_PER_DEG;
+    let dlat_km = spacing(grid.lat).unwrap_or(f64::INFINITY) * KM_PER_DEG;
     let coslat = lat.to_radians().cos().max(1e-6);
-    let dlon_km = spacing(grid.lon) * KM_PER_DEG * coslat;
+    let dlon_km = spacing(grid.lon).unwrap_or(f64::INFINITY) * KM_PER_DEG * coslat;
     let ry = (half_km / dlat_km).ceil() as usize + 1;
     let rx = (half_km / dlon_km).ceil() as usize + 1;
     let nearest = iy * nx + ix;

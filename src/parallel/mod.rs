@@ -227,7 +227,7 @@ impl Communicator for MpiComm {
 }
 
 /// Positions `(rank, k)` of gathered items in ascending global id order (`ids[r][k]` is the
-/// global index of the `k`-th item of rank `r`): the order [`merge_by_id`] produces, without
+/// global index of the `k`-th item of rank `r`): the order of [`merge_by_id`], without
 /// copying the values.
 pub fn order_by_id(ids: &[Vec<u64>]) -> Vec<(u64, usize, usize)> {
     let mut order: Vec<(u64, usize, usize)> = ids
@@ -235,8 +235,8 @@ pub fn order_by_id(ids: &[Vec<u64>]) -> Vec<(u64, usize, usize)> {
         .enumerate()
         .flat_map(|(r, rank_ids)| rank_ids.iter().enumerate().map(move |(k, &id)| (id, r, k)))
         .collect();
-    // (id, rank, k) ascending: equal ids (never produced by a decomposition) keep rank order,
-    // exactly as the stable sort of `merge_by_id`.
+    // (id, rank, k) ascending: equal ids (never produced by a decomposition) keep rank and
+    // gather order.
     order.sort_unstable();
     order
 }
@@ -245,14 +245,10 @@ pub fn order_by_id(ids: &[Vec<u64>]) -> Vec<(u64, usize, usize)> {
 /// the `k`-th item of rank `r`, each item `width` values long. Returns `(index, values)` pairs
 /// sorted by index, so the result is independent of the decomposition.
 pub fn merge_by_id(ids: &[Vec<u64>], values: &[Vec<f64>], width: usize) -> Vec<(u64, Vec<f64>)> {
-    let mut out: Vec<(u64, Vec<f64>)> = Vec::new();
-    for (rank_ids, rank_vals) in ids.iter().zip(values) {
-        for (k, &id) in rank_ids.iter().enumerate() {
-            out.push((id, rank_vals[k * width..(k + 1) * width].to_vec()));
-        }
-    }
-    out.sort_by_key(|(id, _)| *id);
-    out
+    order_by_id(ids)
+        .into_iter()
+        .map(|(id, r, k)| (id, values[r][k * width..(k + 1) * width].to_vec()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -519,17 +519,18 @@ impl PerturbGenerator {
         Ok(out)
     }
 
-    /// Apply one (cell, member)'s perturbation values `p` (from [`PerturbValues::get`]) to a
-    /// step of forcing, then clip each perturbed field to its physical bounds.
-    pub fn apply_forcing_perturbation(
-        &self,
-        p: &[f64],
-        forcing: &mut Forcing,
-    ) -> Result<(), PerturbError> {
-        if self.role != GroupRole::Forcing {
+    /// One (cell, member)'s values `p` must belong to a group of `role`, one per variable.
+    fn check_values(&self, role: GroupRole, p: &[f64]) -> Result<(), PerturbError> {
+        if self.role != role {
+            let what = |r: GroupRole| match r {
+                GroupRole::Forcing => "forcing",
+                GroupRole::SoilMoisture => "soil moisture",
+            };
             return Err(PerturbError::State(format!(
-                "group '{}' perturbs soil moisture, not forcing",
-                self.group.name
+                "group '{}' perturbs {}, not {}",
+                self.group.name,
+                what(self.role),
+                what(role)
             )));
         }
         if p.len() != self.vars.len() {
@@ -540,6 +541,17 @@ impl PerturbGenerator {
                 self.vars.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Apply one (cell, member)'s perturbation values `p` (from [`PerturbValues::get`]) to a
+    /// step of forcing, then clip each perturbed field to its physical bounds.
+    pub fn apply_forcing_perturbation(
+        &self,
+        p: &[f64],
+        forcing: &mut Forcing,
+    ) -> Result<(), PerturbError> {
+        self.check_values(GroupRole::Forcing, p)?;
         apply_forcing_perturbation(&self.vars, p, forcing);
         Ok(())
     }
@@ -564,20 +576,7 @@ impl PerturbGenerator {
         p: &[f64],
         inc: &mut [f64],
     ) -> Result<(), PerturbError> {
-        if self.role != GroupRole::SoilMoisture {
-            return Err(PerturbError::State(format!(
-                "group '{}' perturbs forcing, not soil moisture",
-                self.group.name
-            )));
-        }
-        if p.len() != self.vars.len() {
-            return Err(PerturbError::State(format!(
-                "group '{}': {} perturbation values for {} variables",
-                self.group.name,
-                p.len(),
-                self.vars.len()
-            )));
-        }
+        self.check_values(GroupRole::SoilMoisture, p)?;
         let n_layers = inc.len();
         inc.fill(0.0);
         for (var, &pv) in self.vars.iter().zip(p) {
@@ -605,9 +604,9 @@ impl PerturbGenerator {
 
 /// [`apply_forcing_perturbation`] for all members of one cell: `p` holds the values of
 /// member 0, then member 1, … (`vars.len()` each, the layout of one cell's block of
-/// [`PerturbValues`]) and `forcings` one forcing per member. Each member gets exactly what
-/// [`apply_forcing_perturbation`] gives it; the loop runs over members inside each variable,
-/// so the per-variable choices are made once per cell.
+/// [`PerturbValues`]) and `forcings` one forcing per member. The loop runs over members
+/// inside each variable, so the per-variable choices are made once per cell; the arithmetic
+/// per member does not depend on how many members are passed.
 pub fn apply_forcing_perturbation_members(
     vars: &[ResolvedVar],
     p: &[f64],
@@ -639,8 +638,8 @@ pub fn apply_forcing_perturbation_members(
     }
 }
 
-/// Variable `v` of every (forcing, member values) pair, on the field `field` selects; the
-/// arithmetic of [`apply_forcing_perturbation`].
+/// Variable `v` of every (forcing, member values) pair, on the field `field` selects: add or
+/// multiply, then clip to the variable's bounds.
 #[inline(always)]
 fn perturb_field<'a>(
     var: &ResolvedVar,
@@ -671,26 +670,5 @@ fn perturb_field<'a>(
 /// clipped to its physical bounds (precipitation, shortwave, longwave ≥ 0 by default).
 /// Soil-moisture variables in `vars` are ignored here.
 pub fn apply_forcing_perturbation(vars: &[ResolvedVar], p: &[f64], forcing: &mut Forcing) {
-    for (var, &pv) in vars.iter().zip(p) {
-        let field = match var.target {
-            PerturbTarget::ShortwaveDown => &mut forcing.shortwave_down,
-            PerturbTarget::LongwaveDown => &mut forcing.longwave_down,
-            PerturbTarget::Precipitation => &mut forcing.precipitation,
-            PerturbTarget::AirTemperature => &mut forcing.air_temperature,
-            PerturbTarget::SpecificHumidity => &mut forcing.specific_humidity,
-            PerturbTarget::WindSpeed => &mut forcing.wind_speed,
-            PerturbTarget::SoilMoisture(_) => continue,
-        };
-        let mut v = match var.kind {
-            PerturbKind::Additive => *field + pv,
-            PerturbKind::Multiplicative => *field * pv,
-        };
-        if let Some(l) = var.lower {
-            v = v.max(l);
-        }
-        if let Some(u) = var.upper {
-            v = v.min(u);
-        }
-        *field = v;
-    }
+    apply_forcing_perturbation_members(vars, p, std::slice::from_mut(forcing));
 }

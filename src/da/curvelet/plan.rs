@@ -476,7 +476,6 @@ impl CurveletPlan {
                 col: i % self.n2,
             });
         }
-        let (n1, n2, h) = (self.n1, self.n2, self.h);
         let Workspace {
             spec,
             rows,
@@ -489,14 +488,7 @@ impl CurveletPlan {
         let sc = &mut scratch[..];
 
         // Unitary-up-to-scale 2-D DFT into the spectrum layout.
-        for i in 0..n1 {
-            rowbuf.copy_from_slice(&image[i * n2..(i + 1) * n2]);
-            self.r2c
-                .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
-                .map_err(|_| CurveletError::Internal("r2c"))?;
-        }
-        transpose(rows, spec, n1, h);
-        self.col_fwd.process_with_scratch(spec, sc);
+        self.dft2(image, rowbuf, rows, spec, sc)?;
 
         let data = out.as_mut_slice();
         for st in &self.stages {
@@ -538,20 +530,13 @@ impl CurveletPlan {
             for (s, wt) in spec.iter_mut().zip(&d.weight) {
                 *s *= *wt;
             }
-            self.col_inv.process_with_scratch(spec, sc);
-            transpose(spec, rows, h, n1);
             let info = &self.layout.bands[d.band];
-            let band = &mut data[info.offset..info.offset + info.len()];
-            for i in 0..n1 {
-                let r = &mut rows[i * h..(i + 1) * h];
-                r[0].im = 0.0;
-                if n2.is_multiple_of(2) {
-                    r[h - 1].im = 0.0;
-                }
-                self.c2r
-                    .process_with_scratch(r, &mut band[i * n2..(i + 1) * n2], sc)
-                    .map_err(|_| CurveletError::Internal("c2r"))?;
-            }
+            self.idft2(
+                spec,
+                rows,
+                &mut data[info.offset..info.offset + info.len()],
+                sc,
+            )?;
         }
         Ok(())
     }
@@ -564,7 +549,6 @@ impl CurveletPlan {
         ws: &mut Workspace,
     ) -> Result<(), CurveletError> {
         self.check(image.len(), coeffs, ws)?;
-        let (n1, n2, h) = (self.n1, self.n2, self.h);
         let Workspace {
             spec,
             rows,
@@ -579,15 +563,13 @@ impl CurveletPlan {
 
         if let Some(d) = &self.dense {
             let info = &self.layout.bands[d.band];
-            let band = &data[info.offset..info.offset + info.len()];
-            for i in 0..n1 {
-                rowbuf.copy_from_slice(&band[i * n2..(i + 1) * n2]);
-                self.r2c
-                    .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
-                    .map_err(|_| CurveletError::Internal("r2c"))?;
-            }
-            transpose(rows, spec, n1, h);
-            self.col_fwd.process_with_scratch(spec, sc);
+            self.dft2(
+                &data[info.offset..info.offset + info.len()],
+                rowbuf,
+                rows,
+                spec,
+                sc,
+            )?;
             for (s, wt) in spec.iter_mut().zip(&d.weight) {
                 *s *= *wt;
             }
@@ -643,6 +625,41 @@ impl CurveletPlan {
             }
         }
 
+        self.idft2(spec, rows, image, sc)
+    }
+
+    /// 2-D DFT of the real row-major `n1 × n2` image into the spectrum layout (`rows` and
+    /// `rowbuf` are scratch).
+    fn dft2(
+        &self,
+        image: &[f64],
+        rowbuf: &mut [f64],
+        rows: &mut [C64],
+        spec: &mut [C64],
+        sc: &mut [C64],
+    ) -> Result<(), CurveletError> {
+        let (n1, n2, h) = (self.n1, self.n2, self.h);
+        for i in 0..n1 {
+            rowbuf.copy_from_slice(&image[i * n2..(i + 1) * n2]);
+            self.r2c
+                .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
+                .map_err(|_| CurveletError::Internal("r2c"))?;
+        }
+        transpose(rows, spec, n1, h);
+        self.col_fwd.process_with_scratch(spec, sc);
+        Ok(())
+    }
+
+    /// The inverse of [`CurveletPlan::dft2`]: the spectrum (overwritten) into the real
+    /// row-major `n1 × n2` image `out` (`rows` is scratch).
+    fn idft2(
+        &self,
+        spec: &mut [C64],
+        rows: &mut [C64],
+        out: &mut [f64],
+        sc: &mut [C64],
+    ) -> Result<(), CurveletError> {
+        let (n1, n2, h) = (self.n1, self.n2, self.h);
         self.col_inv.process_with_scratch(spec, sc);
         transpose(spec, rows, h, n1);
         for i in 0..n1 {
@@ -652,7 +669,7 @@ impl CurveletPlan {
                 r[h - 1].im = 0.0;
             }
             self.c2r
-                .process_with_scratch(r, &mut image[i * n2..(i + 1) * n2], sc)
+                .process_with_scratch(r, &mut out[i * n2..(i + 1) * n2], sc)
                 .map_err(|_| CurveletError::Internal("c2r"))?;
         }
         Ok(())

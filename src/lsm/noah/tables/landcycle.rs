@@ -356,6 +356,25 @@ fn check_class_number(
     Ok(())
 }
 
+/// The values of the extra (non-Noah) columns at positions `extra` of a class row, named.
+fn extra_values(
+    t: &RawTable,
+    line: usize,
+    class: usize,
+    row: &[String],
+    extra: &[usize],
+) -> Result<Vec<(String, f64)>, TableError> {
+    extra
+        .iter()
+        .map(|&p| {
+            Ok((
+                t.columns[p].0.clone(),
+                t.real(line, class, &t.columns[p].0, &row[p])?,
+            ))
+        })
+        .collect()
+}
+
 fn soil_from_raw(t: &RawTable) -> Result<SoilDataset, TableError> {
     let name = t.dataset_name()?;
     let (ci, ni, pos, extra) = t.layout(&SOIL_COLUMNS, &SOIL_UNITS)?;
@@ -367,28 +386,11 @@ fn soil_from_raw(t: &RawTable) -> Result<SoilDataset, TableError> {
         for (j, c) in SOIL_COLUMNS.iter().enumerate() {
             x[j] = t.real(*n, class, c, &f[pos[j]])?;
         }
-        classes.push(SoilParams {
-            name: f[ni].clone(),
-            bb: x[0],
-            drysmc: x[1],
-            f11: x[2],
-            maxsmc: x[3],
-            refsmc: x[4],
-            satpsi: x[5],
-            satdk: x[6],
-            satdw: x[7],
-            wltsmc: x[8],
-            qtz: x[9],
-            extra: extra
-                .iter()
-                .map(|&p| {
-                    Ok((
-                        t.columns[p].0.clone(),
-                        t.real(*n, class, &t.columns[p].0, &f[p])?,
-                    ))
-                })
-                .collect::<Result<_, TableError>>()?,
-        });
+        classes.push(SoilParams::from_columns(
+            f[ni].clone(),
+            x,
+            extra_values(t, *n, class, f, &extra)?,
+        ));
     }
     Ok(SoilDataset { name, classes })
 }
@@ -414,33 +416,12 @@ fn vegetation_from_raw(t: &RawTable) -> Result<VegetationDataset, TableError> {
                 x[j] = t.real(*n, class, c, &f[pos[j]])?;
             }
         }
-        classes.push(VegetationParams {
-            name: f[ni].clone(),
-            shdfac: x[0],
+        classes.push(VegetationParams::from_columns(
+            f[ni].clone(),
+            x,
             nroot,
-            rs: x[2],
-            rgl: x[3],
-            hs: x[4],
-            snup: x[5],
-            maxalb: x[6],
-            laimin: x[7],
-            laimax: x[8],
-            emissmin: x[9],
-            emissmax: x[10],
-            albedomin: x[11],
-            albedomax: x[12],
-            z0min: x[13],
-            z0max: x[14],
-            extra: extra
-                .iter()
-                .map(|&p| {
-                    Ok((
-                        t.columns[p].0.clone(),
-                        t.real(*n, class, &t.columns[p].0, &f[p])?,
-                    ))
-                })
-                .collect::<Result<_, TableError>>()?,
-        });
+            extra_values(t, *n, class, f, &extra)?,
+        ));
     }
     let known: Vec<&str> = VEG_SCALARS.iter().map(|s| s.0).collect();
     Ok(VegetationDataset {
@@ -614,24 +595,23 @@ fn check_name(name: &str) -> Result<(), TableError> {
     Ok(())
 }
 
+/// The `columns = class, <col> [<unit>], ..., <extra names>, name` line of a dataset file.
+fn columns_line(columns: &[&str], units: &[&str], extra: &[(String, f64)]) -> String {
+    let mut cols: Vec<String> = vec!["class".into()];
+    cols.extend(columns.iter().zip(units).map(|(c, u)| format!("{c} [{u}]")));
+    cols.extend(extra.iter().map(|e| e.0.clone()));
+    cols.push("name".into());
+    format!("columns = {}", cols.join(", "))
+}
+
 /// Text of a soil dataset file.
 pub(super) fn write_soil(d: &SoilDataset, source: &str) -> Result<String, TableError> {
     check_dataset_name(&d.name)?;
     let mut s = String::new();
     header(&mut s, "soil", source);
     let _ = writeln!(s, "dataset = {}", d.name);
-    let mut cols: Vec<String> = vec!["class".into()];
-    cols.extend(
-        SOIL_COLUMNS
-            .iter()
-            .zip(SOIL_UNITS)
-            .map(|(c, u)| format!("{c} [{u}]")),
-    );
-    if let Some(first) = d.classes.first() {
-        cols.extend(first.extra.iter().map(|e| e.0.clone()));
-    }
-    cols.push("name".into());
-    let _ = writeln!(s, "columns = {}", cols.join(", "));
+    let extra = d.classes.first().map_or(&[][..], |c| &c.extra[..]);
+    let _ = writeln!(s, "{}", columns_line(&SOIL_COLUMNS, &SOIL_UNITS, extra));
     for (k, c) in d.classes.iter().enumerate() {
         check_name(&c.name)?;
         let mut f = vec![(k + 1).to_string()];
@@ -667,18 +647,8 @@ pub(super) fn write_vegetation(d: &VegetationDataset, source: &str) -> Result<St
     for (name, v) in &d.extra {
         let _ = writeln!(s, "{name} = {}", num(*v));
     }
-    let mut cols: Vec<String> = vec!["class".into()];
-    cols.extend(
-        VEG_COLUMNS
-            .iter()
-            .zip(VEG_UNITS)
-            .map(|(c, u)| format!("{c} [{u}]")),
-    );
-    if let Some(first) = d.classes.first() {
-        cols.extend(first.extra.iter().map(|e| e.0.clone()));
-    }
-    cols.push("name".into());
-    let _ = writeln!(s, "columns = {}", cols.join(", "));
+    let extra = d.classes.first().map_or(&[][..], |c| &c.extra[..]);
+    let _ = writeln!(s, "{}", columns_line(&VEG_COLUMNS, &VEG_UNITS, extra));
     for (k, c) in d.classes.iter().enumerate() {
         check_name(&c.name)?;
         let mut f = vec![(k + 1).to_string(), num(c.shdfac), c.nroot.to_string()];

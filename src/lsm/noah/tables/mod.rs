@@ -83,6 +83,27 @@ pub struct SoilParams {
     pub extra: Vec<(String, f64)>,
 }
 
+impl SoilParams {
+    /// A class from its values in the Noah column order (BB DRYSMC F11 MAXSMC REFSMC SATPSI
+    /// SATDK SATDW WLTSMC QTZ), as both table readers collect them.
+    pub fn from_columns(name: String, x: [f64; 10], extra: Vec<(String, f64)>) -> Self {
+        SoilParams {
+            name,
+            bb: x[0],
+            drysmc: x[1],
+            f11: x[2],
+            maxsmc: x[3],
+            refsmc: x[4],
+            satpsi: x[5],
+            satdk: x[6],
+            satdw: x[7],
+            wltsmc: x[8],
+            qtz: x[9],
+            extra,
+        }
+    }
+}
+
 /// One soil dataset (e.g. "STAS"), classes in table order (index 0 is class 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoilDataset {
@@ -128,6 +149,38 @@ pub struct VegetationParams {
     /// Further named columns not used by Noah 3.4.1 (e.g. WRF 4.x ZTOPV, ZBOTV), lower-case
     /// names in table order. Empty for the 3.4.1 tables.
     pub extra: Vec<(String, f64)>,
+}
+
+impl VegetationParams {
+    /// A class from its real values in the Noah column order (SHDFAC NROOT RS RGL HS SNUP
+    /// MAXALB LAIMIN LAIMAX EMISSMIN EMISSMAX ALBEDOMIN ALBEDOMAX Z0MIN Z0MAX; `x[1]` is
+    /// unused, NROOT is the integer `nroot`), as both table readers collect them.
+    pub fn from_columns(
+        name: String,
+        x: [f64; 15],
+        nroot: usize,
+        extra: Vec<(String, f64)>,
+    ) -> Self {
+        VegetationParams {
+            name,
+            shdfac: x[0],
+            nroot,
+            rs: x[2],
+            rgl: x[3],
+            hs: x[4],
+            snup: x[5],
+            maxalb: x[6],
+            laimin: x[7],
+            laimax: x[8],
+            emissmin: x[9],
+            emissmax: x[10],
+            albedomin: x[11],
+            albedomax: x[12],
+            z0min: x[13],
+            z0max: x[14],
+            extra,
+        }
+    }
 }
 
 /// One vegetation dataset (e.g. "USGS") with its table-level scalars.

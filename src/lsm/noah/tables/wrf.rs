@@ -341,56 +341,69 @@ fn check_duplicate(lines: &Lines, names: &[&str], h: &DatasetHeader) -> Result<(
     Ok(())
 }
 
+/// The header of the next dataset (not a repeat of one in `seen`) and whether it has the
+/// Noah column layout `columns`.
+fn next_dataset(
+    lines: &mut Lines,
+    kind: &str,
+    seen: &[&str],
+    columns: &[&str],
+) -> Result<(DatasetHeader, bool), TableError> {
+    let h = read_dataset_header(lines, kind)?;
+    check_duplicate(lines, seen, &h)?;
+    let noah = is_noah_layout(&h.columns, columns);
+    Ok((h, noah))
+}
+
+/// The class rows of dataset `h`: `build(lines, row, class)` for each row of a Noah-layout
+/// dataset (`n_columns` values at least); rows of another layout are read and skipped.
+fn read_classes<C>(
+    lines: &mut Lines,
+    h: &DatasetHeader,
+    noah: bool,
+    n_columns: usize,
+    mut build: impl FnMut(&Lines, ClassRow, usize) -> Result<C, TableError>,
+) -> Result<Vec<C>, TableError> {
+    let mut classes = Vec::with_capacity(h.count);
+    let min = if noah { n_columns } else { 0 };
+    for class in 1..=h.count {
+        let row = read_class_row(lines, &h.name, class, h.count, min)?;
+        if noah {
+            classes.push(build(lines, row, class)?);
+        }
+    }
+    Ok(classes)
+}
+
 /// Parses the text of a WRF SOILPARM.TBL; `file` names it in errors.
 pub(super) fn parse_soilparm(file: &str, text: &str) -> Result<Vec<SoilDataset>, TableError> {
     let mut lines = Lines::new(file, text);
     let mut out: Vec<SoilDataset> = Vec::new();
     while !lines.at_end() {
-        let h = read_dataset_header(&mut lines, "soil")?;
-        check_duplicate(
-            &lines,
-            &out.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        let seen: Vec<&str> = out.iter().map(|d| d.name.as_str()).collect();
+        let (h, noah) = next_dataset(&mut lines, "soil", &seen, &SOIL_COLUMNS)?;
+        let classes = read_classes(
+            &mut lines,
             &h,
+            noah,
+            SOIL_COLUMNS.len(),
+            |lines, row, class| {
+                let ClassRow {
+                    line: n,
+                    values: v,
+                    name,
+                } = row;
+                let mut x = [0.0; 10];
+                for (k, col) in SOIL_COLUMNS.iter().enumerate() {
+                    x[k] = real_at(lines, n, &h.name, class, col, &v[k])?;
+                }
+                Ok(SoilParams::from_columns(
+                    name,
+                    x,
+                    extra_values(lines, n, &h.name, class, &h.columns, &v, SOIL_COLUMNS.len())?,
+                ))
+            },
         )?;
-        let noah = is_noah_layout(&h.columns, &SOIL_COLUMNS);
-        let mut classes = Vec::with_capacity(h.count);
-        for class in 1..=h.count {
-            let min = if noah { SOIL_COLUMNS.len() } else { 0 };
-            let ClassRow {
-                line: n,
-                values: v,
-                name,
-            } = read_class_row(&mut lines, &h.name, class, h.count, min)?;
-            if !noah {
-                continue;
-            }
-            let mut x = [0.0; 10];
-            for (k, col) in SOIL_COLUMNS.iter().enumerate() {
-                x[k] = real_at(&lines, n, &h.name, class, col, &v[k])?;
-            }
-            classes.push(SoilParams {
-                name,
-                bb: x[0],
-                drysmc: x[1],
-                f11: x[2],
-                maxsmc: x[3],
-                refsmc: x[4],
-                satpsi: x[5],
-                satdk: x[6],
-                satdw: x[7],
-                wltsmc: x[8],
-                qtz: x[9],
-                extra: extra_values(
-                    &lines,
-                    n,
-                    &h.name,
-                    class,
-                    &h.columns,
-                    &v,
-                    SOIL_COLUMNS.len(),
-                )?,
-            });
-        }
         if noah {
             out.push(SoilDataset {
                 name: h.name,
@@ -412,59 +425,42 @@ pub(super) fn parse_vegparm(file: &str, text: &str) -> Result<Vec<VegetationData
     let mut lines = Lines::new(file, text);
     let mut out: Vec<VegetationDataset> = Vec::new();
     while !lines.at_end() {
-        let h = read_dataset_header(&mut lines, "vegetation")?;
-        check_duplicate(
-            &lines,
-            &out.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        let seen: Vec<&str> = out.iter().map(|d| d.name.as_str()).collect();
+        let (h, noah) = next_dataset(&mut lines, "vegetation", &seen, &VEG_COLUMNS)?;
+        let classes = read_classes(
+            &mut lines,
             &h,
-        )?;
-        let noah = is_noah_layout(&h.columns, &VEG_COLUMNS);
-        let mut classes = Vec::with_capacity(h.count);
-        for class in 1..=h.count {
-            let min = if noah { VEG_COLUMNS.len() } else { 0 };
-            let ClassRow {
-                line: n,
-                values: v,
-                name,
-            } = read_class_row(&mut lines, &h.name, class, h.count, min)?;
-            if !noah {
-                continue;
-            }
-            let nroot = parse_int(&v[1]).filter(|&r| r >= 0).ok_or_else(|| {
-                lines.err(
-                    n,
-                    format!(
-                        "bad integer '{}' for NROOT of class {class} in dataset '{}'",
-                        v[1], h.name
-                    ),
-                )
-            })? as usize;
-            let mut x = [0.0; 15];
-            for (k, col) in VEG_COLUMNS.iter().enumerate() {
-                if k != 1 {
-                    x[k] = real_at(&lines, n, &h.name, class, col, &v[k])?;
+            noah,
+            VEG_COLUMNS.len(),
+            |lines, row, class| {
+                let ClassRow {
+                    line: n,
+                    values: v,
+                    name,
+                } = row;
+                let nroot = parse_int(&v[1]).filter(|&r| r >= 0).ok_or_else(|| {
+                    lines.err(
+                        n,
+                        format!(
+                            "bad integer '{}' for NROOT of class {class} in dataset '{}'",
+                            v[1], h.name
+                        ),
+                    )
+                })? as usize;
+                let mut x = [0.0; 15];
+                for (k, col) in VEG_COLUMNS.iter().enumerate() {
+                    if k != 1 {
+                        x[k] = real_at(lines, n, &h.name, class, col, &v[k])?;
+                    }
                 }
-            }
-            classes.push(VegetationParams {
-                name,
-                shdfac: x[0],
-                nroot,
-                rs: x[2],
-                rgl: x[3],
-                hs: x[4],
-                snup: x[5],
-                maxalb: x[6],
-                laimin: x[7],
-                laimax: x[8],
-                emissmin: x[9],
-                emissmax: x[10],
-                albedomin: x[11],
-                albedomax: x[12],
-                z0min: x[13],
-                z0max: x[14],
-                extra: extra_values(&lines, n, &h.name, class, &h.columns, &v, VEG_COLUMNS.len())?,
-            });
-        }
+                Ok(VegetationParams::from_columns(
+                    name,
+                    x,
+                    nroot,
+                    extra_values(lines, n, &h.name, class, &h.columns, &v, VEG_COLUMNS.len())?,
+                ))
+            },
+        )?;
         // Table-level scalars: NAME line then value line, until the next dataset title.
         let mut scalars: Vec<(String, f64, usize, String)> = Vec::new();
         while let (Some((n, name_line)), Some((vn, value_line))) = (lines.peek(), lines.peek_at(1))
