@@ -387,12 +387,13 @@ pub(super) fn parse_soilparm(file: &str, text: &str) -> Result<Vec<SoilDataset>,
             &h,
             noah,
             SOIL_COLUMNS.len(),
-            |lines, row, class| {
-                let ClassRow {
-                    line: n,
-                    values: v,
-                    name,
-                } = row;
+            |lines,
+             ClassRow {
+                 line: n,
+                 values: v,
+                 name,
+             },
+             class| {
                 let mut x = [0.0; 10];
                 for (k, col) in SOIL_COLUMNS.iter().enumerate() {
                     x[k] = real_at(lines, n, &h.name, class, col, &v[k])?;
@@ -432,12 +433,13 @@ pub(super) fn parse_vegparm(file: &str, text: &str) -> Result<Vec<VegetationData
             &h,
             noah,
             VEG_COLUMNS.len(),
-            |lines, row, class| {
-                let ClassRow {
-                    line: n,
-                    values: v,
-                    name,
-                } = row;
+            |lines,
+             ClassRow {
+                 line: n,
+                 values: v,
+                 name,
+             },
+             class| {
                 let nroot = parse_int(&v[1]).filter(|&r| r >= 0).ok_or_else(|| {
                     lines.err(
                         n,
