@@ -124,8 +124,10 @@ impl Climatology {
         rescale_error(error_sd, self.obs.std[k], self.model.std[k])
     }
 
-    /// Bias-correct one observation: (value', σ'). σ is rescaled only when `rescale` is set
-    /// (needed when the observation units differ from the model's, as for ASCAT).
+    /// Bias-correct one observation: (value', σ'). `rescale` is for observations in other units
+    /// than the model's (ASCAT % saturation against m³ m⁻³): σ is then rescaled by
+    /// sd_model / sd_obs, and so is the anomaly of the anomaly correction (mean and variance
+    /// matching), which would otherwise add a % anomaly to a volumetric mean.
     pub fn correct(
         &self,
         cell: usize,
@@ -137,6 +139,15 @@ impl Climatology {
     ) -> Result<(f64, f64), BiasRejection> {
         let v = match method {
             BiasMethod::CdfMatching => self.cdf_match(cell, month, value)?,
+            BiasMethod::Anomaly if rescale => {
+                let k = self.enough(cell, month)?;
+                let scale = rescale_error(1.0, self.obs.std[k], self.model.std[k])?;
+                anomaly_correct(
+                    self.obs.mean[k] + scale * (value - self.obs.mean[k]),
+                    self.obs.mean[k],
+                    self.model.mean[k],
+                )?
+            }
             BiasMethod::Anomaly => self.anomaly_correct(cell, month, value)?,
         };
         let e = if rescale {

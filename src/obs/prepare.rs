@@ -12,7 +12,8 @@ use crate::biascorr::{BiasMethod, BiasRejection, Climatology};
 pub struct BiasStep<'a> {
     pub climatology: &'a Climatology,
     pub method: BiasMethod,
-    /// Rescale the error by sd_model / sd_obs (for observations in other units, e.g. ASCAT).
+    /// The observations are in other units than the model (ASCAT % saturation): rescale the
+    /// error, and the anomaly of the anomaly correction, by sd_model / sd_obs.
     pub rescale_error: bool,
 }
 
@@ -144,5 +145,29 @@ mod tests {
             });
         assert!(out.is_empty());
         assert_eq!(counts.get("model_near_bounds"), 1);
+
+        // Anomaly correction of % saturation observations: the anomaly is rescaled into
+        // m³ m⁻³ (mean and variance matching). Obs mean 30 %, model mean 0.25, sd ratio 0.005:
+        // 36 % → 0.25 + 6 × 0.005 = 0.28.
+        let anomaly = BiasStep {
+            method: BiasMethod::Anomaly,
+            ..step
+        };
+        let (out, _) = prepare_cells(
+            &[cell(0, 36.0), cell(1, 24.0)],
+            6,
+            Some(anomaly),
+            &ModelQcRules::default(),
+            |_| Some(good.clone()),
+        );
+        assert_eq!(out.len(), 2);
+        assert!((out[0].value - 0.28).abs() < 1e-12, "{}", out[0].value);
+        assert!((out[1].value - 0.22).abs() < 1e-12, "{}", out[1].value);
+        assert!((out[0].error_sd - 0.05).abs() < 1e-12);
+        // Same units (rescale off): the plain anomaly correction of SCIENCE.md section 4.
+        let (v, e) = clim
+            .correct(0, 6, 36.0, 10.0, BiasMethod::Anomaly, false)
+            .unwrap();
+        assert!((v - (0.25 + 6.0)).abs() < 1e-12 && e == 10.0, "{v} {e}");
     }
 }
