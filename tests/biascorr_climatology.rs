@@ -148,11 +148,23 @@ fn climatology_command_builds_statistics_that_match_direct_computation() {
                 "cell {c} day {k}: {got} vs {truth}"
             );
         }
+        // Anomaly correction with rescaling (observations in other units): the anomaly is
+        // scaled by sd_model/sd_obs, which inverts the linear transform exactly.
         let (v, e) = clim
             .correct(c, 6, o[15], 0.04, BiasMethod::Anomaly, true)
             .unwrap();
-        assert!((v - (clim.model.mean[k] + o[15] - clim.obs.mean[k])).abs() < 1e-12);
+        let scaled =
+            clim.model.mean[k] + (o[15] - clim.obs.mean[k]) * clim.model.std[k] / clim.obs.std[k];
+        assert!((v - scaled).abs() < 1e-12);
+        // (o and m are sorted, and the transform is increasing: o[15] is m[15] observed.)
+        assert!((v - m[15]).abs() < 2e-4, "{v} vs {}", m[15]);
         assert!((e - 0.04 / 1.6).abs() < 1e-6);
+        // Without rescaling (same units): the plain anomaly correction.
+        let (v, e) = clim
+            .correct(c, 6, o[15], 0.04, BiasMethod::Anomaly, false)
+            .unwrap();
+        assert!((v - (clim.model.mean[k] + o[15] - clim.obs.mean[k])).abs() < 1e-12);
+        assert_eq!(e, 0.04);
         assert_eq!(
             clim.cdf_match(c, 6, o[0] - 0.01),
             Err(BiasRejection::OutsideTrainingRange)
