@@ -472,20 +472,32 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
         land.len()
     );
 
-    // Footprint mapping, relaxation to prior spread and localisation (observations exchanged
-    // between ranks) keep the results independent of the rank count, and they change the
-    // analysis.
-    let text = std::fs::read_to_string(&nml).unwrap().replace(
-        "  qc_green_fraction = .false.\n",
-        "  qc_green_fraction = .false.\n  smap_footprint_km = 18.0\n  rtps_alpha = 0.5\n  localization_km = 60.0\n",
-    );
+    // Footprint mapping, relaxation to prior spread, localisation (observations exchanged
+    // between ranks) and a spatially correlated initial spread keep the results independent
+    // of the rank count and of a restart, and they change the analysis.
+    let text = std::fs::read_to_string(&nml)
+        .unwrap()
+        .replace(
+            "  qc_green_fraction = .false.\n",
+            "  qc_green_fraction = .false.\n  smap_footprint_km = 18.0\n  rtps_alpha = 0.5\n  localization_km = 60.0\n",
+        )
+        .replace(
+            "  cold_start_temperature = 290.0\n",
+            "  cold_start_soil_moisture_corr_km = 80.0\n  cold_start_temperature = 290.0\n",
+        );
+    assert!(text.contains("corr_km = 80.0") && text.contains("localization_km = 60.0"));
     std::fs::write(&nml, text).unwrap();
     let f1 = dir.path().join("f1");
     let f3 = dir.path().join("f3");
-    run_ok(&nml, 1, &f1, &["--windows", "1"]);
-    run_ok(&nml, 3, &f3, &["--windows", "1"]);
+    let fs = dir.path().join("fs");
+    run_ok(&nml, 1, &f1, &["--windows", "2"]);
+    run_ok(&nml, 3, &f3, &["--windows", "2"]);
+    run_ok(&nml, 2, &fs, &["--windows", "1"]);
+    run_ok(&nml, 3, &fs, &["--resume", "--windows", "1"]);
     assert_identical(&f1, &f3);
     assert_same_diag(&f1, &f3);
+    assert_identical(&f1, &fs);
+    assert_same_diag(&f1, &fs);
     let d1 = diag_files(&f1);
     let inc_f = read_f32(&netcdf::open(f1.join(&d1[1])).unwrap(), "increment");
     assert_ne!(

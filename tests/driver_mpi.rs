@@ -122,4 +122,35 @@ fn cold_start_spread_has_the_configured_size() {
         spread0 < 0.002,
         "layer-4 spread without initial spread {spread0}"
     );
+    // Spatially correlated initial spread (one field per member over the grid): the same
+    // size, and the same on 1 and 3 ranks as without mpirun.
+    let text = std::fs::read_to_string(&nml).unwrap().replace(
+        "  cold_start_temperature = 290.0\n",
+        "  cold_start_soil_moisture_std = 0.05, 0.04, 0.03, 0.02\n  \
+         cold_start_soil_moisture_corr_km = 100.0\n  cold_start_temperature = 290.0\n",
+    );
+    std::fs::write(&nml, text).unwrap();
+    let rc = dir.path().join("rc");
+    run_ok(&nml, 0, &rc, &[]);
+    let spread_c = layer_mean(&rc.join(&hist), "SoilMoistV_spread", 3);
+    assert!(
+        (0.017..0.022).contains(&spread_c),
+        "layer-4 spread, correlated {spread_c}"
+    );
+    assert!(
+        (layer_mean(&rc.join(&hist), "SoilMoistV", 3) - 0.28).abs() < 0.003,
+        "layer-4 mean, correlated"
+    );
+    // Different members than the independent draw.
+    let a = std::fs::read(r.join(&hist)).unwrap();
+    let b = std::fs::read(rc.join(&hist)).unwrap();
+    assert!(a != b, "the correlated draw changed nothing");
+    if have_mpirun() {
+        let rc1 = dir.path().join("rc1");
+        let rc3 = dir.path().join("rc3");
+        run_ok(&nml, 1, &rc1, &[]);
+        run_ok(&nml, 3, &rc3, &[]);
+        assert_identical(&rc, &rc1);
+        assert_identical(&rc, &rc3);
+    }
 }

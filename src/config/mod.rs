@@ -174,6 +174,9 @@ pub struct RunConfig {
     /// start from the same state.
     #[serde(default)]
     pub cold_start_soil_moisture_std: Option<Vec<f64>>,
+    /// Correlation length (km) of the initial spread between cells; 0: independent per cell.
+    #[serde(default)]
+    pub cold_start_soil_moisture_corr_km: f64,
     /// Cold-start temperature of soil, skin and canopy (K).
     pub cold_start_temperature: f64,
     pub history_interval_hours: u32,
@@ -876,6 +879,14 @@ impl Loader<'_> {
                     ));
                 }
             }
+        }
+        let corr = r.cold_start_soil_moisture_corr_km;
+        if !(corr.is_finite() && corr >= 0.0) {
+            return Err(self.err(
+                "run",
+                "cold_start_soil_moisture_corr_km",
+                format!("{corr} km: must be >= 0"),
+            ));
         }
         if !(150.0..=350.0).contains(&r.cold_start_temperature) {
             return Err(self.err(

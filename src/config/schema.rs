@@ -130,6 +130,12 @@ pub const SCHEMA: &[KeySpec] = &[
        de-meaned over the ensemble when perturbation:remove_ensemble_mean is on, and bounded \
        by the soil's dry limit and porosity. Keyed by (seed, cell id, member), so independent \
        of the decomposition.", true),
+    k("run", "cold_start_soil_moisture_corr_km", "real", "km", Value("0.0"),
+      "Correlation length of the initial spread between cells (Gaussian covariance, the \
+       FFT field generator of the perturbations): 0 draws z independently per cell; > 0 \
+       draws one spatially correlated field per member, so a cold start that is too wet or \
+       too dry everywhere is an error the ensemble knows to be large-scale. Needs a regular \
+       latitude-longitude grid.", true),
     k("run", "cold_start_temperature", "real", "K", Value("285.0"),
       "Soil, skin and canopy temperature at a cold start.", true),
     k("run", "history_interval_hours", "integer", "h", Value("3"),

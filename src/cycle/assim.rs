@@ -626,6 +626,21 @@ impl Assimilation {
                 },
             });
         }
+        if cfg.localization_km > 0.0 {
+            for s in sensors.iter().filter(|s| s.footprint_km > 0.0) {
+                // The copies of one retrieval in several cells would enter a localised analysis
+                // as independent observations, i.e. with too much weight.
+                tracing::warn!(
+                    "da:localization_km = {} with {}_footprint_km = {}: each retrieval is copied \
+                     into every cell of its footprint and the localised analysis counts the copies \
+                     as independent observations; use {}_footprint_km = 0 with localisation",
+                    cfg.localization_km,
+                    s.sensor.name(),
+                    s.footprint_km,
+                    s.sensor.name()
+                );
+            }
+        }
         let d = ModelQcRules::default();
         let on = |flag: bool, v: Option<f64>| if flag { v } else { None };
         let rules = ModelQcRules {

@@ -36,9 +36,9 @@ use crate::lsm::noah::NoahLsm;
 use crate::lsm::{CellStatics, Forcing, LandModel, LsmError};
 use crate::parallel::{order_by_id, Communicator};
 use crate::perturb::{
-    initial_member_deviates, PerturbError, PerturbGenerator, PerturbGroup, PerturbKind,
-    PerturbState, PerturbValues, PerturbVar, SpatialCorrelation, STREAM_FORCING,
-    STREAM_SOIL_MOISTURE,
+    initial_member_deviates, initial_member_field_deviates, GaussianFieldPlan, PerturbError,
+    PerturbGenerator, PerturbGroup, PerturbKind, PerturbState, PerturbValues, PerturbVar,
+    SpatialCorrelation, STREAM_FORCING, STREAM_SOIL_MOISTURE,
 };
 use crate::time::{on_interval, windows, Window};
 
@@ -153,6 +153,68 @@ pub fn forcing_spec(cfg: &Config) -> ForcingSpec {
     spec
 }
 
+/// Standard normal deviates of the cold-start spread, `[cell * n_members + member]`, or `None`
+/// when `run:cold_start_soil_moisture_std` is unset or zero: independent per cell, or one
+/// spatially correlated field per member (`run:cold_start_soil_moisture_corr_km`).
+fn initial_spread_deviates(
+    cfg: &Config,
+    grid: &Grid,
+    ids: &[u64],
+    n_members: usize,
+) -> Result<Option<Vec<f64>>, CycleError> {
+    let Some(sd) = &cfg.run.cold_start_soil_moisture_std else {
+        return Ok(None);
+    };
+    if !sd.iter().any(|v| *v > 0.0) {
+        return Ok(None);
+    }
+    let (seed, clip) = (cfg.run.seed, cfg.perturbation.std_normal_max);
+    let time_index = cfg.run.start.and_utc().timestamp();
+    let demean = cfg.perturbation.remove_ensemble_mean;
+    let length = cfg.run.cold_start_soil_moisture_corr_km;
+    if length > 0.0 {
+        let spec = regular_grid_correlation(grid, length, "run:cold_start_soil_moisture_corr_km")?;
+        let plan = GaussianFieldPlan::new(&spec)?;
+        return Ok(Some(initial_member_field_deviates(
+            &plan, seed, ids, n_members, time_index, clip, demean,
+        )));
+    }
+    let mut z = Vec::with_capacity(ids.len() * n_members);
+    for &id in ids {
+        z.extend(initial_member_deviates(
+            seed, id, n_members, time_index, clip, demean,
+        ));
+    }
+    Ok(Some(z))
+}
+
+/// Gaussian spatial correlation of length `length_km` over the model's regular
+/// latitude-longitude grid (`what` names the setting in the error).
+fn regular_grid_correlation(
+    grid: &Grid,
+    length_km: f64,
+    what: &str,
+) -> Result<SpatialCorrelation, CycleError> {
+    let (lat, lon) = match (grid.lat_1d(), grid.lon_1d()) {
+        (Some(a), Some(b)) if a.len() > 1 && b.len() > 1 => (a, b),
+        _ => {
+            return Err(CycleError::Invalid(format!(
+                "{what} > 0 needs a regular latitude-longitude grid"
+            )))
+        }
+    };
+    let mid = lat[lat.len() / 2];
+    Ok(SpatialCorrelation::from_lat_lon(
+        length_km,
+        crate::perturb::CovarianceShape::Gaussian,
+        grid.ny(),
+        grid.nx(),
+        lat[1] - lat[0],
+        lon[1] - lon[0],
+        mid,
+    ))
+}
+
 /// The forcing and soil-moisture perturbation groups of the `&perturbation` group.
 pub fn perturbation_groups(
     cfg: &Config,
@@ -161,25 +223,11 @@ pub fn perturbation_groups(
 ) -> Result<(Option<PerturbGroup>, Option<PerturbGroup>), CycleError> {
     let p = &cfg.perturbation;
     let spatial = if p.spatial_corr_km > 0.0 {
-        let (lat, lon) = match (grid.lat_1d(), grid.lon_1d()) {
-            (Some(a), Some(b)) if a.len() > 1 && b.len() > 1 => (a, b),
-            _ => {
-                return Err(CycleError::Invalid(
-                    "perturbation:spatial_corr_km > 0 needs a regular latitude-longitude grid"
-                        .into(),
-                ))
-            }
-        };
-        let mid = lat[lat.len() / 2];
-        Some(SpatialCorrelation::from_lat_lon(
+        Some(regular_grid_correlation(
+            grid,
             p.spatial_corr_km,
-            crate::perturb::CovarianceShape::Gaussian,
-            grid.ny(),
-            grid.nx(),
-            lat[1] - lat[0],
-            lon[1] - lon[0],
-            mid,
-        ))
+            "perturbation:spatial_corr_km",
+        )?)
     } else {
         None
     };
@@ -706,6 +754,7 @@ pub fn run(
         None => {
             let r: Result<_, CycleError> = (|| {
                 let mut states = Vec::with_capacity(ids.len() * n_members);
+                let spread = initial_spread_deviates(cfg, &grid, &ids, n_members)?;
                 for (c, p) in params.iter().enumerate() {
                     let s = model
                         .cold_start(
@@ -717,17 +766,9 @@ pub fn run(
                             cell_id: ids[c],
                             source,
                         })?;
-                    match &cfg.run.cold_start_soil_moisture_std {
-                        Some(sd) if sd.iter().any(|v| *v > 0.0) => {
-                            let z = initial_member_deviates(
-                                cfg.run.seed,
-                                ids[c],
-                                n_members,
-                                cfg.run.start.and_utc().timestamp(),
-                                cfg.perturbation.std_normal_max,
-                                cfg.perturbation.remove_ensemble_mean,
-                            );
-                            for zm in z {
+                    match (&cfg.run.cold_start_soil_moisture_std, &spread) {
+                        (Some(sd), Some(z)) => {
+                            for &zm in &z[c * n_members..(c + 1) * n_members] {
                                 let mut member = s;
                                 let inc: Vec<f64> = sd.iter().map(|v| v * zm).collect();
                                 model.apply_increment_in_place(p, &mut member, &inc);

@@ -33,7 +33,7 @@ pub use generator::{
     apply_forcing_perturbation, apply_forcing_perturbation_members, PerturbGenerator, PerturbState,
     PerturbValues, MIN_CORRELATION_EIGENVALUE,
 };
-pub use initial::initial_member_deviates;
+pub use initial::{initial_member_deviates, initial_member_field_deviates};
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
 pub use spec::{
