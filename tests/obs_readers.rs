@@ -3,7 +3,7 @@
 //! their text output (see docs/observations.md), not with this code.
 
 use chrono::NaiveDateTime;
-use landcycle::obs::ascat::{read_ascat_eumetsat, AscatOptions};
+use landcycle::obs::ascat::{read_ascat, read_ascat_eumetsat, AscatOptions};
 use landcycle::obs::ease;
 use landcycle::obs::gridded::read_gridded_soil_moisture;
 use landcycle::obs::smap::{read_smap_spl2smp, SmapOptions};
@@ -15,6 +15,8 @@ const SMAP1: &str = "smap-spl2smp/SMAP_L2_SM_P_02801_A_20150811T013002_R18290_00
 const SMAP2: &str = "smap-spl2smp/SMAP_L2_SM_P_02802_A_20150811T030828_R18290_001.h5";
 const SMR: &str = "ascat-eumetsat/ASCAT_SMR_125_METOPA_20170220041500_53652_ssm_l2.nc";
 const SMO: &str = "ascat-eumetsat/ASCAT_SMO_250_METOPB_20180612035700_29742_ssm_l2.nc";
+const H103: &str = "ascat-hsaf-bufr/h103_20170220_103000_METOPB_22969_EUM.buf";
+const H16: &str = "ascat-hsaf-bufr/h16_20170220_111500_METOPB_22969_EUM.buf";
 
 fn t(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
@@ -200,6 +202,147 @@ fn ascat_smo_orbit_counts() {
     assert!((o.value - 69.11).abs() < 1e-9);
     assert!((o.lat - 64.066_511).abs() < 1e-9 && (o.lon - 121.955_718).abs() < 1e-9);
     assert_eq!(o.time, t("2018-06-12 03:56:59.0")); // 582091019 s
+}
+
+/// One H SAF BUFR file against counts and values derived with ecCodes' own tools
+/// (`bufr_get -p numberOfSubsets`, `bufr_dump -jf` and a Python script over its JSON, the
+/// same rules in the same order).
+struct BufrExpect {
+    records: usize,
+    missing_value: usize,
+    estimated_error: usize,
+    wetland: usize,
+    snow: usize,
+    accepted: usize,
+    value_sum: f64,
+    /// (row, cell, value, product error, lat, lon, time) of the first and last accepted.
+    first: (u32, u32, f64, f64, f64, f64, &'static str),
+    last: (u32, u32, f64, f64, f64, f64, &'static str),
+}
+
+fn check_bufr(rel: &str, x: &BufrExpect) {
+    let Some(p) = require(rel) else { return };
+    // Through the format dispatch the cycle and `obs dump` use.
+    let b = read_ascat(&p, &AscatOptions::default()).unwrap();
+    assert_eq!(b.n_records, x.records);
+    for (rule, n) in [
+        ("missing_location", 0),
+        ("missing_time", 0),
+        ("missing_value", x.missing_value),
+        ("estimated_error", x.estimated_error),
+        ("topography", 0),
+        ("wetland", x.wetland),
+        ("snow", x.snow),
+        ("frozen", 0),
+        ("processing_flag", 0),
+        ("out_of_range", 0),
+    ] {
+        assert_eq!(b.rejected.get(rule), n, "{rel}: {rule}");
+    }
+    assert_eq!(b.observations.len(), x.accepted);
+    let sum: f64 = b.observations.iter().map(|o| o.value).sum();
+    assert!((sum - x.value_sum).abs() < 1e-6, "{rel}: sum {sum}");
+    for (o, e) in [
+        (&b.observations[0], x.first),
+        (b.observations.last().unwrap(), x.last),
+    ] {
+        let Quality::Ascat {
+            row,
+            cell,
+            product_error,
+            ..
+        } = o.quality
+        else {
+            panic!("wrong quality kind")
+        };
+        assert_eq!((row, cell), (e.0, e.1), "{rel}");
+        assert_eq!((o.value, product_error), (e.2, e.3), "{rel}");
+        // bufr_dump prints 6 significant digits.
+        assert!(
+            (o.lat - e.4).abs() < 1e-4 && (o.lon - e.5).abs() < 1e-3,
+            "{rel}: {o:?}"
+        );
+        assert_eq!(o.time, t(e.6));
+        assert_eq!(o.units, ObsUnits::PercentSaturation);
+        assert_eq!(o.source, Sensor::Ascat);
+        assert_eq!(o.error_sd, 10.0);
+    }
+}
+
+#[test]
+fn hsaf_bufr_h103_and_h16_counts_and_values() {
+    check_bufr(
+        H103,
+        &BufrExpect {
+            records: 7872,
+            missing_value: 6225,
+            estimated_error: 734,
+            wetland: 26,
+            snow: 74,
+            accepted: 813,
+            value_sum: 11048.0,
+            first: (0, 1, 20.4, 4.3, 8.82896, -5.21717, "2017-02-20 10:30:00.0"),
+            last: (
+                3372,
+                11,
+                39.5,
+                13.8,
+                4.61141,
+                -7.40404,
+                "2017-02-20 10:31:16.0",
+            ),
+        },
+    );
+    check_bufr(
+        H16,
+        &BufrExpect {
+            records: 2016,
+            missing_value: 1379,
+            estimated_error: 0,
+            wetland: 0,
+            snow: 55,
+            accepted: 582,
+            value_sum: 12487.0,
+            first: (0, 1, 0.0, 6.1, -32.4009, 150.284, "2017-02-20 11:15:00.0"),
+            last: (
+                1977,
+                4,
+                38.6,
+                4.1,
+                -22.0129,
+                149.135,
+                "2017-02-20 11:17:56.0",
+            ),
+        },
+    );
+}
+
+#[test]
+fn format_dispatch_and_bad_bufr_files() {
+    let (Some(smr), Some(h16)) = (require(SMR), require(H16)) else {
+        return;
+    };
+    // NetCDF through the dispatch: the same as the NetCDF reader.
+    let a = read_ascat(&smr, &AscatOptions::default()).unwrap();
+    let b = read_ascat_eumetsat(&smr, &AscatOptions::default()).unwrap();
+    assert_eq!(a.observations, b.observations);
+    let dir = tempfile::tempdir().unwrap();
+    // A truncated BUFR file is an error naming the file, not fewer observations.
+    for keep in [0.3, 0.9, 0.99] {
+        let tb = truncated_copy(&h16, dir.path(), keep);
+        let e = read_ascat(&tb, &AscatOptions::default()).unwrap_err();
+        assert!(e.to_string().contains(tb.to_str().unwrap()), "{e}");
+    }
+    let junk = dir.path().join("junk.buf");
+    std::fs::write(&junk, b"xxBUFR but not a message").unwrap();
+    let e = read_ascat(&junk, &AscatOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("junk.buf"), "{e}");
+    // In a cycle the bad file is skipped and listed; the good one is used.
+    let set = landcycle::obs::read_files(&[h16.clone(), junk.clone()], |p| {
+        read_ascat(p, &AscatOptions::default())
+    });
+    assert_eq!(set.batch.observations.len(), 582);
+    assert_eq!(set.failed.len(), 1);
 }
 
 fn truncated_copy(src: &Path, dir: &Path, keep: f64) -> std::path::PathBuf {

@@ -2,7 +2,7 @@
 //! the operational reader and QC, write the accepted observations as CSV and print how many
 //! records each rule rejected.
 
-use crate::obs::ascat::{read_ascat_eumetsat, AscatOptions};
+use crate::obs::ascat::{read_ascat, AscatOptions};
 use crate::obs::smap::{read_smap_spl2smp, SmapOptions};
 use crate::obs::{ObsBatch, ObsError, Observation, Quality};
 use anyhow::Context;
@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub enum Product {
     /// SMAP L2 radiometer soil moisture (SPL2SMP HDF5).
     Smap,
-    /// EUMETSAT ASCAT L2 SSM swath NetCDF (SMR 12.5 km or SMO 25 km).
+    /// ASCAT soil moisture: EUMETSAT L2 SSM swath NetCDF (SMR 12.5 km or SMO 25 km) or H SAF
+    /// BUFR (e.g. H16, H103), recognised per file.
     Ascat,
 }
 
@@ -101,7 +102,7 @@ pub fn read_product(
 ) -> Result<ObsBatch, ObsError> {
     match product {
         Product::Smap => read_smap_spl2smp(file, smap),
-        Product::Ascat => read_ascat_eumetsat(file, ascat),
+        Product::Ascat => read_ascat(file, ascat),
     }
 }
 

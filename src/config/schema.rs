@@ -256,10 +256,12 @@ pub const SCHEMA: &[KeySpec] = &[
        footprint of this half-width (18.0 for the 36 km EASE-Grid 2.0 cell), so a retrieval \
        coarser than the model grid informs all the cells it covers.", false),
     k("da", "ascat_directory", "path (directory)", "", Value("'obs/ascat'"),
-      "Directory holding ASCAT EUMETSAT SSM orbit files (12.5 km SMR or 25 km SMO).", false),
+      "Directory holding ASCAT files: EUMETSAT SSM orbit files (NetCDF, 12.5 km SMR or 25 km \
+       SMO) or H SAF BUFR segments (e.g. H16, H103); the format is recognised per file.", false),
     k("da", "ascat_pattern", "string (strftime pattern with * and ? wildcards)", "",
       Value("'ASCAT_*_%Y%m%d*_ssm_l2.nc'"),
-      "File names of ASCAT orbit files, expanded as smap_pattern.", false),
+      "File names of ASCAT files, expanded as smap_pattern (for H SAF BUFR segments e.g. \
+       'h16_%Y%m%d_*.buf').", false),
     k("da", "ascat_error_sd", "real", "% saturation", Value("10.0"),
       "Observation error standard deviation of ASCAT in degree of saturation (> 0); rescaled \
        to m3 m-3 by the ratio of model and observation standard deviations after CDF matching \

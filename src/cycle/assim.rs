@@ -30,7 +30,7 @@ use crate::io::climatology::read_climatology;
 use crate::io::IoError;
 use crate::lsm::noah::{snow, NoahLsm, NoahParams, NoahState};
 use crate::lsm::{CellStatics, Forcing, LandModel};
-use crate::obs::ascat::{read_ascat_eumetsat, AscatOptions};
+use crate::obs::ascat::{read_ascat, AscatOptions};
 use crate::obs::mapping::{map_to_grid, CellObs, Combine, LatLonGrid};
 use crate::obs::prepare::{prepare_cells, BiasStep, NO_MODEL_CELL};
 use crate::obs::qc::{model_qc, ModelQcInput, ModelQcRules, RULES as MODEL_QC_RULES};
@@ -713,7 +713,7 @@ impl Assimilation {
             }
             let got = match s.sensor {
                 DaSensor::Smap => read_files(&files, |p| read_smap_spl2smp(p, &s.smap)),
-                DaSensor::Ascat => read_files(&files, |p| read_ascat_eumetsat(p, &s.ascat)),
+                DaSensor::Ascat => read_files(&files, |p| read_ascat(p, &s.ascat)),
             };
             reads.push(SensorRead {
                 files: files.len(),

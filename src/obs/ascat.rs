@@ -101,6 +101,23 @@ fn unpack(raw: f64, scale: f64) -> f64 {
     }
 }
 
+/// Read one ASCAT soil-moisture file, NetCDF (EUMETSAT SSM orbit) or BUFR (H SAF segment),
+/// told apart by the file's first bytes: BUFR when "BUFR" appears in the first 4 KiB (after
+/// an optional bulletin header) and the file is not HDF5/NetCDF.
+pub fn read_ascat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch, ObsError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| ObsError::open(path, e))?;
+    let netcdf = head.starts_with(b"CDF") || head.starts_with(b"\x89HDF");
+    if !netcdf && head.windows(4).any(|w| w == b"BUFR") {
+        super::ascat_bufr::read_ascat_hsaf_bufr(path, opts)
+    } else {
+        read_ascat_eumetsat(path, opts)
+    }
+}
+
 /// Read one EUMETSAT ASCAT SSM orbit file.
 pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch, ObsError> {
     let file = netcdf::open(path).map_err(|e| ObsError::open(path, e))?;

@@ -6,6 +6,7 @@
 //! rejected by each rule, so that the diagnostics can say why data were dropped.
 
 pub mod ascat;
+pub mod ascat_bufr;
 pub mod ease;
 pub mod gridded;
 pub mod mapping;
