@@ -41,6 +41,8 @@ enum Command {
     Osse(landcycle::commands::osse::Args),
     /// Soil-moisture scores of a run against a reference run (OSSE truth).
     Verify(landcycle::commands::verify::Args),
+    /// Skill table of several `verify --json` reports (RMSE change against a reference run).
+    Skill(landcycle::commands::verify::SkillArgs),
     /// Print version and build information.
     Version,
 }
@@ -82,6 +84,7 @@ fn main() -> std::process::ExitCode {
         Command::Climatology(a) => landcycle::commands::climatology::run(&a),
         Command::Osse(a) => landcycle::commands::osse::run(&a),
         Command::Verify(a) => landcycle::commands::verify::run(&a),
+        Command::Skill(a) => landcycle::commands::verify::skill(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),

@@ -358,3 +358,48 @@ fn scores_can_be_restricted_to_observed_cells() {
     let e = CellMask::observed_in(&truth).unwrap_err();
     assert!(e.to_string().contains("LC_DA_"), "{e}");
 }
+
+#[test]
+fn reports_round_trip_through_json_and_compare_in_a_skill_table() {
+    use landcycle::verify::{comparison_table, VerifyReport};
+    // Two runs against one truth: errors ±0.04 and ±0.02 (RMSE 0.04 and 0.02 exactly).
+    let runs: Vec<(String, VerifyReport)> = [("open", 0.04), ("da", 0.02)]
+        .iter()
+        .map(|&(name, e)| {
+            let dir = tempfile::tempdir().unwrap();
+            case(dir.path(), 6, |t, k| {
+                let s = if k % 2 == 0 { e } else { -e };
+                t.iter().map(|x| x + s).collect()
+            });
+            let r = verify_dirs(&dir.path().join("truth"), &dir.path().join("run")).unwrap();
+            // Through the JSON file `verify --json` writes and `skill` reads.
+            let p = dir.path().join(format!("{name}.json"));
+            r.write_json(&p).unwrap();
+            let back = VerifyReport::read_json(&p).unwrap();
+            assert_eq!(back.layers.len(), r.layers.len());
+            for (a, b) in back.layers.iter().zip(&r.layers) {
+                assert_eq!(
+                    (a.n_pairs, a.rmse, a.mean_spread),
+                    (b.n_pairs, b.rmse, b.mean_spread)
+                );
+            }
+            (name.to_string(), back)
+        })
+        .collect();
+    let t = comparison_table(&runs, 0).unwrap();
+    let da = t.lines().find(|l| l.starts_with("da")).unwrap();
+    // RMSE halved: −50 % in both layers; spread 0.01 over RMSE 0.02 = 0.50.
+    assert_eq!(da.matches("(-50.0 %)").count(), NL, "{t}");
+    assert!(da.ends_with("0.50 / 0.50"), "{t}");
+    let open = t.lines().find(|l| l.starts_with("open")).unwrap();
+    assert!(!open.contains('%') && open.ends_with("0.25 / 0.25"), "{t}");
+    // Relative to the second run instead: +100 %.
+    let t2 = comparison_table(&runs, 1).unwrap();
+    assert!(t2.contains("(+100.0 %)"), "{t2}");
+    // Reports scored on different cells are refused.
+    let mut other = runs.clone();
+    other[1].1.cells = "12 cells with assimilated observations in x".into();
+    let e = comparison_table(&other, 0).unwrap_err();
+    assert!(matches!(e, VerifyError::NotComparable(_)), "{e}");
+    assert!(comparison_table(&runs, 5).is_err());
+}

@@ -53,3 +53,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `landcycle skill REPORT.json...`: the skill table of several `verify --json` reports.
+#[derive(Debug, clap::Args)]
+pub struct SkillArgs {
+    /// Reports written by `landcycle verify --json` (the run name is the file stem).
+    #[arg(required = true, num_args = 1..)]
+    pub reports: Vec<PathBuf>,
+    /// Run the changes are relative to (file stem; default: the first report).
+    #[arg(long)]
+    pub reference: Option<String>,
+}
+
+pub fn skill(args: &SkillArgs) -> anyhow::Result<()> {
+    let mut reports = Vec::with_capacity(args.reports.len());
+    for p in &args.reports {
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string());
+        let r = crate::verify::VerifyReport::read_json(p)?;
+        reports.push((name, r));
+    }
+    let reference = match &args.reference {
+        None => 0,
+        Some(n) => reports
+            .iter()
+            .position(|(name, _)| name == n)
+            .ok_or_else(|| anyhow::anyhow!("--reference {n}: no report with that file stem"))?,
+    };
+    print!("{}", crate::verify::comparison_table(&reports, reference)?);
+    Ok(())
+}

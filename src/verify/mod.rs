@@ -16,7 +16,7 @@ pub mod history;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use history::{
     find_history_files, observed_cells, read_field, read_grid, read_spread, LayerField,
@@ -57,30 +57,43 @@ pub enum VerifyError {
         truth_shape: String,
         run_shape: String,
     },
+    #[error("reports not comparable: {0}")]
+    NotComparable(String),
+}
+
+/// The JSON report writes non-finite numbers as null; read them back as NaN.
+fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Scores of one soil layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerScores {
     /// 1-based soil layer.
     pub layer: usize,
     /// (cell, time) pairs used.
     pub n_pairs: usize,
+    #[serde(deserialize_with = "null_as_nan")]
     pub rmse: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub bias: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub ubrmse: f64,
     /// Mean over cells of the per-cell temporal Pearson correlation (NaN if none defined).
+    #[serde(deserialize_with = "null_as_nan")]
     pub temporal_correlation: f64,
     pub n_cells_temporal: usize,
     /// Mean over times of the spatial Pearson correlation (NaN if none defined).
+    #[serde(deserialize_with = "null_as_nan")]
     pub spatial_correlation: f64,
     pub n_times_spatial: usize,
     /// Mean ensemble spread of the run (NaN when the run has no spread).
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_spread: f64,
 }
 
 /// The scores of a run against the truth.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub variable: String,
     pub units: String,
@@ -399,6 +412,16 @@ impl VerifyReport {
         serde_json::to_string_pretty(&v).unwrap_or_default()
     }
 
+    /// Read a report written by [`Self::write_json`].
+    pub fn read_json(path: &Path) -> Result<Self, VerifyError> {
+        let io = |e: &dyn std::fmt::Display| VerifyError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| io(&e))?;
+        serde_json::from_str(&text).map_err(|e| io(&format!("not a verify report: {e}")))
+    }
+
     /// Write the JSON report atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), VerifyError> {
         let text = self.to_json();
@@ -409,6 +432,69 @@ impl VerifyReport {
             })
         })
     }
+}
+
+/// A skill table of several runs scored against the same truth on the same cells: RMSE per
+/// layer with the relative change against `reports[reference]`, and spread/RMSE per layer.
+/// The reports must agree in variable, cells, layers and (cell, time) pairs, or the
+/// comparison would mix different samples.
+pub fn comparison_table(
+    reports: &[(String, VerifyReport)],
+    reference: usize,
+) -> Result<String, VerifyError> {
+    let Some((ref_name, r0)) = reports.get(reference) else {
+        return Err(VerifyError::NotComparable(format!(
+            "reference {reference} of {} reports",
+            reports.len()
+        )));
+    };
+    for (name, r) in reports {
+        let pairs = |r: &VerifyReport| r.layers.iter().map(|l| l.n_pairs).collect::<Vec<_>>();
+        if r.variable != r0.variable || r.cells != r0.cells || pairs(r) != pairs(r0) {
+            return Err(VerifyError::NotComparable(format!(
+                "{name} ({}, {}, pairs {:?}) is not comparable with {ref_name} ({}, {}, pairs {:?})",
+                r.variable,
+                r.cells,
+                pairs(r),
+                r0.variable,
+                r0.cells,
+                pairs(r0)
+            )));
+        }
+    }
+    let width = reports
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let mut s = format!(
+        "{} ({}), {}: RMSE per layer (change against {ref_name}); spread/RMSE per layer\n",
+        r0.variable, r0.units, r0.cells
+    );
+    s.push_str(&format!("{:<width$}", "run"));
+    for l in &r0.layers {
+        s.push_str(&format!(" {:>19}", format!("layer {}", l.layer)));
+    }
+    s.push_str("  spread/RMSE\n");
+    for (name, r) in reports {
+        s.push_str(&format!("{name:<width$}"));
+        for (l, l0) in r.layers.iter().zip(&r0.layers) {
+            let cell = if std::ptr::eq(r, r0) {
+                format!("{:.5}", l.rmse)
+            } else {
+                format!("{:.5} ({:+.1} %)", l.rmse, 100.0 * (l.rmse / l0.rmse - 1.0))
+            };
+            s.push_str(&format!(" {cell:>19}"));
+        }
+        let ratios: Vec<String> = r
+            .layers
+            .iter()
+            .map(|l| format!("{:.2}", l.mean_spread / l.rmse))
+            .collect();
+        s.push_str(&format!("  {}\n", ratios.join(" / ")));
+    }
+    Ok(s)
 }
 
 impl From<crate::io::IoError> for VerifyError {
