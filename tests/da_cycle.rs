@@ -906,3 +906,94 @@ fn real_product_files_are_found_read_and_grouped() {
     assert_eq!(wo.reads[1].product_rejected.get("snow"), 37_260);
     assert!(wo.n_mapped() > 0);
 }
+
+#[test]
+fn real_hsaf_bufr_segment_is_assimilated_in_a_cycle() {
+    let Some(seg) =
+        landcycle::testdata::require("ascat-hsaf-bufr/h16_20170220_111500_METOPB_22969_EUM.buf")
+    else {
+        return;
+    };
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // A synthetic case under the segment's accepted nodes (32.4–22.0° S, 148.4–153.5° E) and
+    // the window 06–12 UTC that holds its times (11:15–11:18).
+    let text = format!(
+        "&run
+  start = '2017-02-20_06:00:00'
+  end   = '2017-02-20_12:00:00'
+  timestep = 1800
+  ensemble_size = 8
+  seed = 3
+  rundir = 'rundir'
+  cold_start_soil_moisture = 0.25, 0.25, 0.25, 0.25
+  cold_start_soil_moisture_std = 0.04, 0.03, 0.02, 0.01
+  cold_start_temperature = 298.0
+/
+&domain
+  static_file = 'case/static.nc'
+  static_format = 'landcycle'
+/
+&forcing
+  directory = 'case/forcing'
+  file_template = 'forcing_%Y%m%d%H.nc'
+/
+&perturbation
+  interval_seconds = 3600
+/
+&restart
+  keep = 0
+/
+&synth
+  nx = 20
+  ny = 44
+  lat0 = -33.0
+  lon0 = 148.25
+  resolution = 0.25
+  seed = 11
+/
+&da
+  enabled = .true.
+  sensors = 'ascat'
+  ascat_directory = '{}'
+  ascat_pattern = 'h16_%Y%m%d_*.buf'
+  qc_precipitation = .false.
+  qc_forest = .false.
+  qc_green_fraction = .false.
+/
+",
+        seg.parent().unwrap().display()
+    );
+    let nml = dir.path().join("case.nml");
+    std::fs::write(&nml, text).unwrap();
+    synth(&nml);
+    let r = dir.path().join("r");
+    run_ok(&nml, 2, &r, &[]);
+    let diags = diag_files(&r);
+    assert!(!diags.is_empty(), "no analysis from the BUFR segment");
+    let mut accepted = 0;
+    let mut increments = 0;
+    for d in &diags {
+        let nc = netcdf::open(r.join(d)).unwrap();
+        let acc: Vec<i32> = nc
+            .variable("ascat_accepted")
+            .unwrap()
+            .get_values::<i32, _>(..)
+            .unwrap();
+        accepted += acc[0];
+        let obs = read_f32(&nc, "ascat_obs");
+        let inc = read_f32(&nc, "increment");
+        for (c, &o) in obs.iter().enumerate() {
+            if o < 1e19 {
+                // % saturation converted with the cell's wilting point and porosity.
+                assert!((0.0..0.6).contains(&o), "cell {c}: {o}");
+                if inc[c] != 0.0 {
+                    increments += 1;
+                }
+            }
+        }
+    }
+    eprintln!("BUFR cycle: {} analyses, {accepted} cells accepted, {increments} with increments", diags.len());
+    assert!(accepted >= 100, "accepted {accepted}");
+    assert!(increments >= 100, "increments {increments}");
+}
