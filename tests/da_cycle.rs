@@ -993,7 +993,10 @@ fn real_hsaf_bufr_segment_is_assimilated_in_a_cycle() {
             }
         }
     }
-    eprintln!("BUFR cycle: {} analyses, {accepted} cells accepted, {increments} with increments", diags.len());
+    eprintln!(
+        "BUFR cycle: {} analyses, {accepted} cells accepted, {increments} with increments",
+        diags.len()
+    );
     assert!(accepted >= 100, "accepted {accepted}");
     assert!(increments >= 100, "increments {increments}");
 }
