@@ -101,6 +101,98 @@ fn unpack(raw: f64, scale: f64) -> f64 {
     }
 }
 
+/// One swath node as either ASCAT reader decodes it: % values and flags, `None` where the
+/// product has its missing marker.
+pub(crate) struct Node {
+    /// (lat, lon) in degrees.
+    pub location: Option<(f64, f64)>,
+    pub time: Option<chrono::NaiveDateTime>,
+    pub value: Option<f64>,
+    pub product_error: Option<f64>,
+    pub topography: Option<f64>,
+    pub wetland: Option<f64>,
+    pub snow: Option<f64>,
+    pub frozen: Option<f64>,
+    pub proc_flag1: u8,
+    pub aggregated_quality_flag: u8,
+    pub row: u32,
+    pub cell: u32,
+}
+
+/// A percentage as the u8 of the quality record (255 above the u8 range).
+fn percent_u8(v: f64) -> u8 {
+    if (0.0..255.0).contains(&v) {
+        v.round() as u8
+    } else {
+        255
+    }
+}
+
+impl ObsBatch {
+    /// The reader rules (module doc), in order, on one node: the observation is kept, or the
+    /// first rule it fails is counted.
+    pub(crate) fn screen(&mut self, n: &Node, opts: &AscatOptions) {
+        let below = |v: Option<f64>, max: f64| v.filter(|&x| x < max);
+        let at_most = |v: Option<f64>, max: f64| v.filter(|&x| x <= max);
+        let Some((lat, lon)) = n.location else {
+            return self.rejected.add("missing_location");
+        };
+        let Some(time) = n.time else {
+            return self.rejected.add("missing_time");
+        };
+        let Some(value) = n.value else {
+            return self.rejected.add("missing_value");
+        };
+        let Some(product_error) = below(n.product_error, opts.max_error) else {
+            return self.rejected.add("estimated_error");
+        };
+        let Some(topography) = below(n.topography, opts.max_topography) else {
+            return self.rejected.add("topography");
+        };
+        let Some(wetland) = below(n.wetland, opts.max_wetland) else {
+            return self.rejected.add("wetland");
+        };
+        let Some(snow) = at_most(n.snow, opts.max_snow_probability) else {
+            return self.rejected.add("snow");
+        };
+        let Some(frozen) = at_most(n.frozen, opts.max_frozen_probability) else {
+            return self.rejected.add("frozen");
+        };
+        if opts.reject_processing_flag && n.proc_flag1 != 0 {
+            return self.rejected.add("processing_flag");
+        }
+        if !(0.0..=100.0).contains(&value) {
+            return self.rejected.add("out_of_range");
+        }
+        self.observations.push(Observation {
+            time,
+            lat,
+            lon,
+            value,
+            error_sd: if opts.use_product_error {
+                product_error
+            } else {
+                opts.error_sd
+            },
+            source: Sensor::Ascat,
+            depth_top_m: 0.0,
+            depth_bottom_m: DEPTH_BOTTOM_M,
+            units: ObsUnits::PercentSaturation,
+            quality: Quality::Ascat {
+                product_error,
+                snow_cover_probability: percent_u8(snow),
+                frozen_soil_probability: percent_u8(frozen),
+                wetland_flag: percent_u8(wetland),
+                topography_flag: percent_u8(topography),
+                proc_flag1: n.proc_flag1,
+                aggregated_quality_flag: n.aggregated_quality_flag,
+                row: n.row,
+                cell: n.cell,
+            },
+        });
+    }
+}
+
 /// Read one ASCAT soil-moisture file, NetCDF (EUMETSAT SSM orbit) or BUFR (H SAF segment),
 /// told apart by the file's first bytes: BUFR when "BUFR" appears in the first 4 KiB (after
 /// an optional bulletin header) and the file is not HDF5/NetCDF.
@@ -206,76 +298,28 @@ pub fn read_ascat_eumetsat(path: &Path, opts: &AscatOptions) -> Result<ObsBatch,
         rejected: RejectCounts::with_rules(&RULES),
         n_records: n,
     };
+    let pct = |v: u8| (v != MISSING_U8).then_some(v as f64);
     for k in 0..n {
-        let row = k / n_cells;
-        if lat[k] == MISSING_I32 || lon[k] == MISSING_I32 {
-            out.rejected.add("missing_location");
-            continue;
-        }
-        let Some(time) = line_times[row] else {
-            out.rejected.add("missing_time");
-            continue;
+        let node = Node {
+            location: (lat[k] != MISSING_I32 && lon[k] != MISSING_I32).then(|| {
+                (
+                    unpack(lat[k] as f64, lat_scale),
+                    unpack(lon[k] as f64, lon_scale),
+                )
+            }),
+            time: line_times[k / n_cells],
+            value: (sm[k] != MISSING_U16).then(|| unpack(sm[k] as f64, sm_scale)),
+            product_error: (err[k] != MISSING_U16).then(|| unpack(err[k] as f64, err_scale)),
+            topography: pct(topo[k]),
+            wetland: pct(wetland[k]),
+            snow: pct(snow[k]),
+            frozen: pct(frozen[k]),
+            proc_flag1: proc1[k],
+            aggregated_quality_flag: aqf[k],
+            row: (k / n_cells) as u32,
+            cell: (k % n_cells) as u32,
         };
-        if sm[k] == MISSING_U16 {
-            out.rejected.add("missing_value");
-            continue;
-        }
-        let product_error = unpack(err[k] as f64, err_scale);
-        if err[k] == MISSING_U16 || product_error >= opts.max_error {
-            out.rejected.add("estimated_error");
-            continue;
-        }
-        if topo[k] == MISSING_U8 || topo[k] as f64 >= opts.max_topography {
-            out.rejected.add("topography");
-            continue;
-        }
-        if wetland[k] == MISSING_U8 || wetland[k] as f64 >= opts.max_wetland {
-            out.rejected.add("wetland");
-            continue;
-        }
-        if snow[k] == MISSING_U8 || snow[k] as f64 > opts.max_snow_probability {
-            out.rejected.add("snow");
-            continue;
-        }
-        if frozen[k] == MISSING_U8 || frozen[k] as f64 > opts.max_frozen_probability {
-            out.rejected.add("frozen");
-            continue;
-        }
-        if opts.reject_processing_flag && proc1[k] != 0 {
-            out.rejected.add("processing_flag");
-            continue;
-        }
-        let value = unpack(sm[k] as f64, sm_scale);
-        if !(0.0..=100.0).contains(&value) {
-            out.rejected.add("out_of_range");
-            continue;
-        }
-        out.observations.push(Observation {
-            time,
-            lat: unpack(lat[k] as f64, lat_scale),
-            lon: unpack(lon[k] as f64, lon_scale),
-            value,
-            error_sd: if opts.use_product_error {
-                product_error
-            } else {
-                opts.error_sd
-            },
-            source: Sensor::Ascat,
-            depth_top_m: 0.0,
-            depth_bottom_m: DEPTH_BOTTOM_M,
-            units: ObsUnits::PercentSaturation,
-            quality: Quality::Ascat {
-                product_error,
-                snow_cover_probability: snow[k],
-                frozen_soil_probability: frozen[k],
-                wetland_flag: wetland[k],
-                topography_flag: topo[k],
-                proc_flag1: proc1[k],
-                aggregated_quality_flag: aqf[k],
-                row: row as u32,
-                cell: (k % n_cells) as u32,
-            },
-        });
+        out.screen(&node, opts);
     }
     Ok(out)
 }

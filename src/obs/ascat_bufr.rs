@@ -9,8 +9,9 @@
 //! compressed message a key whose value is the same in every subset comes back as one value
 //! and is broadcast. Missing values are ecCodes' missing markers (−1e100 for doubles).
 //!
-//! The rules and their order are those of the EUMETSAT NetCDF reader ([`super::ascat`]),
-//! with the BUFR fractions in place of the NetCDF probabilities: `missing_location`,
+//! The rules and their order are those of the EUMETSAT NetCDF reader, applied by the same
+//! code (`ObsBatch::screen` in [`super::ascat`]), with the BUFR fractions in place of the
+//! NetCDF probabilities: `missing_location`,
 //! `missing_time`, `missing_value`, `estimated_error`, `topography`, `wetland`, `snow`,
 //! `frozen`, `processing_flag` (only when asked), `out_of_range`. In the quality record,
 //! `row` is the subset's running index in the file and `cell` its cross-track cell number.
@@ -20,10 +21,10 @@
 
 use super::ascat::AscatOptions;
 #[cfg(feature = "bufr")]
-use super::ascat::{DEPTH_BOTTOM_M, RULES};
-use super::{ObsBatch, ObsError};
+use super::ascat::{Node, RULES};
 #[cfg(feature = "bufr")]
-use super::{ObsUnits, Observation, Quality, RejectCounts, Sensor};
+use super::RejectCounts;
+use super::{ObsBatch, ObsError};
 use std::path::Path;
 
 /// Read one H SAF ASCAT soil-moisture BUFR file (all its messages).
@@ -74,80 +75,28 @@ pub fn read_ascat_hsaf_bufr(path: &Path, opts: &AscatOptions) -> Result<ObsBatch
         let quality = get("soilMoistureQuality")?;
         let cell = get("crossTrackCellNumber")?;
         out.n_records += n;
+        let present = |v: f64| (!missing(v)).then_some(v);
         for k in 0..n {
-            let row = index;
-            index += 1;
-            if missing(lat[k]) || missing(lon[k]) {
-                out.rejected.add("missing_location");
-                continue;
-            }
-            let Some(time) = subset_time(&time_parts, k) else {
-                out.rejected.add("missing_time");
-                continue;
-            };
-            if missing(sm[k]) {
-                out.rejected.add("missing_value");
-                continue;
-            }
-            if missing(err[k]) || err[k] >= opts.max_error {
-                out.rejected.add("estimated_error");
-                continue;
-            }
-            if missing(topo[k]) || topo[k] >= opts.max_topography {
-                out.rejected.add("topography");
-                continue;
-            }
-            if missing(wetland[k]) || wetland[k] >= opts.max_wetland {
-                out.rejected.add("wetland");
-                continue;
-            }
-            if missing(snow[k]) || snow[k] > opts.max_snow_probability {
-                out.rejected.add("snow");
-                continue;
-            }
-            if missing(frozen[k]) || frozen[k] > opts.max_frozen_probability {
-                out.rejected.add("frozen");
-                continue;
-            }
-            let proc1 = as_u8(proc_flag[k]);
-            if opts.reject_processing_flag && proc1 != 0 {
-                out.rejected.add("processing_flag");
-                continue;
-            }
-            if !(0.0..=100.0).contains(&sm[k]) {
-                out.rejected.add("out_of_range");
-                continue;
-            }
-            out.observations.push(Observation {
-                time,
-                lat: lat[k],
-                lon: lon[k],
-                value: sm[k],
-                error_sd: if opts.use_product_error {
-                    err[k]
+            let node = Node {
+                location: present(lat[k]).zip(present(lon[k])),
+                time: subset_time(&time_parts, k),
+                value: present(sm[k]),
+                product_error: present(err[k]),
+                topography: present(topo[k]),
+                wetland: present(wetland[k]),
+                snow: present(snow[k]),
+                frozen: present(frozen[k]),
+                proc_flag1: as_u8(proc_flag[k]),
+                aggregated_quality_flag: as_u8(quality[k]),
+                row: index,
+                cell: if missing(cell[k]) {
+                    u32::MAX
                 } else {
-                    opts.error_sd
+                    cell[k] as u32
                 },
-                source: Sensor::Ascat,
-                depth_top_m: 0.0,
-                depth_bottom_m: DEPTH_BOTTOM_M,
-                units: ObsUnits::PercentSaturation,
-                quality: Quality::Ascat {
-                    product_error: err[k],
-                    snow_cover_probability: as_u8(snow[k]),
-                    frozen_soil_probability: as_u8(frozen[k]),
-                    wetland_flag: as_u8(wetland[k]),
-                    topography_flag: as_u8(topo[k]),
-                    proc_flag1: proc1,
-                    aggregated_quality_flag: as_u8(quality[k]),
-                    row,
-                    cell: if missing(cell[k]) {
-                        u32::MAX
-                    } else {
-                        cell[k] as u32
-                    },
-                },
-            });
+            };
+            index += 1;
+            out.screen(&node, opts);
         }
     }
     if n_messages == 0 {
