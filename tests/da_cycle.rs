@@ -918,41 +918,18 @@ fn real_hsaf_bufr_segment_is_assimilated_in_a_cycle() {
     let dir = tempfile::tempdir().unwrap();
     // A synthetic case under the segment's accepted nodes (32.4–22.0° S, 148.4–153.5° E) and
     // the window 06–12 UTC that holds its times (11:15–11:18).
-    let text = format!(
-        "&run
-  start = '2017-02-20_06:00:00'
-  end   = '2017-02-20_12:00:00'
-  timestep = 1800
-  ensemble_size = 8
-  seed = 3
-  rundir = 'rundir'
-  cold_start_soil_moisture = 0.25, 0.25, 0.25, 0.25
-  cold_start_soil_moisture_std = 0.04, 0.03, 0.02, 0.01
-  cold_start_temperature = 298.0
-/
-&domain
-  static_file = 'case/static.nc'
-  static_format = 'landcycle'
-/
-&forcing
-  directory = 'case/forcing'
-  file_template = 'forcing_%Y%m%d%H.nc'
-/
-&perturbation
-  interval_seconds = 3600
-/
-&restart
-  keep = 0
-/
-&synth
-  nx = 20
-  ny = 44
-  lat0 = -33.0
-  lon0 = 148.25
-  resolution = 0.25
-  seed = 11
-/
-&da
+    let nml = write_case_namelist(
+        dir.path(),
+        20,
+        44,
+        8,
+        "2017-02-20_06:00:00",
+        "2017-02-20_12:00:00",
+        (-33.0, 148.25),
+    );
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str(&format!(
+        "&da
   enabled = .true.
   sensors = 'ascat'
   ascat_directory = '{}'
@@ -963,8 +940,7 @@ fn real_hsaf_bufr_segment_is_assimilated_in_a_cycle() {
 /
 ",
         seg.parent().unwrap().display()
-    );
-    let nml = dir.path().join("case.nml");
+    ));
     std::fs::write(&nml, text).unwrap();
     synth(&nml);
     let r = dir.path().join("r");

@@ -2,7 +2,8 @@
 //! deviation, sample count) and the corrections that use them.
 
 use super::{
-    anomaly_correct, cdf_match, mean_std, quantiles, rescale_error, BiasMethod, BiasRejection,
+    anomaly_correct, cdf_match, mean_std, quantiles, rescale_error, rescaled_anomaly_correct,
+    BiasMethod, BiasRejection,
 };
 
 /// Statistics of one variable (model or observation) for 12 months × `n_cells` cells.
@@ -141,11 +142,12 @@ impl Climatology {
             BiasMethod::CdfMatching => self.cdf_match(cell, month, value)?,
             BiasMethod::Anomaly if rescale => {
                 let k = self.enough(cell, month)?;
-                let scale = rescale_error(1.0, self.obs.std[k], self.model.std[k])?;
-                anomaly_correct(
-                    self.obs.mean[k] + scale * (value - self.obs.mean[k]),
+                rescaled_anomaly_correct(
+                    value,
                     self.obs.mean[k],
                     self.model.mean[k],
+                    self.obs.std[k],
+                    self.model.std[k],
                 )?
             }
             BiasMethod::Anomaly => self.anomaly_correct(cell, month, value)?,

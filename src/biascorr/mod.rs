@@ -139,13 +139,32 @@ pub fn anomaly_correct(value: f64, mean_obs: f64, mean_model: f64) -> Result<f64
 
 /// Observation-error rescaling: σ' = σ · sd_model / sd_obs.
 pub fn rescale_error(error_sd: f64, sd_obs: f64, sd_model: f64) -> Result<f64, BiasRejection> {
+    check_sds(sd_obs, sd_model)?;
+    Ok(error_sd * sd_model / sd_obs)
+}
+
+/// Anomaly correction with the anomaly rescaled into model units (mean and variance
+/// matching): obs' = μ_model + (obs − μ_obs) · sd_model / sd_obs.
+pub fn rescaled_anomaly_correct(
+    value: f64,
+    mean_obs: f64,
+    mean_model: f64,
+    sd_obs: f64,
+    sd_model: f64,
+) -> Result<f64, BiasRejection> {
+    check_sds(sd_obs, sd_model)?;
+    let scale = sd_model / sd_obs;
+    anomaly_correct(mean_obs + scale * (value - mean_obs), mean_obs, mean_model)
+}
+
+fn check_sds(sd_obs: f64, sd_model: f64) -> Result<(), BiasRejection> {
     if !sd_obs.is_finite() || !sd_model.is_finite() {
         return Err(BiasRejection::InsufficientSamples);
     }
     if sd_obs <= 0.0 {
         return Err(BiasRejection::DegenerateCdf);
     }
-    Ok(error_sd * sd_model / sd_obs)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -81,21 +81,15 @@ fn write_inner(path: &Path, c: &Climatology) -> Result<(), StoreError> {
         .map_err(e(path, "n_quantiles"))?;
     f.add_attribute("min_samples", c.min_samples as i32)
         .map_err(e(path, "min_samples"))?;
-    {
+    for (name, units, values) in [
+        ("lat", "degrees_north", &c.lat),
+        ("lon", "degrees_east", &c.lon),
+    ] {
         let mut v = f
-            .add_variable::<f64>("lat", &["lat"])
-            .map_err(e(path, "lat"))?;
-        v.put_attribute("units", "degrees_north")
-            .map_err(e(path, "lat"))?;
-        v.put_values(&c.lat, ..).map_err(e(path, "lat"))?;
-    }
-    {
-        let mut v = f
-            .add_variable::<f64>("lon", &["lon"])
-            .map_err(e(path, "lon"))?;
-        v.put_attribute("units", "degrees_east")
-            .map_err(e(path, "lon"))?;
-        v.put_values(&c.lon, ..).map_err(e(path, "lon"))?;
+            .add_variable::<f64>(name, &[name])
+            .map_err(e(path, name))?;
+        v.put_attribute("units", units).map_err(e(path, name))?;
+        v.put_values(values, ..).map_err(e(path, name))?;
     }
     {
         let mut v = f

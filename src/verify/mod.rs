@@ -477,10 +477,10 @@ pub fn comparison_table(
         s.push_str(&format!(" {:>19}", format!("layer {}", l.layer)));
     }
     s.push_str("  spread/RMSE\n");
-    for (name, r) in reports {
+    for (i, (name, r)) in reports.iter().enumerate() {
         s.push_str(&format!("{name:<width$}"));
         for (l, l0) in r.layers.iter().zip(&r0.layers) {
-            let cell = if std::ptr::eq(r, r0) {
+            let cell = if i == reference {
                 format!("{:.5}", l.rmse)
             } else {
                 format!("{:.5} ({:+.1} %)", l.rmse, 100.0 * (l.rmse / l0.rmse - 1.0))

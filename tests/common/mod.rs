@@ -8,9 +8,30 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_landcycle");
 
 /// Write a namelist for a small synthetic case in `dir` (4 windows of 6 h by default).
 pub fn write_namelist(dir: &Path, nx: usize, ny: usize, members: usize, end: &str) -> PathBuf {
+    write_case_namelist(
+        dir,
+        nx,
+        ny,
+        members,
+        "2020-06-01_00:00:00",
+        end,
+        (38.0, -95.0),
+    )
+}
+
+/// As [`write_namelist`] with any start and south-west corner (lat0, lon0) of the domain.
+pub fn write_case_namelist(
+    dir: &Path,
+    nx: usize,
+    ny: usize,
+    members: usize,
+    start: &str,
+    end: &str,
+    (lat0, lon0): (f64, f64),
+) -> PathBuf {
     let text = format!(
         "&run
-  start = '2020-06-01_00:00:00'
+  start = '{start}'
   end   = '{end}'
   timestep = 1800
   ensemble_size = {members}
@@ -37,8 +58,8 @@ pub fn write_namelist(dir: &Path, nx: usize, ny: usize, members: usize, end: &st
 &synth
   nx = {nx}
   ny = {ny}
-  lat0 = 38.0
-  lon0 = -95.0
+  lat0 = {lat0}
+  lon0 = {lon0}
   resolution = 0.25
   seed = 11
 /
