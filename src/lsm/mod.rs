@@ -21,7 +21,30 @@ pub enum LsmError {
     Forcing(String),
     #[error("restart field: {0}")]
     Restart(String),
+    #[error("parameter tables: {0}")]
+    Tables(#[from] noah::tables::TableError),
 }
+
+/// What a model's constructor may use: the datasets named by the static file and the
+/// model's own namelist settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSetup<'a> {
+    /// Soil classification of the static file (e.g. STAS).
+    pub soil_dataset: &'a str,
+    /// Vegetation classification of the static file (e.g. USGS).
+    pub vegetation_dataset: &'a str,
+    /// Directory of WRF-format parameter tables (`domain:parameter_tables`), if any.
+    pub parameter_tables: Option<&'a std::path::Path>,
+    /// Soil layer thicknesses (m) for models whose layering is configurable.
+    pub layer_thickness: Option<&'a [f64]>,
+}
+
+/// A land model built from the run's setup: how the generic driver constructs `M`.
+pub trait BuildModel: LandModel + Sized {
+    fn build(setup: &ModelSetup) -> Result<Self, LsmError>;
+}
+
+pub use noah::NoahLsm;
 
 /// One model step of atmospheric forcing for one column (SI units).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -105,6 +128,49 @@ pub struct FieldSpec {
     pub len: usize,
     pub units: &'static str,
     pub long_name: &'static str,
+}
+
+/// The ensemble-mean state of one cell that the model-based observation QC reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QcState {
+    /// Frozen water per layer, total − liquid soil moisture (m3 m-3).
+    pub frozen: Vec<f64>,
+    /// Skin temperature (K).
+    pub skin_temperature: f64,
+    /// Top soil layer temperature (K).
+    pub top_soil_temperature: f64,
+    /// Snow water equivalent (m of water).
+    pub swe: f64,
+    /// Snow-covered fraction (0..1).
+    pub snow_cover: f64,
+    /// Forest land cover.
+    pub is_forest: bool,
+    /// Green vegetation fraction at the time asked for (0..1).
+    pub green_fraction: f64,
+}
+
+/// Layer weights of an observation sensing the top `depth_m` metres: each layer's overlap
+/// with [0, depth_m] divided by depth_m (a non-positive depth senses the top layer only).
+pub fn overlap_weights(thickness: &[f64], depth_m: f64) -> Vec<f64> {
+    let mut w = vec![0.0; thickness.len()];
+    if !(depth_m > 0.0) || thickness.is_empty() {
+        if let Some(top) = w.first_mut() {
+            *top = 1.0;
+        }
+        return w;
+    }
+    let mut top = 0.0;
+    for (wk, &dz) in w.iter_mut().zip(thickness) {
+        let overlap = (depth_m.min(top + dz) - top).max(0.0);
+        *wk = overlap / depth_m;
+        top += dz;
+    }
+    // A sensing depth below the column: the weights cover the column only; renormalise.
+    let sum: f64 = w.iter().sum();
+    if sum > 0.0 && sum != 1.0 {
+        w.iter_mut().for_each(|x| *x /= sum);
+    }
+    w
 }
 
 /// A land-surface model: the contract between the physics and everything else.
@@ -205,8 +271,28 @@ pub trait LandModel: Send + Sync {
         self.apply_increment(params, state, increment);
     }
 
-    /// Physical bounds (lower, upper) of each layer's soil moisture for this cell.
-    fn soil_moisture_bounds(&self, params: &Self::CellParams) -> (f64, f64);
+    /// Physical bounds (lower, upper) of soil moisture per layer for this cell (m3 m-3),
+    /// top first.
+    fn soil_moisture_bounds(&self, params: &Self::CellParams) -> Vec<(f64, f64)>;
+
+    /// Weights of the layers in an observation that senses the top `depth_m` metres
+    /// (sum 1): by default the overlap of each layer with [0, depth_m] over depth_m. With a
+    /// sensing depth inside the top layer this is the top layer alone.
+    fn surface_weights(&self, depth_m: f64) -> Vec<f64> {
+        overlap_weights(self.soil_layer_thickness(), depth_m)
+    }
+
+    /// What the observation QC needs of one cell's ensemble at time `t` (ensemble means).
+    fn qc_state(
+        &self,
+        params: &Self::CellParams,
+        members: &[Self::State],
+        t: NaiveDateTime,
+    ) -> QcState;
+
+    /// Wilting point and porosity of the surface layer (m3 m-3): the range of a retrieval
+    /// given as degree of saturation.
+    fn surface_hydraulics(&self, params: &Self::CellParams) -> (f64, f64);
 
     /// The restart fields of one column, in packing order.
     fn restart_fields(&self) -> Vec<FieldSpec>;

@@ -23,6 +23,7 @@ pub mod evaporation;
 pub mod frozen_soil;
 pub mod params;
 pub mod penman;
+pub mod qc_view;
 pub mod snow;
 pub mod soil_heat;
 pub mod soil_water;
@@ -37,7 +38,10 @@ pub use constants::NSOIL;
 pub use params::{NoahParams, ParamSelection};
 pub use state::NoahState;
 
-use crate::lsm::{CellStatics, FieldSpec, Forcing, LandModel, LsmError, StepOutput};
+use crate::lsm::{
+    BuildModel, CellStatics, FieldSpec, Forcing, LandModel, LsmError, ModelSetup, QcState,
+    StepOutput,
+};
 use chrono::{Duration, NaiveDateTime};
 use surface_layer::{exchange_coefficients, Exchange};
 use tables::ParameterTables;
@@ -211,6 +215,11 @@ impl NoahLsm {
 }
 
 impl NoahLsm {
+    /// Soil-moisture bounds of every layer (Noah's porosity is one value per cell).
+    fn bounds(&self, p: &NoahParams) -> (f64, f64) {
+        (p.smcdry.max(0.02), p.smcmax)
+    }
+
     /// The soil-moisture increment of [`LandModel::apply_increment`]; the increment actually
     /// applied goes to `applied` (one value per layer).
     fn increment_soil_moisture(
@@ -220,7 +229,7 @@ impl NoahLsm {
         increment: &[f64],
         applied: &mut [f64; NSOIL],
     ) {
-        let (lo, hi) = self.soil_moisture_bounds(p);
+        let (lo, hi) = self.bounds(p);
         for k in 0..NSOIL.min(increment.len()) {
             let inc = if increment[k].is_finite() {
                 increment[k]
@@ -314,6 +323,21 @@ const RESTART: [(&str, usize, &str, &str); 13] = [
     ("snow_age", 1, "s", "time since last snowfall"),
 ];
 
+impl BuildModel for NoahLsm {
+    /// Noah with the built-in tables or the WRF tables of `parameter_tables`.
+    fn build(setup: &ModelSetup) -> Result<Self, LsmError> {
+        let tables = match setup.parameter_tables {
+            Some(dir) => ParameterTables::from_wrf_dir(dir)?,
+            None => ParameterTables::builtin(),
+        };
+        Ok(NoahLsm::new(
+            tables,
+            setup.soil_dataset,
+            setup.vegetation_dataset,
+        ))
+    }
+}
+
 impl LandModel for NoahLsm {
     type CellParams = NoahParams;
     type State = NoahState;
@@ -371,7 +395,7 @@ impl LandModel for NoahLsm {
                 "cold start temperature {temperature} K outside 150..400 K"
             )));
         }
-        let (lo, hi) = self.soil_moisture_bounds(p);
+        let (lo, hi) = self.bounds(p);
         let mut smc = [0.0; NSOIL];
         let mut sh2o = [0.0; NSOIL];
         for k in 0..NSOIL {
@@ -450,8 +474,16 @@ impl LandModel for NoahLsm {
         out.extend_from_slice(&st.soil_temperature);
     }
 
-    fn soil_moisture_bounds(&self, p: &NoahParams) -> (f64, f64) {
-        (p.smcdry.max(0.02), p.smcmax)
+    fn soil_moisture_bounds(&self, p: &NoahParams) -> Vec<(f64, f64)> {
+        vec![self.bounds(p); NSOIL]
+    }
+
+    fn qc_state(&self, p: &NoahParams, members: &[NoahState], t: NaiveDateTime) -> QcState {
+        qc_view::qc_state(p, members, t)
+    }
+
+    fn surface_hydraulics(&self, p: &NoahParams) -> (f64, f64) {
+        (p.smcwlt, p.smcmax)
     }
 
     fn restart_fields(&self) -> Vec<FieldSpec> {

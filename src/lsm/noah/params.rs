@@ -50,6 +50,8 @@ pub struct NoahParams {
     pub rsmax: f64,
     /// The vegetation class is the dataset's bare-soil class (green fraction forced to 0).
     pub bare: bool,
+    /// The vegetation class is a forest class of its dataset (observation QC).
+    pub forest: bool,
     /// The vegetation class is the urban class (Noah's urban overrides apply).
     pub urban: bool,
     // --- general (GENPARM) ---
@@ -192,6 +194,7 @@ impl NoahParams {
             cfactr: vds.cfactr,
             rsmax: vds.rsmax,
             bare: s.vegetation_class as usize == vds.bare,
+            forest: super::qc_view::is_forest(s.vegetation_dataset, s.vegetation_class),
             urban: s.vegetation_class == s.urban_class,
             slope,
             sbeta: g.sbeta,
