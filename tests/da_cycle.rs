@@ -8,11 +8,12 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use landcycle::config::DaSensor;
-use landcycle::cycle::assim::{
-    analyse_cell, distance_km, gaspari_cohn, CellObsValue, NeighbourObs, SharedObs,
+use landcycle::cycle::analysis_1d::{
+    analyse_cell, CellContext, CellObsValue, CellObservations, NeighbourObs, SharedObs,
 };
 use landcycle::da::enkf::Mode;
+use landcycle::da::localize::gaspari_cohn;
+use landcycle::grid::geo::distance_km;
 use landcycle::grid::statics::StaticFields;
 use landcycle::lsm::noah::tables::ParameterTables;
 use landcycle::lsm::noah::NoahLsm;
@@ -21,6 +22,9 @@ use landcycle::parallel::SingleProcess;
 use landcycle::synth::obs_sim::{
     write_ascat_like_orbit, write_smap_like_granule, AscatProduct, SimAscatOrbit, SimSmapRetrieval,
 };
+
+/// Product code of SMAP in the observation-perturbation keys.
+const SMAP: u32 = 0;
 
 /// HDF5 is not thread-safe: tests that read or write files in this process take turns.
 static FILE_IO: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -74,9 +78,10 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
     };
     let when = t(1, 6, 0);
     let own = [CellObsValue {
-        sensor: DaSensor::Smap,
+        sensor: SMAP,
         value: 0.30,
         error_sd: 0.02,
+        layer_weights: model.surface_weights(0.05),
     }];
     // Analyse a fresh ensemble with own and neighbour observations.
     let analyse = |own: &[CellObsValue], near: &[NeighbourObs]| {
@@ -85,13 +90,17 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
             &model,
             &params,
             &mut states,
-            own,
-            near,
-            7,
-            99,
-            when,
-            Mode::Joint,
-            0.0,
+            CellObservations {
+                own,
+                neighbours: near,
+            },
+            &CellContext {
+                seed: 7,
+                cell_id: 99,
+                time: when,
+                mode: Mode::Joint,
+                rtps: 0.0,
+            },
         )
         .unwrap()
     };
@@ -100,7 +109,7 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
         cell_id: 99,
         lat: 40.0,
         lon: -95.0,
-        sensor: DaSensor::Smap,
+        sensor: SMAP,
         value: 0.30,
         error_sd: 0.02,
         background: top(&make()),
@@ -117,7 +126,7 @@ fn neighbour_observations_act_through_the_ensemble_covariance() {
     let rc = analyse(&[], &near(&shared, 0.5));
     let wide = [CellObsValue {
         error_sd: 0.02 * 2f64.sqrt(),
-        ..own[0]
+        ..own[0].clone()
     }];
     let rd = analyse(&wide, &[]);
     for k in 0..4 {
@@ -171,21 +180,26 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
     let before: Vec<f64> = (0..4).map(|k| mean(&states, k)).collect();
     let y = 0.31;
     let obs = [CellObsValue {
-        sensor: DaSensor::Smap,
+        sensor: SMAP,
         value: y,
         error_sd: 0.005,
+        layer_weights: model.surface_weights(0.05),
     }];
     let r = analyse_cell(
         &model,
         &params,
         &mut states,
-        &obs,
-        &[],
-        7,
-        1234,
-        t(1, 6, 0),
-        Mode::Joint,
-        0.0,
+        CellObservations {
+            own: &obs,
+            neighbours: &[],
+        },
+        &CellContext {
+            seed: 7,
+            cell_id: 1234,
+            time: t(1, 6, 0),
+            mode: Mode::Joint,
+            rtps: 0.0,
+        },
     )
     .unwrap();
     let after: Vec<f64> = (0..4).map(|k| mean(&states, k)).collect();
@@ -230,13 +244,17 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         &model,
         &params,
         &mut again,
-        &obs,
-        &[],
-        7,
-        1234,
-        t(1, 6, 0),
-        Mode::Joint,
-        0.0,
+        CellObservations {
+            own: &obs,
+            neighbours: &[],
+        },
+        &CellContext {
+            seed: 7,
+            cell_id: 1234,
+            time: t(1, 6, 0),
+            mode: Mode::Joint,
+            rtps: 0.0,
+        },
     )
     .unwrap();
     assert_eq!(again, states);
@@ -244,13 +262,17 @@ fn analysis_moves_top_layer_toward_observation_and_reduces_spread() {
         &model,
         &params,
         &mut other,
-        &obs,
-        &[],
-        7,
-        1234,
-        t(1, 6, 30),
-        Mode::Joint,
-        0.0,
+        CellObservations {
+            own: &obs,
+            neighbours: &[],
+        },
+        &CellContext {
+            seed: 7,
+            cell_id: 1234,
+            time: t(1, 6, 30),
+            mode: Mode::Joint,
+            rtps: 0.0,
+        },
     )
     .unwrap();
     assert_ne!(other, states);
@@ -466,7 +488,7 @@ fn da_cycle_is_bit_identical_on_1_2_3_ranks_and_across_restart() {
         .unwrap()
         .get_values::<i32, _>(..)
         .unwrap();
-    assert_eq!(rej.len(), landcycle::cycle::assim::QC_RULES.len());
+    assert_eq!(rej.len(), landcycle::cycle::analysis_1d::QC_RULES.len());
     assert_eq!(
         acc[0] as usize + rej.iter().sum::<i32>() as usize,
         land.len()
@@ -619,7 +641,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let _io = io_lock();
     use landcycle::biascorr::ClimatologyBuilder;
     use landcycle::config::{DaBiasCorrection, DaSensor};
-    use landcycle::cycle::assim::Assimilation;
+    use landcycle::cycle::analysis_1d::Assimilation;
     use landcycle::cycle::ensemble::CellEnsemble;
     use landcycle::grid::Grid;
     use landcycle::io::climatology::write_climatology;
@@ -676,7 +698,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
         }
     }
     let mut ens = CellEnsemble::new(ids.clone(), params, states, n);
-    let a = Assimilation::new(&cfg, &grid, &ids, &statics, "USGS", &model, 7, n, 1800).unwrap();
+    let a = Assimilation::new(&cfg, &grid, &ids, &model, 7, n, 1800).unwrap();
 
     let w = Window {
         start: t(1, 0, 0),
@@ -705,7 +727,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
         at(0, t(1, 7, 0), 30.0),  // next window
         at(0, t(1, 4, 0), 20.0),  // second analysis time
     ];
-    let wo = a.window_obs_from(&w, vec![obs], Vec::new());
+    let wo = a.obs.window_obs_from(&w, vec![obs], Vec::new());
     let times: Vec<NaiveDateTime> = wo.analyses.keys().copied().collect();
     assert_eq!(times, [t(1, 1, 30), t(1, 4, 0)]);
     assert_eq!(wo.reads[0].in_window, 8);
@@ -715,7 +737,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
 
     let top_mean = |ens: &CellEnsemble<NoahLsm>, c: usize| {
         (0..n)
-            .map(|m| model.soil_moisture(&ens.states[c * n + m])[0])
+            .map(|m| model.soil_moisture(&ens.members(c)[m])[0])
             .sum::<f64>()
             / n as f64
     };
@@ -723,6 +745,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     let before1 = top_mean(&ens, 1);
     let forcing = vec![Forcing::default(); 5];
     let la = a
+        .analysis
         .analyse_local(
             &SingleProcess,
             first,
@@ -739,7 +762,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
     assert_eq!(r.get("model_green_fraction"), 1);
     assert_eq!(r.get("bias_outside_training_range"), 1);
     // CDF matching: 30 % -> 0.25 m3 m-3, 32 % -> 0.26; σ 10 % × 0.005/1 = 0.05 m3 m-3.
-    let w_rec = a.record_width();
+    let w_rec = a.analysis.record_width();
     assert!(
         (la.records[0] - 0.25).abs() < 1e-9,
         "{:?}",
@@ -760,6 +783,7 @@ fn in_memory_window_with_cdf_matching_mapping_and_model_qc() {
         5
     ];
     let la = a
+        .analysis
         .analyse_local(
             &SingleProcess,
             first,
@@ -855,7 +879,7 @@ fn first_window_of(y: i32, m: u32, d: u32) -> landcycle::time::Window {
 
 #[test]
 fn real_product_files_are_found_read_and_grouped() {
-    use landcycle::cycle::assim::Assimilation;
+    use landcycle::cycle::analysis_1d::Assimilation;
     use landcycle::grid::Grid;
     let (Some(smap), Some(ascat)) = (
         landcycle::testdata::require("smap-spl2smp"),
@@ -881,10 +905,10 @@ fn real_product_files_are_found_read_and_grouped() {
     let lon: Vec<f64> = (0..360).map(|i| -179.5 + i as f64).collect();
     let grid = Grid::regular(lat, lon, None).unwrap();
     let model = NoahLsm::new(ParameterTables::builtin(), "STAS", "USGS");
-    let a = Assimilation::new(&cfg, &grid, &[], &[], "USGS", &model, 1, 4, 1800).unwrap();
+    let a = Assimilation::new(&cfg, &grid, &[], &model, 1, 4, 1800).unwrap();
     // Both SMAP granules of 2015-08-11 (01:30 and 03:08 UTC) fall in the 00-06 window.
     let w = first_window_of(2015, 8, 11);
-    let wo = a.prepare_window(&w, false);
+    let wo = a.obs.prepare_window(&w, false);
     assert_eq!(wo.reads[0].files, 2);
     assert!(wo.reads[0].failed.is_empty());
     // All accepted retrievals of the two granules (592 + 303, tests/obs_readers.rs).
@@ -898,7 +922,7 @@ fn real_product_files_are_found_read_and_grouped() {
     assert!(wo.n_mapped() > 100);
     // The ASCAT SMR orbit of 2017-02-20 04:15 UTC.
     let w = first_window_of(2017, 2, 20);
-    let wo = a.prepare_window(&w, false);
+    let wo = a.obs.prepare_window(&w, false);
     assert_eq!((wo.reads[0].files, wo.reads[1].files), (0, 1));
     assert!(wo.reads[1].failed.is_empty());
     // 9154 accepted records in the orbit (tests/obs_readers.rs), the rejections passed on.

@@ -2,10 +2,11 @@
 //! truncation detection, fingerprint checks, atomic replacement, finding the latest restart.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use landcycle::cycle::rundir::RunDir;
 use landcycle::io::restart::canonical_checksum;
 use landcycle::io::{
-    atomic_write, check_fingerprint, find_latest_restart, read_restart, read_restart_cells,
-    restart_file_name, verify_restart, write_restart, IoError, RestartData, RestartField,
+    atomic_write, check_fingerprint, read_restart, read_restart_cells, restart_file_name,
+    verify_restart, write_restart, IoError, RestartData, RestartField,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -355,7 +356,7 @@ fn failed_writes_leave_previous_file_intact() {
 fn latest_valid_restart_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path();
-    assert!(find_latest_restart(run).unwrap().is_none());
+    assert!(RunDir::new(run).latest_restart().unwrap().is_none());
     for (cycle, valid_h) in [("2021060100", 6), ("2021060106", 12), ("2021060112", 18)] {
         let rdir = run.join(cycle).join("restart");
         std::fs::create_dir_all(&rdir).unwrap();
@@ -369,14 +370,14 @@ fn latest_valid_restart_is_found() {
         b"junk",
     )
     .unwrap();
-    let best = find_latest_restart(run).unwrap().unwrap();
+    let best = RunDir::new(run).latest_restart().unwrap().unwrap();
     assert_eq!(best.valid_time, time(18));
 
     // The newest one is truncated: the previous good one is chosen.
     let newest = run.join("2021060112/restart/LC_RST_202106011800.h5");
     let bytes = std::fs::read(&newest).unwrap();
     std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
-    let best = find_latest_restart(run).unwrap().unwrap();
+    let best = RunDir::new(run).latest_restart().unwrap().unwrap();
     assert_eq!(best.valid_time, time(12));
     assert!(best
         .path

@@ -307,7 +307,8 @@ fn increments_stay_in_bounds_and_keep_ice() {
         .map(|k| st.soil_moisture[k] - st.soil_liquid[k])
         .collect();
     assert!(ice0[0] > 0.0, "cold start below freezing has ice");
-    let (lo, hi) = m.soil_moisture_bounds(&p);
+    let bounds = m.soil_moisture_bounds(&p);
+    let (hi, lo) = (bounds[0].1, bounds[1].0);
     let applied = m.apply_increment(&p, &mut st, &[0.5, -0.5, 0.01, f64::NAN]);
     assert_eq!(st.soil_moisture[0], hi);
     assert_eq!(st.soil_moisture[1], lo);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use landcycle::config::Config;
-use landcycle::cycle::driver::RunOptions;
+use landcycle::cycle::RunOptions;
 use landcycle::obs::ascat::{read_ascat_eumetsat, AscatOptions};
 use landcycle::obs::smap::{read_smap_spl2smp, SmapOptions};
 use landcycle::obs::{Quality, Sensor};

@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::Duration;
 
 use crate::config::Config;
-use crate::cycle::driver::{self, peak_rss_kb, RunOptions};
+use crate::cycle::{self as driver, peak_rss_kb, RunOptions};
 use crate::forcing::ForcingReader;
 use crate::grid::statics::StaticFields;
 use crate::lsm::noah::tables::ParameterTables;

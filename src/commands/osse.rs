@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::cycle::driver::{CycleError, RunOptions};
+use crate::cycle::{CycleError, RunOptions};
 use crate::synth::osse::{run_truth, simulate_observations, OsseConfig, OsseError};
 
 /// `landcycle osse ...`
@@ -86,6 +86,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 windows: a.windows,
                 resume: false,
                 progress: !a.no_progress && std::io::stderr().is_terminal(),
+                sync_output: false,
             };
             let summary = match run_truth(&cfg, &osse, comm.as_ref(), &opts) {
                 Ok(s) => s,

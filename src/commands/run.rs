@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::cycle::driver::{self, CycleError, RunOptions};
+use crate::cycle::{self as driver, CycleError, RunOptions};
 use crate::parallel::{Communicator, MpiComm, SingleProcess};
 
 #[derive(Debug, clap::Args)]
@@ -25,6 +25,10 @@ pub struct Args {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write history, diagnostics and restart files on the main thread instead of the
+    /// background writer (slower; for debugging and for file systems that need it).
+    #[arg(long)]
+    pub sync_output: bool,
 }
 
 /// The communicator of this process: MPI under an MPI launcher, else a single process.
@@ -46,6 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         windows: args.windows,
         resume: args.resume,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
+        sync_output: args.sync_output,
     };
     let t = std::time::Instant::now();
     let summary = match driver::run(&cfg, comm.as_ref(), &opts) {

@@ -33,12 +33,14 @@ pub struct StepError {
     pub source: LsmError,
 }
 
-/// All members of the cells one rank owns. States are cell-major: `states[c * n + m]`.
+/// All members of the cells one rank owns. The layout (cell-major, all members of a cell
+/// contiguous) stays inside: callers see a cell's members through [`CellEnsemble::members`]
+/// and [`CellEnsemble::cell_mut`].
 pub struct CellEnsemble<M: LandModel> {
-    pub ids: Vec<u64>,
-    pub params: Vec<M::CellParams>,
-    pub states: Vec<M::State>,
-    pub n_members: usize,
+    ids: Vec<u64>,
+    params: Vec<M::CellParams>,
+    states: Vec<M::State>,
+    n_members: usize,
     flux_acc: Vec<[f64; N_FLUX]>,
     acc_steps: usize,
     scratch_forcing: Vec<Forcing>,
@@ -71,6 +73,32 @@ impl<M: LandModel> CellEnsemble<M> {
         self.ids.len()
     }
 
+    pub fn n_members(&self) -> usize {
+        self.n_members
+    }
+
+    /// Global ids of the cells, in local order.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    /// Parameters of local cell `c`.
+    pub fn params(&self, c: usize) -> &M::CellParams {
+        &self.params[c]
+    }
+
+    /// The members of local cell `c`, in member order.
+    pub fn members(&self, c: usize) -> &[M::State] {
+        let n = self.n_members;
+        &self.states[c * n..(c + 1) * n]
+    }
+
+    /// Parameters and mutable members of local cell `c` (for analyses and perturbations).
+    pub fn cell_mut(&mut self, c: usize) -> (&M::CellParams, &mut [M::State]) {
+        let n = self.n_members;
+        (&self.params[c], &mut self.states[c * n..(c + 1) * n])
+    }
+
     /// Advance every member of every cell by one step. `base[c]` is the unperturbed forcing
     /// of cell `c`; `perturb(c, forcings)` applies the members' perturbations to `forcings`
     /// (one per member, in member order, each starting as `base[c]`).
@@ -93,21 +121,20 @@ impl<M: LandModel> CellEnsemble<M> {
                 prefetch(next);
             }
             let states = &mut self.states[c * n..(c + 1) * n];
-            if let Err(source) = model.step_members(
+            let stepped = model.step_members(
                 &self.params[c],
                 states,
                 &self.scratch_forcing,
                 time_end,
                 dt,
                 &mut self.scratch_out,
-            ) {
-                // Find the member that failed for the message (re-run is not needed:
-                // step_members reports the first failure; name the cell at least).
+            );
+            if let Err(e) = stepped {
                 return Err(StepError {
                     cell_id: self.ids[c],
-                    member: 0,
+                    member: e.member,
                     time: time_end,
-                    source,
+                    source: e.source,
                 });
             }
             let acc = &mut self.flux_acc[c * n..(c + 1) * n];

@@ -1,7 +1,192 @@
-//! The driver that runs cycles (windows) of the ensemble, and its bookkeeping.
+//! The cycle: consecutive windows of the perturbed land ensemble over the land cells of
+//! every rank, with observations, analyses, history output, restarts and run-directory
+//! bookkeeping.
+//!
+//! A run is set up once ([`WindowRunner::setup`]: statics, decomposition, model, perturbers,
+//! stages) and then runs an explicit list of windows ([`WindowRunner::run_window`]); the
+//! stages of one window are listed in [`window`]. `landcycle run` is the hindcast schedule:
+//! take the run-directory lock, set up, run the configured windows, wait for the files.
+//!
+//! Every rank owns a contiguous chunk of land cells along the Hilbert curve (all members of
+//! a cell on one rank). Per-cell computation never depends on the decomposition: forcing is
+//! remapped from global coordinates, random numbers are keyed by global cell id, and
+//! outputs and restarts are gathered and ordered by global id on the root rank. Errors are
+//! agreed on collectively before every collective call, so a failing rank stops all ranks.
 
-pub mod assim;
-pub mod driver;
+pub mod analysis_1d;
+pub mod analysis_diag;
 pub mod ensemble;
+pub mod error;
+pub mod forcing_stage;
+pub mod history_output;
 pub mod history_vars;
+pub mod initial;
+pub mod obs_window;
+pub mod perturber;
+pub mod restart_output;
 pub mod rundir;
+pub mod select;
+pub mod setup;
+pub mod timing;
+pub mod window;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDateTime;
+
+pub use error::{agree, CycleError};
+pub use forcing_stage::forcing_spec;
+pub use select::run;
+pub use setup::SetupOptions;
+pub use window::WindowRunner;
+
+use crate::config::Config;
+use crate::lsm::BuildModel;
+use crate::parallel::Communicator;
+use crate::time::{windows, Window};
+use rundir::RunDir;
+
+/// Command-line options of `landcycle run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run directory (overrides the namelist's `run:rundir`).
+    pub rundir: Option<PathBuf>,
+    /// Run at most this many windows.
+    pub windows: Option<usize>,
+    /// Continue from the latest complete restart in the run directory.
+    pub resume: bool,
+    /// Show a progress bar (root rank, terminal only).
+    pub progress: bool,
+    /// Write output files on the main thread instead of the background writer.
+    pub sync_output: bool,
+}
+
+/// Wall-clock time per stage (maximum over ranks) and what was done.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub windows_run: usize,
+    pub last_cycle: Option<NaiveDateTime>,
+    pub n_land_cells: usize,
+    pub stage_seconds: Vec<(&'static str, f64)>,
+    /// Peak resident memory of this rank (kB), from /proc when available.
+    pub peak_rss_kb: Option<u64>,
+}
+
+/// The hindcast schedule of `landcycle run` for model `M`: lock the run directory, set up,
+/// run the windows from the initial state to `run:end` (or `opts.windows` of them).
+pub(crate) fn run_model<M: BuildModel>(
+    cfg: &Config,
+    comm: &dyn Communicator,
+    opts: &RunOptions,
+) -> Result<RunSummary, CycleError> {
+    let rundir = RunDir::new(
+        opts.rundir
+            .clone()
+            .unwrap_or_else(|| cfg.run.rundir.clone()),
+    );
+    // The root rank holds the run lock for the whole run.
+    let lock = (comm.rank() == 0).then(|| rundir.lock()).transpose();
+    let _lock = agree(comm, lock.map_err(CycleError::from))?;
+    let setup = SetupOptions {
+        resume: opts.resume,
+        sync_output: opts.sync_output,
+    };
+    let mut runner = WindowRunner::<M>::setup(cfg, comm, &rundir, setup)?;
+    let mut todo = windows(runner.start(), cfg.run.end, i64::from(cfg.run.window_hours));
+    if let Some(n) = opts.windows {
+        todo.truncate(n);
+    }
+    let progress =
+        (comm.rank() == 0 && opts.progress && !todo.is_empty()).then(|| progress_bar(todo.len()));
+    runner.run_windows(&todo, |w| {
+        if let Some(pb) = &progress {
+            pb.set_message(w.label());
+            pb.inc(1);
+        }
+    })?;
+    if let Some(pb) = progress {
+        pb.finish();
+    }
+    let mut summary = runner.finish()?;
+    summary.windows_run = todo.len();
+    summary.last_cycle = todo.last().map(|w| w.end);
+    Ok(summary)
+}
+
+fn progress_bar(n: usize) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(n as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} windows {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+impl<M: crate::lsm::LandModel> WindowRunner<'_, M> {
+    /// Run `todo` in order (consecutive windows from the initial state); `done(w)` after each.
+    pub fn run_windows(
+        &mut self,
+        todo: &[Window],
+        mut done: impl FnMut(&Window),
+    ) -> Result<(), CycleError> {
+        self.set_horizon(todo.last().map_or(self.start(), |w| w.end));
+        for w in todo {
+            let t = std::time::Instant::now();
+            self.run_window(w)?;
+            if self.comm.rank() == 0 {
+                let elapsed_s = t.elapsed().as_secs_f64();
+                tracing::info!(elapsed_s, "cycle {} complete", w.label());
+            }
+            done(w);
+        }
+        Ok(())
+    }
+
+    /// Wait for the last files (the run is complete only when they are on disk) and
+    /// summarise the time per stage (maximum over ranks). Collective.
+    pub fn finish(mut self) -> Result<RunSummary, CycleError> {
+        let written = {
+            let _s = self.clock.start(timing::stage::RESTART);
+            self.output.take().map(|o| o.finish()).transpose()
+        };
+        let (written, committed) = agree(self.comm, written)?.unwrap_or_default();
+        self.clock.add("writer thread", written);
+        self.clock.add("file sync thread", committed);
+        let comm = self.comm;
+        let stage_seconds = self
+            .clock
+            .totals()
+            .into_iter()
+            .map(|(n, d)| (n, comm.allreduce_max_f64(d.as_secs_f64())))
+            .collect();
+        Ok(RunSummary {
+            n_land_cells: self.n_land,
+            stage_seconds,
+            peak_rss_kb: peak_rss_kb(),
+            ..Default::default()
+        })
+    }
+}
+
+/// CPU time (user + system, s) used so far by all threads of this process, from
+/// /proc/self/stat (Linux; clock ticks of 1/100 s). `None` elsewhere.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Peak resident set size of this process (kB), from /proc/self/status.
+pub fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}

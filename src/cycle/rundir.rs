@@ -1,8 +1,10 @@
-//! Run-directory layout and bookkeeping.
+//! Run-directory layout and bookkeeping: the only place that knows it.
 //!
 //! `<rundir>/<YYYYMMDDHH>/{output,restart,diag,log}/` per cycle, a `state.json` recording
-//! the last completed cycle (written atomically), and a `landcycle.lock` held with an
-//! exclusive advisory lock while a run is active, so two runs never share a directory.
+//! the last completed cycle (written atomically through `io::atomic`), and a
+//! `landcycle.lock` held with an exclusive advisory lock while a run is active, so two runs
+//! never share a directory. Finding the newest valid restart and pruning old ones live here
+//! too; the restart file itself is `io::restart`'s.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::io::restart::{restart_file_name, verify_restart, RestartInfo};
+use crate::io::{atomic_write, IoError};
 use crate::time::{cycle_label, parse_cycle_label};
 
 /// Errors of run-directory handling.
@@ -25,6 +29,8 @@ pub enum RunDirError {
     Locked(PathBuf),
     #[error("state file {path} is unreadable: {msg}")]
     State { path: PathBuf, msg: String },
+    #[error("{0}")]
+    File(#[from] IoError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
@@ -112,21 +118,53 @@ impl RunDir {
             })
     }
 
-    /// Record the last completed cycle (temporary file, fsync, rename).
+    /// Record the last completed cycle (atomically: temporary file, fsync, rename).
     pub fn write_state(&self, state: &RunState) -> Result<(), RunDirError> {
-        let p = self.state_path();
-        let tmp = self.root.join(".state.json.tmp");
         let text = serde_json::to_string_pretty(state).expect("state serialises");
-        {
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
+        atomic_write(&self.state_path(), |tmp| {
+            fs::write(tmp, text.as_bytes()).map_err(io_err(tmp))
+        })
+    }
+
+    /// Path of the restart of `cycle`.
+    pub fn restart_path(&self, cycle: NaiveDateTime) -> PathBuf {
+        self.cycle_dir(cycle, "restart")
+            .join(restart_file_name(cycle))
+    }
+
+    /// The newest restart that verifies (complete, checksum intact), searching cycles from
+    /// the newest; invalid ones are skipped with a warning.
+    pub fn latest_restart(&self) -> Result<Option<RestartInfo>, RunDirError> {
+        if !self.root.is_dir() {
+            return Err(io_err(&self.root)(std::io::Error::from(
+                std::io::ErrorKind::NotFound,
+            )));
         }
-        fs::rename(&tmp, &p).map_err(io_err(&p))?;
-        if let Ok(d) = File::open(&self.root) {
-            let _ = d.sync_all();
+        for cycle in self.cycles().into_iter().rev() {
+            let dir = self.cycle_dir(cycle, "restart");
+            let Ok(rd) = fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default();
+                    name.starts_with("LC_RST_") && name.ends_with(".h5")
+                })
+                .collect();
+            files.sort();
+            for f in files.into_iter().rev() {
+                match verify_restart(&f) {
+                    Ok(info) => return Ok(Some(info)),
+                    Err(e) => tracing::warn!("skipping invalid restart: {e}"),
+                }
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Cycle labels present in the run directory, oldest first.
@@ -141,18 +179,13 @@ impl RunDir {
         v
     }
 
-    /// Remove restart files (named by `name_of(cycle)`) of cycles older than the newest
-    /// `keep` ones (0 keeps all). Never removes the restart of `protect`.
-    pub fn prune_restarts(
-        &self,
-        keep: usize,
-        protect: NaiveDateTime,
-        name_of: impl Fn(NaiveDateTime) -> String,
-    ) {
+    /// Remove restart files of cycles older than the newest `keep` ones (0 keeps all).
+    /// Never removes the restart of `protect`.
+    pub fn prune_restarts(&self, keep: usize, protect: NaiveDateTime) {
         if keep == 0 {
             return;
         }
-        let path = |c: NaiveDateTime| self.cycle_dir(c, "restart").join(name_of(c));
+        let path = |c: NaiveDateTime| self.restart_path(c);
         let with_restart: Vec<NaiveDateTime> = self
             .cycles()
             .into_iter()

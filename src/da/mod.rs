@@ -3,3 +3,4 @@
 pub mod curvelet;
 pub mod enkf;
 pub mod image;
+pub mod localize;

@@ -7,6 +7,7 @@
 //! id, which is why it depends on nothing but the grid shape.
 
 pub mod decomp;
+pub mod geo;
 pub mod remap;
 pub mod statics;
 

@@ -592,13 +592,17 @@ pub fn write_history_deferred(path: &Path, h: &HistoryWrite) -> Result<PendingFi
     Ok(pending)
 }
 
-/// Adapter from netcdf errors to [`IoError`] naming the final file and what was being done.
-struct Ctx<'p> {
-    path: &'p PathBuf,
+/// Adapter from netcdf errors to [`IoError`] naming the final file and what was being done
+/// (shared by the CF writers of the io room).
+pub(crate) struct Ctx<'p> {
+    pub(crate) path: &'p PathBuf,
 }
 
 impl Ctx<'_> {
-    fn err(&self, context: impl Into<String>) -> impl FnOnce(netcdf::Error) -> IoError + '_ {
+    pub(crate) fn err(
+        &self,
+        context: impl Into<String>,
+    ) -> impl FnOnce(netcdf::Error) -> IoError + '_ {
         let context = context.into();
         move |e| IoError::NetCdf {
             path: self.path.clone(),
@@ -981,7 +985,11 @@ fn write_netcdf(
     Ok(())
 }
 
-fn put_str_attrs(v: &mut netcdf::VariableMut, attrs: &[(&str, &str)]) -> netcdf::Result<()> {
+/// Text attributes of a variable, in order.
+pub(crate) fn put_str_attrs(
+    v: &mut netcdf::VariableMut,
+    attrs: &[(&str, &str)],
+) -> netcdf::Result<()> {
     for (k, val) in attrs {
         v.put_attribute(k, *val)?;
     }

@@ -10,9 +10,11 @@
 pub mod alma;
 pub mod atomic;
 pub mod climatology;
+pub mod diag;
 pub mod gridded;
 pub mod history;
 pub mod restart;
+pub mod writer;
 
 use std::path::PathBuf;
 use thiserror::Error;
@@ -23,9 +25,8 @@ pub use history::{
     HistoryField, HistoryGrid, HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 pub use restart::{
-    check_fingerprint, find_latest_restart, fingerprint, read_restart, read_restart_cells,
-    restart_file_name, restart_info, verify_restart, write_restart, RestartData, RestartField,
-    RestartInfo,
+    check_fingerprint, fingerprint, read_restart, read_restart_cells, restart_file_name,
+    restart_info, verify_restart, write_restart, RestartData, RestartField, RestartInfo,
 };
 
 /// Errors of the io room. Every message names the file involved, and where it applies the

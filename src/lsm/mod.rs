@@ -25,6 +25,14 @@ pub enum LsmError {
     Tables(#[from] noah::tables::TableError),
 }
 
+/// A step failure of one ensemble member (0-based index within the cell).
+#[derive(Debug, Error)]
+#[error("member {member}: {source}")]
+pub struct MemberError {
+    pub member: usize,
+    pub source: LsmError,
+}
+
 /// What a model's constructor may use: the datasets named by the static file and the
 /// model's own namelist settings.
 #[derive(Debug, Clone, Copy)]
@@ -153,7 +161,7 @@ pub struct QcState {
 /// with [0, depth_m] divided by depth_m (a non-positive depth senses the top layer only).
 pub fn overlap_weights(thickness: &[f64], depth_m: f64) -> Vec<f64> {
     let mut w = vec![0.0; thickness.len()];
-    if !(depth_m > 0.0) || thickness.is_empty() {
+    if depth_m.is_nan() || depth_m <= 0.0 || thickness.is_empty() {
         if let Some(top) = w.first_mut() {
             *top = 1.0;
         }
@@ -209,8 +217,8 @@ pub trait LandModel: Send + Sync {
         dt: f64,
     ) -> Result<StepOutput, LsmError>;
 
-    /// Advance all members of one cell together. The default loops over `step`;
-    /// implementations may vectorise across members.
+    /// Advance all members of one cell together; a failure names the first member that
+    /// failed. The default loops over `step`; implementations may vectorise across members.
     fn step_members(
         &self,
         params: &Self::CellParams,
@@ -219,9 +227,12 @@ pub trait LandModel: Send + Sync {
         time_end: NaiveDateTime,
         dt: f64,
         out: &mut [StepOutput],
-    ) -> Result<(), LsmError> {
-        for ((s, f), o) in states.iter_mut().zip(forcings).zip(out.iter_mut()) {
-            *o = self.step(params, s, f, time_end, dt)?;
+    ) -> Result<(), MemberError> {
+        let members = states.iter_mut().zip(forcings).zip(out.iter_mut());
+        for (member, ((s, f), o)) in members.enumerate() {
+            *o = self
+                .step(params, s, f, time_end, dt)
+                .map_err(|source| MemberError { member, source })?;
         }
         Ok(())
     }

@@ -7,12 +7,14 @@
 
 pub mod ascat;
 pub mod ascat_bufr;
+pub mod discover;
 pub mod ease;
 pub mod gridded;
 pub mod mapping;
 pub mod ncutil;
 pub mod prepare;
 pub mod qc;
+pub mod sensor;
 pub mod smap;
 
 use chrono::NaiveDateTime;

@@ -26,7 +26,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Deserialize;
 
 use crate::config::{Config, ConfigError, NamelistError, StaticFormat};
-use crate::cycle::driver::{self, CycleError, RunOptions, RunSummary};
+use crate::cycle::{self as driver, CycleError, RunOptions, RunSummary};
 use crate::grid::statics::StaticFields;
 use crate::grid::GridError;
 use crate::io::IoError;

@@ -1,0 +1,307 @@
+//! The history output stage: on the history interval, gather every cell's record (ensemble
+//! mean and spread, or every member) to the root, order it by global id and write one
+//! CF/ALMA file through the run's output policy. An output: it only reads the ensemble.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use super::ensemble::CellEnsemble;
+use super::error::CycleError;
+use super::history_vars::{all_vars, record_width, HistoryVar, Sampling};
+use crate::config::Config;
+use crate::grid::Grid;
+use crate::io::history::{
+    write_history_deferred, Compression, EnsembleStat, HistoryField, HistoryGrid, HistoryMetadata,
+    HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+};
+use crate::io::writer::{CommitJob, Output, WriteJob};
+use crate::lsm::LandModel;
+use crate::parallel::{order_by_id, Communicator};
+use crate::time::on_interval;
+
+/// Everything the root rank needs to write history files.
+pub(super) struct HistoryContext {
+    grid: HistoryGrid,
+    metadata: HistoryMetadata,
+    compression: Compression,
+    layer_thickness: Vec<f64>,
+    reference: NaiveDateTime,
+    interval_seconds: i64,
+    members: bool,
+}
+
+/// The history output stage.
+pub(super) struct HistoryOutput {
+    ctx: Arc<HistoryContext>,
+}
+
+fn history_grid(grid: &Grid) -> HistoryGrid {
+    let mask = grid.land_mask().to_vec();
+    match (grid.lat_1d(), grid.lon_1d()) {
+        (Some(lat), Some(lon)) => HistoryGrid::regular(lat.to_vec(), lon.to_vec(), mask),
+        _ => {
+            let (ny, nx) = grid.dims();
+            let mut lat = Vec::with_capacity(ny * nx);
+            let mut lon = Vec::with_capacity(ny * nx);
+            for j in 0..ny {
+                for i in 0..nx {
+                    lat.push(grid.lat(j, i));
+                    lon.push(grid.lon(j, i));
+                }
+            }
+            HistoryGrid::curvilinear(ny, nx, lat, lon, mask)
+        }
+    }
+}
+
+impl HistoryOutput {
+    pub(super) fn new(cfg: &Config, grid: &Grid, model_name: &str, layers: &[f64]) -> Self {
+        let version = env!("CARGO_PKG_VERSION");
+        let ctx = HistoryContext {
+            grid: history_grid(grid),
+            metadata: HistoryMetadata {
+                title: "landcycle land ensemble history".into(),
+                institution: "landcycle".into(),
+                source: format!("landcycle {version} ({model_name})"),
+                history: format!("landcycle {version} run"),
+                namelist: cfg.namelist_text.clone(),
+                ensemble_size: cfg.run.ensemble_size as usize,
+                extra: vec![("config_fingerprint".into(), cfg.fingerprint().to_string())],
+            },
+            compression: Compression {
+                deflate_level: cfg.run.history_compression.min(9) as u8,
+                shuffle: true,
+            },
+            layer_thickness: layers.to_vec(),
+            reference: cfg.run.start,
+            interval_seconds: i64::from(cfg.run.history_interval_hours) * 3600,
+            members: cfg.run.history_members,
+        };
+        HistoryOutput { ctx: Arc::new(ctx) }
+    }
+
+    /// True when a history file is due at `t`.
+    pub(super) fn due(&self, t: NaiveDateTime) -> bool {
+        on_interval(t, self.ctx.interval_seconds)
+    }
+
+    /// Gather per-cell records to the root and write one history file there (collective).
+    pub(super) fn write<M: LandModel>(
+        &self,
+        comm: &dyn Communicator,
+        (model, ens): (&M, &CellEnsemble<M>),
+        valid: NaiveDateTime,
+        path: &Path,
+        output: Option<&Output<CycleError>>,
+    ) -> Result<(), CycleError> {
+        let nl = model.n_soil_layers();
+        let w = record_width(nl);
+        let n_members = ens.n_members();
+        let (records, per_cell) = if self.ctx.members {
+            (ens.member_records(model), w * n_members)
+        } else {
+            (ens.mean_spread_records(model), 2 * w)
+        };
+        let ids = comm.gatherv_u64(ens.ids(), 0);
+        let vals = comm.gatherv_f64_owned(records, 0);
+        let (Some(ids), Some(vals), Some(output)) = (ids, vals, output) else {
+            return Ok(());
+        };
+        let job = HistoryJob {
+            ctx: Arc::clone(&self.ctx),
+            nl,
+            n_members,
+            ids,
+            vals,
+            per_cell,
+            valid,
+            path: path.to_path_buf(),
+        };
+        let job: WriteJob<CycleError> = Box::new(move || {
+            let pending = job.write()?;
+            let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
+            Ok(commit)
+        });
+        output.submit(job)
+    }
+}
+
+/// One history file's gathered records (root rank, possibly on the writer thread).
+struct HistoryJob {
+    ctx: Arc<HistoryContext>,
+    nl: usize,
+    n_members: usize,
+    ids: Vec<Vec<u64>>,
+    vals: Vec<Vec<f64>>,
+    /// Values per cell in a rank's block.
+    per_cell: usize,
+    valid: NaiveDateTime,
+    path: PathBuf,
+}
+
+/// (variable index, block, offset in the record, layers) of each land array.
+type Slot = (usize, usize, usize, usize);
+
+impl HistoryJob {
+    /// Build the full-grid fields from the records (cells taken in global id order) and
+    /// write the file under its temporary name.
+    fn write(&self) -> Result<crate::io::PendingFile, CycleError> {
+        self.check_blocks()?;
+        let vars = all_vars();
+        let owned = self.full_grid_arrays(&vars)?;
+        let member_data = self.member_arrays(&vars, &owned);
+        let fields = self.fields(&vars, &owned, &member_data);
+        let ctx = &self.ctx;
+        let time = HistoryTime {
+            reference: ctx.reference,
+            start: self.valid - chrono::Duration::seconds(ctx.interval_seconds),
+            end: self.valid,
+            units: TimeUnits::Hours,
+        };
+        let mut metadata = ctx.metadata.clone();
+        if ctx.members {
+            metadata.ensemble_size = self.n_members;
+        }
+        let write = HistoryWrite {
+            grid: &ctx.grid,
+            time,
+            soil_layer_thickness: &ctx.layer_thickness,
+            fields: &fields,
+            metadata: &metadata,
+            compression: ctx.compression,
+        };
+        Ok(write_history_deferred(&self.path, &write)?)
+    }
+
+    fn check_blocks(&self) -> Result<(), CycleError> {
+        let per_cell = self.per_cell;
+        for (r, (rank_ids, block)) in self.ids.iter().zip(&self.vals).enumerate() {
+            if block.len() != rank_ids.len() * per_cell {
+                return Err(CycleError::Invalid(format!(
+                    "history: rank {r} sent {} values for {} cells × {per_cell}",
+                    block.len(),
+                    rank_ids.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Slots of every variable and statistic, variables outer, blocks inner.
+    fn slots(&self, vars: &[HistoryVar]) -> Vec<Slot> {
+        let w = record_width(self.nl);
+        let n_blocks = if self.ctx.members { self.n_members } else { 2 };
+        let mut slots = Vec::new();
+        let mut offset = 0;
+        for (vi, v) in vars.iter().enumerate() {
+            let layers = if v.layered { self.nl } else { 1 };
+            for b in 0..n_blocks {
+                slots.push((vi, b, b * w + offset, layers));
+            }
+            offset += layers;
+        }
+        slots
+    }
+
+    /// (variable index, block, full-grid data) per slot.
+    fn full_grid_arrays(
+        &self,
+        vars: &[HistoryVar],
+    ) -> Result<Vec<(usize, usize, Vec<f64>)>, CycleError> {
+        let per_cell = self.per_cell;
+        // Each cell's record, in global id order.
+        let merged: Vec<&[f64]> = order_by_id(&self.ids)
+            .into_iter()
+            .map(|(_, r, k)| &self.vals[r][k * per_cell..(k + 1) * per_cell])
+            .collect();
+        let n_land = merged.len();
+        let slots = self.slots(vars);
+        // One pass over the records fills every land array (layer-major, cells in id order).
+        let mut land: Vec<Vec<f64>> = slots
+            .iter()
+            .map(|&(_, _, _, layers)| vec![0.0; n_land * layers])
+            .collect();
+        for (c, rec) in merged.iter().enumerate() {
+            for (dst, &(_, _, o, layers)) in land.iter_mut().zip(&slots) {
+                for l in 0..layers {
+                    dst[l * n_land + c] = rec[o + l];
+                }
+            }
+        }
+        let mut owned = Vec::with_capacity(slots.len());
+        for (data, &(vi, b, _, layers)) in land.iter().zip(&slots) {
+            let full = self.ctx.grid.expand_land(data, layers).ok_or_else(|| {
+                CycleError::Invalid(format!(
+                    "history: {n_land} land cells gathered, grid mask has a different count"
+                ))
+            })?;
+            owned.push((vi, b, full));
+        }
+        Ok(owned)
+    }
+
+    /// With members: `[member][layer][y][x]` per variable.
+    fn member_arrays(
+        &self,
+        vars: &[HistoryVar],
+        owned: &[(usize, usize, Vec<f64>)],
+    ) -> Vec<(usize, Vec<f64>)> {
+        if !self.ctx.members {
+            return Vec::new();
+        }
+        let mut member_data = Vec::with_capacity(vars.len());
+        for vi in 0..vars.len() {
+            let mut d = Vec::new();
+            for (v2, _, full) in owned {
+                if *v2 == vi {
+                    d.extend_from_slice(full);
+                }
+            }
+            member_data.push((vi, d));
+        }
+        member_data
+    }
+
+    fn fields<'a>(
+        &self,
+        vars: &'a [HistoryVar],
+        owned: &'a [(usize, usize, Vec<f64>)],
+        member_data: &'a [(usize, Vec<f64>)],
+    ) -> Vec<HistoryField<'a>> {
+        if self.ctx.members {
+            return member_data
+                .iter()
+                .map(|(vi, d)| field_of(&vars[*vi], EnsembleStat::Members, d))
+                .collect();
+        }
+        owned
+            .iter()
+            .map(|(vi, b, full)| {
+                let stat = if *b == 0 {
+                    EnsembleStat::Mean
+                } else {
+                    EnsembleStat::Spread
+                };
+                field_of(&vars[*vi], stat, full)
+            })
+            .collect()
+    }
+}
+
+fn field_of<'a>(v: &HistoryVar, stat: EnsembleStat, data: &'a [f64]) -> HistoryField<'a> {
+    HistoryField {
+        name: v.name.to_string(),
+        long_name: v.long_name.to_string(),
+        units: v.units.to_string(),
+        standard_name: v.standard_name.map(str::to_string),
+        time_method: match v.sampling {
+            Sampling::Point => TimeMethod::Point,
+            Sampling::Mean => TimeMethod::Mean,
+        },
+        layered: v.layered,
+        stat,
+        data,
+    }
+}

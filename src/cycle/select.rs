@@ -1,0 +1,19 @@
+//! The one place a land model is chosen: `run:model` selects the type the runner is
+//! monomorphised for (no registry, no trait objects on the hot path).
+
+use super::error::CycleError;
+use super::{run_model, RunOptions, RunSummary};
+use crate::config::{Config, Model};
+use crate::lsm::NoahLsm;
+use crate::parallel::Communicator;
+
+/// Run the ensemble of the configured model (see [`super::run`]).
+pub fn run(
+    cfg: &Config,
+    comm: &dyn Communicator,
+    opts: &RunOptions,
+) -> Result<RunSummary, CycleError> {
+    match cfg.run.model {
+        Model::Noah => run_model::<NoahLsm>(cfg, comm, opts),
+    }
+}

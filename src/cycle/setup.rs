@@ -1,0 +1,218 @@
+//! Setup of a run, once, apart from running: static fields and decomposition, the land
+//! model and its per-cell parameters, perturbation generators, the initial ensemble, and the
+//! stages of a window. Every agreement of setup is made here, in the same order on every
+//! rank.
+
+use super::analysis_1d::Assimilation;
+use super::ensemble::CellEnsemble;
+use super::error::{agree, CycleError};
+use super::forcing_stage::ForcingStage;
+use super::history_output::HistoryOutput;
+use super::initial::{initial_state, restart_to_use, InitialInputs};
+use super::perturber::{perturbation_groups, Perturber};
+use super::restart_output::RestartOutput;
+use super::rundir::RunDir;
+use super::timing::{stage, StageClock};
+use super::window::{Perturbers, WindowRunner};
+use crate::config::{Config, StaticFormat};
+use crate::grid::statics::StaticFields;
+use crate::grid::{Decomposition, Grid};
+use crate::io::writer::Output;
+use crate::lsm::{BuildModel, CellStatics, ModelSetup};
+use crate::parallel::Communicator;
+use crate::perturb::{PerturbGenerator, PerturbState, STREAM_FORCING, STREAM_SOIL_MOISTURE};
+
+/// How a run is set up beyond the namelist (from the command line).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetupOptions {
+    /// Continue from the newest valid restart of the run directory.
+    pub resume: bool,
+    /// Write output files on the main thread instead of the background writer.
+    pub sync_output: bool,
+}
+
+/// The static side of this rank: the grid, the datasets, its cells and their statics.
+struct LoadedStatics {
+    grid: Grid,
+    vegetation_dataset: String,
+    soil_dataset: String,
+    ids: Vec<u64>,
+    cells: Vec<CellStatics>,
+    n_land: usize,
+}
+
+/// Load the grid (all ranks), decompose it, and read this rank's cell statics.
+fn load_statics(cfg: &Config, comm: &dyn Communicator) -> Result<LoadedStatics, CycleError> {
+    let path = &cfg.domain.static_file;
+    let decompose = |grid: &Grid| -> Result<(Vec<u64>, usize), CycleError> {
+        let d = Decomposition::new(grid, comm.size())?;
+        Ok((d.cells_of(comm.rank()).to_vec(), d.n_land()))
+    };
+    let loaded = match cfg.domain.static_format {
+        StaticFormat::Landcycle => {
+            let grid = StaticFields::read_landcycle_grid(path)?;
+            let (ids, n_land) = decompose(&grid)?;
+            let cells = StaticFields::read_landcycle_cells(path, &ids)?;
+            // Vegetation/soil datasets are global attributes: read them through a cheap open.
+            let (veg, soil) = StaticFields::read_landcycle_datasets(path)?;
+            (grid, veg, soil, ids, cells, n_land)
+        }
+        StaticFormat::GeoEm => {
+            let s = StaticFields::read_geo_em(path)?;
+            let (ids, n_land) = decompose(&s.grid)?;
+            let cells = ids
+                .iter()
+                .map(|&id| s.try_cell_statics(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let veg = s.vegetation_dataset.name().to_string();
+            (s.grid, veg, s.soil_dataset, ids, cells, n_land)
+        }
+    };
+    let (grid, vegetation_dataset, soil_dataset, ids, cells, n_land) = loaded;
+    if let Some(want) = cfg.domain.vegetation_dataset {
+        if want.name() != vegetation_dataset {
+            return Err(CycleError::Invalid(format!(
+                "domain:vegetation_dataset is {} but static file {} uses {vegetation_dataset}",
+                want.name(),
+                path.display()
+            )));
+        }
+    }
+    Ok(LoadedStatics {
+        grid,
+        vegetation_dataset,
+        soil_dataset,
+        ids,
+        cells,
+        n_land,
+    })
+}
+
+/// The model from the run's setup and this rank's per-cell parameters.
+fn build_model<M: BuildModel>(
+    cfg: &Config,
+    s: &LoadedStatics,
+) -> Result<(M, Vec<M::CellParams>), CycleError> {
+    let setup = ModelSetup {
+        soil_dataset: &s.soil_dataset,
+        vegetation_dataset: &s.vegetation_dataset,
+        parameter_tables: cfg.domain.parameter_tables.as_deref(),
+        layer_thickness: cfg.model_layer_thickness(),
+    };
+    let model = M::build(&setup).map_err(CycleError::Model)?;
+    let params = s
+        .ids
+        .iter()
+        .zip(&s.cells)
+        .map(|(&cell_id, st)| {
+            model
+                .cell_params(st)
+                .map_err(|source| CycleError::Cell { cell_id, source })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((model, params))
+}
+
+/// The forcing and soil-moisture perturbation generators.
+fn generators(
+    cfg: &Config,
+    grid: &Grid,
+    n_layers: usize,
+) -> Result<[Option<PerturbGenerator>; 2], CycleError> {
+    let (fgroup, sgroup) = perturbation_groups(cfg, grid, n_layers)?;
+    let seed = cfg.run.seed;
+    let f = fgroup
+        .map(|g| PerturbGenerator::new(g, seed, STREAM_FORCING))
+        .transpose()?;
+    let s = sgroup
+        .map(|g| PerturbGenerator::new(g, seed, STREAM_SOIL_MOISTURE))
+        .transpose()?;
+    Ok([f, s])
+}
+
+impl<'c, M: BuildModel> WindowRunner<'c, M> {
+    /// Set up a run in `rundir` (whose lock the caller holds). Collective.
+    pub fn setup(
+        cfg: &Config,
+        comm: &'c dyn Communicator,
+        rundir: &RunDir,
+        opts: SetupOptions,
+    ) -> Result<Self, CycleError> {
+        let clock = StageClock::default();
+        let setup_stage = clock.start(stage::SETUP);
+        let s = agree(comm, load_statics(cfg, comm))?;
+        let (model, params) = agree(comm, build_model::<M>(cfg, &s))?;
+        let [fgen, sgen] = agree(comm, generators(cfg, &s.grid, model.n_soil_layers()))?;
+        let restart = restart_to_use(comm, cfg, rundir, opts.resume)?;
+        let inputs = InitialInputs {
+            cfg,
+            grid: &s.grid,
+            model: &model,
+            ids: &s.ids,
+            params: &params,
+            fgen: fgen.as_ref(),
+            sgen: sgen.as_ref(),
+        };
+        let mut init = initial_state(comm, &inputs, restart.as_deref(), opts.resume)?;
+        let states = (init.forcing.take(), init.soil_moisture.take());
+        let perturbers = agree(comm, perturbers([fgen, sgen], states, init.start))?;
+        let forcing = agree(comm, ForcingStage::new(cfg, &s.cells))?;
+        let n_members = cfg.run.ensemble_size as usize;
+        let assim = cfg.da.enabled.then(|| {
+            let dt = i64::from(cfg.run.timestep);
+            Assimilation::new(
+                &cfg.da,
+                &s.grid,
+                &s.ids,
+                &model,
+                cfg.run.seed,
+                n_members,
+                dt,
+            )
+            .map_err(CycleError::from)
+        });
+        let assim = agree(comm, assim.transpose())?;
+        let history = HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness());
+        let restart_out =
+            RestartOutput::new(rundir.clone(), cfg.fingerprint(), cfg.restart.keep as usize);
+        let output = (comm.rank() == 0)
+            .then(|| Output::new(opts.sync_output))
+            .transpose();
+        let output = agree(comm, output)?;
+        let ens = CellEnsemble::new(s.ids, params, init.states, n_members);
+        drop(setup_stage);
+        Ok(WindowRunner {
+            comm,
+            model,
+            ens,
+            perturbers,
+            forcing,
+            assim,
+            history,
+            restart: restart_out,
+            output,
+            rundir: rundir.clone(),
+            dt: i64::from(cfg.run.timestep),
+            start: init.start,
+            horizon: init.start,
+            n_land: s.n_land,
+            clock,
+        })
+    }
+}
+
+/// The perturbers of the groups the run has, from their initial states.
+fn perturbers(
+    [fgen, sgen]: [Option<PerturbGenerator>; 2],
+    (fstate, sstate): (Option<PerturbState>, Option<PerturbState>),
+    start: chrono::NaiveDateTime,
+) -> Result<Perturbers, CycleError> {
+    let make = |g: Option<PerturbGenerator>, s: Option<PerturbState>| match (g, s) {
+        (Some(g), Some(s)) => Perturber::new(g, s, start).map(Some),
+        _ => Ok(None),
+    };
+    Ok(Perturbers {
+        forcing: make(fgen, fstate)?,
+        soil_moisture: make(sgen, sstate)?,
+    })
+}

@@ -1,0 +1,255 @@
+//! The window runner: one window of the cycle as a fixed sequence of stages.
+//!
+//! ```text
+//! open the cycle directory
+//! 1 observations of the window            (ObsWindow; none → open loop)
+//! 2 each model step (t0, t1]:
+//!     a perturb   forcing and state perturbations at t0
+//!     b forcing   this rank's cells, next step's file read ahead
+//!     c advance   every member of every cell
+//!     d analyse   the 1-D EnKF at analysis times            (an analysis: changes the state)
+//!     f output    history on its interval                    (an output: reads the state)
+//! e window-end analyses                    (the image analysis goes here)
+//! 3 restart and cycle record
+//! g export to the atmosphere              (a no-op until the coupler lands)
+//! ```
+//! Each stage runs inside one `tracing` span of its name, which also times it. Stages are
+//! plain fields of the runner: the loop knows what runs when, not how.
+
+use chrono::{Duration, NaiveDateTime};
+
+use super::analysis_1d::Assimilation;
+use super::ensemble::CellEnsemble;
+use super::error::{agree, CycleError};
+use super::forcing_stage::ForcingStage;
+use super::history_output::HistoryOutput;
+use super::obs_window::WindowObs;
+use super::perturber::Perturber;
+use super::restart_output::RestartOutput;
+use super::rundir::RunDir;
+use super::timing::{stage, StageClock};
+use crate::io::diag::diag_file_name;
+use crate::io::history::history_file_name;
+use crate::io::writer::Output;
+use crate::lsm::{Forcing, LandModel};
+use crate::parallel::Communicator;
+use crate::time::Window;
+
+/// The forcing and soil-moisture perturbers of a run (either may be off).
+pub(super) struct Perturbers {
+    pub forcing: Option<Perturber>,
+    pub soil_moisture: Option<Perturber>,
+}
+
+/// Everything a run needs to run windows, built once by [`WindowRunner::setup`].
+pub struct WindowRunner<'c, M: LandModel> {
+    pub(super) comm: &'c dyn Communicator,
+    pub(super) model: M,
+    pub(super) ens: CellEnsemble<M>,
+    pub(super) perturbers: Perturbers,
+    pub(super) forcing: ForcingStage,
+    pub(super) assim: Option<Assimilation>,
+    pub(super) history: HistoryOutput,
+    pub(super) restart: RestartOutput,
+    /// The root's output policy (background writer or synchronous); `None` on other ranks.
+    pub(super) output: Option<Output<CycleError>>,
+    pub(super) rundir: RunDir,
+    /// Model time step (s).
+    pub(super) dt: i64,
+    /// Valid time of the initial state.
+    pub(super) start: NaiveDateTime,
+    /// End of the last window to run: nothing is read or computed ahead beyond it.
+    pub(super) horizon: NaiveDateTime,
+    pub(super) n_land: usize,
+    pub(super) clock: StageClock,
+}
+
+impl<M: LandModel> WindowRunner<'_, M> {
+    /// Valid time of the initial state (the start of the first window).
+    pub fn start(&self) -> NaiveDateTime {
+        self.start
+    }
+
+    /// Land cells of the whole domain.
+    pub fn n_land_cells(&self) -> usize {
+        self.n_land
+    }
+
+    /// End of the last window that will run: nothing is read or computed ahead beyond it.
+    pub fn set_horizon(&mut self, end: NaiveDateTime) {
+        self.horizon = end;
+        let p = &mut self.perturbers;
+        for pert in [p.forcing.as_mut(), p.soil_moisture.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            pert.set_horizon(end);
+        }
+    }
+
+    /// Run window `w`: the stages in their fixed order. Collective.
+    pub fn run_window(&mut self, w: &Window) -> Result<(), CycleError> {
+        let _window = tracing::info_span!("window", cycle = %w.label()).entered();
+        self.open_cycle(w)?;
+        let obs = self.observations(w);
+        for t1 in w.step_ends(self.dt) {
+            let t0 = t1 - Duration::seconds(self.dt);
+            self.perturb(t0)?;
+            let base = self.read_forcing(t0, t1)?;
+            self.advance(base.as_deref(), t1)?;
+            self.analyse(obs.as_ref(), w, t1, base.as_deref())?;
+            self.write_history(w, t1)?;
+        }
+        self.window_end_analyses(w)?;
+        self.write_restart(w)?;
+        self.export(w)
+    }
+
+    /// Create the cycle's directories (root) before any rank writes into them.
+    fn open_cycle(&self, w: &Window) -> Result<(), CycleError> {
+        let r = if self.comm.rank() == 0 {
+            self.rundir.create_cycle(w.end).map_err(CycleError::from)
+        } else {
+            Ok(())
+        };
+        agree(self.comm, r)
+    }
+
+    /// Stage 1: the window's observations (the same on every rank).
+    fn observations(&self, w: &Window) -> Option<WindowObs> {
+        let _s = self.clock.start(stage::OBSERVATIONS);
+        let log = self.comm.rank() == 0;
+        self.assim.as_ref().map(|a| a.obs.prepare_window(w, log))
+    }
+
+    /// Stage a: perturbation clocks advance on every rank (also without cells), so the
+    /// time index written to the restart never depends on the decomposition.
+    fn perturb(&mut self, t0: NaiveDateTime) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::PERTURBATION);
+        let r = (|| {
+            let p = &mut self.perturbers;
+            if let Some(f) = p.forcing.as_mut() {
+                f.advance(t0)?;
+            }
+            if let Some(s) = p.soil_moisture.as_mut() {
+                if s.advance(t0)? {
+                    s.perturb_state(&self.model, &mut self.ens)?;
+                }
+            }
+            Ok(())
+        })();
+        agree(self.comm, r)
+    }
+
+    /// Stage b: the step's unperturbed forcing of this rank's cells.
+    fn read_forcing(
+        &mut self,
+        t0: NaiveDateTime,
+        t1: NaiveDateTime,
+    ) -> Result<Option<Vec<Forcing>>, CycleError> {
+        let _s = self.clock.start(stage::FORCING);
+        let next = (t1 < self.horizon).then(|| (t1, t1 + Duration::seconds(self.dt)));
+        let r = self.forcing.forcing((t0, t1), next);
+        agree(self.comm, r)
+    }
+
+    /// Stage c: every member of every cell, with its forcing perturbation.
+    fn advance(&mut self, base: Option<&[Forcing]>, t1: NaiveDateTime) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::PHYSICS);
+        let r = match base {
+            None => Ok(()),
+            Some(base) => {
+                let dt = self.dt as f64;
+                let (model, ens) = (&self.model, &mut self.ens);
+                match self.perturbers.forcing.as_ref() {
+                    Some(p) => {
+                        let vars = p.gen.resolved_vars();
+                        let perturb = |c: usize, fs: &mut [Forcing]| {
+                            crate::perturb::apply_forcing_perturbation_members(
+                                vars,
+                                p.cell_values(c),
+                                fs,
+                            )
+                        };
+                        ens.step(model, base, perturb, t1, dt)
+                    }
+                    None => ens.step(model, base, |_, _| {}, t1, dt),
+                }
+                .map_err(CycleError::from)
+            }
+        };
+        agree(self.comm, r)
+    }
+
+    /// Stage d: the per-cell EnKF when `t1` is an analysis time, and its diagnostics file.
+    fn analyse(
+        &mut self,
+        obs: Option<&WindowObs>,
+        w: &Window,
+        t1: NaiveDateTime,
+        base: Option<&[Forcing]>,
+    ) -> Result<(), CycleError> {
+        let (Some(a), Some(obs)) = (self.assim.as_ref(), obs) else {
+            return Ok(());
+        };
+        let _s = self.clock.start(stage::ANALYSIS);
+        let me = (&self.model, &mut self.ens);
+        let Some(result) = a.analysis.analyse_step(self.comm, obs, t1, me, base)? else {
+            return Ok(());
+        };
+        let r = match (result.diagnostics, self.output.as_ref()) {
+            (Some(d), Some(out)) => {
+                let path = self
+                    .rundir
+                    .cycle_dir(w.end, "diag")
+                    .join(diag_file_name(t1));
+                out.submit(d.job(path))
+            }
+            _ => Ok(()),
+        };
+        agree(self.comm, r)
+    }
+
+    /// Stage f: a history file when one is due at `t1`.
+    fn write_history(&mut self, w: &Window, t1: NaiveDateTime) -> Result<(), CycleError> {
+        if !self.history.due(t1) {
+            return Ok(());
+        }
+        let _s = self.clock.start(stage::HISTORY);
+        let path = self
+            .rundir
+            .cycle_dir(w.end, "output")
+            .join(history_file_name(t1));
+        let me = (&self.model, &self.ens);
+        let r = self
+            .history
+            .write(self.comm, me, t1, &path, self.output.as_ref());
+        self.ens.reset_accumulators();
+        agree(self.comm, r)
+    }
+
+    /// Stage e: analyses at the end of the window (none configured yet: the image
+    /// analysis of the whole surface field will run here).
+    fn window_end_analyses(&mut self, _w: &Window) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::WINDOW_END);
+        Ok(())
+    }
+
+    /// Stage 3: the restart of the window's end, then the cycle record.
+    fn write_restart(&mut self, w: &Window) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::RESTART);
+        let p = &self.perturbers;
+        let perturbers = [p.forcing.as_ref(), p.soil_moisture.as_ref()];
+        let me = (&self.model, &self.ens);
+        let r = self
+            .restart
+            .write(self.comm, me, perturbers, w.end, self.output.as_ref());
+        agree(self.comm, r)
+    }
+
+    /// Stage g: the land state for the atmosphere (no coupler yet: nothing to export).
+    fn export(&mut self, _w: &Window) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::EXPORT);
+        Ok(())
+    }
+}
