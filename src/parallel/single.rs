@@ -1,0 +1,55 @@
+//! The one-process communicator: every collective is an identity.
+
+use super::error::{agree, check_block_count, check_split_args};
+use super::{Communicator, ParallelError};
+
+/// One process, no MPI: collectives are identities.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SingleProcess;
+
+impl Communicator for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn barrier(&self) {}
+    fn gatherv_f64(&self, send: &[f64], _root: usize) -> Option<Vec<Vec<f64>>> {
+        Some(vec![send.to_vec()])
+    }
+    fn gatherv_f64_owned(&self, send: Vec<f64>, _root: usize) -> Option<Vec<Vec<f64>>> {
+        Some(vec![send])
+    }
+    fn gatherv_u64(&self, send: &[u64], _root: usize) -> Option<Vec<Vec<u64>>> {
+        Some(vec![send.to_vec()])
+    }
+    fn scatterv_f64(&self, blocks: Option<&[Vec<f64>]>, _root: usize) -> Vec<f64> {
+        blocks.and_then(|b| b.first().cloned()).unwrap_or_default()
+    }
+    fn allreduce_sum_f64(&self, x: f64) -> f64 {
+        x
+    }
+    fn allreduce_max_f64(&self, x: f64) -> f64 {
+        x
+    }
+    fn allreduce_sum_u64(&self, x: u64) -> u64 {
+        x
+    }
+    fn broadcast_bytes(&self, _buf: &mut Vec<u8>, _root: usize) {}
+    fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>> {
+        vec![send.to_vec()]
+    }
+    fn allgatherv_u64(&self, send: &[u64]) -> Vec<Vec<u64>> {
+        vec![send.to_vec()]
+    }
+    fn alltoallv_f64(&self, send: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, ParallelError> {
+        // Same checks as MPI so that a wrong call fails identically on one process.
+        agree(self, "alltoallv", check_block_count(send.len(), 1, 0))?;
+        Ok(send.to_vec())
+    }
+    fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError> {
+        agree(self, "split", check_split_args(color, key))?;
+        Ok(Box::new(SingleProcess))
+    }
+}
