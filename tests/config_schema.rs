@@ -572,8 +572,9 @@ fn schema_matches_structs_and_defaults_are_valid() {
     expect("forcing", serde_fields::<ForcingConfig>());
     expect("perturbation", serde_fields::<PerturbationConfig>());
     expect("restart", serde_fields::<RestartConfig>());
+    expect("bucket", serde_fields::<BucketConfig>());
     expect("da", serde_fields::<landcycle::config::DaConfig>());
-    assert_eq!(GROUPS.len(), 6);
+    assert_eq!(GROUPS.len(), 7);
     for s in SCHEMA {
         assert!(GROUPS.iter().any(|g| g.name == s.group), "{}", s.group);
         assert!(!s.meaning.is_empty() && !s.kind.is_empty());

@@ -52,7 +52,10 @@ impl ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Model {
+    /// Noah LSM 3.4.1, four soil layers.
     Noah,
+    /// The toy N-layer bucket of `lsm::bucket` (layers from `&bucket`).
+    Bucket,
 }
 
 /// Layout of the static file.
@@ -454,6 +457,22 @@ impl DaConfig {
     }
 }
 
+/// `&bucket`: layering of the toy bucket model (`lsm::bucket`, docs/bucket.md).
+///
+/// [`Config::bucket`] is always present, filled with defaults when the group is left out;
+/// it is read only when `run.model` is [`Model::Bucket`], and validation guarantees
+/// `layer_thickness` is then `Some` with 1 to [`BUCKET_MAX_LAYERS`] positive values.
+/// [`Config::layer_thickness`] gives what a model's constructor takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Soil layer thicknesses (m), top first; `None` when the namelist does not give them.
+    pub layer_thickness: Option<Vec<f64>>,
+}
+
+/// Most layers `bucket:layer_thickness` may give (as `lsm::bucket::MAX_LAYERS`).
+pub const BUCKET_MAX_LAYERS: usize = 20;
+
 /// `&restart`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -470,6 +489,8 @@ pub struct Config {
     pub forcing: ForcingConfig,
     pub perturbation: PerturbationConfig,
     pub restart: RestartConfig,
+    /// `&bucket`, defaults when left out; meaningful only for `model = 'bucket'`.
+    pub bucket: BucketConfig,
     pub da: DaConfig,
     /// Absolute path of the namelist file.
     pub namelist_file: PathBuf,
@@ -502,6 +523,7 @@ impl Config {
         let mut forcing: ForcingConfig = l.group("forcing")?;
         let perturbation: PerturbationConfig = l.group("perturbation")?;
         let restart: RestartConfig = l.group("restart")?;
+        let bucket: BucketConfig = l.group("bucket")?;
         let mut da: DaConfig = l.group("da")?;
         da.smap_directory = resolve(&base, &da.smap_directory);
         da.ascat_directory = resolve(&base, &da.ascat_directory);
@@ -518,6 +540,7 @@ impl Config {
             forcing,
             perturbation,
             restart,
+            bucket,
             da,
             namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             namelist_text: text.to_string(),
@@ -544,9 +567,22 @@ impl Config {
         &self.fingerprint
     }
 
+    /// Soil layer thicknesses (m, top first) a model with configurable layering is built
+    /// with (`lsm::ModelSetup::layer_thickness`): `bucket:layer_thickness` for the bucket,
+    /// `None` for Noah, whose layers are fixed.
+    pub fn layer_thickness(&self) -> Option<&[f64]> {
+        match self.run.model {
+            Model::Noah => None,
+            Model::Bucket => self.bucket.layer_thickness.as_deref(),
+        }
+    }
+
     fn compute_fingerprint(&self) -> String {
         let mut h = Sha256::new();
-        for spec in SCHEMA.iter().filter(|s| s.fingerprint) {
+        // A model's own group counts only when that model runs, so adding the bucket left
+        // every Noah fingerprint (and so every Noah restart) as it was.
+        let counts = |g: &str| g != "bucket" || self.run.model == Model::Bucket;
+        for spec in SCHEMA.iter().filter(|s| s.fingerprint && counts(s.group)) {
             let v = self.value_text(spec.group, spec.key);
             h.update(format!(
                 "{}:{}={}\n",
@@ -565,6 +601,7 @@ impl Config {
             "forcing" => serde_json::to_value(&self.forcing),
             "perturbation" => serde_json::to_value(&self.perturbation),
             "restart" => serde_json::to_value(&self.restart),
+            "bucket" => serde_json::to_value(&self.bucket),
             "da" => serde_json::to_value(&self.da),
             _ => Ok(serde_json::Value::Null),
         };
@@ -849,11 +886,19 @@ impl Loader<'_> {
             return Err(self.err("run", "ensemble_size", "must be at least 1".into()));
         }
         let layers = r.cold_start_soil_moisture.len();
-        if r.model == Model::Noah && layers != 4 {
+        let (model_layers, model_text) = match r.model {
+            Model::Noah => (4, "Noah has 4 soil layers".to_string()),
+            Model::Bucket => {
+                let n = self.validate_bucket(c)?;
+                let text = format!("the bucket has {n} soil layers (bucket:layer_thickness)");
+                (n, text)
+            }
+        };
+        if layers != model_layers {
             return Err(self.err(
                 "run",
                 "cold_start_soil_moisture",
-                format!("Noah has 4 soil layers, {layers} values given"),
+                format!("{model_text}, {layers} values given"),
             ));
         }
         for (i, &v) in r.cold_start_soil_moisture.iter().enumerate() {
@@ -1054,6 +1099,41 @@ impl Loader<'_> {
         }
         self.check_corr(g, "state_corr", &p.state_corr, layers, "state_std")?;
         self.validate_da(c)
+    }
+
+    /// `&bucket` of a bucket run; returns its layer count.
+    fn validate_bucket(&self, c: &Config) -> Result<usize, ConfigError> {
+        let g = "bucket";
+        let Some(dz) = &c.bucket.layer_thickness else {
+            return Err(self.err(
+                "run",
+                "model",
+                "'bucket' needs bucket:layer_thickness (the thickness of each soil layer in m, \
+                 top first), which is not given"
+                    .into(),
+            ));
+        };
+        if dz.is_empty() || dz.len() > BUCKET_MAX_LAYERS {
+            return Err(self.err(
+                g,
+                "layer_thickness",
+                format!(
+                    "{} layers given, 1 to {BUCKET_MAX_LAYERS} allowed",
+                    dz.len()
+                ),
+            ));
+        }
+        for (i, &d) in dz.iter().enumerate() {
+            if !(d > 0.0 && d.is_finite()) {
+                return Err(self.err_at(
+                    self.loc_item(g, "layer_thickness", i),
+                    g,
+                    "layer_thickness",
+                    format!("thickness {d} m of layer {} must be positive", i + 1),
+                ));
+            }
+        }
+        Ok(dz.len())
     }
 
     fn validate_da(&self, c: &Config) -> Result<(), ConfigError> {

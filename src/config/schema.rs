@@ -68,6 +68,15 @@ pub const GROUPS: &[GroupSpec] = &[
         meaning: "Restart files. May be left out entirely.",
     },
     GroupSpec {
+        name: "bucket",
+        required: false,
+        meaning:
+            "The bucket model (run:model = 'bucket', docs/bucket.md): a toy N-layer soil-water \
+                  bucket without snow or energy balance, for interface and fast multi-layer \
+                  assimilation tests, not for science. Read only when run:model = 'bucket'; its \
+                  keys enter the fingerprint only then, so Noah fingerprints are unchanged.",
+    },
+    GroupSpec {
         name: "da",
         required: false,
         meaning: "Soil-moisture data assimilation inside the cycle (SMAP and ASCAT, 1-D EnKF per \
@@ -106,7 +115,9 @@ pub const SCHEMA: &[KeySpec] = &[
       "Start of the run: 'YYYY-MM-DD_HH:MM:SS', 'YYYY-MM-DDTHH:MM:SS' or 'YYYYMMDDHH'.", false),
     k("run", "end", "date-time", "UTC", Required,
       "End of the run (after start; the run length must be a whole number of windows).", false),
-    k("run", "model", "'noah'", "", Value("'noah'"), "Land-surface model.", true),
+    k("run", "model", "'noah' or 'bucket'", "", Value("'noah'"),
+      "Land-surface model: Noah LSM 3.4.1 (4 soil layers) or the toy bucket of docs/bucket.md \
+       (layers from bucket:layer_thickness).", true),
     k("run", "timestep", "integer", "s", Value("900"),
       "Model time step; must divide the cycle window.", true),
     k("run", "window_hours", "integer", "h", Value("6"),
@@ -231,6 +242,12 @@ pub const SCHEMA: &[KeySpec] = &[
     // &restart
     k("restart", "keep", "integer", "", Value("4"),
       "Number of most recent restarts to keep in the run directory (0 = keep all).", false),
+    // &bucket
+    k("bucket", "layer_thickness", "real array (1 to 20 values)", "m",
+      Unset("required when run:model = 'bucket', not read otherwise"),
+      "Soil layer thicknesses of the bucket, top first (each > 0); their number is the layer \
+       count, which cold_start_soil_moisture, cold_start_soil_moisture_std, \
+       perturbation:state_std and perturbation:state_corr must match.", true),
     // &da
     k("da", "enabled", "logical", "", Value(".false."),
       "Assimilate soil-moisture observations; .false. runs the open loop.", false),

@@ -5,7 +5,10 @@
 //! step of forcing, the soil-moisture control vector, increments kept inside
 //! physical bounds, and a flat list of restart fields.
 
+pub mod bucket;
+pub mod conformance;
 pub mod noah;
+pub use bucket::BucketLsm;
 
 use chrono::NaiveDateTime;
 use thiserror::Error;
