@@ -219,6 +219,36 @@ fn assert_same_diag(a: &Path, b: &Path) {
     }
 }
 
+/// Sum of an integer count variable over the diagnostics files of a run.
+fn diag_count(rundir: &Path, var: &str) -> i64 {
+    let mut total = 0;
+    for f in diag_files(rundir) {
+        let nc = netcdf::open(rundir.join(&f)).unwrap();
+        let v = nc.variable(var).unwrap();
+        total += v
+            .get_values::<i32, _>(..)
+            .unwrap()
+            .iter()
+            .map(|&x| i64::from(x))
+            .sum::<i64>();
+    }
+    total
+}
+
+/// Largest |mean increment| of soil layer `layer` (0-based) over the diagnostics files.
+fn max_increment(rundir: &Path, layer: usize) -> f64 {
+    let mut m: f64 = 0.0;
+    for f in diag_files(rundir) {
+        let nc = netcdf::open(rundir.join(&f)).unwrap();
+        let v = nc.variable("increment").unwrap();
+        let vals = v.get_values::<f32, _>((0, layer, .., ..)).unwrap();
+        for x in vals.iter().filter(|x| x.abs() < 1e10) {
+            m = m.max(f64::from(x.abs()));
+        }
+    }
+    m
+}
+
 /// Length of the `soil_layer` dimension of a NetCDF file.
 fn soil_layers_in(file: &Path) -> usize {
     let f = netcdf::open(file).unwrap();
@@ -262,6 +292,20 @@ fn bucket_cycle_is_bit_identical(layers: usize) {
     let diags = diag_files(&r1);
     assert!(diags.len() >= 3, "analyses {diags:?}");
     assert_eq!(soil_layers_in(&r1.join(&diags[0])), layers);
+    // Both products were assimilated, and the analysis moved the soil moisture.
+    let (smap, ascat) = (
+        diag_count(&r1, "smap_accepted"),
+        diag_count(&r1, "ascat_accepted"),
+    );
+    assert!(
+        smap > 0 && ascat > 0,
+        "accepted: SMAP {smap}, ASCAT {ascat}"
+    );
+    assert!(max_increment(&r1, 0) > 1e-4, "no top-layer increment");
+    assert!(
+        max_increment(&r1, layers - 1) > 0.0,
+        "the deepest layer never moved"
+    );
     assert_identical(&r1, &r2);
     assert_identical(&r1, &r3);
     assert_same_diag(&r1, &r2);

@@ -391,7 +391,7 @@ impl LandModel for Broken {
         t: NaiveDateTime,
         dt: f64,
         out: &mut [landcycle::lsm::StepOutput],
-    ) -> Result<(), LsmError> {
+    ) -> Result<(), landcycle::lsm::MemberError> {
         let n = states.len();
         let n = if self.fault == Fault::StepMembersSkipsOne {
             n - 1

@@ -552,14 +552,6 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Soil layer thicknesses (m) for a model whose layering is configured in the namelist;
-    /// `None` for a model with fixed layers (Noah).
-    pub fn model_layer_thickness(&self) -> Option<&[f64]> {
-        match self.run.model {
-            Model::Noah => None,
-        }
-    }
-
     /// SHA-256 (hex) over the canonical effective values of the science-relevant keys
     /// (those marked `fingerprint` in the schema): run length, paths, history and restart
     /// retention are excluded so a run can be extended or moved.

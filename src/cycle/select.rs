@@ -4,7 +4,7 @@
 use super::error::CycleError;
 use super::{run_model, RunOptions, RunSummary};
 use crate::config::{Config, Model};
-use crate::lsm::NoahLsm;
+use crate::lsm::{BucketLsm, NoahLsm};
 use crate::parallel::Communicator;
 
 /// Run the ensemble of the configured model (see [`super::run`]).
@@ -15,5 +15,6 @@ pub fn run(
 ) -> Result<RunSummary, CycleError> {
     match cfg.run.model {
         Model::Noah => run_model::<NoahLsm>(cfg, comm, opts),
+        Model::Bucket => run_model::<BucketLsm>(cfg, comm, opts),
     }
 }

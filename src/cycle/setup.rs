@@ -97,7 +97,7 @@ fn build_model<M: BuildModel>(
         soil_dataset: &s.soil_dataset,
         vegetation_dataset: &s.vegetation_dataset,
         parameter_tables: cfg.domain.parameter_tables.as_deref(),
-        layer_thickness: cfg.model_layer_thickness(),
+        layer_thickness: cfg.layer_thickness(),
     };
     let model = M::build(&setup).map_err(CycleError::Model)?;
     let params = s
