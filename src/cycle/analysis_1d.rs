@@ -238,17 +238,8 @@ fn exchange_shared(
         ]);
         send.extend_from_slice(&o.background);
     }
-    let mut bytes = Vec::new();
-    if let Some(all) = comm.gatherv_f64(&send, 0) {
-        for v in all.iter().flatten() {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    comm.broadcast_bytes(&mut bytes, 0);
-    let values: Vec<f64> = bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect();
+    let all = comm.allgatherv_f64(&send);
+    let values: Vec<f64> = all.into_iter().flatten().collect();
     let mut out: Vec<SharedObs> = values
         .chunks_exact(width)
         .map(|r| SharedObs {

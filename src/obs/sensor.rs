@@ -144,3 +144,105 @@ pub fn configured_sensors(cfg: &DaConfig) -> Vec<ConfiguredSensor> {
         })
         .collect()
 }
+
+/// The generic check every observation product must pass (the products' conformance suite):
+/// a sensible name, unique rule names, a sensing depth, clear errors (never a panic) for a
+/// missing, an empty and a truncated file, and, given a real file of the product, accepted
+/// observations that carry the product's units, finite values, positive errors and only
+/// rejection rules the product declares. `work` is a scratch directory.
+pub fn check_product(
+    product: &dyn ObsProduct,
+    real_file: Option<&Path>,
+    work: &Path,
+) -> Result<(), String> {
+    let name = product.name();
+    if name.is_empty() || name.chars().any(|c| !c.is_ascii_lowercase() && c != '_') {
+        return Err(format!(
+            "product name {name:?} is not a lowercase identifier"
+        ));
+    }
+    let rules = product.product_rules();
+    let mut unique: Vec<&str> = rules.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    if rules.is_empty() || unique.len() != rules.len() {
+        return Err(format!(
+            "{name}: product rules {rules:?} are empty or repeated"
+        ));
+    }
+    let depth = product.sensing_depth_m();
+    if !(depth.is_finite() && depth > 0.0 && depth <= 1.0) {
+        return Err(format!("{name}: sensing depth {depth} m outside (0, 1]"));
+    }
+    check_bad_files(product, real_file, work)?;
+    match real_file {
+        Some(f) => check_real_file(product, f),
+        None => Ok(()),
+    }
+}
+
+/// Missing, empty and truncated files are errors that name the file.
+fn check_bad_files(
+    product: &dyn ObsProduct,
+    real_file: Option<&Path>,
+    work: &Path,
+) -> Result<(), String> {
+    let name = product.name();
+    let missing = work.join(format!("{name}_missing_file"));
+    let empty = work.join(format!("{name}_empty_file"));
+    std::fs::write(&empty, b"").map_err(|e| e.to_string())?;
+    let mut bad = vec![missing, empty];
+    if let Some(f) = real_file {
+        let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let truncated = work.join(format!("{name}_truncated_file"));
+        std::fs::write(&truncated, &bytes[..bytes.len() / 3]).map_err(|e| e.to_string())?;
+        bad.push(truncated);
+    }
+    for p in &bad {
+        match product.read(p) {
+            Ok(_) => return Err(format!("{name}: {} read without error", p.display())),
+            Err(e) if !e.to_string().contains(&*p.to_string_lossy()) => {
+                return Err(format!(
+                    "{name}: error for {} does not name it: {e}",
+                    p.display()
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A real file gives well-formed observations and declared rejection rules only.
+fn check_real_file(product: &dyn ObsProduct, f: &Path) -> Result<(), String> {
+    let name = product.name();
+    let batch = product
+        .read(f)
+        .map_err(|e| format!("{name}: {}: {e}", f.display()))?;
+    if batch.observations.is_empty() {
+        return Err(format!(
+            "{name}: {} gave no accepted observation",
+            f.display()
+        ));
+    }
+    for o in &batch.observations {
+        let ok = o.units == product.units()
+            && o.value.is_finite()
+            && o.error_sd.is_finite()
+            && o.error_sd > 0.0;
+        if !ok {
+            return Err(format!("{name}: malformed observation {o:?}"));
+        }
+    }
+    let rules = product.product_rules();
+    let undeclared: Vec<String> = batch
+        .rejected
+        .iter()
+        .filter(|(r, _)| !rules.contains(r))
+        .map(|(r, _)| r.to_string())
+        .collect();
+    match undeclared.first() {
+        Some(r) => Err(format!("{name}: rejection rule {r} is not declared")),
+        None => Ok(()),
+    }
+}
