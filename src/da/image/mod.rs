@@ -1,1 +1,50 @@
-//! The `da::image` room (see docs/architecture.md).
+//! Image analysis of one 2-D field with the curvelet transform as the image observation
+//! operator (IMAGE.md, SCIENCE.md §7). Pure math: no files, no MPI, no cycle.
+//!
+//! Build an [`ImagePlan`] once per grid (mirror extension E with EᵀE = mI, the curvelet
+//! plan of the extended grid, the threshold options) and give each thread a
+//! [`Workspace`]. Two analyses share them:
+//! - variational ([`analyse_var`], [`VarProblem`]): J = J_B + J_O + J_I over δ = x − x_b on
+//!   the analysed cells, the mask fixed on the observed image, solved by a
+//!   control-variable transform and preconditioned linear CG;
+//! - EnKF-like ([`analyse_enkf_like`], [`EnkfLikeGain`]): a diagonal Kalman update of
+//!   every member in curvelet-coefficient space.
+//!
+//! ```
+//! use landcycle::da::image::{analyse_var, ImageOptions, ImagePlan, VarConfig, VarInput};
+//! let (ny, nx) = (16, 20);
+//! let plan = ImagePlan::new(ny, nx, &ImageOptions::default()).unwrap();
+//! let mut ws = plan.new_workspace();
+//! let xb = vec![0.25; ny * nx];
+//! let fo: Vec<f64> = (0..ny * nx).map(|i| 0.25 + 0.05 * (i as f64 * 0.1).sin()).collect();
+//! let analysed = vec![true; ny * nx];
+//! let b_var = vec![0.03_f64.powi(2); ny * nx];
+//! let input = VarInput { background: &xb, observed: &fo, analysed: &analysed, b_var: &b_var, point_obs: &[] };
+//! let mut inc = vec![0.0; ny * nx];
+//! let report = analyse_var(&plan, &input, &VarConfig::default(), &mut ws, &mut inc).unwrap();
+//! // J falls from the background's value and the increment points towards the image.
+//! let j = &report.iterations;
+//! assert!(j.last().unwrap().cost < j[0].cost);
+//! let d_dot_inc: f64 = (0..ny * nx).map(|i| (fo[i] - xb[i]) * inc[i]).sum();
+//! assert!(d_dot_inc > 0.0);
+//! ```
+
+mod cells;
+mod cg;
+mod enkf_like;
+mod enkf_update;
+mod error;
+mod plan;
+mod var_ops;
+mod var_solve;
+mod variational;
+
+pub use cells::CellSet;
+pub use cg::StopReason;
+pub use enkf_like::{BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, UpdateCoefficients};
+pub use enkf_update::{analyse_enkf_like, perturbed_images, EnkfLikeReport};
+pub use error::ImageError;
+pub use plan::{ImageOptions, ImagePlan, Workspace};
+pub use var_ops::{IterLog, VarReport};
+pub use var_solve::analyse_var;
+pub use variational::{GapPolicy, PointObs, VarConfig, VarInput, VarProblem};

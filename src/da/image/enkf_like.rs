@@ -1,0 +1,330 @@
+//! The EnKF-like analysis, first half (IMAGE.md §4): inputs, checks and the gain
+//! g_k = b_k/(b_k + r_k) per curvelet coefficient of the extended grid, with b_k from the
+//! members' anomaly coefficients and r_k from the perturbed images' coefficients. All
+//! sums run over members in member order, so results do not depend on who computes them.
+
+use crate::da::curvelet::{Coefficients, ThresholdMask};
+
+use super::cells::CellSet;
+use super::plan::{ImagePlan, OpScratch, Workspace};
+use super::ImageError;
+
+/// Which coefficients are updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UpdateCoefficients {
+    /// Only those kept by the observed image's mask (coarsest band always).
+    #[default]
+    Masked,
+    /// Every coefficient.
+    All,
+}
+
+/// Settings of one EnKF-like analysis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EnkfLikeConfig {
+    /// α_b: multiplies every b_k (multiplicative inflation of the background variance).
+    pub b_inflation: f64,
+    /// Masked or all coefficients.
+    pub update: UpdateCoefficients,
+    /// Upper bound on every gain (None: no cap).
+    pub max_gain: Option<f64>,
+    /// RTPS α ∈ [0, 1]: relax the analysis spread per cell back towards the background's.
+    pub rtps_alpha: f64,
+}
+
+impl Default for EnkfLikeConfig {
+    fn default() -> Self {
+        Self {
+            b_inflation: 1.0,
+            update: UpdateCoefficients::Masked,
+            max_gain: None,
+            rtps_alpha: 0.0,
+        }
+    }
+}
+
+/// The fields shared by all members, row-major `ny × nx`.
+#[derive(Clone, Copy, Debug)]
+pub struct EnkfLikeFields<'a> {
+    /// f_o; a non-finite pixel is missing.
+    pub observed: &'a [f64],
+    /// Land cells L (where members hold values).
+    pub land: &'a [bool],
+    /// Cells that may receive an increment (land passing model QC), A ⊆ L.
+    pub analysed: &'a [bool],
+}
+
+/// Per-band summary of b, r and the gain (diagnostics).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BandStats {
+    /// Scale (0 = coarsest).
+    pub scale: usize,
+    /// Angle within the scale.
+    pub angle: usize,
+    /// Mean b_k over the band (units²).
+    pub mean_b: f64,
+    /// Mean r_k over the band (units²).
+    pub mean_r: f64,
+    /// Mean gain over the updated coefficients of the band (0 if none).
+    pub mean_gain: f64,
+    /// Updated real coefficients.
+    pub updated: usize,
+}
+
+/// The cell sets of one EnKF-like analysis.
+#[derive(Clone, Debug)]
+pub(super) struct EnkfCells {
+    pub land: CellSet,
+    /// V: analysed cells with an observed pixel (innovations live here).
+    pub obs: CellSet,
+    pub analysed: CellSet,
+}
+
+/// The gain per coefficient with the cell sets it belongs to: the operator
+/// G = Z_AᵀE⁺C* diag(g) C E Z_V.
+#[derive(Clone, Debug)]
+pub struct EnkfLikeGain {
+    pub(super) gain: Coefficients,
+    pub(super) cells: EnkfCells,
+    pub(super) bands: Vec<BandStats>,
+    pub(super) kept_units: usize,
+}
+
+pub(super) fn resolve_cells(
+    plan: &ImagePlan,
+    f: &EnkfLikeFields<'_>,
+) -> Result<EnkfCells, ImageError> {
+    let n = plan.n_cells();
+    plan.check_len("observed image", f.observed.len(), n)?;
+    plan.check_len("land mask", f.land.len(), n)?;
+    plan.check_len("analysed mask", f.analysed.len(), n)?;
+    if let Some(cell) = (0..n).find(|&i| f.analysed[i] && !f.land[i]) {
+        return Err(ImageError::AnalysedOffLand { cell });
+    }
+    let v: Vec<bool> = (0..n)
+        .map(|i| f.analysed[i] && f.observed[i].is_finite())
+        .collect();
+    Ok(EnkfCells {
+        land: CellSet::from_mask(f.land),
+        obs: CellSet::from_mask(&v),
+        analysed: CellSet::from_mask(f.analysed),
+    })
+}
+
+/// Members and perturbed images: equal counts ≥ 2, each of the grid's size, finite where read.
+pub(super) fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+    plan: &ImagePlan,
+    cells: &EnkfCells,
+    members: &[M],
+    perturbed: &[P],
+) -> Result<(), ImageError> {
+    if members.len() < 2 {
+        return Err(ImageError::TooFewMembers(members.len()));
+    }
+    if perturbed.len() != members.len() {
+        return Err(ImageError::MemberCount {
+            members: members.len(),
+            images: perturbed.len(),
+        });
+    }
+    for m in members {
+        finite_on(plan, "member", m.as_ref(), &cells.land)?;
+    }
+    for p in perturbed {
+        finite_on(plan, "perturbed image", p.as_ref(), &cells.obs)?;
+    }
+    Ok(())
+}
+
+fn finite_on(
+    plan: &ImagePlan,
+    what: &'static str,
+    x: &[f64],
+    cells: &CellSet,
+) -> Result<(), ImageError> {
+    plan.check_len(what, x.len(), plan.n_cells())?;
+    match cells
+        .indices()
+        .iter()
+        .find(|&&c| !x[c as usize].is_finite())
+    {
+        None => Ok(()),
+        Some(&c) => Err(ImageError::NonFinite {
+            what,
+            cell: c as usize,
+            row: c as usize / plan.nx(),
+            col: c as usize % plan.nx(),
+        }),
+    }
+}
+
+/// `out` = mean over members on `cells` (member order); other cells untouched.
+pub(super) fn member_mean<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, out: &mut [f64]) {
+    let inv = 1.0 / members.len() as f64;
+    for &c in cells.indices() {
+        let c = c as usize;
+        out[c] = members.iter().map(|m| m.as_ref()[c]).sum::<f64>() * inv;
+    }
+}
+
+/// op.coeffs = C E Z_S (a − b) on the cell set S.
+pub(super) fn transform_difference(
+    plan: &ImagePlan,
+    cells: &CellSet,
+    a: &[f64],
+    b: &[f64],
+    op: &mut OpScratch,
+) -> Result<(), ImageError> {
+    op.grid.fill(0.0);
+    for &c in cells.indices() {
+        let c = c as usize;
+        op.grid[c] = a[c] - b[c];
+    }
+    plan.extend_into(&op.grid, &mut op.ext)?;
+    plan.curvelet()
+        .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+    Ok(())
+}
+
+fn add_squares(acc: &mut [f64], c: &Coefficients) {
+    for (a, v) in acc.iter_mut().zip(c.as_slice()) {
+        *a += v * v;
+    }
+}
+
+impl EnkfLikeGain {
+    /// Pass 1: b_k = α_b Σ_i a_ik²/(N − 1), a_i = C E Z_L(x_i − x̄), and
+    /// r_k = Σ_i (C E Z_V ε_i)_k²/(N − 1), ε_i = f_i − f̄ (the perturbed images, de-meaned
+    /// over members); then the gain on the updated coefficients.
+    pub fn estimate<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        members: &[M],
+        perturbed: &[P],
+        cfg: &EnkfLikeConfig,
+        ws: &mut Workspace,
+    ) -> Result<Self, ImageError> {
+        check_config(cfg)?;
+        let cells = resolve_cells(plan, fields)?;
+        check_ensemble(plan, &cells, members, perturbed)?;
+        let mask = plan.observation_mask(fields.observed, ws)?;
+        let Workspace { op, cg } = ws;
+        let [xm, fm, ..] = cg;
+        member_mean(members, &cells.land, xm);
+        member_mean(perturbed, &cells.obs, fm);
+        let mut b = plan.curvelet().new_coefficients();
+        let total = b.len();
+        op.kept[..total].fill(0.0);
+        for (x, f) in members.iter().zip(perturbed) {
+            transform_difference(plan, &cells.land, x.as_ref(), xm, op)?;
+            add_squares(b.as_mut_slice(), &op.coeffs);
+            transform_difference(plan, &cells.obs, f.as_ref(), fm, op)?;
+            let OpScratch { kept, coeffs, .. } = op;
+            add_squares(&mut kept[..total], coeffs);
+        }
+        let n1 = (members.len() - 1) as f64;
+        let r = &mut op.kept[..total];
+        b.as_mut_slice()
+            .iter_mut()
+            .for_each(|v| *v *= cfg.b_inflation / n1);
+        r.iter_mut().for_each(|v| *v /= n1);
+        let bands = finalize_gain(&mut b, r, &mask, cfg);
+        Ok(Self {
+            gain: b,
+            cells,
+            bands,
+            kept_units: mask.kept_units(),
+        })
+    }
+
+    /// A gain g on every coefficient (the H = I, 1-D EnKF limit; also a test oracle).
+    pub fn uniform(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        g: f64,
+    ) -> Result<Self, ImageError> {
+        let cells = resolve_cells(plan, fields)?;
+        let mut gain = plan.curvelet().new_coefficients();
+        gain.as_mut_slice().fill(g);
+        Ok(Self {
+            gain,
+            cells,
+            bands: Vec::new(),
+            kept_units: plan.curvelet().layout().units,
+        })
+    }
+
+    /// The gain per real coefficient (extended-grid layout).
+    pub fn gain(&self) -> &Coefficients {
+        &self.gain
+    }
+    /// Per-band b, r and gain summaries (empty for [`EnkfLikeGain::uniform`]).
+    pub fn band_stats(&self) -> &[BandStats] {
+        &self.bands
+    }
+    /// Kept units of the observed image's mask.
+    pub fn kept_units(&self) -> usize {
+        self.kept_units
+    }
+}
+
+fn check_config(cfg: &EnkfLikeConfig) -> Result<(), ImageError> {
+    let bad = |what, value, why| Err(ImageError::BadParameter { what, value, why });
+    if !(cfg.b_inflation.is_finite() && cfg.b_inflation > 0.0) {
+        return bad(
+            "b_inflation",
+            cfg.b_inflation,
+            "must be positive and finite",
+        );
+    }
+    if !(0.0..=1.0).contains(&cfg.rtps_alpha) {
+        return bad("rtps_alpha", cfg.rtps_alpha, "must lie in [0, 1]");
+    }
+    match cfg.max_gain {
+        Some(g) if !(g.is_finite() && g >= 0.0) => bad("max_gain", g, "must be ≥ 0 and finite"),
+        _ => Ok(()),
+    }
+}
+
+/// Turn b (in place) into the gain; summarise b, r and g per band on the way.
+fn finalize_gain(
+    b: &mut Coefficients,
+    r: &[f64],
+    mask: &ThresholdMask,
+    cfg: &EnkfLikeConfig,
+) -> Vec<BandStats> {
+    let layout = b.layout().clone();
+    let keep = mask.keep();
+    let cap = cfg.max_gain.unwrap_or(f64::INFINITY);
+    let g = b.as_mut_slice();
+    let mut out = Vec::with_capacity(layout.bands.len());
+    for info in &layout.bands {
+        let range = info.offset..info.offset + info.len();
+        let (mut sb, mut sr, mut sg, mut nu) = (0.0, 0.0, 0.0, 0usize);
+        for k in range.clone() {
+            let (bk, rk) = (g[k], r[k]);
+            sb += bk;
+            sr += rk;
+            let updated = cfg.update == UpdateCoefficients::All || keep[k];
+            g[k] = if updated && bk + rk > 0.0 {
+                (bk / (bk + rk)).min(cap)
+            } else {
+                0.0
+            };
+            if updated {
+                sg += g[k];
+                nu += 1;
+            }
+        }
+        let len = range.len().max(1) as f64;
+        out.push(BandStats {
+            scale: info.scale,
+            angle: info.angle,
+            mean_b: sb / len,
+            mean_r: sr / len,
+            mean_gain: if nu > 0 { sg / nu as f64 } else { 0.0 },
+            updated: nu,
+        });
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! The EnKF-like analysis, second half (IMAGE.md §4 steps 6–8): the per-member update
+//! x_i ← x_i + Z_AᵀE⁺C*(g ∘ C E Z_V(f_o + ε_i − x_i)), RTPS, the one-call analysis and
+//! a helper that builds perturbed images from given standard-normal fields.
+
+use super::cells::CellSet;
+use super::enkf_like::{
+    check_ensemble, member_mean, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+};
+use super::plan::{ImagePlan, OpScratch, Workspace};
+use super::ImageError;
+
+/// What one EnKF-like analysis did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnkfLikeReport {
+    /// Members updated.
+    pub members: usize,
+    /// |V|: analysed cells with an observed pixel.
+    pub observed_cells: usize,
+    /// Kept units of the observed image's mask.
+    pub kept_units: usize,
+    /// All units of the extended grid's layout.
+    pub total_units: usize,
+    /// Per-band b, r, gain summaries.
+    pub bands: Vec<BandStats>,
+    /// Mean ensemble sd over the analysed cells before the update (field units).
+    pub spread_before: f64,
+    /// The same after the update (and RTPS).
+    pub spread_after: f64,
+}
+
+impl EnkfLikeGain {
+    /// op.grid holds Z_V d; leaves Z_A-restricted E⁺C*(g ∘ C E Z_V d) in op.grid's A cells.
+    fn gain_increment(&self, plan: &ImagePlan, op: &mut OpScratch) -> Result<(), ImageError> {
+        plan.extend_into(&op.grid, &mut op.ext)?;
+        plan.curvelet()
+            .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+        for (c, g) in op
+            .coeffs
+            .as_mut_slice()
+            .iter_mut()
+            .zip(self.gain.as_slice())
+        {
+            *c *= g;
+        }
+        plan.curvelet()
+            .inverse(&op.coeffs, &mut op.ext, &mut op.cw)?;
+        // E⁺ = Eᵀ/m, the mean of the mirrored copies: keeps G symmetric on V.
+        plan.fold_into(&op.ext, &mut op.grid)?;
+        let inv_m = 1.0 / plan.multiplicity();
+        op.grid.iter_mut().for_each(|v| *v *= inv_m);
+        Ok(())
+    }
+
+    /// `increment` = G d = Z_AᵀE⁺C* diag(g) C E Z_V d: `innovation` is read on V only;
+    /// `increment` is 0 off the analysed cells.
+    pub fn apply(
+        &self,
+        plan: &ImagePlan,
+        innovation: &[f64],
+        increment: &mut [f64],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError> {
+        plan.check_len("innovation", innovation.len(), plan.n_cells())?;
+        plan.check_len("increment", increment.len(), plan.n_cells())?;
+        let op = &mut ws.op;
+        op.grid.fill(0.0);
+        for &c in self.cells.obs.indices() {
+            op.grid[c as usize] = innovation[c as usize];
+        }
+        self.gain_increment(plan, op)?;
+        increment.fill(0.0);
+        for &c in self.cells.analysed.indices() {
+            increment[c as usize] = op.grid[c as usize];
+        }
+        Ok(())
+    }
+
+    /// Pass 2: update every member in place with its own perturbed innovation
+    /// f_o + ε_i − x_i on V, ε_i = f_i − f̄ (de-meaned, so the mean obeys x̄_a = x̄ + G(f_o − x̄)).
+    pub fn update_members<M, P>(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        members: &mut [M],
+        perturbed: &[P],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError>
+    where
+        M: AsRef<[f64]> + AsMut<[f64]>,
+        P: AsRef<[f64]>,
+    {
+        plan.check_len("observed image", observed.len(), plan.n_cells())?;
+        check_ensemble(plan, &self.cells, members, perturbed)?;
+        let Workspace { op, cg } = ws;
+        let fm = &mut cg[1];
+        member_mean(perturbed, &self.cells.obs, fm);
+        for (x, f) in members.iter_mut().zip(perturbed) {
+            let (x, f) = (x.as_mut(), f.as_ref());
+            op.grid.fill(0.0);
+            for &c in self.cells.obs.indices() {
+                let c = c as usize;
+                op.grid[c] = observed[c] + (f[c] - fm[c]) - x[c];
+            }
+            self.gain_increment(plan, op)?;
+            for &c in self.cells.analysed.indices() {
+                x[c as usize] += op.grid[c as usize];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ensemble sd per cell of `cells` into `sd` (sums in member order); returns its mean.
+fn cell_spread<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, sd: &mut [f64]) -> f64 {
+    let n = members.len() as f64;
+    let mut total = 0.0;
+    for &c in cells.indices() {
+        let c = c as usize;
+        let mean = members.iter().map(|m| m.as_ref()[c]).sum::<f64>() / n;
+        let var = members
+            .iter()
+            .map(|m| (m.as_ref()[c] - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        sd[c] = var.sqrt();
+        total += sd[c];
+    }
+    total / cells.len().max(1) as f64
+}
+
+/// RTPS (Whitaker & Hamill 2012): scale each cell's analysis anomalies by
+/// 1 + α(σ_b − σ_a)/σ_a, restoring part of the spread the update removed.
+fn rtps<M: AsRef<[f64]> + AsMut<[f64]>>(
+    members: &mut [M],
+    cells: &CellSet,
+    sd_b: &[f64],
+    alpha: f64,
+) {
+    let n = members.len() as f64;
+    for &c in cells.indices() {
+        let c = c as usize;
+        let mean = members.iter().map(|m| m.as_ref()[c]).sum::<f64>() / n;
+        let var = members
+            .iter()
+            .map(|m| (m.as_ref()[c] - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        let sd_a = var.sqrt();
+        if sd_a > 0.0 {
+            let f = 1.0 + alpha * (sd_b[c] - sd_a) / sd_a;
+            for m in members.iter_mut() {
+                let x = &mut m.as_mut()[c];
+                *x = mean + (*x - mean) * f;
+            }
+        }
+    }
+}
+
+/// One EnKF-like analysis of the members' top field, in place: gain (pass 1), per-member
+/// update (pass 2), optional RTPS. Cells off the analysed set are never written.
+pub fn analyse_enkf_like<M, P>(
+    plan: &ImagePlan,
+    fields: &EnkfLikeFields<'_>,
+    members: &mut [M],
+    perturbed: &[P],
+    cfg: &EnkfLikeConfig,
+    ws: &mut Workspace,
+) -> Result<EnkfLikeReport, ImageError>
+where
+    M: AsRef<[f64]> + AsMut<[f64]>,
+    P: AsRef<[f64]>,
+{
+    let gain = EnkfLikeGain::estimate(plan, fields, members, perturbed, cfg, ws)?;
+    let analysed = &gain.cells.analysed;
+    let spread_before = cell_spread(members, analysed, &mut ws.cg[2]);
+    gain.update_members(plan, fields.observed, members, perturbed, ws)?;
+    if cfg.rtps_alpha > 0.0 {
+        rtps(members, analysed, &ws.cg[2], cfg.rtps_alpha);
+    }
+    let spread_after = cell_spread(members, analysed, &mut ws.cg[3]);
+    Ok(EnkfLikeReport {
+        members: members.len(),
+        observed_cells: gain.cells.obs.len(),
+        kept_units: gain.kept_units,
+        total_units: plan.curvelet().layout().units,
+        bands: gain.bands.clone(),
+        spread_before,
+        spread_after,
+    })
+}
+
+/// Perturbed images f_i = f_o + σ_I(g_i − ḡ) from given standard-normal fields g_i (the
+/// caller draws them from its keyed streams, optionally correlated). De-meaning over
+/// members makes the perturbed images average exactly to f_o. Missing pixels stay missing.
+pub fn perturbed_images<G: AsRef<[f64]>>(
+    observed: &[f64],
+    sigma_i: f64,
+    normals: &[G],
+) -> Result<Vec<Vec<f64>>, ImageError> {
+    if normals.len() < 2 {
+        return Err(ImageError::TooFewMembers(normals.len()));
+    }
+    if !(sigma_i.is_finite() && sigma_i >= 0.0) {
+        return Err(ImageError::BadParameter {
+            what: "sigma_i",
+            value: sigma_i,
+            why: "must be ≥ 0 and finite",
+        });
+    }
+    let n = observed.len();
+    if let Some(g) = normals.iter().find(|g| g.as_ref().len() != n) {
+        return Err(ImageError::SizeMismatch {
+            what: "standard-normal field",
+            expected: n,
+            got: g.as_ref().len(),
+        });
+    }
+    let inv = 1.0 / normals.len() as f64;
+    let mean: Vec<f64> = (0..n)
+        .map(|c| normals.iter().map(|g| g.as_ref()[c]).sum::<f64>() * inv)
+        .collect();
+    Ok(normals
+        .iter()
+        .map(|g| {
+            let g = g.as_ref();
+            (0..n)
+                .map(|c| observed[c] + sigma_i * (g[c] - mean[c]))
+                .collect()
+        })
+        .collect())
+}

@@ -1,0 +1,274 @@
+//! The image plan (grid, mirror extension, curvelet plan, threshold options) and the
+//! per-thread workspace. Built once per run; every analysis reuses both.
+
+use crate::da::curvelet::{
+    fill_missing, CoarseTreatment, Coefficients, CurveletOptions, CurveletPlan, Extension,
+    FillOptions, ThresholdMask, Workspace as CurveletWorkspace,
+};
+
+use super::ImageError;
+
+/// Options fixed for a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageOptions {
+    /// Columns wrap around (a global grid periodic in longitude): only rows are mirrored.
+    pub periodic_lon: bool,
+    /// Fraction σ ∈ (0, 1] of the observed image's coefficient units kept by the mask.
+    pub keep_fraction: f64,
+    /// Whether the coarsest band is always kept (IMAGE.md §3: it is).
+    pub coarse: CoarseTreatment,
+    /// Transform options (wavelets at the finest scale by default).
+    pub curvelet: CurveletOptions,
+    /// How missing pixels of the observed image (and innovations with `GapPolicy::Fill`) are filled.
+    pub fill: FillOptions,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        Self {
+            periodic_lon: false,
+            keep_fraction: 0.5,
+            coarse: CoarseTreatment::AlwaysKeep,
+            curvelet: CurveletOptions::default(),
+            fill: FillOptions::default(),
+        }
+    }
+}
+
+/// Everything that depends only on the grid: the mirror extension E as an index map, its
+/// multiplicity m (EᵀE = mI) and the curvelet plan of the extended grid. Immutable and
+/// `Sync`: share it between threads, each with its own [`Workspace`].
+pub struct ImagePlan {
+    ny: usize,
+    nx: usize,
+    opts: ImageOptions,
+    ext: Extension,
+    // Source cell of every extended pixel: E is a gather, Eᵀ the matching scatter-add.
+    src: Vec<u32>,
+    multiplicity: f64,
+    curvelet: CurveletPlan,
+}
+
+/// Scratch memory for one thread. Sized once from the plan, so analyses allocate only
+/// their outputs and the per-analysis mask.
+pub struct Workspace {
+    pub(super) op: OpScratch,
+    // CG vectors x, r, z, p, q (control length ≤ cells).
+    pub(super) cg: [Vec<f64>; 5],
+}
+
+/// Scratch of one operator application (kept apart from the CG vectors so both can be
+/// borrowed at once).
+pub(super) struct OpScratch {
+    pub(super) cw: CurveletWorkspace,
+    pub(super) coeffs: Coefficients,
+    pub(super) kept: Vec<f64>,
+    pub(super) ext: Vec<f64>,
+    pub(super) grid: Vec<f64>,
+}
+
+fn reflect(j: i64, n: i64) -> usize {
+    let r = j.rem_euclid(2 * n);
+    (if r < n { r } else { 2 * n - 1 - r }) as usize
+}
+
+impl ImagePlan {
+    /// Plan for an `ny × nx` field (row-major, rows = latitude, columns = longitude).
+    pub fn new(ny: usize, nx: usize, opts: &ImageOptions) -> Result<Self, ImageError> {
+        let kf = opts.keep_fraction;
+        if !(kf > 0.0 && kf <= 1.0) {
+            return Err(ImageError::BadParameter {
+                what: "keep_fraction",
+                value: kf,
+                why: "must lie in (0, 1]",
+            });
+        }
+        let ext = Extension::mirror(ny, nx, opts.periodic_lon);
+        let (e1, e2) = ext.extended_shape();
+        let curvelet = CurveletPlan::new(e1, e2, &opts.curvelet)?;
+        let mut src = Vec::with_capacity(e1 * e2);
+        for r in 0..e1 {
+            let row = reflect(r as i64 - ext.top as i64, ny as i64) * nx;
+            for c in 0..e2 {
+                src.push((row + reflect(c as i64 - ext.left as i64, nx as i64)) as u32);
+            }
+        }
+        // Doubling each mirrored axis makes every cell appear the same number of times.
+        let multiplicity = (e1 * e2) as f64 / (ny * nx) as f64;
+        Ok(Self {
+            ny,
+            nx,
+            opts: opts.clone(),
+            ext,
+            src,
+            multiplicity,
+            curvelet,
+        })
+    }
+
+    /// Field rows.
+    pub fn ny(&self) -> usize {
+        self.ny
+    }
+    /// Field columns.
+    pub fn nx(&self) -> usize {
+        self.nx
+    }
+    /// Number of cells `ny · nx`.
+    pub fn n_cells(&self) -> usize {
+        self.ny * self.nx
+    }
+    /// Options the plan was built with.
+    pub fn options(&self) -> &ImageOptions {
+        &self.opts
+    }
+    /// The mirror extension.
+    pub fn extension(&self) -> &Extension {
+        &self.ext
+    }
+    /// Number of extended pixels.
+    pub fn n_extended(&self) -> usize {
+        self.src.len()
+    }
+    /// m in EᵀE = mI: 4 on a regional grid, 2 with a periodic longitude.
+    pub fn multiplicity(&self) -> f64 {
+        self.multiplicity
+    }
+    /// The curvelet plan of the extended grid.
+    pub fn curvelet(&self) -> &CurveletPlan {
+        &self.curvelet
+    }
+
+    /// Scratch memory for one thread.
+    pub fn new_workspace(&self) -> Workspace {
+        let n = self.n_cells();
+        let total = self.curvelet.layout().total;
+        Workspace {
+            op: OpScratch {
+                cw: self.curvelet.new_workspace(),
+                coeffs: self.curvelet.new_coefficients(),
+                kept: vec![0.0; total],
+                ext: vec![0.0; self.n_extended()],
+                grid: vec![0.0; n],
+            },
+            cg: std::array::from_fn(|_| vec![0.0; n]),
+        }
+    }
+
+    pub(super) fn check_len(
+        &self,
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    ) -> Result<(), ImageError> {
+        if got == expected {
+            Ok(())
+        } else {
+            Err(ImageError::SizeMismatch {
+                what,
+                expected,
+                got,
+            })
+        }
+    }
+
+    /// E: mirror-extend a field into `out` (extended, row-major).
+    pub fn extend_into(&self, field: &[f64], out: &mut [f64]) -> Result<(), ImageError> {
+        self.check_len("field", field.len(), self.n_cells())?;
+        self.check_len("extended field", out.len(), self.n_extended())?;
+        for (o, &s) in out.iter_mut().zip(&self.src) {
+            *o = field[s as usize];
+        }
+        Ok(())
+    }
+
+    /// Eᵀ, the adjoint of the extension: each cell receives the sum of its m mirrored
+    /// copies (a fold, not a crop). Summed in extended-pixel order, so deterministic.
+    pub fn fold_into(&self, extended: &[f64], out: &mut [f64]) -> Result<(), ImageError> {
+        self.check_len("extended field", extended.len(), self.n_extended())?;
+        self.check_len("field", out.len(), self.n_cells())?;
+        out.fill(0.0);
+        for (v, &s) in extended.iter().zip(&self.src) {
+            out[s as usize] += v;
+        }
+        Ok(())
+    }
+
+    /// The mask M, chosen once per analysis on c_o = C E fill(f_o) at `keep_fraction`.
+    /// Non-finite pixels of `observed` are missing and filled smoothly first, so gaps and
+    /// coasts do not create spurious edges in the ranking.
+    pub fn observation_mask(
+        &self,
+        observed: &[f64],
+        ws: &mut Workspace,
+    ) -> Result<ThresholdMask, ImageError> {
+        self.check_len("observed image", observed.len(), self.n_cells())?;
+        let valid: Vec<bool> = observed.iter().map(|v| v.is_finite()).collect();
+        if !valid.iter().any(|&v| v) {
+            return Err(ImageError::EmptyImage);
+        }
+        let op = &mut ws.op;
+        op.grid.copy_from_slice(observed);
+        self.fill(&mut op.grid, &valid)?;
+        self.extend_into(&op.grid, &mut op.ext)?;
+        self.curvelet.forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+        Ok(ThresholdMask::top_fraction(
+            &op.coeffs,
+            self.opts.keep_fraction,
+            self.opts.coarse,
+        )?)
+    }
+
+    /// Fill the cells where `valid` is false smoothly from the valid ones (the curvelet
+    /// room's diffusion fill, periodic in longitude when the grid is).
+    pub fn fill(&self, field: &mut [f64], valid: &[bool]) -> Result<(), ImageError> {
+        let mut fill = self.opts.fill.clone();
+        fill.periodic_lon = self.opts.periodic_lon;
+        fill_missing(field, valid, self.ny, self.nx, &fill)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every cell has exactly m copies in the extension, and the fold of E x is m x
+    // (a crop would give x back and fail this).
+    #[test]
+    fn fold_of_extension_is_multiplicity_times_field() {
+        for (periodic, m) in [(false, 4.0), (true, 2.0)] {
+            let opts = ImageOptions {
+                periodic_lon: periodic,
+                ..ImageOptions::default()
+            };
+            let plan = ImagePlan::new(9, 17, &opts).unwrap();
+            assert_eq!(plan.multiplicity(), m);
+            let x: Vec<f64> = (0..9 * 17).map(|i| (i as f64 * 0.61).cos()).collect();
+            let mut e = vec![0.0; plan.n_extended()];
+            let mut back = vec![0.0; x.len()];
+            plan.extend_into(&x, &mut e).unwrap();
+            plan.fold_into(&e, &mut back).unwrap();
+            for (a, b) in x.iter().zip(&back) {
+                assert!((m * a - b).abs() < 1e-14);
+            }
+        }
+    }
+
+    #[test]
+    fn keep_fraction_outside_unit_interval_is_refused() {
+        for kf in [0.0, 1.5, f64::NAN] {
+            let opts = ImageOptions {
+                keep_fraction: kf,
+                ..ImageOptions::default()
+            };
+            assert!(matches!(
+                ImagePlan::new(16, 16, &opts),
+                Err(ImageError::BadParameter {
+                    what: "keep_fraction",
+                    ..
+                })
+            ));
+        }
+    }
+}
