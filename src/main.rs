@@ -22,6 +22,12 @@ enum Command {
     Check(landcycle::commands::check::Args),
     /// Run the ensemble over consecutive windows (under mpirun for several ranks).
     Run(landcycle::commands::run::Args),
+    /// Near-real-time: run the cycles that are due (for cron; docs/operations.md).
+    Nrt(landcycle::commands::nrt::NrtArgs),
+    /// State of a near-real-time run directory; exit 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN.
+    Status(landcycle::commands::nrt::StatusArgs),
+    /// Move the cycles after a given one aside (never deleted) for reprocessing.
+    Rewind(landcycle::commands::nrt::RewindArgs),
     /// Write the synthetic demo case (static fields and forcing) a namelist points at.
     Synth(landcycle::commands::synth::Args),
     /// Run the Noah offline point model (Bondville-style `&NOAH_POINT` namelist).
@@ -75,7 +81,23 @@ fn init_logging(format: &str) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
+    // The near-real-time commands choose their exit codes (docs/operations.md); an error
+    // gives nrt 11 (operator needed), status 3 (UNKNOWN), rewind 1.
+    use landcycle::commands::nrt as nrt_cmd;
+    let coded = match &cli.command {
+        Command::Nrt(a) => Some((nrt_cmd::run_nrt(a), nrt_cmd::EXIT_OPERATOR)),
+        Command::Status(a) => Some((nrt_cmd::run_status(a), 3)),
+        Command::Rewind(a) => Some((nrt_cmd::run_rewind(a).map(|()| 0), 1)),
+        _ => None,
+    };
+    if let Some((r, on_error)) = coded {
+        return match r {
+            Ok(code) => std::process::ExitCode::from(code),
+            Err(e) => report_error(&e, on_error),
+        };
+    }
     let result: anyhow::Result<()> = match cli.command {
+        Command::Nrt(_) | Command::Status(_) | Command::Rewind(_) => unreachable!("handled above"),
         Command::Check(a) => landcycle::commands::check::run(&a),
         Command::Run(a) => landcycle::commands::run::run(&a),
         Command::Synth(a) => landcycle::commands::synth::run(&a),
@@ -100,18 +122,21 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            // thiserror messages often embed their source already: print each cause once.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !msg.contains(&c) {
-                    msg.push_str(": ");
-                    msg.push_str(&c);
-                }
-            }
-            eprintln!("error: {msg}");
-            std::process::ExitCode::from(1)
+        Err(e) => report_error(&e, 1),
+    }
+}
+
+/// Print an error with each cause once and return `code`.
+fn report_error(e: &anyhow::Error, code: u8) -> std::process::ExitCode {
+    // thiserror messages often embed their source already: print each cause once.
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
         }
     }
+    eprintln!("error: {msg}");
+    std::process::ExitCode::from(code)
 }

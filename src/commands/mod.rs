@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod climatology;
 pub mod curvelet;
+pub mod nrt;
 pub mod obs;
 pub mod osse;
 pub mod point;

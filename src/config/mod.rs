@@ -473,6 +473,27 @@ pub struct BucketConfig {
 /// Most layers `bucket:layer_thickness` may give (as `lsm::bucket::MAX_LAYERS`).
 pub const BUCKET_MAX_LAYERS: usize = 20;
 
+/// `&nrt`: near-real-time scheduling of `landcycle nrt` (docs/operations.md). Operational
+/// settings only: no key enters the fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NrtConfig {
+    /// Minutes after a cycle's end before it may run at all.
+    pub obs_latency_minutes: u32,
+    /// Minutes after a cycle's end at which its SMAP file list is frozen.
+    pub obs_cutoff_minutes_smap: u32,
+    /// Minutes after a cycle's end at which its ASCAT file list is frozen.
+    pub obs_cutoff_minutes_ascat: u32,
+    /// Most cycles one invocation runs.
+    pub max_windows_per_run: u32,
+    /// Eligible cycles beyond which `nrt` stops for an operator (`--force` overrides).
+    pub max_backlog_windows: u32,
+    /// No new cycle starts after this many minutes of one invocation.
+    pub max_run_minutes: u32,
+    /// Failed attempts of one cycle before `nrt` stops for an operator.
+    pub max_attempts: u32,
+}
+
 /// `&restart`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -492,6 +513,8 @@ pub struct Config {
     /// `&bucket`, defaults when left out; meaningful only for `model = 'bucket'`.
     pub bucket: BucketConfig,
     pub da: DaConfig,
+    /// `&nrt`, defaults when left out; read only by `landcycle nrt`.
+    pub nrt: NrtConfig,
     /// Absolute path of the namelist file.
     pub namelist_file: PathBuf,
     /// The namelist text as read (recorded in output).
@@ -525,6 +548,7 @@ impl Config {
         let restart: RestartConfig = l.group("restart")?;
         let bucket: BucketConfig = l.group("bucket")?;
         let mut da: DaConfig = l.group("da")?;
+        let nrt: NrtConfig = l.group("nrt")?;
         da.smap_directory = resolve(&base, &da.smap_directory);
         da.ascat_directory = resolve(&base, &da.ascat_directory);
         da.smap_climatology = da.smap_climatology.as_ref().map(|p| resolve(&base, p));
@@ -542,6 +566,7 @@ impl Config {
             restart,
             bucket,
             da,
+            nrt,
             namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             namelist_text: text.to_string(),
             namelist: nl.clone(),
@@ -595,6 +620,7 @@ impl Config {
             "restart" => serde_json::to_value(&self.restart),
             "bucket" => serde_json::to_value(&self.bucket),
             "da" => serde_json::to_value(&self.da),
+            "nrt" => serde_json::to_value(&self.nrt),
             _ => Ok(serde_json::Value::Null),
         };
         // Serializing plain data with UTF-8 paths cannot fail; a non-UTF-8 path renders as null.
@@ -876,6 +902,9 @@ impl Loader<'_> {
         }
         if r.ensemble_size == 0 {
             return Err(self.err("run", "ensemble_size", "must be at least 1".into()));
+        }
+        if c.nrt.max_windows_per_run == 0 {
+            return Err(self.err("nrt", "max_windows_per_run", "must be at least 1".into()));
         }
         let layers = r.cold_start_soil_moisture.len();
         let (model_layers, model_text) = match r.model {

@@ -84,6 +84,14 @@ pub const GROUPS: &[GroupSpec] = &[
                   this group enters the fingerprint, so an open-loop spin-up restart can start an \
                   assimilation run and options can change between cycles.",
     },
+    GroupSpec {
+        name: "nrt",
+        required: false,
+        meaning: "Near-real-time scheduling of `landcycle nrt` (docs/operations.md): when a cycle \
+                  may run, when its observation file list is frozen, and the limits of one \
+                  invocation. Read only by `landcycle nrt`; operational, so no key of this group \
+                  enters the fingerprint and existing namelists and restarts are unaffected.",
+    },
 ];
 
 use DefaultValue::{Required, Unset, Value};
@@ -345,6 +353,27 @@ pub const SCHEMA: &[KeySpec] = &[
     k("da", "diagnostics", "logical", "", Value(".true."),
       "Write LC_DA_YYYYMMDDHHMM.nc diagnostics (innovations, increments, spread, counts) per \
        analysis time to <rundir>/<cycle>/diag.", false),
+    // &nrt
+    k("nrt", "obs_latency_minutes", "integer", "min", Value("0"),
+      "A cycle T runs no earlier than T + this (also without assimilation); with assimilation \
+       it waits at least until the cut-off of every sensor it uses.", false),
+    k("nrt", "obs_cutoff_minutes_smap", "integer", "min", Value("180"),
+      "Cut-off of SMAP for cycle T: at T + this the cycle's SMAP file list is frozen into \
+       obs_manifest.json (SMAP NRT latency is about 3 h). Files arriving later are not used.", false),
+    k("nrt", "obs_cutoff_minutes_ascat", "integer", "min", Value("135"),
+      "Cut-off of ASCAT for cycle T, as obs_cutoff_minutes_smap (ASCAT SSM NRT latency is \
+       at most 135 min).", false),
+    k("nrt", "max_windows_per_run", "integer", "", Value("4"),
+      "Most cycles one `landcycle nrt` invocation runs (>= 1); a backlog is caught up in \
+       batches of this size, one per invocation.", false),
+    k("nrt", "max_backlog_windows", "integer", "", Value("28"),
+      "More eligible cycles than this (7 days of 6 h windows) stop `landcycle nrt` with a \
+       CRITICAL status until an operator runs it with --force.", false),
+    k("nrt", "max_run_minutes", "integer", "min", Value("50"),
+      "No new cycle starts once one invocation has run this long (the running one finishes).", false),
+    k("nrt", "max_attempts", "integer", "", Value("3"),
+      "Failed attempts of one cycle before `landcycle nrt` stops for an operator (--force \
+       tries again). An attempt interrupted by a kill does not count as failed.", false),
 ];
 
 /// The schema entry of `group`/`key` (lower case).

@@ -6,6 +6,9 @@
 //! stages) and then runs an explicit list of windows ([`WindowRunner::run_window`]); the
 //! stages of one window are listed in [`window`]. `landcycle run` is the hindcast schedule:
 //! take the run-directory lock, set up, run the configured windows, wait for the files.
+//! `landcycle nrt` ([`nrt`]) is the near-real-time schedule over the same runner: lock,
+//! recover, plan the cycles the clock and the inputs allow ([`schedule`]), run them, record
+//! them ([`cycle_record`]); `landcycle status` and `rewind` read and reset it ([`nrt_status`]).
 //!
 //! Every rank owns a contiguous chunk of land cells along the Hilbert curve (all members of
 //! a cell on one rank). Per-cell computation never depends on the decomposition: forcing is
@@ -15,16 +18,20 @@
 
 pub mod analysis_1d;
 pub mod analysis_diag;
+pub mod cycle_record;
 pub mod ensemble;
 pub mod error;
 pub mod forcing_stage;
 pub mod history_output;
 pub mod history_vars;
 pub mod initial;
+pub mod nrt;
+pub mod nrt_status;
 pub mod obs_window;
 pub mod perturber;
 pub mod restart_output;
 pub mod rundir;
+pub mod schedule;
 pub mod select;
 pub mod setup;
 pub mod timing;
@@ -36,7 +43,7 @@ use chrono::NaiveDateTime;
 
 pub use error::{agree, CycleError};
 pub use forcing_stage::forcing_spec;
-pub use select::run;
+pub use select::{nrt, run};
 pub use setup::SetupOptions;
 pub use window::WindowRunner;
 
@@ -90,6 +97,7 @@ pub(crate) fn run_model<M: BuildModel>(
     let setup = SetupOptions {
         resume: opts.resume,
         sync_output: opts.sync_output,
+        resume_from: None,
     };
     let mut runner = WindowRunner::<M>::setup(cfg, comm, &rundir, setup)?;
     let mut todo = windows(runner.start(), cfg.run.end, i64::from(cfg.run.window_hours));

@@ -19,6 +19,9 @@ use crate::obs::sensor::ConfiguredSensor;
 use crate::obs::{read_files, Observation, RejectCounts};
 use crate::time::Window;
 
+/// Observation files per product name (`smap`, `ascat`) to read for one window.
+pub type FrozenObsFiles = BTreeMap<String, Vec<PathBuf>>;
+
 /// What reading one sensor's files of a window gave.
 #[derive(Debug, Clone, Default)]
 pub struct SensorRead {
@@ -95,11 +98,27 @@ impl ObsWindow {
     /// observations in the window and group them by analysis time. Never fails: unreadable
     /// files are skipped with a warning. `log` selects the rank that logs the summary.
     pub fn prepare_window(&self, w: &Window, log: bool) -> WindowObs {
+        self.prepare_window_from(w, log, None)
+    }
+
+    /// As [`ObsWindow::prepare_window`], reading exactly the files of `frozen` (per product
+    /// name; a product it does not list has no file) instead of discovering them: the
+    /// frozen observation manifest of `landcycle nrt`, so a rerun reads what the first
+    /// attempt read.
+    pub fn prepare_window_from(
+        &self,
+        w: &Window,
+        log: bool,
+        frozen: Option<&FrozenObsFiles>,
+    ) -> WindowObs {
         let mut reads = Vec::new();
         let mut all = Vec::new();
         for s in self.sensors.iter() {
             let name = s.product.name();
-            let files = find_observation_files(&s.directory, &s.pattern, w);
+            let files = match frozen {
+                Some(m) => m.get(name).cloned().unwrap_or_default(),
+                None => find_observation_files(&s.directory, &s.pattern, w),
+            };
             if files.is_empty() && log {
                 tracing::warn!(
                     "window {}: no {} observation file matches {} in {}",

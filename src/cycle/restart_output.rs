@@ -16,12 +16,18 @@ use crate::io::writer::{CommitJob, Output, WriteJob};
 use crate::lsm::{FieldSpec, LandModel};
 use crate::parallel::{order_by_id, Communicator};
 
+/// What runs on the root between a cycle's restart commit and its `state.json` record.
+pub type CycleCommit =
+    std::sync::Arc<dyn Fn(NaiveDateTime) -> Result<(), CycleError> + Send + Sync>;
+
 /// The restart stage.
 pub(super) struct RestartOutput {
     rundir: RunDir,
     fingerprint: String,
     /// Restarts to keep (0 = all).
     keep: usize,
+    /// The cycle record's commit (`landcycle nrt`), if any.
+    on_commit: Option<CycleCommit>,
 }
 
 /// A perturbation group's gathered state: (name, variables, time index, blocks per rank).
@@ -33,7 +39,12 @@ impl RestartOutput {
             rundir,
             fingerprint: fingerprint.to_string(),
             keep,
+            on_commit: None,
         }
+    }
+
+    pub(super) fn set_cycle_commit(&mut self, hook: Option<CycleCommit>) {
+        self.on_commit = hook;
     }
 
     /// Gather states and perturbation states to the root, which writes the restart of
@@ -73,6 +84,7 @@ impl RestartOutput {
             valid,
             fingerprint: self.fingerprint.clone(),
             keep: self.keep,
+            on_commit: self.on_commit.clone(),
         };
         let job: WriteJob<CycleError> = Box::new(move || job.write());
         output.submit(job)
@@ -91,6 +103,7 @@ struct RestartJob {
     valid: NaiveDateTime,
     fingerprint: String,
     keep: usize,
+    on_commit: Option<CycleCommit>,
 }
 
 impl RestartJob {
@@ -119,6 +132,7 @@ impl RestartJob {
             valid,
             fingerprint,
             keep,
+            on_commit,
             ..
         } = self;
         let path = rundir.restart_path(valid);
@@ -126,6 +140,9 @@ impl RestartJob {
         drop(data);
         Ok(Box::new(move || {
             pending.commit()?;
+            if let Some(hook) = on_commit {
+                hook(valid)?;
+            }
             rundir.write_state(&RunState {
                 last_completed_cycle: crate::time::cycle_label(valid),
                 restart: path,

@@ -2,6 +2,7 @@
 //! monomorphised for (no registry, no trait objects on the hot path).
 
 use super::error::CycleError;
+use super::nrt::{nrt_model, NrtOptions, NrtReport};
 use super::{run_model, RunOptions, RunSummary};
 use crate::config::{Config, Model};
 use crate::lsm::{BucketLsm, NoahLsm};
@@ -16,5 +17,17 @@ pub fn run(
     match cfg.run.model {
         Model::Noah => run_model::<NoahLsm>(cfg, comm, opts),
         Model::Bucket => run_model::<BucketLsm>(cfg, comm, opts),
+    }
+}
+
+/// One near-real-time invocation for the configured model (see [`super::nrt`]).
+pub fn nrt(
+    cfg: &Config,
+    comm: &dyn Communicator,
+    opts: &NrtOptions,
+) -> Result<NrtReport, CycleError> {
+    match cfg.run.model {
+        Model::Noah => nrt_model::<NoahLsm>(cfg, comm, opts),
+        Model::Bucket => nrt_model::<BucketLsm>(cfg, comm, opts),
     }
 }

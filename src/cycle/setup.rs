@@ -23,10 +23,13 @@ use crate::parallel::Communicator;
 use crate::perturb::{PerturbGenerator, PerturbState, STREAM_FORCING, STREAM_SOIL_MOISTURE};
 
 /// How a run is set up beyond the namelist (from the command line).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SetupOptions {
     /// Continue from the newest valid restart of the run directory.
     pub resume: bool,
+    /// With `resume`: continue from this restart instead of the newest valid one
+    /// (`landcycle nrt`'s resume point; the same path on every rank).
+    pub resume_from: Option<std::path::PathBuf>,
     /// Write output files on the main thread instead of the background writer.
     pub sync_output: bool,
 }
@@ -143,7 +146,10 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
         let s = agree(comm, load_statics(cfg, comm))?;
         let (model, params) = agree(comm, build_model::<M>(cfg, &s))?;
         let [fgen, sgen] = agree(comm, generators(cfg, &s.grid, model.n_soil_layers()))?;
-        let restart = restart_to_use(comm, cfg, rundir, opts.resume)?;
+        let restart = match (&opts.resume_from, opts.resume) {
+            (Some(p), true) => Some(p.clone()),
+            _ => restart_to_use(comm, cfg, rundir, opts.resume)?,
+        };
         let inputs = InitialInputs {
             cfg,
             grid: &s.grid,
@@ -197,6 +203,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             horizon: init.start,
             n_land: s.n_land,
             clock,
+            frozen_obs: None,
         })
     }
 }

@@ -23,9 +23,9 @@ use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::forcing_stage::ForcingStage;
 use super::history_output::HistoryOutput;
-use super::obs_window::WindowObs;
+use super::obs_window::{FrozenObsFiles, WindowObs};
 use super::perturber::Perturber;
-use super::restart_output::RestartOutput;
+use super::restart_output::{CycleCommit, RestartOutput};
 use super::rundir::RunDir;
 use super::timing::{stage, StageClock};
 use crate::io::diag::diag_file_name;
@@ -62,6 +62,8 @@ pub struct WindowRunner<'c, M: LandModel> {
     pub(super) horizon: NaiveDateTime,
     pub(super) n_land: usize,
     pub(super) clock: StageClock,
+    /// Observation files to read instead of discovering them (`landcycle nrt`).
+    pub(super) frozen_obs: Option<FrozenObsFiles>,
 }
 
 impl<M: LandModel> WindowRunner<'_, M> {
@@ -85,6 +87,18 @@ impl<M: LandModel> WindowRunner<'_, M> {
         {
             pert.set_horizon(end);
         }
+    }
+
+    /// Read exactly these observation files in the next windows (the same on every rank),
+    /// or discover them (`None`, the default).
+    pub fn set_observation_files(&mut self, files: Option<FrozenObsFiles>) {
+        self.frozen_obs = files;
+    }
+
+    /// Run `hook(cycle)` on the root after each restart is committed and before
+    /// `state.json` records it (the cycle record of `landcycle nrt`); `None` by default.
+    pub fn set_cycle_commit(&mut self, hook: Option<CycleCommit>) {
+        self.restart.set_cycle_commit(hook);
     }
 
     /// Run window `w`: the stages in their fixed order. Collective.
@@ -119,7 +133,10 @@ impl<M: LandModel> WindowRunner<'_, M> {
     fn observations(&self, w: &Window) -> Option<WindowObs> {
         let _s = self.clock.start(stage::OBSERVATIONS);
         let log = self.comm.rank() == 0;
-        self.assim.as_ref().map(|a| a.obs.prepare_window(w, log))
+        let frozen = self.frozen_obs.as_ref();
+        self.assim
+            .as_ref()
+            .map(|a| a.obs.prepare_window_from(w, log, frozen))
     }
 
     /// Stage a: perturbation clocks advance on every rank (also without cells), so the

@@ -1,0 +1,613 @@
+//! `landcycle nrt`, `status` and `rewind` on a tiny bucket case with SMAP and ASCAT
+//! assimilation (10 x 8 grid, 8 members, 4 windows of 6 h), the clock injected with
+//! `--now` so a day plays in seconds:
+//! (a) three invocations advancing the clock (one on 2 MPI ranks) run the due cycles,
+//!     byte-identical to `landcycle run`; a cycle rerun after an interrupted commit reads its frozen
+//!     observation manifest, not a file that arrived later;
+//! (b) a second invocation is refused by the lock (exit 75);
+//! (c) SIGKILL of the process group at seeded random moments, up to 3 kills a trial, then
+//!     `nrt` finishes: byte-identical files, no temporary file, lock free, status 0
+//!     (3 trials here; 20 in the ignored test, run it with
+//!     `cargo nextest run --release --test nrt --run-ignored only`);
+//! (d) status exit codes 0/1/2/3 and the backlog limit (exit 11, CRITICAL, --force);
+//! (e) rewind moves later cycles aside and nrt reprocesses them to the same bytes.
+
+mod common;
+use common::*;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use landcycle::cycle::rundir::RunDir;
+use landcycle::grid::statics::StaticFields;
+use landcycle::synth::obs_sim::{
+    write_ascat_like_orbit, write_smap_like_granule, AscatProduct, SimAscatOrbit, SimSmapRetrieval,
+};
+
+/// HDF5 is not thread-safe: tests that read or write files in this process take turns.
+static FILE_IO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn io_lock() -> std::sync::MutexGuard<'static, ()> {
+    FILE_IO.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2020, 6, d)
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+}
+
+/// `n` layer thicknesses (m), thin at the top and thickening downward (≈ 2 m in total).
+fn thicknesses(n: usize) -> Vec<f64> {
+    let weights: Vec<f64> = (0..n).map(|k| 1.0 + k as f64).collect();
+    let sum: f64 = weights.iter().sum();
+    weights
+        .iter()
+        .map(|w| (2.0 * w / sum * 1e4).round() / 1e4)
+        .collect()
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The vertical correlation ρ^|i−j| (positive definite for |ρ| < 1), row-major.
+fn correlation(n: usize, rho: f64) -> Vec<f64> {
+    (0..n * n)
+        .map(|k| rho.powi((k / n).abs_diff(k % n) as i32))
+        .collect()
+}
+
+/// A bucket namelist for a small synthetic case in `dir`: 4 windows of 6 h, `layers`
+/// layers, every per-layer key given with `layers` values, SMAP and ASCAT assimilation.
+fn bucket_namelist(dir: &Path, layers: usize, nx: usize, ny: usize, members: usize) -> PathBuf {
+    let n = layers;
+    let sm: Vec<f64> = (0..n).map(|k| 0.25 + 0.05 * k as f64 / n as f64).collect();
+    let sm_std: Vec<f64> = (0..n).map(|k| 0.04 - 0.02 * k as f64 / n as f64).collect();
+    let state_std: Vec<f64> = (0..n).map(|k| 0.01 / (1.0 + k as f64)).collect();
+    let text = format!(
+        "&run
+  start = '2020-06-01_00:00:00'
+  end   = '2020-06-02_00:00:00'
+  model = 'bucket'
+  timestep = 1800
+  ensemble_size = {members}
+  seed = 7
+  rundir = 'rundir'
+  cold_start_soil_moisture = {sm}
+  cold_start_soil_moisture_std = {sm_std}
+  cold_start_temperature = 290.0
+/
+&bucket
+  layer_thickness = {dz}
+/
+&domain
+  static_file = 'case/static.nc'
+  static_format = 'landcycle'
+/
+&forcing
+  directory = 'case/forcing'
+  file_template = 'forcing_%Y%m%d%H.nc'
+/
+&perturbation
+  interval_seconds = 3600
+  state_std = {state_std}
+  state_corr = {corr}
+/
+&restart
+  keep = 0
+/
+&da
+  enabled = .true.
+  sensors = 'smap', 'ascat'
+  smap_directory = 'obs/smap'
+  ascat_directory = 'obs/ascat'
+  qc_precipitation = .false.
+  qc_forest = .false.
+  qc_green_fraction = .false.
+/
+&synth
+  nx = {nx}
+  ny = {ny}
+  lat0 = 38.0
+  lon0 = -95.0
+  resolution = 0.25
+  seed = 11
+/
+",
+        sm = list(&sm),
+        sm_std = list(&sm_std),
+        dz = list(&thicknesses(n)),
+        state_std = list(&state_std),
+        corr = list(&correlation(n, 0.6)),
+    );
+    let p = dir.join("case.nml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Land cell centres of the synthetic case.
+fn land_centres(dir: &Path) -> Vec<(f64, f64)> {
+    let s = StaticFields::read_landcycle(&dir.join("case/static.nc")).unwrap();
+    let lat = s.grid.lat_1d().unwrap().to_vec();
+    let lon = s.grid.lon_1d().unwrap().to_vec();
+    let nx = lon.len();
+    s.land_cells()
+        .iter()
+        .map(|&id| (lat[id as usize / nx], lon[id as usize % nx]))
+        .collect()
+}
+
+/// A SMAP-like granule with one retrieval at each cell centre, a few seconds apart.
+fn write_smap(dir: &Path, time: NaiveDateTime, cells: &[(f64, f64)], value: f64) {
+    let d = dir.join("obs/smap");
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join(format!(
+        "SMAP_L2_SM_P_00001_D_{}_R18290_001.h5",
+        time.format("%Y%m%dT%H%M%S")
+    ));
+    let rs: Vec<SimSmapRetrieval> = cells
+        .iter()
+        .enumerate()
+        .map(|(k, &(lat, lon))| {
+            let (row, col) = landcycle::obs::ease::cell_of_36km(lat, lon).unwrap();
+            let mut r =
+                SimSmapRetrieval::at_ease_cell(row as u16, col as u16, time, value).unwrap();
+            r.lat = lat;
+            r.lon = lon;
+            r.time = time + chrono::Duration::seconds(k as i64);
+            r.soil_moisture = value + 0.002 * (k % 5) as f64;
+            r
+        })
+        .collect();
+    write_smap_like_granule(&path, &rs).unwrap();
+}
+
+/// An ASCAT-like 12.5 km orbit file with one node at each cell centre (% saturation).
+fn write_ascat(dir: &Path, time: NaiveDateTime, cells: &[(f64, f64)], percent: f64) {
+    let d = dir.join("obs/ascat");
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join(format!(
+        "ASCAT_SMR_125_METOPA_{}_00001_ssm_l2.nc",
+        time.format("%Y%m%d%H%M%S")
+    ));
+    let n = cells.len();
+    let o = SimAscatOrbit {
+        product: AscatProduct::Smr,
+        platform: "METOPA".into(),
+        n_cells: n,
+        line_times: vec![time],
+        lat: cells.iter().map(|c| c.0).collect(),
+        lon: cells.iter().map(|c| c.1).collect(),
+        soil_moisture: (0..n).map(|k| percent + (k % 7) as f64).collect(),
+        soil_moisture_error: vec![5.0; n],
+        snow_cover_probability: vec![0; n],
+        frozen_soil_probability: vec![0; n],
+        wetland_flag: vec![0; n],
+        topography_flag: vec![0; n],
+        proc_flag1: vec![0; n],
+        aggregated_quality_flag: vec![0; n],
+    };
+    write_ascat_like_orbit(&path, &o).unwrap();
+}
+
+/// Diagnostics files under a run directory, relative paths sorted.
+fn diag_files(rundir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for cyc in std::fs::read_dir(rundir).unwrap().flatten() {
+        if let Ok(rd) = std::fs::read_dir(cyc.path().join("diag")) {
+            for f in rd.flatten() {
+                v.push(f.path().strip_prefix(rundir).unwrap().to_path_buf());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn assert_same_diag(a: &Path, b: &Path) {
+    let fa = diag_files(a);
+    assert!(!fa.is_empty(), "no analysis in {}", a.display());
+    assert_eq!(fa, diag_files(b));
+    for f in &fa {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{} differs between {} and {}",
+            f.display(),
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+/// The case: namelist with `nrt` as its `&nrt` group, synthetic statics, forcing and
+/// observations in windows 1, 2 (SMAP) and 1, 4 (ASCAT).
+fn case(dir: &Path, nrt: &str) -> PathBuf {
+    let nml = bucket_namelist(dir, 3, 10, 8, 8);
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str(&format!("&nrt\n{nrt}\n/\n"));
+    std::fs::write(&nml, text).unwrap();
+    synth(&nml);
+    let land = land_centres(dir);
+    write_smap(dir, t(1, 5, 10), &land, 0.36);
+    write_smap(dir, t(1, 13, 20), &land[..land.len() / 2], 0.30);
+    let every_other: Vec<_> = land.iter().copied().step_by(2).collect();
+    write_ascat(dir, t(1, 4, 0), &every_other, 65.0);
+    write_ascat(dir, t(1, 20, 40), &every_other, 55.0);
+    nml
+}
+
+fn nrt_cmd(nml: &Path, rundir: &Path, now: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("nrt")
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .args(["--now", now])
+        .args(extra)
+        .env("LANDCYCLE_LOG", "warn");
+    c
+}
+
+/// Run `landcycle nrt`; its exit code and stderr.
+fn nrt(nml: &Path, rundir: &Path, now: &str, extra: &[&str]) -> (i32, String) {
+    let out = nrt_cmd(nml, rundir, now, extra).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err)
+}
+
+fn nrt_ok(nml: &Path, rundir: &Path, now: &str) {
+    let (code, err) = nrt(nml, rundir, now, &[]);
+    assert_eq!(code, 0, "nrt at {now} exited {code}:\n{err}");
+}
+
+/// `landcycle status` exit code and output.
+fn status(rundir: &Path, now: &str) -> (i32, String) {
+    let out = Command::new(BIN)
+        .arg("status")
+        .arg("--rundir")
+        .arg(rundir)
+        .args(["--now", now])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn status_json(rundir: &Path, now: &str) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .arg("status")
+        .arg("--rundir")
+        .arg(rundir)
+        .args(["--now", now, "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Cycles that ran, from the run directory's status file.
+fn cycles_run(rundir: &Path) -> Vec<String> {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rundir.join("nrt_status.json")).unwrap())
+            .unwrap();
+    s["cycles_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Temporary files anywhere under `dir`.
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if e.file_name().to_string_lossy().contains(".tmp") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn assert_same_outputs(reference: &Path, rundir: &Path) {
+    assert_identical(reference, rundir);
+    assert_same_diag(reference, rundir);
+}
+
+#[test]
+fn nrt_advancing_clock_matches_run_and_reruns_from_the_frozen_manifest() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "");
+    let reference = dir.path().join("ref");
+    run_ok(&nml, 0, &reference, &[]);
+    let rd = dir.path().join("nrt");
+    // Cut-off 180 min (SMAP): cycle 06 is due at 09, 12 at 15, 18 at 21, 00 at 03.
+    nrt_ok(&nml, &rd, "2020-06-01T08:59:00");
+    assert!(cycles_run(&rd).is_empty());
+    nrt_ok(&nml, &rd, "2020-06-01T09:00:00");
+    assert_eq!(cycles_run(&rd), ["2020060106"]);
+    // On 2 MPI ranks: rank 0 plans and broadcasts, both run the same cycles.
+    let out = Command::new("mpirun")
+        .args(["--oversubscribe", "-n", "2", BIN, "nrt"])
+        .arg(&nml)
+        .arg("--rundir")
+        .arg(&rd)
+        .args(["--now", "2020-06-01T21:30:00"])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "nrt on 2 ranks: {err}");
+    assert_eq!(cycles_run(&rd), ["2020060112", "2020060118"]);
+    let j = status_json(&rd, "2020-06-01T21:30:00");
+    assert_eq!(j["next_cycle"], "2020060200", "{j}");
+    nrt_ok(&nml, &rd, "2020-06-02T12:00:00");
+    assert_eq!(cycles_run(&rd), ["2020060200"]);
+    assert_same_outputs(&reference, &rd);
+    let (code, text) = status(&rd, "2020-06-02T12:00:00");
+    assert_eq!(code, 0, "{text}");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rd.join("2020060106/cycle.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["status"], "complete");
+    assert_eq!(rec["mode"], "da");
+    assert!(rd.join("2020060106/obs_manifest.json").is_file());
+    assert!(std::fs::read_to_string(rd.join("events.jsonl"))
+        .unwrap()
+        .contains("\"complete\""));
+
+    // Killed between the restart and the record of the last cycle: it is rerun, reading
+    // its frozen manifest, not the SMAP file that arrived after the cut-off.
+    let recp = rd.join("2020060200/cycle.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&recp).unwrap()).unwrap();
+    rec["status"] = "running".into();
+    std::fs::write(&recp, rec.to_string()).unwrap();
+    write_smap(dir.path(), t(1, 22, 0), &land_centres(dir.path()), 0.10);
+    nrt_ok(&nml, &rd, "2020-06-02T13:00:00");
+    assert_eq!(cycles_run(&rd), ["2020060200"]);
+    assert_same_outputs(&reference, &rd);
+}
+
+#[test]
+fn a_second_invocation_is_refused_by_the_lock() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "");
+    let rd = dir.path().join("nrt");
+    let held = RunDir::new(&rd).lock().unwrap();
+    let (code, err) = nrt(&nml, &rd, "2020-06-02T12:00:00", &[]);
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("locked"), "{err}");
+    let j = status_json(&rd, "2020-06-02T12:00:00");
+    assert!(j["lock_holder"].as_str().unwrap().contains("pid"), "{j}");
+    drop(held);
+    nrt_ok(&nml, &rd, "2020-06-01T09:00:00");
+    assert_eq!(cycles_run(&rd), ["2020060106"]);
+}
+
+#[test]
+fn status_exit_codes_and_the_backlog_limit() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(
+        dir.path(),
+        "max_backlog_windows = 2\nmax_windows_per_run = 8",
+    );
+    let rd = dir.path().join("nrt");
+    assert_eq!(status(&rd, "2020-06-02T12:00:00").0, 3, "no run directory");
+    std::fs::create_dir_all(&rd).unwrap();
+    assert_eq!(status(&rd, "2020-06-02T12:00:00").0, 3, "no nrt yet");
+    let (code, err) = nrt(&nml, &rd, "2020-06-02T12:00:00", &[]);
+    assert_eq!(code, 11, "backlog of 4 > 2: {err}");
+    let (code, text) = status(&rd, "2020-06-02T12:00:00");
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("max_backlog_windows"), "{text}");
+    let (code, err) = nrt(&nml, &rd, "2020-06-02T12:00:00", &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cycles_run(&rd).len(), 4);
+    assert_eq!(status(&rd, "2020-06-02T12:00:00").0, 0);
+    // Lag of the last complete cycle (2020060200): 20 h warns, 40 h is critical.
+    nrt_ok(&nml, &rd, "2020-06-02T20:00:00");
+    let (code, text) = status(&rd, "2020-06-02T20:00:00");
+    assert_eq!(code, 0, "run:end reached: no lag alarm\n{text}");
+    nrt_ok(&nml, &rd, "2020-06-02T12:00:00");
+    let (code, text) = status(&rd, "2020-06-02T15:00:00");
+    assert_eq!(code, 1, "silent for 3 h\n{text}");
+
+    // Lag of the last complete cycle behind the clock: > 15 h warns, > 30 h is critical.
+    let rd2 = dir.path().join("lagging");
+    nrt_ok(&nml, &rd2, "2020-06-01T09:00:00");
+    assert_eq!(status(&rd2, "2020-06-01T10:00:00").0, 0);
+    nrt_ok(&nml, &rd2, "2020-06-01T14:00:00");
+    let (code, text) = status(&rd2, "2020-06-01T22:00:00");
+    assert_eq!(code, 1, "16 h behind\n{text}");
+    let (code, text) = status(&rd2, "2020-06-02T13:00:00");
+    assert_eq!(code, 2, "31 h behind\n{text}");
+}
+
+#[test]
+fn a_failing_cycle_is_retried_then_stops_for_an_operator() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_attempts = 2");
+    let rd = dir.path().join("nrt");
+    let forcing = dir.path().join("case/forcing/forcing_2020060109.nc");
+    let good = std::fs::read(&forcing).unwrap();
+    std::fs::write(&forcing, b"not a netCDF file").unwrap();
+    let now = "2020-06-01T15:00:00";
+    let (code, err) = nrt(&nml, &rd, now, &[]);
+    assert_eq!(code, 10, "{err}");
+    assert_eq!(cycles_run(&rd), ["2020060106"]);
+    let (code, text) = status(&rd, now);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("forcing_2020060109.nc"), "{text}");
+    assert_eq!(nrt(&nml, &rd, now, &[]).0, 10);
+    let (code, err) = nrt(&nml, &rd, now, &[]);
+    assert_eq!(code, 11, "two failures = nrt:max_attempts: {err}");
+    let (code, text) = status(&rd, now);
+    assert_eq!(code, 2, "{text}");
+    std::fs::write(&forcing, good).unwrap();
+    assert_eq!(
+        nrt(&nml, &rd, now, &[]).0,
+        11,
+        "still stopped without --force"
+    );
+    let (code, err) = nrt(&nml, &rd, now, &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cycles_run(&rd), ["2020060112"]);
+    let rec = std::fs::read_to_string(rd.join("2020060112/cycle.json")).unwrap();
+    assert!(
+        rec.contains("\"complete\"") && rec.contains("\"failures\": 2"),
+        "{rec}"
+    );
+    assert_eq!(status(&rd, now).0, 0);
+}
+
+#[test]
+fn rewind_moves_later_cycles_aside_and_nrt_reprocesses_them() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_windows_per_run = 8");
+    let rd = dir.path().join("nrt");
+    nrt_ok(&nml, &rd, "2020-06-02T12:00:00");
+    let reference = dir.path().join("ref");
+    std::fs::create_dir_all(&reference).unwrap();
+    for c in ["2020060106", "2020060112", "2020060118", "2020060200"] {
+        copy_dir(&rd.join(c), &reference.join(c));
+    }
+    let out = Command::new(BIN)
+        .args(["rewind", "--rundir"])
+        .arg(&rd)
+        .args(["--to", "2020060112", "--now", "2020-06-02T13:00:00"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!rd.join("2020060118").exists());
+    let trash = rd.join("trash/20200602T130000-rewind-2020060112");
+    assert!(trash.join("2020060118/restart").is_dir());
+    assert!(trash.join("2020060200/output").is_dir());
+    let state = std::fs::read_to_string(rd.join("state.json")).unwrap();
+    assert!(state.contains("2020060112"), "{state}");
+    nrt_ok(&nml, &rd, "2020-06-02T13:00:00");
+    assert_eq!(cycles_run(&rd), ["2020060118", "2020060200"]);
+    assert_same_outputs(&reference, &rd);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// splitmix64: the seeded kill moments.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `trials` random-kill trials against an uninterrupted reference.
+fn kill_trials(trials: u64, seed0: u64) {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_windows_per_run = 8");
+    let now = "2020-06-02T12:00:00";
+    let reference = dir.path().join("ref");
+    let t0 = Instant::now();
+    nrt_ok(&nml, &reference, now);
+    let t_ref = t0.elapsed();
+    let mut interrupted = 0;
+    for trial in 0..trials {
+        let mut s = seed0 + trial;
+        let kills = 1 + next(&mut s) % 3;
+        let rd = dir.path().join(format!("trial{trial}"));
+        let mut log = Vec::new();
+        for _ in 0..kills {
+            let delay = t_ref.mul_f64((next(&mut s) % 1000) as f64 / 1000.0);
+            let mut child = nrt_cmd(&nml, &rd, now, &[])
+                .process_group(0)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let pgid = child.id();
+            let running = child.try_wait().unwrap().is_none();
+            let killed = Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{pgid}")])
+                .status()
+                .unwrap();
+            assert!(killed.success() || !running, "kill -KILL -{pgid} failed");
+            let st = child.wait().unwrap();
+            log.push(format!("{delay:?} -> {st}"));
+        }
+        eprintln!("trial {trial} (seed {}): kills {log:?}", seed0 + trial);
+        nrt_ok(&nml, &rd, now);
+        assert_same_outputs(&reference, &rd);
+        assert!(temp_files(&rd).is_empty(), "{:?}", temp_files(&rd));
+        assert!(RunDir::new(&rd).lock().is_ok(), "lock not free");
+        let (code, text) = status(&rd, now);
+        assert_eq!(code, 0, "trial {trial}: {text}");
+        let events = std::fs::read_to_string(rd.join("events.jsonl")).unwrap_or_default();
+        interrupted += events.matches("\"interrupted\"").count();
+    }
+    eprintln!("{interrupted} interrupted cycle attempts rerun over {trials} trials");
+    assert!(interrupted > 0, "no kill landed inside a cycle");
+}
+
+#[test]
+fn nrt_keys_do_not_change_the_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = bucket_namelist(dir.path(), 3, 10, 8, 8);
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let plain = landcycle::config::Config::from_text(&text, &nml).unwrap();
+    let with = format!(
+        "{text}&nrt\n obs_latency_minutes = 30\n obs_cutoff_minutes_smap = 240\n \
+         max_windows_per_run = 2\n max_backlog_windows = 9\n max_run_minutes = 5\n/\n"
+    );
+    let cfg = landcycle::config::Config::from_text(&with, &nml).unwrap();
+    assert_eq!(cfg.nrt.obs_cutoff_minutes_smap, 240);
+    assert_eq!(plain.nrt.obs_cutoff_minutes_ascat, 135);
+    assert_eq!(cfg.fingerprint(), plain.fingerprint());
+    let bad = format!("{text}&nrt\n max_windows_per_run = 0\n/\n");
+    assert!(landcycle::config::Config::from_text(&bad, &nml).is_err());
+}
+
+#[test]
+fn random_kills_recover_to_the_same_bytes_3_trials() {
+    kill_trials(3, 1000);
+}
+
+/// The full sweep of the issue's acceptance: 20 trials (about 1-2 minutes).
+#[test]
+#[ignore]
+fn random_kills_recover_to_the_same_bytes_20_trials() {
+    kill_trials(20, 2000);
+}
