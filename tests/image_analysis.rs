@@ -478,6 +478,12 @@ fn adjoint_identities_100x77() {
     adjoint_case(100, 77, false);
 }
 
+// The global 0.25° size of IMAGE.md test 9 (periodic longitude; ≈3 s in release).
+#[test]
+fn adjoint_identities_1440x600_global() {
+    adjoint_case(600, 1440, true);
+}
+
 // Test 10: the Taylor remainder J(δ + hp) − J(δ) − h⟨∇J, p⟩ falls like h² (ratio 4 per
 // halving; a wrong gradient leaves an O(h) remainder, ratio 2), and central differences
 // match ⟨∇J, p⟩ (exactly, for a quadratic, up to round-off).
