@@ -478,6 +478,12 @@ fn adjoint_identities_100x77() {
     adjoint_case(100, 77, false);
 }
 
+// The global 0.25° size of IMAGE.md test 9 (periodic longitude; ≈3 s in release).
+#[test]
+fn adjoint_identities_1440x600_global() {
+    adjoint_case(600, 1440, true);
+}
+
 // Test 10: the Taylor remainder J(δ + hp) − J(δ) − h⟨∇J, p⟩ falls like h² (ratio 4 per
 // halving; a wrong gradient leaves an O(h) remainder, ratio 2), and central differences
 // match ⟨∇J, p⟩ (exactly, for a quadratic, up to round-off).
@@ -637,6 +643,61 @@ fn enkf_like_one_coefficient_is_scalar_kalman() {
             );
         }
     }
+}
+
+// Test 7, bivariate half: a deeper layer correlated with the top one gets the scalar
+// Kalman cross-update x²_a = x² + cov(x², x¹)/(b + r)·(c_o + ε' − x¹) (one degree of freedom).
+#[test]
+fn deep_layer_cross_update_is_scalar_kalman() {
+    let (ny, nx) = (16, 20);
+    let n = ny * nx;
+    let p = plan(ny, nx, 0.5, false);
+    let mut ws = p.new_workspace();
+    let nm = 15;
+    let alpha: Vec<f64> = normals(nm, 71).iter().map(|z| 0.02 * z).collect();
+    let eta: Vec<f64> = normals(nm, 72).iter().map(|z| 0.005 * z).collect();
+    let beta: Vec<f64> = normals(nm, 73).iter().map(|z| 0.01 * z).collect();
+    let co = 0.3;
+    let top: Vec<Vec<f64>> = alpha.iter().map(|a| vec![0.2 + a; n]).collect();
+    let deep: Vec<Vec<f64>> = (0..nm)
+        .map(|i| vec![0.25 + 0.6 * alpha[i] + eta[i]; n])
+        .collect();
+    let perturbed: Vec<Vec<f64>> = beta.iter().map(|e| vec![co + e; n]).collect();
+    let fo = vec![co; n];
+    let all = vec![true; n];
+    let fields = EnkfLikeFields {
+        observed: &fo,
+        land: &all,
+        analysed: &all,
+    };
+    let cfg = EnkfLikeConfig::default();
+    let gain = EnkfLikeGain::estimate(&p, &fields, &top, &perturbed, &cfg, &mut ws).unwrap();
+    let mut deep_a = deep.clone();
+    gain.update_deep_layer(&p, &fo, &top, &mut deep_a, &perturbed, &mut ws)
+        .unwrap();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let cov = |u: &[f64], v: &[f64]| {
+        let (mu, mv) = (mean(u), mean(v));
+        u.iter()
+            .zip(v)
+            .map(|(a, b)| (a - mu) * (b - mv))
+            .sum::<f64>()
+            / (u.len() - 1) as f64
+    };
+    let x1: Vec<f64> = top.iter().map(|m| m[0]).collect();
+    let x2: Vec<f64> = deep.iter().map(|m| m[0]).collect();
+    let (b, r, c12) = (cov(&x1, &x1), cov(&beta, &beta), cov(&x2, &x1));
+    let bm = mean(&beta);
+    for i in 0..nm {
+        let want = x2[i] + c12 / (b + r) * (co + beta[i] - bm - x1[i]);
+        for v in &deep_a[i] {
+            assert!((v - want).abs() < 1e-12, "member {i}: {v} vs {want}");
+        }
+    }
+    let uniform = EnkfLikeGain::uniform(&p, &fields, 0.5).unwrap();
+    assert!(uniform
+        .update_deep_layer(&p, &fo, &top, &mut deep_a, &perturbed, &mut ws)
+        .is_err());
 }
 
 // Test 7: a uniform gain g reproduces the per-cell EnKF with H = I on V, leaves the other

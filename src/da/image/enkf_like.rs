@@ -88,6 +88,9 @@ pub struct EnkfLikeGain {
     pub(super) cells: EnkfCells,
     pub(super) bands: Vec<BandStats>,
     pub(super) kept_units: usize,
+    // α_b/((N − 1)(b_k + r_k)) on updated coefficients, 0 elsewhere: turns summed
+    // cross-products into deep-layer gains. Empty for a uniform gain.
+    pub(super) cross_factor: Vec<f64>,
 }
 
 pub(super) fn resolve_cells(
@@ -228,12 +231,14 @@ impl EnkfLikeGain {
             .iter_mut()
             .for_each(|v| *v *= cfg.b_inflation / n1);
         r.iter_mut().for_each(|v| *v /= n1);
+        let cross_factor = cross_factors(b.as_slice(), r, &mask, cfg, n1);
         let bands = finalize_gain(&mut b, r, &mask, cfg);
         Ok(Self {
             gain: b,
             cells,
             bands,
             kept_units: mask.kept_units(),
+            cross_factor,
         })
     }
 
@@ -251,6 +256,7 @@ impl EnkfLikeGain {
             cells,
             bands: Vec::new(),
             kept_units: plan.curvelet().layout().units,
+            cross_factor: Vec::new(),
         })
     }
 
@@ -284,6 +290,27 @@ fn check_config(cfg: &EnkfLikeConfig) -> Result<(), ImageError> {
         Some(g) if !(g.is_finite() && g >= 0.0) => bad("max_gain", g, "must be ≥ 0 and finite"),
         _ => Ok(()),
     }
+}
+
+/// α_b/((N − 1)(b_k + r_k)) where the coefficient is updated (b already holds α_b Σa²/(N − 1)).
+fn cross_factors(
+    b: &[f64],
+    r: &[f64],
+    mask: &ThresholdMask,
+    cfg: &EnkfLikeConfig,
+    n1: f64,
+) -> Vec<f64> {
+    let keep = mask.keep();
+    (0..b.len())
+        .map(|k| {
+            let updated = cfg.update == UpdateCoefficients::All || keep[k];
+            if updated && b[k] + r[k] > 0.0 {
+                cfg.b_inflation / (n1 * (b[k] + r[k]))
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// Turn b (in place) into the gain; summarise b, r and g per band on the way.

@@ -3,6 +3,7 @@
 //! a helper that builds perturbed images from given standard-normal fields.
 
 use super::cells::CellSet;
+use super::enkf_deep::apply_coefficient_gain;
 use super::enkf_like::{
     check_ensemble, member_mean, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
 };
@@ -29,26 +30,9 @@ pub struct EnkfLikeReport {
 }
 
 impl EnkfLikeGain {
-    /// op.grid holds Z_V d; leaves Z_A-restricted E⁺C*(g ∘ C E Z_V d) in op.grid's A cells.
+    /// op.grid holds Z_V d; leaves E⁺C*(g ∘ C E Z_V d) in op.grid.
     fn gain_increment(&self, plan: &ImagePlan, op: &mut OpScratch) -> Result<(), ImageError> {
-        plan.extend_into(&op.grid, &mut op.ext)?;
-        plan.curvelet()
-            .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
-        for (c, g) in op
-            .coeffs
-            .as_mut_slice()
-            .iter_mut()
-            .zip(self.gain.as_slice())
-        {
-            *c *= g;
-        }
-        plan.curvelet()
-            .inverse(&op.coeffs, &mut op.ext, &mut op.cw)?;
-        // E⁺ = Eᵀ/m, the mean of the mirrored copies: keeps G symmetric on V.
-        plan.fold_into(&op.ext, &mut op.grid)?;
-        let inv_m = 1.0 / plan.multiplicity();
-        op.grid.iter_mut().for_each(|v| *v *= inv_m);
-        Ok(())
+        apply_coefficient_gain(plan, self.gain.as_slice(), op)
     }
 
     /// `increment` = G d = Z_AᵀE⁺C* diag(g) C E Z_V d: `innovation` is read on V only;

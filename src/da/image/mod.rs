@@ -31,6 +31,7 @@
 
 mod cells;
 mod cg;
+mod enkf_deep;
 mod enkf_like;
 mod enkf_update;
 mod error;

@@ -8,18 +8,23 @@ use super::variational::{VarConfig, VarInput, VarProblem};
 use super::ImageError;
 
 impl VarProblem<'_> {
+    /// rhs = B^{1/2}[HᵀR⁻¹d_p + sLᵀLd] and J(δ = 0) = J_O(0) + (s/2)dᵀLᵀLd.
+    fn rhs_and_j0(&self, ws: &mut Workspace) -> Result<(Vec<f64>, f64), ImageError> {
+        let mut rhs = self.d.clone();
+        self.normal_inplace(&mut rhs, &mut ws.op)?;
+        let j0 = self.obs_j0 + 0.5 * self.scale * dot(&self.d, &rhs);
+        for (j, v) in rhs.iter_mut().enumerate() {
+            *v = self.sqrt_b[j] * (self.obs_rhs[j] + self.scale * *v);
+        }
+        Ok((rhs, j0))
+    }
+
     /// Minimise J; writes the increment δ on V (cell order of [`VarProblem::cells`]).
     pub fn solve(&self, delta: &mut [f64], ws: &mut Workspace) -> Result<VarReport, ImageError> {
         let nv = self.cells.len();
         self.plan.check_len("increment on V", delta.len(), nv)?;
         let (s, sb) = (self.scale, &self.sqrt_b);
-        // rhs = B^{1/2}[HᵀR⁻¹d_p + sLᵀLd]; J(δ = 0) = J_O(0) + (s/2)dᵀLᵀLd.
-        let mut rhs = self.d.clone();
-        self.normal_inplace(&mut rhs, &mut ws.op)?;
-        let j0 = self.obs_j0 + 0.5 * s * dot(&self.d, &rhs);
-        for j in 0..nv {
-            rhs[j] = sb[j] * (self.obs_rhs[j] + s * rhs[j]);
-        }
+        let (rhs, j0) = self.rhs_and_j0(ws)?;
         let m_inv: Vec<f64> = (0..nv)
             .map(|j| 1.0 / (1.0 + sb[j] * sb[j] * self.obs_diag[j]))
             .collect();

@@ -1,0 +1,111 @@
+//! Deeper layers in the EnKF-like analysis through ensemble cross-covariances in
+//! coefficient space (IMAGE.md §4 step 7, `deep_layers = 'ensemble'`):
+//! g^l_k = α_b Σ_i a^l_ik a_ik/((N − 1)(b_k + r_k)), x^l_i ← x^l_i + Z_AᵀE⁺C*(g^l ∘ e_i),
+//! with e_i the top layer's perturbed innovation coefficients. The block-diagonal
+//! multivariate update: each coefficient of a deeper layer regresses on the same
+//! coefficient of the top layer only. `max_gain` does not apply to these gains.
+
+use super::enkf_like::{check_ensemble, member_mean, transform_difference, EnkfLikeGain};
+use super::plan::{ImagePlan, OpScratch, Workspace};
+use super::ImageError;
+
+impl EnkfLikeGain {
+    /// Update one deeper layer `deep` (members in the same order as `top`). `top` must be
+    /// the top layer **before** [`EnkfLikeGain::update_members`] (its prior anomalies and
+    /// innovations drive the update). Only cells of the analysed set are written.
+    pub fn update_deep_layer<T, D, P>(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        top: &[T],
+        deep: &mut [D],
+        perturbed: &[P],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError>
+    where
+        T: AsRef<[f64]>,
+        D: AsRef<[f64]> + AsMut<[f64]>,
+        P: AsRef<[f64]>,
+    {
+        if self.cross_factor.is_empty() {
+            return Err(ImageError::BadParameter {
+                what: "deep-layer gain",
+                value: 0.0,
+                why: "needs a gain from EnkfLikeGain::estimate (b and r), not a uniform one",
+            });
+        }
+        plan.check_len("observed image", observed.len(), plan.n_cells())?;
+        check_ensemble(plan, &self.cells, top, perturbed)?;
+        check_ensemble(plan, &self.cells, deep, perturbed)?;
+        let cross = self.cross_gain(plan, top, deep, ws)?;
+        let Workspace { op, cg } = ws;
+        let fm = &mut cg[1];
+        member_mean(perturbed, &self.cells.obs, fm);
+        for ((x, xl), f) in top.iter().zip(deep.iter_mut()).zip(perturbed) {
+            let (x, xl, f) = (x.as_ref(), xl.as_mut(), f.as_ref());
+            op.grid.fill(0.0);
+            for &c in self.cells.obs.indices() {
+                let c = c as usize;
+                op.grid[c] = observed[c] + (f[c] - fm[c]) - x[c];
+            }
+            apply_coefficient_gain(plan, &cross, op)?;
+            for &c in self.cells.analysed.indices() {
+                xl[c as usize] += op.grid[c as usize];
+            }
+        }
+        Ok(())
+    }
+
+    /// g^l_k from the cross-products of the two layers' anomaly coefficients (member order).
+    fn cross_gain<T: AsRef<[f64]>, D: AsRef<[f64]>>(
+        &self,
+        plan: &ImagePlan,
+        top: &[T],
+        deep: &[D],
+        ws: &mut Workspace,
+    ) -> Result<Vec<f64>, ImageError> {
+        let Workspace { op, cg } = ws;
+        let [xm, xlm, ..] = cg;
+        member_mean(top, &self.cells.land, xm);
+        member_mean(deep, &self.cells.land, xlm);
+        let total = self.cross_factor.len();
+        let mut cross = vec![0.0; total];
+        for (x, xl) in top.iter().zip(deep) {
+            transform_difference(plan, &self.cells.land, x.as_ref(), xm, op)?;
+            op.kept[..total].copy_from_slice(op.coeffs.as_slice());
+            transform_difference(plan, &self.cells.land, xl.as_ref(), xlm, op)?;
+            for ((s, a), al) in cross
+                .iter_mut()
+                .zip(&op.kept[..total])
+                .zip(op.coeffs.as_slice())
+            {
+                *s += a * al;
+            }
+        }
+        for (s, f) in cross.iter_mut().zip(&self.cross_factor) {
+            *s *= f;
+        }
+        Ok(cross)
+    }
+}
+
+/// op.grid holds Z_V d; leaves E⁺C*(gain ∘ C E Z_V d) in op.grid. E⁺ = Eᵀ/m, the mean of
+/// the mirrored copies, keeps the mean-update operator symmetric on V.
+pub(super) fn apply_coefficient_gain(
+    plan: &ImagePlan,
+    gain: &[f64],
+    op: &mut OpScratch,
+) -> Result<(), ImageError> {
+    plan.extend_into(&op.grid, &mut op.ext)?;
+    plan.curvelet()
+        .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+    for (c, g) in op.coeffs.as_mut_slice().iter_mut().zip(gain) {
+        *c *= g;
+    }
+    plan.curvelet()
+        .inverse(&op.coeffs, &mut op.ext, &mut op.cw)?;
+    plan.fold_into(&op.ext, &mut op.grid)?;
+    let inv_m = 1.0 / plan.multiplicity();
+    op.grid.iter_mut().for_each(|v| *v *= inv_m);
+    Ok(())
+}
