@@ -124,7 +124,10 @@ fn p_values_match_student_t_closed_forms() {
         );
     }
     assert_eq!(pearson_p_value(0.0, 10), 1.0);
-    assert!(Z_975 > 1.95996398454 && Z_975 < 1.95996398455);
+    // The normal quantile of the confidence intervals: t with ν → ∞ is normal (at ν = 10⁶
+    // the two differ by ~3e-7 at this quantile).
+    let p = student_t_two_sided(Z_975, 1e6);
+    assert!((p - 0.05).abs() < 1e-6, "{p}");
 }
 
 /// Centred moving-window anomalies, naive O(n²).

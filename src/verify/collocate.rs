@@ -214,7 +214,7 @@ fn binned(s: &Series, hours: f64) -> BTreeMap<i64, Vec<f64>> {
 /// Collocate three datasets on the same grid: their per-cell means in time bins of `hours`,
 /// for the bins all three have files in (`[dataset][bin][cell]`).
 pub fn collocate(series: [&Series; 3], hours: f64) -> Result<[Vec<Vec<f64>>; 3], VerifyError> {
-    if !(hours > 0.0) {
+    if hours.is_nan() || hours <= 0.0 {
         return Err(VerifyError::Invalid(format!(
             "collocation window {hours} hours: must be positive"
         )));

@@ -479,7 +479,7 @@ pub fn verify_per_cell(
     cells: Option<&CellMask>,
     opts: &PerCellOptions,
 ) -> Result<PerCellResult, VerifyError> {
-    if !(opts.anomaly_window_days > 0.0) {
+    if opts.anomaly_window_days.is_nan() || opts.anomaly_window_days <= 0.0 {
         return Err(VerifyError::Invalid(format!(
             "anomaly window {} days: must be positive",
             opts.anomaly_window_days

@@ -128,15 +128,15 @@ pub fn tca(x: &[f64], y: &[f64], z: &[f64], o: &TcaOptions) -> TcaCell {
         }
     }
     let signal = [qxy * qxz / qyz, qxy * qyz / qxz, qxz * qyz / qxy];
-    for i in 0..3 {
+    for (i, sig) in signal.iter().enumerate() {
         let total = q(i, i);
-        let e = total - signal[i];
+        let e = total - sig;
         if e <= 0.0 {
             out.status = TcaStatus::NegativeErrorVariance;
             continue;
         }
         out.err_var[i] = e;
-        out.snr_db[i] = 10.0 * (signal[i] / e).log10();
+        out.snr_db[i] = 10.0 * (sig / e).log10();
         out.fmse[i] = e / total;
     }
     out
