@@ -11,7 +11,7 @@ use crate::verify::{
     verify_per_cell, verify_variable, write_per_cell_maps, CellMask, PerCellOptions,
 };
 
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory holding the reference history files (LC_HIST_*.nc, searched recursively).
     #[arg(long)]
@@ -41,6 +41,23 @@ pub struct Args {
     pub min_samples: usize,
 }
 
+impl Default for Args {
+    /// The command-line defaults (for callers building the arguments in code).
+    fn default() -> Self {
+        let o = PerCellOptions::default();
+        Args {
+            truth: PathBuf::new(),
+            run: PathBuf::new(),
+            json: None,
+            observed_in: None,
+            per_cell: false,
+            maps: None,
+            anomaly_window_days: o.anomaly_window_days,
+            min_samples: o.min_samples,
+        }
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let mask = args
         .observed_in
@@ -57,12 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let report = if args.per_cell || args.maps.is_some() {
         let opts = PerCellOptions {
-            // clap gives the default; a struct literal may leave it 0.
-            anomaly_window_days: if args.anomaly_window_days == 0.0 {
-                35.0
-            } else {
-                args.anomaly_window_days
-            },
+            anomaly_window_days: args.anomaly_window_days,
             min_samples: args.min_samples,
         };
         let names = ("SoilMoistV", "m3 m-3");
