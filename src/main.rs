@@ -49,6 +49,10 @@ enum Command {
     Verify(landcycle::commands::verify::Args),
     /// Skill table of several `verify --json` reports (RMSE change against a reference run).
     Skill(landcycle::commands::verify::SkillArgs),
+    /// Observation-space statistics (O-B, normalised innovations, Desroziers check) of a DA run.
+    ObsSpace(landcycle::commands::obs_space::Args),
+    /// Triple collocation: error variances, SNR and fMSE per cell of three collocated datasets.
+    Tca(landcycle::commands::tca::Args),
     /// Print version and build information.
     Version,
 }
@@ -107,6 +111,8 @@ fn main() -> std::process::ExitCode {
         Command::Osse(a) => landcycle::commands::osse::run(&a),
         Command::Verify(a) => landcycle::commands::verify::run(&a),
         Command::Skill(a) => landcycle::commands::verify::skill(&a),
+        Command::ObsSpace(a) => landcycle::commands::obs_space::run(&a),
+        Command::Tca(a) => landcycle::commands::tca::run(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),

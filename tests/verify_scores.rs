@@ -226,6 +226,7 @@ fn pairs_by_valid_time_and_counts_unmatched() {
         run: dir.path().join("run"),
         json: Some(json.clone()),
         observed_in: None,
+        ..Default::default()
     })
     .unwrap();
     let v: serde_json::Value =

@@ -49,7 +49,10 @@ pub fn valid_time_of_name(name: &str) -> Option<NaiveDateTime> {
 
 /// Every regular file anywhere under `dir` whose name passes `keep`, in a fixed order
 /// (directories depth first, entries sorted).
-fn files_under(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, VerifyError> {
+pub(crate) fn files_under(
+    dir: &Path,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, VerifyError> {
     if !dir.is_dir() {
         return Err(VerifyError::NoDirectory(dir.to_path_buf()));
     }
@@ -73,9 +76,12 @@ fn files_under(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, 
     Ok(out)
 }
 
+/// History files by valid time.
+pub type FileIndex = BTreeMap<NaiveDateTime, PathBuf>;
+
 /// All history files anywhere under `dir`, by valid time. Two files with the same valid time
 /// are an error (naming both), since pairing would be ambiguous.
-pub fn find_history_files(dir: &Path) -> Result<BTreeMap<NaiveDateTime, PathBuf>, VerifyError> {
+pub fn find_history_files(dir: &Path) -> Result<FileIndex, VerifyError> {
     let mut out = BTreeMap::new();
     for p in files_under(dir, &|n| valid_time_of_name(n).is_some())? {
         let Some(t) = p
@@ -130,7 +136,7 @@ pub fn observed_cells(dir: &Path) -> Result<Option<Vec<bool>>, VerifyError> {
     Ok(mask)
 }
 
-fn nc_err(path: &Path, variable: &str, e: impl std::fmt::Display) -> VerifyError {
+pub(crate) fn nc_err(path: &Path, variable: &str, e: impl std::fmt::Display) -> VerifyError {
     VerifyError::Variable {
         path: path.to_path_buf(),
         variable: variable.to_string(),
@@ -139,7 +145,11 @@ fn nc_err(path: &Path, variable: &str, e: impl std::fmt::Display) -> VerifyError
 }
 
 /// Read a variable as f64 with `_FillValue`/`missing_value` (and |x| ≥ 1e19) as NaN.
-fn read_masked(path: &Path, var: &netcdf::Variable, name: &str) -> Result<Vec<f64>, VerifyError> {
+pub(crate) fn read_masked(
+    path: &Path,
+    var: &netcdf::Variable,
+    name: &str,
+) -> Result<Vec<f64>, VerifyError> {
     let raw: Vec<f64> = var
         .get_values::<f64, _>(..)
         .map_err(|e| nc_err(path, name, e))?;

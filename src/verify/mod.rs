@@ -1,8 +1,8 @@
 //! The `verify` room (see docs/architecture.md, docs/osse.md): scores of a run's soil moisture
 //! against a reference (the OSSE nature run), per soil layer.
 //!
-//! History files of the two directories are paired by valid time. Per layer, over all
-//! land cells where both are finite:
+//! History files of the two directories are paired by valid time. Per layer, **pooled** over
+//! all (cell, time) pairs of land cells where both are finite ([`LayerScores`]):
 //! - bias = mean(run − truth), RMSE = √mean((run − truth)²),
 //! - ubRMSE = √mean((run − truth − bias)²) (= √(RMSE² − bias²), Entekhabi et al. 2010),
 //! - temporal correlation: Pearson r over time per cell, averaged over cells,
@@ -10,8 +10,19 @@
 //! - mean ensemble spread of the run (`SoilMoistV_spread`) where the run has it.
 //!
 //! Correlations are skipped for cells (times) with fewer than 3 pairs or zero variance.
+//!
+//! The community definitions (pytesmo, LVT: metrics per cell over time, then their domain
+//! mean and median, and CF maps) are in [`metrics`] and [`verify_per_cell`]; triple
+//! collocation in [`tca`]; observation-space statistics of the DA diagnostics in
+//! [`obs_space`]. See docs/verification.md.
 
+pub mod collocate;
 pub mod history;
+pub mod maps;
+pub mod metrics;
+pub mod obs_space;
+pub mod stats;
+pub mod tca;
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +30,11 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use history::{
-    find_history_files, observed_cells, read_field, read_grid, read_spread, LayerField,
+    find_history_files, observed_cells, read_field, read_grid, read_spread, HistoryGridInfo,
+    LayerField,
 };
+pub use maps::{write_maps, MapField, MapFile};
+pub use metrics::{cell_metrics, CellMetrics, PerCellLayer, PerCellOptions, METRICS};
 
 /// Errors of verification, each naming the file, variable or time involved.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +73,8 @@ pub enum VerifyError {
     },
     #[error("reports not comparable: {0}")]
     NotComparable(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The JSON report writes non-finite numbers as null; read them back as NaN.
@@ -66,7 +82,8 @@ fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// Scores of one soil layer.
+/// Scores of one soil layer. `rmse`, `bias` and `ubrmse` are **pooled** over all (cell,
+/// time) pairs (not the per-cell community definition: see [`PerCellLayer`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerScores {
     /// 1-based soil layer.
@@ -108,7 +125,24 @@ pub struct VerifyReport {
     pub unmatched_run: usize,
     /// Which cells were scored: "all land cells", or the cells observed in a DA run.
     pub cells: String,
+    /// Pooled scores per layer (see [`LayerScores`]).
     pub layers: Vec<LayerScores>,
+    /// Per-cell temporal metrics and their domain statistics (`verify --per-cell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_cell: Option<PerCellSummary>,
+}
+
+/// Per-cell metrics of a report: the definitions used and per layer the domain statistics
+/// (the maps stay in memory, in [`PerCellLayer::cells`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerCellSummary {
+    /// How anomalies were formed.
+    pub anomaly: String,
+    pub anomaly_window_days: f64,
+    pub min_samples: usize,
+    /// Level of the Fisher-z confidence intervals.
+    pub confidence_level: f64,
+    pub layers: Vec<PerCellLayer>,
 }
 
 /// Per-layer accumulators over time.
@@ -272,14 +306,23 @@ impl CellMask {
     }
 }
 
-/// Verify any layered or single-level history variable `name` (units for the report).
-pub fn verify_variable(
+/// The paired fields of two history directories: `[layer][time][cell]`, with the cell mask
+/// applied to the truth (so masked cells are missing).
+pub struct Paired {
+    pub times: Vec<NaiveDateTime>,
+    pub truth: Vec<Vec<Vec<f64>>>,
+    pub run: Vec<Vec<Vec<f64>>>,
+    pub spread: Vec<Vec<Option<Vec<f64>>>>,
+    /// The first truth file (grid and coordinates of the maps).
+    pub first_truth_file: PathBuf,
+    pub n_truth_files: usize,
+    pub n_run_files: usize,
+}
+
+fn common_times(
     truth_dir: &Path,
     run_dir: &Path,
-    name: &str,
-    units: &str,
-    cells: Option<&CellMask>,
-) -> Result<VerifyReport, VerifyError> {
+) -> Result<(Vec<NaiveDateTime>, history::FileIndex, history::FileIndex), VerifyError> {
     let tf = find_history_files(truth_dir)?;
     let rf = find_history_files(run_dir)?;
     if tf.is_empty() {
@@ -297,43 +340,37 @@ pub fn verify_variable(
             n_run: rf.len(),
         });
     }
-    // [layer][time][cell]
-    let mut truth: Vec<Vec<Vec<f64>>> = Vec::new();
-    let mut run: Vec<Vec<Vec<f64>>> = Vec::new();
-    let mut spread: Vec<Vec<Option<Vec<f64>>>> = Vec::new();
-    let mut first: Option<(LayerField, PathBuf)> = None;
+    Ok((common, tf, rf))
+}
+
+/// Read and pair the field `name` of the two directories at their common valid times.
+pub fn load_pairs(
+    truth_dir: &Path,
+    run_dir: &Path,
+    name: &str,
+    cells: Option<&CellMask>,
+) -> Result<Paired, VerifyError> {
+    let (common, tf, rf) = common_times(truth_dir, run_dir)?;
+    let mut p = Paired {
+        times: common.clone(),
+        truth: Vec::new(),
+        run: Vec::new(),
+        spread: Vec::new(),
+        first_truth_file: tf[&common[0]].clone(),
+        n_truth_files: tf.len(),
+        n_run_files: rf.len(),
+    };
+    let mut first: Option<LayerField> = None;
     for t in &common {
         let (tp, rp) = (&tf[t], &rf[t]);
         let a = read_field(tp, name)?;
         let b = read_field(rp, name)?;
         let s = read_spread(rp, name)?;
-        let same = |x: &LayerField, y: &LayerField| {
-            x.n_layers == y.n_layers && x.ny == y.ny && x.nx == y.nx
-        };
-        let reference = first.as_ref().map_or(&a, |(f, _)| f);
-        let bad_spread = s.as_ref().is_some_and(|s| !same(s, &b));
-        if !same(&a, &b) || !same(reference, &a) || bad_spread {
-            return Err(VerifyError::Mismatch {
-                truth: tp.clone(),
-                run: rp.clone(),
-                truth_shape: shape(&a),
-                run_shape: shape(&b),
-            });
-        }
-        if truth.is_empty() {
-            truth = vec![Vec::new(); a.n_layers];
-            run = vec![Vec::new(); a.n_layers];
-            spread = vec![Vec::new(); a.n_layers];
-        }
-        if let Some(m) = cells {
-            if m.mask.len() != a.ny * a.nx {
-                return Err(VerifyError::Mismatch {
-                    truth: tp.clone(),
-                    run: rp.clone(),
-                    truth_shape: shape(&a),
-                    run_shape: format!("cell mask of {} cells", m.mask.len()),
-                });
-            }
+        check_shapes(tp, rp, (first.as_ref(), &a, &b, s.as_ref()), cells)?;
+        if p.truth.is_empty() {
+            p.truth = vec![Vec::new(); a.n_layers];
+            p.run = vec![Vec::new(); a.n_layers];
+            p.spread = vec![Vec::new(); a.n_layers];
         }
         for k in 0..a.n_layers {
             let mut tr = a.layer(k).to_vec();
@@ -344,31 +381,191 @@ pub fn verify_variable(
                     }
                 }
             }
-            truth[k].push(tr);
-            run[k].push(b.layer(k).to_vec());
-            spread[k].push(s.as_ref().map(|s| s.layer(k).to_vec()));
+            p.truth[k].push(tr);
+            p.run[k].push(b.layer(k).to_vec());
+            p.spread[k].push(s.as_ref().map(|s| s.layer(k).to_vec()));
         }
         if first.is_none() {
-            first = Some((a, tp.clone()));
+            first = Some(a);
         }
     }
-    let layers = (0..truth.len())
-        .map(|k| layer_scores(k + 1, &truth[k], &run[k], &spread[k]))
+    Ok(p)
+}
+
+/// Same layers and grid in truth, run, spread, the first truth file and the cell mask.
+fn check_shapes(
+    tp: &Path,
+    rp: &Path,
+    (first, a, b, s): (
+        Option<&LayerField>,
+        &LayerField,
+        &LayerField,
+        Option<&LayerField>,
+    ),
+    cells: Option<&CellMask>,
+) -> Result<(), VerifyError> {
+    let same =
+        |x: &LayerField, y: &LayerField| x.n_layers == y.n_layers && x.ny == y.ny && x.nx == y.nx;
+    let reference = first.unwrap_or(a);
+    let bad_spread = s.is_some_and(|s| !same(s, b));
+    let mismatch = |run_shape: String| VerifyError::Mismatch {
+        truth: tp.to_path_buf(),
+        run: rp.to_path_buf(),
+        truth_shape: shape(a),
+        run_shape,
+    };
+    if !same(a, b) || !same(reference, a) || bad_spread {
+        return Err(mismatch(shape(b)));
+    }
+    match cells {
+        Some(m) if m.mask.len() != a.ny * a.nx => {
+            Err(mismatch(format!("cell mask of {} cells", m.mask.len())))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn report_of(
+    (truth_dir, run_dir): (&Path, &Path),
+    (name, units): (&str, &str),
+    cells: Option<&CellMask>,
+    p: &Paired,
+) -> VerifyReport {
+    let layers = (0..p.truth.len())
+        .map(|k| layer_scores(k + 1, &p.truth[k], &p.run[k], &p.spread[k]))
         .collect();
     let fmt = |t: &NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    Ok(VerifyReport {
+    VerifyReport {
         variable: name.to_string(),
         units: units.to_string(),
         truth_dir: truth_dir.to_path_buf(),
         run_dir: run_dir.to_path_buf(),
-        n_times: common.len(),
-        first_time: fmt(&common[0]),
-        last_time: fmt(&common[common.len() - 1]),
-        unmatched_truth: tf.len() - common.len(),
-        unmatched_run: rf.len() - common.len(),
+        n_times: p.times.len(),
+        first_time: fmt(&p.times[0]),
+        last_time: fmt(&p.times[p.times.len() - 1]),
+        unmatched_truth: p.n_truth_files - p.times.len(),
+        unmatched_run: p.n_run_files - p.times.len(),
         cells: cells.map_or_else(|| "all land cells".to_string(), |m| m.description.clone()),
         layers,
-    })
+        per_cell: None,
+    }
+}
+
+/// Verify any layered or single-level history variable `name` (units for the report):
+/// pooled scores per layer.
+pub fn verify_variable(
+    truth_dir: &Path,
+    run_dir: &Path,
+    name: &str,
+    units: &str,
+    cells: Option<&CellMask>,
+) -> Result<VerifyReport, VerifyError> {
+    let p = load_pairs(truth_dir, run_dir, name, cells)?;
+    Ok(report_of((truth_dir, run_dir), (name, units), cells, &p))
+}
+
+/// A report with per-cell metrics, and the grid of the scored files (for maps).
+pub struct PerCellResult {
+    pub report: VerifyReport,
+    pub grid: HistoryGridInfo,
+}
+
+/// Verify `name` with the pooled scores and the per-cell temporal metrics
+/// ([`metrics::cell_metrics`]) of every layer and their domain mean and median.
+pub fn verify_per_cell(
+    truth_dir: &Path,
+    run_dir: &Path,
+    (name, units): (&str, &str),
+    cells: Option<&CellMask>,
+    opts: &PerCellOptions,
+) -> Result<PerCellResult, VerifyError> {
+    if opts.anomaly_window_days.is_nan() || opts.anomaly_window_days <= 0.0 {
+        return Err(VerifyError::Invalid(format!(
+            "anomaly window {} days: must be positive",
+            opts.anomaly_window_days
+        )));
+    }
+    let p = load_pairs(truth_dir, run_dir, name, cells)?;
+    let grid = read_grid(&p.first_truth_file)?;
+    let mut report = report_of((truth_dir, run_dir), (name, units), cells, &p);
+    let t_days: Vec<f64> = p
+        .times
+        .iter()
+        .map(|t| crate::time::epoch_seconds(*t) as f64 / 86_400.0)
+        .collect();
+    let layers = (0..p.truth.len())
+        .map(|k| metrics::per_cell_layer(k + 1, &t_days, &p.truth[k], &p.run[k], opts))
+        .collect();
+    report.per_cell = Some(PerCellSummary {
+        anomaly: format!(
+            "x - mean of x over |t_j - t| <= {} days (centred moving window, pytesmo calc_anomaly)",
+            0.5 * opts.anomaly_window_days
+        ),
+        anomaly_window_days: opts.anomaly_window_days,
+        min_samples: opts.min_samples,
+        confidence_level: 0.95,
+        layers,
+    });
+    Ok(PerCellResult { report, grid })
+}
+
+/// The per-cell metric maps of a report as map fields (`[layer][y][x]`).
+pub fn per_cell_map_fields(report: &VerifyReport) -> Vec<MapField> {
+    let Some(pc) = &report.per_cell else {
+        return Vec::new();
+    };
+    METRICS
+        .iter()
+        .map(|d| MapField {
+            name: d.name.to_string(),
+            long_name: format!("{} of {} (run vs reference)", d.long_name, report.variable),
+            units: d.units.unwrap_or(&report.units).to_string(),
+            layered: true,
+            data: pc
+                .layers
+                .iter()
+                .flat_map(|l| l.cells.iter().map(d.get))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Write the per-cell metric maps of `r` as a CF NetCDF file.
+pub fn write_per_cell_maps(path: &Path, r: &PerCellResult) -> Result<(), VerifyError> {
+    let Some(pc) = &r.report.per_cell else {
+        return Err(VerifyError::Invalid(
+            "the report has no per-cell metrics to map".into(),
+        ));
+    };
+    let fields = per_cell_map_fields(&r.report);
+    let globals = [
+        (
+            "title",
+            "landcycle per-cell verification metrics".to_string(),
+        ),
+        (
+            "source",
+            format!("landcycle {} verify --per-cell", env!("CARGO_PKG_VERSION")),
+        ),
+        ("reference_dir", r.report.truth_dir.display().to_string()),
+        ("run_dir", r.report.run_dir.display().to_string()),
+        ("variable", r.report.variable.clone()),
+        (
+            "period",
+            format!("{} .. {}", r.report.first_time, r.report.last_time),
+        ),
+        ("anomaly_definition", pc.anomaly.clone()),
+        ("cells", r.report.cells.clone()),
+    ];
+    write_maps(
+        path,
+        &MapFile {
+            grid: &r.grid,
+            n_layers: pc.layers.len(),
+            fields: &fields,
+            globals: &globals,
+        },
+    )
 }
 
 impl VerifyReport {
@@ -385,6 +582,10 @@ impl VerifyReport {
             self.unmatched_run
         );
         s.push_str(&format!("cells: {}\n", self.cells));
+        s.push_str(
+            "pooled over all (cell, time) pairs: RMSE, bias, ubRMSE; R_time: mean of per-cell R; \
+             R_space: mean over times\n",
+        );
         s.push_str(&format!(
             "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             "layer", "pairs", "RMSE", "bias", "ubRMSE", "R_time", "R_space", "spread"
@@ -401,6 +602,9 @@ impl VerifyReport {
                 l.spatial_correlation,
                 l.mean_spread
             ));
+        }
+        if let Some(pc) = &self.per_cell {
+            s.push_str(&per_cell_table(pc));
         }
         s
     }
@@ -424,14 +628,24 @@ impl VerifyReport {
 
     /// Write the JSON report atomically.
     pub fn write_json(&self, path: &Path) -> Result<(), VerifyError> {
-        let text = self.to_json();
-        crate::io::atomic_write(path, |tmp| {
-            std::fs::write(tmp, text.as_bytes()).map_err(|e| VerifyError::Io {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
-        })
+        write_text(path, &self.to_json())
     }
+}
+
+/// Write a text file (a JSON report) atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), VerifyError> {
+    crate::io::atomic_write(path, |tmp| {
+        std::fs::write(tmp, text.as_bytes()).map_err(|e| VerifyError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// A value as pretty JSON with non-finite numbers as null.
+pub fn to_json_text<T: Serialize>(value: &T) -> String {
+    let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// A skill table of several runs scored against the same truth on the same cells: RMSE per
@@ -495,6 +709,44 @@ pub fn comparison_table(
         s.push_str(&format!("  {}\n", ratios.join(" / ")));
     }
     Ok(s)
+}
+
+/// The domain mean and median of the per-cell metrics, one row per layer and statistic.
+fn per_cell_table(pc: &PerCellSummary) -> String {
+    let cols = [
+        "rmse",
+        "bias",
+        "ubrmse",
+        "r",
+        "r_ci_lower",
+        "r_ci_upper",
+        "anomaly_r",
+    ];
+    let mut s = format!(
+        "per cell over time (min {} pairs; anomalies: {}):\n{:>5} {:>6} {:>6}",
+        pc.min_samples, pc.anomaly, "layer", "stat", "cells"
+    );
+    for c in cols {
+        s.push_str(&format!(" {c:>10}"));
+    }
+    s.push('\n');
+    for l in &pc.layers {
+        for (stat, get) in [
+            (
+                "mean",
+                (|m: &metrics::MetricSummary| m.mean) as fn(&_) -> f64,
+            ),
+            ("median", |m| m.median),
+        ] {
+            s.push_str(&format!("{:>5} {stat:>6} {:>6}", l.layer, l.n_cells_scored));
+            for c in cols {
+                let v = l.summary(c).map_or(f64::NAN, get);
+                s.push_str(&format!(" {v:>10.5}"));
+            }
+            s.push('\n');
+        }
+    }
+    s
 }
 
 impl From<crate::io::IoError> for VerifyError {
