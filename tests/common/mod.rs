@@ -1,6 +1,8 @@
 //! Shared helpers of the driver tests: a small synthetic case and running the binary.
 #![allow(dead_code)]
 
+pub mod bucket_case;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
