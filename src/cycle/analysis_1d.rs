@@ -433,8 +433,15 @@ impl Assimilation {
     }
 }
 
-/// The accepted observations of this rank's cells: local cell → (product index, value).
-type Accepted = BTreeMap<usize, Vec<(usize, CellObsValue)>>;
+/// The accepted observations of one cell: each value with the index of its product.
+#[derive(Default)]
+struct CellAccepted {
+    products: Vec<usize>,
+    values: Vec<CellObsValue>,
+}
+
+/// The accepted observations of this rank's cells, by local cell.
+type Accepted = BTreeMap<usize, CellAccepted>;
 
 impl Analysis1D {
     /// Values per analysed cell in the diagnostics record: per sensor (value, error σ,
@@ -475,19 +482,17 @@ impl Analysis1D {
     /// bias correction works on the product's own units.
     fn own_cells<M: LandModel>(
         &self,
-        si: usize,
         cells: &[CellObs],
         (model, ens): (&M, &CellEnsemble<M>),
-        percent_clim: bool,
+        to_volumetric: bool,
     ) -> Vec<CellObs> {
-        let saturation = self.sensors[si].product.units() == ObsUnits::PercentSaturation;
         let mut mine = Vec::new();
         for c in cells {
             let Some(&lc) = self.local.get(&(c.cell as u64)) else {
                 continue;
             };
             let mut c = *c;
-            if saturation && !percent_clim {
+            if to_volumetric {
                 let (wilting, porosity) = model.surface_hydraulics(ens.params(lc));
                 c.value = saturation_to_volumetric(c.value, wilting, porosity);
                 c.error_sd *= (porosity - wilting) / 100.0;
@@ -513,8 +518,8 @@ impl Analysis1D {
             };
             let bias = self.bias[si].as_ref();
             let percent_clim = bias.is_some_and(|(_, c)| c.obs_units.contains("percent"));
-            let mine = self.own_cells(si, cells, me, percent_clim);
             let saturation = s.product.units() == ObsUnits::PercentSaturation;
+            let mine = self.own_cells(cells, me, saturation && !percent_clim);
             let bias = bias.map(|(m, c)| BiasStep {
                 climatology: c,
                 method: *m,
@@ -535,7 +540,9 @@ impl Analysis1D {
                     error_sd: c.error_sd,
                     layer_weights: self.weights[si].clone(),
                 };
-                per_cell.entry(lc).or_default().push((si, v));
+                let cell = per_cell.entry(lc).or_default();
+                cell.products.push(si);
+                cell.values.push(v);
             }
         }
         per_cell
@@ -560,14 +567,19 @@ impl Analysis1D {
             return Vec::new();
         }
         let mut mine = Vec::new();
-        for (&lc, list) in per_cell {
+        let mut layers = Vec::new();
+        for (&lc, acc) in per_cell {
             let id = ens.ids()[lc];
             let (lat, lon) = self.centre(id);
-            for (si, v) in list {
+            for (&si, v) in acc.products.iter().zip(&acc.values) {
                 let background = ens
                     .members(lc)
                     .iter()
-                    .map(|s| weighted(&self.weights[*si], &model.soil_moisture(s)))
+                    .map(|s| {
+                        layers.clear();
+                        model.extend_soil_moisture(s, &mut layers);
+                        weighted(&self.weights[si], &layers)
+                    })
                     .collect();
                 mine.push(SharedObs {
                     cell_id: id,
@@ -632,10 +644,11 @@ impl Analysis1D {
     }
 
     /// The diagnostics record of one analysed cell.
-    fn record(&self, list: &[(usize, CellObsValue)], r: &CellAnalysis) -> Vec<f64> {
+    fn record(&self, acc: Option<&CellAccepted>, r: &CellAnalysis) -> Vec<f64> {
         let (ns, nl) = (self.sensors.len(), self.layer_thickness.len());
         let mut rec = vec![f64::NAN; self.record_width()];
-        for (j, (si, v)) in list.iter().enumerate() {
+        let own = acc.map(|a| a.products.iter().zip(&a.values));
+        for (j, (&si, v)) in own.into_iter().flatten().enumerate() {
             rec[4 * si] = v.value;
             rec[4 * si + 1] = v.error_sd;
             rec[4 * si + 2] = r.innovation[j];
@@ -672,10 +685,10 @@ impl Analysis1D {
         let targets = self.targets(&shared, &per_cell, (model, ens), forcing, t);
         let cells: BTreeSet<usize> = per_cell.keys().chain(targets.keys()).copied().collect();
         for lc in cells {
-            let list = per_cell.get(&lc).map(Vec::as_slice).unwrap_or(&[]);
+            let acc = per_cell.get(&lc);
+            let own = acc.map(|a| a.values.as_slice()).unwrap_or(&[]);
             let near = targets.get(&lc).map(Vec::as_slice).unwrap_or(&[]);
             let id = ens.ids()[lc];
-            let own: Vec<CellObsValue> = list.iter().map(|(_, v)| v.clone()).collect();
             let ctx = CellContext {
                 seed: self.seed,
                 cell_id: id,
@@ -685,7 +698,7 @@ impl Analysis1D {
             };
             let (params, states) = ens.cell_mut(lc);
             let cell_obs = CellObservations {
-                own: &own,
+                own,
                 neighbours: near,
             };
             let r = analyse_cell(model, params, states, cell_obs, &ctx).map_err(|source| {
@@ -696,7 +709,7 @@ impl Analysis1D {
                 }
             })?;
             out.ids.push(id);
-            out.records.extend(self.record(list, &r));
+            out.records.extend(self.record(acc, &r));
         }
         Ok(out)
     }

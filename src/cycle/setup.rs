@@ -51,44 +51,50 @@ fn load_statics(cfg: &Config, comm: &dyn Communicator) -> Result<LoadedStatics, 
         let d = Decomposition::new(grid, comm.size())?;
         Ok((d.cells_of(comm.rank()).to_vec(), d.n_land()))
     };
-    let loaded = match cfg.domain.static_format {
+    let s = match cfg.domain.static_format {
         StaticFormat::Landcycle => {
             let grid = StaticFields::read_landcycle_grid(path)?;
             let (ids, n_land) = decompose(&grid)?;
             let cells = StaticFields::read_landcycle_cells(path, &ids)?;
             // Vegetation/soil datasets are global attributes: read them through a cheap open.
-            let (veg, soil) = StaticFields::read_landcycle_datasets(path)?;
-            (grid, veg, soil, ids, cells, n_land)
+            let (vegetation_dataset, soil_dataset) = StaticFields::read_landcycle_datasets(path)?;
+            LoadedStatics {
+                grid,
+                vegetation_dataset,
+                soil_dataset,
+                ids,
+                cells,
+                n_land,
+            }
         }
         StaticFormat::GeoEm => {
-            let s = StaticFields::read_geo_em(path)?;
-            let (ids, n_land) = decompose(&s.grid)?;
+            let f = StaticFields::read_geo_em(path)?;
+            let (ids, n_land) = decompose(&f.grid)?;
             let cells = ids
                 .iter()
-                .map(|&id| s.try_cell_statics(id))
+                .map(|&id| f.try_cell_statics(id))
                 .collect::<Result<Vec<_>, _>>()?;
-            let veg = s.vegetation_dataset.name().to_string();
-            (s.grid, veg, s.soil_dataset, ids, cells, n_land)
+            LoadedStatics {
+                vegetation_dataset: f.vegetation_dataset.name().to_string(),
+                grid: f.grid,
+                soil_dataset: f.soil_dataset,
+                ids,
+                cells,
+                n_land,
+            }
         }
     };
-    let (grid, vegetation_dataset, soil_dataset, ids, cells, n_land) = loaded;
     if let Some(want) = cfg.domain.vegetation_dataset {
-        if want.name() != vegetation_dataset {
+        if want.name() != s.vegetation_dataset {
             return Err(CycleError::Invalid(format!(
-                "domain:vegetation_dataset is {} but static file {} uses {vegetation_dataset}",
+                "domain:vegetation_dataset is {} but static file {} uses {}",
                 want.name(),
-                path.display()
+                path.display(),
+                s.vegetation_dataset
             )));
         }
     }
-    Ok(LoadedStatics {
-        grid,
-        vegetation_dataset,
-        soil_dataset,
-        ids,
-        cells,
-        n_land,
-    })
+    Ok(s)
 }
 
 /// The model from the run's setup and this rank's per-cell parameters.
