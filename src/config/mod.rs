@@ -6,8 +6,14 @@
 //! struct, resolves relative paths against the namelist's directory and validates the
 //! whole. Every error names the file, line and column.
 
+mod image;
 pub mod namelist;
 pub mod schema;
+
+pub use image::{
+    ImageBSource, ImageConfig, ImageDeepLayers, ImageGapPolicy, ImageMethod, ImageOrder,
+    ImageUpdate,
+};
 
 pub use namelist::{Location, Namelist, NamelistError};
 
@@ -513,6 +519,8 @@ pub struct Config {
     /// `&bucket`, defaults when left out; meaningful only for `model = 'bucket'`.
     pub bucket: BucketConfig,
     pub da: DaConfig,
+    /// `&image`, defaults (off) when left out.
+    pub image: ImageConfig,
     /// `&nrt`, defaults when left out; read only by `landcycle nrt`.
     pub nrt: NrtConfig,
     /// Absolute path of the namelist file.
@@ -549,6 +557,8 @@ impl Config {
         let bucket: BucketConfig = l.group("bucket")?;
         let mut da: DaConfig = l.group("da")?;
         let nrt: NrtConfig = l.group("nrt")?;
+        let mut image: ImageConfig = l.group("image")?;
+        image.gridded_directory = resolve(&base, &image.gridded_directory);
         da.smap_directory = resolve(&base, &da.smap_directory);
         da.ascat_directory = resolve(&base, &da.ascat_directory);
         da.smap_climatology = da.smap_climatology.as_ref().map(|p| resolve(&base, p));
@@ -566,6 +576,7 @@ impl Config {
             restart,
             bucket,
             da,
+            image,
             nrt,
             namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             namelist_text: text.to_string(),
@@ -620,6 +631,7 @@ impl Config {
             "restart" => serde_json::to_value(&self.restart),
             "bucket" => serde_json::to_value(&self.bucket),
             "da" => serde_json::to_value(&self.da),
+            "image" => serde_json::to_value(&self.image),
             "nrt" => serde_json::to_value(&self.nrt),
             _ => Ok(serde_json::Value::Null),
         };
@@ -1119,7 +1131,8 @@ impl Loader<'_> {
             return Err(self.err(g, "state_tau_hours", "must be positive".into()));
         }
         self.check_corr(g, "state_corr", &p.state_corr, layers, "state_std")?;
-        self.validate_da(c)
+        self.validate_da(c)?;
+        self.validate_image(c)
     }
 
     /// `&bucket` of a bucket run; returns its layer count.

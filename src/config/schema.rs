@@ -92,6 +92,15 @@ pub const GROUPS: &[GroupSpec] = &[
                   invocation. Read only by `landcycle nrt`; operational, so no key of this group \
                   enters the fingerprint and existing namelists and restarts are unaffected.",
     },
+    GroupSpec {
+        name: "image",
+        required: false,
+        meaning: "Curvelet image analysis of the surface soil-moisture field at each window end \
+                  (docs/image.md): the surface layer(s) of every member are gathered by global \
+                  id, analysed against an observation image (variational or EnKF-like) and the \
+                  increments scattered back. May be left out (no image analysis). As with \
+                  `&da`, no key enters the fingerprint.",
+    },
 ];
 
 use DefaultValue::{Required, Unset, Value};
@@ -353,6 +362,70 @@ pub const SCHEMA: &[KeySpec] = &[
     k("da", "diagnostics", "logical", "", Value(".true."),
       "Write LC_DA_YYYYMMDDHHMM.nc diagnostics (innovations, increments, spread, counts) per \
        analysis time to <rundir>/<cycle>/diag.", false),
+    // &image
+    k("image", "enabled", "logical", "", Value(".false."),
+      "Run the image analysis at every window end (needs run:ensemble_size >= 2).", false),
+    k("image", "method", "'var' or 'enkf_like'", "", Value("'var'"),
+      "var: minimise J_B + J_I (one increment for all members); enkf_like: Kalman update of \
+       each kept curvelet coefficient of every member with perturbed observation images.", false),
+    k("image", "gridded_directory", "path (directory)", "", Value("'obs/images'"),
+      "Directory of the observation images (CF NetCDF fields on a regular lat-lon grid).", false),
+    k("image", "gridded_pattern", "string (strftime pattern)", "",
+      Value("'LC_IMGOBS_%Y%m%d%H%M.nc'"),
+      "File name of the image for an analysis time (strftime fields of that time). A missing \
+       file skips the analysis with a warning; the state is left exactly as it was.", false),
+    k("image", "gridded_var", "string", "", Value("'sm_image'"),
+      "Variable of the image (2-D, or with a leading time dimension).", false),
+    k("image", "gridded_scale", "real", "", Value("1.0"),
+      "Factor taking the file's values to m3 m-3 (e.g. 0.01 for GLDAS SoilMoi0_10cm_inst in \
+       kg m-2 over 0.1 m).", false),
+    k("image", "time_tolerance_min", "real", "min", Value("30.0"),
+      "With a time coordinate in the file, the record nearest the analysis time is used if it \
+       is at most this far from it; otherwise the analysis is skipped with a warning.", false),
+    k("image", "sensing_depth_m", "real", "m", Value("0.05"),
+      "Depth the image represents: the model layers overlapping [0, depth] are analysed, each \
+       against the same image (Noah: the top 10 cm layer).", false),
+    k("image", "min_coverage", "real", "", Value("0.5"),
+      "Fewest analysed land cells holding an image pixel, as a fraction of the land cells \
+       passing model QC; below it the analysis is skipped with a warning.", false),
+    k("image", "error_sd", "real", "m3 m-3", Value("0.04"),
+      "sigma_I, the image error sd: the J_I weight 1/sigma_I^2 (var) and the sd of the \
+       perturbed observation images (enkf_like).", false),
+    k("image", "error_corr_km", "real", "km", Value("0.0"),
+      "Correlation length of the image perturbations (enkf_like; 0 = white noise).", false),
+    k("image", "weight", "real", "", Value("1.0"),
+      "lambda, a further factor on the image term of var (0 switches the term off).", false),
+    k("image", "keep_fraction", "real", "", Value("0.5"),
+      "Fraction of curvelet coefficient units of the observed image kept by the threshold mask \
+       (the coarsest band is always kept); 1 keeps all.", false),
+    k("image", "gap_policy", "'exclude' or 'fill'", "", Value("'exclude'"),
+      "var: analysed cells without an image pixel are left out (exclude) or get an innovation \
+       filled from observed neighbours (fill).", false),
+    k("image", "b_source", "'ensemble' or 'constant'", "", Value("'ensemble'"),
+      "var: background error variance from the ensemble (x b_inflation) or b_sd^2.", false),
+    k("image", "b_sd", "real", "m3 m-3", Value("0.02"),
+      "Constant background error sd with b_source = 'constant'.", false),
+    k("image", "b_inflation", "real", "", Value("1.0"),
+      "Factor on the ensemble background variance (var with b_source = 'ensemble'; enkf_like).", false),
+    k("image", "max_iter", "integer", "", Value("100"),
+      "var: conjugate-gradient iteration limit.", false),
+    k("image", "tolerance", "real", "", Value("1e-6"),
+      "var: CG stops when the residual norm falls below this fraction of its start.", false),
+    k("image", "update_coefficients", "'masked' or 'all'", "", Value("'masked'"),
+      "enkf_like: update the coefficients kept by the mask, or all.", false),
+    k("image", "max_gain", "real", "", Unset("no cap"),
+      "enkf_like: upper bound on each coefficient's gain (0 to 1).", false),
+    k("image", "deep_layers", "'model' or 'ensemble'", "", Value("'model'"),
+      "Layers below those analysed: left to the physics (model), or updated through ensemble \
+       cross-covariances with the top layer (ensemble: per coefficient for enkf_like, per cell \
+       regression for var).", false),
+    k("image", "rtps_alpha", "real", "", Value("0.0"),
+      "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1).", false),
+    k("image", "image_order", "'after_1d' or 'before_1d'", "", Value("'after_1d'"),
+      "At the window end, whether the image analysis runs after or before that step's 1-D \
+       analysis.", false),
+    k("image", "diagnostics", "logical", "", Value(".true."),
+      "Write LC_IMG_YYYYMMDDHHMM.nc per image analysis to <rundir>/<cycle>/diag.", false),
     // &nrt
     k("nrt", "obs_latency_minutes", "integer", "min", Value("0"),
       "A cycle T runs no earlier than T + this (also without assimilation); with assimilation \

@@ -8,6 +8,7 @@ use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::forcing_stage::ForcingStage;
 use super::history_output::HistoryOutput;
+use super::image_stage::ImageStage;
 use super::initial::{initial_state, restart_to_use, InitialInputs};
 use super::perturber::{perturbation_groups, Perturber};
 use super::restart_output::RestartOutput;
@@ -184,6 +185,11 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             .map_err(CycleError::from)
         });
         let assim = agree(comm, assim.transpose())?;
+        let image = cfg
+            .image
+            .enabled
+            .then(|| ImageStage::new(&cfg.image, &s.grid, &model, cfg.run.seed, comm.rank() == 0));
+        let image = agree(comm, image.transpose())?;
         let history = HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness());
         let restart_out =
             RestartOutput::new(rundir.clone(), cfg.fingerprint(), cfg.restart.keep as usize);
@@ -200,6 +206,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             perturbers,
             forcing,
             assim,
+            image,
             history,
             restart: restart_out,
             output,

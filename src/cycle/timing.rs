@@ -14,7 +14,7 @@ pub(super) mod stage {
     pub const PHYSICS: &str = "physics";
     pub const ANALYSIS: &str = "assimilation";
     pub const HISTORY: &str = "history output";
-    pub const WINDOW_END: &str = "window-end analyses";
+    pub const IMAGE: &str = "image analysis";
     pub const RESTART: &str = "restart";
     pub const EXPORT: &str = "export";
 }

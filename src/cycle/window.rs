@@ -8,8 +8,9 @@
 //!     b forcing   this rank's cells, next step's file read ahead
 //!     c advance   every member of every cell
 //!     d analyse   the 1-D EnKF at analysis times            (an analysis: changes the state)
+//!     e image     at the window end, the image analysis of the whole surface field,
+//!                 after (or, with image_order = 'before_1d', before) that step's 1-D analysis
 //!     f output    history on its interval                    (an output: reads the state)
-//! e window-end analyses                    (the image analysis goes here)
 //! 3 restart and cycle record
 //! g export to the atmosphere              (a no-op until the coupler lands)
 //! ```
@@ -23,6 +24,8 @@ use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::forcing_stage::ForcingStage;
 use super::history_output::HistoryOutput;
+use super::image_diag::diag_job;
+use super::image_stage::ImageStage;
 use super::obs_window::{FrozenObsFiles, WindowObs};
 use super::perturber::Perturber;
 use super::restart_output::{CycleCommit, RestartOutput};
@@ -30,6 +33,7 @@ use super::rundir::RunDir;
 use super::timing::{stage, StageClock};
 use crate::io::diag::diag_file_name;
 use crate::io::history::history_file_name;
+use crate::io::image_diag::image_diag_file_name;
 use crate::io::writer::Output;
 use crate::lsm::{Forcing, LandModel};
 use crate::parallel::Communicator;
@@ -49,6 +53,7 @@ pub struct WindowRunner<'c, M: LandModel> {
     pub(super) perturbers: Perturbers,
     pub(super) forcing: ForcingStage,
     pub(super) assim: Option<Assimilation>,
+    pub(super) image: Option<ImageStage>,
     pub(super) history: HistoryOutput,
     pub(super) restart: RestartOutput,
     /// The root's output policy (background writer or synchronous); `None` on other ranks.
@@ -111,10 +116,19 @@ impl<M: LandModel> WindowRunner<'_, M> {
             self.perturb(t0)?;
             let base = self.read_forcing(t0, t1)?;
             self.advance(base.as_deref(), t1)?;
+            let (end, first) = (
+                t1 == w.end,
+                self.image.as_ref().is_some_and(|i| i.before_1d()),
+            );
+            if end && first {
+                self.image_analysis(w)?;
+            }
             self.analyse(obs.as_ref(), w, t1, base.as_deref())?;
+            if end && !first {
+                self.image_analysis(w)?;
+            }
             self.write_history(w, t1)?;
         }
-        self.window_end_analyses(w)?;
         self.write_restart(w)?;
         self.export(w)
     }
@@ -245,11 +259,24 @@ impl<M: LandModel> WindowRunner<'_, M> {
         agree(self.comm, r)
     }
 
-    /// Stage e: analyses at the end of the window (none configured yet: the image
-    /// analysis of the whole surface field will run here).
-    fn window_end_analyses(&mut self, _w: &Window) -> Result<(), CycleError> {
-        let _s = self.clock.start(stage::WINDOW_END);
-        Ok(())
+    /// Stage e: the image analysis of the whole surface field at the window end, and its
+    /// diagnostics file.
+    fn image_analysis(&mut self, w: &Window) -> Result<(), CycleError> {
+        let Some(image) = self.image.as_mut() else {
+            return Ok(());
+        };
+        let _s = self.clock.start(stage::IMAGE);
+        let me = (&self.model, &mut self.ens);
+        // Only the root holds diagnostics: every rank still joins the agreement.
+        let diag = image.run(self.comm, me, w.end)?;
+        let r = match (diag, self.output.as_ref()) {
+            (Some(diag), Some(out)) => {
+                let dir = self.rundir.cycle_dir(w.end, "diag");
+                out.submit(diag_job(diag, dir.join(image_diag_file_name(w.end))))
+            }
+            _ => Ok(()),
+        };
+        agree(self.comm, r)
     }
 
     /// Stage 3: the restart of the window's end, then the cycle record.

@@ -212,6 +212,63 @@ fn classify(file: &netcdf::File, dim: &str) -> Role {
     }
 }
 
+/// The valid times of the records of `var_name` along its time dimension, or `None` when it
+/// has none (a file holding one field). Times are CF "<unit> since <date>" values.
+pub fn time_axis(
+    path: &Path,
+    var_name: &str,
+) -> Result<Option<Vec<chrono::NaiveDateTime>>, GriddedError> {
+    let file = netcdf::open(path).map_err(|e| GriddedError::File {
+        file: path.to_path_buf(),
+        action: "cannot open as NetCDF",
+        source: e,
+    })?;
+    let verr = |msg: String| GriddedError::Variable {
+        file: path.to_path_buf(),
+        var: var_name.to_string(),
+        msg,
+    };
+    let Some(var) = file.variable(var_name) else {
+        return Err(GriddedError::NoVariable {
+            file: path.to_path_buf(),
+            var: var_name.to_string(),
+            available: file
+                .variables()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+    let Some(tdim) = dims.iter().find(|d| classify(&file, d) == Role::Time) else {
+        return Ok(None);
+    };
+    let tvar = file.variable(tdim).ok_or_else(|| {
+        verr(format!(
+            "time dimension '{tdim}' has no coordinate variable"
+        ))
+    })?;
+    let units = var_attr(&tvar, "units")
+        .and_then(|a| attr_str(&a))
+        .ok_or_else(|| verr(format!("time coordinate '{tdim}' has no units")))?;
+    let (scale, epoch) = crate::obs::parse_time_units(&units).ok_or_else(|| {
+        verr(format!(
+            "time coordinate '{tdim}': cannot read units '{units}'"
+        ))
+    })?;
+    let values: Vec<f64> = tvar
+        .get_values(..)
+        .map_err(|e| verr(format!("reading time coordinate '{tdim}': {e}")))?;
+    values
+        .iter()
+        .map(|&v| {
+            crate::obs::time_from_seconds(epoch, v * scale)
+                .ok_or_else(|| verr(format!("time value {v} {units} is out of range")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// Read one 2-D field from `path`.
 pub fn read_field(
     path: &Path,

@@ -13,6 +13,7 @@ pub mod climatology;
 pub mod diag;
 pub mod gridded;
 pub mod history;
+pub mod image_diag;
 pub mod restart;
 pub mod writer;
 

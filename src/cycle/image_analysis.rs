@@ -1,0 +1,284 @@
+//! The root's part of the image stage: from the gathered ensemble and the observation image
+//! to increments per layer and member (`da::image`), and the numbers of the diagnostics
+//! file. Sums over members run in member order, so the result never depends on the ranks.
+
+use chrono::NaiveDateTime;
+
+use super::image_exchange::GatheredFields;
+use crate::config::{ImageBSource, ImageConfig, ImageGapPolicy, ImageMethod, ImageUpdate};
+use crate::da::image::{
+    analyse_enkf_like, analyse_var, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
+    EnkfLikeGain, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig, VarInput,
+    Workspace,
+};
+use crate::perturb::rng::{keyed_normal, Purpose};
+use crate::perturb::{FieldScratch, GaussianFieldPlan};
+use crate::time::epoch_seconds;
+
+/// Random stream of the image perturbations (forcing 1, soil moisture 2, observations 3,
+/// initial state 4).
+pub const STREAM_IMAGE: u32 = 5;
+
+/// What one analysis did, for the log and the diagnostics file.
+#[derive(Debug, Clone, Default)]
+pub struct ImageReport {
+    pub iterations: Vec<IterLog>,
+    pub stop: String,
+    pub bands: Vec<BandStats>,
+    pub kept_units: usize,
+    pub total_units: usize,
+    pub observed_cells: usize,
+}
+
+/// The analysis on the root: plan and workspace made once per run.
+pub struct RootAnalysis {
+    pub plan: ImagePlan,
+    pub ws: Workspace,
+    pub noise: Option<GaussianFieldPlan>,
+    pub scratch: FieldScratch,
+    pub seed: u64,
+}
+
+/// Ensemble mean and variance per cell over `members` (member order), NaN where missing.
+pub fn mean_var(members: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let n = members.len() as f64;
+    let len = members.first().map_or(0, Vec::len);
+    let mut mean = vec![0.0; len];
+    let mut var = vec![0.0; len];
+    for m in members {
+        for (s, x) in mean.iter_mut().zip(m) {
+            *s += x;
+        }
+    }
+    mean.iter_mut().for_each(|s| *s /= n);
+    for m in members {
+        for ((v, x), mu) in var.iter_mut().zip(m).zip(&mean) {
+            *v += (x - mu) * (x - mu);
+        }
+    }
+    var.iter_mut().for_each(|v| *v /= n - 1.0);
+    (mean, var)
+}
+
+impl RootAnalysis {
+    /// Increments `inc[l][m]` (full grid, 0 where nothing changes) for the gathered layers.
+    pub fn analyse(
+        &mut self,
+        cfg: &ImageConfig,
+        g: &GatheredFields,
+        observed: &[f64],
+        (land, n_analysed): (&[bool], usize),
+        t: NaiveDateTime,
+    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+        match cfg.method {
+            ImageMethod::Var => self.var(cfg, g, observed, n_analysed),
+            ImageMethod::EnkfLike => self.enkf_like(cfg, g, observed, (land, n_analysed), t),
+        }
+    }
+
+    fn var(
+        &mut self,
+        cfg: &ImageConfig,
+        g: &GatheredFields,
+        observed: &[f64],
+        n_analysed: usize,
+    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+        let n = g.layers[0].len();
+        let vc = VarConfig {
+            sigma_i: cfg.error_sd,
+            weight: cfg.weight,
+            gap_policy: match cfg.gap_policy {
+                ImageGapPolicy::Exclude => GapPolicy::Exclude,
+                ImageGapPolicy::Fill => GapPolicy::Fill,
+            },
+            tolerance: cfg.tolerance,
+            max_iter: cfg.max_iter as usize,
+        };
+        let mut deltas = Vec::with_capacity(g.layers.len());
+        let mut report = ImageReport::default();
+        for (l, members) in g.layers.iter().enumerate().take(n_analysed) {
+            let (mean, var) = mean_var(members);
+            let b_var: Vec<f64> = match cfg.b_source {
+                ImageBSource::Ensemble => var.iter().map(|v| v * cfg.b_inflation).collect(),
+                ImageBSource::Constant => vec![cfg.b_sd * cfg.b_sd; var.len()],
+            };
+            let input = VarInput {
+                background: &mean,
+                observed,
+                analysed: &g.qc_ok,
+                b_var: &b_var,
+                point_obs: &[],
+            };
+            let mut delta = vec![0.0; mean.len()];
+            let r = analyse_var(&self.plan, &input, &vc, &mut self.ws, &mut delta)
+                .map_err(|e| format!("variational analysis of layer {}: {e}", l + 1))?;
+            if l == 0 {
+                report = ImageReport {
+                    iterations: r.iterations,
+                    stop: format!("{:?}", r.stop),
+                    bands: Vec::new(),
+                    kept_units: r.kept_units,
+                    total_units: r.total_units,
+                    observed_cells: r.control_cells,
+                };
+            }
+            deltas.push(delta);
+        }
+        for l in n_analysed..g.layers.len() {
+            deltas.push(regressed(&g.layers[0], &g.layers[l], &deltas[0]));
+        }
+        let inc = deltas.into_iter().map(|d| vec![d; n]).collect();
+        Ok((inc, report))
+    }
+
+    /// Standard-normal fields of every member for analysis time `t`, keyed per (member,
+    /// global pixel) or drawn as correlated fields.
+    fn normals(&mut self, n: usize, len: usize, t: NaiveDateTime) -> Vec<Vec<f64>> {
+        let minutes = epoch_seconds(t) / 60;
+        (0..n)
+            .map(|m| {
+                let mut z = vec![0.0; len];
+                match &self.noise {
+                    Some(plan) => plan.generate(
+                        self.seed,
+                        STREAM_IMAGE,
+                        Purpose::InnovationField,
+                        0,
+                        m as u64,
+                        minutes,
+                        &mut z,
+                        &mut self.scratch,
+                    ),
+                    None => {
+                        for (k, x) in z.iter_mut().enumerate() {
+                            *x = keyed_normal(
+                                self.seed,
+                                STREAM_IMAGE,
+                                Purpose::InnovationCell,
+                                0,
+                                k as u64,
+                                m as u64,
+                                minutes,
+                            );
+                        }
+                    }
+                }
+                z
+            })
+            .collect()
+    }
+
+    fn enkf_like(
+        &mut self,
+        cfg: &ImageConfig,
+        g: &GatheredFields,
+        observed: &[f64],
+        (land, n_analysed): (&[bool], usize),
+        t: NaiveDateTime,
+    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+        let n = g.layers[0].len();
+        let normals = self.normals(n, observed.len(), t);
+        let perturbed =
+            perturbed_images(observed, cfg.error_sd, &normals).map_err(|e| e.to_string())?;
+        let ec = EnkfLikeConfig {
+            b_inflation: cfg.b_inflation,
+            update: match cfg.update_coefficients {
+                ImageUpdate::Masked => UpdateCoefficients::Masked,
+                ImageUpdate::All => UpdateCoefficients::All,
+            },
+            max_gain: cfg.max_gain,
+            rtps_alpha: cfg.rtps_alpha,
+        };
+        let fields = EnkfLikeFields {
+            observed,
+            land,
+            analysed: &g.qc_ok,
+        };
+        let mut inc = vec![Vec::new(); g.layers.len()];
+        if g.layers.len() > n_analysed {
+            let prior = &g.layers[0];
+            let gain =
+                EnkfLikeGain::estimate(&self.plan, &fields, prior, &perturbed, &ec, &mut self.ws)
+                    .map_err(|e| format!("EnKF-like gain: {e}"))?;
+            for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
+                let mut deep = g.layers[l].clone();
+                gain.update_deep_layer(
+                    &self.plan,
+                    observed,
+                    prior,
+                    &mut deep,
+                    &perturbed,
+                    &mut self.ws,
+                )
+                .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
+                *slot = differences(&deep, &g.layers[l]);
+            }
+        }
+        let mut report = ImageReport::default();
+        for l in 0..n_analysed {
+            let mut members = g.layers[l].clone();
+            let r = analyse_enkf_like(
+                &self.plan,
+                &fields,
+                &mut members,
+                &perturbed,
+                &ec,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like analysis of layer {}: {e}", l + 1))?;
+            if l == 0 {
+                report = ImageReport {
+                    iterations: Vec::new(),
+                    stop: String::new(),
+                    bands: r.bands,
+                    kept_units: r.kept_units,
+                    total_units: r.total_units,
+                    observed_cells: r.observed_cells,
+                };
+            }
+            inc[l] = differences(&members, &g.layers[l]);
+        }
+        Ok((inc, report))
+    }
+}
+
+/// `after − before` per member, 0 where either is missing.
+fn differences(after: &[Vec<f64>], before: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| if (x - y).is_finite() { x - y } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+/// Deep-layer increment by per-cell ensemble regression on the top layer:
+/// δ_l = cov(x_l, x_1)/var(x_1) · δ_1 (0 where the top layer has no spread).
+fn regressed(top: &[Vec<f64>], deep: &[Vec<f64>], delta_top: &[f64]) -> Vec<f64> {
+    let (mt, vt) = mean_var(top);
+    let (md, _) = mean_var(deep);
+    let n = top.len() as f64;
+    (0..delta_top.len())
+        .map(|k| {
+            if delta_top[k] == 0.0 || !(vt[k] > 0.0) {
+                return 0.0;
+            }
+            let cov: f64 = top
+                .iter()
+                .zip(deep)
+                .map(|(a, b)| (a[k] - mt[k]) * (b[k] - md[k]))
+                .sum::<f64>()
+                / (n - 1.0);
+            let d = cov / vt[k] * delta_top[k];
+            if d.is_finite() {
+                d
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}

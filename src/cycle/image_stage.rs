@@ -1,0 +1,229 @@
+//! The image-analysis stage (docs/image.md, IMAGE.md §5–§7): at the window end the root
+//! reads the observation image; the surface layer(s) of every member are gathered by
+//! global id; the root analyses (variational or EnKF-like, `da::image`); the increments go
+//! back to the owning ranks and enter each member through the model's increment (bounds
+//! kept). No image, or too little of it, skips the analysis and leaves the state untouched.
+//! An analysis: it changes the ensemble, and it is collective.
+
+use chrono::NaiveDateTime;
+
+use super::ensemble::CellEnsemble;
+use super::error::{agree, CycleError};
+use super::image_analysis::{ImageReport, RootAnalysis};
+use super::image_diag::{diag_content, DiagInput};
+use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFields};
+use super::image_obs::{ImageSource, ObservedImage};
+use super::perturber::regular_grid_correlation;
+use crate::config::{ImageConfig, ImageDeepLayers};
+use crate::da::image::{ImageOptions, ImagePlan};
+use crate::grid::Grid;
+use crate::io::image_diag::ImageDiagContent;
+use crate::lsm::LandModel;
+use crate::parallel::Communicator;
+use crate::perturb::{FieldScratch, GaussianFieldPlan};
+
+/// What the root keeps between analyses.
+struct Root {
+    source: ImageSource,
+    analysis: RootAnalysis,
+    land: Vec<bool>,
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+}
+
+/// The stage: settings on every rank, the plan and reader on the root.
+pub struct ImageStage {
+    cfg: ImageConfig,
+    /// Layers the image analyses (those the sensing depth overlaps), from the top.
+    n_analysed: usize,
+    /// Layers gathered: the analysed ones, or all with `deep_layers = 'ensemble'`.
+    n_gather: usize,
+    layer_thickness: Vec<f64>,
+    root: Option<Root>,
+}
+
+/// Broadcast the root's yes/no to every rank.
+fn broadcast_flag(comm: &dyn Communicator, flag: bool) -> bool {
+    let mut b = vec![u8::from(flag)];
+    comm.broadcast_bytes(&mut b, 0);
+    b.first() == Some(&1)
+}
+
+impl ImageStage {
+    /// Set up the stage (plan and image reader on the root only).
+    pub fn new<M: LandModel>(
+        cfg: &ImageConfig,
+        grid: &Grid,
+        model: &M,
+        seed: u64,
+        is_root: bool,
+    ) -> Result<Self, CycleError> {
+        let (Some(lat), Some(lon)) = (grid.lat_1d(), grid.lon_1d()) else {
+            return Err(CycleError::Invalid(
+                "image:enabled needs a regular latitude-longitude grid (the image analysis \
+                 on curvilinear grids is not built yet)"
+                    .into(),
+            ));
+        };
+        let weights = model.surface_weights(cfg.sensing_depth_m);
+        let n_analysed = weights.iter().take_while(|&&w| w > 0.0).count().max(1);
+        let n_gather = match cfg.deep_layers {
+            ImageDeepLayers::Model => n_analysed,
+            ImageDeepLayers::Ensemble => model.n_soil_layers(),
+        };
+        let root = is_root
+            .then(|| Self::root_part(cfg, grid, (lat, lon), seed))
+            .transpose()?;
+        Ok(ImageStage {
+            cfg: cfg.clone(),
+            n_analysed,
+            n_gather,
+            layer_thickness: model.soil_layer_thickness().to_vec(),
+            root,
+        })
+    }
+
+    fn root_part(
+        cfg: &ImageConfig,
+        grid: &Grid,
+        (lat, lon): (&[f64], &[f64]),
+        seed: u64,
+    ) -> Result<Root, CycleError> {
+        let opts = ImageOptions {
+            periodic_lon: grid.is_periodic(),
+            keep_fraction: cfg.keep_fraction,
+            ..ImageOptions::default()
+        };
+        let (ny, nx) = grid.dims();
+        let plan = ImagePlan::new(ny, nx, &opts)
+            .map_err(|e| CycleError::Invalid(format!("image analysis plan: {e}")))?;
+        let noise = if cfg.error_corr_km > 0.0 {
+            let spec = regular_grid_correlation(grid, cfg.error_corr_km, "image:error_corr_km")?;
+            Some(GaussianFieldPlan::new(&spec)?)
+        } else {
+            None
+        };
+        Ok(Root {
+            source: ImageSource::new(cfg, grid),
+            analysis: RootAnalysis {
+                ws: plan.new_workspace(),
+                plan,
+                noise,
+                scratch: FieldScratch::default(),
+                seed,
+            },
+            land: grid.land_mask().to_vec(),
+            lat: lat.to_vec(),
+            lon: lon.to_vec(),
+        })
+    }
+
+    /// Whether the image analysis runs before the 1-D analysis of the window end.
+    pub fn before_1d(&self) -> bool {
+        self.cfg.image_order == crate::config::ImageOrder::Before1d
+    }
+
+    /// Run the analysis valid at `t`. Collective. Returns the diagnostics of the root when
+    /// an analysis was made and diagnostics are on.
+    pub fn run<M: LandModel>(
+        &mut self,
+        comm: &dyn Communicator,
+        (model, ens): (&M, &mut CellEnsemble<M>),
+        t: NaiveDateTime,
+    ) -> Result<Option<ImageDiagContent>, CycleError> {
+        let image = self.root.as_ref().map(|r| read_image(r, t)).transpose();
+        let image = agree(comm, image)?.flatten();
+        if !broadcast_flag(comm, image.is_some()) {
+            return Ok(None);
+        }
+        let n_grid = self.root.as_ref().map_or(0, |r| r.land.len());
+        let gathered = gather(comm, (model, &*ens), self.n_gather, t, n_grid);
+        let result = match (self.root.as_mut(), gathered, image) {
+            (Some(root), Some(g), Some(img)) => {
+                analyse_on_root(root, &self.cfg, self.n_analysed, &g, &img, t).map(|r| {
+                    r.map(|(inc, report)| {
+                        let blocks = increment_blocks(&g.rank_ids, &inc);
+                        let diag = self.cfg.diagnostics.then(|| {
+                            let d = DiagInput {
+                                cfg: &self.cfg,
+                                t,
+                                image: &img,
+                                gathered: &g,
+                                inc: &inc,
+                                report: &report,
+                                grid: (&root.lat, &root.lon, &root.land),
+                                layer_thickness: &self.layer_thickness,
+                            };
+                            diag_content(&d)
+                        });
+                        (blocks, diag)
+                    })
+                })
+            }
+            _ => Ok(None),
+        };
+        let result = agree(comm, result.map_err(CycleError::Invalid))?;
+        if !broadcast_flag(comm, result.is_some()) {
+            return Ok(None);
+        }
+        let (blocks, diag) = match result {
+            Some((b, d)) => (Some(b), d),
+            None => (None, None),
+        };
+        let r = scatter_apply(comm, (model, ens), blocks.as_deref(), self.n_gather);
+        agree(comm, r)?;
+        Ok(diag)
+    }
+}
+
+/// The image at `t` on the root, `None` (with a warning) when there is none.
+fn read_image(root: &Root, t: NaiveDateTime) -> Result<Option<ObservedImage>, CycleError> {
+    match root.source.read(t).map_err(|e| {
+        CycleError::Invalid(format!("image analysis at {t}: observation image: {e}"))
+    })? {
+        Ok(img) => Ok(Some(img)),
+        Err(why) => {
+            tracing::warn!("image analysis at {t} skipped: {why}");
+            Ok(None)
+        }
+    }
+}
+
+/// Coverage check, then the analysis; `Ok(None)` when skipped for too little coverage.
+fn analyse_on_root(
+    root: &mut Root,
+    cfg: &ImageConfig,
+    n_analysed: usize,
+    g: &GatheredFields,
+    img: &ObservedImage,
+    t: NaiveDateTime,
+) -> Result<Option<(Vec<Vec<Vec<f64>>>, ImageReport)>, String> {
+    let analysed = g.qc_ok.iter().filter(|&&q| q).count();
+    let observed = g
+        .qc_ok
+        .iter()
+        .zip(&img.values)
+        .filter(|(&q, v)| q && v.is_finite())
+        .count();
+    let coverage = if analysed == 0 {
+        0.0
+    } else {
+        observed as f64 / analysed as f64
+    };
+    if coverage < cfg.min_coverage || observed == 0 {
+        tracing::warn!(
+            "image analysis at {t} skipped: {} covers {observed} of {analysed} land cells \
+             passing model QC ({:.1} % < image:min_coverage {:.1} %)",
+            img.path.display(),
+            100.0 * coverage,
+            100.0 * cfg.min_coverage
+        );
+        return Ok(None);
+    }
+    let land = root.land.clone();
+    let r = root
+        .analysis
+        .analyse(cfg, g, &img.values, (&land, n_analysed), t)
+        .map_err(|e| format!("image analysis at {t}: {e}"))?;
+    Ok(Some(r))
+}

@@ -1,0 +1,179 @@
+//! The image analysis inside the cycle (IMAGE.md §8 tests 12–14) on the small bucket case:
+//! history, restarts and LC_IMG diagnostics bit-identical on 1, 2 and 3 ranks and across a
+//! resume on another rank count; an analysis moves the background towards the image; a
+//! missing image skips the analysis and leaves the state byte-identical to the open loop.
+
+mod common;
+use common::bucket_case::*;
+use common::*;
+
+use std::path::Path;
+
+use landcycle::grid::statics::StaticFields;
+use landcycle::io::gridded::{write_field, GriddedField};
+
+/// The bucket case with `&da` off and `&image` on (extra keys appended to the group).
+fn image_namelist(dir: &Path, method: &str, extra: &str) -> std::path::PathBuf {
+    let nml = bucket_namelist(dir, 3, 16, 12, 8);
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let text = text.replace(
+        "enabled = .true.\n  sensors",
+        "enabled = .false.\n  sensors",
+    );
+    let text = format!(
+        "{text}&image\n  enabled = .true.\n  method = '{method}'\n  gridded_directory = \
+         'images'\n  min_coverage = 0.3\n  error_sd = 0.03\n  keep_fraction = 0.5\n{extra}/\n"
+    );
+    std::fs::write(&nml, text).unwrap();
+    nml
+}
+
+/// A smooth image with structure the model does not have: 0.15..0.35 m3 m-3 waves.
+fn write_images(dir: &Path, times: &[chrono::NaiveDateTime]) {
+    let s = StaticFields::read_landcycle(&dir.join("case/static.nc")).unwrap();
+    let lat = s.grid.lat_1d().unwrap().to_vec();
+    let lon = s.grid.lon_1d().unwrap().to_vec();
+    let (ny, nx) = (lat.len(), lon.len());
+    let d = dir.join("images");
+    std::fs::create_dir_all(&d).unwrap();
+    for (k, &t) in times.iter().enumerate() {
+        let values = (0..ny * nx)
+            .map(|c| {
+                let (j, i) = ((c / nx) as f64, (c % nx) as f64);
+                if !s.grid.land_mask()[c] || (c + k) % 11 == 0 {
+                    return f64::NAN; // ocean and a few gaps
+                }
+                0.25 + 0.1 * (0.5 * i + 0.1 * k as f64).sin() * (0.4 * j).cos()
+            })
+            .collect();
+        let f = GriddedField {
+            name: "sm_image".into(),
+            units: Some("m3 m-3".into()),
+            long_name: Some("synthetic soil moisture image".into()),
+            lat_name: "lat".into(),
+            lon_name: "lon".into(),
+            lat: lat.clone(),
+            lon: lon.clone(),
+            values,
+        };
+        let name = format!("LC_IMGOBS_{}.nc", t.format("%Y%m%d%H%M"));
+        write_field(&d.join(name), &f, "test image").unwrap();
+    }
+}
+
+fn image_diags(rundir: &Path) -> Vec<std::path::PathBuf> {
+    diag_files(rundir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("LC_IMG_"))
+        .collect()
+}
+
+fn scalar(file: &Path, name: &str) -> f64 {
+    let nc = netcdf::open(file).unwrap();
+    let v = nc.variable(name).unwrap();
+    v.get_values::<f64, _>(..).unwrap()[0]
+}
+
+fn image_cycle_is_bit_identical(method: &str, extra: &str) {
+    let _io = io_lock();
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let nml = image_namelist(dir.path(), method, extra);
+    synth(&nml);
+    // Images at three of the four window ends: the 18 UTC analysis is skipped.
+    write_images(dir.path(), &[t(1, 6, 0), t(1, 12, 0), t(2, 0, 0)]);
+    let (r1, r2, r3) = (
+        dir.path().join("r1"),
+        dir.path().join("r2"),
+        dir.path().join("r3"),
+    );
+    run_ok(&nml, 1, &r1, &[]);
+    run_ok(&nml, 2, &r2, &[]);
+    run_ok(&nml, 3, &r3, &[]);
+    let diags = image_diags(&r1);
+    assert_eq!(diags.len(), 3, "{diags:?}");
+    for d in &diags {
+        let f = r1.join(d);
+        let (b, a) = (scalar(&f, "scc_background"), scalar(&f, "scc_analysis"));
+        let (rb, ra) = (scalar(&f, "rmse_background"), scalar(&f, "rmse_analysis"));
+        assert!(a > b, "{}: SCC {b} -> {a}", d.display());
+        assert!(ra < rb, "{}: RMSE {rb} -> {ra}", d.display());
+    }
+    check_cf(&r1.join(&diags[0]));
+    assert_identical(&r1, &r2);
+    assert_identical(&r1, &r3);
+    assert_same_diag(&r1, &r2);
+    assert_same_diag(&r1, &r3);
+    let split = dir.path().join("split");
+    run_ok(&nml, 2, &split, &["--windows", "2"]);
+    run_ok(&nml, 3, &split, &["--resume"]);
+    assert_identical(&r1, &split);
+    assert_same_diag(&r1, &split);
+}
+
+#[test]
+fn variational_image_cycle_is_bit_identical_on_1_2_3_ranks_and_across_resume() {
+    image_cycle_is_bit_identical("var", "");
+}
+
+#[test]
+fn enkf_like_image_cycle_is_bit_identical_on_1_2_3_ranks_and_across_resume() {
+    image_cycle_is_bit_identical(
+        "enkf_like",
+        "  deep_layers = 'ensemble'\n  rtps_alpha = 0.3\n",
+    );
+}
+
+/// Restart files of a run directory, relative paths sorted.
+fn restarts(rundir: &Path) -> Vec<std::path::PathBuf> {
+    output_files(rundir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("restart"))
+        .collect()
+}
+
+#[test]
+fn missing_or_sparse_images_leave_the_state_as_the_open_loop() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = image_namelist(dir.path(), "var", "  min_coverage = 0.99\n");
+    synth(&nml);
+    // One image with gaps (below 99 % coverage); the other window ends have none.
+    write_images(dir.path(), &[t(1, 6, 0)]);
+    let with = dir.path().join("with");
+    let out = run(&nml, 0, &with, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("image:min_coverage"),
+        "no coverage warning:\n{log}"
+    );
+    assert!(
+        log.contains("no observation image"),
+        "no missing-file warning:\n{log}"
+    );
+    assert!(image_diags(&with).is_empty());
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let open = dir.path().join("open.nml");
+    std::fs::write(
+        &open,
+        text.replace("&image\n  enabled = .true.", "&image\n  enabled = .false."),
+    )
+    .unwrap();
+    let ol = dir.path().join("ol");
+    run_ok(&open, 0, &ol, &[]);
+    let files = restarts(&with);
+    assert_eq!(files, restarts(&ol));
+    assert_eq!(files.len(), 4);
+    for f in &files {
+        assert!(
+            std::fs::read(with.join(f)).unwrap() == std::fs::read(ol.join(f)).unwrap(),
+            "{} differs from the open loop",
+            f.display()
+        );
+    }
+}
