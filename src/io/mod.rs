@@ -14,6 +14,7 @@ pub mod diag;
 pub mod gridded;
 pub mod history;
 pub mod restart;
+pub mod weights;
 pub mod writer;
 
 use std::path::PathBuf;
