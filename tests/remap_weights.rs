@@ -80,7 +80,7 @@ fn cdo(dir: &Path, env: &[(&str, &str)], args: &[&str]) {
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run cdo ({e}): install it with scripts/setup (Debian package cdo)")
+            panic!("cdo is not available ({e}): run scripts/setup, which installs the Debian package cdo")
         });
     assert!(
         out.status.success(),

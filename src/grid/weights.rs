@@ -229,13 +229,13 @@ impl WeightMatrix {
             col,
             weight,
         };
-        m.to_fractional_area()?;
+        m.normalise_to_fractional_area()?;
         Ok(m)
     }
 
     /// Divide conservative `destarea` rows by the covered fraction and `none` rows by the
     /// covered area, so that every conservative row sums to one over its covered part.
-    fn to_fractional_area(&mut self) -> Result<(), WeightsError> {
+    fn normalise_to_fractional_area(&mut self) -> Result<(), WeightsError> {
         if !self.is_conservative() || self.normalization == Normalization::FracArea {
             return Ok(());
         }
@@ -370,4 +370,90 @@ fn zero_based(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(n: usize, frac: Vec<f64>) -> GridCells {
+        GridCells {
+            dims: vec![n, 1],
+            lat: vec![0.0; n],
+            lon: (0..n).map(|i| i as f64).collect(),
+            mask: None,
+            area: Some(vec![2.0; n]),
+            frac: Some(frac),
+        }
+    }
+
+    /// Three source cells, three destination cells: destination 0 half covered by source
+    /// 1, destination 1 covered by sources 2 and 0 (in that file order), destination 2 not
+    /// covered at all.
+    fn destarea() -> WeightFile {
+        WeightFile {
+            path: "w.nc".into(),
+            layout: WeightLayout::Esmf,
+            map_method: "Conservative remapping".into(),
+            normalization: String::new(),
+            src: cells(3, vec![1.0; 3]),
+            dst: cells(3, vec![0.5, 1.0, 0.0]),
+            src_address: vec![3, 2, 1],
+            dst_address: vec![2, 1, 2],
+            weight: vec![0.25, 0.5, 0.75],
+        }
+    }
+
+    #[test]
+    fn destarea_rows_become_fractional_area_rows_in_file_order() {
+        let m = WeightMatrix::from_file(destarea()).unwrap();
+        assert_eq!(m.normalization(), Normalization::DestArea);
+        assert_eq!(m.row(0), (&[1u32][..], &[1.0][..]));
+        assert_eq!(m.row(1), (&[2u32, 0][..], &[0.25, 0.75][..]));
+        let rows = m.rows(&[1, 0]).unwrap();
+        assert_eq!(rows.source_ids(), &[0, 1, 2]);
+        assert_eq!(rows.remap(&[4.0, 8.0, 2.0]).unwrap(), vec![3.5, 8.0]);
+        let err = m.remap(&[1.0; 3]).unwrap_err();
+        assert!(
+            matches!(err, WeightsError::NoWeight { cell: 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn masked_mean_uses_the_land_part_and_keeps_cells_without_land() {
+        let m = WeightMatrix::from_file(destarea()).unwrap();
+        let rows = m.all_rows();
+        let mut atm = vec![-1.0, -2.0, -3.0];
+        let n = rows
+            .masked_mean(&[4.0, f64::NAN, 2.0], &[false, false, true], &mut atm)
+            .unwrap();
+        assert_eq!((n, atm), (1, vec![-1.0, 2.0, -3.0]));
+        let mut bil = destarea();
+        bil.map_method = "Bilinear remapping".into();
+        let rows = WeightMatrix::from_file(bil).unwrap().all_rows();
+        let err = rows.masked_mean(&[1.0; 3], &[true; 3], &mut [0.0; 3]);
+        assert!(matches!(err, Err(WeightsError::NotConservative { .. })));
+    }
+
+    #[test]
+    fn none_normalisation_divides_by_covered_area_and_missing_sources_are_named() {
+        let mut w = destarea();
+        w.normalization = "none".into();
+        w.weight = vec![0.5, 1.0, 1.5];
+        let m = WeightMatrix::from_file(w).unwrap();
+        assert_eq!(m.row(1).1, &[0.25, 0.75]);
+        let err = m.rows(&[1]).unwrap().remap(&[1.0, f64::NAN]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("destination cell 1 uses source cell 2"),
+            "{err}"
+        );
+        let mut w = destarea();
+        w.normalization = "area".into();
+        assert!(matches!(
+            WeightMatrix::from_file(w),
+            Err(WeightsError::Normalization { .. })
+        ));
+    }
 }
