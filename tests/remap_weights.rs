@@ -363,6 +363,41 @@ fn land_to_atmosphere_takes_the_mean_of_the_land_part() {
     let (_, rel) = max_diff(&results[1], out);
     eprintln!("destarea vs fracarea weights: max rel diff {rel:e}");
     assert!(rel <= 1e-13);
+    destarea_remap_is_the_covered_part_mean(d, &land);
+}
+
+/// Unmasked: `destarea` weights, divided by `frac_b`, give what `cdo remap` gives with the
+/// `fracarea` weights on every covered cell, while `cdo remap` with the `destarea` weights
+/// (applied as stored) differs on the partly covered ones.
+fn destarea_remap_is_the_covered_part_mean(d: &Path, land: &[f64]) {
+    let atm = d.join("atm.txt");
+    for file in ["w_frac.nc", "w_dest.nc"] {
+        let arg = format!("remap,{},{file}", atm.display());
+        cdo(d, &[], &[&arg, "land.nc", &format!("ref_{file}")]);
+    }
+    let frac_ref = read_cdo(&d.join("ref_w_frac.nc"), &ATMOSPHERE);
+    let dest_ref = read_cdo(&d.join("ref_w_dest.nc"), &ATMOSPHERE);
+    let m = WeightMatrix::read(&d.join("w_dest.nc")).unwrap();
+    let frac = m.destination().frac.clone().unwrap();
+    let covered: Vec<u64> = (0..frac.len() as u64)
+        .filter(|&k| frac[k as usize] > 0.0)
+        .collect();
+    let rows = m.rows(&covered).unwrap();
+    let src: Vec<f64> = rows
+        .source_ids()
+        .iter()
+        .map(|&s| land[s as usize])
+        .collect();
+    let ours = rows.remap(&src).unwrap();
+    let pick = |v: &[f64]| covered.iter().map(|&k| v[k as usize]).collect::<Vec<_>>();
+    let (_, rel) = max_diff(&ours, &pick(&frac_ref));
+    eprintln!("destarea remap vs cdo remap with fracarea weights ({} covered cells): max rel diff {rel:e}", covered.len());
+    assert!(rel <= 1e-13);
+    let (_, as_stored) = max_diff(&ours, &pick(&dest_ref));
+    assert!(
+        as_stored > 0.1,
+        "partly covered cells differ from destarea weights applied as stored"
+    );
 }
 
 #[test]
