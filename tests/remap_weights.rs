@@ -474,3 +474,56 @@ fn wrong_grid_and_transposed_files_are_refused() {
         "{err}"
     );
 }
+
+/// A curvilinear destination (a sheared, rotated 12 × 9 grid like a WPS domain), given to
+/// CDO as a `gridtype = curvilinear` description with x running fastest.
+#[test]
+fn curvilinear_destination_matches_cdo_remap() {
+    let dir = tmp();
+    let d = dir.path();
+    let src = write_source(&d.join("src.nc"), &SOURCE, None);
+    let (nx, ny) = (12, 9);
+    let mut lat = Vec::new();
+    let mut lon = Vec::new();
+    for j in 0..ny {
+        for i in 0..nx {
+            lat.push(-12.0 + 0.3 * j as f64 + 0.05 * i as f64);
+            lon.push(-64.0 + 0.3 * i as f64 - 0.04 * j as f64);
+        }
+    }
+    let join = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let text = format!(
+        "gridtype = curvilinear\ngridsize = {}\nxsize = {nx}\nysize = {ny}\nxvals = {}\nyvals = {}\n",
+        nx * ny,
+        join(&lon),
+        join(&lat)
+    );
+    std::fs::write(d.join("curv.txt"), text).unwrap();
+    cdo(d, &[], &["genbil,curv.txt", "src.nc", "w.nc"]);
+    cdo(d, &[], &["remap,curv.txt,w.nc", "src.nc", "ref.nc"]);
+    let m = WeightMatrix::read(&d.join("w.nc")).unwrap();
+    let grid = Grid::curvilinear(ny, nx, lat, lon, None).unwrap();
+    m.check_destination(&grid).unwrap();
+    let reference: Vec<f64> = netcdf::open(d.join("ref.nc"))
+        .unwrap()
+        .variable("f")
+        .unwrap()
+        .get_values::<f64, _>(..)
+        .unwrap();
+    let ours = m.remap(&src).unwrap();
+    let (abs, rel) = max_diff(&ours, &reference);
+    eprintln!("genbil to curvilinear {nx}x{ny}: max abs diff {abs:e}, max rel diff {rel:e}");
+    assert!(rel <= 1e-14);
+    // The same grid with i and j swapped is a different grid: refused at the first cell.
+    let (lat_t, lon_t): (Vec<f64>, Vec<f64>) = (0..nx * ny)
+        .map(|k| (grid.lat(k % ny, k / ny), grid.lon(k % ny, k / ny)))
+        .unzip();
+    let swapped = Grid::curvilinear(nx, ny, lat_t, lon_t, None).unwrap();
+    let msg = m.check_destination(&swapped).unwrap_err().to_string();
+    assert!(msg.contains("transposed"), "{msg}");
+}
