@@ -10,6 +10,9 @@ pub mod decomp;
 pub mod geo;
 pub mod remap;
 pub mod statics;
+pub mod weights;
+mod weights_apply;
+mod weights_check;
 
 pub use decomp::Decomposition;
 pub use statics::{StaticFields, VegetationDataset};

@@ -15,6 +15,7 @@ pub mod gridded;
 pub mod history;
 pub mod image_diag;
 pub mod restart;
+pub mod weights;
 pub mod writer;
 
 use std::path::PathBuf;
