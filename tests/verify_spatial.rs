@@ -9,7 +9,10 @@ use landcycle::io::history::{
     HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 use landcycle::verify::spatial::{anomaly, cell_time_means, scc};
-use landcycle::verify::{pearson, verify_spatial, SpatialOptions, VerifyError, VerifyReport};
+use landcycle::verify::{
+    find_history_files, gap_closure_table, pearson, read_field, verify_spatial, SpatialOptions,
+    VerifyError, VerifyReport,
+};
 
 const NY: usize = 4;
 const NX: usize = 5;
@@ -71,7 +74,7 @@ fn write(dir: &Path, k: usize, data: &[f64]) {
         time_method: TimeMethod::Point,
         layered: true,
         stat: EnsembleStat::Mean,
-        data: data.to_vec(),
+        data,
     }];
     let md = HistoryMetadata {
         ensemble_size: 1,
@@ -107,10 +110,19 @@ fn series(dir: &Path, name: &str, steps: usize, run_of: &dyn Fn(&[f64], usize) -
     }
 }
 
-fn land(v: &[f64], l: usize) -> Vec<f64> {
-    (0..N)
-        .map(|c| if c == WATER { f64::NAN } else { v[l * N + c] })
-        .collect()
+/// Every number of a JSON text, in document order (null as NaN is left out).
+fn numbers(text: &str) -> Vec<f64> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Number(n) => out.push(n.as_f64().unwrap()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&serde_json::from_str(text).unwrap(), &mut out);
+    out
 }
 
 fn spatial(dir: &Path, run: &str, ol: Option<&str>) -> Result<VerifyReport, VerifyError> {
@@ -142,10 +154,17 @@ fn spatial_scores_and_gap_closure_have_the_known_values() {
     assert!(s.open_loop.is_none());
     assert_eq!(s.layers.len(), NL);
     for (l, sl) in s.layers.iter().enumerate() {
-        let truths: Vec<Vec<f64>> = (0..STEPS).map(|k| land(&truth(k), l)).collect();
-        let ols: Vec<Vec<f64>> = (0..STEPS)
-            .map(|k| land(&open_loop(&truth(k), k), l))
-            .collect();
+        // The values as stored (the history files hold single precision).
+        let stored = |run: &str| -> Vec<Vec<f64>> {
+            let files = find_history_files(&d.join(run)).unwrap();
+            files
+                .values()
+                .map(|p| read_field(p, "SoilMoistV").unwrap().layer(l).to_vec())
+                .collect()
+        };
+        let (truths, ols) = (stored("truth"), stored("ol"));
+        assert_eq!(truths.len(), STEPS);
+        assert!(truths[0][WATER].is_nan());
         let (mt, mo) = cell_time_means(&truths, &ols);
         for (k, row) in sl.times.iter().enumerate() {
             assert_eq!(row.n_cells, N - 1);
@@ -209,7 +228,28 @@ fn spatial_scores_and_gap_closure_have_the_known_values() {
     // The JSON report keeps the spatial scores (NaN as null) and reads back.
     let p = d.join("da.json");
     r.write_json(&p).unwrap();
-    assert_eq!(VerifyReport::read_json(&p).unwrap().spatial, r.spatial);
+    let back = VerifyReport::read_json(&p).unwrap();
+    let (x, y) = (numbers(&back.to_json()), numbers(&r.to_json()));
+    assert_eq!(x.len(), y.len());
+    assert!(x.len() > 100, "the per-time rows are in the JSON");
+    for (a, b) in x.iter().zip(&y) {
+        assert!((a - b).abs() <= 1e-14 * (1.0 + b.abs()), "{a} {b}");
+    }
+    assert_eq!(
+        back.spatial.as_ref().unwrap().first_analysis_time,
+        "2020-06-01T09:00:00Z"
+    );
+
+    // `landcycle skill` on spatial reports: G of each against the reference (the open loop).
+    let ol = spatial(d, "ol", None).unwrap();
+    let reports = vec![("ol".to_string(), ol), ("da".to_string(), r)];
+    let t = gap_closure_table(&reports, 0).unwrap().unwrap();
+    let da_rows: Vec<&str> = t.lines().filter(|l| l.starts_with("da ")).collect();
+    assert_eq!(da_rows.len(), NL, "{t}");
+    for row in da_rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cols[3..], ["1.000", "1.000", "1.000"], "{t}");
+    }
 }
 
 #[test]

@@ -138,7 +138,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `landcycle skill REPORT.json...`: the skill table of several `verify --json` reports.
+/// `landcycle skill REPORT.json...`: the skill table of several `verify --json` reports (and,
+/// when they hold spatial scores, the gap closure G of each against the reference).
 #[derive(Debug, clap::Args)]
 pub struct SkillArgs {
     /// Reports written by `landcycle verify --json` (the run name is the file stem).
@@ -167,5 +168,9 @@ pub fn skill(args: &SkillArgs) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--reference {n}: no report with that file stem"))?,
     };
     print!("{}", crate::verify::comparison_table(&reports, reference)?);
+    // Reports written with `verify --spatial` also get the gap closure against the reference.
+    if let Some(t) = crate::verify::gap_closure_table(&reports, reference)? {
+        print!("\n{t}");
+    }
     Ok(())
 }

@@ -147,7 +147,10 @@ fn write_globals(
         ),
         (
             "source",
-            format!("landcycle {} osse obs --images", env!("CARGO_PKG_VERSION")),
+            format!(
+                "landcycle {} OSSE image simulator (osse obs --images)",
+                env!("CARGO_PKG_VERSION")
+            ),
         ),
         ("synthetic", "true".into()),
         (

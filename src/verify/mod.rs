@@ -41,7 +41,8 @@ pub use history::{
 pub use maps::{write_maps, MapField, MapFile};
 pub use metrics::{cell_metrics, CellMetrics, PerCellLayer, PerCellOptions, METRICS};
 pub use spatial_report::{
-    spatial_summary, spatial_table, verify_spatial, OpenLoopSummary, SpatialOptions, SpatialSummary,
+    gap_closure_table, spatial_summary, spatial_table, verify_spatial, OpenLoopSummary,
+    SpatialOptions, SpatialSummary,
 };
 
 /// Errors of verification, each naming the file, variable or time involved.

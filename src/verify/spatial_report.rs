@@ -212,6 +212,52 @@ pub fn spatial_table(s: &SpatialSummary) -> String {
     out
 }
 
+/// The gap-closure table of several reports with spatial scores against `reports[reference]`
+/// (the open loop): per run and layer G of the cycle-mean SCC and anomaly SCC and G of the SCC
+/// at the run's own first analysis time. None when a report has no spatial scores; an error
+/// when their valid times differ.
+pub fn gap_closure_table(
+    reports: &[(String, VerifyReport)],
+    reference: usize,
+) -> Result<Option<String>, VerifyError> {
+    let spatial: Option<Vec<&SpatialSummary>> =
+        reports.iter().map(|(_, r)| r.spatial.as_ref()).collect();
+    let (Some(spatial), Some((ref_name, _))) = (spatial, reports.get(reference)) else {
+        return Ok(None);
+    };
+    let times = |s: &SpatialSummary| -> Vec<String> {
+        s.layers
+            .first()
+            .map(|l| l.times.iter().map(|r| r.time.clone()).collect())
+            .unwrap_or_default()
+    };
+    let s0 = spatial[reference];
+    let mut out = format!(
+        "gap closure against {ref_name}: G of the cycle-mean SCC / anomaly SCC; G of the SCC at \
+         each run's first analysis time\n{:<12} {:>5} {:>8} {:>8} {:>8} {:>8}\n",
+        "run", "layer", "SCC", "G", "aG", "G_first"
+    );
+    for ((name, _), s) in reports.iter().zip(&spatial) {
+        if times(s) != times(s0) || s.layers.len() != s0.layers.len() {
+            return Err(VerifyError::NotComparable(format!(
+                "{name}: spatial scores on other times or layers than {ref_name}"
+            )));
+        }
+        let first = times(s)
+            .iter()
+            .position(|t| *t == s.first_analysis_time)
+            .unwrap_or(0);
+        for (l, l0) in s.layers.iter().zip(&s0.layers) {
+            let g = gap_closure_layer(l, l0, first);
+            out.push_str(&format!(
+                "{name:<12} {:>5} {:>8.4} {:>8.3} {:>8.3} {:>8.3}\n",
+                l.layer, l.mean_scc, g.g_scc, g.g_anomaly_scc, g.g_scc_first
+            ));
+        }
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
