@@ -318,3 +318,36 @@ fn images_read_back_exactly_are_cf_clean_keyed_and_gapped() {
         assert!(gap_columns > 0 && gap_columns < nx, "{gap_columns} of {nx}");
     }
 }
+
+#[test]
+fn bad_image_and_factor_field_keys_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = common::write_namelist(dir.path(), 12, 10, 2, END);
+    let base = std::fs::read_to_string(&nml).unwrap();
+    for (keys, want) in [
+        ("image_gaps = 'swath'", "osse:image_gaps"),
+        ("image_coverage = 0.5", "needs image_gaps"),
+        (
+            "image_gaps = 'random'\n  image_coverage = 0.0",
+            "osse:image_coverage",
+        ),
+        ("image_interval_hours = 5", "does not divide 24"),
+        (
+            "precip_factor_field_sd = -0.1",
+            "osse:precip_factor_field_sd",
+        ),
+        (
+            "precip_factor_field_corr_km = 0.0",
+            "osse:precip_factor_field_corr_km",
+        ),
+    ] {
+        std::fs::write(
+            &nml,
+            format!("{base}&osse\n  truth_seed = 99\n  {keys}\n/\n"),
+        )
+        .unwrap();
+        let cfg = Config::load(&nml).unwrap();
+        let e = OsseConfig::from_config(&cfg).unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("case.nml"), "{keys}: {e}");
+    }
+}
