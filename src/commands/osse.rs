@@ -1,7 +1,8 @@
 //! `landcycle osse truth NAMELIST`: the OSSE nature run (one realisation with the truth seed
-//! and biased forcing) followed by the observation simulator; `landcycle osse obs NAMELIST`:
-//! only the observation simulator, on an existing nature run. Settings come from `&osse`
-//! (docs/osse.md).
+//! and biased forcing, optionally a structural precipitation error) followed by the
+//! observation simulator (and the image simulator when `osse:images` is set);
+//! `landcycle osse obs NAMELIST [--images]`: only the SMAP/ASCAT simulator, or only the
+//! image simulator, on an existing nature run. Settings come from `&osse` (docs/osse.md).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::cycle::{CycleError, RunOptions};
+use crate::synth::image_file::simulate_images;
 use crate::synth::osse::{run_truth, simulate_observations, OsseConfig, OsseError};
 
 /// `landcycle osse ...`
@@ -46,6 +48,10 @@ pub struct TruthArgs {
 pub struct ObsArgs {
     /// The run namelist (with an optional `&osse` group).
     pub namelist: PathBuf,
+    /// Write the observation images (LC_IMGOBS_*.nc in osse:image_dir) instead of the
+    /// SMAP/ASCAT files.
+    #[arg(long)]
+    pub images: bool,
 }
 
 fn load(namelist: &Path) -> anyhow::Result<(Config, OsseConfig)> {
@@ -72,6 +78,27 @@ fn obs(cfg: &Config, osse: &OsseConfig) -> anyhow::Result<()> {
         s.ascat_files.len(),
         s.ascat_values,
         osse.obs_dir.join("ascat").display()
+    );
+    Ok(())
+}
+
+fn images(osse: &OsseConfig) -> anyhow::Result<()> {
+    let s = simulate_images(osse).with_context(|| {
+        format!(
+            "simulating observation images of the nature run in {}",
+            osse.run_dir().display()
+        )
+    })?;
+    println!(
+        "observation images: {} files every {} h (σ_o {}, L_o {} km, gaps '{}', mean coverage \
+         {:.3}) in {}",
+        s.files.len(),
+        osse.image_interval_hours,
+        osse.image_error_sd,
+        osse.image_error_corr_km,
+        osse.image_gaps,
+        s.mean_coverage,
+        osse.image_dir.display()
     );
     Ok(())
 }
@@ -112,14 +139,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 osse.shortwave_factor,
                 osse.run_dir().display()
             );
+            if osse.precip_factor_field_sd > 0.0 {
+                println!(
+                    "structural error: precipitation × a lognormal factor field (sd {}, \
+                     correlation {} km, seed {}) in {}",
+                    osse.precip_factor_field_sd,
+                    osse.precip_factor_field_corr_km,
+                    osse.precip_factor_field_seed,
+                    crate::synth::osse::factor_field_path(&osse).display()
+                );
+            }
             if !a.no_obs {
                 obs(&cfg, &osse)?;
+                if osse.images {
+                    images(&osse)?;
+                }
             }
             Ok(())
         }
         OsseCommand::Obs(a) => {
             let (cfg, osse) = load(&a.namelist)?;
-            obs(&cfg, &osse)
+            if a.images {
+                images(&osse)
+            } else {
+                obs(&cfg, &osse)
+            }
         }
     }
 }

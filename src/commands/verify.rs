@@ -1,14 +1,18 @@
-//! `landcycle verify --truth DIR --run DIR [--json OUT.json] [--per-cell] [--maps OUT.nc]`:
-//! soil-moisture scores of a run against a reference run (the OSSE nature run), per soil
-//! layer: pooled scores, and with `--per-cell` (or `--maps`) the per-cell temporal metrics
-//! on the pytesmo/LVT definitions with their domain mean and median (docs/verification.md).
+//! `landcycle verify --truth DIR --run DIR [--json OUT.json] [--per-cell] [--maps OUT.nc]
+//! [--spatial] [--open-loop OLRUN] [--first-analysis TIME]`: soil-moisture scores of a run
+//! against a reference run (the OSSE nature run), per soil layer: pooled scores; with
+//! `--per-cell` (or `--maps`) the per-cell temporal metrics on the pytesmo/LVT definitions
+//! with their domain mean and median; with `--spatial` (or `--open-loop`) the SCC, anomaly
+//! SCC and RMSE per valid time and the gap closure G against the open loop
+//! (docs/verification.md).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::verify::{
-    verify_per_cell, verify_variable, write_per_cell_maps, CellMask, PerCellOptions,
+    load_pairs, spatial_summary, verify_per_cell, verify_spatial, verify_variable,
+    write_per_cell_maps, CellMask, PerCellOptions, SpatialOptions, VerifyReport,
 };
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +43,26 @@ pub struct Args {
     /// Minimum number of valid pairs for a cell's per-cell metrics.
     #[arg(long, default_value_t = 10)]
     pub min_samples: usize,
+    /// Also compute the spatial scores per valid time: SCC, anomaly SCC (each cell's time
+    /// mean removed) and RMSE over land cells, with their cycle means.
+    #[arg(long)]
+    pub spatial: bool,
+    /// Open-loop run directory: adds the gap closure G = (SCC - SCC_OL)/(1 - SCC_OL) per
+    /// layer (implies --spatial).
+    #[arg(long, value_name = "OLRUN")]
+    pub open_loop: Option<PathBuf>,
+    /// First analysis time for the G_first scores (YYYY-MM-DDTHH:MM or YYYYMMDDHH; default:
+    /// the earliest LC_DA_/LC_IMG_ diagnostics file of the run, else the first common time).
+    #[arg(long, value_parser = parse_time)]
+    pub first_analysis: Option<chrono::NaiveDateTime>,
+}
+
+fn parse_time(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(&format!("{s}00"), "%Y%m%d%H%M").ok())
+        .ok_or_else(|| format!("'{s}' is not YYYY-MM-DDTHH:MM, YYYYMMDDHHMM or YYYYMMDDHH"))
 }
 
 impl Default for Args {
@@ -54,6 +78,9 @@ impl Default for Args {
             maps: None,
             anomaly_window_days: o.anomaly_window_days,
             min_samples: o.min_samples,
+            spatial: false,
+            open_loop: None,
+            first_analysis: None,
         }
     }
 }
@@ -72,27 +99,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.truth.display()
         )
     };
-    let report = if args.per_cell || args.maps.is_some() {
+    let names = ("SoilMoistV", "m3 m-3");
+    let spatial = (args.spatial || args.open_loop.is_some()).then(|| SpatialOptions {
+        open_loop: args.open_loop.clone(),
+        first_analysis: args.first_analysis,
+    });
+    let report: VerifyReport = if args.per_cell || args.maps.is_some() {
         let opts = PerCellOptions {
             anomaly_window_days: args.anomaly_window_days,
             min_samples: args.min_samples,
         };
-        let names = ("SoilMoistV", "m3 m-3");
         let r = verify_per_cell(&args.truth, &args.run, names, mask.as_ref(), &opts)
             .with_context(context)?;
         if let Some(p) = &args.maps {
             write_per_cell_maps(p, &r).with_context(|| format!("writing {}", p.display()))?;
         }
-        r.report
+        let mut report = r.report;
+        if let Some(o) = &spatial {
+            let p =
+                load_pairs(&args.truth, &args.run, names.0, mask.as_ref()).with_context(context)?;
+            let key = (names.0, mask.as_ref());
+            report.spatial =
+                Some(spatial_summary(&args.truth, &args.run, key, &p, o).with_context(context)?);
+        }
+        report
+    } else if let Some(o) = &spatial {
+        verify_spatial(&args.truth, &args.run, names, mask.as_ref(), o).with_context(context)?
     } else {
-        verify_variable(
-            &args.truth,
-            &args.run,
-            "SoilMoistV",
-            "m3 m-3",
-            mask.as_ref(),
-        )
-        .with_context(context)?
+        verify_variable(&args.truth, &args.run, names.0, names.1, mask.as_ref())
+            .with_context(context)?
     };
     print!("{}", report.table());
     if let Some(p) = &args.json {
@@ -103,7 +138,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `landcycle skill REPORT.json...`: the skill table of several `verify --json` reports.
+/// `landcycle skill REPORT.json...`: the skill table of several `verify --json` reports (and,
+/// when they hold spatial scores, the gap closure G of each against the reference).
 #[derive(Debug, clap::Args)]
 pub struct SkillArgs {
     /// Reports written by `landcycle verify --json` (the run name is the file stem).
@@ -132,5 +168,9 @@ pub fn skill(args: &SkillArgs) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--reference {n}: no report with that file stem"))?,
     };
     print!("{}", crate::verify::comparison_table(&reports, reference)?);
+    // Reports written with `verify --spatial` also get the gap closure against the reference.
+    if let Some(t) = crate::verify::gap_closure_table(&reports, reference)? {
+        print!("\n{t}");
+    }
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! The `synth` room (see docs/architecture.md).
+pub mod image_file;
+pub mod image_obs;
 pub mod obs_sim;
 pub mod osse;
+pub mod precip_field;
 pub mod statics;
 pub mod weather;

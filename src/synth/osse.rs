@@ -33,10 +33,12 @@ use crate::io::IoError;
 use crate::lsm::noah::tables::{ParameterTables, TableError};
 use crate::obs::{ease, volumetric_to_saturation};
 use crate::parallel::Communicator;
+use crate::synth::image_obs::{ImageGaps, ImageSpec};
 use crate::synth::obs_sim::{
     average_to_ease_36km, simple_swath_nodes, write_ascat_like_orbit, write_smap_like_granule,
     AscatProduct, ObsSimError, SimAscatOrbit, SimSmapRetrieval,
 };
+use crate::synth::precip_field;
 use crate::verify::{find_history_files, read_field, read_grid, VerifyError};
 
 /// `&osse`: the nature run and the observation simulator.
@@ -51,6 +53,13 @@ pub struct OsseConfig {
     pub precip_factor: f64,
     /// Factor on the downward shortwave of the nature run.
     pub shortwave_factor: f64,
+    /// Standard deviation of the nature run's spatially varying, time-constant precipitation
+    /// factor field (lognormal, mean 1; 0 = off). Applied on top of `precip_factor`.
+    pub precip_factor_field_sd: f64,
+    /// Correlation length of the factor field's Gaussian covariance (km).
+    pub precip_factor_field_corr_km: f64,
+    /// Seed of the factor field.
+    pub precip_factor_field_seed: u64,
     /// Cold-start soil moisture of the nature run per layer (m3 m-3); empty = `run:`'s.
     pub truth_cold_start_soil_moisture: Vec<f64>,
     /// Directory of the nature run (biased forcing, run directory, history).
@@ -84,6 +93,29 @@ pub struct OsseConfig {
     pub ascat_footprint_km: f64,
     /// Platform name in file names and metadata.
     pub ascat_platform: String,
+    /// Image observations (`osse obs --images`; `osse truth` writes them too when set).
+    pub images: bool,
+    /// Directory of the image files `LC_IMGOBS_YYYYMMDDHHMM.nc`.
+    pub image_dir: PathBuf,
+    /// Interval between images (h), on the hour grid from 00 UTC.
+    pub image_interval_hours: u32,
+    /// Image error standard deviation σ_o (m3 m-3).
+    pub image_error_sd: f64,
+    /// Correlation length L_o of the image error (km, Gaussian covariance; 0 = white).
+    pub image_error_corr_km: f64,
+    /// Systematic image error: image = scale × truth + offset + noise.
+    pub image_scale: f64,
+    pub image_offset: f64,
+    /// Seed of the image errors and gaps.
+    pub image_seed: u64,
+    /// Gaps: 'none', 'random' (cells missing at random) or 'stripes' (north-south swath gaps).
+    pub image_gaps: String,
+    /// Fraction of land cells with a value when `image_gaps` is not 'none'.
+    pub image_coverage: f64,
+    /// Period of the stripe pattern (km, east-west).
+    pub image_stripe_km: f64,
+    /// Leave out cells with snow or frozen top soil in the nature run.
+    pub image_mask_frozen: bool,
 }
 
 impl Default for OsseConfig {
@@ -93,6 +125,9 @@ impl Default for OsseConfig {
             perturb_truth: true,
             precip_factor: 1.3,
             shortwave_factor: 0.9,
+            precip_factor_field_sd: 0.0,
+            precip_factor_field_corr_km: 300.0,
+            precip_factor_field_seed: 271_828,
             truth_cold_start_soil_moisture: Vec::new(),
             truth_dir: PathBuf::from("osse/truth"),
             obs_dir: PathBuf::from("osse/obs"),
@@ -111,6 +146,18 @@ impl Default for OsseConfig {
             ascat_nadir_gap_km: 672.0,
             ascat_footprint_km: 25.0,
             ascat_platform: "METOPB".into(),
+            images: false,
+            image_dir: PathBuf::from("osse/images"),
+            image_interval_hours: 6,
+            image_error_sd: 0.04,
+            image_error_corr_km: 0.0,
+            image_scale: 1.0,
+            image_offset: 0.0,
+            image_seed: 4_243,
+            image_gaps: "none".into(),
+            image_coverage: 1.0,
+            image_stripe_km: 1000.0,
+            image_mask_frozen: false,
         }
     }
 }
@@ -181,6 +228,9 @@ impl OsseConfig {
         if o.obs_dir.is_relative() {
             o.obs_dir = base.join(&o.obs_dir);
         }
+        if o.image_dir.is_relative() {
+            o.image_dir = base.join(&o.image_dir);
+        }
         let file = cfg.namelist_file.clone();
         let bad = |key: &'static str, message: String| OsseError::Invalid {
             file: file.clone(),
@@ -202,6 +252,9 @@ impl OsseConfig {
             ("smap_swath_km", o.smap_swath_km),
             ("ascat_scale", o.ascat_scale),
             ("ascat_footprint_km", o.ascat_footprint_km),
+            ("precip_factor_field_corr_km", o.precip_factor_field_corr_km),
+            ("image_scale", o.image_scale),
+            ("image_stripe_km", o.image_stripe_km),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(key, format!("{v} must be positive")));
@@ -211,6 +264,9 @@ impl OsseConfig {
             ("smap_error_sd", o.smap_error_sd),
             ("ascat_error_sd", o.ascat_error_sd),
             ("ascat_nadir_gap_km", o.ascat_nadir_gap_km),
+            ("precip_factor_field_sd", o.precip_factor_field_sd),
+            ("image_error_sd", o.image_error_sd),
+            ("image_error_corr_km", o.image_error_corr_km),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(bad(key, format!("{v} must be zero or positive")));
@@ -255,7 +311,60 @@ impl OsseConfig {
         if o.ascat_nodes_per_side == 0 {
             return Err(bad("ascat_nodes_per_side", "must be at least 1".into()));
         }
+        o.validate_images(&bad)?;
         Ok(o)
+    }
+
+    fn validate_images(
+        &mut self,
+        bad: &dyn Fn(&'static str, String) -> OsseError,
+    ) -> Result<(), OsseError> {
+        if !self.image_offset.is_finite() {
+            return Err(bad(
+                "image_offset",
+                format!("{} is not finite", self.image_offset),
+            ));
+        }
+        if self.image_interval_hours == 0 || 24 % self.image_interval_hours != 0 {
+            return Err(bad(
+                "image_interval_hours",
+                format!("{} does not divide 24", self.image_interval_hours),
+            ));
+        }
+        self.image_gaps = self.image_gaps.to_ascii_lowercase();
+        if ImageGaps::parse(&self.image_gaps).is_none() {
+            return Err(bad(
+                "image_gaps",
+                format!("'{}' is not 'none', 'random' or 'stripes'", self.image_gaps),
+            ));
+        }
+        let c = self.image_coverage;
+        if !(c > 0.0 && c <= 1.0) {
+            return Err(bad("image_coverage", format!("{c} is not in (0, 1]")));
+        }
+        if self.image_gaps == "none" && c < 1.0 {
+            return Err(bad(
+                "image_coverage",
+                format!("{c} < 1 needs image_gaps = 'random' or 'stripes'"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The image simulator's settings.
+    pub fn image_spec(&self) -> ImageSpec {
+        ImageSpec {
+            interval_hours: self.image_interval_hours,
+            error_sd: self.image_error_sd,
+            error_corr_km: self.image_error_corr_km,
+            scale: self.image_scale,
+            offset: self.image_offset,
+            seed: self.image_seed,
+            gaps: ImageGaps::parse(&self.image_gaps).unwrap_or(ImageGaps::None),
+            coverage: self.image_coverage,
+            stripe_km: self.image_stripe_km,
+            mask_frozen: self.image_mask_frozen,
+        }
     }
 
     /// Directory of the nature run's biased forcing files.
@@ -322,14 +431,16 @@ fn forcing_times(cfg: &Config) -> Vec<NaiveDateTime> {
 }
 
 /// Write the biased forcing of the nature run: every forcing file of the run period copied to
-/// `<truth>/forcing` with precipitation × `precip_factor` and shortwave × `shortwave_factor`
-/// (fill and missing values untouched). Files after the run end are copied when present.
-/// Returns the number of files written.
+/// `<truth>/forcing` with precipitation × `precip_factor` (× the factor field when
+/// `precip_factor_field_sd` > 0) and shortwave × `shortwave_factor` (fill and missing values
+/// untouched). Files after the run end are copied when present. Returns the number of files
+/// written.
 pub fn write_biased_forcing(cfg: &Config, osse: &OsseConfig) -> Result<usize, OsseError> {
     let out_dir = osse.forcing_dir();
     std::fs::create_dir_all(&out_dir).map_err(|e| fs_err(&out_dir, e))?;
     let (rain, _) = cfg.forcing.variable(crate::config::ForcingVariable::Rainf);
     let (sw, _) = cfg.forcing.variable(crate::config::ForcingVariable::Swdown);
+    let mut field: Option<Vec<f64>> = None;
     let mut n = 0;
     for t in forcing_times(cfg) {
         let src = cfg.forcing.file_for(t);
@@ -342,6 +453,9 @@ pub fn write_biased_forcing(cfg: &Config, osse: &OsseConfig) -> Result<usize, Os
             }
             continue;
         }
+        if field.is_none() && osse.precip_factor_field_sd > 0.0 {
+            field = Some(write_factor_field(osse, &src, rain)?);
+        }
         let dst = out_dir.join(t.format(&cfg.forcing.file_template).to_string());
         if let Some(d) = dst.parent() {
             std::fs::create_dir_all(d).map_err(|e| fs_err(d, e))?;
@@ -351,7 +465,10 @@ pub fn write_biased_forcing(cfg: &Config, osse: &OsseConfig) -> Result<usize, Os
             scale_in_place(
                 tmp,
                 &src,
-                &[(rain, osse.precip_factor), (sw, osse.shortwave_factor)],
+                &[
+                    (rain, osse.precip_factor, field.as_deref()),
+                    (sw, osse.shortwave_factor, None),
+                ],
             )
         })?;
         n += 1;
@@ -359,13 +476,65 @@ pub fn write_biased_forcing(cfg: &Config, osse: &OsseConfig) -> Result<usize, Os
     Ok(n)
 }
 
-fn scale_in_place(tmp: &Path, src: &Path, scales: &[(&str, f64)]) -> Result<(), OsseError> {
+/// File of the nature run's precipitation factor field (`precip_factor`, lat × lon).
+pub fn factor_field_path(osse: &OsseConfig) -> PathBuf {
+    osse.truth_dir.join("precip_factor.nc")
+}
+
+/// Draw the factor field on the grid of `rain` in the forcing file `src` and keep it as a CF
+/// file next to the nature run (for maps and checks).
+fn write_factor_field(osse: &OsseConfig, src: &Path, rain: &str) -> Result<Vec<f64>, OsseError> {
+    let ferr = |message: String| OsseError::Forcing {
+        path: src.to_path_buf(),
+        message,
+    };
+    let (lat, lon) = precip_field::trailing_lat_lon(src, rain).map_err(ferr)?;
+    let f = precip_field::factor_field(
+        &lat,
+        &lon,
+        osse.precip_factor_field_sd,
+        osse.precip_factor_field_corr_km,
+        osse.precip_factor_field_seed,
+    )
+    .map_err(|e| ferr(format!("precipitation factor field: {e}")))?;
+    let g = crate::io::gridded::GriddedField {
+        name: "precip_factor".into(),
+        units: Some("1".into()),
+        long_name: Some(format!(
+            "nature-run precipitation factor field (lognormal, mean 1, sd {}, correlation \
+             {} km, seed {}), applied on top of the uniform factor {}",
+            osse.precip_factor_field_sd,
+            osse.precip_factor_field_corr_km,
+            osse.precip_factor_field_seed,
+            osse.precip_factor
+        )),
+        lat_name: "lat".into(),
+        lon_name: "lon".into(),
+        lat,
+        lon,
+        values: f.clone(),
+    };
+    let path = factor_field_path(osse);
+    crate::io::gridded::write_field(&path, &g, "landcycle osse truth").map_err(|e| {
+        OsseError::Fs {
+            path: path.clone(),
+            message: e.to_string(),
+        }
+    })?;
+    Ok(f)
+}
+
+/// A variable to scale: (name, uniform factor, optional per-cell factor over the trailing
+/// lat × lon plane).
+type Scaling<'a> = (&'a str, f64, Option<&'a [f64]>);
+
+fn scale_in_place(tmp: &Path, src: &Path, scales: &[Scaling<'_>]) -> Result<(), OsseError> {
     let ferr = |var: &str, e: &dyn std::fmt::Display| OsseError::Forcing {
         path: src.to_path_buf(),
         message: format!("variable {var}: {e}"),
     };
     let mut file = netcdf::append(tmp).map_err(|e| ferr("(file)", &e))?;
-    for &(name, factor) in scales {
+    for &(name, factor, field) in scales {
         let (vals, fill, missing) = {
             let v = file
                 .variable(name)
@@ -384,10 +553,22 @@ fn scale_in_place(tmp: &Path, src: &Path, scales: &[(&str, f64)]) -> Result<(), 
                     .flatten()
                     .any(|f| x == *f || x == *f as f32 as f64)
         };
-        let scaled: Vec<f64> = vals
-            .iter()
-            .map(|&x| if is_special(x) { x } else { x * factor })
-            .collect();
+        let scaled: Vec<f64> = match field {
+            None => vals
+                .iter()
+                .map(|&x| if is_special(x) { x } else { x * factor })
+                .collect(),
+            Some(f) => {
+                if f.is_empty() || vals.len() % f.len() != 0 {
+                    let msg = format!("{} values, factor field of {}", vals.len(), f.len());
+                    return Err(ferr(name, &msg));
+                }
+                vals.iter()
+                    .zip(f.iter().cycle())
+                    .map(|(&x, &g)| if is_special(x) { x } else { x * factor * g })
+                    .collect()
+            }
+        };
         let mut v = file
             .variable_mut(name)
             .ok_or_else(|| ferr(name, &"not in the forcing file"))?;

@@ -9,6 +9,9 @@
 //! - spatial correlation (SCC): Pearson r over cells per time, averaged over times,
 //! - mean ensemble spread of the run (`SoilMoistV_spread`) where the run has it.
 //!
+//! On request ([`spatial_report`], `verify --spatial` / `--open-loop`), per time and layer: SCC,
+//! anomaly SCC, RMSE, and the gap closure G against an open loop ([`spatial`]).
+//!
 //! Correlations are skipped for cells (times) with fewer than 3 pairs or zero variance.
 //!
 //! The community definitions (pytesmo, LVT: metrics per cell over time, then their domain
@@ -21,6 +24,8 @@ pub mod history;
 pub mod maps;
 pub mod metrics;
 pub mod obs_space;
+pub mod spatial;
+pub mod spatial_report;
 pub mod stats;
 pub mod tca;
 
@@ -35,6 +40,10 @@ pub use history::{
 };
 pub use maps::{write_maps, MapField, MapFile};
 pub use metrics::{cell_metrics, CellMetrics, PerCellLayer, PerCellOptions, METRICS};
+pub use spatial_report::{
+    gap_closure_table, spatial_summary, spatial_table, verify_spatial, OpenLoopSummary,
+    SpatialOptions, SpatialSummary,
+};
 
 /// Errors of verification, each naming the file, variable or time involved.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +139,9 @@ pub struct VerifyReport {
     /// Per-cell temporal metrics and their domain statistics (`verify --per-cell`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_cell: Option<PerCellSummary>,
+    /// Spatial scores per time and the gap closure (`verify --spatial`, `--open-loop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial: Option<SpatialSummary>,
 }
 
 /// Per-cell metrics of a report: the definitions used and per layer the domain statistics
@@ -425,7 +437,7 @@ fn check_shapes(
     }
 }
 
-fn report_of(
+pub(crate) fn report_of(
     (truth_dir, run_dir): (&Path, &Path),
     (name, units): (&str, &str),
     cells: Option<&CellMask>,
@@ -448,6 +460,7 @@ fn report_of(
         cells: cells.map_or_else(|| "all land cells".to_string(), |m| m.description.clone()),
         layers,
         per_cell: None,
+        spatial: None,
     }
 }
 
@@ -605,6 +618,9 @@ impl VerifyReport {
         }
         if let Some(pc) = &self.per_cell {
             s.push_str(&per_cell_table(pc));
+        }
+        if let Some(sp) = &self.spatial {
+            s.push_str(&spatial_table(sp));
         }
         s
     }
