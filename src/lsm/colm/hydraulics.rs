@@ -122,7 +122,7 @@ mod tests {
         let p = soil();
         let (psi, d) = matric_potential(&p, 0, 0.3, TFRZ - 1.0, -1e8);
         // 1 K below freezing: about −1.25e5 mm (L_f/(g T) ≈ 125 m).
-        assert!((psi - 1e3 * HFUS / GRAV * (-1.0) / (TFRZ - 1.0)).abs() < 1e-9);
+        assert!((psi + 1e3 * HFUS / GRAV / (TFRZ - 1.0)).abs() < 1e-9);
         assert!(psi < -1.2e5 && psi > -1.3e5);
         assert_eq!(d, 0.0);
         assert!((ice_impedance(0.5) - 1e-3).abs() < 1e-18);
