@@ -94,3 +94,8 @@ impl Default for Tunables {
         }
     }
 }
+
+/// Specific heat of dry air at constant pressure (J kg-1 K-1).
+pub const CPAIR: f64 = 1004.64;
+/// Gas constant of dry air (J kg-1 K-1).
+pub const RGAS: f64 = 287.04;

@@ -14,7 +14,9 @@
 //! - [`heat`]: Crank–Nicolson snow–soil conduction with a linearised surface flux,
 //! - [`phase_change`]: melting and freezing from the energy residual,
 //! - [`layers`]: the snow + soil layer column (CoLM's −4..10 index range) and its
-//!   initial state.
+//!   initial state,
+//! - [`surface_layer`]: Monin–Obukhov profile functions (Zeng et al. 1998),
+//! - [`ground_fluxes`]: bare-ground sensible and latent heat with their derivatives.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -24,6 +26,7 @@
 
 pub mod constants;
 pub mod geometry;
+pub mod ground_fluxes;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
@@ -33,6 +36,7 @@ pub mod params_text;
 pub mod phase_change;
 pub mod richards;
 pub mod runoff;
+pub mod surface_layer;
 pub mod thermal;
 pub mod tridiag;
 pub mod water;
