@@ -192,3 +192,69 @@ fn aquifer_steps_follow_the_reference_year() {
     assert!(dwa_max < 2e-5, "wa {dwa_max:e}");
     assert!(drain_max < 1e-7, "drainage {drain_max:e}");
 }
+
+/// Summer steps of the reference (all soil above freezing, no snow, evaporation rather than
+/// dew): from the previous row's state, with the step's infiltration + surface runoff as the
+/// water reaching the soil, its transpiration and root weights from `root_uptake`, the soil
+/// water step reproduces the row's liquid water per layer, runoff, water table and aquifer.
+/// The stress factor reproduces the reference's rstfac.
+#[test]
+fn summer_soil_water_steps_follow_the_reference() {
+    use landcycle::lsm::colm::constants::TFRZ;
+    use landcycle::lsm::colm::root_uptake::root_uptake;
+    use landcycle::lsm::colm::water::{self, WaterInput};
+    let (Some(r), Some(l)) = (reference(), listing()) else {
+        return;
+    };
+    let g = SoilGeometry::standard();
+    let tun = landcycle::lsm::colm::Tunables::default();
+    let c = |n: &str| r.col(n);
+    let (ct, cl, ci) = (c("tsoi1_K"), c("wliq1"), c("wice1"));
+    let (mut n, mut dw, mut drsur, mut drnof, mut dzwt, mut dwa, mut drst) =
+        (0, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for k in 1..r.rows.len() {
+        let (prev, row) = (&r.rows[k - 1], &r.rows[k]);
+        let warm = (0..NSOIL).all(|j| prev[ct + j] > TFRZ + 0.5 && row[ct + j] > TFRZ + 0.5);
+        let snowless = prev[c("scv_mm")] == 0.0 && row[c("scv_mm")] == 0.0 && row[c("snl")] == 0.0;
+        if !(warm && snowless && row[c("fevpg_mm_s")] >= 0.0) {
+            continue;
+        }
+        let t: [f64; NSOIL] = std::array::from_fn(|j| prev[ct + j]);
+        let mut st = SoilWater {
+            wliq: std::array::from_fn(|j| prev[cl + j]),
+            wice: std::array::from_fn(|j| prev[ci + j]),
+            zwt: prev[c("zwt_m")],
+            wa: prev[c("wa_mm")],
+        };
+        let ru = root_uptake(&l.soil, &l.rootfr, &g.dz, &t, &st.wliq, tun.trsmx0);
+        drst = drst.max((ru.rstfac - row[c("rstfac")]).abs());
+        let t_now: [f64; NSOIL] = std::array::from_fn(|j| row[ct + j]);
+        let inp = WaterInput {
+            gwat: row[c("qinfl_mm_s")] + row[c("rsur_mm_s")],
+            qsdew: 0.0,
+            qfros: 0.0,
+            qsubl: 0.0,
+            etr: row[c("etr_mm_s")],
+            rootr: &ru.rootr,
+        };
+        let f = water::step(&l.soil, &g, &tun, &mut st, &t_now, &inp, 1800.0);
+        assert!(f.balance_error.abs() < 1e-9);
+        for j in 0..NSOIL {
+            dw = dw.max((st.wliq[j] - row[cl + j]).abs());
+        }
+        drsur = drsur.max((f.rsur - row[c("rsur_mm_s")]).abs());
+        drnof = drnof.max((f.rnof - row[c("rnof_mm_s")]).abs());
+        dzwt = dzwt.max((st.zwt - row[c("zwt_m")]).abs());
+        dwa = dwa.max((st.wa - row[c("wa_mm")]).abs());
+        n += 1;
+    }
+    eprintln!(
+        "{n} summer steps: wliq {dw:e} kg m-2, rsur {drsur:e}, rnof {drnof:e} mm s-1, zwt {dzwt:e} m, wa {dwa:e} mm, rstfac {drst:e}"
+    );
+    assert!(n > 3000, "only {n} summer steps");
+    // Inputs and outputs are printed to 9 significant digits (w_liq up to ~350 kg m-2).
+    assert!(dw < 5e-6, "wliq {dw:e}");
+    assert!(drsur < 1e-10 && drnof < 1e-9, "runoff {drsur:e} {drnof:e}");
+    assert!(dzwt < 5e-8 && dwa < 5e-5, "aquifer {dzwt:e} {dwa:e}");
+    assert!(drst < 5e-8, "rstfac {drst:e}");
+}

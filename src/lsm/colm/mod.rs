@@ -9,6 +9,7 @@
 //! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
 //! - [`richards`]: the linearised implicit Richards equation,
 //! - [`groundwater`]: aquifer, water table, drainage and soil-water corrections,
+//! - [`root_uptake`]: root water-uptake weights and the soil-water stress factor,
 //! - [`water`]: one soil-water step with its water balance,
 //! - [`thermal`]: heat capacity and Johansen/Jordan conductivity,
 //! - [`heat`]: Crank–Nicolson snow–soil conduction with a linearised surface flux,
@@ -35,6 +36,7 @@ pub mod params;
 pub mod params_text;
 pub mod phase_change;
 pub mod richards;
+pub mod root_uptake;
 pub mod runoff;
 pub mod surface_layer;
 pub mod thermal;
