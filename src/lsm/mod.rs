@@ -6,6 +6,7 @@
 //! physical bounds, and a flat list of restart fields.
 
 pub mod bucket;
+pub mod colm;
 pub mod conformance;
 pub mod noah;
 pub use bucket::BucketLsm;

@@ -1,0 +1,50 @@
+//! The CoLM2014 soil-ground column (Dai et al. 2003, BAMS 84, 1013; Dai et al. 2004,
+//! J. Climate 17, 2281; the CLM 3.0 technical note, Oleson et al. 2004, NCAR/TN-461), written
+//! from the published equations and docs/colm.md, one physical process per file:
+//!
+//! - [`constants`]: physical constants, layer counts, tunables,
+//! - [`geometry`]: the exponential 10-layer soil geometry,
+//! - [`params`]: per-layer hydraulic and thermal parameters, [`params_text`]: their listing,
+//! - [`hydraulics`]: Clapp–Hornberger ψ and K with ice impedance,
+//! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
+//! - [`richards`]: the linearised implicit Richards equation,
+//! - [`groundwater`]: aquifer, water table, drainage and soil-water corrections,
+//! - [`root_uptake`]: root water-uptake weights and the soil-water stress factor,
+//! - [`water`]: one soil-water step with its water balance,
+//! - [`thermal`]: heat capacity and Johansen/Jordan conductivity,
+//! - [`heat`]: Crank–Nicolson snow–soil conduction with a linearised surface flux,
+//! - [`phase_change`]: melting and freezing from the energy residual,
+//! - [`layers`]: the snow + soil layer column (CoLM's −4..10 index range) and its
+//!   initial state,
+//! - [`surface_layer`]: Monin–Obukhov profile functions (Zeng et al. 1998),
+//! - [`ground_fluxes`]: bare-ground sensible and latent heat with their derivatives.
+//!
+//! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
+//! (docs/colm.md lists what is built and what is not).
+
+// Layer loops index several arrays at once; the physics reads better with indices.
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+
+pub mod constants;
+pub mod geometry;
+pub mod ground_fluxes;
+pub mod groundwater;
+pub mod heat;
+pub mod hydraulics;
+pub mod layers;
+pub mod params;
+pub mod params_text;
+pub mod phase_change;
+pub mod richards;
+pub mod root_uptake;
+pub mod runoff;
+pub mod surface_layer;
+pub mod thermal;
+pub mod tridiag;
+pub mod water;
+
+pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};
+pub use geometry::SoilGeometry;
+pub use params::SoilParams;
+pub use params_text::{parse_params, ParamsListing, ParamsTextError};
+pub use water::{SoilWater, WaterFluxes, WaterInput};
