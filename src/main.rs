@@ -65,6 +65,8 @@ enum Bench {
     Curvelet,
     /// Ensemble driver overhead over the bare physics, and peak memory.
     Driver(landcycle::commands::bench::DriverArgs),
+    /// One variational and one EnKF-like image analysis on a synthetic field (wall and CPU).
+    Image(landcycle::commands::bench_image::ImageBenchArgs),
 }
 
 fn init_logging(format: &str) {
@@ -117,6 +119,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
+            Bench::Image(a) => landcycle::commands::bench_image::run(&a),
             Bench::Curvelet => {
                 landcycle::commands::curvelet::bench_curvelet().map(|t| println!("{t}"))
             }
