@@ -56,7 +56,7 @@ enum Command {
     /// PNG quick-look maps of 2-D fields (history, diagnostics, gridded files), side by side.
     Plot(landcycle::commands::plot::Args),
     /// One curvelet image analysis (variational or EnKF-like) of a gridded background and image.
-    Image(landcycle::commands::image::Args),
+    Image(Box<landcycle::commands::image::Args>),
     /// Print version and build information.
     Version,
 }

@@ -374,7 +374,7 @@ fn real_gldas_image_reduces_rmse_of_era5_background() {
     let mut sm = read_field(&era5, "swvl1", &sel).unwrap();
     let lsm = read_field(&era5, "lsm", &sel).unwrap();
     for (v, m) in sm.values.iter_mut().zip(&lsm.values) {
-        if !(*m >= 0.5) {
+        if m.is_nan() || *m < 0.5 {
             *v = f64::NAN;
         }
     }

@@ -58,7 +58,7 @@ pub fn resolve_range(values: &[f64], spec: ValueRange, cmap: ColorMap) -> (f64, 
 pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     let (lo, hi) = (lo.min(hi), lo.max(hi));
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return (vec![lo], 1.0);
     }
     let raw = span / target.max(1) as f64;
