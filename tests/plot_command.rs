@@ -233,7 +233,7 @@ fn panels_side_by_side_with_a_shared_diverging_range() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Without --index the first panel reads member... no: both panels share the --index.
+    // `--index member=2` applies to both panels.
     let img = Png::read(&out);
     let lay = figure(2, 420).layout();
     assert_eq!((img.w, img.h), (lay.width, lay.height));
@@ -253,10 +253,12 @@ fn panels_side_by_side_with_a_shared_diverging_range() {
                 "column {c}"
             );
         }
-        let mid = p.colorbar.y + p.colorbar.h / 2;
-        assert_eq!(
-            img.at(p.colorbar.x + p.colorbar.w / 2, mid),
-            ColorMap::Diverging.at(0.5)
+        let (mid, k) = (p.colorbar.y + p.colorbar.h / 2, p.colorbar.w / 2);
+        let t = k as f64 / (p.colorbar.w - 1) as f64;
+        assert_eq!(img.at(p.colorbar.x + k, mid), ColorMap::Diverging.at(t));
+        assert!(
+            img.at(p.colorbar.x + k, mid).iter().all(|&v| v > 235),
+            "white centre"
         );
     }
 }
