@@ -3,12 +3,12 @@
 //! those. Public so that callers (and tests) can find the map and colour-bar pixels.
 
 const MARGIN: u32 = 12;
-const TITLE_H: u32 = 44;
-const Y_LABEL_W: u32 = 56;
-const X_LABEL_H: u32 = 22;
+const TITLE_H: u32 = 48;
+const Y_LABEL_W: u32 = 60;
+const X_LABEL_H: u32 = 24;
 const BAR_GAP: u32 = 8;
 const BAR_H: u32 = 14;
-const BAR_LABEL_H: u32 = 22;
+const BAR_LABEL_H: u32 = 24;
 const RIGHT_PAD: u32 = 28;
 const PANEL_GAP: u32 = 12;
 

@@ -217,7 +217,7 @@ fn axis_labels(img: &mut RgbImage, p: &Panel, r: Rect, out: &mut Vec<Label>) {
             text: degrees(t, step, 'N', 'S'),
             x: (r.x - TICK - 4) as i32,
             y: y as i32,
-            size: 12,
+            size: 13,
             align: Align::Right,
             middle: true,
         });
@@ -234,7 +234,7 @@ fn axis_labels(img: &mut RgbImage, p: &Panel, r: Rect, out: &mut Vec<Label>) {
             text: degrees(wrap_lon(t), step, 'E', 'W'),
             x: x as i32,
             y: (r.y + r.h + TICK + 2) as i32,
-            size: 12,
+            size: 13,
             align: Align::Center,
             middle: false,
         });
@@ -253,7 +253,7 @@ fn colorbar_labels(img: &mut RgbImage, r: Rect, vmin: f64, vmax: f64, out: &mut 
             text: fmt_number(t, step),
             x: x as i32,
             y: (r.y + r.h + TICK + 2) as i32,
-            size: 12,
+            size: 13,
             align: Align::Center,
             middle: false,
         });
@@ -264,18 +264,18 @@ fn title_labels(p: &Panel, pl: &PanelLayout, out: &mut Vec<Label>) {
     let room = pl.map.w + 40;
     let (x, y) = (pl.title.0 as i32, pl.title.1 as i32);
     out.push(Label {
-        text: fit(&p.title, room, 15),
+        text: fit(&p.title, room, 16),
         x,
         y,
-        size: 15,
+        size: 16,
         align: Align::Left,
         middle: false,
     });
     out.push(Label {
-        text: fit(&p.subtitle, room, 13),
+        text: fit(&p.subtitle, room, 14),
         x,
-        y: y + 21,
-        size: 13,
+        y: y + 23,
+        size: 14,
         align: Align::Left,
         middle: false,
     });
