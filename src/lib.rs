@@ -17,6 +17,7 @@ pub mod lsm;
 pub mod obs;
 pub mod parallel;
 pub mod perturb;
+pub mod plot;
 pub mod point;
 pub mod synth;
 pub mod testdata;

@@ -53,6 +53,10 @@ enum Command {
     ObsSpace(landcycle::commands::obs_space::Args),
     /// Triple collocation: error variances, SNR and fMSE per cell of three collocated datasets.
     Tca(landcycle::commands::tca::Args),
+    /// PNG quick-look maps of 2-D fields (history, diagnostics, gridded files), side by side.
+    Plot(landcycle::commands::plot::Args),
+    /// One curvelet image analysis (variational or EnKF-like) of a gridded background and image.
+    Image(Box<landcycle::commands::image::Args>),
     /// Print version and build information.
     Version,
 }
@@ -116,6 +120,8 @@ fn main() -> std::process::ExitCode {
         Command::ObsSpace(a) => landcycle::commands::obs_space::run(&a),
         Command::Tca(a) => landcycle::commands::tca::run(&a),
         Command::Point(a) => landcycle::commands::point::run(&a),
+        Command::Plot(a) => landcycle::commands::plot::run(&a),
+        Command::Image(a) => landcycle::commands::image::run(&a),
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
