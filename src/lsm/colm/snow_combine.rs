@@ -88,15 +88,10 @@ fn merge_thin(v: &mut Vec<SnowLayer>) {
             pos += 1;
             continue;
         }
-        let upper = if i == 0 {
-            0
-        } else if i == v.len() - 1 {
-            i - 1
-        } else if v[i - 1].dz + v[i].dz < v[i + 1].dz + v[i].dz {
-            i - 1
-        } else {
-            i
-        };
+        // The neighbour above for the bottom layer, or when the pair above is thinner.
+        let with_above =
+            i > 0 && (i == v.len() - 1 || v[i - 1].dz + v[i].dz < v[i + 1].dz + v[i].dz);
+        let upper = if with_above { i - 1 } else { i };
         let (c, _) = combine_pair(v[upper + 1], v[upper]);
         v[upper + 1] = c;
         v.remove(upper);
