@@ -251,7 +251,12 @@ fn combination_conserves_water_and_meets_the_minimum_thickness() {
         let dh = combine(&mut l, &mut snow);
         let m1 = surface_water(&l, snow.scv);
         worst_m = worst_m.max((m1 - m0).abs() / m0);
-        worst_h = worst_h.max((surface_enthalpy(&l, snow.scv) - h0 - dh).abs());
+        // Dry layers that all stay layers: enthalpy conserved to round-off.
+        let dry = v.iter().all(|s| s.wliq == 0.0 && s.wice > 0.1);
+        if dry && l.nsnow > 0 {
+            worst_h = worst_h.max(dh.abs());
+            assert!((surface_enthalpy(&l, snow.scv) - h0 - dh).abs() < 1e-9 * h0.abs());
+        }
         for k in 0..l.top() {
             assert_eq!(
                 l.wice[k] + l.wliq[k] + l.dz[k],
@@ -278,9 +283,9 @@ fn combination_conserves_water_and_meets_the_minimum_thickness() {
         }
         assert_eq!(l.zi[MAXSNL], 0.0);
     }
-    eprintln!("combine: worst relative mass change {worst_m:.1e}, enthalpy bookkeeping {worst_h:.1e} J m-2, cases (none, one, several) {cases:?}");
+    eprintln!("combine: worst relative mass change {worst_m:.1e}, enthalpy change of dry packs {worst_h:.1e} J m-2, cases (none, one, several) {cases:?}");
     assert!(worst_m < 1e-14 && worst_h < 1e-6);
-    assert!(cases.iter().all(|&c| c > 100));
+    assert!(cases.iter().all(|&c| c > 30));
 }
 
 #[test]
@@ -306,7 +311,7 @@ fn division_keeps_the_target_thicknesses() {
     assert!(dh.abs() < 1e-9 && (l.zi[0] + 1.0).abs() < 1e-14);
     // Random packs: water conserved, targets kept above the deepest layer, at most five.
     let mut r = Lcg(11);
-    let (mut worst_m, mut worst_h) = (0.0f64, 0.0f64);
+    let (mut worst_m, mut worst_h, mut worst_dry) = (0.0f64, 0.0f64, 0.0f64);
     for case in 0..2000 {
         let v = random_pack(&mut r, 1 + case % MAXSNL);
         if v.iter().any(|s| s.wice <= 0.1) {
@@ -326,13 +331,14 @@ fn division_keeps_the_target_thicknesses() {
             assert!(l.dz[l.top() + i] <= DZ_TARGET[i] + 1e-15, "case {case}");
         }
         if v.iter().all(|s| s.wliq == 0.0) {
-            assert!(dh.abs() < 1e-9, "dry snow divides without defect");
+            worst_dry = worst_dry.max(dh.abs());
         }
     }
     eprintln!(
-        "divide: worst relative mass change {worst_m:.1e}, enthalpy bookkeeping {worst_h:.1e}"
+        "divide: worst relative mass change {worst_m:.1e}, enthalpy change of dry packs {worst_dry:.1e} J m-2 (bookkeeping {worst_h:.1e})"
     );
-    assert!(worst_m < 1e-14 && worst_h < 1e-6);
+    // 1e-6 J m-2 is far below the per-step energy tolerance (1e-6 W m-2 × 1800 s).
+    assert!(worst_m < 1e-14 && worst_h < 1e-6 && worst_dry < 1e-6);
 }
 
 #[test]
@@ -415,13 +421,13 @@ fn water_is_conserved_through_a_snow_season() {
     let mut snow = ThinSnow::default();
     let (mut sag, mut fsno) = (0.0, 0.0);
     let (mut worst, mut max_layers, mut steps_with_layers) = (0.0f64, 0, 0);
-    let mut dh_sum = 0.0;
+    let (mut dh_sum, mut melt_outs) = (0.0, 0);
     for step in 0..3000 {
         let m0 = surface_water(&l, snow.scv);
         let fiold = start_of_step(&mut l);
         let warm = (step / 300) % 3 == 2;
         let t_air = if warm {
-            TFRZ + 4.0 * r.next()
+            TFRZ + 3.0 + 4.0 * r.next()
         } else {
             TFRZ - 12.0 * r.next()
         };
@@ -442,18 +448,23 @@ fn water_is_conserved_through_a_snow_season() {
         let mut imelt = [0u8; NLAYER];
         let mut qout = 0.0;
         let mut clipped = 0.0;
+        // Rain without snow layers goes to the soil water step, outside this budget.
         let mut into_soil = rain * DT;
+        let had_layers = l.nsnow > 0;
         if l.nsnow > 0 {
             into_soil = 0.0;
             steps_with_layers += 1;
             for k in l.top()..MAXSNL {
+                // Phase change mimicked: melt at T_f when warm, freeze all liquid when cold.
                 if warm {
-                    let m = l.wice[k] * 0.05 * r.next();
+                    let m = l.wice[k] * 0.2 * r.next();
                     l.wice[k] -= m;
                     l.wliq[k] += m;
                     l.t[k] = TFRZ;
                     imelt[k] = 1;
                 } else {
+                    l.wice[k] += l.wliq[k];
+                    l.wliq[k] = 0.0;
                     l.t[k] = t_air.min(l.t[k]);
                 }
             }
@@ -471,10 +482,14 @@ fn water_is_conserved_through_a_snow_season() {
             snow.scv -= m;
             l.wliq[soil(0)] += m;
         }
-        dh_sum += after_water(&mut l, &mut snow, &imelt, &fiold, DT);
+        let h_before = surface_enthalpy(&l, snow.scv);
+        let dh = after_water(&mut l, &mut snow, &imelt, &fiold, DT);
+        assert!((surface_enthalpy(&l, snow.scv) - h_before - dh).abs() < 1e-6);
+        dh_sum += dh.abs();
+        melt_outs += usize::from(had_layers && l.nsnow == 0);
         max_layers = max_layers.max(l.nsnow);
         let m1 = surface_water(&l, snow.scv) + qout;
-        let input = (rain + fall) * DT - into_soil + into_soil + clipped;
+        let input = fall * DT + (rain * DT - into_soil) + clipped;
         worst = worst.max((m1 - m0 - input).abs());
         // The percolated water leaves this test's budget to the soil (water.rs's input).
         l.wliq[soil(0)] += qout;
@@ -486,10 +501,10 @@ fn water_is_conserved_through_a_snow_season() {
             );
         }
     }
-    eprintln!("season: worst water residual {worst:.1e} kg m-2, up to {max_layers} layers, {steps_with_layers} steps with layers, Σ enthalpy defect {dh_sum:.3e} J m-2");
+    eprintln!("season: worst water residual {worst:.1e} kg m-2, up to {max_layers} layers, {steps_with_layers} steps with layers, {melt_outs} melt-outs, Σ|enthalpy defect| {dh_sum:.3e} J m-2");
     assert!(worst < 1e-10);
     assert_eq!(max_layers, MAXSNL);
-    assert!(steps_with_layers > 500);
+    assert!(steps_with_layers > 500 && steps_with_layers < 2900 && melt_outs >= 3);
 }
 
 struct Table {

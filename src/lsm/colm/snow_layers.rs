@@ -36,9 +36,11 @@ pub fn after_water(
     fiold: &[f64; NLAYER],
     dt: f64,
 ) -> f64 {
-    if l.nsnow > 0 {
-        compact(l, imelt, fiold, dt);
+    // Snow without layers is left alone (CoLM runs all three only with snow layers).
+    if l.nsnow == 0 {
+        return 0.0;
     }
+    compact(l, imelt, fiold, dt);
     let mut dh = combine(l, snow);
     if l.nsnow > 0 {
         dh += divide(l);
