@@ -17,7 +17,15 @@
 //! - [`layers`]: the snow + soil layer column (CoLM's −4..10 index range) and its
 //!   initial state,
 //! - [`surface_layer`]: Monin–Obukhov profile functions (Zeng et al. 1998),
-//! - [`ground_fluxes`]: bare-ground sensible and latent heat with their derivatives.
+//! - [`ground_fluxes`]: bare-ground sensible and latent heat with their derivatives,
+//! - [`precip_phase`]: rain/snow partition, new-snow density, precipitation temperature,
+//! - [`new_snow`]: snowfall added, the first snow layer,
+//! - [`snow_slab`]: a snow layer's enthalpy and the combination of two layers,
+//! - [`snow_water`]: liquid water and percolation in the snow,
+//! - [`snow_compaction`]: destructive metamorphism, overburden and melt compaction,
+//! - [`snow_combine`], [`snow_divide`]: removal, combination and division of snow layers,
+//! - [`snow_layers`]: the snow-layer bookkeeping of a step,
+//! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -32,12 +40,22 @@ pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
 pub mod layers;
+pub mod new_snow;
 pub mod params;
 pub mod params_text;
 pub mod phase_change;
+pub mod precip_phase;
 pub mod richards;
 pub mod root_uptake;
 pub mod runoff;
+pub mod snow_age;
+pub mod snow_combine;
+pub mod snow_compaction;
+pub mod snow_cover;
+pub mod snow_divide;
+pub mod snow_layers;
+pub mod snow_slab;
+pub mod snow_water;
 pub mod surface_layer;
 pub mod thermal;
 pub mod tridiag;
