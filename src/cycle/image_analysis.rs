@@ -19,6 +19,9 @@ use crate::time::epoch_seconds;
 /// initial state 4).
 pub const STREAM_IMAGE: u32 = 5;
 
+/// Increments `[layer][member][cell]` (full grids, 0 where nothing changes).
+pub type Increments = Vec<Vec<Vec<f64>>>;
+
 /// What one analysis did, for the log and the diagnostics file.
 #[derive(Debug, Clone, Default)]
 pub struct ImageReport {
@@ -69,7 +72,7 @@ impl RootAnalysis {
         observed: &[f64],
         (land, n_analysed): (&[bool], usize),
         t: NaiveDateTime,
-    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+    ) -> Result<(Increments, ImageReport), String> {
         match cfg.method {
             ImageMethod::Var => self.var(cfg, g, observed, n_analysed),
             ImageMethod::EnkfLike => self.enkf_like(cfg, g, observed, (land, n_analysed), t),
@@ -82,7 +85,7 @@ impl RootAnalysis {
         g: &GatheredFields,
         observed: &[f64],
         n_analysed: usize,
-    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+    ) -> Result<(Increments, ImageReport), String> {
         let n = g.layers[0].len();
         let vc = VarConfig {
             sigma_i: cfg.error_sd,
@@ -175,7 +178,7 @@ impl RootAnalysis {
         observed: &[f64],
         (land, n_analysed): (&[bool], usize),
         t: NaiveDateTime,
-    ) -> Result<(Vec<Vec<Vec<f64>>>, ImageReport), String> {
+    ) -> Result<(Increments, ImageReport), String> {
         let n = g.layers[0].len();
         let normals = self.normals(n, observed.len(), t);
         let perturbed =
@@ -215,7 +218,7 @@ impl RootAnalysis {
             }
         }
         let mut report = ImageReport::default();
-        for l in 0..n_analysed {
+        for (l, slot) in inc.iter_mut().enumerate().take(n_analysed) {
             let mut members = g.layers[l].clone();
             let r = analyse_enkf_like(
                 &self.plan,
@@ -236,7 +239,7 @@ impl RootAnalysis {
                     observed_cells: r.observed_cells,
                 };
             }
-            inc[l] = differences(&members, &g.layers[l]);
+            *slot = differences(&members, &g.layers[l]);
         }
         Ok((inc, report))
     }
@@ -264,7 +267,7 @@ fn regressed(top: &[Vec<f64>], deep: &[Vec<f64>], delta_top: &[f64]) -> Vec<f64>
     let n = top.len() as f64;
     (0..delta_top.len())
         .map(|k| {
-            if delta_top[k] == 0.0 || !(vt[k] > 0.0) {
+            if delta_top[k] == 0.0 || vt[k].is_nan() || vt[k] <= 0.0 {
                 return 0.0;
             }
             let cov: f64 = top

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
-use super::image_analysis::{ImageReport, RootAnalysis};
+use super::image_analysis::{ImageReport, Increments, RootAnalysis};
 use super::image_diag::{diag_content, DiagInput};
 use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFields};
 use super::image_obs::{ImageSource, ObservedImage};
@@ -197,7 +197,7 @@ fn analyse_on_root(
     g: &GatheredFields,
     img: &ObservedImage,
     t: NaiveDateTime,
-) -> Result<Option<(Vec<Vec<Vec<f64>>>, ImageReport)>, String> {
+) -> Result<Option<(Increments, ImageReport)>, String> {
     let analysed = g.qc_ok.iter().filter(|&&q| q).count();
     let observed = g
         .qc_ok
