@@ -575,7 +575,8 @@ fn schema_matches_structs_and_defaults_are_valid() {
     expect("bucket", serde_fields::<BucketConfig>());
     expect("da", serde_fields::<landcycle::config::DaConfig>());
     expect("nrt", serde_fields::<landcycle::config::NrtConfig>());
-    assert_eq!(GROUPS.len(), 8);
+    expect("image", serde_fields::<landcycle::config::ImageConfig>());
+    assert_eq!(GROUPS.len(), 9);
     for s in SCHEMA {
         assert!(GROUPS.iter().any(|g| g.name == s.group), "{}", s.group);
         assert!(!s.meaning.is_empty() && !s.kind.is_empty());

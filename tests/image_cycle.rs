@@ -177,3 +177,33 @@ fn missing_or_sparse_images_leave_the_state_as_the_open_loop() {
         );
     }
 }
+
+#[test]
+fn image_namelist_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, key) in [
+        ("  keep_fraction = 1.5\n", "keep_fraction"),
+        ("  error_sd = 0.0\n", "error_sd"),
+        (
+            "  method = 'enkf_like'\n  gap_policy = 'fill'\n",
+            "gap_policy",
+        ),
+    ] {
+        let nml = image_namelist(dir.path(), "var", extra);
+        let e = landcycle::config::Config::load(&nml)
+            .unwrap_err()
+            .to_string();
+        let text = std::fs::read_to_string(&nml).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let line = lines
+            .iter()
+            .rposition(|l| l.trim_start().starts_with(key))
+            .unwrap()
+            + 1;
+        assert!(
+            e.contains(&format!("image:{key}")) || e.contains(key),
+            "{e}"
+        );
+        assert!(e.contains(&format!("case.nml:{line}")), "line {line}: {e}");
+    }
+}
