@@ -156,17 +156,30 @@ fn coord(
 }
 
 fn write_coords(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<(), IoError> {
-    let time = [
+    write_grid_coords(f, c, d.time, (d.lat, d.lon), d.layer_thickness)
+}
+
+/// The `time` (analysis time), `lat`, `lon` and `soil_layer` (layer centre depth) coordinate
+/// variables of a diagnostics file; their dimensions must exist. Shared with the image
+/// diagnostics (`super::image_diag`).
+pub(crate) fn write_grid_coords(
+    f: &mut netcdf::FileMut,
+    c: &Ctx,
+    time: NaiveDateTime,
+    (lat, lon): (&[f64], &[f64]),
+    layer_thickness: &[f64],
+) -> Result<(), IoError> {
+    let time_attrs = [
         ("standard_name", "time"),
         ("long_name", "analysis time"),
         ("units", "seconds since 1970-01-01 00:00:00"),
         ("calendar", "standard"),
         ("axis", "T"),
     ];
-    coord(f, c, "time", &time, &[epoch_seconds(d.time) as f64])?;
+    coord(f, c, "time", &time_attrs, &[epoch_seconds(time) as f64])?;
     for (name, sn, units, axis, data) in [
-        ("lat", "latitude", "degrees_north", "Y", d.lat),
-        ("lon", "longitude", "degrees_east", "X", d.lon),
+        ("lat", "latitude", "degrees_north", "Y", lat),
+        ("lon", "longitude", "degrees_east", "X", lon),
     ] {
         let attrs = [
             ("standard_name", sn),
@@ -176,9 +189,9 @@ fn write_coords(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<(),
         ];
         coord(f, c, name, &attrs, data)?;
     }
-    let mut mid = Vec::with_capacity(d.layer_thickness.len());
+    let mut mid = Vec::with_capacity(layer_thickness.len());
     let mut top = 0.0;
-    for &dz in d.layer_thickness {
+    for &dz in layer_thickness {
         mid.push(top + 0.5 * dz);
         top += dz;
     }

@@ -212,33 +212,42 @@ fn classify(file: &netcdf::File, dim: &str) -> Role {
     }
 }
 
+fn open_file(path: &Path) -> Result<netcdf::File, GriddedError> {
+    netcdf::open(path).map_err(|e| GriddedError::File {
+        file: path.to_path_buf(),
+        action: "cannot open as NetCDF",
+        source: e,
+    })
+}
+
+/// The error of a variable `var_name` that `file` does not hold, listing those it does.
+fn no_variable(path: &Path, file: &netcdf::File, var_name: &str) -> GriddedError {
+    GriddedError::NoVariable {
+        file: path.to_path_buf(),
+        var: var_name.to_string(),
+        available: file
+            .variables()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// The valid times of the records of `var_name` along its time dimension, or `None` when it
 /// has none (a file holding one field). Times are CF "<unit> since <date>" values.
 pub fn time_axis(
     path: &Path,
     var_name: &str,
 ) -> Result<Option<Vec<chrono::NaiveDateTime>>, GriddedError> {
-    let file = netcdf::open(path).map_err(|e| GriddedError::File {
-        file: path.to_path_buf(),
-        action: "cannot open as NetCDF",
-        source: e,
-    })?;
+    let file = open_file(path)?;
     let verr = |msg: String| GriddedError::Variable {
         file: path.to_path_buf(),
         var: var_name.to_string(),
         msg,
     };
-    let Some(var) = file.variable(var_name) else {
-        return Err(GriddedError::NoVariable {
-            file: path.to_path_buf(),
-            var: var_name.to_string(),
-            available: file
-                .variables()
-                .map(|v| v.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    };
+    let var = file
+        .variable(var_name)
+        .ok_or_else(|| no_variable(path, &file, var_name))?;
     let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
     let Some(tdim) = dims.iter().find(|d| classify(&file, d) == Role::Time) else {
         return Ok(None);
@@ -275,11 +284,7 @@ pub fn read_field(
     var_name: &str,
     sel: &Selection,
 ) -> Result<GriddedField, GriddedError> {
-    let file = netcdf::open(path).map_err(|e| GriddedError::File {
-        file: path.to_path_buf(),
-        action: "cannot open as NetCDF",
-        source: e,
-    })?;
+    let file = open_file(path)?;
     let verr = |msg: String| GriddedError::Variable {
         file: path.to_path_buf(),
         var: var_name.to_string(),
@@ -287,15 +292,7 @@ pub fn read_field(
     };
     let var = file
         .variable(var_name)
-        .ok_or_else(|| GriddedError::NoVariable {
-            file: path.to_path_buf(),
-            var: var_name.to_string(),
-            available: file
-                .variables()
-                .map(|v| v.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        .ok_or_else(|| no_variable(path, &file, var_name))?;
     let dims: Vec<(String, usize)> = var
         .dimensions()
         .iter()

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 
+use super::diag::write_grid_coords;
 use super::history::{put_str_attrs, Ctx, FILL_VALUE};
 use super::{IoError, PendingFile};
-use crate::time::epoch_seconds;
 
 /// `LC_IMG_YYYYMMDDHHMM.nc` for analysis time `t`.
 pub fn image_diag_file_name(t: NaiveDateTime) -> String {
@@ -124,58 +124,19 @@ fn write_globals(f: &mut netcdf::FileMut, c: &Ctx, d: &ImageDiagContent) -> Resu
     Ok(())
 }
 
-fn coord(
-    f: &mut netcdf::FileMut,
-    c: &Ctx,
-    name: &str,
-    attrs: &[(&str, &str)],
-    data: &[f64],
-) -> Result<(), IoError> {
-    f.add_dimension(name, data.len())
-        .map_err(c.err(format!("dim {name}")))?;
-    let mut v = f
-        .add_variable::<f64>(name, &[name])
-        .map_err(c.err(format!("variable {name}")))?;
-    put_str_attrs(&mut v, attrs).map_err(c.err(format!("attributes of {name}")))?;
-    v.put_values(data, ..)
-        .map_err(c.err(format!("writing {name}")))
-}
-
 fn write_coords(f: &mut netcdf::FileMut, c: &Ctx, d: &ImageDiagContent) -> Result<(), IoError> {
-    let time = [
-        ("standard_name", "time"),
-        ("long_name", "analysis time"),
-        ("units", "seconds since 1970-01-01 00:00:00"),
-        ("calendar", "standard"),
-        ("axis", "T"),
+    let dims = [
+        ("time", 1),
+        ("lat", d.lat.len()),
+        ("lon", d.lon.len()),
+        ("soil_layer", d.layer_thickness.len()),
     ];
-    coord(f, c, "time", &time, &[epoch_seconds(d.time) as f64])?;
-    for (name, sn, units, axis, data) in [
-        ("lat", "latitude", "degrees_north", "Y", &d.lat),
-        ("lon", "longitude", "degrees_east", "X", &d.lon),
-    ] {
-        let attrs = [
-            ("standard_name", sn),
-            ("long_name", sn),
-            ("units", units),
-            ("axis", axis),
-        ];
-        coord(f, c, name, &attrs, data)?;
+    for (name, len) in dims {
+        f.add_dimension(name, len)
+            .map_err(c.err(format!("dim {name}")))?;
     }
-    let mut mid = Vec::with_capacity(d.layer_thickness.len());
-    let mut top = 0.0;
-    for &dz in &d.layer_thickness {
-        mid.push(top + 0.5 * dz);
-        top += dz;
-    }
-    let depth = [
-        ("standard_name", "depth"),
-        ("long_name", "depth of soil layer centre"),
-        ("units", "m"),
-        ("positive", "down"),
-        ("axis", "Z"),
-    ];
-    coord(f, c, "soil_layer", &depth, &mid)
+    let grid = (d.lat.as_slice(), d.lon.as_slice());
+    write_grid_coords(f, c, d.time, grid, &d.layer_thickness)
 }
 
 fn put_field(
