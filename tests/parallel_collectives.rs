@@ -11,6 +11,8 @@ use std::process::Command;
 use landcycle::parallel::{Communicator, MpiComm, ParallelError, SingleProcess};
 
 const CHILD_ENV: &str = "LANDCYCLE_PARALLEL_CHILD";
+/// Printed by a child rank whose body passed.
+const RANK_PASSED: &str = "landcycle-parallel-rank-passed";
 /// mpirun's own limit, so a deadlocked collective fails the test instead of hanging it.
 const TIMEOUT_S: &str = "60";
 
@@ -46,9 +48,11 @@ fn launch(test: &str, apps: &[usize]) {
         out.status.success(),
         "mpirun {apps:?} failed:\n{stdout}\n{stderr}"
     );
-    // A misspelt test name would run zero tests and still exit 0: count the passes.
+    // A misspelt test name would run zero tests and still exit 0: count the ranks' markers
+    // (one write each, so mpirun's merging of the ranks' output cannot split them, as it can
+    // split libtest's summary line).
     let ranks: usize = apps.iter().sum();
-    let passed = stdout.matches("test result: ok. 1 passed").count();
+    let passed = stdout.matches(RANK_PASSED).count();
     assert_eq!(passed, ranks, "expected {ranks} passing ranks:\n{stdout}");
 }
 
@@ -83,6 +87,7 @@ fn run_child(comm: MpiComm, body: fn(&MpiComm)) {
         // a collective. mpirun sees the non-zero status and stops the whole job.
         std::process::exit(101);
     }
+    println!("{RANK_PASSED}");
 }
 
 /// Rank-dependent block of `len` values, distinct per (rank, tag).
