@@ -16,6 +16,7 @@ use crate::io::image_diag::{
     write_image_diag_deferred, ImageDiagContent, ImageDiagField, ImageDiagScalar, ImageDiagTable,
 };
 use crate::io::writer::{CommitJob, WriteJob};
+use crate::verify::spatial;
 
 /// What the diagnostics are made of (root).
 pub struct DiagInput<'a> {
@@ -31,25 +32,11 @@ pub struct DiagInput<'a> {
     pub layer_thickness: &'a [f64],
 }
 
-/// Pearson correlation and RMSE of `a` against `b` over `cells`.
-pub fn scc_rmse(a: &[f64], b: &[f64], cells: &[usize]) -> (f64, f64) {
-    let n = cells.len() as f64;
-    if cells.len() < 2 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (ma, mb) = cells
-        .iter()
-        .fold((0.0, 0.0), |(x, y), &k| (x + a[k], y + b[k]));
-    let (ma, mb) = (ma / n, mb / n);
-    let (mut sab, mut saa, mut sbb, mut se) = (0.0, 0.0, 0.0, 0.0);
-    for &k in cells {
-        let (da, db) = (a[k] - ma, b[k] - mb);
-        sab += da * db;
-        saa += da * da;
-        sbb += db * db;
-        se += (a[k] - b[k]) * (a[k] - b[k]);
-    }
-    (sab / (saa * sbb).sqrt(), (se / n).sqrt())
+/// Spatial correlation and RMSE of `run` against the image pixels that entered the analysis
+/// (`observed`: the image there, NaN elsewhere).
+fn scc_rmse(observed: &[f64], run: &[f64]) -> (f64, f64) {
+    let scc = spatial::scc(observed, run).unwrap_or(f64::NAN);
+    (scc, spatial::rmse(observed, run).0)
 }
 
 /// Mean over members of increment `inc[l]`, NaN off land.
@@ -65,209 +52,221 @@ fn mean_increment(inc: &[Vec<f64>], land: &[bool]) -> Vec<f64> {
         .collect()
 }
 
-fn field(
-    name: &'static str,
-    long: &str,
-    units: &'static str,
-    layered: bool,
-    data: Vec<f64>,
-) -> ImageDiagField {
-    ImageDiagField {
-        name,
-        long_name: long.to_string(),
-        units,
-        layered,
-        data,
-    }
+/// The ensemble means and spreads of the top layer before and after, and the image on the
+/// cells that entered the analysis.
+struct TopLayer {
+    xb: Vec<f64>,
+    xa: Vec<f64>,
+    sd_b: Vec<f64>,
+    sd_a: Vec<f64>,
+    /// The image where it entered the analysis (land passing QC with a pixel), NaN elsewhere.
+    observed: Vec<f64>,
 }
 
-fn scalar(
-    name: &'static str,
-    long_name: &'static str,
-    units: &'static str,
-    value: f64,
-) -> ImageDiagScalar {
-    ImageDiagScalar {
-        name,
-        long_name,
-        units,
-        value,
-    }
-}
-
-/// The fields, scalars and tables of one analysis; logs its summary.
-pub fn diag_content(d: &DiagInput) -> ImageDiagContent {
-    let (lat, lon, land) = d.grid;
-    let g = d.gathered;
-    let fo = &d.image.values;
-    let (xb, sd_b) = mean_var(&g.layers[0]);
+fn top_layer(d: &DiagInput) -> TopLayer {
+    let (g, land, fo) = (d.gathered, d.grid.2, &d.image.values);
+    let (xb, var_b) = mean_var(&g.layers[0]);
     let inc0 = mean_increment(&d.inc[0], land);
-    let xa: Vec<f64> = xb.iter().zip(&inc0).map(|(b, i)| b + i).collect();
+    let xa = xb.iter().zip(&inc0).map(|(b, i)| b + i).collect();
     let after: Vec<Vec<f64>> = g.layers[0]
         .iter()
         .zip(&d.inc[0])
         .map(|(x, i)| x.iter().zip(i).map(|(a, b)| a + b).collect())
         .collect();
-    let (_, sd_a) = mean_var(&after);
-    let cells: Vec<usize> = (0..fo.len())
-        .filter(|&k| g.qc_ok[k] && fo[k].is_finite())
+    let (_, var_a) = mean_var(&after);
+    let observed = (0..fo.len())
+        .map(|k| if g.qc_ok[k] { fo[k] } else { f64::NAN })
         .collect();
-    let (scc_b, rmse_b) = scc_rmse(&xb, fo, &cells);
-    let (scc_a, rmse_a) = scc_rmse(&xa, fo, &cells);
-    tracing::info!(
-        "image analysis at {} ({}): {} cells, SCC {scc_b:.3} -> {scc_a:.3}, RMSE {rmse_b:.4} -> \
-         {rmse_a:.4} m3 m-3 against the image, {}/{} coefficient units kept",
-        d.t,
-        d.cfg.method.name(),
-        cells.len(),
-        d.report.kept_units,
-        d.report.total_units
-    );
-    let nl = d.layer_thickness.len();
-    let mut inc_all = Vec::with_capacity(nl * land.len());
-    for l in 0..nl {
-        match d.inc.get(l) {
-            Some(i) => inc_all.extend(mean_increment(i, land)),
-            None => inc_all.extend(land.iter().map(|&x| if x { 0.0 } else { f64::NAN })),
-        }
+    let sd = |v: Vec<f64>| v.into_iter().map(f64::sqrt).collect();
+    TopLayer {
+        xb,
+        xa,
+        sd_b: sd(var_b),
+        sd_a: sd(var_a),
+        observed,
     }
+}
+
+/// The gridded fields of the file.
+fn fields(d: &DiagInput, t: &TopLayer) -> Vec<ImageDiagField> {
+    let land = d.grid.2;
     let off_land = |v: &[f64]| -> Vec<f64> {
         v.iter()
             .zip(land)
             .map(|(x, &l)| if l { *x } else { f64::NAN })
             .collect()
     };
-    let valid: Vec<f64> = (0..fo.len())
-        .map(|k| {
-            if cells.binary_search(&k).is_ok() {
-                1.0
-            } else {
-                0.0
-            }
-        })
+    let valid = t
+        .observed
+        .iter()
+        .map(|v| if v.is_finite() { 1.0 } else { 0.0 })
         .collect();
-    let innov: Vec<f64> = (0..fo.len())
-        .map(|k| {
-            if valid[k] == 1.0 {
-                fo[k] - xb[k]
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    let sqrt = |v: Vec<f64>| v.into_iter().map(f64::sqrt).collect::<Vec<_>>();
-    let fields = vec![
-        field(
+    let innovation = t.observed.iter().zip(&t.xb).map(|(o, b)| o - b).collect();
+    let mut increment = Vec::with_capacity(d.layer_thickness.len() * land.len());
+    for l in 0..d.layer_thickness.len() {
+        match d.inc.get(l) {
+            Some(i) => increment.extend(mean_increment(i, land)),
+            None => increment.extend(off_land(&vec![0.0; land.len()])),
+        }
+    }
+    let top = "top layer";
+    [
+        (
             "obs_image",
-            "observation image on the model grid",
-            "m3 m-3",
+            "observation image on the model grid".to_string(),
             false,
-            fo.clone(),
+            d.image.values.clone(),
         ),
-        field(
+        (
             "obs_valid",
-            "1 where the image enters the analysis (land passing model QC with a pixel)",
-            "1",
+            "1 where the image enters the analysis (land passing model QC with a pixel)".into(),
             false,
             valid,
         ),
-        field(
+        (
             "innovation",
-            "image minus background ensemble mean, top layer",
-            "m3 m-3",
+            format!("image minus background ensemble mean, {top}"),
             false,
-            innov,
+            innovation,
         ),
-        field(
+        (
             "background",
-            "background ensemble mean, top layer",
-            "m3 m-3",
+            format!("background ensemble mean, {top}"),
             false,
-            off_land(&xb),
+            off_land(&t.xb),
         ),
-        field(
+        (
             "analysis",
-            "analysis ensemble mean, top layer",
-            "m3 m-3",
+            format!("analysis ensemble mean, {top}"),
             false,
-            off_land(&xa),
+            off_land(&t.xa),
         ),
-        field(
+        (
             "increment",
-            "image analysis increment (ensemble mean)",
-            "m3 m-3",
+            "image analysis increment (ensemble mean)".into(),
             true,
-            inc_all,
+            increment,
         ),
-        field(
+        (
             "spread_before",
-            "ensemble standard deviation before the image analysis, top layer",
-            "m3 m-3",
+            format!("ensemble standard deviation before the image analysis, {top}"),
             false,
-            off_land(&sqrt(sd_b)),
+            off_land(&t.sd_b),
         ),
-        field(
+        (
             "spread_after",
-            "ensemble standard deviation after the image analysis, top layer",
-            "m3 m-3",
+            format!("ensemble standard deviation after the image analysis, {top}"),
             false,
-            off_land(&sqrt(sd_a)),
+            off_land(&t.sd_a),
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(name, long_name, layered, data)| {
+        let units = if name == "obs_valid" { "1" } else { "m3 m-3" };
+        ImageDiagField {
+            name,
+            long_name,
+            units,
+            layered,
+            data,
+        }
+    })
+    .collect()
+}
+
+/// The scalars of the file: scores against the image and the mask's size.
+fn scalars(d: &DiagInput, t: &TopLayer) -> Vec<ImageDiagScalar> {
+    let (scc_b, rmse_b) = scc_rmse(&t.observed, &t.xb);
+    let (scc_a, rmse_a) = scc_rmse(&t.observed, &t.xa);
+    let observed = t.observed.iter().filter(|v| v.is_finite()).count();
     let r = d.report;
-    let scalars = vec![
-        scalar(
+    [
+        (
             "scc_background",
             "spatial correlation of the background mean with the image",
             "1",
             scc_b,
         ),
-        scalar(
+        (
             "scc_analysis",
             "spatial correlation of the analysis mean with the image",
             "1",
             scc_a,
         ),
-        scalar(
+        (
             "rmse_background",
             "RMSE of the background mean against the image",
             "m3 m-3",
             rmse_b,
         ),
-        scalar(
+        (
             "rmse_analysis",
             "RMSE of the analysis mean against the image",
             "m3 m-3",
             rmse_a,
         ),
-        scalar(
+        (
             "observed_cells",
             "land cells passing model QC with an image pixel",
             "1",
-            cells.len() as f64,
+            observed as f64,
         ),
-        scalar(
+        (
             "kept_units",
             "curvelet coefficient units kept by the mask",
             "1",
             r.kept_units as f64,
         ),
-        scalar(
+        (
             "total_units",
             "curvelet coefficient units of the extended grid",
             "1",
             r.total_units as f64,
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(name, long_name, units, value)| ImageDiagScalar {
+        name,
+        long_name,
+        units,
+        value,
+    })
+    .collect()
+}
+
+/// The fields, scalars and tables of one analysis; logs its summary.
+pub fn diag_content(d: &DiagInput) -> ImageDiagContent {
+    let t = top_layer(d);
+    let scalars = scalars(d, &t);
+    let value = |name: &str| {
+        scalars
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(f64::NAN, |s| s.value)
+    };
+    tracing::info!(
+        "image analysis at {} ({}): {} cells, SCC {:.3} -> {:.3}, RMSE {:.4} -> {:.4} m3 m-3 \
+         against the image, {}/{} coefficient units kept",
+        d.t,
+        d.cfg.method.name(),
+        value("observed_cells"),
+        value("scc_background"),
+        value("scc_analysis"),
+        value("rmse_background"),
+        value("rmse_analysis"),
+        d.report.kept_units,
+        d.report.total_units
+    );
+    let (lat, lon, _) = d.grid;
     ImageDiagContent {
         time: d.t,
         attributes: attributes(d),
         lat: lat.to_vec(),
         lon: lon.to_vec(),
         layer_thickness: d.layer_thickness.to_vec(),
-        fields,
+        fields: fields(d, &t),
         scalars,
-        tables: tables(r),
+        tables: tables(d.report),
     }
 }
 
