@@ -885,171 +885,14 @@ fn is_volumetric(u: &str) -> bool {
 fn write_output(path: &Path, a: &Args, d: &Diagnostics) -> anyhow::Result<()> {
     let e = nc_err(path);
     let mut f = netcdf::create(path).map_err(&e)?;
-    let (bg, obs, out) = (d.bg, d.obs, d.out);
+    let (bg, out) = (d.bg, d.out);
     let u = bg.units.as_deref();
     f.add_dimension("lat", bg.lat.len()).map_err(&e)?;
     f.add_dimension("lon", bg.lon.len()).map_err(&e)?;
     write_globals(&mut f, path, a, d)?;
-    put_axis(
-        &mut f,
-        path,
-        "lat",
-        "latitude",
-        "degrees_north",
-        "Y",
-        &bg.lat,
-    )?;
-    put_axis(
-        &mut f,
-        path,
-        "lon",
-        "longitude",
-        "degrees_east",
-        "X",
-        &bg.lon,
-    )?;
-    let time = obs.time.or(bg.time);
-    if let Some(t) = time {
-        let mut v = f.add_variable::<f64>("time", &[]).map_err(&e)?;
-        v.put_attribute("standard_name", "time").map_err(&e)?;
-        v.put_attribute("long_name", "valid time of the observed image")
-            .map_err(&e)?;
-        v.put_attribute("units", "seconds since 1970-01-01 00:00:00")
-            .map_err(&e)?;
-        v.put_attribute("calendar", "standard").map_err(&e)?;
-        v.put_value(t.and_utc().timestamp() as f64, ..)
-            .map_err(&e)?;
-    }
-    let ht = time.is_some();
-    let xb = mean_of(&bg.members);
-    let inc: Vec<f64> = out.analysis.iter().zip(&xb).map(|(x, b)| x - b).collect();
-    let innov: Vec<f64> = (0..xb.len())
-        .map(|i| {
-            if d.cmp[i] {
-                obs.values[i] - xb[i]
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    put_map(
-        &mut f,
-        path,
-        "background",
-        "background (ensemble mean)",
-        u,
-        &xb,
-        ht,
-    )?;
-    put_map(
-        &mut f,
-        path,
-        "analysis",
-        "analysis (ensemble mean)",
-        u,
-        &out.analysis,
-        ht,
-    )?;
-    put_map(
-        &mut f,
-        path,
-        "increment",
-        "analysis increment (analysis - background)",
-        u,
-        &inc,
-        ht,
-    )?;
-    put_map(
-        &mut f,
-        path,
-        "observed_image",
-        "observed image on the background grid",
-        u,
-        &obs.values,
-        ht,
-    )?;
-    put_map(
-        &mut f,
-        path,
-        "innovation",
-        "innovation (image - background) on compared cells",
-        u,
-        &innov,
-        ht,
-    )?;
-    put_flag_map(
-        &mut f,
-        path,
-        "land_mask",
-        "analysed cells (finite background)",
-        "not_land land",
-        d.land,
-    )?;
-    put_flag_map(
-        &mut f,
-        path,
-        "image_mask",
-        "land cells with a valid image pixel (compared)",
-        "no_image image",
-        d.cmp,
-    )?;
-    let su = u.unwrap_or("1");
-    put_scalar(
-        &mut f,
-        path,
-        "scc_background",
-        "spatial correlation of background and image",
-        "1",
-        d.scc.0,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "scc_analysis",
-        "spatial correlation of analysis and image",
-        "1",
-        d.scc.1,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "rmse_background",
-        "RMSE of background against image",
-        su,
-        d.rmse.0,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "rmse_analysis",
-        "RMSE of analysis against image",
-        su,
-        d.rmse.1,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "compared_cells",
-        "cells compared (land with a valid image pixel)",
-        "1",
-        d.n_cmp as f64,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "kept_coefficients",
-        "curvelet coefficient units kept by the image mask",
-        "1",
-        out.kept as f64,
-    )?;
-    put_scalar(
-        &mut f,
-        path,
-        "total_coefficients",
-        "curvelet coefficient units of the extended grid",
-        "1",
-        out.total as f64,
-    )?;
+    let ht = write_coords(&mut f, path, d)?;
+    write_maps(&mut f, path, d, ht)?;
+    write_scalars(&mut f, path, d)?;
     if let Some((log, stop, cg)) = &out.var {
         write_var_log(&mut f, path, log, *stop, *cg)?;
     }
@@ -1074,6 +917,175 @@ fn write_output(path: &Path, a: &Args, d: &Diagnostics) -> anyhow::Result<()> {
         )?;
         write_bands(&mut f, path, bands, squared_units(u).as_deref())?;
     }
+    Ok(())
+}
+
+/// Latitude and longitude axes and, when known, the image's valid time; whether it is known.
+fn write_coords(f: &mut netcdf::FileMut, path: &Path, d: &Diagnostics) -> anyhow::Result<bool> {
+    let e = nc_err(path);
+    let (bg, obs) = (d.bg, d.obs);
+    put_axis(f, path, "lat", "latitude", "degrees_north", "Y", &bg.lat)?;
+    put_axis(f, path, "lon", "longitude", "degrees_east", "X", &bg.lon)?;
+    let time = obs.time.or(bg.time);
+    if let Some(t) = time {
+        let mut v = f.add_variable::<f64>("time", &[]).map_err(&e)?;
+        v.put_attribute("standard_name", "time").map_err(&e)?;
+        v.put_attribute("long_name", "valid time of the observed image")
+            .map_err(&e)?;
+        v.put_attribute("units", "seconds since 1970-01-01 00:00:00")
+            .map_err(&e)?;
+        v.put_attribute("calendar", "standard").map_err(&e)?;
+        v.put_value(t.and_utc().timestamp() as f64, ..)
+            .map_err(&e)?;
+    }
+    Ok(time.is_some())
+}
+
+/// The gridded fields: image, background, analysis, increment, innovation and masks.
+fn write_maps(
+    f: &mut netcdf::FileMut,
+    path: &Path,
+    d: &Diagnostics,
+    ht: bool,
+) -> anyhow::Result<()> {
+    let (bg, obs, out) = (d.bg, d.obs, d.out);
+    let u = bg.units.as_deref();
+    let xb = mean_of(&bg.members);
+    let inc: Vec<f64> = out.analysis.iter().zip(&xb).map(|(x, b)| x - b).collect();
+    let innov: Vec<f64> = (0..xb.len())
+        .map(|i| {
+            if d.cmp[i] {
+                obs.values[i] - xb[i]
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    put_map(
+        f,
+        path,
+        "background",
+        "background (ensemble mean)",
+        u,
+        &xb,
+        ht,
+    )?;
+    put_map(
+        f,
+        path,
+        "analysis",
+        "analysis (ensemble mean)",
+        u,
+        &out.analysis,
+        ht,
+    )?;
+    put_map(
+        f,
+        path,
+        "increment",
+        "analysis increment (analysis - background)",
+        u,
+        &inc,
+        ht,
+    )?;
+    put_map(
+        f,
+        path,
+        "observed_image",
+        "observed image on the background grid",
+        u,
+        &obs.values,
+        ht,
+    )?;
+    put_map(
+        f,
+        path,
+        "innovation",
+        "innovation (image - background) on compared cells",
+        u,
+        &innov,
+        ht,
+    )?;
+    put_flag_map(
+        f,
+        path,
+        "land_mask",
+        "analysed cells (finite background)",
+        "not_land land",
+        d.land,
+    )?;
+    put_flag_map(
+        f,
+        path,
+        "image_mask",
+        "land cells with a valid image pixel (compared)",
+        "no_image image",
+        d.cmp,
+    )?;
+    Ok(())
+}
+
+/// Scores against the image and the mask's size.
+fn write_scalars(f: &mut netcdf::FileMut, path: &Path, d: &Diagnostics) -> anyhow::Result<()> {
+    let (bg, out) = (d.bg, d.out);
+    let u = bg.units.as_deref();
+    let su = u.unwrap_or("1");
+    put_scalar(
+        f,
+        path,
+        "scc_background",
+        "spatial correlation of background and image",
+        "1",
+        d.scc.0,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "scc_analysis",
+        "spatial correlation of analysis and image",
+        "1",
+        d.scc.1,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "rmse_background",
+        "RMSE of background against image",
+        su,
+        d.rmse.0,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "rmse_analysis",
+        "RMSE of analysis against image",
+        su,
+        d.rmse.1,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "compared_cells",
+        "cells compared (land with a valid image pixel)",
+        "1",
+        d.n_cmp as f64,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "kept_coefficients",
+        "curvelet coefficient units kept by the image mask",
+        "1",
+        out.kept as f64,
+    )?;
+    put_scalar(
+        f,
+        path,
+        "total_coefficients",
+        "curvelet coefficient units of the extended grid",
+        "1",
+        out.total as f64,
+    )?;
     Ok(())
 }
 
