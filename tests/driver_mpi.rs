@@ -26,10 +26,11 @@ fn bit_identical_on_1_2_3_ranks() {
         .find(|p| p.to_string_lossy().contains("LC_HIST"))
         .unwrap();
     check_cf(&r1.join(hist));
-    // Without mpirun (single process, no MPI) the results are the same too.
+    // Without mpirun (single process, no MPI) the results are the same too: history bytes,
+    // restart content and checksum.
     let r0 = dir.path().join("r0");
     run_ok(&nml, 0, &r0, &[]);
-    assert_identical(&r1, &r0);
+    assert_same_results(&r0, &r1);
 }
 
 #[test]
@@ -150,7 +151,60 @@ fn cold_start_spread_has_the_configured_size() {
         let rc3 = dir.path().join("rc3");
         run_ok(&nml, 1, &rc1, &[]);
         run_ok(&nml, 3, &rc3, &[]);
-        assert_identical(&rc, &rc1);
-        assert_identical(&rc, &rc3);
+        assert_same_results(&rc, &rc1);
+        assert_same_results(&rc, &rc3);
+    }
+}
+
+/// Files of a run directory without the hidden temporary names a killed writer leaves behind.
+fn visible(files: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    files
+        .into_iter()
+        .filter(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn abort_inside_a_parallel_restart_write_keeps_the_previous_restart() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let nml = write_namelist(dir.path(), 20, 14, 4, "2020-06-01_18:00:00");
+    synth(&nml);
+    let whole = dir.path().join("whole");
+    run_ok(&nml, 2, &whole, &[]);
+    let crash = dir.path().join("crash");
+    run_ok(&nml, 2, &crash, &["--windows", "1"]);
+    let before = visible(output_files(&crash));
+    // Rank 1 aborts in the middle of the second window's restart, after its first rows.
+    let out = std::process::Command::new("mpirun")
+        .args(["--oversubscribe", "-n", "2", BIN, "run"])
+        .arg(&nml)
+        .arg("--rundir")
+        .arg(&crash)
+        .args(["--no-progress", "--resume", "--windows", "1"])
+        .env("LANDCYCLE_TEST_ABORT_RESTART_RANK", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the aborted run must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("aborts inside a restart write"), "{stderr}");
+    // No new restart under a final name; the first one still verifies.
+    let rst: Vec<_> = visible(output_files(&crash))
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("LC_RST"))
+        .collect();
+    assert_eq!(rst.len(), 1, "{rst:?}");
+    assert!(before.contains(&rst[0]));
+    landcycle::io::verify_restart(&crash.join(&rst[0])).unwrap();
+    // The resumed run (on another rank count) ends where the uninterrupted one does.
+    run_ok(&nml, 3, &crash, &["--resume"]);
+    let (a, b) = (visible(output_files(&whole)), visible(output_files(&crash)));
+    assert_eq!(a, b);
+    for f in &a {
+        assert!(
+            std::fs::read(whole.join(f)).unwrap() == std::fs::read(crash.join(f)).unwrap(),
+            "{} differs after the crash and resume",
+            f.display()
+        );
     }
 }

@@ -431,3 +431,141 @@ fn restart_speed_large() {
         "restart {mb:.0} MB: write {tw:?}, verify {tv:?}, read {tr:?}, read quarter of cells {tp:?}"
     );
 }
+
+fn str_attr(loc: &hdf5::Location, name: &str, value: &str) {
+    let v: hdf5::types::VarLenUnicode = value.parse().unwrap();
+    loc.new_attr::<hdf5::types::VarLenUnicode>()
+        .shape(())
+        .create(name)
+        .unwrap()
+        .write_scalar(&v)
+        .unwrap();
+}
+
+/// A restart in the layout of format version 1 (chunked, Fletcher-32, one SHA-256 over the
+/// canonical content), as landcycle wrote it before the parallel writer.
+fn write_v1(path: &Path, d: &RestartData) {
+    let f = hdf5::File::create(path).unwrap();
+    str_attr(&f, "format", "landcycle-restart");
+    f.new_attr::<u32>()
+        .shape(())
+        .create("format_version")
+        .unwrap()
+        .write_scalar(&1u32)
+        .unwrap();
+    str_attr(
+        &f,
+        "valid_time",
+        &d.valid_time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+    );
+    str_attr(&f, "config_fingerprint", &d.config_fingerprint);
+    str_attr(&f, "model_name", &d.model_name);
+    f.new_attr::<u64>()
+        .shape(())
+        .create("n_members")
+        .unwrap()
+        .write_scalar(&(d.n_members as u64))
+        .unwrap();
+    str_attr(&f, "checksum_sha256", &canonical_checksum(d));
+    let n = d.cell_ids.len();
+    let ids = f.new_dataset::<u64>().shape([n]).chunk([n]).fletcher32();
+    ids.create("cell_id")
+        .unwrap()
+        .write_raw(&d.cell_ids)
+        .unwrap();
+    for (g, fields) in [
+        ("model", &d.model_fields),
+        ("perturbation", &d.perturbation_fields),
+    ] {
+        let group = f.create_group(g).unwrap();
+        let order: Vec<&str> = fields.iter().map(|x| x.name.as_str()).collect();
+        str_attr(&group, "field_order", &order.join(","));
+        for x in fields {
+            let b = group
+                .new_dataset::<f64>()
+                .shape([n, d.n_members, x.per_cell]);
+            let ds = b.chunk([n.min(64), d.n_members, x.per_cell]).fletcher32();
+            ds.create(x.name.as_str())
+                .unwrap()
+                .write_raw(&x.values)
+                .unwrap();
+        }
+    }
+    let a = f.create_group("attributes").unwrap();
+    for (k, v) in &d.attributes {
+        str_attr(&a, k, v);
+    }
+}
+
+#[test]
+fn version_1_restarts_are_still_read_and_newer_versions_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = sample(150, time(6));
+    let old = dir.path().join("v1.h5");
+    write_v1(&old, &d);
+    assert_bit_identical(&d, &read_restart(&old).unwrap());
+    assert_eq!(verify_restart(&old).unwrap().n_cells, 150);
+    let part = read_restart_cells(&old, &[d.cell_ids[149], d.cell_ids[3]]).unwrap();
+    assert_eq!(part.cell_ids, vec![d.cell_ids[149], d.cell_ids[3]]);
+    // A v1 file whose content changed fails its checksum.
+    {
+        let f = hdf5::File::open_rw(&old).unwrap();
+        let ds = f.dataset("model/canopy_water").unwrap();
+        let mut v: Vec<f64> = ds.read_raw().unwrap();
+        v[5] += 1.0;
+        ds.write_raw(&v).unwrap();
+    }
+    assert!(matches!(
+        read_restart(&old).unwrap_err(),
+        IoError::Checksum { .. }
+    ));
+    // A file from a newer landcycle is refused with a message saying so.
+    let new = dir.path().join("v9.h5");
+    write_restart(&new, &d).unwrap();
+    {
+        let f = hdf5::File::open_rw(&new).unwrap();
+        f.delete_attr("format_version").unwrap();
+        f.new_attr::<u32>()
+            .shape(())
+            .create("format_version")
+            .unwrap()
+            .write_scalar(&9u32)
+            .unwrap();
+    }
+    let msg = verify_restart(&new).unwrap_err().to_string();
+    assert!(
+        msg.contains("v9.h5") && msg.contains("is 9") && msg.contains("reads versions 1 to 2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn block_digests_name_the_damaged_dataset_and_block() {
+    // More than one integrity block: a damaged value late in the file is found by a rank
+    // that reads only a cell of that block, and not by one reading another block.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 5 * landcycle::io::restart_blocks::BLOCK_CELLS + 3;
+    let d = sample(n, time(6));
+    let path = dir.path().join("blocks.h5");
+    write_restart(&path, &d).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let f = &d.perturbation_fields[1];
+    let at_cell = n - 2;
+    let k = NM * f.per_cell;
+    let needle: Vec<u8> = f.values[at_cell * k..at_cell * k + 3]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let at = find(&bytes, &needle).expect("value bytes stored as written");
+    bytes[at + 9] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    let msg = read_restart_cells(&path, &[d.cell_ids[n - 1]])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("perturbation/sm_ar1") && msg.contains("block 5"),
+        "{msg}"
+    );
+    read_restart_cells(&path, &[d.cell_ids[0], d.cell_ids[100]]).unwrap();
+    assert!(verify_restart(&path).is_err());
+}

@@ -34,6 +34,7 @@ pub mod nrt;
 pub mod nrt_status;
 pub mod obs_window;
 pub mod perturber;
+mod restart_io;
 pub mod restart_output;
 pub mod rundir;
 pub mod schedule;

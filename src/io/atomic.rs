@@ -107,6 +107,29 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
+    /// Take charge of a temporary file that was written elsewhere (e.g. collectively by every
+    /// rank of a run) under `tmp` (from [`temp_path_for`]`(final_path)`): it is committed
+    /// or, when dropped, removed like any other.
+    pub fn adopt(tmp: PathBuf, final_path: &Path) -> Result<PendingFile, IoError> {
+        let dir = parent_dir(final_path);
+        let guard = TempGuard {
+            path: tmp,
+            armed: true,
+        };
+        if !dir.is_dir() {
+            return Err(IoError::Fs {
+                path: final_path.to_path_buf(),
+                action: "output directory does not exist",
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(PendingFile {
+            guard,
+            final_path: final_path.to_path_buf(),
+            dir,
+        })
+    }
+
     /// The final path the file will have.
     pub fn final_path(&self) -> &Path {
         &self.final_path

@@ -15,6 +15,9 @@ pub mod gridded;
 pub mod history;
 pub mod image_diag;
 pub mod restart;
+pub mod restart_blocks;
+mod restart_v2;
+pub mod restart_writer;
 pub mod weights;
 pub mod writer;
 

@@ -8,23 +8,25 @@
 //! by [`read_restart`] and [`verify_restart`]. Layout: docs/io.md.
 
 use super::atomic::{atomic_write_deferred, PendingFile};
+use super::restart_blocks::{BlockDigest, Canon};
+use super::restart_v2::{
+    read_restart_cells_v2, read_stored_digests, verify_data_v2, verify_restart_v2,
+};
+use super::restart_writer::{RestartLayout, RestartWriter, RESTART_FORMAT_VERSION_V2};
 use super::IoError;
 use chrono::NaiveDateTime;
 use hdf5::types::VarLenUnicode;
 use ndarray::s;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Value of the root attribute `format`.
 pub const RESTART_FORMAT: &str = "landcycle-restart";
-/// Value of the root attribute `format_version`.
-pub const RESTART_FORMAT_VERSION: u32 = 1;
-const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+/// Value of the root attribute `format_version` written by this landcycle (1 is still read).
+pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V2;
+pub(super) const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 const GROUPS: [&str; 2] = ["model", "perturbation"];
-/// Target size of one HDF5 chunk (rows of cells), bytes.
-const CHUNK_BYTES: usize = 1 << 20;
 /// Rows read per block when streaming a whole dataset for verification.
 const VERIFY_BLOCK_BYTES: usize = 16 << 20;
 
@@ -79,7 +81,7 @@ pub fn restart_file_name(valid_time: NaiveDateTime) -> String {
 /// run-length keys such as the end date, so extending a run does not invalidate restarts).
 pub fn fingerprint(canonical_text: &str) -> String {
     let mut c = Canon::new();
-    c.0.update(canonical_text.as_bytes());
+    c.bytes(canonical_text.as_bytes());
     let mut hex = c.hex();
     hex.truncate(16);
     hex
@@ -100,68 +102,31 @@ pub fn check_fingerprint(path: &Path, found: &str, expected: &str) -> Result<(),
 
 // ---------------------------------------------------------------- canonical checksum
 
-/// Incremental SHA-256 over the canonical byte stream of a restart.
-struct Canon(Sha256);
+fn canon_header(c: &mut Canon, h: &Header) {
+    c.str("landcycle-restart-v1");
+    c.str(&h.valid_time.format(TIME_FORMAT).to_string());
+    c.str(&h.fingerprint);
+    c.str(&h.model_name);
+    c.u64(h.n_members as u64);
+    c.u64(h.cell_ids.len() as u64);
+    c.u64s(&h.cell_ids);
+}
 
-impl Canon {
-    fn new() -> Self {
-        Canon(Sha256::new())
-    }
-    fn u64(&mut self, x: u64) {
-        self.0.update(x.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.update(s.as_bytes());
-    }
-    fn f64s(&mut self, v: &[f64]) {
-        self.words(v, |x| x.to_le_bytes());
-    }
-    fn u64s(&mut self, v: &[u64]) {
-        self.words(v, |x| x.to_le_bytes());
-    }
-    /// Feed 8-byte words through a 64 KiB buffer: one hasher call per word costs several
-    /// times the hashing itself (same byte stream either way).
-    fn words<T: Copy>(&mut self, v: &[T], le: impl Fn(T) -> [u8; 8]) {
-        const WORDS: usize = 8192;
-        let mut buf = [0u8; 8 * WORDS];
-        for block in v.chunks(WORDS) {
-            for (dst, &x) in buf.chunks_exact_mut(8).zip(block) {
-                dst.copy_from_slice(&le(x));
-            }
-            self.0.update(&buf[..8 * block.len()]);
-        }
-    }
-    fn header(&mut self, h: &Header) {
-        self.str("landcycle-restart-v1");
-        self.str(&h.valid_time.format(TIME_FORMAT).to_string());
-        self.str(&h.fingerprint);
-        self.str(&h.model_name);
-        self.u64(h.n_members as u64);
-        self.u64(h.cell_ids.len() as u64);
-        self.u64s(&h.cell_ids);
-    }
-    fn field_header(&mut self, name: &str, per_cell: usize) {
-        self.str(name);
-        self.u64(per_cell as u64);
-    }
-    fn attributes(&mut self, a: &BTreeMap<String, String>) {
-        self.u64(a.len() as u64);
-        for (k, v) in a {
-            self.str(k);
-            self.str(v);
-        }
-    }
-    fn hex(self) -> String {
-        self.0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+fn canon_field_header(c: &mut Canon, name: &str, per_cell: usize) {
+    c.str(name);
+    c.u64(per_cell as u64);
+}
+
+fn canon_attributes(c: &mut Canon, a: &BTreeMap<String, String>) {
+    c.u64(a.len() as u64);
+    for (k, v) in a {
+        c.str(k);
+        c.str(v);
     }
 }
 
-/// The SHA-256 (hex) over a restart's canonical content: every string as u64-LE length +
+/// Format version 1's checksum (still verified on read): the SHA-256 (hex) over a restart's
+/// canonical content: every string as u64-LE length +
 /// UTF-8 bytes, every integer as u64 LE, every value as f64 LE, in this order:
 /// `"landcycle-restart-v1"`, valid time (`YYYY-MM-DDTHH:MM:SS`), fingerprint, model name,
 /// n_members, n_cells, the cell ids; then for group `model` and then `perturbation`: group name,
@@ -169,16 +134,16 @@ impl Canon {
 /// finally the attribute count and each (key, value) in key order.
 pub fn canonical_checksum(d: &RestartData) -> String {
     let mut c = Canon::new();
-    c.header(&Header::of(d));
+    canon_header(&mut c, &Header::of(d));
     for (g, fields) in GROUPS.iter().zip([&d.model_fields, &d.perturbation_fields]) {
         c.str(g);
         c.u64(fields.len() as u64);
         for f in fields {
-            c.field_header(&f.name, f.per_cell);
+            canon_field_header(&mut c, &f.name, f.per_cell);
             c.f64s(&f.values);
         }
     }
-    c.attributes(&d.attributes);
+    canon_attributes(&mut c, &d.attributes);
     c.hex()
 }
 
@@ -264,10 +229,27 @@ pub fn write_restart(path: &Path, d: &RestartData) -> Result<(), IoError> {
 /// thread.
 pub fn write_restart_deferred(path: &Path, d: &RestartData) -> Result<PendingFile, IoError> {
     validate(path, d)?;
-    let checksum = canonical_checksum(d);
-    let final_path = path.to_path_buf();
-    let ((), pending) =
-        atomic_write_deferred(path, |tmp| write_hdf5(tmp, &final_path, d, &checksum))?;
+    let layout = RestartLayout {
+        valid_time: d.valid_time,
+        config_fingerprint: d.config_fingerprint.clone(),
+        model_name: d.model_name.clone(),
+        n_members: d.n_members,
+        n_cells: d.cell_ids.len(),
+        fields: Header::of(d).fields,
+        attributes: d.attributes.clone(),
+    };
+    let values: Vec<&[f64]> = d
+        .model_fields
+        .iter()
+        .chain(&d.perturbation_fields)
+        .map(|f| f.values.as_slice())
+        .collect();
+    let ((), pending) = atomic_write_deferred(path, |tmp| {
+        let mut w = RestartWriter::create(tmp, path, &layout, None)?;
+        w.write_rows(0..layout.n_cells, &d.cell_ids, &values)?;
+        let all = w.own_digests().1.to_vec();
+        w.finish(&all).map(|_| ())
+    })?;
     Ok(pending)
 }
 
@@ -285,7 +267,12 @@ fn vlu(path: &Path, s: &str) -> Result<VarLenUnicode, IoError> {
     VarLenUnicode::from_str(s).map_err(|e| invalid(path, format!("string {s:?}: {e}")))
 }
 
-fn put_str_attr(loc: &hdf5::Location, path: &Path, name: &str, value: &str) -> Result<(), IoError> {
+pub(super) fn put_str_attr(
+    loc: &hdf5::Location,
+    path: &Path,
+    name: &str,
+    value: &str,
+) -> Result<(), IoError> {
     let v = vlu(path, value)?;
     loc.new_attr::<VarLenUnicode>()
         .shape(())
@@ -294,118 +281,45 @@ fn put_str_attr(loc: &hdf5::Location, path: &Path, name: &str, value: &str) -> R
         .map_err(h5err(path, format!("writing attribute {name}")))
 }
 
-fn write_hdf5(
-    tmp: &Path,
-    final_path: &Path,
-    d: &RestartData,
-    checksum: &str,
+/// An unsigned scalar attribute, stored as u32 when `as_u32` (format_version) else u64.
+pub(super) fn put_u_attr(
+    loc: &hdf5::Location,
+    path: &Path,
+    name: &str,
+    value: u64,
+    as_u32: bool,
 ) -> Result<(), IoError> {
-    let p = final_path;
-    // v1.8 object formats carry checksums on their metadata, so damaged headers are detected
-    // by the library itself; any HDF5 >= 1.8 reads them.
-    let file = hdf5::File::with_options()
-        .with_fapl(|fapl| fapl.libver_v18())
-        // No object timestamps: the same content gives the same bytes (determinism tests).
-        .with_fcpl(|fcpl| fcpl.obj_track_times(false))
-        .create(tmp)
-        .map_err(h5err(p, "create"))?;
-    {
-        put_str_attr(&file, p, "format", RESTART_FORMAT)?;
-        file.new_attr::<u32>()
+    let r = if as_u32 {
+        loc.new_attr::<u32>()
             .shape(())
-            .create("format_version")
-            .and_then(|a| a.write_scalar(&RESTART_FORMAT_VERSION))
-            .map_err(h5err(p, "writing attribute format_version"))?;
-        put_str_attr(
-            &file,
-            p,
-            "valid_time",
-            &d.valid_time.format(TIME_FORMAT).to_string(),
-        )?;
-        put_str_attr(&file, p, "config_fingerprint", &d.config_fingerprint)?;
-        put_str_attr(&file, p, "model_name", &d.model_name)?;
-        file.new_attr::<u64>()
+            .create(name)
+            .and_then(|a| a.write_scalar(&(value as u32)))
+    } else {
+        loc.new_attr::<u64>()
             .shape(())
-            .create("n_members")
-            .and_then(|a| a.write_scalar(&(d.n_members as u64)))
-            .map_err(h5err(p, "writing attribute n_members"))?;
-        put_str_attr(
-            &file,
-            p,
-            "checksum_algorithm",
-            "sha256 of canonical content v1 (docs/io.md)",
-        )?;
-        put_str_attr(&file, p, "checksum_sha256", checksum)?;
-
-        let n = d.cell_ids.len();
-        let ids = {
-            let b = file.new_dataset::<u64>().obj_track_times(false).shape([n]);
-            let b = if n > 0 {
-                b.chunk([n.clamp(1, CHUNK_BYTES / 8)]).fletcher32()
-            } else {
-                b
-            };
-            b.create("cell_id")
-                .map_err(h5err(p, "creating dataset cell_id"))?
-        };
-        ids.write_raw(&d.cell_ids)
-            .map_err(h5err(p, "writing dataset cell_id"))?;
-        drop(ids);
-
-        for (g, fields) in GROUPS.iter().zip([&d.model_fields, &d.perturbation_fields]) {
-            let group = file
-                .create_group_builder()
-                .obj_track_times(false)
-                .create(*g)
-                .map_err(h5err(p, format!("creating group {g}")))?;
-            let order: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-            put_str_attr(&group, p, "field_order", &order.join(","))?;
-            for f in fields {
-                let dsname = format!("{g}/{}", f.name);
-                let row = d.n_members * f.per_cell;
-                let b = group.new_dataset::<f64>().obj_track_times(false).shape([
-                    n,
-                    d.n_members,
-                    f.per_cell,
-                ]);
-                let b = if n > 0 {
-                    let rows = (CHUNK_BYTES / (8 * row)).clamp(1, n);
-                    b.chunk([rows, d.n_members, f.per_cell]).fletcher32()
-                } else {
-                    b
-                };
-                let ds = b
-                    .create(f.name.as_str())
-                    .map_err(h5err(p, format!("creating dataset {dsname}")))?;
-                ds.write_raw(&f.values)
-                    .map_err(h5err(p, format!("writing dataset {dsname}")))?;
-            }
-        }
-        let attrs = file
-            .create_group_builder()
-            .obj_track_times(false)
-            .create("attributes")
-            .map_err(h5err(p, "creating group attributes"))?;
-        for (k, v) in &d.attributes {
-            put_str_attr(&attrs, p, k, v)?;
-        }
-    }
-    file.close().map_err(h5err(p, "close"))
+            .create(name)
+            .and_then(|a| a.write_scalar(&value))
+    };
+    r.map_err(h5err(path, format!("writing attribute {name}")))
 }
 
 // ---------------------------------------------------------------- reading
 
 /// Everything but the field values.
-struct Header {
-    valid_time: NaiveDateTime,
-    fingerprint: String,
-    model_name: String,
-    n_members: usize,
-    checksum: String,
-    cell_ids: Vec<u64>,
+pub(super) struct Header {
+    /// Format version of the file (1 or 2).
+    pub(super) version: u32,
+    /// Version 2: the stored digests, block-major, 1 + n_fields per block.
+    pub(super) digests: Vec<BlockDigest>,
+    pub(super) valid_time: NaiveDateTime,
+    pub(super) fingerprint: String,
+    pub(super) model_name: String,
+    pub(super) n_members: usize,
+    pub(super) checksum: String,
+    pub(super) cell_ids: Vec<u64>,
     /// Per group: (name, per_cell) in stored order.
-    fields: [Vec<(String, usize)>; 2],
-    attributes: BTreeMap<String, String>,
+    pub(super) fields: [Vec<(String, usize)>; 2],
+    pub(super) attributes: BTreeMap<String, String>,
 }
 
 impl Header {
@@ -416,6 +330,8 @@ impl Header {
             model_name: d.model_name.clone(),
             n_members: d.n_members,
             checksum: String::new(),
+            version: RESTART_FORMAT_VERSION,
+            digests: Vec::new(),
             cell_ids: d.cell_ids.clone(),
             fields: [
                 d.model_fields
@@ -431,7 +347,7 @@ impl Header {
         }
     }
 
-    fn info(&self, path: &Path) -> RestartInfo {
+    pub(super) fn info(&self, path: &Path) -> RestartInfo {
         RestartInfo {
             path: path.to_path_buf(),
             valid_time: self.valid_time,
@@ -443,7 +359,7 @@ impl Header {
     }
 }
 
-fn corrupt(path: &Path, context: impl Into<String>, msg: impl Into<String>) -> IoError {
+pub(super) fn corrupt(path: &Path, context: impl Into<String>, msg: impl Into<String>) -> IoError {
     IoError::Corrupt {
         path: path.to_path_buf(),
         context: context.into(),
@@ -495,11 +411,14 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
         .attr("format_version")
         .and_then(|a| a.read_scalar::<u32>())
         .map_err(|e| corrupt(path, "attribute format_version", e.to_string()))?;
-    if version != RESTART_FORMAT_VERSION {
+    if !(1..=RESTART_FORMAT_VERSION).contains(&version) {
         return Err(corrupt(
             path,
             "attribute format_version",
-            format!("is {version}, this landcycle reads {RESTART_FORMAT_VERSION}"),
+            format!(
+                "is {version}: this landcycle reads versions 1 to {RESTART_FORMAT_VERSION} \
+                 (a newer landcycle wrote the file?)"
+            ),
         ));
     }
     let vt = get_str_attr(&file, path, "valid_time")?;
@@ -592,9 +511,16 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
         attributes.insert(k, v);
     }
     drop(ag);
+    let digests = if version >= 2 {
+        read_stored_digests(&file, path, n, 1 + fields[0].len() + fields[1].len())?
+    } else {
+        Vec::new()
+    };
     Ok((
         file,
         Header {
+            version,
+            digests,
             valid_time,
             fingerprint,
             model_name,
@@ -607,7 +533,7 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
     ))
 }
 
-fn read_dataset_rows(
+pub(super) fn read_dataset_rows(
     file: &hdf5::File,
     path: &Path,
     dsname: &str,
@@ -630,7 +556,7 @@ fn read_dataset_all(file: &hdf5::File, path: &Path, dsname: &str) -> Result<Vec<
         .map_err(|e| corrupt(path, format!("dataset {dsname}"), e.to_string()))
 }
 
-fn checksum_error(path: &Path, stored: &str, computed: String) -> IoError {
+pub(super) fn checksum_error(path: &Path, stored: &str, computed: String) -> IoError {
     IoError::Checksum {
         path: path.to_path_buf(),
         stored: stored.to_string(),
@@ -653,6 +579,10 @@ pub fn read_restart(path: &Path) -> Result<RestartData, IoError> {
         }
     }
     drop(file);
+    if h.version >= 2 {
+        verify_data_v2(path, &h, &groups)?;
+    }
+    let (version, checksum) = (h.version, h.checksum);
     let [model_fields, perturbation_fields] = groups;
     let d = RestartData {
         valid_time: h.valid_time,
@@ -664,9 +594,12 @@ pub fn read_restart(path: &Path) -> Result<RestartData, IoError> {
         perturbation_fields,
         attributes: h.attributes,
     };
+    if version >= 2 {
+        return Ok(d);
+    }
     let computed = canonical_checksum(&d);
-    if computed != h.checksum {
-        return Err(checksum_error(path, &h.checksum, computed));
+    if computed != checksum {
+        return Err(checksum_error(path, &checksum, computed));
     }
     Ok(d)
 }
@@ -675,14 +608,18 @@ pub fn read_restart(path: &Path) -> Result<RestartData, IoError> {
 /// datasets in blocks so memory stays bounded; returns its header.
 pub fn verify_restart(path: &Path) -> Result<RestartInfo, IoError> {
     let (file, h) = open(path)?;
+    if h.version >= 2 {
+        verify_restart_v2(&file, path, &h)?;
+        return Ok(h.info(path));
+    }
     let n = h.cell_ids.len();
     let mut c = Canon::new();
-    c.header(&h);
+    canon_header(&mut c, &h);
     for (gi, g) in GROUPS.iter().enumerate() {
         c.str(g);
         c.u64(h.fields[gi].len() as u64);
         for (name, per_cell) in &h.fields[gi] {
-            c.field_header(name, *per_cell);
+            canon_field_header(&mut c, name, *per_cell);
             let dsname = format!("{g}/{name}");
             let block = (VERIFY_BLOCK_BYTES / (8 * h.n_members * per_cell)).max(1);
             let mut start = 0;
@@ -694,7 +631,7 @@ pub fn verify_restart(path: &Path) -> Result<RestartInfo, IoError> {
             }
         }
     }
-    c.attributes(&h.attributes);
+    canon_attributes(&mut c, &h.attributes);
     drop(file);
     let computed = c.hex();
     if computed != h.checksum {
@@ -703,12 +640,13 @@ pub fn verify_restart(path: &Path) -> Result<RestartInfo, IoError> {
     Ok(h.info(path))
 }
 
-/// Read only the rows of `cell_ids` (any order, no duplicates) from a restart file, so a rank
-/// reads just its part. The result lists the cells in the requested order. The structure is
-/// checked and every chunk read is verified by its Fletcher-32 checksum; the whole-file
-/// SHA-256 is not (use [`verify_restart`] once, e.g. on the root rank).
-pub fn read_restart_cells(path: &Path, cell_ids: &[u64]) -> Result<RestartData, IoError> {
-    let (file, h) = open(path)?;
+/// `(row in file, position in cell_ids)` of each requested cell, sorted by row; a missing or
+/// repeated id is an error.
+pub(super) fn wanted_rows(
+    path: &Path,
+    h: &Header,
+    cell_ids: &[u64],
+) -> Result<Vec<(usize, usize)>, IoError> {
     // (row in file, position in output), sorted by row.
     let mut wanted: Vec<(usize, usize)> = Vec::with_capacity(cell_ids.len());
     for (pos, &id) in cell_ids.iter().enumerate() {
@@ -729,6 +667,20 @@ pub fn read_restart_cells(path: &Path, cell_ids: &[u64]) -> Result<RestartData, 
             format!("cell id {} requested twice", h.cell_ids[w[0].0]),
         ));
     }
+    Ok(wanted)
+}
+
+/// Read only the rows of `cell_ids` (any order, no duplicates) from a restart file, so a rank
+/// reads just its part. The result lists the cells in the requested order. The structure is
+/// checked and so is every block read: version 2 by the blocks' SHA-256 digests (and the
+/// digests against the file checksum), version 1 by each chunk's Fletcher-32. Blocks that are
+/// not read are not checked (use [`verify_restart`] once, e.g. on the root rank).
+pub fn read_restart_cells(path: &Path, cell_ids: &[u64]) -> Result<RestartData, IoError> {
+    let (file, h) = open(path)?;
+    if h.version >= 2 {
+        return read_restart_cells_v2(&file, path, h, cell_ids);
+    }
+    let wanted = wanted_rows(path, &h, cell_ids)?;
     // Contiguous runs of rows; small gaps are read and discarded to keep calls few.
     const MAX_GAP: usize = 32;
     let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (first row, end row, first index in wanted)

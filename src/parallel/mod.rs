@@ -11,11 +11,13 @@
 //! [`SingleProcess`] and a one-rank [`MpiComm`] give the same results.
 
 mod error;
+mod file_comm;
 mod mpi_comm;
 mod mpmd;
 mod single;
 
 pub use error::ParallelError;
+pub use file_comm::FileComm;
 pub use mpi_comm::MpiComm;
 pub use mpmd::Peer;
 pub use single::SingleProcess;
@@ -62,6 +64,11 @@ pub trait Communicator {
     /// `key` (ties by rank here). Collective; colour and key must fit a C `int`, otherwise
     /// every rank returns an error.
     fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError>;
+    /// The handle for collective (MPI-IO) file access; `None` for a single process without
+    /// MPI, which writes the same files serially.
+    fn file_comm(&self) -> Option<FileComm> {
+        None
+    }
 }
 
 /// Positions `(rank, k)` of gathered items in ascending global id order (`ids[r][k]` is the

@@ -165,6 +165,10 @@ fn split_blocks<T: Clone>(buf: &[T], counts: &[usize]) -> Vec<Vec<T>> {
 }
 
 impl Communicator for MpiComm {
+    fn file_comm(&self) -> Option<super::FileComm> {
+        use mpi::raw::AsRaw;
+        Some(super::FileComm::new(self.comm.as_raw()))
+    }
     fn rank(&self) -> usize {
         self.comm.rank() as usize
     }

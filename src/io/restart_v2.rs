@@ -1,0 +1,243 @@
+//! Reading and verifying restart format version 2: every block read is checked against its
+//! stored SHA-256 digests, and the stored digests against the file checksum.
+
+use super::restart::{
+    checksum_error, corrupt, read_dataset_rows, wanted_rows, Header, RestartData, RestartField,
+    TIME_FORMAT,
+};
+use super::restart_blocks::BLOCK_CELLS;
+use super::restart_blocks::{block_digests, checksum_v2, n_blocks, BlockDigest, ChecksumHeader};
+use super::IoError;
+use std::path::Path;
+
+const GROUPS: [&str; 2] = ["model", "perturbation"];
+/// Blocks read at a time when streaming a whole file.
+const STREAM_BLOCKS: usize = 16;
+
+/// The stored digests of a version-2 file with `n` cells and `k` digests per block.
+pub(super) fn read_stored_digests(
+    file: &hdf5::File,
+    path: &Path,
+    n: usize,
+    k: usize,
+) -> Result<Vec<BlockDigest>, IoError> {
+    let bc = file
+        .attr("block_cells")
+        .and_then(|a| a.read_scalar::<u64>())
+        .map_err(|e| corrupt(path, "attribute block_cells", e.to_string()))?;
+    if bc != BLOCK_CELLS as u64 {
+        return Err(corrupt(
+            path,
+            "attribute block_cells",
+            format!("is {bc}, expected {BLOCK_CELLS}"),
+        ));
+    }
+    let ds = file
+        .dataset("block_sha256")
+        .map_err(|e| corrupt(path, "dataset block_sha256", e.to_string()))?;
+    let nb = n_blocks(n);
+    if ds.shape() != [nb, k, 32] {
+        return Err(corrupt(
+            path,
+            "dataset block_sha256",
+            format!("has shape {:?}, expected [{nb}, {k}, 32]", ds.shape()),
+        ));
+    }
+    let raw: Vec<u8> = ds
+        .read_raw()
+        .map_err(|e| corrupt(path, "dataset block_sha256", e.to_string()))?;
+    Ok(raw
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("chunks of 32"))
+        .collect())
+}
+
+/// Names of the digests of one block: `cell_id`, then `group/field`.
+fn digest_names(h: &Header) -> Vec<String> {
+    let mut names = vec!["cell_id".to_string()];
+    for (g, fields) in GROUPS.iter().zip(&h.fields) {
+        names.extend(fields.iter().map(|(f, _)| format!("{g}/{f}")));
+    }
+    names
+}
+
+fn row_lens(h: &Header) -> Vec<usize> {
+    h.fields
+        .iter()
+        .flatten()
+        .map(|(_, k)| h.n_members * k)
+        .collect()
+}
+
+/// Compare digests computed for the blocks starting at `first_block` with the stored ones.
+fn check_blocks(
+    path: &Path,
+    h: &Header,
+    first_block: usize,
+    computed: &[BlockDigest],
+) -> Result<(), IoError> {
+    let names = digest_names(h);
+    let k = names.len();
+    let stored = &h.digests[first_block * k..first_block * k + computed.len()];
+    match computed.iter().zip(stored).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => {
+            let b = first_block + i / k;
+            let (a, e) = (
+                b * BLOCK_CELLS,
+                ((b + 1) * BLOCK_CELLS).min(h.cell_ids.len()),
+            );
+            Err(corrupt(
+                path,
+                format!("dataset {}", names[i % k]),
+                format!(
+                    "block {b} (rows {a}..{e}) fails its SHA-256 checksum: the file is corrupt"
+                ),
+            ))
+        }
+    }
+}
+
+/// The stored digests must give the stored file checksum.
+fn check_file_checksum(path: &Path, h: &Header) -> Result<(), IoError> {
+    let vt = h.valid_time.format(TIME_FORMAT).to_string();
+    let ch = ChecksumHeader {
+        valid_time: &vt,
+        fingerprint: &h.fingerprint,
+        model_name: &h.model_name,
+        n_members: h.n_members,
+        n_cells: h.cell_ids.len(),
+        groups: [(GROUPS[0], &h.fields[0]), (GROUPS[1], &h.fields[1])],
+        attributes: &h.attributes,
+    };
+    let computed = checksum_v2(&ch, &h.digests);
+    if computed != h.checksum {
+        return Err(checksum_error(path, &h.checksum, computed));
+    }
+    Ok(())
+}
+
+/// Check a completely read version-2 file.
+pub(super) fn verify_data_v2(
+    path: &Path,
+    h: &Header,
+    groups: &[Vec<RestartField>; 2],
+) -> Result<(), IoError> {
+    check_file_checksum(path, h)?;
+    let lens = row_lens(h);
+    let fields: Vec<(&[f64], usize)> = groups
+        .iter()
+        .flatten()
+        .map(|f| f.values.as_slice())
+        .zip(lens)
+        .collect();
+    let n = h.cell_ids.len();
+    check_blocks(path, h, 0, &block_digests(0..n, &h.cell_ids, &fields))
+}
+
+/// Read rows `rows` (whole blocks) of every field, model fields first.
+fn read_rows(
+    file: &hdf5::File,
+    path: &Path,
+    h: &Header,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<Vec<f64>>, IoError> {
+    let mut out = Vec::new();
+    for (g, fields) in GROUPS.iter().zip(&h.fields) {
+        for (name, _) in fields {
+            out.push(read_dataset_rows(
+                file,
+                path,
+                &format!("{g}/{name}"),
+                rows.clone(),
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+/// Digests of rows `rows` read from the file, checked against the stored ones.
+fn read_checked(
+    file: &hdf5::File,
+    path: &Path,
+    h: &Header,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<Vec<f64>>, IoError> {
+    let vals = read_rows(file, path, h, rows.clone())?;
+    let fields: Vec<(&[f64], usize)> = vals.iter().map(Vec::as_slice).zip(row_lens(h)).collect();
+    let computed = block_digests(rows.clone(), &h.cell_ids[rows.clone()], &fields);
+    check_blocks(path, h, rows.start / BLOCK_CELLS, &computed)?;
+    Ok(vals)
+}
+
+/// Stream a whole version-2 file, a few blocks at a time, checking every digest.
+pub(super) fn verify_restart_v2(file: &hdf5::File, path: &Path, h: &Header) -> Result<(), IoError> {
+    check_file_checksum(path, h)?;
+    let n = h.cell_ids.len();
+    let step = STREAM_BLOCKS * BLOCK_CELLS;
+    for a in (0..n).step_by(step) {
+        read_checked(file, path, h, a..(a + step).min(n))?;
+    }
+    Ok(())
+}
+
+/// The rows of `cell_ids` (requested order), reading and checking only the blocks they lie in.
+pub(super) fn read_restart_cells_v2(
+    file: &hdf5::File,
+    path: &Path,
+    h: Header,
+    cell_ids: &[u64],
+) -> Result<RestartData, IoError> {
+    check_file_checksum(path, &h)?;
+    let wanted = wanted_rows(path, &h, cell_ids)?;
+    let lens = row_lens(&h);
+    let mut out: Vec<Vec<f64>> = lens.iter().map(|l| vec![0.0; cell_ids.len() * l]).collect();
+    let n = h.cell_ids.len();
+    let mut i = 0;
+    while i < wanted.len() {
+        // Consecutive touched blocks are read together (at most STREAM_BLOCKS).
+        let first = wanted[i].0 / BLOCK_CELLS;
+        let mut end_block = first + 1;
+        let mut j = i;
+        while j < wanted.len() {
+            let b = wanted[j].0 / BLOCK_CELLS;
+            if b > end_block || b >= first + STREAM_BLOCKS {
+                break;
+            }
+            end_block = b + 1;
+            j += 1;
+        }
+        let a = first * BLOCK_CELLS;
+        let vals = read_checked(file, path, &h, a..(end_block * BLOCK_CELLS).min(n))?;
+        for &(row, pos) in &wanted[i..j] {
+            let r = row - a;
+            for ((dst, src), l) in out.iter_mut().zip(&vals).zip(&lens) {
+                dst[pos * l..(pos + 1) * l].copy_from_slice(&src[r * l..(r + 1) * l]);
+            }
+        }
+        i = j;
+    }
+    let mut values = out.into_iter();
+    let mut take = |fields: &[(String, usize)]| -> Vec<RestartField> {
+        fields
+            .iter()
+            .map(|(name, per_cell)| RestartField {
+                name: name.clone(),
+                per_cell: *per_cell,
+                values: values.next().unwrap_or_default(),
+            })
+            .collect()
+    };
+    let model_fields = take(&h.fields[0]);
+    let perturbation_fields = take(&h.fields[1]);
+    Ok(RestartData {
+        valid_time: h.valid_time,
+        config_fingerprint: h.fingerprint,
+        model_name: h.model_name,
+        n_members: h.n_members,
+        cell_ids: cell_ids.to_vec(),
+        model_fields,
+        perturbation_fields,
+        attributes: h.attributes,
+    })
+}

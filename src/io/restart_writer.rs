@@ -1,0 +1,303 @@
+//! Writing a restart file (format version 2), by one process or by every rank of a run at
+//! once through MPI-IO.
+//!
+//! The same calls in the same order on every rank build the file: [`RestartWriter::create`]
+//! (header, every dataset allocated at its final size), then [`RestartWriter::write_rows`] for
+//! each range of whole blocks the rank owns, then [`RestartWriter::finish`] with every rank's
+//! block digests. Datasets are contiguous, allocated early and never filled, so the layout of
+//! the file depends only on its header, not on who wrote which rows.
+
+use super::restart::{put_str_attr, put_u_attr, RESTART_FORMAT, TIME_FORMAT};
+use super::restart_blocks::{
+    block_digests, checksum_v2, n_blocks, BlockDigest, ChecksumHeader, BLOCK_CELLS,
+};
+use super::IoError;
+use crate::parallel::FileComm;
+use chrono::NaiveDateTime;
+use hdf5::dataset::{AllocTime, FillTime};
+use ndarray::{s, ArrayView3};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Format version written by [`RestartWriter`].
+pub const RESTART_FORMAT_VERSION_V2: u32 = 2;
+
+/// Everything every rank knows about a restart before writing its rows.
+#[derive(Debug, Clone)]
+pub struct RestartLayout {
+    pub valid_time: NaiveDateTime,
+    pub config_fingerprint: String,
+    pub model_name: String,
+    pub n_members: usize,
+    pub n_cells: usize,
+    /// Per group (`model`, `perturbation`): fields as (name, values per member per cell).
+    pub fields: [Vec<(String, usize)>; 2],
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl RestartLayout {
+    fn checksum_header<'a>(&'a self, valid_time: &'a str) -> ChecksumHeader<'a> {
+        ChecksumHeader {
+            valid_time,
+            fingerprint: &self.config_fingerprint,
+            model_name: &self.model_name,
+            n_members: self.n_members,
+            n_cells: self.n_cells,
+            groups: [
+                ("model", &self.fields[0]),
+                ("perturbation", &self.fields[1]),
+            ],
+            attributes: &self.attributes,
+        }
+    }
+    /// Values per cell (all members) of each field, model fields first.
+    pub fn row_lens(&self) -> Vec<usize> {
+        self.fields
+            .iter()
+            .flatten()
+            .map(|(_, k)| self.n_members * k)
+            .collect()
+    }
+}
+
+/// An open restart file being written (see the module doc for the call order).
+pub struct RestartWriter {
+    file: hdf5::File,
+    path: PathBuf,
+    layout: RestartLayout,
+    ids: hdf5::Dataset,
+    fields: Vec<hdf5::Dataset>,
+    /// This rank's rows written so far (contiguous, whole blocks) and their digests.
+    written: Option<Range<usize>>,
+    digests: Vec<BlockDigest>,
+}
+
+fn h5err(path: &Path, context: impl Into<String>) -> impl FnOnce(hdf5::Error) -> IoError {
+    let (path, context) = (path.to_path_buf(), context.into());
+    move |e| IoError::Hdf5 {
+        path,
+        context,
+        msg: e.to_string(),
+    }
+}
+
+fn invalid(path: &Path, msg: String) -> IoError {
+    IoError::Invalid {
+        path: path.to_path_buf(),
+        msg,
+    }
+}
+
+/// A contiguous dataset allocated at creation and never filled.
+fn new_dataset<T: hdf5::H5Type>(
+    loc: &hdf5::Group,
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+) -> Result<hdf5::Dataset, IoError> {
+    loc.new_dataset::<T>()
+        .obj_track_times(false)
+        .no_chunk()
+        .alloc_time(Some(AllocTime::Early))
+        .fill_time(FillTime::Never)
+        .shape(shape)
+        .create(name)
+        .map_err(h5err(path, format!("creating dataset {name}")))
+}
+
+impl RestartWriter {
+    /// Create the file at `tmp` (`final_path` names it in messages) and its header and
+    /// datasets. Collective when `comm` is given: every rank calls it with the same layout.
+    pub fn create(
+        tmp: &Path,
+        final_path: &Path,
+        layout: &RestartLayout,
+        comm: Option<&FileComm>,
+    ) -> Result<Self, IoError> {
+        let p = final_path;
+        let file = hdf5::File::with_options()
+            .with_fapl(|fapl| {
+                let fapl = fapl.libver_v18();
+                match comm {
+                    Some(c) => fapl.mpio(c.raw(), None),
+                    None => fapl,
+                }
+            })
+            // No object timestamps: the same content gives the same bytes.
+            .with_fcpl(|fcpl| fcpl.obj_track_times(false))
+            .create(tmp)
+            .map_err(h5err(p, "create"))?;
+        write_header(&file, p, layout)?;
+        let n = layout.n_cells;
+        let ids = new_dataset::<u64>(&file, p, "cell_id", &[n])?;
+        let mut fields = Vec::new();
+        for (g, group_fields) in ["model", "perturbation"].iter().zip(&layout.fields) {
+            let group = file
+                .create_group_builder()
+                .obj_track_times(false)
+                .create(*g)
+                .map_err(h5err(p, format!("creating group {g}")))?;
+            let order: Vec<&str> = group_fields.iter().map(|(f, _)| f.as_str()).collect();
+            put_str_attr(&group, p, "field_order", &order.join(","))?;
+            for (name, per_cell) in group_fields {
+                let shape = [n, layout.n_members, *per_cell];
+                fields.push(new_dataset::<f64>(&group, p, name, &shape)?);
+            }
+        }
+        let attrs = file
+            .create_group_builder()
+            .obj_track_times(false)
+            .create("attributes")
+            .map_err(h5err(p, "creating group attributes"))?;
+        for (k, v) in &layout.attributes {
+            put_str_attr(&attrs, p, k, v)?;
+        }
+        Ok(RestartWriter {
+            file,
+            path: p.to_path_buf(),
+            layout: layout.clone(),
+            ids,
+            fields,
+            written: None,
+            digests: Vec::new(),
+        })
+    }
+
+    /// Write rows `rows` (whole blocks, following this rank's previous rows): their cell ids
+    /// and each field's values `[cell][member][per_cell]`, model fields first, in layout order.
+    pub fn write_rows(
+        &mut self,
+        rows: Range<usize>,
+        ids: &[u64],
+        values: &[&[f64]],
+    ) -> Result<(), IoError> {
+        self.check_rows(&rows, ids, values)?;
+        let p = self.path.clone();
+        self.ids
+            .write_slice(ids, s![rows.clone()])
+            .map_err(h5err(&p, "writing dataset cell_id"))?;
+        let m = self.layout.n_members;
+        for (ds, v) in self.fields.iter().zip(values) {
+            let k = v.len() / (rows.len() * m).max(1);
+            let view = ArrayView3::from_shape((rows.len(), m, k), v)
+                .map_err(|e| invalid(&p, e.to_string()))?;
+            ds.write_slice(view, s![rows.clone(), .., ..])
+                .map_err(h5err(&p, format!("writing dataset {}", ds.name())))?;
+        }
+        let lens = self.layout.row_lens();
+        let fields: Vec<(&[f64], usize)> = values.iter().copied().zip(lens).collect();
+        self.digests
+            .extend(block_digests(rows.clone(), ids, &fields));
+        self.written = Some(match self.written.take() {
+            Some(w) => w.start..rows.end,
+            None => rows,
+        });
+        Ok(())
+    }
+
+    fn check_rows(
+        &self,
+        rows: &Range<usize>,
+        ids: &[u64],
+        values: &[&[f64]],
+    ) -> Result<(), IoError> {
+        let n = self.layout.n_cells;
+        let next = self.written.as_ref().map(|w| w.end);
+        let aligned =
+            rows.start % BLOCK_CELLS == 0 && (rows.end % BLOCK_CELLS == 0 || rows.end == n);
+        if !aligned || rows.end > n || next.is_some_and(|e| e != rows.start) {
+            return Err(invalid(
+                &self.path,
+                format!("rows {rows:?} are not whole blocks following {next:?} (of {n} cells)"),
+            ));
+        }
+        let lens = self.layout.row_lens();
+        let ok = ids.len() == rows.len()
+            && values.len() == lens.len()
+            && values
+                .iter()
+                .zip(&lens)
+                .all(|(v, l)| v.len() == rows.len() * l);
+        if !ok {
+            return Err(invalid(
+                &self.path,
+                format!("rows {rows:?}: ids or field lengths do not match the layout"),
+            ));
+        }
+        if let Some(w) = ids.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(invalid(
+                &self.path,
+                format!(
+                    "cell ids must be strictly increasing (found {} then {})",
+                    w[0], w[1]
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// This rank's digests (block-major, 1 + n_fields per block) and the index of the first
+    /// of them in the file's list.
+    pub fn own_digests(&self) -> (usize, &[BlockDigest]) {
+        let first = self.written.as_ref().map_or(0, |w| w.start / BLOCK_CELLS);
+        (first * self.per_block(), &self.digests)
+    }
+
+    fn per_block(&self) -> usize {
+        1 + self.fields.len()
+    }
+
+    /// Store every block digest (all ranks', in block order) and the file checksum, and close
+    /// the file. Collective with MPI-IO. Returns the checksum.
+    pub fn finish(self, all: &[BlockDigest]) -> Result<String, IoError> {
+        let p = self.path.clone();
+        let (nb, k) = (n_blocks(self.layout.n_cells), self.per_block());
+        let (first, own) = self.own_digests();
+        if all.len() != nb * k || all.get(first..first + own.len()) != Some(own) {
+            return Err(invalid(
+                &p,
+                format!(
+                    "{} digests for {nb} blocks × {k}, or this rank's differ",
+                    all.len()
+                ),
+            ));
+        }
+        let ds = new_dataset::<u8>(&self.file, &p, "block_sha256", &[nb, k, 32])?;
+        let flat: Vec<u8> = own.iter().flatten().copied().collect();
+        let view = ArrayView3::from_shape((own.len() / k, k, 32), &flat)
+            .map_err(|e| invalid(&p, e.to_string()))?;
+        let (b0, b1) = (first / k, (first + own.len()) / k);
+        ds.write_slice(view, s![b0..b1, .., ..])
+            .map_err(h5err(&p, "writing dataset block_sha256"))?;
+        let vt = self.layout.valid_time.format(TIME_FORMAT).to_string();
+        let checksum = checksum_v2(&self.layout.checksum_header(&vt), all);
+        put_str_attr(&self.file, &p, "checksum_sha256", &checksum)?;
+        drop((ds, self.ids, self.fields));
+        self.file.close().map_err(h5err(&p, "close"))?;
+        Ok(checksum)
+    }
+}
+
+fn write_header(file: &hdf5::File, p: &Path, layout: &RestartLayout) -> Result<(), IoError> {
+    put_str_attr(file, p, "format", RESTART_FORMAT)?;
+    put_u_attr(
+        file,
+        p,
+        "format_version",
+        RESTART_FORMAT_VERSION_V2 as u64,
+        true,
+    )?;
+    let vt = layout.valid_time.format(TIME_FORMAT).to_string();
+    put_str_attr(file, p, "valid_time", &vt)?;
+    put_str_attr(file, p, "config_fingerprint", &layout.config_fingerprint)?;
+    put_str_attr(file, p, "model_name", &layout.model_name)?;
+    put_u_attr(file, p, "n_members", layout.n_members as u64, false)?;
+    put_u_attr(file, p, "block_cells", BLOCK_CELLS as u64, false)?;
+    put_str_attr(
+        file,
+        p,
+        "checksum_algorithm",
+        "sha256 of header and per-block sha256, format v2 (docs/io.md)",
+    )
+}
