@@ -142,7 +142,12 @@ pub fn bench_cycle(
         per_rank,
         bytes_written: bytes,
     };
-    Ok(Some(CycleBenchReport::new(args, &cfg, comm.size(), measured)))
+    Ok(Some(CycleBenchReport::new(
+        args,
+        &cfg,
+        comm.size(),
+        measured,
+    )))
 }
 
 /// What the root collected after the run.

@@ -145,7 +145,10 @@ pub fn synth_config(cfg: &Config) -> Result<SynthConfig, NamelistError> {
     };
     let (lo, hi) = (sc.land_mask_lat_min, sc.land_mask_lat_max);
     if !(lo.is_finite() && (-90.0..90.0).contains(&lo)) {
-        return Err(bad("land_mask_lat_min", format!("{lo} is not in [-90, 90)")));
+        return Err(bad(
+            "land_mask_lat_min",
+            format!("{lo} is not in [-90, 90)"),
+        ));
     }
     if !(hi.is_finite() && hi > lo && hi <= 90.0) {
         return Err(bad(

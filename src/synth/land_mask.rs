@@ -53,8 +53,7 @@ impl LandMask {
         let i = (dlon / self.resolution).round();
         let (j, i) = (j as i64, i as i64);
         let (ny, nx) = (self.lat.len() as i64, self.lon.len() as i64);
-        ((0..ny).contains(&j) && (0..nx).contains(&i))
-            .then(|| self.land[(j * nx + i) as usize])
+        ((0..ny).contains(&j) && (0..nx).contains(&i)).then(|| self.land[(j * nx + i) as usize])
     }
 }
 
@@ -79,8 +78,8 @@ pub fn read_land_mask(spec: &LandMaskSpec) -> Result<LandMask, LandMaskError> {
         var: spec.variable.clone(),
         msg,
     };
-    let resolution = regular_spacing(&field.lat)
-        .ok_or_else(|| bad("latitudes are not evenly spaced".into()))?;
+    let resolution =
+        regular_spacing(&field.lat).ok_or_else(|| bad("latitudes are not evenly spaced".into()))?;
     let dlon = regular_spacing(&field.lon)
         .ok_or_else(|| bad("longitudes are not evenly spaced".into()))?;
     if (resolution - dlon).abs() > 1e-6 * resolution {
@@ -109,7 +108,10 @@ pub fn read_land_mask(spec: &LandMaskSpec) -> Result<LandMask, LandMaskError> {
     }
     Ok(LandMask {
         lat: rows.iter().map(|&j| field.lat[j]).collect(),
-        lon: cols.iter().map(|&i| wrap_lon(field.lon[i], &field)).collect(),
+        lon: cols
+            .iter()
+            .map(|&i| wrap_lon(field.lon[i], &field))
+            .collect(),
         resolution,
         land,
     })
@@ -146,9 +148,7 @@ fn columns_from_dateline(field: &GriddedField) -> Vec<usize> {
         return (0..n).collect();
     }
     let first = (0..n)
-        .min_by(|&a, &b| {
-            wrap_lon(field.lon[a], field).total_cmp(&wrap_lon(field.lon[b], field))
-        })
+        .min_by(|&a, &b| wrap_lon(field.lon[a], field).total_cmp(&wrap_lon(field.lon[b], field)))
         .unwrap_or(0);
     (0..n).map(|k| (first + k) % n).collect()
 }
