@@ -71,6 +71,8 @@ enum Bench {
     Driver(landcycle::commands::bench::DriverArgs),
     /// One variational and one EnKF-like image analysis on a synthetic field (wall and CPU).
     Image(landcycle::commands::bench_image::ImageBenchArgs),
+    /// N windows of a configured case through the cycle: stage times, memory, CPU, bytes.
+    Cycle(landcycle::commands::bench_cycle::CycleBenchArgs),
 }
 
 fn init_logging(format: &str) {
@@ -126,6 +128,7 @@ fn main() -> std::process::ExitCode {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
             Bench::Image(a) => landcycle::commands::bench_image::run(&a),
+            Bench::Cycle(a) => landcycle::commands::bench_cycle::run(&a),
             Bench::Curvelet => {
                 landcycle::commands::curvelet::bench_curvelet().map(|t| println!("{t}"))
             }

@@ -2,6 +2,7 @@
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
 pub mod bench;
+pub mod bench_cycle;
 pub mod bench_image;
 pub mod check;
 pub mod climatology;

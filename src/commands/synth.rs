@@ -1,13 +1,16 @@
 //! `landcycle synth NAMELIST`: write the synthetic demo case (static fields and forcing)
-//! that the namelist's `&domain` and `&forcing` groups point at. Sizes come from `&synth`.
+//! that the namelist's `&domain` and `&forcing` groups point at. Sizes come from `&synth`,
+//! or, with `land_mask_file`, the grid and land cells come from a real land-sea mask (the
+//! global benchmark case on ERA5's 0.25° mask; see `synth::land_mask`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::config::Config;
-use crate::synth::statics::try_synth_statics;
+use crate::config::{Config, NamelistError};
+use crate::synth::land_mask::{read_land_mask, resolve, LandMaskSpec};
+use crate::synth::statics::{synth_statics_on_mask, try_synth_statics};
 use crate::synth::weather::{write_weather_files, WeatherConfig};
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +35,17 @@ pub struct SynthConfig {
     pub resolution: f64,
     /// Seed of the static-field and weather generators.
     pub seed: u64,
+    /// Gridded file whose land-sea mask gives the grid and the land cells (replaces `nx`,
+    /// `ny`, `lat0`, `lon0` and `resolution`); relative to the namelist's directory.
+    pub land_mask_file: Option<PathBuf>,
+    /// Variable of the land fraction in `land_mask_file`.
+    pub land_mask_variable: String,
+    /// Land where the variable is at least this.
+    pub land_mask_threshold: f64,
+    /// Southernmost latitude kept (inclusive).
+    pub land_mask_lat_min: f64,
+    /// Northern latitude limit (exclusive).
+    pub land_mask_lat_max: f64,
 }
 
 impl Default for SynthConfig {
@@ -43,6 +57,12 @@ impl Default for SynthConfig {
             lon0: -100.0,
             resolution: 0.25,
             seed: 2020,
+            land_mask_file: None,
+            land_mask_variable: "lsm".into(),
+            land_mask_threshold: 0.5,
+            // GLDAS's latitude range.
+            land_mask_lat_min: -60.0,
+            land_mask_lat_max: 90.0,
         }
     }
 }
@@ -50,12 +70,11 @@ impl Default for SynthConfig {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let cfg = Config::load(&args.namelist)
         .with_context(|| format!("reading namelist {}", args.namelist.display()))?;
-    let sc: SynthConfig = if cfg.namelist.group("synth").is_some() {
-        cfg.namelist.deserialize_group("synth")?
-    } else {
-        SynthConfig::default()
+    let sc = synth_config(&cfg)?;
+    let statics = match land_mask_spec(&sc, &cfg.namelist_file) {
+        Some(spec) => synth_statics_on_mask(&read_land_mask(&spec)?, sc.seed)?,
+        None => try_synth_statics(sc.nx, sc.ny, sc.lat0, sc.lon0, sc.resolution, sc.seed)?,
     };
-    let statics = try_synth_statics(sc.nx, sc.ny, sc.lat0, sc.lon0, sc.resolution, sc.seed)?;
     let static_path = &cfg.domain.static_file;
     if let Some(d) = static_path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -71,6 +90,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .lon_1d()
         .context("synthetic grid is regular")?
         .to_vec();
+    let (lat_len, lon_len) = (lat.len(), lon.len());
+    let resolution = if lat_len > 1 {
+        lat[1] - lat[0]
+    } else {
+        sc.resolution
+    };
     let interval = i64::from(cfg.forcing.interval_hours) * 3600;
     // Files from the start to one interval past the end (period means end at file times).
     let n_files = ((cfg.run.end - cfg.run.start).num_seconds() / interval + 2) as usize;
@@ -91,13 +116,72 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let n_land = statics.land_cells().len();
     println!(
         "synthetic case: {}×{} cells ({} land) at {}°, static file {}, {} forcing files in {}",
-        sc.nx,
-        sc.ny,
+        lon_len,
+        lat_len,
         n_land,
-        sc.resolution,
+        resolution,
         static_path.display(),
         files.len(),
         cfg.forcing.directory.display()
     );
     Ok(())
+}
+
+/// The `&synth` group (defaults when absent), its land-mask keys checked: errors name the
+/// namelist file and the key's line.
+pub fn synth_config(cfg: &Config) -> Result<SynthConfig, NamelistError> {
+    let Some(group) = cfg.namelist.group("synth") else {
+        return Ok(SynthConfig::default());
+    };
+    let sc: SynthConfig = cfg.namelist.deserialize_group("synth")?;
+    let bad = |key: &str, msg: String| NamelistError::Value {
+        loc: Box::new(
+            cfg.namelist
+                .location(group.entry(key).map_or(group.pos, |e| e.pos)),
+        ),
+        group: "synth".into(),
+        key: key.into(),
+        msg,
+    };
+    let (lo, hi) = (sc.land_mask_lat_min, sc.land_mask_lat_max);
+    if !(lo.is_finite() && (-90.0..90.0).contains(&lo)) {
+        return Err(bad(
+            "land_mask_lat_min",
+            format!("{lo} is not in [-90, 90)"),
+        ));
+    }
+    if !(hi.is_finite() && hi > lo && hi <= 90.0) {
+        return Err(bad(
+            "land_mask_lat_max",
+            format!("{hi} is not in (land_mask_lat_min = {lo}, 90]"),
+        ));
+    }
+    if !sc.land_mask_threshold.is_finite() {
+        return Err(bad("land_mask_threshold", "is not finite".into()));
+    }
+    if sc.land_mask_variable.trim().is_empty() {
+        return Err(bad("land_mask_variable", "is empty".into()));
+    }
+    if let Some(f) = &sc.land_mask_file {
+        let path = resolve(f, &cfg.namelist_file);
+        if !path.is_file() {
+            return Err(bad(
+                "land_mask_file",
+                format!("{} is not a file", path.display()),
+            ));
+        }
+    }
+    Ok(sc)
+}
+
+/// Where the land mask comes from, when the namelist names a file.
+fn land_mask_spec(sc: &SynthConfig, namelist: &Path) -> Option<LandMaskSpec> {
+    let file = sc.land_mask_file.as_ref()?;
+    Some(LandMaskSpec {
+        file: resolve(file, namelist),
+        variable: sc.land_mask_variable.clone(),
+        threshold: sc.land_mask_threshold,
+        lat_min: sc.land_mask_lat_min,
+        lat_max: sc.land_mask_lat_max,
+    })
 }

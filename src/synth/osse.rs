@@ -399,6 +399,10 @@ pub fn truth_config(cfg: &Config, osse: &OsseConfig) -> Result<Config, OsseError
         t.run.cold_start_soil_moisture = osse.truth_cold_start_soil_moisture.clone();
     }
     t.perturbation.remove_ensemble_mean = false;
+    // The truth is a free run: a namelist that also configures the experiments' analyses
+    // (one file for the whole case) must not assimilate into its own nature run.
+    t.da.enabled = false;
+    t.image.enabled = false;
     if !osse.perturb_truth {
         t.perturbation.perturb_forcing = false;
         t.perturbation.perturb_state = false;

@@ -12,6 +12,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::grid::{Grid, GridError, StaticFields, VegetationDataset};
+use crate::synth::land_mask::LandMask;
 
 /// Environmental lapse rate (K m-1) used for deep soil temperature.
 const LAPSE_RATE: f64 = 0.0065;
@@ -144,6 +145,78 @@ fn max_snow_albedo(class: i32) -> f64 {
         .unwrap_or(0.7)
 }
 
+/// The synthetic coastline (about 12 % of the width from the west, meandering) with terrain
+/// rising inland, then lakes in the lowlands (~4 % of land). Returns the land mask, the
+/// elevation and the elevation quantiles before the lakes.
+fn coast_and_lakes(
+    ny: usize,
+    nx: usize,
+    relief: &[f64],
+    stream: &dyn Fn(u64) -> ChaCha8Rng,
+) -> (Vec<bool>, Vec<f64>, Vec<f64>) {
+    let n = nx * ny;
+    let coast_wiggle = smooth_field(&mut stream(2), ny, nx, 16, 6.0, 1.5);
+    let lake_field = smooth_field(&mut stream(3), ny, nx, 48, 10.0, 1.0);
+    let mut land_mask = vec![true; n];
+    let mut elevation = vec![0.0; n];
+    for j in 0..ny {
+        for i in 0..nx {
+            let k = j * nx + i;
+            let x = (i as f64 + 0.5) / nx as f64;
+            // Coastline at about 12 % of the width, meandering with the wiggle field.
+            let coast = 0.12 + 0.05 * coast_wiggle[k];
+            let inland = (x - coast).max(0.0);
+            if x < coast {
+                land_mask[k] = false;
+                elevation[k] = 0.0;
+            } else {
+                let base = 20.0 + 900.0 * inland;
+                let hills = 350.0 * (1.0 + 2.0 * inland) * (relief[k] + 1.5).max(0.0);
+                elevation[k] = base + hills;
+            }
+        }
+    }
+    // Lakes: local maxima of the lake field in the lowlands (~4 % of land).
+    let lq = ranks(&lake_field);
+    let eq = ranks(&elevation);
+    for k in 0..n {
+        if land_mask[k] && lq[k] > 0.955 && eq[k] < 0.75 {
+            land_mask[k] = false;
+        }
+    }
+    for k in 0..n {
+        if !land_mask[k] {
+            // Water surfaces sit at (or just above) sea level here; lakes keep nearby
+            // terrain height to stay plausible.
+            elevation[k] = if elevation[k] > 0.0 {
+                elevation[k] * 0.9
+            } else {
+                0.0
+            };
+        }
+    }
+
+    (land_mask, elevation, eq)
+}
+
+/// Terrain on a given land mask: the same red-spectrum relief without the coastal ramp;
+/// water at sea level. Returns the mask, the elevation and its quantiles.
+fn terrain_on_mask(mask: &[bool], relief: &[f64]) -> (Vec<bool>, Vec<f64>, Vec<f64>) {
+    let elevation: Vec<f64> = mask
+        .iter()
+        .zip(relief)
+        .map(|(&land, &r)| {
+            if land {
+                20.0 + 600.0 * (r + 1.5).max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let eq = ranks(&elevation);
+    (mask.to_vec(), elevation, eq)
+}
+
 /// Synthetic static fields on a regular `ny × nx` grid whose south-west cell centre is
 /// at (`lat0`, `lon0`) with spacing `resolution_deg`, USGS vegetation and STATSGO soils.
 ///
@@ -187,6 +260,42 @@ pub fn try_synth_statics(
             "synthetic grid latitudes {lat0}..{lat_end} must lie inside (-90, 90)"
         )));
     }
+    build(nx, ny, lat0, lon0, resolution_deg, seed, None)
+}
+
+/// Synthetic static fields on the grid and land cells of a real land mask (see
+/// [`crate::synth::land_mask`]): terrain, soils, vegetation and seasons as in
+/// [`synth_statics`], but no synthetic coastline or lakes and no west-to-east dryness
+/// gradient (there is no single coast to measure it from).
+pub fn synth_statics_on_mask(mask: &LandMask, seed: u64) -> Result<StaticFields, GridError> {
+    let (ny, nx) = (mask.lat.len(), mask.lon.len());
+    if ny == 0 || nx == 0 || mask.land.len() != nx * ny {
+        return Err(GridError::Invalid(format!(
+            "land mask of {} values does not fill a {ny} x {nx} grid",
+            mask.land.len()
+        )));
+    }
+    if mask.lat[0] <= -90.0 || mask.lat[ny - 1] >= 90.0 {
+        return Err(GridError::Invalid(format!(
+            "land-mask latitudes {}..{} must lie inside (-90, 90)",
+            mask.lat[0],
+            mask.lat[ny - 1]
+        )));
+    }
+    let (lat0, lon0) = (mask.lat[0], mask.lon[0]);
+    build(nx, ny, lat0, lon0, mask.resolution, seed, Some(&mask.land))
+}
+
+/// The generator behind both entry points; `mask` replaces the synthetic coastline.
+fn build(
+    nx: usize,
+    ny: usize,
+    lat0: f64,
+    lon0: f64,
+    resolution_deg: f64,
+    seed: u64,
+    mask: Option<&[bool]>,
+) -> Result<StaticFields, GridError> {
     let n = nx * ny;
     let lat: Vec<f64> = (0..ny).map(|j| lat0 + j as f64 * resolution_deg).collect();
     let lon: Vec<f64> = (0..nx).map(|i| lon0 + i as f64 * resolution_deg).collect();
@@ -199,46 +308,11 @@ pub fn try_synth_statics(
 
     // Terrain: red-spectrum relief, rising inland from the western coast.
     let relief = smooth_field(&mut stream(1), ny, nx, 64, 12.0, 1.8);
-    let coast_wiggle = smooth_field(&mut stream(2), ny, nx, 16, 6.0, 1.5);
-    let lake_field = smooth_field(&mut stream(3), ny, nx, 48, 10.0, 1.0);
-    let mut land_mask = vec![true; n];
-    let mut elevation = vec![0.0; n];
-    for j in 0..ny {
-        for i in 0..nx {
-            let k = j * nx + i;
-            let x = (i as f64 + 0.5) / nx as f64;
-            // Coastline at about 12 % of the width, meandering with the wiggle field.
-            let coast = 0.12 + 0.05 * coast_wiggle[k];
-            let inland = (x - coast).max(0.0);
-            if x < coast {
-                land_mask[k] = false;
-                elevation[k] = 0.0;
-            } else {
-                let base = 20.0 + 900.0 * inland;
-                let hills = 350.0 * (1.0 + 2.0 * inland) * (relief[k] + 1.5).max(0.0);
-                elevation[k] = base + hills;
-            }
-        }
-    }
-    // Lakes: local maxima of the lake field in the lowlands (~4 % of land).
-    let lq = ranks(&lake_field);
-    let eq = ranks(&elevation);
-    for k in 0..n {
-        if land_mask[k] && lq[k] > 0.955 && eq[k] < 0.75 {
-            land_mask[k] = false;
-        }
-    }
-    for k in 0..n {
-        if !land_mask[k] {
-            // Water surfaces sit at (or just above) sea level here; lakes keep nearby
-            // terrain height to stay plausible.
-            elevation[k] = if elevation[k] > 0.0 {
-                elevation[k] * 0.9
-            } else {
-                0.0
-            };
-        }
-    }
+    // `eq`: elevation quantiles of the terrain before lakes are cut into it.
+    let (land_mask, elevation, eq) = match mask {
+        Some(m) => terrain_on_mask(m, &relief),
+        None => coast_and_lakes(ny, nx, &relief, &stream),
+    };
 
     // Soil: coarse-to-fine texture bands from a smooth field, patchy at small scales.
     let tex_large = smooth_field(&mut stream(4), ny, nx, 32, 6.0, 1.6);
@@ -260,7 +334,12 @@ pub fn try_synth_statics(
     let patch = smooth_field(&mut stream(7), ny, nx, 64, 24.0, 0.8);
     let dryness: Vec<f64> = (0..n)
         .map(|k| {
-            let x = (k % nx) as f64 / nx as f64;
+            // Drier away from the synthetic west coast; a real mask has no single coast.
+            let x = if mask.is_some() {
+                0.0
+            } else {
+                (k % nx) as f64 / nx as f64
+            };
             1.2 * x + 0.6 * dry_noise[k]
         })
         .collect();
