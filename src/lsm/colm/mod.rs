@@ -25,7 +25,8 @@
 //! - [`snow_compaction`]: destructive metamorphism, overburden and melt compaction,
 //! - [`snow_combine`], [`snow_divide`]: removal, combination and division of snow layers,
 //! - [`snow_layers`]: the snow-layer bookkeeping of a step,
-//! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation.
+//! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation,
+//! - [`interception`]: canopy interception, throughfall, drip and the wetted leaf fraction.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -39,6 +40,7 @@ pub mod ground_fluxes;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
+pub mod interception;
 pub mod layers;
 pub mod new_snow;
 pub mod params;
