@@ -4,11 +4,19 @@
 #![allow(clippy::needless_range_loop)]
 
 use landcycle::lsm::colm::constants::TFRZ;
+use landcycle::lsm::colm::ground_albedo::SoilAlbedo;
 use landcycle::lsm::colm::interception::{
     intercept, storage_capacity, wetted_fraction, Canopy, CanopyPrecip,
 };
+use landcycle::lsm::colm::net_solar::net_solar;
 use landcycle::lsm::colm::precip_phase::partition;
-use landcycle::lsm::colm::Tunables;
+use landcycle::lsm::colm::snow_cover::snow_cover;
+use landcycle::lsm::colm::solar_split::split_shortwave;
+use landcycle::lsm::colm::surface_albedo::{surface_albedo, AlbedoState, VegOptics};
+use landcycle::lsm::colm::two_stream::{
+    mean_inverse_depth, two_stream, LeafOptics, TwoStream, DIF, DIR, NIR, VIS,
+};
+use landcycle::lsm::colm::{parse_params, Tunables};
 use std::io::Read;
 
 const DT: f64 = 1800.0;
@@ -265,4 +273,325 @@ fn interception_follows_the_bondville_reference() {
     }
     eprintln!("interception: worst rate {worst_q:e} (relative), ldew {worst_w:e} mm on {wet} rows");
     assert!(wet > 5000);
+}
+
+/// CoLM2014's USGS class 2 leaves (dryland cropland): ρ, τ [band][live, dead].
+fn crop_leaves() -> LeafOptics {
+    LeafOptics {
+        rho: [[0.105, 0.36], [0.58, 0.58]],
+        tau: [[0.07, 0.22], [0.25, 0.38]],
+    }
+}
+
+/// The two-stream coefficients (b, c, d, f, K, μ̄, ω) of the module doc, written out again
+/// here for the independent numerical solution.
+fn stream_coeffs(l: &LeafOptics, green: f64, chil: f64, mu_s: f64, iw: usize) -> [f64; 7] {
+    let phi1 = 0.5 - 0.633 * chil - 0.33 * chil * chil;
+    let phi2 = 0.877 * (1.0 - 2.0 * phi1);
+    let mu = mean_inverse_depth(phi1, phi2);
+    let g = phi1 + phi2 * mu_s;
+    let k = g / mu_s;
+    let rho = green * l.rho[iw][0] + (1.0 - green) * l.rho[iw][1];
+    let tau = green * l.tau[iw][0] + (1.0 - green) * l.tau[iw][1];
+    let w = rho + tau;
+    let q = g + mu_s * phi2;
+    let a_s = w / 2.0 * g / q * (1.0 - mu_s * phi1 / q * ((q + mu_s * phi1) / (mu_s * phi1)).ln());
+    let wb = 0.5 * (w + (rho - tau) * ((1.0 + chil) / 2.0).powi(2));
+    let d = (1.0 + mu * k) * a_s;
+    [1.0 - w + wb, wb, d, w * mu * k - d, k, mu, w]
+}
+
+/// RK4 shooting solution of the two-stream equations over leaf area `lai` on `n` steps:
+/// (albedo, diffuse flux at the ground, ∫(I↑ + I↓)dx, ∫(I↑ + I↓)e^{−Kx}dx) for unit direct
+/// (`direct`) or diffuse incidence.
+fn shoot(cf: &[f64; 7], lai: f64, albg: [f64; 2], direct: bool, n: usize) -> [f64; 4] {
+    let [b, c, d, f, k, mu, _] = *cf;
+    let (d, f) = if direct { (d, f) } else { (0.0, 0.0) };
+    // y = (I↑, I↓, ∫(I↑+I↓), ∫(I↑+I↓)e^{−Kx}).
+    let rhs = |x: f64, y: &[f64; 4]| -> [f64; 4] {
+        let e = (-k * x).exp();
+        [
+            (b * y[0] - c * y[1] - d * e) / mu,
+            (-b * y[1] + c * y[0] + f * e) / mu,
+            y[0] + y[1],
+            (y[0] + y[1]) * e,
+        ]
+    };
+    let run = |up0: f64| -> [f64; 4] {
+        let mut y = [up0, if direct { 0.0 } else { 1.0 }, 0.0, 0.0];
+        let hs = lai / n as f64;
+        for i in 0..n {
+            let x = i as f64 * hs;
+            let k1 = rhs(x, &y);
+            let y2: [f64; 4] = std::array::from_fn(|j| y[j] + 0.5 * hs * k1[j]);
+            let k2 = rhs(x + 0.5 * hs, &y2);
+            let y3: [f64; 4] = std::array::from_fn(|j| y[j] + 0.5 * hs * k2[j]);
+            let k3 = rhs(x + 0.5 * hs, &y3);
+            let y4: [f64; 4] = std::array::from_fn(|j| y[j] + hs * k3[j]);
+            let k4 = rhs(x + hs, &y4);
+            y = std::array::from_fn(|j| {
+                y[j] + hs / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+            });
+        }
+        y
+    };
+    let s2 = if direct { (-k * lai).exp() } else { 0.0 };
+    let miss = |y: &[f64; 4]| y[0] - albg[DIF] * y[1] - albg[DIR] * s2;
+    let (y0, y1) = (run(0.0), run(1.0));
+    let up0 = -miss(&y0) / (miss(&y1) - miss(&y0));
+    let y = run(up0);
+    [up0, y[1], y[2], y[3]]
+}
+
+#[test]
+fn two_stream_solves_the_equations_and_conserves_energy() {
+    let leaf = crop_leaves();
+    let mut r = Lcg(11);
+    let (mut worst, mut worst_e) = (0.0f64, 0.0f64);
+    for case in 0..40 {
+        let chil = -0.4 + r.next();
+        let lai = 0.05 + 4.0 * r.next();
+        let mu_s = 0.05 + 0.95 * r.next();
+        let green = if case % 3 == 0 { r.next() } else { 1.0 };
+        let albg = [
+            [0.1 + 0.3 * r.next(), 0.1 + 0.3 * r.next()],
+            [0.2 + 0.5 * r.next(), 0.3],
+        ];
+        let t = two_stream(&leaf, green, chil, lai, 0.5, mu_s, &albg).unwrap();
+        for iw in [VIS, NIR] {
+            let cf = stream_coeffs(&leaf, green, chil, mu_s, iw);
+            let (k, mu, w) = (cf[4], cf[5], cf[6]);
+            for (id, direct) in [(DIR, true), (DIF, false)] {
+                let [alb, tr, int, int_sun] = shoot(&cf, lai, albg[iw], direct, 4000);
+                let s2 = if direct { (-k * lai).exp() } else { 0.0 };
+                let beam = if direct { 1.0 - s2 } else { 0.0 };
+                // Leaves absorb (1 − ω) of what they intercept: the beam and the diffuse light.
+                let absorbed = (1.0 - w) * (beam + int / mu);
+                let sunlit = (1.0 - w) * (beam + int_sun / mu);
+                let got = [
+                    t.albv[iw][id],
+                    t.tranc[iw][id],
+                    t.ssun[iw][id] + t.ssha[iw][id],
+                ];
+                for (a, b) in got.iter().zip([alb, tr, absorbed]) {
+                    worst = worst.max((a - b).abs());
+                }
+                worst = worst.max((t.ssun[iw][id] - sunlit).abs());
+                // Energy: absorbed by leaves + reflected + absorbed by the ground = incident.
+                let ground = (1.0 - albg[iw][DIR]) * s2 + (1.0 - albg[iw][DIF]) * tr;
+                worst_e = worst_e.max((absorbed + alb + ground - 1.0).abs());
+
+                assert!(t.ssun[iw][id] >= 0.0 && t.ssha[iw][id] >= 0.0);
+            }
+        }
+    }
+    eprintln!("two-stream against RK4: {worst:e}; energy of the RK4 solution {worst_e:e}");
+    assert!(worst < 1e-12 && worst_e < 1e-12, "{worst:e} {worst_e:e}");
+}
+
+/// Where K μ̄ = √(b² − c²) the particular solution resonates with e^{−hx} (σ = 0): the
+/// bridged solution still solves the equations.
+#[test]
+fn two_stream_at_the_resonance() {
+    let leaf = crop_leaves();
+    let (chil, lai, albg) = (-0.3, 2.0, [[0.15, 0.2], [0.3, 0.35]]);
+    let sigma = |mu_s: f64| {
+        let [b, c, _, _, k, mu, _] = stream_coeffs(&leaf, 1.0, chil, mu_s, VIS);
+        (mu * k).powi(2) + c * c - b * b
+    };
+    // Bisection for σ(μ) = 0 in the visible band (σ changes sign on (0.05, 1)).
+    let (mut lo, mut hi) = (0.05, 1.0);
+    assert!(sigma(lo) * sigma(hi) < 0.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if sigma(lo) * sigma(mid) <= 0.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let mu_s = 0.5 * (lo + hi);
+    assert!(sigma(mu_s).abs() < 1e-10);
+    let t = two_stream(&leaf, 1.0, chil, lai, 0.0, mu_s, &albg).unwrap();
+    let cf = stream_coeffs(&leaf, 1.0, chil, mu_s, VIS);
+    let [alb, tr, int, int_sun] = shoot(&cf, lai, albg[VIS], true, 4000);
+    let (k, mu, w) = (cf[4], cf[5], cf[6]);
+    let beam = 1.0 - (-k * lai).exp();
+    assert!(
+        (t.albv[VIS][DIR] - alb).abs() < 1e-9,
+        "{} {alb}",
+        t.albv[VIS][DIR]
+    );
+    assert!((t.tranc[VIS][DIR] - tr).abs() < 1e-9);
+    assert!((t.ssun[VIS][DIR] - (1.0 - w) * (beam + int_sun / mu)).abs() < 1e-9);
+    let absorbed = (1.0 - w) * (beam + int / mu);
+    assert!((t.ssun[VIS][DIR] + t.ssha[VIS][DIR] - absorbed).abs() < 1e-9);
+}
+
+#[test]
+fn two_stream_limits_and_analytic_cases() {
+    let leaf = crop_leaves();
+    let albg = [[0.12, 0.2], [0.3, 0.35]];
+    // No leaves: the canopy is the ground.
+    let t = two_stream(&leaf, 1.0, -0.3, 1e-9, 0.0, 0.6, &albg).unwrap();
+    for iw in [VIS, NIR] {
+        assert!((t.albv[iw][DIF] - albg[iw][DIF]).abs() < 1e-8);
+        assert!((t.albv[iw][DIR] - albg[iw][DIR]).abs() < 1e-8);
+        assert!(t.ssun[iw][DIR].abs() + t.ssha[iw][DIR].abs() < 1e-8);
+    }
+    // Deep canopy of leaves with ρ = τ (β = 1/2): the diffuse albedo of a semi-infinite
+    // two-stream medium, (1 − √(1 − ω))²/ω, whatever the ground.
+    let even = LeafOptics {
+        rho: [[0.1, 0.1], [0.4, 0.4]],
+        tau: [[0.1, 0.1], [0.4, 0.4]],
+    };
+    let t = two_stream(&even, 1.0, 0.2, 60.0, 0.0, 0.5, &albg).unwrap();
+    for (iw, w) in [(VIS, 0.2f64), (NIR, 0.8)] {
+        let want = (1.0 - (1.0 - w).sqrt()).powi(2) / w;
+        assert!(
+            (t.albv[iw][DIF] - want).abs() < 1e-12,
+            "{} {want}",
+            t.albv[iw][DIF]
+        );
+    }
+    // Nearly black leaves over black ground: the beam is absorbed as e^{−KL} predicts,
+    // all by sunlit leaves; K = G(μ)/μ with G = φ1 + φ2 μ.
+    let black = LeafOptics {
+        rho: [[1e-7, 1e-7]; 2],
+        tau: [[1e-7, 1e-7]; 2],
+    };
+    let t = two_stream(&black, 1.0, 0.0, 2.0, 0.0, 0.5, &[[0.0; 2]; 2]).unwrap();
+    let k = (0.5 + 0.877 * 0.0 * 0.5) / 0.5;
+    assert!((t.extkb - k).abs() < 1e-15);
+    let want = 1.0 - (-2.0 * k).exp();
+    assert!((t.ssun[VIS][DIR] - want).abs() < 1e-6 && t.ssha[VIS][DIR].abs() < 1e-6);
+    // Spherical leaves (χ_L = 0): μ̄ = 1/(2φ1) = 1, so the longwave gap e^{−(L+S)}.
+    assert!((t.thermk - (-2.0f64).exp()).abs() < 1e-12);
+    // Outside the Ross-Goudriaan range or with opaque leaves: an error, not a panic.
+    assert!(two_stream(&leaf, 1.0, 0.9, 1.0, 0.0, 0.5, &albg).is_err());
+    assert!(two_stream(&black, 1.0, 0.0, -1.0, 0.0, 0.5, &albg).is_err());
+    assert!(two_stream(&leaf, 1.0, 0.0, 1.0, 0.0, 0.0, &albg).is_err());
+}
+
+/// Absorbed and reflected shortwave of every sunlit Bondville step from the previous row's
+/// state (LAI, SAI, snow, top-layer water, zenith) and the step's forcing split by the point
+/// driver's rule: sunlit and shaded leaves, ground and reflected radiation.
+#[test]
+fn absorbed_shortwave_follows_the_bondville_reference() {
+    let Some((r, f)) = reference() else { return };
+    let dir = landcycle::testdata::require("colm-bondville").unwrap();
+    let text = std::fs::read_to_string(dir.join("params_bondville.txt")).unwrap();
+    let l = parse_params(&text).unwrap();
+    let v = |n: &str| l.scalar(n).unwrap();
+    // "soil albedo s_v d_v s_n d_n = ..." (the listing reader keeps only name = value pairs).
+    let line = text.lines().find(|t| t.starts_with("soil albedo")).unwrap();
+    let a: Vec<f64> = line
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let soil = SoilAlbedo {
+        sat: [a[0], a[2]],
+        dry: [a[1], a[3]],
+    };
+    let veg = VegOptics {
+        leaf: LeafOptics {
+            rho: [
+                [v("ref(1,1)"), v("ref(1,2)")],
+                [v("ref(2,1)"), v("ref(2,2)")],
+            ],
+            tau: [
+                [v("tran(1,1)"), v("tran(1,2)")],
+                [v("tran(2,1)"), v("tran(2,2)")],
+            ],
+        },
+        chil: v("chil"),
+    };
+    let dz1 = l.geometry.dz[0];
+    let names = ["sabvsun_W_m2", "sabvsha_W_m2", "sabg_W_m2", "sr_W_m2"];
+    let cols = names.map(|n| r.col(n));
+    let [c_lai, c_sai, c_cz, c_fsno, c_scv, c_dp, c_sag, c_wl] = [
+        "lai",
+        "sai",
+        "coszen_next",
+        "fsno",
+        "scv_mm",
+        "snowdp_m",
+        "sag",
+        "wliq1",
+    ]
+    .map(|n| r.col(n));
+    let (c_sigf, f_sw) = (r.col("sigf"), f.col("SOLDN_W_m2"));
+    let (mut n, mut worst) = (0, [0.0f64; 4]);
+    for k in 1..r.rows.len() {
+        let (p, row) = (&r.rows[k - 1], &r.rows[k]);
+        let sw = split_shortwave(f.rows[k][f_sw], p[c_cz]);
+        let cover = snow_cover(1.0, v("z0m"), v("zlnd"), p[c_scv], p[c_dp]);
+        let st = AlbedoState {
+            fveg: 1.0,
+            green: 1.0,
+            lai: p[c_lai],
+            sai: p[c_sai],
+            coszen: p[c_cz],
+            wt: cover.wt,
+            fsno: p[c_fsno],
+            scv: p[c_scv],
+            sag: p[c_sag],
+            ssw: (p[c_wl] / (1000.0 * dz1)).min(1.0),
+        };
+        let a = surface_albedo(&soil, &veg, &st).unwrap();
+        let ns = net_solar(&sw, &a, p[c_sigf]);
+        let got = [ns.sabvsun, ns.sabvsha, ns.sabg, ns.sr];
+        let total = f.rows[k][f_sw];
+        for i in 0..4 {
+            let e = (got[i] - row[cols[i]]).abs();
+            assert!(
+                e < 1e-7 * total + 1e-9,
+                "row {}: {} {} vs {}",
+                k + 1,
+                names[i],
+                got[i],
+                row[cols[i]]
+            );
+            worst[i] = worst[i].max(e);
+        }
+        n += (total > 0.0) as usize;
+    }
+    eprintln!("absorbed shortwave on {n} lit rows: worst |error| {worst:?} W m-2");
+    assert!(n > 8000);
+}
+
+#[test]
+fn net_solar_partition_closes() {
+    let leaf = crop_leaves();
+    let soil = SoilAlbedo {
+        sat: [0.1, 0.2],
+        dry: [0.2, 0.4],
+    };
+    let st = AlbedoState {
+        fveg: 1.0,
+        green: 1.0,
+        lai: 2.0,
+        sai: 0.3,
+        coszen: 0.7,
+        wt: 0.2,
+        fsno: 0.3,
+        scv: 5.0,
+        sag: 0.4,
+        ssw: 0.25,
+    };
+    let veg = VegOptics { leaf, chil: -0.3 };
+    let a = surface_albedo(&soil, &veg, &st).unwrap();
+    let sw = split_shortwave(600.0, 0.7);
+    assert!((sw.iter().flatten().sum::<f64>() - 600.0).abs() < 1e-12);
+    let ns = net_solar(&sw, &a, 0.9);
+    assert!((ns.sabvsun + ns.sabvsha + ns.sabg + ns.sr - 600.0).abs() < 1e-10);
+    assert!(ns.sabvsun > 0.0 && ns.sabvsha > 0.0 && ns.sabg > 0.0 && ns.parsun > ns.parsha);
+    // Night: no albedo, whatever light arrives is the ground's.
+    let night = surface_albedo(&soil, &veg, &AlbedoState { coszen: -0.1, ..st }).unwrap();
+    let ns = net_solar(&sw, &night, 0.9);
+    assert_eq!((ns.sabvsun, ns.sr, ns.sabg), (0.0, 0.0, 600.0));
+    let _: &TwoStream = &night.canopy;
 }

@@ -26,7 +26,10 @@
 //! - [`snow_combine`], [`snow_divide`]: removal, combination and division of snow layers,
 //! - [`snow_layers`]: the snow-layer bookkeeping of a step,
 //! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation,
-//! - [`interception`]: canopy interception, throughfall, drip and the wetted leaf fraction.
+//! - [`interception`]: canopy interception, throughfall, drip and the wetted leaf fraction,
+//! - [`two_stream`]: two-stream canopy radiation, sunlit and shaded absorption,
+//! - [`ground_albedo`]: soil and BATS snow albedo, [`surface_albedo`]: the patch albedos,
+//! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -36,12 +39,14 @@
 
 pub mod constants;
 pub mod geometry;
+pub mod ground_albedo;
 pub mod ground_fluxes;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
 pub mod interception;
 pub mod layers;
+pub mod net_solar;
 pub mod new_snow;
 pub mod params;
 pub mod params_text;
@@ -58,9 +63,12 @@ pub mod snow_divide;
 pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
+pub mod solar_split;
+pub mod surface_albedo;
 pub mod surface_layer;
 pub mod thermal;
 pub mod tridiag;
+pub mod two_stream;
 pub mod water;
 
 pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};
