@@ -3,15 +3,18 @@
 //! reference where a piece can be checked on its own.
 #![allow(clippy::needless_range_loop)]
 
+use landcycle::lsm::colm::big_leaf::{big_leaf_factors, sunlit_shaded_lai};
 use landcycle::lsm::colm::constants::TFRZ;
 use landcycle::lsm::colm::ground_albedo::SoilAlbedo;
 use landcycle::lsm::colm::interception::{
     intercept, storage_capacity, wetted_fraction, Canopy, CanopyPrecip,
 };
 use landcycle::lsm::colm::net_solar::net_solar;
+use landcycle::lsm::colm::photosynthesis::{capacities, gross_assimilation, PhotoParams};
 use landcycle::lsm::colm::precip_phase::partition;
 use landcycle::lsm::colm::snow_cover::snow_cover;
 use landcycle::lsm::colm::solar_split::split_shortwave;
+use landcycle::lsm::colm::stomata::{molar_factor, next_guess, stomata, LeafEnv};
 use landcycle::lsm::colm::surface_albedo::{surface_albedo, AlbedoState, VegOptics};
 use landcycle::lsm::colm::two_stream::{
     mean_inverse_depth, two_stream, LeafOptics, TwoStream, DIF, DIR, NIR, VIS,
@@ -594,4 +597,201 @@ fn net_solar_partition_closes() {
     let ns = net_solar(&sw, &night, 0.9);
     assert_eq!((ns.sabvsun, ns.sr, ns.sabg), (0.0, 0.0, 600.0));
     let _: &TwoStream = &night.canopy;
+}
+
+/// CoLM2014's USGS class 2 (dryland cropland) photosynthesis constants (params_bondville.txt).
+fn crop_photo() -> PhotoParams {
+    PhotoParams {
+        effcon: 0.08,
+        vmax25: 5.7e-5,
+        slti: 0.2,
+        hlti: 281.0,
+        shti: 0.3,
+        hhti: 308.0,
+        trda: 1.3,
+        trdm: 328.0,
+        trop: 298.0,
+        gradm: 9.0,
+        binter: 0.01,
+    }
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs().max(1e-30)
+}
+
+#[test]
+fn photosynthesis_at_hand_computed_points() {
+    let p = crop_photo();
+    let po2 = 0.209 * 1e5;
+    // At T_opt (q_t = 0): K_c = 30 Pa, K_o = 30000 Pa, Γ* = ½ O₂/2600 = 4.0192 Pa,
+    // K_c(1 + O₂/K_o) = 50.9 Pa, V_m = V_max25/(1 + e^{0.3(298 − 308)}) = 5.42967e-5,
+    // R_d = 0.015 V_max25/(1 + e^{1.3(298 − 328)}) = 8.55e-7, J = 4.6e-6 · 100 · 0.08.
+    let c = capacities(&p, 298.0, po2, 100.0, 1.0, &[1.0; 3]);
+    assert!(close(c.gammas, 4.019230769230769, 1e-14));
+    assert!(close(c.rrkk, 50.9, 1e-14));
+    assert!(close(c.vm, 5.429672522887870e-5, 1e-13));
+    assert!(close(c.epar, 3.68e-5, 1e-14));
+    assert!(close(c.respc, 8.55e-7, 1e-12));
+    assert!(close(c.omss, 2.757957925609417e-5, 1e-13));
+    // Gross assimilation at c_i = 25 Pa (Rubisco 1.5009e-5, light 2.3369e-5, co-limited).
+    assert!(close(
+        gross_assimilation(&c, 25.0),
+        1.248644729456589e-5,
+        1e-12
+    ));
+    // Warmer leaf, brighter light: J limited by J_max's temperature response.
+    let c = capacities(&p, 303.0, po2, 300.0, 1.0, &[1.0; 3]);
+    assert!(close(c.gammas, 5.323601204357580, 1e-13));
+    assert!(close(c.rrkk, 71.12223143919330, 1e-13));
+    assert!(close(c.vm, 6.753234458976630e-5, 1e-13));
+    assert!(close(c.epar, 1.104e-4, 1e-13));
+    assert!(close(c.respc, 1.209152595828987e-6, 1e-12));
+    assert!(close(
+        gross_assimilation(&c, 25.0),
+        1.301995329091498e-5,
+        1e-12
+    ));
+    // Dark: no electron transport, no gross assimilation.
+    let c = capacities(&p, 298.0, po2, 0.0, 1.0, &[1.0; 3]);
+    assert_eq!(gross_assimilation(&c, 25.0), 0.0);
+    // C4 (quantum efficiency 0.05): no compensation point, Rubisco limit V_m itself.
+    let c4 = PhotoParams { effcon: 0.05, ..p };
+    let c = capacities(&c4, 298.0, po2, 300.0, 1.0, &[1.0; 3]);
+    assert!(!c.c3 && c.gammas == 0.0 && c.rrkk == 0.0);
+    let vm = 5.7e-5 / ((1.0 + (0.2f64 * (281.0 - 298.0)).exp()) * (1.0 + (-3.0f64).exp()));
+    assert!(close(c.vm, vm, 1e-13));
+    assert!(close(
+        c.respc,
+        0.025 * 5.7e-5 / (1.0 + (1.3f64 * -30.0).exp()),
+        1e-12
+    ));
+}
+
+fn leaf_env(par: f64, rstfac: f64) -> LeafEnv {
+    let psrf = 1e5;
+    LeafEnv {
+        psrf,
+        po2m: 0.209 * psrf,
+        pco2m: 398.03e-6 * psrf,
+        pco2a: 398.03e-6 * psrf,
+        ea: 0.6 * 3167.0,
+        ei: 3167.0,
+        tlef: 298.0,
+        par,
+        rb: 50.0,
+        rstfac,
+    }
+}
+
+#[test]
+fn stomata_solve_ball_berry_and_the_boundary_layer() {
+    let p = crop_photo();
+    let (sun, _) = big_leaf_factors(2.0, 0.8, 0.719);
+    for par in [30.0, 100.0, 300.0, 600.0] {
+        let e = leaf_env(par, 0.9);
+        let s = stomata(&p, &e, &sun).unwrap();
+        assert!(s.residual.abs() < 0.1, "c_i search did not converge: {s:?}");
+        // The returned conductance and assimilation satisfy Ball–Berry at the leaf surface,
+        // with the surface humidity from the flux continuity across the boundary layer.
+        let an = s.assim - s.respc;
+        let gb = molar_factor(e.tlef, e.psrf) / e.rb;
+        let cs = e.pco2a / e.psrf - 1.37 * an / gb;
+        let es = (gb * e.ea + s.gs * e.ei) / (gb + s.gs);
+        let bintc = p.binter * 0.9 * sun[2];
+        let bb = p.gradm * an * (es / e.ei) / cs + bintc;
+        assert!(
+            close(s.gs, bb, 1e-9),
+            "par {par}: g_s {} Ball-Berry {bb}",
+            s.gs
+        );
+        // and the intercellular CO₂ from the diffusion through the stomata.
+        let ci = (cs - 1.6 * an / s.gs) * e.psrf;
+        assert!((ci - s.pco2i).abs() < 0.1);
+        assert!(close(s.rst, molar_factor(e.tlef, e.psrf) / s.gs, 1e-12));
+    }
+    // More light, more assimilation and conductance; drought lowers both.
+    let lo = stomata(&p, &leaf_env(100.0, 1.0), &sun).unwrap();
+    let hi = stomata(&p, &leaf_env(400.0, 1.0), &sun).unwrap();
+    let dry = stomata(&p, &leaf_env(400.0, 0.3), &sun).unwrap();
+    assert!(hi.assim > lo.assim && hi.gs > lo.gs);
+    assert!(dry.assim < hi.assim && dry.gs < hi.gs);
+}
+
+#[test]
+fn stomata_in_the_dark_keep_the_minimum_conductance() {
+    let p = crop_photo();
+    let (sun, sha) = big_leaf_factors(3.0, 0.8, 0.719);
+    for (cint, beta) in [(sun, 1.0), (sha, 0.5), (sha, 0.02)] {
+        let e = leaf_env(0.0, beta);
+        let s = stomata(&p, &e, &cint).unwrap();
+        // No light: A = 0, A_n = −R_d < 0, and g_s falls to the intercept b max(0.1, β) c₃.
+        let gmin = p.binter * beta.max(0.1) * cint[2];
+        assert_eq!(s.assim, 0.0);
+        // Above it only by the law's floor A_n ≥ 1e-12: m 1e-12 h_s/c_s ≤ 9e-12/4e-4 mol m-2 s-1.
+        assert!(s.gs >= gmin && s.gs - gmin < 2.5e-8, "{} vs {gmin}", s.gs);
+        assert!(close(s.rst, molar_factor(298.0, 1e5) / s.gs, 1e-12));
+    }
+}
+
+#[test]
+fn big_leaf_factors_and_the_ci_search() {
+    // Sunlit plus shaded equals the canopy integral; sunlit LAI (1 − e^{−KL})/K.
+    let (sun, sha) = big_leaf_factors(4.0, 0.6, 0.719);
+    assert!(close(
+        sun[0] + sha[0],
+        (1.0 - (-0.44f64).exp()) / 0.11,
+        1e-14
+    ));
+    assert!(close(
+        sun[1] + sha[1],
+        (1.0 - (-0.719f64 * 4.0).exp()) / 0.719,
+        1e-14
+    ));
+    assert!(close(sun[2] + sha[2], 4.0, 1e-15));
+    assert!(close(sun[2], (1.0 - (-2.4f64).exp()) / 0.6, 1e-15));
+    assert_eq!(sunlit_shaded_lai(4.0, 0.6).0, sun[2]);
+    // The search: first guesses Γ* + r/2, then 0.3 r towards the residual's sign, then the
+    // secant; on a linear residual e(c) = c − 20 the secant lands on the root.
+    let (range, gam) = (30.0, 4.0);
+    let mut h: Vec<(f64, f64)> = Vec::new();
+    let g1 = next_guess(&mut h, range, gam);
+    assert_eq!(g1, 19.0);
+    h.push((g1 - 20.0, g1));
+    let g2 = next_guess(&mut h, range, gam);
+    assert!(close(g2, 4.0 + 30.0 * 0.8, 1e-15));
+    h.push((g2 - 20.0, g2));
+    let g3 = next_guess(&mut h, range, gam);
+    assert!((g3 - 20.0).abs() < 1e-8);
+    // Later guesses never go below 0.01 Pa.
+    let mut h = vec![(5.0, 3.0), (4.0, 2.0), (3.0, 1.0)];
+    assert!(next_guess(&mut h, range, gam) >= 0.01);
+    assert!(h.windows(2).all(|w| w[0].0 <= w[1].0));
+}
+
+#[test]
+fn stomata_reject_bad_input() {
+    let p = crop_photo();
+    let c = [1.0; 3];
+    assert!(stomata(
+        &p,
+        &LeafEnv {
+            rb: 0.0,
+            ..leaf_env(100.0, 1.0)
+        },
+        &c
+    )
+    .is_err());
+    assert!(stomata(
+        &p,
+        &LeafEnv {
+            par: f64::NAN,
+            ..leaf_env(100.0, 1.0)
+        },
+        &c
+    )
+    .is_err());
+    assert!(stomata(&p, &leaf_env(100.0, -0.1), &c).is_err());
+    assert!(stomata(&PhotoParams { gradm: 1.0, ..p }, &leaf_env(100.0, 1.0), &c).is_err());
+    assert!(stomata(&p, &leaf_env(100.0, 1.0), &[1.0, -1.0, 1.0]).is_err());
 }

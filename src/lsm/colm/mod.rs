@@ -29,7 +29,9 @@
 //! - [`interception`]: canopy interception, throughfall, drip and the wetted leaf fraction,
 //! - [`two_stream`]: two-stream canopy radiation, sunlit and shaded absorption,
 //! - [`ground_albedo`]: soil and BATS snow albedo, [`surface_albedo`]: the patch albedos,
-//! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave.
+//! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave,
+//! - [`photosynthesis`]: C3/C4 leaf biochemistry, [`stomata`]: Ball–Berry conductance coupled
+//!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -37,6 +39,7 @@
 // Layer loops index several arrays at once; the physics reads better with indices.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
+pub mod big_leaf;
 pub mod constants;
 pub mod geometry;
 pub mod ground_albedo;
@@ -51,6 +54,7 @@ pub mod new_snow;
 pub mod params;
 pub mod params_text;
 pub mod phase_change;
+pub mod photosynthesis;
 pub mod precip_phase;
 pub mod richards;
 pub mod root_uptake;
@@ -64,6 +68,7 @@ pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
 pub mod solar_split;
+pub mod stomata;
 pub mod surface_albedo;
 pub mod surface_layer;
 pub mod thermal;
