@@ -9,6 +9,8 @@
 //! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
 //! - [`richards`]: the linearised implicit Richards equation,
 //! - [`groundwater`]: aquifer, water table, drainage and soil-water corrections,
+//! - [`root_fractions`]: Schenk–Jackson root profile per layer, [`vegetation_usgs`]: the
+//!   USGS vegetation constants,
 //! - [`root_uptake`]: root water-uptake weights and the soil-water stress factor,
 //! - [`water`]: one soil-water step with its water balance,
 //! - [`thermal`]: heat capacity and Johansen/Jordan conductivity,
@@ -57,6 +59,7 @@ pub mod phase_change;
 pub mod photosynthesis;
 pub mod precip_phase;
 pub mod richards;
+pub mod root_fractions;
 pub mod root_uptake;
 pub mod runoff;
 pub mod snow_age;
@@ -74,6 +77,7 @@ pub mod surface_layer;
 pub mod thermal;
 pub mod tridiag;
 pub mod two_stream;
+pub mod vegetation_usgs;
 pub mod water;
 
 pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};

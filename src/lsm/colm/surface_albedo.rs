@@ -80,7 +80,12 @@ pub fn surface_albedo(
             thermk: 1e-3,
         },
     };
-    if !(s.coszen > 0.0) {
+    if s.coszen.is_nan() {
+        return Err(LsmError::State(
+            "CoLM surface albedo: cosine of the zenith angle is NaN".into(),
+        ));
+    }
+    if s.coszen <= 0.0 {
         return Ok(out);
     }
     let czen = s.coszen.max(0.001);

@@ -227,9 +227,13 @@ fn band_regular(s: &Coeffs, albg: [f64; 2]) -> [[f64; 4]; 2] {
 }
 
 fn check(leaf: &LeafOptics, green: f64, chil: f64, lai: f64, sai: f64) -> Result<(), LsmError> {
-    let mut bad = !(0.0..=1.0).contains(&green)
-        || !(-0.4..=0.6).contains(&chil)
-        || !(lai >= 0.0 && lai.is_finite() && sai >= 0.0 && sai.is_finite());
+    let ok = (0.0..=1.0).contains(&green)
+        && (-0.4..=0.6).contains(&chil)
+        && lai >= 0.0
+        && lai.is_finite()
+        && sai >= 0.0
+        && sai.is_finite();
+    let mut bad = !ok;
     for band in [VIS, NIR] {
         for life in 0..2 {
             let (r, t) = (leaf.rho[band][life], leaf.tau[band][life]);
