@@ -12,6 +12,7 @@ use landcycle::lsm::colm::interception::{
 use landcycle::lsm::colm::net_solar::net_solar;
 use landcycle::lsm::colm::photosynthesis::{capacities, gross_assimilation, PhotoParams};
 use landcycle::lsm::colm::precip_phase::partition;
+use landcycle::lsm::colm::saturation::saturation;
 use landcycle::lsm::colm::snow_cover::snow_cover;
 use landcycle::lsm::colm::solar_split::split_shortwave;
 use landcycle::lsm::colm::stomata::{molar_factor, next_guess, stomata, LeafEnv};
@@ -794,4 +795,43 @@ fn stomata_reject_bad_input() {
     assert!(stomata(&p, &leaf_env(100.0, -0.1), &c).is_err());
     assert!(stomata(&PhotoParams { gradm: 1.0, ..p }, &leaf_env(100.0, 1.0), &c).is_err());
     assert!(stomata(&p, &leaf_env(100.0, 1.0), &[1.0, -1.0, 1.0]).is_err());
+}
+
+#[test]
+fn saturation_follows_the_fits_and_their_derivatives() {
+    // At T_f the water fit: 611.213476 Pa; just below, the ice fit (611.12 Pa).
+    let s0 = saturation(TFRZ, 1e5);
+    assert!((s0.es - 611.213476).abs() < 1e-9);
+    assert!((saturation(TFRZ - 1e-9, 1e5).es - 611.123516).abs() < 1e-6);
+    // Against Buck (1981) over water and ice within the fits' 0.1 % between −40 and 40 °C.
+    for tc in [-40.0f64, -20.0, -5.0, 5.0, 20.0, 40.0] {
+        let buck = if tc >= 0.0 {
+            611.21 * ((18.678 - tc / 234.5) * (tc / (257.14 + tc))).exp()
+        } else {
+            611.15 * ((23.036 - tc / 333.7) * (tc / (279.82 + tc))).exp()
+        };
+        let s = saturation(TFRZ + tc, 1e5);
+        assert!(
+            (s.es / buck - 1.0).abs() < 1e-3,
+            "{tc} C: {} vs {buck}",
+            s.es
+        );
+        // The fitted derivative agrees with the fitted curve's slope (centred difference).
+        let h = 1e-3;
+        let fd =
+            (saturation(TFRZ + tc + h, 1e5).es - saturation(TFRZ + tc - h, 1e5).es) / (2.0 * h);
+        assert!(
+            (s.esdt / fd - 1.0).abs() < 2e-3,
+            "{tc} C: {} vs {fd}",
+            s.esdt
+        );
+        // q_s = 0.622 e_s/(p − 0.378 e_s) and its derivative.
+        assert!((s.qs - 0.622 * s.es / (1e5 - 0.378 * s.es)).abs() < 1e-15);
+        let fq =
+            (saturation(TFRZ + tc + h, 1e5).qs - saturation(TFRZ + tc - h, 1e5).qs) / (2.0 * h);
+        assert!((s.qsdt / fq - 1.0).abs() < 2e-3);
+    }
+    // Outside −75…100 °C the fits are held at their ends.
+    assert_eq!(saturation(TFRZ - 90.0, 1e5), saturation(TFRZ - 75.0, 1e5));
+    assert_eq!(saturation(TFRZ + 120.0, 2e5), saturation(TFRZ + 100.0, 2e5));
 }

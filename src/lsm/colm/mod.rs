@@ -33,7 +33,8 @@
 //! - [`ground_albedo`]: soil and BATS snow albedo, [`surface_albedo`]: the patch albedos,
 //! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave,
 //! - [`photosynthesis`]: C3/C4 leaf biochemistry, [`stomata`]: Ball–Berry conductance coupled
-//!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling.
+//!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling,
+//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992).
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -62,6 +63,7 @@ pub mod richards;
 pub mod root_fractions;
 pub mod root_uptake;
 pub mod runoff;
+pub mod saturation;
 pub mod snow_age;
 pub mod snow_combine;
 pub mod snow_compaction;
