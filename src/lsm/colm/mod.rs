@@ -9,6 +9,8 @@
 //! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
 //! - [`richards`]: the linearised implicit Richards equation,
 //! - [`groundwater`]: aquifer, water table, drainage and soil-water corrections,
+//! - [`root_fractions`]: Schenk–Jackson root profile per layer, [`vegetation_usgs`]: the
+//!   USGS vegetation constants,
 //! - [`root_uptake`]: root water-uptake weights and the soil-water stress factor,
 //! - [`water`]: one soil-water step with its water balance,
 //! - [`thermal`]: heat capacity and Johansen/Jordan conductivity,
@@ -25,7 +27,14 @@
 //! - [`snow_compaction`]: destructive metamorphism, overburden and melt compaction,
 //! - [`snow_combine`], [`snow_divide`]: removal, combination and division of snow layers,
 //! - [`snow_layers`]: the snow-layer bookkeeping of a step,
-//! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation.
+//! - [`snow_age`]: BATS snow age, [`snow_cover`]: snow cover and buried vegetation,
+//! - [`interception`]: canopy interception, throughfall, drip and the wetted leaf fraction,
+//! - [`two_stream`]: two-stream canopy radiation, sunlit and shaded absorption,
+//! - [`ground_albedo`]: soil and BATS snow albedo, [`surface_albedo`]: the patch albedos,
+//! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave,
+//! - [`photosynthesis`]: C3/C4 leaf biochemistry, [`stomata`]: Ball–Berry conductance coupled
+//!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling,
+//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992).
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -33,21 +42,28 @@
 // Layer loops index several arrays at once; the physics reads better with indices.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
+pub mod big_leaf;
 pub mod constants;
 pub mod geometry;
+pub mod ground_albedo;
 pub mod ground_fluxes;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
+pub mod interception;
 pub mod layers;
+pub mod net_solar;
 pub mod new_snow;
 pub mod params;
 pub mod params_text;
 pub mod phase_change;
+pub mod photosynthesis;
 pub mod precip_phase;
 pub mod richards;
+pub mod root_fractions;
 pub mod root_uptake;
 pub mod runoff;
+pub mod saturation;
 pub mod snow_age;
 pub mod snow_combine;
 pub mod snow_compaction;
@@ -56,9 +72,14 @@ pub mod snow_divide;
 pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
+pub mod solar_split;
+pub mod stomata;
+pub mod surface_albedo;
 pub mod surface_layer;
 pub mod thermal;
 pub mod tridiag;
+pub mod two_stream;
+pub mod vegetation_usgs;
 pub mod water;
 
 pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};
