@@ -85,7 +85,7 @@ pub fn block_digests(
     ids: &[u64],
     fields: &[(&[f64], usize)],
 ) -> Vec<BlockDigest> {
-    debug_assert_eq!(rows.start % BLOCK_CELLS, 0);
+    debug_assert!(rows.start.is_multiple_of(BLOCK_CELLS));
     let n = rows.len();
     let mut out = Vec::with_capacity(n.div_ceil(BLOCK_CELLS) * (1 + fields.len()));
     for b in 0..n.div_ceil(BLOCK_CELLS) {
@@ -159,7 +159,7 @@ pub fn digests_to_words(d: &[BlockDigest]) -> Vec<u64> {
 
 /// Inverse of [`digests_to_words`]; `None` when the length is not a multiple of 4.
 pub fn digests_from_words(w: &[u64]) -> Option<Vec<BlockDigest>> {
-    if w.len() % 4 != 0 {
+    if !w.len().is_multiple_of(4) {
         return None;
     }
     Some(
@@ -187,7 +187,7 @@ mod tests {
                 for r in 0..p {
                     let rows = io_rows(n, r, p);
                     assert_eq!(rows.start, next);
-                    assert!(rows.start % BLOCK_CELLS == 0 || rows.start == n);
+                    assert!(rows.start.is_multiple_of(BLOCK_CELLS) || rows.start == n);
                     next = rows.end;
                 }
                 assert_eq!(next, n);

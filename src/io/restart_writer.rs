@@ -204,8 +204,8 @@ impl RestartWriter {
     ) -> Result<(), IoError> {
         let n = self.layout.n_cells;
         let next = self.written.as_ref().map(|w| w.end);
-        let aligned =
-            rows.start % BLOCK_CELLS == 0 && (rows.end % BLOCK_CELLS == 0 || rows.end == n);
+        let aligned = rows.start.is_multiple_of(BLOCK_CELLS)
+            && (rows.end.is_multiple_of(BLOCK_CELLS) || rows.end == n);
         if !aligned || rows.end > n || next.is_some_and(|e| e != rows.start) {
             return Err(invalid(
                 &self.path,
