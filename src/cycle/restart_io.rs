@@ -16,8 +16,9 @@ use crate::parallel::{order_by_id, Communicator};
 use std::ops::Range;
 use std::path::Path;
 
-/// Blocks moved and written per step: bounds the memory of the exchange (8192 cells).
-const STEP_BLOCKS: usize = 8192 / BLOCK_CELLS;
+/// Blocks moved and written per step (2048 cells per writing rank): bounds the memory of the
+/// exchange to a few copies of one step's rows (≈ 11 MB each for Noah with 20 members).
+const STEP_BLOCKS: usize = 2048 / BLOCK_CELLS;
 
 /// Where every cell of the run is: positions in global id order, their owners.
 pub(super) struct IoPlan {
