@@ -188,7 +188,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
         let image = cfg
             .image
             .enabled
-            .then(|| ImageStage::new(&cfg.image, &s.grid, &model, cfg.run.seed, comm.rank() == 0));
+            .then(|| ImageStage::new(&cfg.image, &s.grid, &model, cfg.run.seed, (comm.rank(), comm.size())));
         let image = agree(comm, image.transpose())?;
         let history = HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness());
         let restart_out =

@@ -1,0 +1,228 @@
+//! The EnKF-like analysis with its members spread over the ranks (IMAGE.md §7). The root
+//! holds the gathered ensemble; member i is transformed and updated on rank i mod P. The
+//! per-coefficient sums Σ_i a_ik² and Σ_i e_ik² are made on the rank owning coefficient
+//! slice k: in round j ranks 0..P hold members jP..jP+P−1, send every owner its slice, and
+//! the owner adds them in rank order, i.e. in member order. Every coefficient therefore sees
+//! the additions of one process in member order, so the gain, the members and everything
+//! after are bit-identical on any number of ranks. No `allreduce` touches member sums.
+
+use super::error::{agree, CycleError};
+use crate::da::curvelet::Coefficients;
+use crate::da::image::{
+    accumulate_squares, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
+    EnkfLikeSetup, ImagePlan, Workspace,
+};
+use crate::parallel::Communicator;
+
+/// The root's side of one spread analysis.
+pub struct RootEnsemble<'a> {
+    pub fields: EnkfLikeFields<'a>,
+    /// The layer's members (full grids), updated in place.
+    pub members: &'a mut [Vec<f64>],
+    /// Perturbed images, one per member.
+    pub perturbed: &'a [Vec<f64>],
+}
+
+fn image_err(what: &str) -> impl Fn(crate::da::image::ImageError) -> CycleError + '_ {
+    move |e| CycleError::Invalid(format!("{what}: {e}"))
+}
+
+/// Broadcast `v` (read on the root) to every rank.
+fn broadcast_f64(comm: &dyn Communicator, v: Option<&[f64]>) -> Vec<f64> {
+    let mut bytes: Vec<u8> = v.map_or_else(Vec::new, |v| {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    });
+    comm.broadcast_bytes(&mut bytes, 0);
+    bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
+fn as_flags(v: &[f64]) -> Vec<bool> {
+    v.iter().map(|&x| x == 1.0).collect()
+}
+
+fn flags(v: &[bool]) -> Vec<f64> {
+    v.iter().map(|&b| f64::from(u8::from(b))).collect()
+}
+
+/// Contiguous slice of `total` coefficients owned by rank `r` of `p`.
+fn slice_of(total: usize, r: usize, p: usize) -> std::ops::Range<usize> {
+    r * total / p..(r + 1) * total / p
+}
+
+/// One EnKF-like analysis with members spread over the ranks. Collective. The root passes
+/// its ensemble and gets its members updated (with RTPS) and the report; every rank gets
+/// the gain (the root uses it for deeper layers).
+pub fn enkf_like_spread(
+    comm: &dyn Communicator,
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    root: Option<RootEnsemble<'_>>,
+    cfg: &EnkfLikeConfig,
+) -> Result<(EnkfLikeGain, Option<EnkfLikeReport>), CycleError> {
+    let p = comm.size();
+    let head = root.as_ref().map(|r| {
+        let mut h = vec![r.members.len() as f64];
+        h.extend_from_slice(r.fields.observed);
+        h.extend(flags(r.fields.land));
+        h.extend(flags(r.fields.analysed));
+        h
+    });
+    let head = broadcast_f64(comm, head.as_deref());
+    let n_cells = plan.n_cells();
+    let n = head.first().map_or(0, |&x| x as usize);
+    let body = &head[1.min(head.len())..];
+    if body.len() != 3 * n_cells {
+        return Err(CycleError::Invalid(format!(
+            "image analysis: {} broadcast values for {n_cells} cells",
+            body.len()
+        )));
+    }
+    let (observed, rest) = body.split_at(n_cells);
+    let (land, analysed) = (as_flags(&rest[..n_cells]), as_flags(&rest[n_cells..]));
+    let fields = EnkfLikeFields {
+        observed,
+        land: &land,
+        analysed: &analysed,
+    };
+    let setup = EnkfLikeSetup::new(plan, &fields, cfg, ws).map_err(image_err("EnKF-like gain"));
+    let mut setup = agree(comm, setup)?;
+    let checked = match &root {
+        Some(r) => setup
+            .check_ensemble(plan, r.members, r.perturbed)
+            .map(|()| setup.compute_means(r.members, r.perturbed))
+            .map_err(image_err("EnKF-like gain")),
+        None => Ok(()),
+    };
+    agree(comm, checked)?;
+    let means = root.as_ref().map(|_| {
+        let (xm, fm) = setup.means();
+        [xm, fm].concat()
+    });
+    let means = broadcast_f64(comm, means.as_deref());
+    if means.len() != 2 * n_cells {
+        return Err(CycleError::Invalid("image analysis: member means lost".into()));
+    }
+    let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
+    agree(comm, set.map_err(image_err("EnKF-like gain")))?;
+    let (mut mine, perturbed) = distribute(comm, root.as_ref().map(|r| (&*r.members, r.perturbed)), n, n_cells)?;
+    let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&mine, &perturbed), n)?;
+    let total = plan.curvelet().layout().total;
+    let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
+    let mut full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
+    r.clear();
+    if full_b.len() != total || full_r.len() != total {
+        return Err(CycleError::Invalid("image analysis: coefficient sums lost".into()));
+    }
+    let b = Coefficients::from_vec(plan.curvelet().layout().clone(), full_b)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: {e}")))?;
+    let f_mean = means[n_cells..].to_vec();
+    let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
+    let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
+    let updated = mine
+        .iter_mut()
+        .zip(&perturbed)
+        .try_for_each(|(x, f)| gain.update_member(plan, observed, &f_mean, x, f, ws));
+    agree(comm, updated.map_err(image_err("EnKF-like update")))?;
+    let back = comm.gatherv_f64_owned(mine.concat(), 0);
+    let report = match (root, back) {
+        (Some(r), Some(back)) => {
+            for (rank, block) in back.iter().enumerate() {
+                for (k, x) in block.chunks_exact(n_cells).enumerate() {
+                    r.members[k * p + rank].copy_from_slice(x);
+                }
+            }
+            Some(gain.finish(plan, r.members, spread_before.unwrap_or(0.0), cfg, ws))
+        }
+        _ => None,
+    };
+    Ok((gain, report))
+}
+
+/// Members i ≡ rank (mod P) with their perturbed images, from the root. Collective.
+fn distribute(
+    comm: &dyn Communicator,
+    root: Option<(&[Vec<f64>], &[Vec<f64>])>,
+    n: usize,
+    n_cells: usize,
+) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>), CycleError> {
+    let p = comm.size();
+    let send: Vec<Vec<f64>> = (0..p)
+        .map(|r| match root {
+            Some((x, f)) => (r..n)
+                .step_by(p)
+                .flat_map(|i| x[i].iter().chain(&f[i]).copied())
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+    let got = comm
+        .alltoallv_f64(&send)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: member transposition: {e}")))?;
+    drop(send);
+    let block = got.into_iter().next().unwrap_or_default();
+    let (mut xs, mut fs) = (Vec::new(), Vec::new());
+    for pair in block.chunks_exact(2 * n_cells) {
+        xs.push(pair[..n_cells].to_vec());
+        fs.push(pair[n_cells..].to_vec());
+    }
+    Ok((xs, fs))
+}
+
+/// One member's a_i and e_i cut into the owners' slices: block s = a[slice s] ++ e[slice s].
+fn slice_blocks(
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    setup: &EnkfLikeSetup,
+    x: &[f64],
+    f: &[f64],
+    p: usize,
+) -> Result<Vec<Vec<f64>>, crate::da::image::ImageError> {
+    let total = plan.curvelet().layout().total;
+    let mut send: Vec<Vec<f64>> = (0..p)
+        .map(|s| Vec::with_capacity(2 * slice_of(total, s, p).len()))
+        .collect();
+    let a = setup.anomaly_coefficients(plan, x, ws)?;
+    for (s, block) in send.iter_mut().enumerate() {
+        block.extend_from_slice(&a[slice_of(total, s, p)]);
+    }
+    let e = setup.perturbation_coefficients(plan, f, ws)?;
+    for (s, block) in send.iter_mut().enumerate() {
+        block.extend_from_slice(&e[slice_of(total, s, p)]);
+    }
+    Ok(send)
+}
+
+/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order. Collective.
+fn slice_sums(
+    comm: &dyn Communicator,
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    setup: &EnkfLikeSetup,
+    (mine, perturbed): (&[Vec<f64>], &[Vec<f64>]),
+    n: usize,
+) -> Result<(Vec<f64>, Vec<f64>), CycleError> {
+    let (p, me) = (comm.size(), comm.rank());
+    let total = plan.curvelet().layout().total;
+    let own = slice_of(total, me, p);
+    let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
+    for j in 0..n.div_ceil(p) {
+        let send = match (mine.get(j), perturbed.get(j)) {
+            (Some(x), Some(f)) => slice_blocks(plan, ws, setup, x, f, p),
+            _ => Ok(vec![Vec::new(); p]),
+        };
+        let send = agree(comm, send.map_err(image_err("EnKF-like gain")))?;
+        let got = comm.alltoallv_f64(&send).map_err(|e| {
+            CycleError::Invalid(format!("image analysis: coefficient slices: {e}"))
+        })?;
+        // Within a round, rank order is member order (member j·P + rank).
+        for block in got.iter().filter(|b| !b.is_empty()) {
+            let (a, e) = block.split_at(own.len());
+            accumulate_squares(&mut b, a);
+            accumulate_squares(&mut r, e);
+        }
+    }
+    Ok((b, r))
+}
