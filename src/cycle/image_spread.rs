@@ -29,13 +29,14 @@ fn image_err(what: &str) -> impl Fn(crate::da::image::ImageError) -> CycleError 
 
 /// Broadcast `v` (read on the root) to every rank.
 fn broadcast_f64(comm: &dyn Communicator, v: Option<&[f64]>) -> Vec<f64> {
-    let mut bytes: Vec<u8> = v.map_or_else(Vec::new, |v| {
-        v.iter().flat_map(|x| x.to_le_bytes()).collect()
-    });
+    let mut bytes = Vec::with_capacity(v.map_or(0, |v| 8 * v.len()));
+    for x in v.unwrap_or_default() {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
     comm.broadcast_bytes(&mut bytes, 0);
     bytes
         .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
         .collect()
 }
 
@@ -149,20 +150,22 @@ fn distribute(
     n_cells: usize,
 ) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>), CycleError> {
     let p = comm.size();
-    let send: Vec<Vec<f64>> = (0..p)
-        .map(|r| match root {
-            Some((x, f)) => (r..n)
-                .step_by(p)
-                .flat_map(|i| x[i].iter().chain(&f[i]).copied())
-                .collect(),
-            None => Vec::new(),
-        })
-        .collect();
-    let got = comm
-        .alltoallv_f64(&send)
+    let mut send = Vec::new();
+    let mut counts = vec![0; p];
+    if let Some((x, f)) = root {
+        send.reserve(2 * n * n_cells);
+        for (r, count) in counts.iter_mut().enumerate() {
+            for i in (r..n).step_by(p) {
+                send.extend_from_slice(&x[i]);
+                send.extend_from_slice(&f[i]);
+            }
+            *count = (r..n).step_by(p).count() * 2 * n_cells;
+        }
+    }
+    let mut block = Vec::new();
+    comm.alltoallv_flat_f64(&send, &counts, &mut block)
         .map_err(|e| CycleError::Invalid(format!("image analysis: member transposition: {e}")))?;
     drop(send);
-    let block = got.into_iter().next().unwrap_or_default();
     let (mut xs, mut fs) = (Vec::new(), Vec::new());
     for pair in block.chunks_exact(2 * n_cells) {
         xs.push(pair[..n_cells].to_vec());
@@ -171,28 +174,31 @@ fn distribute(
     Ok((xs, fs))
 }
 
-/// One member's a_i and e_i cut into the owners' slices: block s = a[slice s] ++ e[slice s].
+/// One member's a_i and e_i cut into the owners' slices, back to back in `send`: the block
+/// for rank s is a[slice s] followed by e[slice s].
 fn slice_blocks(
     plan: &ImagePlan,
     ws: &mut Workspace,
     setup: &EnkfLikeSetup,
-    x: &[f64],
-    f: &[f64],
-    p: usize,
-) -> Result<Vec<Vec<f64>>, crate::da::image::ImageError> {
+    (x, f): (&[f64], &[f64]),
+    send: &mut Vec<f64>,
+    counts: &mut [usize],
+) -> Result<(), crate::da::image::ImageError> {
     let total = plan.curvelet().layout().total;
-    let mut send: Vec<Vec<f64>> = (0..p)
-        .map(|s| Vec::with_capacity(2 * slice_of(total, s, p).len()))
-        .collect();
+    let p = counts.len();
+    send.resize(2 * total, 0.0);
     let a = setup.anomaly_coefficients(plan, x, ws)?;
-    for (s, block) in send.iter_mut().enumerate() {
-        block.extend_from_slice(&a[slice_of(total, s, p)]);
+    for (s, count) in counts.iter_mut().enumerate() {
+        let sl = slice_of(total, s, p);
+        *count = 2 * sl.len();
+        send[2 * sl.start..2 * sl.start + sl.len()].copy_from_slice(&a[sl]);
     }
     let e = setup.perturbation_coefficients(plan, f, ws)?;
-    for (s, block) in send.iter_mut().enumerate() {
-        block.extend_from_slice(&e[slice_of(total, s, p)]);
+    for s in 0..p {
+        let sl = slice_of(total, s, p);
+        send[2 * sl.start + sl.len()..2 * sl.end].copy_from_slice(&e[sl]);
     }
-    Ok(send)
+    Ok(())
 }
 
 /// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order. Collective.
@@ -208,20 +214,28 @@ fn slice_sums(
     let total = plan.curvelet().layout().total;
     let own = slice_of(total, me, p);
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
+    // Buffers reused by every round: one member's slices out, P members' slices in.
+    let (mut send, mut counts, mut recv) = (Vec::new(), vec![0; p], Vec::new());
     for j in 0..n.div_ceil(p) {
-        let send = match (mine.get(j), perturbed.get(j)) {
-            (Some(x), Some(f)) => slice_blocks(plan, ws, setup, x, f, p),
-            _ => Ok(vec![Vec::new(); p]),
+        send.clear();
+        counts.fill(0);
+        let filled = match (mine.get(j), perturbed.get(j)) {
+            (Some(x), Some(f)) => slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts),
+            _ => Ok(()),
         };
-        let send = agree(comm, send.map_err(image_err("EnKF-like gain")))?;
-        let got = comm.alltoallv_f64(&send).map_err(|e| {
-            CycleError::Invalid(format!("image analysis: coefficient slices: {e}"))
-        })?;
+        agree(comm, filled.map_err(image_err("EnKF-like gain")))?;
+        let got = comm
+            .alltoallv_flat_f64(&send, &counts, &mut recv)
+            .map_err(|e| CycleError::Invalid(format!("image analysis: coefficient slices: {e}")))?;
         // Within a round, rank order is member order (member j·P + rank).
-        for block in got.iter().filter(|b| !b.is_empty()) {
-            let (a, e) = block.split_at(own.len());
-            accumulate_squares(&mut b, a);
-            accumulate_squares(&mut r, e);
+        let mut at = 0;
+        for len in got {
+            if len > 0 {
+                let (a, e) = recv[at..at + len].split_at(own.len());
+                accumulate_squares(&mut b, a);
+                accumulate_squares(&mut r, e);
+            }
+            at += len;
         }
     }
     Ok((b, r))
