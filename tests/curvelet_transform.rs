@@ -586,7 +586,6 @@ fn fill_and_mirror_extension() {
     assert_eq!(per.extended_shape(), (60, 40));
 }
 
-
 // The row-major over-relaxed sweep that the wavefront order must reproduce bit for bit.
 fn reference_sweeps(v: &mut [f64], valid: &[bool], n1: usize, n2: usize, periodic: bool, k: usize) {
     for _ in 0..k {
@@ -620,7 +619,12 @@ fn reference_sweeps(v: &mut [f64], valid: &[bool], n1: usize, n2: usize, periodi
 
 #[test]
 fn sweeps_equal_the_row_major_sweep_bit_for_bit() {
-    for (n1, n2, periodic) in [(23, 37, true), (23, 37, false), (9, 5, true), (3, 17, false)] {
+    for (n1, n2, periodic) in [
+        (23, 37, true),
+        (23, 37, false),
+        (9, 5, true),
+        (3, 17, false),
+    ] {
         let n = n1 * n2;
         let valid: Vec<bool> = (0..n).map(|i| (i * 7919 % 13) < 4 || i % 31 == 0).collect();
         let field: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin()).collect();

@@ -179,7 +179,9 @@ fn flat_alltoallv_equals_block_alltoallv_on_1_2_3_ranks() {
                 // Rank 0 (which sends 2 or 3 values) drops one: every rank fails.
                 let cut = usize::from(me == 0);
                 let flat = send.concat();
-                assert!(c.alltoallv_flat_f64(&flat[cut..], &counts, &mut recv).is_err());
+                assert!(c
+                    .alltoallv_flat_f64(&flat[cut..], &counts, &mut recv)
+                    .is_err());
             }
         },
     );

@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use crate::cycle::image_spread::{enkf_like_spread, RootEnsemble};
 use crate::cycle::process_cpu_seconds;
-use crate::parallel::Communicator;
 use crate::da::image::{
     analyse_enkf_like, analyse_var, perturbed_images, EnkfLikeConfig, EnkfLikeFields, ImageOptions,
     ImagePlan, VarConfig, VarInput,
 };
+use crate::parallel::Communicator;
 use crate::perturb::rng::{keyed_normal, Purpose};
 
 /// Options of the benchmark.

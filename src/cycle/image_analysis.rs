@@ -197,8 +197,15 @@ impl RootAnalysis {
         let prior = &g.layers[0];
         for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
             let mut deep = g.layers[l].clone();
-            gain.update_deep_layer(&self.plan, observed, prior, &mut deep, perturbed, &mut self.ws)
-                .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
+            gain.update_deep_layer(
+                &self.plan,
+                observed,
+                prior,
+                &mut deep,
+                perturbed,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
             *slot = differences(&deep, &g.layers[l]);
         }
         Ok(inc)
@@ -221,20 +228,35 @@ impl RootAnalysis {
         };
         let mut inc = Vec::new();
         let mut report = ImageReport::default();
-        for l in 0..n_analysed.min(g.layers.len()) {
-            let mut members = g.layers[l].clone();
-            let gain = EnkfLikeGain::estimate(&self.plan, &fields, &members, &perturbed, &ec, &mut self.ws)
-                .map_err(|e| format!("EnKF-like gain of layer {}: {e}", l + 1))?;
+        for (l, layer) in g.layers.iter().enumerate().take(n_analysed) {
+            let mut members = layer.clone();
+            let gain = EnkfLikeGain::estimate(
+                &self.plan,
+                &fields,
+                &members,
+                &perturbed,
+                &ec,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like gain of layer {}: {e}", l + 1))?;
             if l == 0 {
                 // The top layer's gain also drives the deeper layers: estimated once.
                 inc = self.deep_increments(&gain, g, observed, &perturbed, n_analysed)?;
             }
-            let r = analyse_with_gain(&gain, &self.plan, observed, &mut members, &perturbed, &ec, &mut self.ws)
-                .map_err(|e| format!("EnKF-like analysis of layer {}: {e}", l + 1))?;
+            let r = analyse_with_gain(
+                &gain,
+                &self.plan,
+                observed,
+                &mut members,
+                &perturbed,
+                &ec,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like analysis of layer {}: {e}", l + 1))?;
             if l == 0 {
                 report = enkf_report(r);
             }
-            inc[l] = differences(&members, &g.layers[l]);
+            inc[l] = differences(&members, layer);
         }
         Ok((inc, report))
     }

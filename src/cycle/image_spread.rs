@@ -104,18 +104,27 @@ pub fn enkf_like_spread(
     });
     let means = broadcast_f64(comm, means.as_deref());
     if means.len() != 2 * n_cells {
-        return Err(CycleError::Invalid("image analysis: member means lost".into()));
+        return Err(CycleError::Invalid(
+            "image analysis: member means lost".into(),
+        ));
     }
     let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
     agree(comm, set.map_err(image_err("EnKF-like gain")))?;
-    let (mut mine, perturbed) = distribute(comm, root.as_ref().map(|r| (&*r.members, r.perturbed)), n, n_cells)?;
+    let (mut mine, perturbed) = distribute(
+        comm,
+        root.as_ref().map(|r| (&*r.members, r.perturbed)),
+        n,
+        n_cells,
+    )?;
     let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&mine, &perturbed), n)?;
     let total = plan.curvelet().layout().total;
     let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
     let mut full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
     r.clear();
     if full_b.len() != total || full_r.len() != total {
-        return Err(CycleError::Invalid("image analysis: coefficient sums lost".into()));
+        return Err(CycleError::Invalid(
+            "image analysis: coefficient sums lost".into(),
+        ));
     }
     let b = Coefficients::from_vec(plan.curvelet().layout().clone(), full_b)
         .map_err(|e| CycleError::Invalid(format!("image analysis: {e}")))?;

@@ -203,7 +203,6 @@ impl ImageStage {
     }
 }
 
-
 impl ImageStage {
     /// The EnKF-like analysis with the members spread over the ranks (`image_spread`).
     /// Collective; `Some` on the root when an analysis was made.
@@ -229,7 +228,11 @@ impl ImageStage {
         let (plan, ws) = match (self.root.as_mut(), self.members.as_mut()) {
             (Some(r), _) => (&r.analysis.plan, &mut r.analysis.ws),
             (None, Some((p, w))) => (&*p, w),
-            _ => return Err(CycleError::Invalid("image analysis: no plan on this rank".into())),
+            _ => {
+                return Err(CycleError::Invalid(
+                    "image analysis: no plan on this rank".into(),
+                ))
+            }
         };
         let mut updated = Vec::new();
         let mut top = None;

@@ -54,7 +54,11 @@ impl Communicator for SingleProcess {
         counts: &[usize],
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError> {
-        agree(self, "alltoallv", check_flat_counts(send.len(), counts, 1, 0))?;
+        agree(
+            self,
+            "alltoallv",
+            check_flat_counts(send.len(), counts, 1, 0),
+        )?;
         recv.clear();
         recv.extend_from_slice(send);
         Ok(vec![send.len()])

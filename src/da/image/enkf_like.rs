@@ -239,7 +239,11 @@ impl EnkfLikeSetup {
     }
 
     /// x̄ and f̄ from all members (member order).
-    pub fn compute_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(&mut self, members: &[M], perturbed: &[P]) {
+    pub fn compute_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        &mut self,
+        members: &[M],
+        perturbed: &[P],
+    ) {
         member_mean(members, &self.cells.land, &mut self.x_mean);
         member_mean(perturbed, &self.cells.obs, &mut self.f_mean);
     }
@@ -311,8 +315,14 @@ impl EnkfLikeGain {
         r[..total].fill(0.0);
         let mut run = || -> Result<(), ImageError> {
             for (x, f) in members.iter().zip(perturbed) {
-                accumulate_squares(b.as_mut_slice(), setup.anomaly_coefficients(plan, x.as_ref(), ws)?);
-                accumulate_squares(&mut r[..total], setup.perturbation_coefficients(plan, f.as_ref(), ws)?);
+                accumulate_squares(
+                    b.as_mut_slice(),
+                    setup.anomaly_coefficients(plan, x.as_ref(), ws)?,
+                );
+                accumulate_squares(
+                    &mut r[..total],
+                    setup.perturbation_coefficients(plan, f.as_ref(), ws)?,
+                );
             }
             Ok(())
         };
