@@ -62,6 +62,9 @@ fn timed<T>(
     best.ok_or_else(|| anyhow::anyhow!("no repetition ran"))
 }
 
+/// Fields of several members (full grids).
+type Fields = Vec<Vec<f64>>;
+
 /// The synthetic case: land mask, background, observed image (NaN off land).
 struct Case {
     land: Vec<bool>,
@@ -97,7 +100,7 @@ fn case(ny: usize, nx: usize) -> Case {
 }
 
 /// Members x_b + 0.03 ξ on land and their perturbed images (σ_I = 0.04, white).
-fn ensemble(c: &Case, n: usize) -> anyhow::Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+fn ensemble(c: &Case, n: usize) -> anyhow::Result<(Fields, Fields)> {
     let len = c.xb.len();
     let members: Vec<Vec<f64>> = (0..n as u64)
         .map(|m| {

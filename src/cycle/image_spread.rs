@@ -48,6 +48,9 @@ fn flags(v: &[bool]) -> Vec<f64> {
     v.iter().map(|&b| f64::from(u8::from(b))).collect()
 }
 
+/// Fields of several members (full grids), in member order.
+type Fields = Vec<Vec<f64>>;
+
 /// Contiguous slice of `total` coefficients owned by rank `r` of `p`.
 fn slice_of(total: usize, r: usize, p: usize) -> std::ops::Range<usize> {
     r * total / p..(r + 1) * total / p
@@ -110,12 +113,7 @@ pub fn enkf_like_spread(
     }
     let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
     agree(comm, set.map_err(image_err("EnKF-like gain")))?;
-    let (mut mine, perturbed) = distribute(
-        comm,
-        root.as_ref().map(|r| (&*r.members, r.perturbed)),
-        n,
-        n_cells,
-    )?;
+    let (mut mine, perturbed) = distribute(comm, root.as_ref(), n, n_cells)?;
     let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&mine, &perturbed), n)?;
     let total = plan.curvelet().layout().total;
     let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
@@ -154,14 +152,19 @@ pub fn enkf_like_spread(
 /// Members i ≡ rank (mod P) with their perturbed images, from the root. Collective.
 fn distribute(
     comm: &dyn Communicator,
-    root: Option<(&[Vec<f64>], &[Vec<f64>])>,
+    root: Option<&RootEnsemble<'_>>,
     n: usize,
     n_cells: usize,
-) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>), CycleError> {
+) -> Result<(Fields, Fields), CycleError> {
     let p = comm.size();
     let mut send = Vec::new();
     let mut counts = vec![0; p];
-    if let Some((x, f)) = root {
+    if let Some(RootEnsemble {
+        members: x,
+        perturbed: f,
+        ..
+    }) = root
+    {
         send.reserve(2 * n * n_cells);
         for (r, count) in counts.iter_mut().enumerate() {
             for i in (r..n).step_by(p) {
