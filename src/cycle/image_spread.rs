@@ -63,7 +63,7 @@ pub fn enkf_like_spread(
     comm: &dyn Communicator,
     plan: &ImagePlan,
     ws: &mut Workspace,
-    root: Option<RootEnsemble<'_>>,
+    mut root: Option<RootEnsemble<'_>>,
     cfg: &EnkfLikeConfig,
 ) -> Result<(EnkfLikeGain, Option<EnkfLikeReport>), CycleError> {
     let p = comm.size();
@@ -113,8 +113,21 @@ pub fn enkf_like_spread(
     }
     let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
     agree(comm, set.map_err(image_err("EnKF-like gain")))?;
-    let (mut mine, perturbed) = distribute(comm, root.as_ref(), n, n_cells)?;
-    let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&mine, &perturbed), n)?;
+    // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive.
+    let (mut theirs, their_f) = distribute(comm, root.as_ref(), n, n_cells)?;
+    let (xs, fs): (Vec<&[f64]>, Vec<&[f64]>) = match &root {
+        Some(re) => (0..n)
+            .step_by(p)
+            .map(|i| (re.members[i].as_slice(), re.perturbed[i].as_slice()))
+            .unzip(),
+        None => theirs
+            .iter()
+            .map(Vec::as_slice)
+            .zip(their_f.iter().map(Vec::as_slice))
+            .unzip(),
+    };
+    let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
+    drop((xs, fs));
     let total = plan.curvelet().layout().total;
     let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
     let mut full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
@@ -129,15 +142,21 @@ pub fn enkf_like_spread(
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
     let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
-    let updated = mine
-        .iter_mut()
-        .zip(&perturbed)
-        .try_for_each(|(x, f)| gain.update_member(plan, observed, &f_mean, x, f, ws));
+    let updated = match root.as_mut() {
+        Some(re) => (0..n).step_by(p).try_for_each(|i| {
+            let f = &re.perturbed[i];
+            gain.update_member(plan, observed, &f_mean, &mut re.members[i], f, ws)
+        }),
+        None => theirs
+            .iter_mut()
+            .zip(&their_f)
+            .try_for_each(|(x, f)| gain.update_member(plan, observed, &f_mean, x, f, ws)),
+    };
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
-    let back = comm.gatherv_f64_owned(mine.concat(), 0);
+    let back = comm.gatherv_f64_owned(theirs.concat(), 0);
     let report = match (root, back) {
         (Some(r), Some(back)) => {
-            for (rank, block) in back.iter().enumerate() {
+            for (rank, block) in back.iter().enumerate().skip(1) {
                 for (k, x) in block.chunks_exact(n_cells).enumerate() {
                     r.members[k * p + rank].copy_from_slice(x);
                 }
@@ -149,7 +168,8 @@ pub fn enkf_like_spread(
     Ok((gain, report))
 }
 
-/// Members i ≡ rank (mod P) with their perturbed images, from the root. Collective.
+/// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks
+/// (the root receives nothing: its members stay where they are). Collective.
 fn distribute(
     comm: &dyn Communicator,
     root: Option<&RootEnsemble<'_>>,
@@ -166,7 +186,7 @@ fn distribute(
     }) = root
     {
         send.reserve(2 * n * n_cells);
-        for (r, count) in counts.iter_mut().enumerate() {
+        for (r, count) in counts.iter_mut().enumerate().skip(1) {
             for i in (r..n).step_by(p) {
                 send.extend_from_slice(&x[i]);
                 send.extend_from_slice(&f[i]);
@@ -219,7 +239,7 @@ fn slice_sums(
     plan: &ImagePlan,
     ws: &mut Workspace,
     setup: &EnkfLikeSetup,
-    (mine, perturbed): (&[Vec<f64>], &[Vec<f64>]),
+    (mine, perturbed): (&[&[f64]], &[&[f64]]),
     n: usize,
 ) -> Result<(Vec<f64>, Vec<f64>), CycleError> {
     let (p, me) = (comm.size(), comm.rank());
@@ -232,7 +252,7 @@ fn slice_sums(
         send.clear();
         counts.fill(0);
         let filled = match (mine.get(j), perturbed.get(j)) {
-            (Some(x), Some(f)) => slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts),
+            (Some(&x), Some(&f)) => slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts),
             _ => Ok(()),
         };
         agree(comm, filled.map_err(image_err("EnKF-like gain")))?;
