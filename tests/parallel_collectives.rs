@@ -157,6 +157,36 @@ fn alltoallv_with_empty_blocks_on_1_2_3_ranks() {
     );
 }
 
+// The flat variant moves the same blocks as the block one (empty blocks included), reuses
+// the receive buffer, and refuses counts that do not add up to the send length everywhere.
+#[test]
+fn flat_alltoallv_equals_block_alltoallv_on_1_2_3_ranks() {
+    on_ranks(
+        "flat_alltoallv_equals_block_alltoallv_on_1_2_3_ranks",
+        &[1, 2, 3],
+        |c| {
+            let (me, n) = (c.rank(), c.size());
+            let send: Vec<_> = (0..n).map(|to| block(me, to, a2a_len(me, to))).collect();
+            let counts: Vec<usize> = send.iter().map(Vec::len).collect();
+            let mut recv = vec![9.0; 50];
+            let got = c
+                .alltoallv_flat_f64(&send.concat(), &counts, &mut recv)
+                .unwrap();
+            let want = c.alltoallv_f64(&send).unwrap();
+            assert_eq!(got, want.iter().map(Vec::len).collect::<Vec<_>>());
+            assert_eq!(recv, want.concat());
+            if n > 1 {
+                // Rank 0 (which sends 2 or 3 values) drops one: every rank fails.
+                let cut = usize::from(me == 0);
+                let flat = send.concat();
+                assert!(c
+                    .alltoallv_flat_f64(&flat[cut..], &counts, &mut recv)
+                    .is_err());
+            }
+        },
+    );
+}
+
 #[test]
 fn wrong_alltoallv_block_count_fails_on_every_rank() {
     on_ranks(

@@ -7,9 +7,9 @@ use chrono::NaiveDateTime;
 use super::image_exchange::GatheredFields;
 use crate::config::{ImageBSource, ImageConfig, ImageGapPolicy, ImageMethod, ImageUpdate};
 use crate::da::image::{
-    analyse_enkf_like, analyse_var, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
-    EnkfLikeGain, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig, VarInput,
-    Workspace,
+    analyse_var, analyse_with_gain, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
+    EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig,
+    VarInput, Workspace,
 };
 use crate::perturb::rng::{keyed_normal, Purpose};
 use crate::perturb::{FieldScratch, GaussianFieldPlan};
@@ -171,6 +171,46 @@ impl RootAnalysis {
             .collect()
     }
 
+    /// The perturbed images of `n` members for `observed` at `t` (IMAGE.md §4 step 1).
+    pub fn perturbed(
+        &mut self,
+        cfg: &ImageConfig,
+        observed: &[f64],
+        n: usize,
+        t: NaiveDateTime,
+    ) -> Result<Vec<Vec<f64>>, String> {
+        let normals = self.normals(n, observed.len(), t);
+        perturbed_images(observed, cfg.error_sd, &normals).map_err(|e| e.to_string())
+    }
+
+    /// Increments of the deeper layers `n_analysed..` through the top layer's gain
+    /// (`deep_layers = 'ensemble'`); empty slots for the analysed layers.
+    pub fn deep_increments(
+        &mut self,
+        gain: &EnkfLikeGain,
+        g: &GatheredFields,
+        observed: &[f64],
+        perturbed: &[Vec<f64>],
+        n_analysed: usize,
+    ) -> Result<Increments, String> {
+        let mut inc = vec![Vec::new(); g.layers.len()];
+        let prior = &g.layers[0];
+        for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
+            let mut deep = g.layers[l].clone();
+            gain.update_deep_layer(
+                &self.plan,
+                observed,
+                prior,
+                &mut deep,
+                perturbed,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
+            *slot = differences(&deep, &g.layers[l]);
+        }
+        Ok(inc)
+    }
+
     fn enkf_like(
         &mut self,
         cfg: &ImageConfig,
@@ -179,50 +219,34 @@ impl RootAnalysis {
         (land, n_analysed): (&[bool], usize),
         t: NaiveDateTime,
     ) -> Result<(Increments, ImageReport), String> {
-        let n = g.layers[0].len();
-        let normals = self.normals(n, observed.len(), t);
-        let perturbed =
-            perturbed_images(observed, cfg.error_sd, &normals).map_err(|e| e.to_string())?;
-        let ec = EnkfLikeConfig {
-            b_inflation: cfg.b_inflation,
-            update: match cfg.update_coefficients {
-                ImageUpdate::Masked => UpdateCoefficients::Masked,
-                ImageUpdate::All => UpdateCoefficients::All,
-            },
-            max_gain: cfg.max_gain,
-            rtps_alpha: cfg.rtps_alpha,
-        };
+        let perturbed = self.perturbed(cfg, observed, g.layers[0].len(), t)?;
+        let ec = enkf_config(cfg);
         let fields = EnkfLikeFields {
             observed,
             land,
             analysed: &g.qc_ok,
         };
-        let mut inc = vec![Vec::new(); g.layers.len()];
-        if g.layers.len() > n_analysed {
-            let prior = &g.layers[0];
-            let gain =
-                EnkfLikeGain::estimate(&self.plan, &fields, prior, &perturbed, &ec, &mut self.ws)
-                    .map_err(|e| format!("EnKF-like gain: {e}"))?;
-            for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
-                let mut deep = g.layers[l].clone();
-                gain.update_deep_layer(
-                    &self.plan,
-                    observed,
-                    prior,
-                    &mut deep,
-                    &perturbed,
-                    &mut self.ws,
-                )
-                .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
-                *slot = differences(&deep, &g.layers[l]);
-            }
-        }
+        let mut inc = Vec::new();
         let mut report = ImageReport::default();
-        for (l, slot) in inc.iter_mut().enumerate().take(n_analysed) {
-            let mut members = g.layers[l].clone();
-            let r = analyse_enkf_like(
+        for (l, layer) in g.layers.iter().enumerate().take(n_analysed) {
+            let mut members = layer.clone();
+            let gain = EnkfLikeGain::estimate(
                 &self.plan,
                 &fields,
+                &members,
+                &perturbed,
+                &ec,
+                &mut self.ws,
+            )
+            .map_err(|e| format!("EnKF-like gain of layer {}: {e}", l + 1))?;
+            if l == 0 {
+                // The top layer's gain also drives the deeper layers: estimated once.
+                inc = self.deep_increments(&gain, g, observed, &perturbed, n_analysed)?;
+            }
+            let r = analyse_with_gain(
+                &gain,
+                &self.plan,
+                observed,
                 &mut members,
                 &perturbed,
                 &ec,
@@ -230,23 +254,41 @@ impl RootAnalysis {
             )
             .map_err(|e| format!("EnKF-like analysis of layer {}: {e}", l + 1))?;
             if l == 0 {
-                report = ImageReport {
-                    iterations: Vec::new(),
-                    stop: String::new(),
-                    bands: r.bands,
-                    kept_units: r.kept_units,
-                    total_units: r.total_units,
-                    observed_cells: r.observed_cells,
-                };
+                report = enkf_report(r);
             }
-            *slot = differences(&members, &g.layers[l]);
+            inc[l] = differences(&members, layer);
         }
         Ok((inc, report))
     }
 }
 
+/// The EnKF-like settings of the namelist's `&image`.
+pub fn enkf_config(cfg: &ImageConfig) -> EnkfLikeConfig {
+    EnkfLikeConfig {
+        b_inflation: cfg.b_inflation,
+        update: match cfg.update_coefficients {
+            ImageUpdate::Masked => UpdateCoefficients::Masked,
+            ImageUpdate::All => UpdateCoefficients::All,
+        },
+        max_gain: cfg.max_gain,
+        rtps_alpha: cfg.rtps_alpha,
+    }
+}
+
+/// The diagnostics' summary of an EnKF-like analysis.
+pub fn enkf_report(r: EnkfLikeReport) -> ImageReport {
+    ImageReport {
+        iterations: Vec::new(),
+        stop: String::new(),
+        bands: r.bands,
+        kept_units: r.kept_units,
+        total_units: r.total_units,
+        observed_cells: r.observed_cells,
+    }
+}
+
 /// `after − before` per member, 0 where either is missing.
-fn differences(after: &[Vec<f64>], before: &[Vec<f64>]) -> Vec<Vec<f64>> {
+pub fn differences(after: &[Vec<f64>], before: &[Vec<f64>]) -> Vec<Vec<f64>> {
     after
         .iter()
         .zip(before)

@@ -9,13 +9,16 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
-use super::image_analysis::{ImageReport, Increments, RootAnalysis};
+use super::image_analysis::{
+    differences, enkf_config, enkf_report, ImageReport, Increments, RootAnalysis,
+};
 use super::image_diag::{diag_content, DiagInput};
 use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFields};
 use super::image_obs::{ImageSource, ObservedImage};
+use super::image_spread::{enkf_like_spread, RootEnsemble};
 use super::perturber::regular_grid_correlation;
-use crate::config::{ImageConfig, ImageDeepLayers};
-use crate::da::image::{ImageOptions, ImagePlan};
+use crate::config::{ImageConfig, ImageDeepLayers, ImageMethod};
+use crate::da::image::{EnkfLikeFields, ImageOptions, ImagePlan, Workspace};
 use crate::grid::Grid;
 use crate::io::image_diag::ImageDiagContent;
 use crate::lsm::LandModel;
@@ -40,6 +43,18 @@ pub struct ImageStage {
     n_gather: usize,
     layer_thickness: Vec<f64>,
     root: Option<Root>,
+    /// Plan and workspace of a non-root rank that transforms its share of the members
+    /// (EnKF-like on more than one rank).
+    members: Option<(ImagePlan, Workspace)>,
+}
+
+/// The plan options of the namelist's `&image` on `grid`.
+fn image_options(cfg: &ImageConfig, grid: &Grid) -> ImageOptions {
+    ImageOptions {
+        periodic_lon: grid.is_periodic(),
+        keep_fraction: cfg.keep_fraction,
+        ..ImageOptions::default()
+    }
 }
 
 /// Broadcast the root's yes/no to every rank.
@@ -56,8 +71,9 @@ impl ImageStage {
         grid: &Grid,
         model: &M,
         seed: u64,
-        is_root: bool,
+        (rank, n_ranks): (usize, usize),
     ) -> Result<Self, CycleError> {
+        let is_root = rank == 0;
         let (Some(lat), Some(lon)) = (grid.lat_1d(), grid.lon_1d()) else {
             return Err(CycleError::Invalid(
                 "image:enabled needs a regular latitude-longitude grid (the image analysis \
@@ -74,12 +90,22 @@ impl ImageStage {
         let root = is_root
             .then(|| Self::root_part(cfg, grid, (lat, lon), seed))
             .transpose()?;
+        let spread = cfg.method == ImageMethod::EnkfLike && n_ranks > 1;
+        let members = (spread && !is_root)
+            .then(|| {
+                let plan = ImagePlan::new(grid.dims().0, grid.dims().1, &image_options(cfg, grid))
+                    .map_err(|e| CycleError::Invalid(format!("image analysis plan: {e}")))?;
+                Ok::<_, CycleError>((plan.new_workspace(), plan))
+            })
+            .transpose()?
+            .map(|(ws, plan)| (plan, ws));
         Ok(ImageStage {
             cfg: cfg.clone(),
             n_analysed,
             n_gather,
             layer_thickness: model.soil_layer_thickness().to_vec(),
             root,
+            members,
         })
     }
 
@@ -89,13 +115,8 @@ impl ImageStage {
         (lat, lon): (&[f64], &[f64]),
         seed: u64,
     ) -> Result<Root, CycleError> {
-        let opts = ImageOptions {
-            periodic_lon: grid.is_periodic(),
-            keep_fraction: cfg.keep_fraction,
-            ..ImageOptions::default()
-        };
         let (ny, nx) = grid.dims();
-        let plan = ImagePlan::new(ny, nx, &opts)
+        let plan = ImagePlan::new(ny, nx, &image_options(cfg, grid))
             .map_err(|e| CycleError::Invalid(format!("image analysis plan: {e}")))?;
         let noise = if cfg.error_corr_km > 0.0 {
             let spec = regular_grid_correlation(grid, cfg.error_corr_km, "image:error_corr_km")?;
@@ -138,31 +159,37 @@ impl ImageStage {
         }
         let n_grid = self.root.as_ref().map_or(0, |r| r.land.len());
         let gathered = gather(comm, (model, &*ens), self.n_gather, t, n_grid);
-        let result = match (self.root.as_mut(), gathered, image) {
-            (Some(root), Some(g), Some(img)) => {
-                analyse_on_root(root, &self.cfg, self.n_analysed, &g, &img, t).map(|r| {
-                    r.map(|(inc, report)| {
-                        let blocks = increment_blocks(&g.rank_ids, &inc);
-                        let diag = self.cfg.diagnostics.then(|| {
-                            let d = DiagInput {
-                                cfg: &self.cfg,
-                                t,
-                                image: &img,
-                                gathered: &g,
-                                inc: &inc,
-                                report: &report,
-                                grid: (&root.lat, &root.lon, &root.land),
-                                layer_thickness: &self.layer_thickness,
-                            };
-                            diag_content(&d)
-                        });
-                        (blocks, diag)
-                    })
-                })
-            }
-            _ => Ok(None),
+        let spread = self.cfg.method == ImageMethod::EnkfLike && comm.size() > 1;
+        let analysed = if spread {
+            self.analyse_spread(comm, gathered.as_ref(), image.as_ref(), t)?
+        } else {
+            let r = match (self.root.as_mut(), gathered.as_ref(), image.as_ref()) {
+                (Some(root), Some(g), Some(img)) => {
+                    analyse_on_root(root, &self.cfg, self.n_analysed, g, img, t)
+                }
+                _ => Ok(None),
+            };
+            agree(comm, r.map_err(CycleError::Invalid))?
         };
-        let result = agree(comm, result.map_err(CycleError::Invalid))?;
+        let result = match (self.root.as_ref(), gathered, image, analysed) {
+            (Some(root), Some(g), Some(img), Some((inc, report))) => {
+                let blocks = increment_blocks(&g.rank_ids, &inc);
+                let diag = self.cfg.diagnostics.then(|| {
+                    diag_content(&DiagInput {
+                        cfg: &self.cfg,
+                        t,
+                        image: &img,
+                        gathered: &g,
+                        inc: &inc,
+                        report: &report,
+                        grid: (&root.lat, &root.lon, &root.land),
+                        layer_thickness: &self.layer_thickness,
+                    })
+                });
+                Some((blocks, diag))
+            }
+            _ => None,
+        };
         if !broadcast_flag(comm, result.is_some()) {
             return Ok(None);
         }
@@ -174,6 +201,102 @@ impl ImageStage {
         agree(comm, r)?;
         Ok(diag)
     }
+}
+
+impl ImageStage {
+    /// The EnKF-like analysis with the members spread over the ranks (`image_spread`).
+    /// Collective; `Some` on the root when an analysis was made.
+    fn analyse_spread(
+        &mut self,
+        comm: &dyn Communicator,
+        g: Option<&GatheredFields>,
+        img: Option<&ObservedImage>,
+        t: NaiveDateTime,
+    ) -> Result<Option<(Increments, ImageReport)>, CycleError> {
+        let prep = match (self.root.as_mut(), g, img) {
+            (Some(root), Some(g), Some(img)) if covered(&self.cfg, g, img, t) => root
+                .analysis
+                .perturbed(&self.cfg, &img.values, g.layers[0].len(), t)
+                .map(|p| Some((p, root.land.clone()))),
+            _ => Ok(None),
+        };
+        let prep = agree(comm, prep.map_err(CycleError::Invalid))?;
+        if !broadcast_flag(comm, prep.is_some()) {
+            return Ok(None);
+        }
+        let ec = enkf_config(&self.cfg);
+        let (plan, ws) = match (self.root.as_mut(), self.members.as_mut()) {
+            (Some(r), _) => (&r.analysis.plan, &mut r.analysis.ws),
+            (None, Some((p, w))) => (&*p, w),
+            _ => {
+                return Err(CycleError::Invalid(
+                    "image analysis: no plan on this rank".into(),
+                ))
+            }
+        };
+        let mut updated = Vec::new();
+        let mut top = None;
+        for l in 0..self.n_analysed {
+            let mut members = g.map(|g| g.layers[l].clone()).unwrap_or_default();
+            let root_ens = match (g, img, prep.as_ref()) {
+                (Some(g), Some(img), Some((pert, land))) => Some(RootEnsemble {
+                    fields: EnkfLikeFields {
+                        observed: &img.values,
+                        land,
+                        analysed: &g.qc_ok,
+                    },
+                    members: &mut members,
+                    perturbed: pert,
+                }),
+                _ => None,
+            };
+            let (gain, report) = enkf_like_spread(comm, plan, ws, root_ens, &ec)?;
+            if l == 0 {
+                top = Some((gain, report));
+            }
+            updated.push(members);
+        }
+        let out = match (self.root.as_mut(), g, img, prep, top) {
+            (Some(root), Some(g), Some(img), Some((pert, _)), Some((gain, Some(report)))) => root
+                .analysis
+                .deep_increments(&gain, g, &img.values, &pert, self.n_analysed)
+                .map(|mut inc| {
+                    for (l, members) in updated.iter().enumerate() {
+                        inc[l] = differences(members, &g.layers[l]);
+                    }
+                    Some((inc, enkf_report(report)))
+                }),
+            _ => Ok(None),
+        };
+        agree(comm, out.map_err(CycleError::Invalid))
+    }
+}
+
+/// Whether the image covers enough analysed land (`min_coverage`); warns when not.
+fn covered(cfg: &ImageConfig, g: &GatheredFields, img: &ObservedImage, t: NaiveDateTime) -> bool {
+    let analysed = g.qc_ok.iter().filter(|&&q| q).count();
+    let observed = g
+        .qc_ok
+        .iter()
+        .zip(&img.values)
+        .filter(|(&q, v)| q && v.is_finite())
+        .count();
+    let coverage = if analysed == 0 {
+        0.0
+    } else {
+        observed as f64 / analysed as f64
+    };
+    if coverage < cfg.min_coverage || observed == 0 {
+        tracing::warn!(
+            "image analysis at {t} skipped: {} covers {observed} of {analysed} land cells \
+             passing model QC ({:.1} % < image:min_coverage {:.1} %)",
+            img.path.display(),
+            100.0 * coverage,
+            100.0 * cfg.min_coverage
+        );
+        return false;
+    }
+    true
 }
 
 /// The image at `t` on the root, `None` (with a warning) when there is none.
@@ -198,26 +321,7 @@ fn analyse_on_root(
     img: &ObservedImage,
     t: NaiveDateTime,
 ) -> Result<Option<(Increments, ImageReport)>, String> {
-    let analysed = g.qc_ok.iter().filter(|&&q| q).count();
-    let observed = g
-        .qc_ok
-        .iter()
-        .zip(&img.values)
-        .filter(|(&q, v)| q && v.is_finite())
-        .count();
-    let coverage = if analysed == 0 {
-        0.0
-    } else {
-        observed as f64 / analysed as f64
-    };
-    if coverage < cfg.min_coverage || observed == 0 {
-        tracing::warn!(
-            "image analysis at {t} skipped: {} covers {observed} of {analysed} land cells \
-             passing model QC ({:.1} % < image:min_coverage {:.1} %)",
-            img.path.display(),
-            100.0 * coverage,
-            100.0 * cfg.min_coverage
-        );
+    if !covered(cfg, g, img, t) {
         return Ok(None);
     }
     let land = root.land.clone();

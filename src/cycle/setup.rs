@@ -185,10 +185,15 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             .map_err(CycleError::from)
         });
         let assim = agree(comm, assim.transpose())?;
-        let image = cfg
-            .image
-            .enabled
-            .then(|| ImageStage::new(&cfg.image, &s.grid, &model, cfg.run.seed, comm.rank() == 0));
+        let image = cfg.image.enabled.then(|| {
+            ImageStage::new(
+                &cfg.image,
+                &s.grid,
+                &model,
+                cfg.run.seed,
+                (comm.rank(), comm.size()),
+            )
+        });
         let image = agree(comm, image.transpose())?;
         let history = HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness());
         let restart_out =

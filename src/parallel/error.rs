@@ -14,6 +14,13 @@ pub enum ParallelError {
         got: usize,
         expected: usize,
     },
+    #[error("{op}: rank {rank} passed counts adding up to {counted} for {len} values")]
+    CountSum {
+        op: &'static str,
+        rank: usize,
+        counted: usize,
+        len: usize,
+    },
     #[error("split: colour {color} is above the MPI limit {max}")]
     ColorOutOfRange { color: u32, max: u32 },
     #[error("split: key {key} is above the MPI limit {max}")]
@@ -63,6 +70,27 @@ pub(super) fn check_block_count(
             rank,
             got: blocks,
             expected: size,
+        })
+    }
+}
+
+/// Local check of a flat all-to-all: one count per rank, adding up to the buffer length.
+pub(super) fn check_flat_counts(
+    len: usize,
+    counts: &[usize],
+    size: usize,
+    rank: usize,
+) -> Result<(), ParallelError> {
+    check_block_count(counts.len(), size, rank)?;
+    let counted: usize = counts.iter().sum();
+    if counted == len {
+        Ok(())
+    } else {
+        Err(ParallelError::CountSum {
+            op: "alltoallv",
+            rank,
+            counted,
+            len,
         })
     }
 }

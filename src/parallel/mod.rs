@@ -60,6 +60,17 @@ pub trait Communicator {
     /// rank returns an error ([`ParallelError::BlockCount`] there,
     /// [`ParallelError::OtherRankFailed`] elsewhere) and no data moves.
     fn alltoallv_f64(&self, send: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, ParallelError>;
+    /// As [`Communicator::alltoallv_f64`] on flat buffers, for large repeated exchanges:
+    /// `send` holds the blocks for ranks 0, 1, … back to back, `counts[r]` values for rank
+    /// `r`; the blocks received are written back to back into `recv` (resized, its memory
+    /// reused) and their lengths returned, indexed by sending rank. Errors as there (also
+    /// when the counts do not add up to `send.len()`).
+    fn alltoallv_flat_f64(
+        &self,
+        send: &[f64],
+        counts: &[usize],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError>;
     /// `MPI_Comm_split`: ranks with the same `color` form a new communicator, ranked by
     /// `key` (ties by rank here). Collective; colour and key must fit a C `int`, otherwise
     /// every rank returns an error.

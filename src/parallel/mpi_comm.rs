@@ -9,7 +9,7 @@ use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
 use mpi::Count;
 
-use super::error::{agree, check_block_count, check_split_args};
+use super::error::{agree, check_block_count, check_flat_counts, check_split_args};
 use super::mpmd::AppLayout;
 use super::{Communicator, ParallelError};
 
@@ -255,6 +255,28 @@ impl Communicator for MpiComm {
             &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
         );
         Ok(split_blocks(&recv, &recv_counts))
+    }
+    fn alltoallv_flat_f64(
+        &self,
+        send: &[f64],
+        counts: &[usize],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        let local = check_flat_counts(send.len(), counts, self.size(), self.rank());
+        agree(self, "alltoallv", local)?;
+        let send_counts: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+        let mut recv_counts = vec![0u64; self.size()];
+        self.comm
+            .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+        let recv_counts: Vec<usize> = recv_counts.into_iter().map(|c| c as usize).collect();
+        let (sc, sd) = counts_displs(counts);
+        let (rc, rd) = counts_displs(&recv_counts);
+        recv.resize(recv_counts.iter().sum(), 0.0);
+        self.comm.all_to_all_varcount_into(
+            &Partition::new(send, sc, &sd[..]),
+            &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
+        );
+        Ok(recv_counts)
     }
     fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError> {
         let (color, key) = agree(self, "split", check_split_args(color, key))?;

@@ -1,6 +1,6 @@
 //! The one-process communicator: every collective is an identity.
 
-use super::error::{agree, check_block_count, check_split_args};
+use super::error::{agree, check_block_count, check_flat_counts, check_split_args};
 use super::{Communicator, ParallelError};
 
 /// One process, no MPI: collectives are identities.
@@ -47,6 +47,21 @@ impl Communicator for SingleProcess {
         // Same checks as MPI so that a wrong call fails identically on one process.
         agree(self, "alltoallv", check_block_count(send.len(), 1, 0))?;
         Ok(send.to_vec())
+    }
+    fn alltoallv_flat_f64(
+        &self,
+        send: &[f64],
+        counts: &[usize],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        agree(
+            self,
+            "alltoallv",
+            check_flat_counts(send.len(), counts, 1, 0),
+        )?;
+        recv.clear();
+        recv.extend_from_slice(send);
+        Ok(vec![send.len()])
     }
     fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError> {
         agree(self, "split", check_split_args(color, key))?;

@@ -54,6 +54,9 @@ pub fn fill_missing(
             got: values.len().min(valid.len()),
         });
     }
+    if n > (u32::MAX / 4) as usize {
+        return Err(CurveletError::TooLarge { n1, n2 });
+    }
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for i in 0..n {
         if valid[i] {
@@ -159,21 +162,29 @@ pub fn fill_missing(
         ));
     }
 
-    // Over-relaxed Gauss–Seidel sweeps of the Laplace equation on the missing cells.
+    // Over-relaxed Gauss–Seidel sweeps of the Laplace equation on the missing cells, in
+    // row-major order as far as any cell can tell (`wavefront_order`). The neighbour lists
+    // are built once: the sweeps dominate the cost.
+    let order = wavefront_order(&missing, n2);
+    let (offsets, nbrs) = neighbour_table(&order, &neighbours);
     let omega = 1.8;
     let scale = (hi - lo).max(f64::MIN_POSITIVE);
     let mut iterations = 0;
     let mut last_change = 0.0;
     for _ in 0..opts.max_iter {
         iterations += 1;
-        let mut change: f64 = 0.0;
-        for &i in &missing {
-            let m = neighbours(i, &mut nb);
-            let mean = nb[..m].iter().map(|&j| values[j]).sum::<f64>() / m as f64;
+        // Largest change kept in WAVE_ROWS running maxima (max is exact in any order), so
+        // it does not chain the interleaved rows back together.
+        let mut change = [0.0_f64; WAVE_ROWS];
+        for (k, &i) in order.iter().enumerate() {
+            let nb = &nbrs[offsets[k] as usize..offsets[k + 1] as usize];
+            let mean = neighbour_mean(values, nb);
             let d = omega * (mean - values[i]);
             values[i] += d;
-            change = change.max(d.abs());
+            let c = &mut change[k % WAVE_ROWS];
+            *c = c.max(d.abs());
         }
+        let change = change.iter().fold(0.0_f64, |a, &b| a.max(b));
         last_change = change;
         if change < opts.tol * scale {
             break;
@@ -184,6 +195,54 @@ pub fn fill_missing(
         iterations,
         last_change,
     })
+}
+
+/// Rows interleaved by [`wavefront_order`].
+const WAVE_ROWS: usize = 4;
+
+/// The missing cells in an order whose Gauss–Seidel sweep gives the bits of the row-major
+/// sweep: rows are taken `WAVE_ROWS` at a time, and within such a block the cell at row
+/// j, column c comes at position c + j. Every cell still sees its upper and left
+/// neighbours already updated and its lower and right ones not (across the periodic seam
+/// too: column 0 before column n2 − 1 of the same row), so every value read is the same;
+/// the rows' dependency chains, though, now overlap in the processor.
+fn wavefront_order(missing: &[usize], n2: usize) -> Vec<usize> {
+    let mut order = missing.to_vec();
+    order.sort_unstable_by_key(|&i| {
+        let (r, c) = (i / n2, i % n2);
+        (r / WAVE_ROWS, c + r % WAVE_ROWS, r % WAVE_ROWS)
+    });
+    order
+}
+
+/// Mean of `values` over the neighbours `nb`, summed in list order. Dividing by 4 or 2 is
+/// multiplying by 0.25 or 0.5 exactly (powers of two), which shortens the dependency chain
+/// of the Gauss–Seidel sweep without changing a bit; 3 (edges) keeps the division.
+#[inline]
+fn neighbour_mean(values: &[f64], nb: &[u32]) -> f64 {
+    let v = |k: usize| values[nb[k] as usize];
+    match nb.len() {
+        4 => (((v(0) + v(1)) + v(2)) + v(3)) * 0.25,
+        2 => (v(0) + v(1)) * 0.5,
+        m => nb.iter().map(|&j| values[j as usize]).sum::<f64>() / m as f64,
+    }
+}
+
+/// The neighbours of every missing cell as one flat list with offsets (CSR).
+fn neighbour_table(
+    missing: &[usize],
+    neighbours: &impl Fn(usize, &mut [usize; 4]) -> usize,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = Vec::with_capacity(missing.len() + 1);
+    let mut nbrs = Vec::with_capacity(4 * missing.len());
+    let mut nb = [0usize; 4];
+    offsets.push(0u32);
+    for &i in missing {
+        let m = neighbours(i, &mut nb);
+        nbrs.extend(nb[..m].iter().map(|&j| j as u32));
+        offsets.push(nbrs.len() as u32);
+    }
+    (offsets, nbrs)
 }
 
 /// A symmetric (mirror) extension of an `n1 × n2` field: `top`/`bottom` rows and

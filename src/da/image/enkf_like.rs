@@ -189,9 +189,107 @@ pub(super) fn transform_difference(
     Ok(())
 }
 
-fn add_squares(acc: &mut [f64], c: &Coefficients) {
-    for (a, v) in acc.iter_mut().zip(c.as_slice()) {
+/// acc_k += c_k² for every coefficient: the per-member term of b_k and r_k. Callers that
+/// split the coefficients between ranks add their slice of every member in member order,
+/// which gives the same bits as one process adding whole members in member order.
+pub fn accumulate_squares(acc: &mut [f64], c: &[f64]) {
+    for (a, v) in acc.iter_mut().zip(c) {
         *a += v * v;
+    }
+}
+
+/// Everything pass 1 needs before a member is transformed: the cell sets, the observed
+/// image's mask and the member means x̄ (on land) and f̄ (on V). Built on every process that
+/// transforms members (the mask is deterministic, so each builds the same one).
+pub struct EnkfLikeSetup {
+    pub(super) cells: EnkfCells,
+    pub(super) mask: ThresholdMask,
+    x_mean: Vec<f64>,
+    f_mean: Vec<f64>,
+}
+
+impl EnkfLikeSetup {
+    /// Check the settings and fields, choose the mask on the observed image.
+    pub fn new(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        cfg: &EnkfLikeConfig,
+        ws: &mut Workspace,
+    ) -> Result<Self, ImageError> {
+        check_config(cfg)?;
+        let cells = resolve_cells(plan, fields)?;
+        let mask = plan.observation_mask(fields.observed, ws)?;
+        let n = plan.n_cells();
+        Ok(Self {
+            cells,
+            mask,
+            x_mean: vec![0.0; n],
+            f_mean: vec![0.0; n],
+        })
+    }
+
+    /// Members and perturbed images: equal counts ≥ 2, grid-sized, finite where read.
+    pub fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        &self,
+        plan: &ImagePlan,
+        members: &[M],
+        perturbed: &[P],
+    ) -> Result<(), ImageError> {
+        check_ensemble(plan, &self.cells, members, perturbed)
+    }
+
+    /// x̄ and f̄ from all members (member order).
+    pub fn compute_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        &mut self,
+        members: &[M],
+        perturbed: &[P],
+    ) {
+        member_mean(members, &self.cells.land, &mut self.x_mean);
+        member_mean(perturbed, &self.cells.obs, &mut self.f_mean);
+    }
+
+    /// x̄ and f̄ as computed elsewhere (grid-sized; read on land and on V).
+    pub fn set_means(&mut self, x_mean: &[f64], f_mean: &[f64]) -> Result<(), ImageError> {
+        let n = self.x_mean.len();
+        if x_mean.len() != n || f_mean.len() != n {
+            return Err(ImageError::SizeMismatch {
+                what: "member means",
+                expected: n,
+                got: x_mean.len().min(f_mean.len()),
+            });
+        }
+        self.x_mean.copy_from_slice(x_mean);
+        self.f_mean.copy_from_slice(f_mean);
+        Ok(())
+    }
+
+    /// (x̄, f̄).
+    pub fn means(&self) -> (&[f64], &[f64]) {
+        (&self.x_mean, &self.f_mean)
+    }
+
+    /// a_i = C E Z_L(x_i − x̄), borrowed from the workspace until its next use.
+    pub fn anomaly_coefficients<'w>(
+        &self,
+        plan: &ImagePlan,
+        x: &[f64],
+        ws: &'w mut Workspace,
+    ) -> Result<&'w [f64], ImageError> {
+        plan.check_len("member", x.len(), plan.n_cells())?;
+        transform_difference(plan, &self.cells.land, x, &self.x_mean, &mut ws.op)?;
+        Ok(ws.op.coeffs.as_slice())
+    }
+
+    /// C E Z_V(f_i − f̄), borrowed from the workspace until its next use.
+    pub fn perturbation_coefficients<'w>(
+        &self,
+        plan: &ImagePlan,
+        f: &[f64],
+        ws: &'w mut Workspace,
+    ) -> Result<&'w [f64], ImageError> {
+        plan.check_len("perturbed image", f.len(), plan.n_cells())?;
+        transform_difference(plan, &self.cells.obs, f, &self.f_mean, &mut ws.op)?;
+        Ok(ws.op.coeffs.as_slice())
     }
 }
 
@@ -207,39 +305,57 @@ impl EnkfLikeGain {
         cfg: &EnkfLikeConfig,
         ws: &mut Workspace,
     ) -> Result<Self, ImageError> {
-        check_config(cfg)?;
-        let cells = resolve_cells(plan, fields)?;
-        check_ensemble(plan, &cells, members, perturbed)?;
-        let mask = plan.observation_mask(fields.observed, ws)?;
-        let Workspace { op, cg } = ws;
-        let [xm, fm, ..] = cg;
-        member_mean(members, &cells.land, xm);
-        member_mean(perturbed, &cells.obs, fm);
+        let mut setup = EnkfLikeSetup::new(plan, fields, cfg, ws)?;
+        setup.check_ensemble(plan, members, perturbed)?;
+        setup.compute_means(members, perturbed);
         let mut b = plan.curvelet().new_coefficients();
+        // r is summed in the workspace's kept-coefficient buffer (as long as a layout).
+        let mut r = std::mem::take(&mut ws.op.kept);
         let total = b.len();
-        op.kept[..total].fill(0.0);
-        for (x, f) in members.iter().zip(perturbed) {
-            transform_difference(plan, &cells.land, x.as_ref(), xm, op)?;
-            add_squares(b.as_mut_slice(), &op.coeffs);
-            transform_difference(plan, &cells.obs, f.as_ref(), fm, op)?;
-            let OpScratch { kept, coeffs, .. } = op;
-            add_squares(&mut kept[..total], coeffs);
-        }
-        let n1 = (members.len() - 1) as f64;
-        let r = &mut op.kept[..total];
-        b.as_mut_slice()
+        r[..total].fill(0.0);
+        let mut run = || -> Result<(), ImageError> {
+            for (x, f) in members.iter().zip(perturbed) {
+                accumulate_squares(
+                    b.as_mut_slice(),
+                    setup.anomaly_coefficients(plan, x.as_ref(), ws)?,
+                );
+                accumulate_squares(
+                    &mut r[..total],
+                    setup.perturbation_coefficients(plan, f.as_ref(), ws)?,
+                );
+            }
+            Ok(())
+        };
+        let done = run();
+        let gain = done.map(|()| Self::from_sums(setup, b, &mut r[..total], members.len(), cfg));
+        ws.op.kept = r;
+        gain
+    }
+
+    /// The gain from the summed squares Σ_i a_ik² (`b_sum`, turned into the gain in place)
+    /// and Σ_i e_ik² (`r_sum`, scaled to r_k in place) of `n_members` members.
+    pub fn from_sums(
+        setup: EnkfLikeSetup,
+        mut b_sum: Coefficients,
+        r_sum: &mut [f64],
+        n_members: usize,
+        cfg: &EnkfLikeConfig,
+    ) -> Self {
+        let n1 = (n_members.max(2) - 1) as f64;
+        b_sum
+            .as_mut_slice()
             .iter_mut()
             .for_each(|v| *v *= cfg.b_inflation / n1);
-        r.iter_mut().for_each(|v| *v /= n1);
-        let cross_factor = cross_factors(b.as_slice(), r, &mask, cfg, n1);
-        let bands = finalize_gain(&mut b, r, &mask, cfg);
-        Ok(Self {
-            gain: b,
-            cells,
+        r_sum.iter_mut().for_each(|v| *v /= n1);
+        let cross_factor = cross_factors(b_sum.as_slice(), r_sum, &setup.mask, cfg, n1);
+        let bands = finalize_gain(&mut b_sum, r_sum, &setup.mask, cfg);
+        Self {
+            gain: b_sum,
+            cells: setup.cells,
             bands,
-            kept_units: mask.kept_units(),
+            kept_units: setup.mask.kept_units(),
             cross_factor,
-        })
+        }
     }
 
     /// A gain g on every coefficient (the H = I, 1-D EnKF limit; also a test oracle).

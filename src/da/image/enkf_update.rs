@@ -79,18 +79,82 @@ impl EnkfLikeGain {
         let fm = &mut cg[1];
         member_mean(perturbed, &self.cells.obs, fm);
         for (x, f) in members.iter_mut().zip(perturbed) {
-            let (x, f) = (x.as_mut(), f.as_ref());
-            op.grid.fill(0.0);
-            for &c in self.cells.obs.indices() {
-                let c = c as usize;
-                op.grid[c] = observed[c] + (f[c] - fm[c]) - x[c];
-            }
-            self.gain_increment(plan, op)?;
-            for &c in self.cells.analysed.indices() {
-                x[c as usize] += op.grid[c as usize];
-            }
+            self.update_one(plan, observed, fm, x.as_mut(), f.as_ref(), op)?;
         }
         Ok(())
+    }
+
+    /// Pass 2 for one member `x` with its perturbed image `f`, given f̄ (`f_mean`, the
+    /// member mean of the perturbed images on V): what [`EnkfLikeGain::update_members`]
+    /// does to each member, for callers that spread members over processes.
+    pub fn update_member(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        f_mean: &[f64],
+        x: &mut [f64],
+        f: &[f64],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError> {
+        let n = plan.n_cells();
+        plan.check_len("observed image", observed.len(), n)?;
+        plan.check_len("perturbed-image mean", f_mean.len(), n)?;
+        plan.check_len("member", x.len(), n)?;
+        plan.check_len("perturbed image", f.len(), n)?;
+        self.update_one(plan, observed, f_mean, x, f, &mut ws.op)
+    }
+
+    fn update_one(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        fm: &[f64],
+        x: &mut [f64],
+        f: &[f64],
+        op: &mut OpScratch,
+    ) -> Result<(), ImageError> {
+        op.grid.fill(0.0);
+        for &c in self.cells.obs.indices() {
+            let c = c as usize;
+            op.grid[c] = observed[c] + (f[c] - fm[c]) - x[c];
+        }
+        self.gain_increment(plan, op)?;
+        for &c in self.cells.analysed.indices() {
+            x[c as usize] += op.grid[c as usize];
+        }
+        Ok(())
+    }
+
+    /// Mean ensemble sd over the analysed cells of the members before the update; the
+    /// per-cell sd stays in the workspace for [`EnkfLikeGain::finish`] (RTPS).
+    pub fn prior_spread<M: AsRef<[f64]>>(&self, members: &[M], ws: &mut Workspace) -> f64 {
+        cell_spread(members, &self.cells.analysed, &mut ws.cg[2])
+    }
+
+    /// After the update of every member: RTPS (with the sd kept by
+    /// [`EnkfLikeGain::prior_spread`]) and the report.
+    pub fn finish<M: AsRef<[f64]> + AsMut<[f64]>>(
+        &self,
+        plan: &ImagePlan,
+        members: &mut [M],
+        spread_before: f64,
+        cfg: &EnkfLikeConfig,
+        ws: &mut Workspace,
+    ) -> EnkfLikeReport {
+        let analysed = &self.cells.analysed;
+        if cfg.rtps_alpha > 0.0 {
+            rtps(members, analysed, &ws.cg[2], cfg.rtps_alpha);
+        }
+        let spread_after = cell_spread(members, analysed, &mut ws.cg[3]);
+        EnkfLikeReport {
+            members: members.len(),
+            observed_cells: self.cells.obs.len(),
+            kept_units: self.kept_units,
+            total_units: plan.curvelet().layout().units,
+            bands: self.bands.clone(),
+            spread_before,
+            spread_after,
+        }
     }
 }
 
@@ -155,22 +219,27 @@ where
     P: AsRef<[f64]>,
 {
     let gain = EnkfLikeGain::estimate(plan, fields, members, perturbed, cfg, ws)?;
-    let analysed = &gain.cells.analysed;
-    let spread_before = cell_spread(members, analysed, &mut ws.cg[2]);
-    gain.update_members(plan, fields.observed, members, perturbed, ws)?;
-    if cfg.rtps_alpha > 0.0 {
-        rtps(members, analysed, &ws.cg[2], cfg.rtps_alpha);
-    }
-    let spread_after = cell_spread(members, analysed, &mut ws.cg[3]);
-    Ok(EnkfLikeReport {
-        members: members.len(),
-        observed_cells: gain.cells.obs.len(),
-        kept_units: gain.kept_units,
-        total_units: plan.curvelet().layout().units,
-        bands: gain.bands.clone(),
-        spread_before,
-        spread_after,
-    })
+    analyse_with_gain(&gain, plan, fields.observed, members, perturbed, cfg, ws)
+}
+
+/// Pass 2, RTPS and the report with a gain already estimated from these members (so a
+/// caller that also updates deeper layers estimates it once).
+pub fn analyse_with_gain<M, P>(
+    gain: &EnkfLikeGain,
+    plan: &ImagePlan,
+    observed: &[f64],
+    members: &mut [M],
+    perturbed: &[P],
+    cfg: &EnkfLikeConfig,
+    ws: &mut Workspace,
+) -> Result<EnkfLikeReport, ImageError>
+where
+    M: AsRef<[f64]> + AsMut<[f64]>,
+    P: AsRef<[f64]>,
+{
+    let spread_before = gain.prior_spread(members, ws);
+    gain.update_members(plan, observed, members, perturbed, ws)?;
+    Ok(gain.finish(plan, members, spread_before, cfg, ws))
 }
 
 /// Perturbed images f_i = f_o + σ_I(g_i − ḡ) from given standard-normal fields g_i (the

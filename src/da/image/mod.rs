@@ -42,8 +42,11 @@ mod variational;
 
 pub use cells::CellSet;
 pub use cg::StopReason;
-pub use enkf_like::{BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, UpdateCoefficients};
-pub use enkf_update::{analyse_enkf_like, perturbed_images, EnkfLikeReport};
+pub use enkf_like::{
+    accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
+    UpdateCoefficients,
+};
+pub use enkf_update::{analyse_enkf_like, analyse_with_gain, perturbed_images, EnkfLikeReport};
 pub use error::ImageError;
 pub use plan::{ImageOptions, ImagePlan, Workspace};
 pub use var_ops::{IterLog, VarReport};

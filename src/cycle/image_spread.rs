@@ -1,0 +1,274 @@
+//! The EnKF-like analysis with its members spread over the ranks (IMAGE.md §7). The root
+//! holds the gathered ensemble; member i is transformed and updated on rank i mod P. The
+//! per-coefficient sums Σ_i a_ik² and Σ_i e_ik² are made on the rank owning coefficient
+//! slice k: in round j ranks 0..P hold members jP..jP+P−1, send every owner its slice, and
+//! the owner adds them in rank order, i.e. in member order. Every coefficient therefore sees
+//! the additions of one process in member order, so the gain, the members and everything
+//! after are bit-identical on any number of ranks. No `allreduce` touches member sums.
+
+use super::error::{agree, CycleError};
+use crate::da::curvelet::Coefficients;
+use crate::da::image::{
+    accumulate_squares, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
+    EnkfLikeSetup, ImagePlan, Workspace,
+};
+use crate::parallel::Communicator;
+
+/// The root's side of one spread analysis.
+pub struct RootEnsemble<'a> {
+    pub fields: EnkfLikeFields<'a>,
+    /// The layer's members (full grids), updated in place.
+    pub members: &'a mut [Vec<f64>],
+    /// Perturbed images, one per member.
+    pub perturbed: &'a [Vec<f64>],
+}
+
+fn image_err(what: &str) -> impl Fn(crate::da::image::ImageError) -> CycleError + '_ {
+    move |e| CycleError::Invalid(format!("{what}: {e}"))
+}
+
+/// Broadcast `v` (read on the root) to every rank.
+fn broadcast_f64(comm: &dyn Communicator, v: Option<&[f64]>) -> Vec<f64> {
+    let mut bytes = Vec::with_capacity(v.map_or(0, |v| 8 * v.len()));
+    for x in v.unwrap_or_default() {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    comm.broadcast_bytes(&mut bytes, 0);
+    bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect()
+}
+
+fn as_flags(v: &[f64]) -> Vec<bool> {
+    v.iter().map(|&x| x == 1.0).collect()
+}
+
+fn flags(v: &[bool]) -> Vec<f64> {
+    v.iter().map(|&b| f64::from(u8::from(b))).collect()
+}
+
+/// Fields of several members (full grids), in member order.
+type Fields = Vec<Vec<f64>>;
+
+/// Contiguous slice of `total` coefficients owned by rank `r` of `p`.
+fn slice_of(total: usize, r: usize, p: usize) -> std::ops::Range<usize> {
+    r * total / p..(r + 1) * total / p
+}
+
+/// One EnKF-like analysis with members spread over the ranks. Collective. The root passes
+/// its ensemble and gets its members updated (with RTPS) and the report; every rank gets
+/// the gain (the root uses it for deeper layers).
+pub fn enkf_like_spread(
+    comm: &dyn Communicator,
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    mut root: Option<RootEnsemble<'_>>,
+    cfg: &EnkfLikeConfig,
+) -> Result<(EnkfLikeGain, Option<EnkfLikeReport>), CycleError> {
+    let p = comm.size();
+    let head = root.as_ref().map(|r| {
+        let mut h = vec![r.members.len() as f64];
+        h.extend_from_slice(r.fields.observed);
+        h.extend(flags(r.fields.land));
+        h.extend(flags(r.fields.analysed));
+        h
+    });
+    let head = broadcast_f64(comm, head.as_deref());
+    let n_cells = plan.n_cells();
+    let n = head.first().map_or(0, |&x| x as usize);
+    let body = &head[1.min(head.len())..];
+    if body.len() != 3 * n_cells {
+        return Err(CycleError::Invalid(format!(
+            "image analysis: {} broadcast values for {n_cells} cells",
+            body.len()
+        )));
+    }
+    let (observed, rest) = body.split_at(n_cells);
+    let (land, analysed) = (as_flags(&rest[..n_cells]), as_flags(&rest[n_cells..]));
+    let fields = EnkfLikeFields {
+        observed,
+        land: &land,
+        analysed: &analysed,
+    };
+    let setup = EnkfLikeSetup::new(plan, &fields, cfg, ws).map_err(image_err("EnKF-like gain"));
+    let mut setup = agree(comm, setup)?;
+    let checked = match &root {
+        Some(r) => setup
+            .check_ensemble(plan, r.members, r.perturbed)
+            .map(|()| setup.compute_means(r.members, r.perturbed))
+            .map_err(image_err("EnKF-like gain")),
+        None => Ok(()),
+    };
+    agree(comm, checked)?;
+    let means = root.as_ref().map(|_| {
+        let (xm, fm) = setup.means();
+        [xm, fm].concat()
+    });
+    let means = broadcast_f64(comm, means.as_deref());
+    if means.len() != 2 * n_cells {
+        return Err(CycleError::Invalid(
+            "image analysis: member means lost".into(),
+        ));
+    }
+    let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
+    agree(comm, set.map_err(image_err("EnKF-like gain")))?;
+    // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive.
+    let (mut theirs, their_f) = distribute(comm, root.as_ref(), n, n_cells)?;
+    let (xs, fs): (Vec<&[f64]>, Vec<&[f64]>) = match &root {
+        Some(re) => (0..n)
+            .step_by(p)
+            .map(|i| (re.members[i].as_slice(), re.perturbed[i].as_slice()))
+            .unzip(),
+        None => theirs
+            .iter()
+            .map(Vec::as_slice)
+            .zip(their_f.iter().map(Vec::as_slice))
+            .unzip(),
+    };
+    let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
+    drop((xs, fs));
+    let total = plan.curvelet().layout().total;
+    let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
+    let mut full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
+    r.clear();
+    if full_b.len() != total || full_r.len() != total {
+        return Err(CycleError::Invalid(
+            "image analysis: coefficient sums lost".into(),
+        ));
+    }
+    let b = Coefficients::from_vec(plan.curvelet().layout().clone(), full_b)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: {e}")))?;
+    let f_mean = means[n_cells..].to_vec();
+    let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
+    let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
+    let updated = match root.as_mut() {
+        Some(re) => (0..n).step_by(p).try_for_each(|i| {
+            let f = &re.perturbed[i];
+            gain.update_member(plan, observed, &f_mean, &mut re.members[i], f, ws)
+        }),
+        None => theirs
+            .iter_mut()
+            .zip(&their_f)
+            .try_for_each(|(x, f)| gain.update_member(plan, observed, &f_mean, x, f, ws)),
+    };
+    agree(comm, updated.map_err(image_err("EnKF-like update")))?;
+    let back = comm.gatherv_f64_owned(theirs.concat(), 0);
+    let report = match (root, back) {
+        (Some(r), Some(back)) => {
+            for (rank, block) in back.iter().enumerate().skip(1) {
+                for (k, x) in block.chunks_exact(n_cells).enumerate() {
+                    r.members[k * p + rank].copy_from_slice(x);
+                }
+            }
+            Some(gain.finish(plan, r.members, spread_before.unwrap_or(0.0), cfg, ws))
+        }
+        _ => None,
+    };
+    Ok((gain, report))
+}
+
+/// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks
+/// (the root receives nothing: its members stay where they are). Collective.
+fn distribute(
+    comm: &dyn Communicator,
+    root: Option<&RootEnsemble<'_>>,
+    n: usize,
+    n_cells: usize,
+) -> Result<(Fields, Fields), CycleError> {
+    let p = comm.size();
+    let mut send = Vec::new();
+    let mut counts = vec![0; p];
+    if let Some(RootEnsemble {
+        members: x,
+        perturbed: f,
+        ..
+    }) = root
+    {
+        send.reserve(2 * n * n_cells);
+        for (r, count) in counts.iter_mut().enumerate().skip(1) {
+            for i in (r..n).step_by(p) {
+                send.extend_from_slice(&x[i]);
+                send.extend_from_slice(&f[i]);
+            }
+            *count = (r..n).step_by(p).count() * 2 * n_cells;
+        }
+    }
+    let mut block = Vec::new();
+    comm.alltoallv_flat_f64(&send, &counts, &mut block)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: member transposition: {e}")))?;
+    drop(send);
+    let (mut xs, mut fs) = (Vec::new(), Vec::new());
+    for pair in block.chunks_exact(2 * n_cells) {
+        xs.push(pair[..n_cells].to_vec());
+        fs.push(pair[n_cells..].to_vec());
+    }
+    Ok((xs, fs))
+}
+
+/// One member's a_i and e_i cut into the owners' slices, back to back in `send`: the block
+/// for rank s is a[slice s] followed by e[slice s].
+fn slice_blocks(
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    setup: &EnkfLikeSetup,
+    (x, f): (&[f64], &[f64]),
+    send: &mut Vec<f64>,
+    counts: &mut [usize],
+) -> Result<(), crate::da::image::ImageError> {
+    let total = plan.curvelet().layout().total;
+    let p = counts.len();
+    send.resize(2 * total, 0.0);
+    let a = setup.anomaly_coefficients(plan, x, ws)?;
+    for (s, count) in counts.iter_mut().enumerate() {
+        let sl = slice_of(total, s, p);
+        *count = 2 * sl.len();
+        send[2 * sl.start..2 * sl.start + sl.len()].copy_from_slice(&a[sl]);
+    }
+    let e = setup.perturbation_coefficients(plan, f, ws)?;
+    for s in 0..p {
+        let sl = slice_of(total, s, p);
+        send[2 * sl.start + sl.len()..2 * sl.end].copy_from_slice(&e[sl]);
+    }
+    Ok(())
+}
+
+/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order. Collective.
+fn slice_sums(
+    comm: &dyn Communicator,
+    plan: &ImagePlan,
+    ws: &mut Workspace,
+    setup: &EnkfLikeSetup,
+    (mine, perturbed): (&[&[f64]], &[&[f64]]),
+    n: usize,
+) -> Result<(Vec<f64>, Vec<f64>), CycleError> {
+    let (p, me) = (comm.size(), comm.rank());
+    let total = plan.curvelet().layout().total;
+    let own = slice_of(total, me, p);
+    let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
+    // Buffers reused by every round: one member's slices out, P members' slices in.
+    let (mut send, mut counts, mut recv) = (Vec::new(), vec![0; p], Vec::new());
+    for j in 0..n.div_ceil(p) {
+        send.clear();
+        counts.fill(0);
+        let filled = match (mine.get(j), perturbed.get(j)) {
+            (Some(&x), Some(&f)) => slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts),
+            _ => Ok(()),
+        };
+        agree(comm, filled.map_err(image_err("EnKF-like gain")))?;
+        let got = comm
+            .alltoallv_flat_f64(&send, &counts, &mut recv)
+            .map_err(|e| CycleError::Invalid(format!("image analysis: coefficient slices: {e}")))?;
+        // Within a round, rank order is member order (member j·P + rank).
+        let mut at = 0;
+        for len in got {
+            if len > 0 {
+                let (a, e) = recv[at..at + len].split_at(own.len());
+                accumulate_squares(&mut b, a);
+                accumulate_squares(&mut r, e);
+            }
+            at += len;
+        }
+    }
+    Ok((b, r))
+}
