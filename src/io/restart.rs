@@ -347,6 +347,25 @@ impl Header {
         }
     }
 
+    /// The restart made of this header, `cell_ids` and the fields of both groups.
+    pub(super) fn into_data(
+        self,
+        cell_ids: Vec<u64>,
+        groups: [Vec<RestartField>; 2],
+    ) -> RestartData {
+        let [model_fields, perturbation_fields] = groups;
+        RestartData {
+            valid_time: self.valid_time,
+            config_fingerprint: self.fingerprint,
+            model_name: self.model_name,
+            n_members: self.n_members,
+            cell_ids,
+            model_fields,
+            perturbation_fields,
+            attributes: self.attributes,
+        }
+    }
+
     pub(super) fn info(&self, path: &Path) -> RestartInfo {
         RestartInfo {
             path: path.to_path_buf(),
@@ -566,7 +585,7 @@ pub(super) fn checksum_error(path: &Path, stored: &str, computed: String) -> IoE
 
 /// Read a whole restart file, checking its structure and its SHA-256 checksum.
 pub fn read_restart(path: &Path) -> Result<RestartData, IoError> {
-    let (file, h) = open(path)?;
+    let (file, mut h) = open(path)?;
     let mut groups: [Vec<RestartField>; 2] = [Vec::new(), Vec::new()];
     for (gi, g) in GROUPS.iter().enumerate() {
         for (name, per_cell) in &h.fields[gi] {
@@ -582,18 +601,9 @@ pub fn read_restart(path: &Path) -> Result<RestartData, IoError> {
     if h.version >= 2 {
         verify_data_v2(path, &h, &groups)?;
     }
-    let (version, checksum) = (h.version, h.checksum);
-    let [model_fields, perturbation_fields] = groups;
-    let d = RestartData {
-        valid_time: h.valid_time,
-        config_fingerprint: h.fingerprint,
-        model_name: h.model_name,
-        n_members: h.n_members,
-        cell_ids: h.cell_ids,
-        model_fields,
-        perturbation_fields,
-        attributes: h.attributes,
-    };
+    let (version, checksum) = (h.version, h.checksum.clone());
+    let ids = std::mem::take(&mut h.cell_ids);
+    let d = h.into_data(ids, groups);
     if version >= 2 {
         return Ok(d);
     }
@@ -713,17 +723,7 @@ pub fn read_restart_cells(path: &Path, cell_ids: &[u64]) -> Result<RestartData, 
         }
     }
     drop(file);
-    let [model_fields, perturbation_fields] = groups;
-    Ok(RestartData {
-        valid_time: h.valid_time,
-        config_fingerprint: h.fingerprint,
-        model_name: h.model_name,
-        n_members: h.n_members,
-        cell_ids: cell_ids.to_vec(),
-        model_fields,
-        perturbation_fields,
-        attributes: h.attributes,
-    })
+    Ok(h.into_data(cell_ids.to_vec(), groups))
 }
 
 /// Read only the header of a restart file (no checksum verification).

@@ -228,16 +228,6 @@ pub(super) fn read_restart_cells_v2(
             })
             .collect()
     };
-    let model_fields = take(&h.fields[0]);
-    let perturbation_fields = take(&h.fields[1]);
-    Ok(RestartData {
-        valid_time: h.valid_time,
-        config_fingerprint: h.fingerprint,
-        model_name: h.model_name,
-        n_members: h.n_members,
-        cell_ids: cell_ids.to_vec(),
-        model_fields,
-        perturbation_fields,
-        attributes: h.attributes,
-    })
+    let groups = [take(&h.fields[0]), take(&h.fields[1])];
+    Ok(h.into_data(cell_ids.to_vec(), groups))
 }
