@@ -103,6 +103,11 @@ pub const GROUPS: &[GroupSpec] = &[
     },
 ];
 
+/// Groups of the run namelist that other commands read (they are typed there, not here),
+/// with the command that reads each: a group in neither list is a misspelling.
+pub const OTHER_GROUPS: &[(&str, &str)] =
+    &[("synth", "landcycle synth"), ("osse", "landcycle osse")];
+
 use DefaultValue::{Required, Unset, Value};
 
 const fn k(

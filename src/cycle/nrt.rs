@@ -18,7 +18,7 @@
 //! recovers from exactly as from a kill. Commit order of a cycle: history and diagnostics →
 //! restart → cycle.json complete → state.json (the restart stage's commit hook).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -51,6 +51,8 @@ pub struct NrtOptions {
     /// Run past the backlog and attempt limits (an operator's decision).
     pub force: bool,
     pub sync_output: bool,
+    /// Set by a stop signal; checked before every cycle.
+    pub stop: super::stop::StopFlag,
 }
 
 /// How an invocation ended; [`NrtOutcome::exit_code`] is what cron sees.
@@ -65,6 +67,9 @@ pub enum NrtOutcome {
     OperatorNeeded,
     /// Another invocation holds the run directory: exit 75 (EX_TEMPFAIL).
     Locked,
+    /// Stopped by SIGTERM/SIGINT before a cycle started, everything before committed:
+    /// exit 128 + the signal (143, 130), chosen by the command.
+    Stopped,
 }
 
 impl NrtOutcome {
@@ -74,6 +79,7 @@ impl NrtOutcome {
             NrtOutcome::CycleFailed => 10,
             NrtOutcome::OperatorNeeded => 11,
             NrtOutcome::Locked => 75,
+            NrtOutcome::Stopped => 143,
         }
     }
 }
@@ -268,31 +274,6 @@ fn attempts_exhausted(
     }))
 }
 
-/// Remove temporary files of a crashed write (`.<name>.tmp.<pid>.<n>`) in the run
-/// directory and its cycle directories; returns how many.
-pub fn remove_temp_files(rundir: &RunDir) -> usize {
-    fn sweep(dir: &Path, depth: usize, n: &mut usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() && depth > 0 && !name.starts_with("trash") {
-                sweep(&p, depth - 1, n);
-            } else if name.starts_with('.') && name.contains(".tmp") && p.is_file() {
-                match std::fs::remove_file(&p) {
-                    Ok(()) => *n += 1,
-                    Err(e) => tracing::warn!("could not remove {}: {e}", p.display()),
-                }
-            }
-        }
-    }
-    let mut n = 0;
-    sweep(&rundir.root, 2, &mut n);
-    n
-}
-
 /// The newest cycle whose record says complete and whose restart verifies, with that
 /// restart; `state.json` is rewritten to match it when a crash left it behind.
 fn recover(
@@ -300,7 +281,7 @@ fn recover(
     rundir: &RunDir,
     now: &str,
 ) -> Result<Option<(NaiveDateTime, PathBuf)>, CycleError> {
-    let removed = remove_temp_files(rundir);
+    let removed = rundir.remove_temp_files();
     if removed > 0 {
         tracing::info!("removed {removed} temporary file(s) of an interrupted write");
         append_event(
@@ -496,6 +477,11 @@ fn run_cycles<M: BuildModel>(
             cycles_run: done,
             message,
         }),
+        Err(e @ CycleError::Stopped { .. }) => Ok(NrtReport {
+            outcome: NrtOutcome::Stopped,
+            cycles_run: done,
+            message: e.to_string(),
+        }),
         Err(e) => {
             let msg = e.to_string();
             if comm.rank() == 0 {
@@ -557,6 +543,12 @@ fn run_planned<M: BuildModel>(
                 cycle_label(c.end)
             );
             break;
+        }
+        if opts.stop.agreed(comm) {
+            runner.finish()?;
+            let signal = opts.stop.requested().unwrap_or(15);
+            let last = done.last().cloned();
+            return Err(CycleError::Stopped { signal, last });
         }
         starting(c.end);
         let r = (comm.rank() == 0)
