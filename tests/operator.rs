@@ -228,7 +228,7 @@ fn sigterm_stops_at_a_safe_point_and_resume_gives_the_same_bytes() {
     let reference = dir.path().join("ref");
     run_ok(&nml, 0, &reference, &[]);
     let rd = dir.path().join("run");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("run")
         .arg(&nml)
         .arg("--rundir")

@@ -145,6 +145,8 @@ fn file_size_limit() -> Option<u64> {
 }
 
 /// Bytes available to unprivileged users on the file system holding `dir`.
+// The field types differ between platforms (u64 on x86_64 Linux, u32 elsewhere).
+#[allow(clippy::useless_conversion)]
 pub fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
