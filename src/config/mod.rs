@@ -502,6 +502,12 @@ pub struct NrtConfig {
     pub max_run_minutes: u32,
     /// Failed attempts of one cycle before `nrt` stops for an operator.
     pub max_attempts: u32,
+    /// Back-off of the first retry of a transiently failed cycle (doubling per failure).
+    pub retry_base_minutes: u32,
+    /// Longest back-off between attempts.
+    pub retry_max_minutes: u32,
+    /// Command receiving the status JSON on a change to WARNING or CRITICAL.
+    pub alert_command: Option<String>,
 }
 
 /// `&restart`.

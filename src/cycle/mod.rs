@@ -16,6 +16,7 @@
 //! outputs and restarts are gathered and ordered by global id on the root rank. Errors are
 //! agreed on collectively before every collective call, so a failing rank stops all ranks.
 
+pub mod alert;
 pub mod analysis_1d;
 pub mod analysis_diag;
 pub mod cycle_record;
@@ -36,6 +37,7 @@ pub mod nrt_status;
 pub mod obs_window;
 pub mod perturber;
 pub mod restart_output;
+pub mod retry;
 pub mod rundir;
 pub mod schedule;
 pub mod select;

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cycle_record::{append_event, read_json, CycleRecord, CycleStatus};
 use super::error::CycleError;
@@ -16,7 +16,7 @@ use crate::io::restart::verify_restart;
 use crate::time::{cycle_label, parse_cycle_label};
 
 /// Monitoring level; the exit code of `landcycle status` is its number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Ok = 0,
