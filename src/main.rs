@@ -138,9 +138,10 @@ fn main() -> std::process::ExitCode {
             Ok(())
         }
     };
+    // Exit codes by the kind of error (commands::exit, docs/operations.md).
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => report_error(&e, 1),
+        Err(e) => report_error(&e, landcycle::commands::exit::code_of(&e)),
     }
 }
 

@@ -547,6 +547,8 @@ fn demo_namelist_loads_and_check_prints_it() {
     std::fs::write(&bad, MINIMAL.replace("start", "strat")).unwrap();
     let e = landcycle::commands::check::run(&landcycle::commands::check::Args {
         namelist: bad.clone(),
+        ranks: 1,
+        memory_per_rank_mib: None,
     })
     .unwrap_err();
     let m = format!("{e:#}");

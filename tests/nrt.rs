@@ -239,22 +239,46 @@ fn status_exit_codes_and_the_backlog_limit() {
 }
 
 #[test]
-fn a_failing_cycle_is_retried_then_stops_for_an_operator() {
+fn a_failing_cycle_is_retried_with_back_off_then_stops_for_an_operator() {
     let _io = io_lock();
     let dir = tempfile::tempdir().unwrap();
-    let nml = case(dir.path(), "max_attempts = 2");
+    let alerts = dir.path().join("alerts.jsonl");
+    let cmd = format!(
+        "max_attempts = 2\nalert_command = 'tr -d \"\\\\n\" >> {}; echo >> {}'",
+        alerts.display(),
+        alerts.display()
+    );
+    let nml = case(dir.path(), &cmd);
     let rd = dir.path().join("nrt");
     let forcing = dir.path().join("case/forcing/forcing_2020060109.nc");
     let good = std::fs::read(&forcing).unwrap();
     std::fs::write(&forcing, b"not a netCDF file").unwrap();
-    let now = "2020-06-01T15:00:00";
-    let (code, err) = nrt(&nml, &rd, now, &[]);
+    // Cycle 06 completes, 12 fails (transient: an unreadable input): retry after 10 min.
+    let (code, err) = nrt(&nml, &rd, "2020-06-01T15:00:00", &[]);
     assert_eq!(code, 10, "{err}");
     assert_eq!(cycles_run(&rd), ["2020060106"]);
-    let (code, text) = status(&rd, now);
+    let (code, text) = status(&rd, "2020-06-01T15:00:00");
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("forcing_2020060109.nc"), "{text}");
-    assert_eq!(nrt(&nml, &rd, now, &[]).0, 10);
+    // The failed attempt's directory is kept; the retry keeps the frozen manifest.
+    assert!(rd.join("2020060112.failed-1/cycle.json").is_file());
+    assert!(rd.join("2020060112/obs_manifest.json").is_file());
+    // Within the back-off nothing runs (still exit 10, no new failure).
+    let (code, err) = nrt(&nml, &rd, "2020-06-01T15:05:00", &[]);
+    assert_eq!(code, 10, "{err}");
+    assert!(
+        err.contains("next attempt after 2020-06-01T15:10:00Z"),
+        "{err}"
+    );
+    // After it, the second failure; its back-off doubles (20 min), then max_attempts stops.
+    assert_eq!(nrt(&nml, &rd, "2020-06-01T15:10:00", &[]).0, 10);
+    let rec = std::fs::read_to_string(rd.join("2020060112/cycle.json")).unwrap();
+    assert!(
+        rec.contains("\"next_attempt_after\": \"2020-06-01T15:30:00\""),
+        "{rec}"
+    );
+    assert!(rd.join("2020060112.failed-2").is_dir());
+    let now = "2020-06-01T15:40:00";
     let (code, err) = nrt(&nml, &rd, now, &[]);
     assert_eq!(code, 11, "two failures = nrt:max_attempts: {err}");
     let (code, text) = status(&rd, now);
@@ -274,6 +298,38 @@ fn a_failing_cycle_is_retried_then_stops_for_an_operator() {
         "{rec}"
     );
     assert_eq!(status(&rd, now).0, 0);
+    // One alert per change to WARNING or CRITICAL, with the status JSON.
+    let sent = std::fs::read_to_string(&alerts).unwrap();
+    let levels: Vec<String> = sent
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["level"].to_string())
+        .collect();
+    assert_eq!(levels, ["\"WARNING\"", "\"CRITICAL\""], "{sent}");
+}
+
+#[test]
+fn a_permanent_failure_is_not_retried() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "");
+    let rd = dir.path().join("nrt");
+    nrt_ok(&nml, &rd, "2020-06-01T09:00:00");
+    // Another configuration (a changed fingerprint key) cannot use this directory's restart.
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let other = dir.path().join("other.nml");
+    std::fs::write(&other, text.replacen("seed = 7", "seed = 8", 1)).unwrap();
+    let (code, err) = nrt(&other, &rd, "2020-06-01T15:00:00", &[]);
+    assert_eq!(code, 11, "{err}");
+    let rec = std::fs::read_to_string(rd.join("2020060112/cycle.json")).unwrap();
+    assert!(rec.contains("\"permanent\": true"), "{rec}");
+    let (code, err) = nrt(&other, &rd, "2020-06-01T16:00:00", &[]);
+    assert_eq!(code, 11, "{err}");
+    assert!(err.contains("permanent error"), "{err}");
+    assert_eq!(status(&rd, "2020-06-01T16:00:00").0, 2);
+    // The right namelist, forced once, goes on.
+    let (code, err) = nrt(&nml, &rd, "2020-06-01T16:00:00", &["--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cycles_run(&rd), ["2020060112"]);
 }
 
 #[test]

@@ -117,7 +117,12 @@ pub fn run_driver(args: &DriverArgs) -> anyhow::Result<()> {
     for _ in 0..args.repeats.max(1) {
         let t = Instant::now();
         let c = cpu();
-        summary = Some(driver::run(&cfg, &SingleProcess, &RunOptions::default())?);
+        // Repeats rerun the same windows into the same directory on purpose.
+        let opts = RunOptions {
+            existing: driver::ExistingCycles::Overwrite,
+            ..RunOptions::default()
+        };
+        summary = Some(driver::run(&cfg, &SingleProcess, &opts)?);
         driver_runs.push(t.elapsed().as_secs_f64());
         driver_cpu.push(cpu() - c);
         let mut states = cold.clone();

@@ -7,6 +7,7 @@ pub mod bench_image;
 pub mod check;
 pub mod climatology;
 pub mod curvelet;
+pub mod exit;
 pub mod image;
 pub mod nrt;
 pub mod obs;

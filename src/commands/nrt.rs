@@ -92,7 +92,9 @@ pub fn run_nrt(args: &NrtArgs) -> anyhow::Result<u8> {
         now: clock(args.now.as_deref())?,
         force: args.force,
         sync_output: args.sync_output,
+        stop: super::exit::stop_on_signals()?,
     };
+    let stop = opts.stop.clone();
     let report = match driver::nrt(&cfg, comm.as_ref(), &opts) {
         Ok(r) => r,
         Err(CycleError::PeerFailed) if comm.rank() != 0 => {
@@ -112,7 +114,10 @@ pub fn run_nrt(args: &NrtArgs) -> anyhow::Result<u8> {
             _ => eprintln!("landcycle nrt: {:?}: {ran}. {msg}", report.outcome),
         }
     }
-    Ok(report.outcome.exit_code())
+    Ok(match (report.outcome, stop.requested()) {
+        (NrtOutcome::Stopped, Some(sig)) => 128u8.saturating_add(sig as u8),
+        (o, _) => o.exit_code(),
+    })
 }
 
 /// `landcycle status`: the level as exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).

@@ -114,6 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 resume: false,
                 progress: !a.no_progress && std::io::stderr().is_terminal(),
                 sync_output: false,
+                ..RunOptions::default()
             };
             let summary = match run_truth(&cfg, &osse, comm.as_ref(), &opts) {
                 Ok(s) => s,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::cycle::{self as driver, CycleError, RunOptions};
+use crate::cycle::{self as driver, CycleError, ExistingCycles, RunOptions};
 use crate::parallel::{Communicator, MpiComm, SingleProcess};
 
 #[derive(Debug, clap::Args)]
@@ -22,6 +22,10 @@ pub struct Args {
     /// Continue from the latest complete restart in the run directory.
     #[arg(long)]
     pub resume: bool,
+    /// Start afresh in a run directory that holds cycles: move them (and state.json) into
+    /// <rundir>/trash/<time>-force/ first (never deleted).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -51,6 +55,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         resume: args.resume,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         sync_output: args.sync_output,
+        existing: if args.force {
+            ExistingCycles::MoveAside
+        } else {
+            ExistingCycles::Refuse
+        },
+        stop: super::exit::stop_on_signals()?,
     };
     let t = std::time::Instant::now();
     let summary = match driver::run(&cfg, comm.as_ref(), &opts) {

@@ -8,6 +8,7 @@
 
 mod image;
 pub mod namelist;
+pub mod precheck;
 pub mod schema;
 
 pub use image::{
@@ -36,7 +37,10 @@ pub enum ConfigError {
         key: String,
         msg: String,
     },
-    #[error("{loc}: unknown namelist group `&{group}` (did you mean `&{suggestion}`?)")]
+    #[error(
+        "{loc}: unknown namelist group `&{group}`: no command reads it (did you mean \
+         `&{suggestion}`?)"
+    )]
     UnknownGroup {
         loc: Box<Location>,
         group: String,
@@ -498,6 +502,12 @@ pub struct NrtConfig {
     pub max_run_minutes: u32,
     /// Failed attempts of one cycle before `nrt` stops for an operator.
     pub max_attempts: u32,
+    /// Back-off of the first retry of a transiently failed cycle (doubling per failure).
+    pub retry_base_minutes: u32,
+    /// Longest back-off between attempts.
+    pub retry_max_minutes: u32,
+    /// Command receiving the status JSON on a change to WARNING or CRITICAL.
+    pub alert_command: Option<String>,
 }
 
 /// `&restart`.
@@ -535,18 +545,19 @@ pub struct Config {
 impl Config {
     /// Read, parse, fill defaults, resolve paths and validate a namelist file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NamelistError::Io {
+        let bytes = std::fs::read(path).map_err(|source| NamelistError::Io {
             file: path.to_path_buf(),
             source,
         })?;
-        Config::from_text(&text, path)
+        Config::from_text(&precheck::decode(bytes, path)?, path)
     }
 
     /// As [`Config::load`] for text already read from `path` (relative paths resolve
     /// against `path`'s directory).
     pub fn from_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let nl = namelist::parse_str(text, path)?;
-        check_group_names(&nl)?;
+        precheck::check_group_names(&nl)?;
+        precheck::check_array_holes(&nl)?;
         let base = resolve(&base_dir(path), Path::new(""));
         let l = Loader { nl: &nl };
         let mut run: RunConfig = l.group("run")?;
@@ -750,25 +761,6 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// A group name that is not ours but close to one of ours is a typo; other unknown groups
-/// belong to other commands (e.g. `&synth`).
-fn check_group_names(nl: &Namelist) -> Result<(), ConfigError> {
-    let ours: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
-    for g in &nl.groups {
-        if ours.contains(&g.name.as_str()) {
-            continue;
-        }
-        if let Some(s) = namelist::closest(&g.name, &ours) {
-            return Err(ConfigError::UnknownGroup {
-                loc: Box::new(nl.location(g.pos)),
-                group: g.name.clone(),
-                suggestion: s,
-            });
-        }
-    }
-    Ok(())
 }
 
 struct Loader<'a> {
@@ -1007,6 +999,17 @@ impl Loader<'_> {
         let f = &c.forcing;
         if f.interval_hours == 0 {
             return Err(self.err("forcing", "interval_hours", "must be positive".into()));
+        }
+        if 24 % f.interval_hours != 0 {
+            // The data atmosphere reads files at multiples of the interval since midnight.
+            return Err(self.err(
+                "forcing",
+                "interval_hours",
+                format!(
+                    "{} h does not divide a day (use 1, 2, 3, 4, 6, 8, 12 or 24)",
+                    f.interval_hours
+                ),
+            ));
         }
         if f.file_template.trim().is_empty() {
             return Err(self.err("forcing", "file_template", "is empty".into()));

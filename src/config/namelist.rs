@@ -183,11 +183,11 @@ pub struct Namelist {
 
 /// Read and parse a namelist file.
 pub fn read_file(path: &Path) -> Result<Namelist, NamelistError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NamelistError::Io {
+    let bytes = std::fs::read(path).map_err(|source| NamelistError::Io {
         file: path.to_path_buf(),
         source,
     })?;
-    parse_str(&text, path)
+    parse_str(&super::precheck::decode(bytes, path)?, path)
 }
 
 /// Parse namelist text; `file` is used only in error messages.

@@ -103,6 +103,11 @@ pub const GROUPS: &[GroupSpec] = &[
     },
 ];
 
+/// Groups of the run namelist that other commands read (they are typed there, not here),
+/// with the command that reads each: a group in neither list is a misspelling.
+pub const OTHER_GROUPS: &[(&str, &str)] =
+    &[("synth", "landcycle synth"), ("osse", "landcycle osse")];
+
 use DefaultValue::{Required, Unset, Value};
 
 const fn k(
@@ -447,6 +452,17 @@ pub const SCHEMA: &[KeySpec] = &[
     k("nrt", "max_attempts", "integer", "", Value("3"),
       "Failed attempts of one cycle before `landcycle nrt` stops for an operator (--force \
        tries again). An attempt interrupted by a kill does not count as failed.", false),
+    k("nrt", "retry_base_minutes", "integer", "min", Value("10"),
+      "After the n-th failure of a cycle with a transient error (I/O, a missing or unreadable \
+       input), the next attempt waits retry_base_minutes * 2^(n-1), at most \
+       retry_max_minutes. Permanent errors (configuration fingerprint, corrupt static file, \
+       a model failure) are not retried: `landcycle nrt` stops for an operator at once.", false),
+    k("nrt", "retry_max_minutes", "integer", "min", Value("120"),
+      "Longest wait between two attempts of a failed cycle.", false),
+    k("nrt", "alert_command", "string", "", Unset("no alert command"),
+      "Shell command (run with `sh -c`) that receives the status JSON of `landcycle status \
+       --json` on stdin whenever the status level changes to WARNING or CRITICAL after an \
+       invocation. Its failure is logged, never fatal; it is killed after 60 s.", false),
 ];
 
 /// The schema entry of `group`/`key` (lower case).

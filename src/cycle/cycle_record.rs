@@ -49,6 +49,15 @@ pub struct CycleRecord {
     pub error: Option<String>,
     /// Wall-clock (or `--now`) time of the last change, ISO 8601.
     pub updated: String,
+    /// The last failure was permanent (not retried without an operator's `--force`).
+    #[serde(default)]
+    pub permanent: bool,
+    /// No new attempt before this time (back-off after a transient failure).
+    #[serde(default)]
+    pub next_attempt_after: Option<NaiveDateTime>,
+    /// Directories of failed attempts kept for forensics (`<cycle>.failed-<n>`).
+    #[serde(default)]
+    pub failed_attempt_dirs: Vec<String>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
@@ -108,6 +117,9 @@ impl CycleRecord {
             obs_manifest_sha256: None,
             error: None,
             updated: now.to_string(),
+            permanent: false,
+            next_attempt_after: None,
+            failed_attempt_dirs: Vec::new(),
         }
     }
 

@@ -39,6 +39,25 @@ pub enum CycleError {
     PeerFailed,
     #[error("{0}")]
     Assim(#[from] Box<AssimError>),
+    /// A stop signal was honoured at a safe point: every file of the cycles before is
+    /// committed.
+    #[error(
+        "stopped by {} at a safe point{}: every completed cycle is committed; \
+         continue with `landcycle run --resume` (or the next `landcycle nrt`)",
+        super::stop::signal_name(*signal),
+        last.as_ref().map(|c| format!(" after cycle {c}")).unwrap_or_default()
+    )]
+    Stopped { signal: i32, last: Option<String> },
+    /// `landcycle run` without `--resume` or `--force` on a directory that holds cycles.
+    #[error(
+        "run directory {} already holds cycles ({}): a fresh run would overwrite them; \
+         use --resume to continue them or --force to move them aside (into {}/trash/)",
+        rundir.display(), cycles, rundir.display()
+    )]
+    ExistingCycles {
+        rundir: std::path::PathBuf,
+        cycles: String,
+    },
 }
 
 impl From<AssimError> for CycleError {

@@ -183,11 +183,8 @@ fn read_initial_restart<M: LandModel>(
         verify_restart(path)
             .map_err(CycleError::from)
             .and_then(|info| {
-                Ok(check_fingerprint(
-                    path,
-                    &info.config_fingerprint,
-                    fingerprint,
-                )?)
+                check_fingerprint(path, &info.config_fingerprint, fingerprint)?;
+                check_restart_shape(inp, &info)
             })
     } else {
         Ok(())
@@ -203,6 +200,31 @@ fn read_initial_restart<M: LandModel>(
         forcing: perturbation_state(inp, path, &d, inp.fgen, "forcing")?,
         soil_moisture: perturbation_state(inp, path, &d, inp.sgen, "soil_moisture")?,
     })
+}
+
+/// The restart holds at least as many land cells as this run and its ensemble size (else both shapes are
+/// printed: a static file of another domain otherwise shows only as a missing cell id).
+fn check_restart_shape<M: LandModel>(
+    inp: &InitialInputs<M>,
+    info: &crate::io::RestartInfo,
+) -> Result<(), CycleError> {
+    let n_land = inp.grid.n_land();
+    let members = inp.cfg.run.ensemble_size as usize;
+    // More cells than needed may be a larger domain holding this one: read_restart_cells
+    // then finds each cell by its global id.
+    if info.n_cells >= n_land && info.n_members == members {
+        return Ok(());
+    }
+    Err(CycleError::Invalid(format!(
+        "restart {} does not fit this run: it holds {} land cells x {} members, the domain of \
+         {} ({} x {} grid) has {n_land} land cells and run:ensemble_size is {members}",
+        info.path.display(),
+        info.n_cells,
+        info.n_members,
+        inp.cfg.domain.static_file.display(),
+        inp.grid.ny(),
+        inp.grid.nx()
+    )))
 }
 
 /// The restart was written by this model with this ensemble size.

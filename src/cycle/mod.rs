@@ -16,11 +16,13 @@
 //! outputs and restarts are gathered and ordered by global id on the root rank. Errors are
 //! agreed on collectively before every collective call, so a failing rank stops all ranks.
 
+pub mod alert;
 pub mod analysis_1d;
 pub mod analysis_diag;
 pub mod cycle_record;
 pub mod ensemble;
 pub mod error;
+pub mod footprint;
 pub mod forcing_stage;
 pub mod history_output;
 pub mod history_vars;
@@ -37,10 +39,12 @@ pub mod obs_window;
 pub mod perturber;
 mod restart_io;
 pub mod restart_output;
+pub mod retry;
 pub mod rundir;
 pub mod schedule;
 pub mod select;
 pub mod setup;
+pub mod stop;
 pub mod timing;
 pub mod window;
 
@@ -73,6 +77,72 @@ pub struct RunOptions {
     pub progress: bool,
     /// Write output files on the main thread instead of the background writer.
     pub sync_output: bool,
+    /// What a run without `resume` does with cycles already in the run directory.
+    pub existing: ExistingCycles,
+    /// Set by a stop signal; checked before every window.
+    pub stop: stop::StopFlag,
+}
+
+/// What a fresh run (without `--resume`) does with cycles already in its run directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExistingCycles {
+    /// Refuse to start (`landcycle run` without `--force`): they might be another
+    /// configuration's, and a later `--resume` would mix the two.
+    #[default]
+    Refuse,
+    /// Move them and the run's records into `trash/<time>-force/` (`--force`), never deleting.
+    MoveAside,
+    /// Write over them (the OSSE nature run, which is regenerated as a whole by design).
+    Overwrite,
+}
+
+/// Rank 0, under the lock: remove temporary files of a crash, then apply `policy` to the
+/// cycles already in the run directory (a resumed run keeps them).
+fn prepare_rundir(rundir: &RunDir, resume: bool, policy: ExistingCycles) -> Result<(), CycleError> {
+    let removed = rundir.remove_temp_files();
+    if removed > 0 {
+        tracing::info!("removed {removed} temporary file(s) of an interrupted write");
+    }
+    // Cycle directories a failed start left without any result are not worth protecting.
+    let cycles: Vec<NaiveDateTime> = rundir
+        .cycles()
+        .into_iter()
+        .filter(|c| rundir.holds_results(*c))
+        .collect();
+    if resume || cycles.is_empty() {
+        return Ok(());
+    }
+    match policy {
+        ExistingCycles::Overwrite => Ok(()),
+        ExistingCycles::Refuse => Err(CycleError::ExistingCycles {
+            rundir: rundir.root.clone(),
+            cycles: describe_cycles(&cycles),
+        }),
+        ExistingCycles::MoveAside => {
+            let tag = format!("{}-force", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
+            let (trash, moved) = rundir.move_all_aside(&tag)?;
+            tracing::warn!(
+                "--force: moved {} cycle(s) and the run records to {}",
+                moved.len(),
+                trash.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// "2020060106 … 2020060200, 4 cycles".
+fn describe_cycles(c: &[NaiveDateTime]) -> String {
+    match c {
+        [one] => crate::time::cycle_label(*one),
+        [first, .., last] => format!(
+            "{} … {}, {} cycles",
+            crate::time::cycle_label(*first),
+            crate::time::cycle_label(*last),
+            c.len()
+        ),
+        [] => "none".into(),
+    }
 }
 
 /// Wall-clock time per stage (maximum over ranks) and what was done.
@@ -99,8 +169,14 @@ pub(crate) fn run_model<M: BuildModel>(
             .unwrap_or_else(|| cfg.run.rundir.clone()),
     );
     // The root rank holds the run lock for the whole run.
-    let lock = (comm.rank() == 0).then(|| rundir.lock()).transpose();
-    let _lock = agree(comm, lock.map_err(CycleError::from))?;
+    let lock = (comm.rank() == 0)
+        .then(|| {
+            let l = rundir.lock()?;
+            prepare_rundir(&rundir, opts.resume, opts.existing)?;
+            Ok(l)
+        })
+        .transpose();
+    let _lock = agree(comm, lock)?;
     let setup = SetupOptions {
         resume: opts.resume,
         sync_output: opts.sync_output,
@@ -113,7 +189,9 @@ pub(crate) fn run_model<M: BuildModel>(
     }
     let progress =
         (comm.rank() == 0 && opts.progress && !todo.is_empty()).then(|| progress_bar(todo.len()));
-    runner.run_windows(&todo, |w| {
+    let mut ran = 0;
+    runner.run_windows_until(&todo, &opts.stop, |w| {
+        ran += 1;
         if let Some(pb) = &progress {
             pb.set_message(w.label());
             pb.inc(1);
@@ -123,8 +201,13 @@ pub(crate) fn run_model<M: BuildModel>(
         pb.finish();
     }
     let mut summary = runner.finish()?;
-    summary.windows_run = todo.len();
-    summary.last_cycle = todo.last().map(|w| w.end);
+    summary.windows_run = ran;
+    summary.last_cycle = todo.get(ran.wrapping_sub(1)).map(|w| w.end);
+    if ran < todo.len() {
+        let signal = opts.stop.requested().unwrap_or(15);
+        let last = summary.last_cycle.map(crate::time::cycle_label);
+        return Err(CycleError::Stopped { signal, last });
+    }
     Ok(summary)
 }
 
@@ -144,10 +227,27 @@ impl<M: crate::lsm::LandModel> WindowRunner<'_, M> {
     pub fn run_windows(
         &mut self,
         todo: &[Window],
+        done: impl FnMut(&Window),
+    ) -> Result<(), CycleError> {
+        self.run_windows_until(todo, &stop::StopFlag::default(), done)
+    }
+
+    /// As [`WindowRunner::run_windows`], but no window starts once a rank was asked to
+    /// stop (`stop`, agreed by all ranks); the caller counts the windows `done` saw.
+    pub fn run_windows_until(
+        &mut self,
+        todo: &[Window],
+        stop: &stop::StopFlag,
         mut done: impl FnMut(&Window),
     ) -> Result<(), CycleError> {
         self.set_horizon(todo.last().map_or(self.start(), |w| w.end));
         for w in todo {
+            if stop.agreed(self.comm) {
+                if self.comm.rank() == 0 {
+                    tracing::warn!("stop requested: not starting cycle {}", w.label());
+                }
+                return Ok(());
+            }
             let t = std::time::Instant::now();
             self.run_window(w)?;
             if self.comm.rank() == 0 {

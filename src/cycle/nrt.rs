@@ -18,7 +18,7 @@
 //! recovers from exactly as from a kill. Commit order of a cycle: history and diagnostics →
 //! restart → cycle.json complete → state.json (the restart stage's commit hook).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -31,6 +31,7 @@ use super::cycle_record::{
 use super::error::{agree, CycleError};
 use super::obs_window::FrozenObsFiles;
 use super::restart_output::CycleCommit;
+use super::retry;
 use super::rundir::{RunDir, RunDirError, RunState};
 use super::schedule::{self, Blocked, Plan, ScheduleSettings};
 use super::setup::SetupOptions;
@@ -51,6 +52,8 @@ pub struct NrtOptions {
     /// Run past the backlog and attempt limits (an operator's decision).
     pub force: bool,
     pub sync_output: bool,
+    /// Set by a stop signal; checked before every cycle.
+    pub stop: super::stop::StopFlag,
 }
 
 /// How an invocation ended; [`NrtOutcome::exit_code`] is what cron sees.
@@ -65,6 +68,9 @@ pub enum NrtOutcome {
     OperatorNeeded,
     /// Another invocation holds the run directory: exit 75 (EX_TEMPFAIL).
     Locked,
+    /// Stopped by SIGTERM/SIGINT before a cycle started, everything before committed:
+    /// exit 128 + the signal (143, 130), chosen by the command.
+    Stopped,
 }
 
 impl NrtOutcome {
@@ -74,6 +80,7 @@ impl NrtOutcome {
             NrtOutcome::CycleFailed => 10,
             NrtOutcome::OperatorNeeded => 11,
             NrtOutcome::Locked => 75,
+            NrtOutcome::Stopped => 143,
         }
     }
 }
@@ -125,6 +132,9 @@ pub struct NrtStatusFile {
     pub blocked: Option<Blocked>,
     pub next_cycle: Option<String>,
     pub next_eligible: Option<NaiveDateTime>,
+    /// The status level after the invocation (what the alert command compares with).
+    #[serde(default)]
+    pub level: Option<super::nrt_status::Level>,
 }
 
 /// The near-real-time schedule for model `M`. Collective.
@@ -175,7 +185,8 @@ pub(crate) fn nrt_model<M: BuildModel>(
         } => run_cycles::<M>(cfg, comm, &rundir, opts, (resume_from, cycles))?,
     };
     if root && report.outcome != NrtOutcome::Locked {
-        write_status(&rundir, opts.now, &report, plan.as_ref())?;
+        let alert = cfg.nrt.alert_command.as_deref();
+        write_status(&rundir, opts.now, &report, plan.as_ref(), alert)?;
     }
     Ok(report)
 }
@@ -228,6 +239,9 @@ fn decide(
     if let Some(stop) = attempts_exhausted(cfg, rundir, &plan, opts.force)? {
         return Ok((stop, Some(plan)));
     }
+    if let Some(stop) = retry_gate(rundir, &plan, opts) {
+        return Ok((stop, Some(plan)));
+    }
     let mut cycles = Vec::new();
     for &(start, end) in &plan.windows {
         let obs = freeze_observations(cfg, rundir, Window { start, end }, &now)?;
@@ -268,29 +282,35 @@ fn attempts_exhausted(
     }))
 }
 
-/// Remove temporary files of a crashed write (`.<name>.tmp.<pid>.<n>`) in the run
-/// directory and its cycle directories; returns how many.
-pub fn remove_temp_files(rundir: &RunDir) -> usize {
-    fn sweep(dir: &Path, depth: usize, n: &mut usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() && depth > 0 && !name.starts_with("trash") {
-                sweep(&p, depth - 1, n);
-            } else if name.starts_with('.') && name.contains(".tmp") && p.is_file() {
-                match std::fs::remove_file(&p) {
-                    Ok(()) => *n += 1,
-                    Err(e) => tracing::warn!("could not remove {}: {e}", p.display()),
-                }
-            }
-        }
+/// Stop when the next cycle failed permanently (operator) or its back-off has not passed
+/// (a retry is scheduled), unless forced.
+fn retry_gate(rundir: &RunDir, plan: &Plan, opts: &NrtOptions) -> Option<Decision> {
+    let &(_, end) = plan.windows.first()?;
+    let rec = CycleRecord::load(rundir, end).ok().flatten()?;
+    if opts.force || rec.status != CycleStatus::Failed {
+        return None;
     }
-    let mut n = 0;
-    sweep(&rundir.root, 2, &mut n);
-    n
+    let last = rec.error.clone().unwrap_or_default();
+    if rec.permanent {
+        return Some(Decision::Stop {
+            outcome: NrtOutcome::OperatorNeeded,
+            message: format!(
+                "cycle {} failed with a permanent error (not retried): {last}; fix the cause \
+                 and run `landcycle nrt --force`",
+                rec.cycle
+            ),
+        });
+    }
+    let after = rec.next_attempt_after.filter(|t| *t > opts.now)?;
+    Some(Decision::Stop {
+        outcome: NrtOutcome::CycleFailed,
+        message: format!(
+            "cycle {} failed {} time(s); next attempt after {} (back-off); last error: {last}",
+            rec.cycle,
+            rec.failures,
+            stamp(after)
+        ),
+    })
 }
 
 /// The newest cycle whose record says complete and whose restart verifies, with that
@@ -300,7 +320,7 @@ fn recover(
     rundir: &RunDir,
     now: &str,
 ) -> Result<Option<(NaiveDateTime, PathBuf)>, CycleError> {
-    let removed = remove_temp_files(rundir);
+    let removed = rundir.remove_temp_files();
     if removed > 0 {
         tracing::info!("removed {removed} temporary file(s) of an interrupted write");
         append_event(
@@ -421,6 +441,8 @@ fn complete_hook(rundir: &RunDir, now: &str) -> CycleCommit {
             CycleRecord::load(&rundir, valid)?.unwrap_or_else(|| CycleRecord::new(valid, &now));
         rec.status = CycleStatus::Complete;
         rec.error = None;
+        rec.permanent = false;
+        rec.next_attempt_after = None;
         rec.updated = now.clone();
         rec.store(&rundir, valid)?;
         let fields = serde_json::json!({ "cycle": rec.cycle, "attempt": rec.attempt });
@@ -444,21 +466,41 @@ fn mark_running(rundir: &RunDir, cycle: NaiveDateTime, now: &str) -> Result<(), 
     Ok(())
 }
 
-/// Rank 0: the record of `cycle` says failed, with the error.
-fn mark_failed(rundir: &RunDir, cycle: NaiveDateTime, now: &str, error: &str) {
+/// Rank 0: the record of `cycle` says failed, with the error, whether it is permanent and
+/// when the next attempt may start; the attempt's directory is kept as
+/// `<cycle>.failed-<n>`. Returns whether the failure is permanent.
+fn mark_failed(
+    cfg: &Config,
+    rundir: &RunDir,
+    cycle: NaiveDateTime,
+    now: NaiveDateTime,
+    e: &CycleError,
+) -> bool {
+    let stamp_now = stamp(now);
     let mut rec = CycleRecord::load(rundir, cycle)
         .ok()
         .flatten()
-        .unwrap_or_else(|| CycleRecord::new(cycle, now));
+        .unwrap_or_else(|| CycleRecord::new(cycle, &stamp_now));
+    let error = e.to_string();
     rec.status = CycleStatus::Failed;
     rec.failures += 1;
-    rec.error = Some(error.to_string());
-    rec.updated = now.to_string();
+    rec.permanent = retry::is_permanent(e);
+    rec.next_attempt_after =
+        (!rec.permanent).then(|| retry::next_attempt(&cfg.nrt, now, rec.failures));
+    rec.error = Some(error.clone());
+    rec.updated = stamp_now.clone();
+    match retry::keep_failed_attempt(rundir, cycle, rec.failures) {
+        Ok(kept) => rec.failed_attempt_dirs.push(kept),
+        Err(e) => tracing::warn!("could not keep the failed attempt's directory: {e}"),
+    }
     if let Err(e) = rec.store(rundir, cycle) {
         tracing::error!("could not record the failure of cycle {}: {e}", rec.cycle);
     }
-    let f = serde_json::json!({ "cycle": rec.cycle, "attempt": rec.attempt, "error": error });
-    append_event(rundir, now, "failed", f);
+    let f = serde_json::json!({ "cycle": rec.cycle, "attempt": rec.attempt, "error": error,
+        "permanent": rec.permanent, "next_attempt_after": rec.next_attempt_after,
+        "kept": rec.failed_attempt_dirs.last() });
+    append_event(rundir, &stamp_now, "failed", f);
+    rec.permanent
 }
 
 /// Set up the runner and run the planned cycles. A failure is recorded on the cycle that
@@ -496,14 +538,24 @@ fn run_cycles<M: BuildModel>(
             cycles_run: done,
             message,
         }),
+        Err(e @ CycleError::Stopped { .. }) => Ok(NrtReport {
+            outcome: NrtOutcome::Stopped,
+            cycles_run: done,
+            message: e.to_string(),
+        }),
         Err(e) => {
             let msg = e.to_string();
+            let permanent = comm.rank() == 0 && mark_failed(cfg, rundir, current, opts.now, &e);
             if comm.rank() == 0 {
-                mark_failed(rundir, current, &stamp(opts.now), &msg);
                 tracing::error!("cycle {} failed: {msg}", cycle_label(current));
             }
+            let outcome = if permanent {
+                NrtOutcome::OperatorNeeded
+            } else {
+                NrtOutcome::CycleFailed
+            };
             Ok(NrtReport {
-                outcome: NrtOutcome::CycleFailed,
+                outcome,
                 cycles_run: done,
                 message: format!("cycle {} failed: {msg}", cycle_label(current)),
             })
@@ -558,6 +610,12 @@ fn run_planned<M: BuildModel>(
             );
             break;
         }
+        if opts.stop.agreed(comm) {
+            runner.finish()?;
+            let signal = opts.stop.requested().unwrap_or(15);
+            let last = done.last().cloned();
+            return Err(CycleError::Stopped { signal, last });
+        }
         starting(c.end);
         let r = (comm.rank() == 0)
             .then(|| mark_running(rundir, c.end, &now))
@@ -580,7 +638,10 @@ fn write_status(
     now: NaiveDateTime,
     report: &NrtReport,
     plan: Option<&Plan>,
+    alert_command: Option<&str>,
 ) -> Result<(), CycleError> {
+    let path = rundir.root.join("nrt_status.json");
+    let previous = read_json::<NrtStatusFile>(&path).ok().flatten();
     let last_complete = super::nrt_status::last_complete(rundir);
     let ran_all = plan.is_some_and(|p| p.windows.len() == report.cycles_run.len());
     let status = NrtStatusFile {
@@ -595,10 +656,18 @@ fn write_status(
             .filter(|_| ran_all)
             .and_then(|p| p.next_cycle.map(cycle_label)),
         next_eligible: plan.filter(|_| ran_all).and_then(|p| p.next_eligible),
+        level: None,
     };
     let fields = serde_json::json!({ "outcome": report.outcome, "cycles": report.cycles_run,
         "message": report.message });
     append_event(rundir, &stamp(now), "invocation", fields);
-    write_json_atomic(&rundir.root.join("nrt_status.json"), &status)?;
+    write_json_atomic(&path, &status)?;
+    let before = previous.and_then(|p| p.level);
+    let level = super::alert::alert_on_change(rundir, now, before, alert_command);
+    let status = NrtStatusFile {
+        level: Some(level),
+        ..status
+    };
+    write_json_atomic(&path, &status)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cycle_record::{append_event, read_json, CycleRecord, CycleStatus};
 use super::error::CycleError;
@@ -16,7 +16,7 @@ use crate::io::restart::verify_restart;
 use crate::time::{cycle_label, parse_cycle_label};
 
 /// Monitoring level; the exit code of `landcycle status` is its number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Ok = 0,
@@ -100,9 +100,12 @@ fn records(rundir: &RunDir) -> Vec<(NaiveDateTime, CycleRecord)> {
 /// Who holds the run-directory lock (the pid line it wrote), or None when it is free.
 pub fn lock_holder(rundir: &RunDir) -> Option<String> {
     let p = rundir.root.join("landcycle.lock");
-    let f = fs::File::open(&p).ok()?;
+    let deleted = || "unknown pid (landcycle.lock was deleted)".to_string();
+    let Ok(f) = fs::File::open(&p) else {
+        return rundir.is_locked().then(deleted);
+    };
     match f.try_lock_shared() {
-        Ok(()) => None,
+        Ok(()) => rundir.is_locked().then(deleted),
         Err(_) => Some(
             fs::read_to_string(&p)
                 .map(|s| s.trim().to_string())

@@ -51,6 +51,14 @@ pub struct RunState {
     pub config_fingerprint: String,
 }
 
+/// The held run lock ([`RunDir::lock`]); released when dropped (or by the kernel when the
+/// process dies).
+#[derive(Debug)]
+pub struct RunLock {
+    _dir: File,
+    _file: File,
+}
+
 /// A run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -76,9 +84,16 @@ impl RunDir {
         Ok(())
     }
 
-    /// Take the run lock (non-blocking). The lock lasts as long as the returned file is open.
-    pub fn lock(&self) -> Result<File, RunDirError> {
+    /// Take the run lock (non-blocking). The lock lasts as long as the returned value lives.
+    ///
+    /// Two advisory locks: on the run directory itself and on `landcycle.lock` (which
+    /// records the holder's pid for `landcycle status`). The directory lock is what makes
+    /// it safe: deleting the lock file during a run creates a new file a second run could
+    /// lock, but the directory it must also lock is still held.
+    pub fn lock(&self) -> Result<RunLock, RunDirError> {
         fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
+        let dir = File::open(&self.root).map_err(io_err(&self.root))?;
+        self.try_lock(&dir, &self.root)?;
         let p = self.root.join("landcycle.lock");
         let mut f = OpenOptions::new()
             .create(true)
@@ -86,16 +101,83 @@ impl RunDir {
             .write(true)
             .open(&p)
             .map_err(io_err(&p))?;
-        match f.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(RunDirError::Locked(self.root.clone()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&p)(e)),
-        }
+        self.try_lock(&f, &p)?;
         f.set_len(0).map_err(io_err(&p))?;
         writeln!(f, "pid {}", std::process::id()).map_err(io_err(&p))?;
-        Ok(f)
+        Ok(RunLock {
+            _dir: dir,
+            _file: f,
+        })
+    }
+
+    fn try_lock(&self, f: &File, p: &Path) -> Result<(), RunDirError> {
+        match f.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(RunDirError::Locked(self.root.clone())),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(p)(e)),
+        }
+    }
+
+    /// Whether another process holds the directory lock (even with the lock file deleted).
+    pub fn is_locked(&self) -> bool {
+        let Ok(dir) = File::open(&self.root) else {
+            return false;
+        };
+        match dir.try_lock_shared() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+
+    /// Remove temporary files of a crashed write (`.<name>.tmp.<pid>.<n>`, `io::atomic`)
+    /// in the run directory and its cycle directories; returns how many. Only under the
+    /// lock: then no other process is writing here.
+    pub fn remove_temp_files(&self) -> usize {
+        fn sweep(dir: &Path, depth: usize, n: &mut usize) {
+            let Ok(rd) = fs::read_dir(dir) else {
+                return;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if p.is_dir() && depth > 0 && !name.starts_with("trash") {
+                    sweep(&p, depth - 1, n);
+                } else if name.starts_with('.') && name.contains(".tmp") && p.is_file() {
+                    match fs::remove_file(&p) {
+                        Ok(()) => *n += 1,
+                        Err(e) => tracing::warn!("could not remove {}: {e}", p.display()),
+                    }
+                }
+            }
+        }
+        let mut n = 0;
+        sweep(&self.root, 2, &mut n);
+        n
+    }
+
+    /// Move every cycle directory and the run's records (`state.json`, `nrt_status.json`,
+    /// `events.jsonl`) into `trash/<tag>/`, never deleting; returns the trash directory
+    /// and the cycles moved.
+    pub fn move_all_aside(&self, tag: &str) -> Result<(PathBuf, Vec<String>), RunDirError> {
+        let trash = self.root.join("trash").join(tag);
+        fs::create_dir_all(&trash).map_err(io_err(&trash))?;
+        let mut moved = Vec::new();
+        for c in self.cycles() {
+            let label = cycle_label(c);
+            let from = self.root.join(&label);
+            fs::rename(&from, trash.join(&label)).map_err(io_err(&from))?;
+            moved.push(label);
+        }
+        for name in ["state.json", "nrt_status.json", "events.jsonl"] {
+            let from = self.root.join(name);
+            if from.exists() {
+                fs::rename(&from, trash.join(name)).map_err(io_err(&from))?;
+            }
+        }
+        let d = File::open(&self.root).map_err(io_err(&self.root))?;
+        d.sync_all().map_err(io_err(&self.root))?;
+        Ok((trash, moved))
     }
 
     fn state_path(&self) -> PathBuf {
@@ -167,6 +249,15 @@ impl RunDir {
         Ok(None)
     }
 
+    /// Whether cycle `c` has a record, a restart or a history file (a directory that a
+    /// failed start only created has none).
+    pub fn holds_results(&self, c: NaiveDateTime) -> bool {
+        let nonempty = |d: PathBuf| fs::read_dir(d).is_ok_and(|mut r| r.next().is_some());
+        self.root.join(cycle_label(c)).join("cycle.json").exists()
+            || nonempty(self.cycle_dir(c, "restart"))
+            || nonempty(self.cycle_dir(c, "output"))
+    }
+
     /// Cycle labels present in the run directory, oldest first.
     pub fn cycles(&self) -> Vec<NaiveDateTime> {
         let mut v: Vec<NaiveDateTime> = fs::read_dir(&self.root)
@@ -216,7 +307,14 @@ mod tests {
         // A second handle in the same process conflicts with flock semantics too.
         assert!(matches!(rd.lock(), Err(RunDirError::Locked(_))));
         drop(l1);
-        let _l2 = rd.lock().unwrap();
+        let l2 = rd.lock().unwrap();
+        // Deleting the lock file does not let a second run in: the directory is locked too.
+        std::fs::remove_file(dir.path().join("landcycle.lock")).unwrap();
+        assert!(rd.is_locked());
+        assert!(matches!(rd.lock(), Err(RunDirError::Locked(_))));
+        drop(l2);
+        assert!(!rd.is_locked());
+        let _l3 = rd.lock().unwrap();
         assert_eq!(rd.read_state().unwrap(), None);
         let s = RunState {
             last_completed_cycle: "2020060106".into(),

@@ -31,3 +31,16 @@ pub fn nrt(
         Model::Bucket => nrt_model::<BucketLsm>(cfg, comm, opts),
     }
 }
+
+/// Bytes of one member's state of one cell of the configured model: the state type, plus
+/// the per-layer vectors a model with configurable layers keeps on the heap.
+pub fn member_state_bytes(cfg: &Config) -> usize {
+    use crate::lsm::LandModel;
+    match cfg.run.model {
+        Model::Noah => std::mem::size_of::<<NoahLsm as LandModel>::State>(),
+        Model::Bucket => {
+            let layers = cfg.layer_thickness().map_or(4, <[f64]>::len);
+            std::mem::size_of::<<BucketLsm as LandModel>::State>() + 2 * 8 * layers
+        }
+    }
+}

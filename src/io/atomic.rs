@@ -3,6 +3,9 @@
 //!
 //! Readers therefore see either the complete previous file or the complete new one, never a
 //! partial file, and a writer that fails (error or panic) leaves the previous file untouched.
+//! A write that fails because the disk is full or the file-size limit (`ulimit -f`) is
+//! reached says "no space left" and names the file: libraries (NetCDF, HDF5) report it as
+//! a generic write error otherwise.
 
 use super::IoError;
 use std::fs;
@@ -57,7 +60,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 pub fn atomic_write<T, E, F>(final_path: &Path, write: F) -> Result<T, E>
 where
     F: FnOnce(&Path) -> Result<T, E>,
-    E: From<IoError>,
+    E: From<IoError> + std::fmt::Display,
 {
     let (value, pending) = atomic_write_deferred(final_path, write)?;
     pending.commit()?;
@@ -72,7 +75,7 @@ where
 pub fn atomic_write_deferred<T, E, F>(final_path: &Path, write: F) -> Result<(T, PendingFile), E>
 where
     F: FnOnce(&Path) -> Result<T, E>,
-    E: From<IoError>,
+    E: From<IoError> + std::fmt::Display,
 {
     let dir = parent_dir(final_path);
     if !dir.is_dir() {
@@ -88,7 +91,10 @@ where
         path: tmp.clone(),
         armed: true,
     };
-    let value = write(&tmp)?;
+    let value = match write(&tmp) {
+        Ok(v) => v,
+        Err(e) => return Err(explain_full_disk(final_path, &tmp, e)),
+    };
     Ok((
         value,
         PendingFile {
@@ -97,6 +103,67 @@ where
             dir,
         },
     ))
+}
+
+/// Why a write into `tmp` may have failed for lack of space: the file-size limit reached
+/// by the file, or (almost) no free space on its file system.
+fn out_of_space(tmp: &Path) -> Option<&'static str> {
+    let size = fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+    if file_size_limit().is_some_and(|limit| size + 65_536 >= limit) {
+        return Some("no space left: the file-size limit (ulimit -f) is reached");
+    }
+    let free = free_bytes(&parent_dir(tmp))?;
+    (free < 1 << 20).then_some("no space left on the device")
+}
+
+/// `e` with "no space left" and the file named, when lack of space explains it.
+fn explain_full_disk<E: From<IoError> + std::fmt::Display>(
+    final_path: &Path,
+    tmp: &Path,
+    e: E,
+) -> E {
+    match out_of_space(tmp) {
+        Some(action) => IoError::Fs {
+            path: final_path.to_path_buf(),
+            action,
+            source: std::io::Error::other(e.to_string()),
+        }
+        .into(),
+        None => e,
+    }
+}
+
+/// The soft `RLIMIT_FSIZE` of this process in bytes (None: unlimited).
+fn file_size_limit() -> Option<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit struct we own; no other memory is touched.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut r) } == 0;
+    (ok && r.rlim_cur != libc::RLIM_INFINITY).then_some(r.rlim_cur)
+}
+
+/// Bytes available to unprivileged users on the file system holding `dir`.
+// The field types differ between platforms (u64 on x86_64 Linux, u32 elsewhere).
+#[allow(clippy::useless_conversion)]
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a struct statvfs we own.
+    let ok = unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0;
+    ok.then(|| u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
+/// An error of fsync or rename that is lack of space says so.
+fn space_action(e: &std::io::Error, action: &'static str) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => "no space left on the device",
+        Some(libc::EFBIG) => "no space left: the file-size limit (ulimit -f) is reached",
+        _ => action,
+    }
 }
 
 /// A complete file under its temporary name, waiting for [`PendingFile::commit`].
@@ -143,7 +210,7 @@ impl PendingFile {
             let path = path.to_path_buf();
             move |source: std::io::Error| IoError::Fs {
                 path,
-                action,
+                action: space_action(&source, action),
                 source,
             }
         };
@@ -175,6 +242,25 @@ mod tests {
         assert_eq!(t.parent(), Some(Path::new("/a/b")));
         let name = t.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with(".LC_RST_1.h5.tmp."), "{name}");
+    }
+
+    #[test]
+    fn a_failed_write_on_a_full_disk_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        // Not out of space: the writer's own error passes through unchanged.
+        let e = atomic_write(&path, |tmp| -> Result<(), IoError> {
+            Err(IoError::Invalid {
+                path: tmp.to_path_buf(),
+                msg: "bad data".into(),
+            })
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("bad data"), "{e}");
+        assert!(!e.to_string().contains("no space"), "{e}");
+        let ok = space_action(&std::io::Error::from_raw_os_error(libc::ENOSPC), "fsync");
+        assert_eq!(ok, "no space left on the device");
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
     }
 
     #[test]

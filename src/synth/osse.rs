@@ -604,6 +604,8 @@ pub fn run_truth(
     let tcfg = Config::load(&path)?;
     let mut o = opts.clone();
     o.rundir = None;
+    // The nature run is regenerated as a whole (with its truth.nml) on every call.
+    o.existing = crate::cycle::ExistingCycles::Overwrite;
     Ok(driver::run(&tcfg, comm, &o)?)
 }
 
