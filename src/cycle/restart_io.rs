@@ -98,6 +98,7 @@ pub(super) fn write_restart_collective<M: LandModel>(
         return Err(created.err().map_or_else(other_rank, CycleError::from));
     }
     let mut w = created?;
+    let abort_here = test_abort_requested(plan.rank);
     let mut failed = None;
     for s in 0..plan.n_steps() {
         let recv = comm
@@ -112,7 +113,13 @@ pub(super) fn write_restart_collective<M: LandModel>(
                 failed = w.write_rows(rows, &ids, &slices).err();
             }
         }
-        test_abort_hook(plan.rank);
+        if abort_here {
+            eprintln!(
+                "LANDCYCLE_TEST_ABORT_RESTART_RANK: rank {} aborts inside a restart write",
+                plan.rank
+            );
+            std::process::abort();
+        }
     }
     if !comm.all_ok(failed.is_none()) {
         return Err(failed.map_or_else(other_rank, CycleError::from));
@@ -185,13 +192,7 @@ fn unpack_rows(
 
 /// Test-only crash point: `LANDCYCLE_TEST_ABORT_RESTART_RANK=r` aborts rank `r` in the middle
 /// of a restart write (after its first rows), to prove the previous restart survives.
-fn test_abort_hook(rank: usize) {
-    if let Ok(v) = std::env::var("LANDCYCLE_TEST_ABORT_RESTART_RANK") {
-        if v.trim().parse::<usize>().ok() == Some(rank) {
-            eprintln!(
-                "LANDCYCLE_TEST_ABORT_RESTART_RANK: rank {rank} aborts inside a restart write"
-            );
-            std::process::abort();
-        }
-    }
+fn test_abort_requested(rank: usize) -> bool {
+    std::env::var("LANDCYCLE_TEST_ABORT_RESTART_RANK")
+        .is_ok_and(|v| v.trim().parse::<usize>().ok() == Some(rank))
 }

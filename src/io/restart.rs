@@ -26,7 +26,8 @@ pub const RESTART_FORMAT: &str = "landcycle-restart";
 /// Value of the root attribute `format_version` written by this landcycle (1 is still read).
 pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V2;
 pub(super) const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
-const GROUPS: [&str; 2] = ["model", "perturbation"];
+/// The restart groups, in stored order.
+pub(super) const GROUPS: [&str; 2] = ["model", "perturbation"];
 /// Rows read per block when streaming a whole dataset for verification.
 const VERIFY_BLOCK_BYTES: usize = 16 << 20;
 
@@ -229,15 +230,7 @@ pub fn write_restart(path: &Path, d: &RestartData) -> Result<(), IoError> {
 /// thread.
 pub fn write_restart_deferred(path: &Path, d: &RestartData) -> Result<PendingFile, IoError> {
     validate(path, d)?;
-    let layout = RestartLayout {
-        valid_time: d.valid_time,
-        config_fingerprint: d.config_fingerprint.clone(),
-        model_name: d.model_name.clone(),
-        n_members: d.n_members,
-        n_cells: d.cell_ids.len(),
-        fields: Header::of(d).fields,
-        attributes: d.attributes.clone(),
-    };
+    let layout = Header::of(d).layout();
     let values: Vec<&[f64]> = d
         .model_fields
         .iter()
@@ -344,6 +337,19 @@ impl Header {
                     .collect(),
             ],
             attributes: d.attributes.clone(),
+        }
+    }
+
+    /// The header as the writer and the checksum see it.
+    pub(super) fn layout(&self) -> RestartLayout {
+        RestartLayout {
+            valid_time: self.valid_time,
+            config_fingerprint: self.fingerprint.clone(),
+            model_name: self.model_name.clone(),
+            n_members: self.n_members,
+            n_cells: self.cell_ids.len(),
+            fields: self.fields.clone(),
+            attributes: self.attributes.clone(),
         }
     }
 

@@ -3,14 +3,14 @@
 
 use super::restart::{
     checksum_error, corrupt, read_dataset_rows, wanted_rows, Header, RestartData, RestartField,
-    TIME_FORMAT,
+    GROUPS,
 };
 use super::restart_blocks::BLOCK_CELLS;
-use super::restart_blocks::{block_digests, checksum_v2, n_blocks, BlockDigest, ChecksumHeader};
+use super::restart_blocks::{block_digests, n_blocks, BlockDigest};
+use super::restart_writer::row_lens_of;
 use super::IoError;
 use std::path::Path;
 
-const GROUPS: [&str; 2] = ["model", "perturbation"];
 /// Blocks read at a time when streaming a whole file.
 const STREAM_BLOCKS: usize = 16;
 
@@ -62,11 +62,7 @@ fn digest_names(h: &Header) -> Vec<String> {
 }
 
 fn row_lens(h: &Header) -> Vec<usize> {
-    h.fields
-        .iter()
-        .flatten()
-        .map(|(_, k)| h.n_members * k)
-        .collect()
+    row_lens_of(h.n_members, &h.fields)
 }
 
 /// Compare digests computed for the blocks starting at `first_block` with the stored ones.
@@ -76,8 +72,7 @@ fn check_blocks(
     first_block: usize,
     computed: &[BlockDigest],
 ) -> Result<(), IoError> {
-    let names = digest_names(h);
-    let k = names.len();
+    let k = 1 + h.fields[0].len() + h.fields[1].len();
     let stored = &h.digests[first_block * k..first_block * k + computed.len()];
     match computed.iter().zip(stored).position(|(a, b)| a != b) {
         None => Ok(()),
@@ -89,7 +84,7 @@ fn check_blocks(
             );
             Err(corrupt(
                 path,
-                format!("dataset {}", names[i % k]),
+                format!("dataset {}", digest_names(h)[i % k]),
                 format!(
                     "block {b} (rows {a}..{e}) fails its SHA-256 checksum: the file is corrupt"
                 ),
@@ -100,17 +95,7 @@ fn check_blocks(
 
 /// The stored digests must give the stored file checksum.
 fn check_file_checksum(path: &Path, h: &Header) -> Result<(), IoError> {
-    let vt = h.valid_time.format(TIME_FORMAT).to_string();
-    let ch = ChecksumHeader {
-        valid_time: &vt,
-        fingerprint: &h.fingerprint,
-        model_name: &h.model_name,
-        n_members: h.n_members,
-        n_cells: h.cell_ids.len(),
-        groups: [(GROUPS[0], &h.fields[0]), (GROUPS[1], &h.fields[1])],
-        attributes: &h.attributes,
-    };
-    let computed = checksum_v2(&ch, &h.digests);
+    let computed = h.layout().checksum(&h.digests);
     if computed != h.checksum {
         return Err(checksum_error(path, &h.checksum, computed));
     }

@@ -7,7 +7,7 @@
 //! block digests. Datasets are contiguous, allocated early and never filled, so the layout of
 //! the file depends only on its header, not on who wrote which rows.
 
-use super::restart::{put_str_attr, put_u_attr, RESTART_FORMAT, TIME_FORMAT};
+use super::restart::{put_str_attr, put_u_attr, GROUPS, RESTART_FORMAT, TIME_FORMAT};
 use super::restart_blocks::{
     block_digests, checksum_v2, n_blocks, BlockDigest, ChecksumHeader, BLOCK_CELLS,
 };
@@ -37,28 +37,33 @@ pub struct RestartLayout {
 }
 
 impl RestartLayout {
-    fn checksum_header<'a>(&'a self, valid_time: &'a str) -> ChecksumHeader<'a> {
-        ChecksumHeader {
-            valid_time,
+    /// The file checksum over this header and `digests` (format version 2).
+    pub(super) fn checksum(&self, digests: &[BlockDigest]) -> String {
+        let valid_time = self.valid_time.format(TIME_FORMAT).to_string();
+        let h = ChecksumHeader {
+            valid_time: &valid_time,
             fingerprint: &self.config_fingerprint,
             model_name: &self.model_name,
             n_members: self.n_members,
             n_cells: self.n_cells,
-            groups: [
-                ("model", &self.fields[0]),
-                ("perturbation", &self.fields[1]),
-            ],
+            groups: [(GROUPS[0], &self.fields[0]), (GROUPS[1], &self.fields[1])],
             attributes: &self.attributes,
-        }
+        };
+        checksum_v2(&h, digests)
     }
     /// Values per cell (all members) of each field, model fields first.
     pub fn row_lens(&self) -> Vec<usize> {
-        self.fields
-            .iter()
-            .flatten()
-            .map(|(_, k)| self.n_members * k)
-            .collect()
+        row_lens_of(self.n_members, &self.fields)
     }
+}
+
+/// Values per cell (all members) of each field of `fields`, model fields first.
+pub(super) fn row_lens_of(n_members: usize, fields: &[Vec<(String, usize)>; 2]) -> Vec<usize> {
+    fields
+        .iter()
+        .flatten()
+        .map(|(_, k)| n_members * k)
+        .collect()
 }
 
 /// An open restart file being written (see the module doc for the call order).
@@ -132,7 +137,7 @@ impl RestartWriter {
         let n = layout.n_cells;
         let ids = new_dataset::<u64>(&file, p, "cell_id", &[n])?;
         let mut fields = Vec::new();
-        for (g, group_fields) in ["model", "perturbation"].iter().zip(&layout.fields) {
+        for (g, group_fields) in GROUPS.iter().zip(&layout.fields) {
             let group = file
                 .create_group_builder()
                 .obj_track_times(false)
@@ -178,8 +183,8 @@ impl RestartWriter {
             .write_slice(ids, s![rows.clone()])
             .map_err(h5err(&p, "writing dataset cell_id"))?;
         let m = self.layout.n_members;
-        for (ds, v) in self.fields.iter().zip(values) {
-            let k = v.len() / (rows.len() * m).max(1);
+        let per_cell = self.layout.fields.iter().flatten().map(|f| f.1);
+        for ((ds, v), k) in self.fields.iter().zip(values).zip(per_cell) {
             let view = ArrayView3::from_shape((rows.len(), m, k), v)
                 .map_err(|e| invalid(&p, e.to_string()))?;
             ds.write_slice(view, s![rows.clone(), .., ..])
@@ -270,8 +275,7 @@ impl RestartWriter {
         let (b0, b1) = (first / k, (first + own.len()) / k);
         ds.write_slice(view, s![b0..b1, .., ..])
             .map_err(h5err(&p, "writing dataset block_sha256"))?;
-        let vt = self.layout.valid_time.format(TIME_FORMAT).to_string();
-        let checksum = checksum_v2(&self.layout.checksum_header(&vt), all);
+        let checksum = self.layout.checksum(all);
         put_str_attr(&self.file, &p, "checksum_sha256", &checksum)?;
         drop((ds, self.ids, self.fields));
         self.file.close().map_err(h5err(&p, "close"))?;
