@@ -408,6 +408,84 @@ fn get_u64_attr(loc: &hdf5::Location, path: &Path, name: &str) -> Result<u64, Io
         .map_err(|e| corrupt(path, format!("attribute {name}"), e.to_string()))
 }
 
+/// Each group's fields (name, per-cell length) in `field_order`, checked against the
+/// datasets present and their shapes.
+fn read_field_list(
+    file: &hdf5::File,
+    path: &Path,
+    n: usize,
+    n_members: usize,
+) -> Result<[Vec<(String, usize)>; 2], IoError> {
+    let mut fields: [Vec<(String, usize)>; 2] = [Vec::new(), Vec::new()];
+    for (gi, g) in GROUPS.iter().enumerate() {
+        let group = file
+            .group(g)
+            .map_err(|e| corrupt(path, format!("group {g}"), e.to_string()))?;
+        let order = get_str_attr(&group, path, "field_order")?;
+        let names: Vec<String> = if order.is_empty() {
+            Vec::new()
+        } else {
+            order.split(',').map(str::to_string).collect()
+        };
+        let mut members = group
+            .member_names()
+            .map_err(|e| corrupt(path, format!("group {g}"), e.to_string()))?;
+        members.sort();
+        let mut listed = names.clone();
+        listed.sort();
+        if members != listed {
+            return Err(corrupt(
+                path,
+                format!("group {g}"),
+                format!("datasets {members:?} do not match field_order {listed:?}"),
+            ));
+        }
+        for name in names {
+            let dsname = format!("{g}/{name}");
+            let ds = group
+                .dataset(&name)
+                .map_err(|e| corrupt(path, format!("dataset {dsname}"), e.to_string()))?;
+            let shape = ds.shape();
+            let is_f64 = ds.dtype().map(|t| t.is::<f64>()).unwrap_or(false);
+            if shape.len() != 3
+                || shape[0] != n
+                || shape[1] != n_members
+                || shape[2] == 0
+                || !is_f64
+            {
+                return Err(corrupt(
+                    path,
+                    format!("dataset {dsname}"),
+                    format!(
+                        "has shape {shape:?}, expected f64 [{n} cells, {n_members} members, len >= 1]"
+                    ),
+                ));
+            }
+            fields[gi].push((name, shape[2]));
+        }
+    }
+    Ok(fields)
+}
+
+/// The free-form string attributes of group `attributes`.
+fn read_free_attributes(
+    file: &hdf5::File,
+    path: &Path,
+) -> Result<BTreeMap<String, String>, IoError> {
+    let mut attributes = BTreeMap::new();
+    let ag = file
+        .group("attributes")
+        .map_err(|e| corrupt(path, "group attributes", e.to_string()))?;
+    let names = ag
+        .attr_names()
+        .map_err(|e| corrupt(path, "group attributes", e.to_string()))?;
+    for k in names {
+        let v = get_str_attr(&ag, path, &k)?;
+        attributes.insert(k, v);
+    }
+    Ok(attributes)
+}
+
 /// Open a restart file and read and check its header and structure.
 fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
     if !path.is_file() {
@@ -476,66 +554,8 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
     }
     let n = cell_ids.len();
 
-    let mut fields: [Vec<(String, usize)>; 2] = [Vec::new(), Vec::new()];
-    for (gi, g) in GROUPS.iter().enumerate() {
-        let group = file
-            .group(g)
-            .map_err(|e| corrupt(path, format!("group {g}"), e.to_string()))?;
-        let order = get_str_attr(&group, path, "field_order")?;
-        let names: Vec<String> = if order.is_empty() {
-            Vec::new()
-        } else {
-            order.split(',').map(str::to_string).collect()
-        };
-        let mut members = group
-            .member_names()
-            .map_err(|e| corrupt(path, format!("group {g}"), e.to_string()))?;
-        members.sort();
-        let mut listed = names.clone();
-        listed.sort();
-        if members != listed {
-            return Err(corrupt(
-                path,
-                format!("group {g}"),
-                format!("datasets {members:?} do not match field_order {listed:?}"),
-            ));
-        }
-        for name in names {
-            let dsname = format!("{g}/{name}");
-            let ds = group
-                .dataset(&name)
-                .map_err(|e| corrupt(path, format!("dataset {dsname}"), e.to_string()))?;
-            let shape = ds.shape();
-            let is_f64 = ds.dtype().map(|t| t.is::<f64>()).unwrap_or(false);
-            if shape.len() != 3
-                || shape[0] != n
-                || shape[1] != n_members
-                || shape[2] == 0
-                || !is_f64
-            {
-                return Err(corrupt(
-                    path,
-                    format!("dataset {dsname}"),
-                    format!(
-                        "has shape {shape:?}, expected f64 [{n} cells, {n_members} members, len >= 1]"
-                    ),
-                ));
-            }
-            fields[gi].push((name, shape[2]));
-        }
-    }
-    let mut attributes = BTreeMap::new();
-    let ag = file
-        .group("attributes")
-        .map_err(|e| corrupt(path, "group attributes", e.to_string()))?;
-    let names = ag
-        .attr_names()
-        .map_err(|e| corrupt(path, "group attributes", e.to_string()))?;
-    for k in names {
-        let v = get_str_attr(&ag, path, &k)?;
-        attributes.insert(k, v);
-    }
-    drop(ag);
+    let fields = read_field_list(&file, path, n, n_members)?;
+    let attributes = read_free_attributes(&file, path)?;
     let digests = if version >= 2 {
         read_stored_digests(&file, path, n, 1 + fields[0].len() + fields[1].len())?
     } else {
