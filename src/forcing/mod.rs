@@ -13,15 +13,19 @@
 //!   proportion to the mean cosine of the solar zenith angle of each step (zero at night),
 //!   which conserves the period total exactly.
 
+mod files;
 pub mod solar;
+mod source;
 pub mod units;
 
-use crate::grid::remap::{Hyperslab, LatLonSource, RemapError, RemapMethod, RemapWeights};
+use crate::grid::remap::{Hyperslab, RemapError, RemapMethod};
 use crate::lsm::Forcing;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+pub use files::FileRecords;
 use serde::{Deserialize, Serialize};
+pub use source::RecordSource;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
 pub use units::{canonical_units, conversion_to_si, UnitConversion};
@@ -391,17 +395,21 @@ pub struct ForcingRecord {
 }
 
 impl ForcingRecord {
+    /// A record valid at `time` read from `origin` (a file, or a description of the
+    /// source), with the values of every role at every target in SI units, indexed by
+    /// [`ForcingRole::index`].
+    pub fn new(time: NaiveDateTime, origin: PathBuf, values: [Vec<f64>; 7]) -> Self {
+        Self {
+            time,
+            path: origin,
+            values,
+        }
+    }
+
     /// Values of `role` at every target.
     pub fn values(&self, role: ForcingRole) -> &[f64] {
         &self.values[role.index()]
     }
-}
-
-struct GridInfo {
-    lat: Vec<f64>,
-    lon: Vec<f64>,
-    weights: RemapWeights,
-    first_file: PathBuf,
 }
 
 /// Solar geometry of one forcing period at every target: what the zenith weighting of the
@@ -418,7 +426,10 @@ struct ZenithPeriod {
 
 /// Reads forcing for one rank's cells.
 pub struct ForcingReader {
-    src: RecordReader,
+    /// Timing and sampling of the records (the file names only for [`FileRecords`]).
+    spec: Arc<ForcingSpec>,
+    targets: Arc<Vec<(f64, f64)>>,
+    src: Box<dyn RecordSource>,
     /// (sin, cos) of each target's latitude.
     sin_cos_lat: Vec<(f64, f64)>,
     /// Small cache of recent records, oldest first.
@@ -448,22 +459,36 @@ impl Drop for ForcingReader {
 const CACHE_RECORDS: usize = 3;
 
 impl ForcingReader {
-    /// A reader for the target points (lat, lon in degrees) of one rank.
+    /// A reader of the data files of `spec` for the target points (lat, lon in degrees) of
+    /// one rank.
     pub fn new(spec: ForcingSpec, target_points: &[(f64, f64)]) -> Result<Self, ForcingError> {
         spec.validate()?;
+        let spec = Arc::new(spec);
+        let targets = Arc::new(target_points.to_vec());
+        let src = FileRecords::new(Arc::clone(&spec), Arc::clone(&targets));
+        Self::with_source(spec, targets, Box::new(src))
+    }
+
+    /// A reader of the records of `src`, which are valid every `spec.interval_seconds` from
+    /// 00 UTC at `targets` and sampled as `spec.variables` say; the rest of `spec` (file
+    /// names, coordinate names, remapping) is the source's business.
+    pub fn with_source(
+        spec: Arc<ForcingSpec>,
+        targets: Arc<Vec<(f64, f64)>>,
+        src: Box<dyn RecordSource>,
+    ) -> Result<Self, ForcingError> {
+        spec.validate()?;
         Ok(Self {
-            src: RecordReader {
-                spec: Arc::new(spec),
-                targets: Arc::new(target_points.to_vec()),
-                grid: None,
-            },
-            sin_cos_lat: target_points
+            sin_cos_lat: targets
                 .iter()
                 .map(|&(lat, _)| {
                     let phi = lat.to_radians();
                     (phi.sin(), phi.cos())
                 })
                 .collect(),
+            spec,
+            targets,
+            src,
             cache: Vec::new(),
             zenith: None,
             factors: Vec::new(),
@@ -489,9 +514,9 @@ impl ForcingReader {
         if fresh {
             let r = solar::ZenithReference::new(reference);
             let (s0, s1) = (r.seconds(p0), r.seconds(p1));
-            let mut curves = Vec::with_capacity(self.src.targets.len());
-            let mut period_means = Vec::with_capacity(self.src.targets.len());
-            for (&(_, lon), &(sin_lat, cos_lat)) in self.src.targets.iter().zip(&self.sin_cos_lat) {
+            let mut curves = Vec::with_capacity(self.targets.len());
+            let mut period_means = Vec::with_capacity(self.targets.len());
+            for (&(_, lon), &(sin_lat, cos_lat)) in self.targets.iter().zip(&self.sin_cos_lat) {
                 let c = r.curve(sin_lat, cos_lat);
                 period_means.push(c.mean(r.hour_angle(s0, lon), r.hour_angle(s1, lon)));
                 curves.push(c);
@@ -509,8 +534,7 @@ impl ForcingReader {
         let r = &z.reference;
         let (s1, s2) = (r.seconds(o1), r.seconds(o2));
         self.factors.clear();
-        for ((&(_, lon), c), &period) in self.src.targets.iter().zip(&z.curves).zip(&z.period_means)
-        {
+        for ((&(_, lon), c), &period) in self.targets.iter().zip(&z.curves).zip(&z.period_means) {
             self.factors.push(zenith_ratio(
                 || c.mean(r.hour_angle(s1, lon), r.hour_angle(s2, lon)),
                 period,
@@ -519,26 +543,27 @@ impl ForcingReader {
     }
 
     pub fn spec(&self) -> &ForcingSpec {
-        &self.src.spec
+        &self.spec
     }
     pub fn targets(&self) -> &[(f64, f64)] {
-        &self.src.targets
+        &self.targets
     }
 
-    /// The source hyperslab this reader reads (known after the first file).
+    /// The source hyperslab this reader reads (data files only; known after the first
+    /// file).
     pub fn hyperslab(&self) -> Option<Hyperslab> {
-        self.src.grid.as_ref().map(|g| g.weights.slab())
+        self.src.hyperslab()
     }
 
     fn interval(&self) -> Duration {
-        Duration::seconds(self.src.spec.interval_seconds)
+        Duration::seconds(self.spec.interval_seconds)
     }
 
     /// File time at or before `t` (files are aligned to 00 UTC).
     pub fn file_time_at_or_before(&self, t: NaiveDateTime) -> NaiveDateTime {
         let ts = t.and_utc().timestamp();
-        let k = ts.div_euclid(self.src.spec.interval_seconds);
-        chrono::DateTime::from_timestamp(k * self.src.spec.interval_seconds, 0)
+        let k = ts.div_euclid(self.spec.interval_seconds);
+        chrono::DateTime::from_timestamp(k * self.spec.interval_seconds, 0)
             .expect("timestamp in range")
             .naive_utc()
     }
@@ -571,7 +596,7 @@ impl ForcingReader {
     fn roles_sampled(&self, sampling: TimeSampling) -> Vec<ForcingRole> {
         ForcingRole::ALL
             .into_iter()
-            .filter(|r| self.src.spec.variables.get(*r).sampling == sampling)
+            .filter(|r| self.spec.variables.get(*r).sampling == sampling)
             .collect()
     }
 
@@ -584,8 +609,7 @@ impl ForcingReader {
     ) -> (NaiveDateTime, f64) {
         let mid = step_start + (step_end - step_start) / 2;
         let ta = self.file_time_at_or_before(mid);
-        let wb =
-            (mid - ta).num_milliseconds() as f64 / 1000.0 / self.src.spec.interval_seconds as f64;
+        let wb = (mid - ta).num_milliseconds() as f64 / 1000.0 / self.spec.interval_seconds as f64;
         (ta, wb)
     }
 
@@ -611,7 +635,7 @@ impl ForcingReader {
 
     /// Time of the file holding the mean over period [p0, p1).
     fn period_file_time(&self, p0: NaiveDateTime, p1: NaiveDateTime) -> NaiveDateTime {
-        match self.src.spec.period_alignment {
+        match self.spec.period_alignment {
             PeriodAlignment::Ending => p1,
             PeriodAlignment::Starting => p0,
         }
@@ -647,11 +671,10 @@ impl ForcingReader {
     /// [step_start, step_end) will need and that is not cached yet, so that the file is read
     /// while the caller computes. At most one record is read ahead; the values are exactly
     /// those of a direct read, and a failed read ahead reports its error only when
-    /// [`ForcingReader::forcing_for_step`] asks for that record. Does nothing before the
-    /// first record was read (that read sets up the remapping) or for a reader without
-    /// targets.
+    /// [`ForcingReader::forcing_for_step`] asks for that record. Does nothing for a reader
+    /// without targets or when the source cannot read ahead yet ([`RecordSource::fork`]).
     pub fn prefetch_step(&mut self, step_start: NaiveDateTime, step_end: NaiveDateTime) {
-        if self.src.grid.is_none() || self.src.targets.is_empty() {
+        if self.targets.is_empty() {
             return;
         }
         let needed = self.file_times_for_step(step_start, step_end);
@@ -669,7 +692,9 @@ impl ForcingReader {
         else {
             return;
         };
-        let mut src = self.src.clone();
+        let Some(mut src) = self.src.fork() else {
+            return;
+        };
         if let Ok(handle) = std::thread::Builder::new()
             .name("landcycle-forcing".into())
             .spawn(move || src.read_record(time))
@@ -690,7 +715,7 @@ impl ForcingReader {
                 end: step_end,
             });
         }
-        let n = self.src.targets.len();
+        let n = self.targets.len();
         if n == 0 {
             // A rank without land cells touches no file.
             return Ok(Vec::new());
@@ -730,7 +755,7 @@ impl ForcingReader {
                 }
                 let rec = self.record(self.period_file_time(p0, p1))?;
                 let reference = p0 + interval / 2;
-                let zenith = self.src.spec.sw_zenith_weighting
+                let zenith = self.spec.sw_zenith_weighting
                     && period_roles.contains(&ForcingRole::ShortwaveDown);
                 if zenith {
                     self.zenith_factors(p0, p1, o1, o2, reference);
@@ -751,7 +776,7 @@ impl ForcingReader {
             }
         }
 
-        let h = self.src.spec.forcing_height;
+        let h = self.spec.forcing_height;
         Ok(out
             .into_iter()
             .map(|v| {
@@ -769,271 +794,6 @@ impl ForcingReader {
                 }
             })
             .collect())
-    }
-}
-
-/// What reading one record needs; cloned into a prefetch thread.
-#[derive(Clone)]
-struct RecordReader {
-    spec: Arc<ForcingSpec>,
-    targets: Arc<Vec<(f64, f64)>>,
-    grid: Option<Arc<GridInfo>>,
-}
-
-impl RecordReader {
-    fn read_record(&mut self, time: NaiveDateTime) -> Result<ForcingRecord, ForcingError> {
-        let path = self.spec.file_path(time)?;
-        if !path.is_file() {
-            return Err(ForcingError::MissingFile { path, time });
-        }
-        let _span = tracing::debug_span!("forcing_read", file = %path.display()).entered();
-        // netCDF-C probes optional attributes through HDF5 and handles the failures itself;
-        // HDF5's automatic error printing is per thread, so keep it off on this thread.
-        hdf5::silence_errors(true);
-        let nc_err = |source| ForcingError::Netcdf {
-            path: path.clone(),
-            source,
-        };
-        let file = netcdf::open(&path).map_err(nc_err)?;
-        let read_axis = |name: &str| -> Result<(Vec<f64>, String), ForcingError> {
-            let v = file
-                .variable(name)
-                .ok_or_else(|| ForcingError::MissingVariable {
-                    path: path.clone(),
-                    variable: name.to_string(),
-                })?;
-            if v.dimensions().len() != 1 {
-                return Err(ForcingError::Format {
-                    path: path.clone(),
-                    message: format!("coordinate {name} is not 1-D"),
-                });
-            }
-            let dim = v.dimensions()[0].name();
-            let vals: Vec<f64> = v.get_values::<f64, _>(..).map_err(nc_err)?;
-            Ok((vals, dim))
-        };
-        let (lat, lat_dim) = read_axis(&self.spec.lat_name)?;
-        let (lon, lon_dim) = read_axis(&self.spec.lon_name)?;
-        match &self.grid {
-            Some(g) => {
-                if g.lat != lat || g.lon != lon {
-                    return Err(ForcingError::GridChanged {
-                        path: path.clone(),
-                        first: g.first_file.clone(),
-                    });
-                }
-            }
-            None => {
-                let remap_err = |source| ForcingError::Remap {
-                    path: path.clone(),
-                    source,
-                };
-                let src = LatLonSource::new(lat.clone(), lon.clone()).map_err(remap_err)?;
-                let weights =
-                    RemapWeights::new(&src, &self.targets, self.spec.remap).map_err(remap_err)?;
-                self.grid = Some(Arc::new(GridInfo {
-                    lat,
-                    lon,
-                    weights,
-                    first_file: path.clone(),
-                }));
-            }
-        }
-        let grid = self.grid.as_ref().expect("grid set above");
-        if self.targets.is_empty() {
-            // A rank without land cells needs no data (a zero-size hyperslab is not a read).
-            return Ok(ForcingRecord {
-                time,
-                path,
-                values: Default::default(),
-            });
-        }
-        let time_index = self.find_time_index(&file, &path, time)?;
-        let slab = grid.weights.slab();
-        let mut values: [Vec<f64>; 7] = Default::default();
-        for role in ForcingRole::ALL {
-            let vs = self.spec.variables.get(role);
-            let var = file
-                .variable(&vs.name)
-                .ok_or_else(|| ForcingError::MissingVariable {
-                    path: path.clone(),
-                    variable: vs.name.clone(),
-                })?;
-            let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
-            let n = dims.len();
-            if !(2..=3).contains(&n) || dims[n - 2] != lat_dim || dims[n - 1] != lon_dim {
-                return Err(ForcingError::Format {
-                    path: path.clone(),
-                    message: format!(
-                        "variable {} has dimensions ({}); expected ([time,] {lat_dim}, {lon_dim})",
-                        vs.name,
-                        dims.join(", ")
-                    ),
-                });
-            }
-            let conv = self.unit_conversion(&var, role, &path)?;
-            let packing = Packing::of(&var, &path)?;
-            let lat_r = slab.lat_start..slab.lat_start + slab.lat_count;
-            let lon_r = slab.lon_start..slab.lon_start + slab.lon_count;
-            let raw: Vec<f64> = if n == 3 {
-                let ti = time_index.unwrap_or(0);
-                if ti >= var.dimensions()[0].len() {
-                    return Err(ForcingError::Format {
-                        path: path.clone(),
-                        message: format!("variable {} has no record {ti}", vs.name),
-                    });
-                }
-                var.get_values::<f64, _>([ti..ti + 1, lat_r, lon_r])
-                    .map_err(nc_err)?
-            } else {
-                var.get_values::<f64, _>([lat_r, lon_r]).map_err(nc_err)?
-            };
-            // Declared fill values are masked points (renormalised away); a NaN that is not
-            // the declared fill is corrupt data and an error wherever a target uses it.
-            let mut corrupt = vec![false; raw.len()];
-            let si: Vec<f64> = raw
-                .into_iter()
-                .enumerate()
-                .map(|(k, r)| {
-                    if packing.is_fill(r) {
-                        f64::NAN
-                    } else if r.is_nan() {
-                        corrupt[k] = true;
-                        f64::NAN
-                    } else {
-                        conv.apply(r * packing.scale + packing.offset)
-                    }
-                })
-                .collect();
-            let mut at_targets = grid
-                .weights
-                .apply(&si)
-                .map_err(|source| ForcingError::Remap {
-                    path: path.clone(),
-                    source,
-                })?;
-            let (lo, hi) = role.valid_range();
-            for (k, v) in at_targets.iter_mut().enumerate() {
-                let (tlat, tlon) = self.targets[k];
-                let uses_corrupt = grid
-                    .weights
-                    .entries(k)
-                    .iter()
-                    .any(|&(idx, w)| w > 0.0 && corrupt[idx as usize]);
-                if !v.is_finite() || uses_corrupt {
-                    return Err(ForcingError::MissingValue {
-                        path: path.clone(),
-                        variable: vs.name.clone(),
-                        time,
-                        lat: tlat,
-                        lon: tlon,
-                    });
-                }
-                if *v < lo || *v > hi {
-                    return Err(ForcingError::Impossible {
-                        path: path.clone(),
-                        variable: vs.name.clone(),
-                        role,
-                        time,
-                        lat: tlat,
-                        lon: tlon,
-                        value: *v,
-                        units: role.si_units(),
-                        min: lo,
-                        max: hi,
-                    });
-                }
-                if let Some(f) = role.clip_floor() {
-                    *v = v.max(f);
-                }
-            }
-            values[role.index()] = at_targets;
-        }
-        Ok(ForcingRecord { time, path, values })
-    }
-
-    fn unit_conversion(
-        &self,
-        var: &netcdf::Variable<'_>,
-        role: ForcingRole,
-        path: &Path,
-    ) -> Result<UnitConversion, ForcingError> {
-        let vs = self.spec.variables.get(role);
-        // A file without a units attribute is taken to be in the units the spec declares.
-        let units = match var.attribute_value("units") {
-            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
-            Some(Ok(_)) => {
-                return Err(ForcingError::Format {
-                    path: path.to_path_buf(),
-                    message: format!("units attribute of {} is not text", vs.name),
-                })
-            }
-            Some(Err(source)) => {
-                return Err(ForcingError::Netcdf {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-            None => vs.units.clone(),
-        };
-        conversion_to_si(role, &units).ok_or_else(|| ForcingError::Units {
-            path: path.to_path_buf(),
-            variable: vs.name.clone(),
-            role,
-            units,
-            expected: vs.units.clone(),
-        })
-    }
-
-    /// Index of `time` along the file's time coordinate; None when the file has none.
-    fn find_time_index(
-        &self,
-        file: &netcdf::File,
-        path: &Path,
-        time: NaiveDateTime,
-    ) -> Result<Option<usize>, ForcingError> {
-        let Some(tv) = file.variable(&self.spec.time_name) else {
-            return Ok(None);
-        };
-        let units = match tv.attribute_value("units") {
-            Some(Ok(netcdf::AttributeValue::Str(s))) => s,
-            _ => {
-                return Err(ForcingError::Format {
-                    path: path.to_path_buf(),
-                    message: format!("time coordinate {} has no text units", self.spec.time_name),
-                })
-            }
-        };
-        let (unit_s, epoch) = parse_cf_time_units(&units).ok_or_else(|| ForcingError::Format {
-            path: path.to_path_buf(),
-            message: format!("cannot parse time units \"{units}\""),
-        })?;
-        let vals: Vec<f64> =
-            tv.get_values::<f64, _>(..)
-                .map_err(|source| ForcingError::Netcdf {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-        let want = (time - epoch).num_milliseconds() as f64 / 1000.0;
-        for (k, v) in vals.iter().enumerate() {
-            if (v * unit_s - want).abs() < 1.0 {
-                return Ok(Some(k));
-            }
-        }
-        let found: Vec<String> = vals
-            .iter()
-            .take(4)
-            .map(|v| {
-                (epoch + Duration::milliseconds((v * unit_s * 1000.0).round() as i64)).to_string()
-            })
-            .collect();
-        Err(ForcingError::Format {
-            path: path.to_path_buf(),
-            message: format!(
-                "no record for valid time {time} (file holds {})",
-                found.join(", ")
-            ),
-        })
     }
 }
 
@@ -1112,75 +872,6 @@ pub fn parse_cf_time_units(units: &str) -> Option<(f64, NaiveDateTime)> {
         t += Duration::hours(hh.parse::<i64>().ok()?);
     }
     Some((secs, t))
-}
-
-/// CF packing and fill attributes of one variable (raw values compared before unpacking).
-struct Packing {
-    scale: f64,
-    offset: f64,
-    fills: Vec<f64>,
-}
-
-impl Packing {
-    fn of(var: &netcdf::Variable<'_>, path: &Path) -> Result<Self, ForcingError> {
-        let num = |name: &str| -> Result<Vec<f64>, ForcingError> {
-            match var.attribute_value(name) {
-                None => Ok(Vec::new()),
-                Some(Err(source)) => Err(ForcingError::Netcdf {
-                    path: path.to_path_buf(),
-                    source,
-                }),
-                Some(Ok(v)) => attribute_numbers(&v).ok_or_else(|| ForcingError::Format {
-                    path: path.to_path_buf(),
-                    message: format!("attribute {name} of {} is not numeric", var.name()),
-                }),
-            }
-        };
-        let scale = num("scale_factor")?.first().copied().unwrap_or(1.0);
-        let offset = num("add_offset")?.first().copied().unwrap_or(0.0);
-        let mut fills = num("_FillValue")?;
-        fills.extend(num("missing_value")?);
-        Ok(Self {
-            scale,
-            offset,
-            fills,
-        })
-    }
-
-    /// A declared fill or missing value (a NaN counts only when NaN is declared).
-    fn is_fill(&self, raw: f64) -> bool {
-        if raw.is_nan() {
-            return self.fills.iter().any(|f| f.is_nan());
-        }
-        self.fills.contains(&raw)
-    }
-}
-
-fn attribute_numbers(v: &netcdf::AttributeValue) -> Option<Vec<f64>> {
-    use netcdf::AttributeValue as A;
-    Some(match v {
-        A::Uchar(x) => vec![*x as f64],
-        A::Schar(x) => vec![*x as f64],
-        A::Ushort(x) => vec![*x as f64],
-        A::Short(x) => vec![*x as f64],
-        A::Uint(x) => vec![*x as f64],
-        A::Int(x) => vec![*x as f64],
-        A::Ulonglong(x) => vec![*x as f64],
-        A::Longlong(x) => vec![*x as f64],
-        A::Float(x) => vec![*x as f64],
-        A::Double(x) => vec![*x],
-        A::Uchars(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Schars(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Ushorts(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Shorts(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Uints(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Ints(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Ulonglongs(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Longlongs(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Floats(x) => x.iter().map(|a| *a as f64).collect(),
-        A::Doubles(x) => x.clone(),
-        A::Str(_) | A::Strs(_) => return None,
-    })
 }
 
 #[cfg(test)]
