@@ -207,3 +207,147 @@ fn image_namelist_errors_name_the_key_and_line() {
         assert!(e.contains(&format!("case.nml:{line}")), "line {line}: {e}");
     }
 }
+
+/// The bucket case with SMAP and ASCAT assimilated by the 1-D EnKF and an image made of the
+/// retrievals it accepted.
+fn retrievals_namelist(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let nml = bucket_namelist(dir, 3, 16, 12, 8);
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let text = format!(
+        "{text}&image\n  enabled = .true.\n  method = 'var'\n  source = 'retrievals'\n  \
+         min_coverage = 0.3\n  error_sd = 0.03\n{extra}/\n"
+    );
+    std::fs::write(&nml, text).unwrap();
+    nml
+}
+
+fn read_f32(file: &Path, name: &str) -> Vec<f32> {
+    let nc = netcdf::open(file).unwrap();
+    let v = nc.variable(name).unwrap();
+    v.get_values::<f32, _>(..).unwrap()
+}
+
+fn text_attr(file: &Path, name: &str) -> String {
+    let nc = netcdf::open(file).unwrap();
+    match nc.attribute(name).unwrap().value().unwrap() {
+        netcdf::AttributeValue::Str(s) => s,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[test]
+fn retrievals_image_is_the_mean_of_the_accepted_retrievals_with_the_weight_split() {
+    let _io = io_lock();
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let nml = retrievals_namelist(dir.path(), "  obs_weight_split = 0.5\n");
+    synth(&nml);
+    let land = land_centres(dir.path());
+    write_ascat(dir.path(), t(1, 4, 0), &land, 60.0);
+    write_smap(dir.path(), t(1, 5, 10), &land[..2 * land.len() / 3], 0.33);
+    write_smap(dir.path(), t(1, 13, 20), &land, 0.30);
+    let (r1, r2, r3) = (
+        dir.path().join("r1"),
+        dir.path().join("r2"),
+        dir.path().join("r3"),
+    );
+    run_ok(&nml, 1, &r1, &[]);
+    run_ok(&nml, 2, &r2, &[]);
+    run_ok(&nml, 3, &r3, &[]);
+    assert_identical(&r1, &r2);
+    assert_identical(&r1, &r3);
+    assert_same_diag(&r1, &r2);
+    assert_same_diag(&r1, &r3);
+
+    // Window 1: ASCAT at 04:00 and SMAP at 05:30; the image at 06:00 is their per-cell mean.
+    let cfg = landcycle::config::Config::load(&nml).unwrap();
+    let diags = diag_files(&r1);
+    let da: Vec<_> = diags
+        .iter()
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s.contains("LC_DA_20200601040") || s.contains("LC_DA_20200601053")
+        })
+        .map(|p| r1.join(p))
+        .collect();
+    assert_eq!(da.len(), 2, "{diags:?}");
+    let img = r1.join(
+        diags
+            .iter()
+            .find(|p| p.to_string_lossy().contains("LC_IMG_202006010600"))
+            .expect("an image analysis at 06:00"),
+    );
+    let observed = read_f32(&img, "obs_image");
+    let mut per_cell: Vec<Vec<f64>> = vec![Vec::new(); observed.len()];
+    for f in &da {
+        for (sensor, var) in [("smap", "smap_obs"), ("ascat", "ascat_obs")] {
+            let nc = netcdf::open(f).unwrap();
+            if nc.variable(var).is_none() {
+                continue;
+            }
+            let values = read_f32(f, var);
+            let errors = read_f32(f, &format!("{sensor}_obs_error"));
+            let s = match sensor {
+                "smap" => landcycle::config::DaSensor::Smap,
+                _ => landcycle::config::DaSensor::Ascat,
+            };
+            for (k, (&v, &e)) in values.iter().zip(&errors).enumerate() {
+                if v.abs() < 1e19 {
+                    per_cell[k].push(f64::from(v));
+                    if sensor == "smap" {
+                        // SMAP's error sd enters the 1-D EnKF as σ/√s.
+                        let sd = cfg.da.sensor(s).2;
+                        let want = sd / 0.5f64.sqrt();
+                        assert!((f64::from(e) - want).abs() < 1e-6, "{e} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+    let mut compared = 0;
+    for (k, vals) in per_cell.iter().enumerate() {
+        let o = observed[k];
+        if vals.is_empty() {
+            assert!(
+                o.is_nan() || o.abs() > 1e19,
+                "cell {k}: image {o} without retrievals"
+            );
+            continue;
+        }
+        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+        assert!(
+            (f64::from(o) - mean).abs() < 2e-6,
+            "cell {k}: {o} vs {mean}"
+        );
+        compared += 1;
+    }
+    assert!(compared > land.len() / 2, "{compared} cells");
+    let sd: f64 = text_attr(&img, "image_error_sd").parse().unwrap();
+    assert!((sd - 0.03 / 0.5f64.sqrt()).abs() < 1e-12, "{sd}");
+}
+
+#[test]
+fn retrievals_image_refuses_to_count_the_same_data_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, key, words) in [
+        ("", "source", "count them twice"),
+        (
+            "  obs_weight_split = 0.5\n  image_order = 'before_1d'\n",
+            "image_order",
+            "must run first",
+        ),
+        ("  obs_weight_split = 1.0\n", "obs_weight_split", "(0, 1)"),
+        (
+            "  obs_weight_split = 0.5\n  retrieval_hours = 12\n",
+            "retrieval_hours",
+            "window_hours",
+        ),
+    ] {
+        let nml = retrievals_namelist(dir.path(), extra);
+        let e = landcycle::config::Config::load(&nml)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {extra}"))
+            .to_string();
+        assert!(e.contains(key) && e.contains(words), "{extra}: {e}");
+    }
+}

@@ -54,6 +54,17 @@ pub enum ImageDeepLayers {
     Ensemble,
 }
 
+/// What the observation image is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageObsSource {
+    /// A gridded product read from files (`gridded_*` keys).
+    Gridded,
+    /// The window's retrievals the 1-D EnKF accepted (bias-corrected, m3 m-3), averaged
+    /// per cell.
+    Retrievals,
+}
+
 /// The image analysis and the 1-D analysis of the same window-end time: which runs first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ImageOrder {
@@ -69,6 +80,15 @@ pub enum ImageOrder {
 pub struct ImageConfig {
     pub enabled: bool,
     pub method: ImageMethod,
+    pub source: ImageObsSource,
+    /// Sensors whose accepted retrievals make the image (`source = 'retrievals'`), or that
+    /// share data with the gridded image; unset: every `da:sensors` entry.
+    pub retrieval_sensors: Option<Vec<super::DaSensor>>,
+    /// Period before the analysis time whose retrievals make the image (h); unset: the window.
+    pub retrieval_hours: Option<u32>,
+    /// s: the share of the shared retrievals' weight (inverse error variance) the 1-D EnKF
+    /// gets; the image gets 1 − s (error variances σ²/s and σ_I²/(1 − s)).
+    pub obs_weight_split: Option<f64>,
     /// Directory of the observation images (resolved against the namelist's directory).
     pub gridded_directory: PathBuf,
     /// File name of the image valid at the analysis time (strftime fields).
@@ -174,6 +194,7 @@ impl super::Loader<'_> {
             };
             return Err(self.err(g, key, "is empty".into()));
         }
+        self.validate_image_sharing(c)?;
         if m.gap_policy == ImageGapPolicy::Fill && m.method == ImageMethod::EnkfLike {
             return Err(self.err(
                 g,
@@ -184,5 +205,86 @@ impl super::Loader<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+impl ImageConfig {
+    /// The sensors the image shares data with: `retrieval_sensors`, or every 1-D sensor.
+    pub fn shared_sensors(&self, da: &super::DaConfig) -> Vec<super::DaSensor> {
+        self.retrieval_sensors
+            .clone()
+            .unwrap_or_else(|| da.sensors.clone())
+    }
+
+    /// Whether the image and the 1-D EnKF assimilate the same retrievals.
+    pub fn shares_with_1d(&self, da: &super::DaConfig) -> bool {
+        self.enabled
+            && da.enabled
+            && (self.source == ImageObsSource::Retrievals || self.obs_weight_split.is_some())
+    }
+}
+
+impl super::Loader<'_> {
+    /// The retrievals image and the double-counting rule: data that reach the state through
+    /// the 1-D EnKF and the image must have their weight split between the two.
+    fn validate_image_sharing(&self, c: &super::Config) -> Result<(), super::ConfigError> {
+        let (m, g) = (&c.image, "image");
+        if let Some(s) = m.obs_weight_split {
+            if !(s.is_finite() && s > 0.0 && s < 1.0) {
+                return Err(self.err(g, "obs_weight_split", format!("{s} is outside (0, 1)")));
+            }
+        }
+        if let Some(list) = &m.retrieval_sensors {
+            if let Some(s) = list.iter().find(|s| !c.da.sensors.contains(s)) {
+                return Err(self.err(
+                    g,
+                    "retrieval_sensors",
+                    format!("'{}' is not among da:sensors", s.name()),
+                ));
+            }
+        }
+        if m.source != ImageObsSource::Retrievals {
+            return Ok(());
+        }
+        if !c.da.enabled {
+            return Err(self.err(
+                g,
+                "source",
+                "'retrievals' builds the image from the retrievals the 1-D EnKF accepts \
+                 (bias-corrected, model QC passed): it needs da:enabled = .true."
+                    .into(),
+            ));
+        }
+        if m.image_order == ImageOrder::Before1d {
+            return Err(self.err(
+                g,
+                "image_order",
+                "'before_1d' cannot be used with source = 'retrievals': the window end's \
+                 retrievals are accepted by the 1-D analysis, which must run first"
+                    .into(),
+            ));
+        }
+        if m.obs_weight_split.is_none() {
+            return Err(self.err(
+                g,
+                "source",
+                "'retrievals' makes the image of the same retrievals the 1-D EnKF \
+                 assimilates, which would count them twice: set image:obs_weight_split \
+                 (e.g. 0.5) to split their weight between the two analyses"
+                    .into(),
+            ));
+        }
+        match m.retrieval_hours {
+            Some(h) if h == 0 || h > c.run.window_hours => Err(self.err(
+                g,
+                "retrieval_hours",
+                format!(
+                    "{h} must be 1 to run:window_hours ({}); retrievals of earlier windows \
+                     would have to be kept in the restart",
+                    c.run.window_hours
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }

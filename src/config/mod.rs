@@ -12,8 +12,8 @@ pub mod precheck;
 pub mod schema;
 
 pub use image::{
-    ImageBSource, ImageConfig, ImageDeepLayers, ImageGapPolicy, ImageMethod, ImageOrder,
-    ImageUpdate,
+    ImageBSource, ImageConfig, ImageDeepLayers, ImageGapPolicy, ImageMethod, ImageObsSource,
+    ImageOrder, ImageUpdate,
 };
 
 pub use namelist::{Location, Namelist, NamelistError};

@@ -373,6 +373,20 @@ pub const SCHEMA: &[KeySpec] = &[
     k("image", "method", "'var' or 'enkf_like'", "", Value("'var'"),
       "var: minimise J_B + J_I (one increment for all members); enkf_like: Kalman update of \
        each kept curvelet coefficient of every member with perturbed observation images.", false),
+    k("image", "source", "'gridded' or 'retrievals'", "", Value("'gridded'"),
+      "What the observation image is made of: a gridded product (gridded_* keys), or the \
+       window's retrievals the 1-D EnKF accepted (bias-corrected, model QC passed), averaged per \
+       cell (needs &da on, image_order = 'after_1d' and obs_weight_split).", false),
+    k("image", "retrieval_sensors", "string array: 'smap', 'ascat'", "", Unset("every da:sensors entry"),
+      "Sensors whose accepted retrievals make the image (source = 'retrievals'), or, with a \
+       gridded image and obs_weight_split, the 1-D sensors whose data the gridded image shares.", false),
+    k("image", "retrieval_hours", "integer", "h", Unset("the window"),
+      "source = 'retrievals': retrievals accepted in the last this many hours before the \
+       analysis time make the image (1 to run:window_hours).", false),
+    k("image", "obs_weight_split", "real", "", Unset("no split"),
+      "s in (0, 1): data reaching the state through both the 1-D EnKF and the image enter the \
+       1-D EnKF with error variance sigma^2/s and the image with sigma_I^2/(1 - s), so they \
+       count once. Required with source = 'retrievals' (setup refuses to count data twice).", false),
     k("image", "gridded_directory", "path (directory)", "", Value("'obs/images'"),
       "Directory of the observation images (CF NetCDF fields on a regular lat-lon grid).", false),
     k("image", "gridded_pattern", "string (strftime pattern)", "",

@@ -266,6 +266,18 @@ pub struct LocalAnalysis {
     /// Per sensor: accepted observations and the rejections by rule of this rank.
     pub accepted: Vec<usize>,
     pub rejected: Vec<RejectCounts>,
+    /// Every accepted observation of this rank's cells (bias-corrected, m3 m-3), in
+    /// product order: what a retrievals image is made of.
+    pub retrievals: Vec<AcceptedRetrieval>,
+}
+
+/// One accepted, bias-corrected observation of a cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AcceptedRetrieval {
+    pub cell_id: u64,
+    /// Index of the product in `da:sensors`.
+    pub product: usize,
+    pub value: f64,
 }
 
 /// A configured product's bias correction: the method and the climatology.
@@ -290,6 +302,9 @@ pub struct Analysis1D {
     /// Global id → local cell index.
     local: HashMap<u64, usize>,
     pub(super) layer_thickness: Vec<f64>,
+    /// Per product: factor on the error sd, 1/√s for retrievals whose weight is split with
+    /// the image analysis (`image:obs_weight_split`), else 1.
+    error_factor: Vec<f64>,
 }
 
 /// The assimilation of a run: the observation stage and the analysis stage, sharing the
@@ -428,6 +443,7 @@ impl Assimilation {
             seed,
             local: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
             layer_thickness: model.soil_layer_thickness().to_vec(),
+            error_factor: vec![1.0; cfg.sensors.len()],
         };
         Ok(Assimilation { obs, analysis })
     }
@@ -444,6 +460,14 @@ struct CellAccepted {
 type Accepted = BTreeMap<usize, CellAccepted>;
 
 impl Analysis1D {
+    /// Give the products flagged in `shared` (per product) the share `s` of their weight:
+    /// error variance σ²/s. The image analysis gets the rest.
+    pub(super) fn split_weight_with_image(&mut self, shared: &[bool], s: f64) {
+        for (f, &on) in self.error_factor.iter_mut().zip(shared) {
+            *f = if on { 1.0 / s.sqrt() } else { 1.0 };
+        }
+    }
+
     /// Values per analysed cell in the diagnostics record: per sensor (value, error σ,
     /// innovation, normalised innovation), then per layer (increment, spread before, after).
     pub fn record_width(&self) -> usize {
@@ -534,10 +558,15 @@ impl Analysis1D {
             out.rejected[si] = rejected;
             for c in accepted {
                 let lc = self.local[&(c.cell as u64)];
+                out.retrievals.push(AcceptedRetrieval {
+                    cell_id: c.cell as u64,
+                    product: si,
+                    value: c.value,
+                });
                 let v = CellObsValue {
                     sensor: s.product.code(),
                     value: c.value,
-                    error_sd: c.error_sd,
+                    error_sd: c.error_sd * self.error_factor[si],
                     layer_weights: self.weights[si].clone(),
                 };
                 let cell = per_cell.entry(lc).or_default();

@@ -51,6 +51,8 @@ pub struct AnalysisSummary {
 pub struct AnalysisResult {
     pub summary: AnalysisSummary,
     pub diagnostics: Option<DiagFile>,
+    /// This rank's accepted observations (every rank), for a retrievals image.
+    pub retrievals: Vec<super::analysis_1d::AcceptedRetrieval>,
 }
 
 /// The content of one diagnostics file, owned so that the writer thread can write it.
@@ -122,9 +124,10 @@ impl Analysis1D {
         comm: &dyn Communicator,
         wobs: &WindowObs,
         t1: NaiveDateTime,
-        local: LocalAnalysis,
+        mut local: LocalAnalysis,
     ) -> AnalysisResult {
         let ns = self.sensors.len();
+        let retrievals = std::mem::take(&mut local.retrievals);
         let ids = comm.gatherv_u64(&local.ids, 0);
         let recs = comm.gatherv_f64(&local.records, 0);
         let cnts = comm.gatherv_f64(&local_counts(&local), 0);
@@ -137,6 +140,7 @@ impl Analysis1D {
             return AnalysisResult {
                 summary,
                 diagnostics: None,
+                retrievals,
             };
         };
         let merged = merge_by_id(&ids, &recs, self.record_width());
@@ -170,6 +174,7 @@ impl Analysis1D {
         AnalysisResult {
             summary,
             diagnostics,
+            retrievals,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::analysis_1d::AcceptedRetrieval;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::image_analysis::{
@@ -15,6 +16,7 @@ use super::image_analysis::{
 use super::image_diag::{diag_content, DiagInput};
 use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFields};
 use super::image_obs::{ImageSource, ObservedImage};
+use super::image_retrievals::RetrievalImage;
 use super::image_spread::{enkf_like_spread, RootEnsemble};
 use super::perturber::regular_grid_correlation;
 use crate::config::{ImageConfig, ImageDeepLayers, ImageMethod};
@@ -27,7 +29,8 @@ use crate::perturb::{FieldScratch, GaussianFieldPlan};
 
 /// What the root keeps between analyses.
 struct Root {
-    source: ImageSource,
+    /// The gridded product (`None` with `source = 'retrievals'`).
+    source: Option<ImageSource>,
     analysis: RootAnalysis,
     land: Vec<bool>,
     lat: Vec<f64>,
@@ -46,6 +49,8 @@ pub struct ImageStage {
     /// Plan and workspace of a non-root rank that transforms its share of the members
     /// (EnKF-like on more than one rank).
     members: Option<(ImagePlan, Workspace)>,
+    /// This rank's accepted retrievals (`source = 'retrievals'`).
+    retrievals: Option<RetrievalImage>,
 }
 
 /// The plan options of the namelist's `&image` on `grid`.
@@ -65,12 +70,13 @@ fn broadcast_flag(comm: &dyn Communicator, flag: bool) -> bool {
 }
 
 impl ImageStage {
-    /// Set up the stage (plan and image reader on the root only).
+    /// Set up the stage (plan and image reader on the root only); `retrievals` makes the
+    /// images of the 1-D EnKF's accepted retrievals instead of reading a gridded product.
     pub fn new<M: LandModel>(
         cfg: &ImageConfig,
         grid: &Grid,
         model: &M,
-        seed: u64,
+        (seed, retrievals): (u64, Option<RetrievalImage>),
         (rank, n_ranks): (usize, usize),
     ) -> Result<Self, CycleError> {
         let is_root = rank == 0;
@@ -87,8 +93,9 @@ impl ImageStage {
             ImageDeepLayers::Model => n_analysed,
             ImageDeepLayers::Ensemble => model.n_soil_layers(),
         };
+        let gridded = retrievals.is_none();
         let root = is_root
-            .then(|| Self::root_part(cfg, grid, (lat, lon), seed))
+            .then(|| Self::root_part(cfg, grid, (lat, lon), (seed, gridded)))
             .transpose()?;
         let spread = cfg.method == ImageMethod::EnkfLike && n_ranks > 1;
         let members = (spread && !is_root)
@@ -106,6 +113,7 @@ impl ImageStage {
             layer_thickness: model.soil_layer_thickness().to_vec(),
             root,
             members,
+            retrievals,
         })
     }
 
@@ -113,7 +121,7 @@ impl ImageStage {
         cfg: &ImageConfig,
         grid: &Grid,
         (lat, lon): (&[f64], &[f64]),
-        seed: u64,
+        (seed, gridded): (u64, bool),
     ) -> Result<Root, CycleError> {
         let (ny, nx) = grid.dims();
         let plan = ImagePlan::new(ny, nx, &image_options(cfg, grid))
@@ -125,7 +133,7 @@ impl ImageStage {
             None
         };
         Ok(Root {
-            source: ImageSource::new(cfg, grid),
+            source: gridded.then(|| ImageSource::new(cfg, grid)),
             analysis: RootAnalysis {
                 ws: plan.new_workspace(),
                 plan,
@@ -144,6 +152,32 @@ impl ImageStage {
         self.cfg.image_order == crate::config::ImageOrder::Before1d
     }
 
+    /// Keep this rank's retrievals accepted by the 1-D EnKF at `t` (retrievals images only).
+    pub fn note_retrievals(&mut self, t: NaiveDateTime, accepted: &[AcceptedRetrieval]) {
+        if let Some(r) = self.retrievals.as_mut() {
+            r.note(t, accepted);
+        }
+    }
+
+    /// The observation image at `t` on the root: read from the gridded product, or made of
+    /// the accepted retrievals (collective). `None` (with a warning) when there is none.
+    fn observed_image(
+        &mut self,
+        comm: &dyn Communicator,
+        t: NaiveDateTime,
+    ) -> Result<Option<ObservedImage>, CycleError> {
+        let n_grid = self.root.as_ref().map_or(0, |r| r.land.len());
+        if let Some(r) = self.retrievals.as_mut() {
+            let values = r.gather(comm, t, n_grid);
+            return Ok(values.map(|values| ObservedImage {
+                path: "accepted retrievals".into(),
+                values,
+            }));
+        }
+        let image = self.root.as_ref().map(|r| read_image(r, t)).transpose();
+        Ok(agree(comm, image)?.flatten())
+    }
+
     /// Run the analysis valid at `t`. Collective. Returns the diagnostics of the root when
     /// an analysis was made and diagnostics are on.
     pub fn run<M: LandModel>(
@@ -152,8 +186,7 @@ impl ImageStage {
         (model, ens): (&M, &mut CellEnsemble<M>),
         t: NaiveDateTime,
     ) -> Result<Option<ImageDiagContent>, CycleError> {
-        let image = self.root.as_ref().map(|r| read_image(r, t)).transpose();
-        let image = agree(comm, image)?.flatten();
+        let image = self.observed_image(comm, t)?;
         if !broadcast_flag(comm, image.is_some()) {
             return Ok(None);
         }
@@ -301,7 +334,10 @@ fn covered(cfg: &ImageConfig, g: &GatheredFields, img: &ObservedImage, t: NaiveD
 
 /// The image at `t` on the root, `None` (with a warning) when there is none.
 fn read_image(root: &Root, t: NaiveDateTime) -> Result<Option<ObservedImage>, CycleError> {
-    match root.source.read(t).map_err(|e| {
+    let Some(source) = root.source.as_ref() else {
+        return Ok(None);
+    };
+    match source.read(t).map_err(|e| {
         CycleError::Invalid(format!("image analysis at {t}: observation image: {e}"))
     })? {
         Ok(img) => Ok(Some(img)),

@@ -30,6 +30,7 @@ pub mod image_analysis;
 pub mod image_diag;
 pub mod image_exchange;
 pub mod image_obs;
+pub mod image_retrievals;
 pub mod image_spread;
 pub mod image_stage;
 pub mod initial;

@@ -3,11 +3,14 @@
 //! stages of a window. Every agreement of setup is made here, in the same order on every
 //! rank.
 
+use chrono::Duration;
+
 use super::analysis_1d::Assimilation;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::forcing_stage::ForcingStage;
 use super::history_output::HistoryOutput;
+use super::image_retrievals::RetrievalImage;
 use super::image_stage::ImageStage;
 use super::initial::{initial_state, restart_to_use, InitialInputs};
 use super::perturber::{perturbation_groups, Perturber};
@@ -15,7 +18,7 @@ use super::restart_output::RestartOutput;
 use super::rundir::RunDir;
 use super::timing::{stage, StageClock};
 use super::window::{Perturbers, WindowRunner};
-use crate::config::{Config, StaticFormat};
+use crate::config::{Config, ImageConfig, ImageObsSource, StaticFormat};
 use crate::grid::statics::StaticFields;
 use crate::grid::{Decomposition, Grid};
 use crate::io::writer::Output;
@@ -184,13 +187,14 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             )
             .map_err(CycleError::from)
         });
-        let assim = agree(comm, assim.transpose())?;
+        let mut assim = agree(comm, assim.transpose())?;
+        let image_cfg = split_image_weight(cfg, assim.as_mut());
         let image = cfg.image.enabled.then(|| {
             ImageStage::new(
-                &cfg.image,
+                &image_cfg,
                 &s.grid,
                 &model,
-                cfg.run.seed,
+                (cfg.run.seed, retrieval_image(cfg)),
                 (comm.rank(), comm.size()),
             )
         });
@@ -239,5 +243,35 @@ fn perturbers(
     Ok(Perturbers {
         forcing: make(fgen, fstate)?,
         soil_moisture: make(sgen, sstate)?,
+    })
+}
+
+/// Per `da:sensors` product: whether the image shares its retrievals.
+fn shared_products(cfg: &Config) -> Vec<bool> {
+    let shared = cfg.image.shared_sensors(&cfg.da);
+    cfg.da.sensors.iter().map(|s| shared.contains(s)).collect()
+}
+
+/// With `image:obs_weight_split` s, the shared products enter the 1-D EnKF with error
+/// variance σ²/s and the image with σ_I²/(1 − s): the returned `&image` settings carry the
+/// image's error sd.
+fn split_image_weight(cfg: &Config, assim: Option<&mut Assimilation>) -> ImageConfig {
+    let mut image = cfg.image.clone();
+    if let (Some(s), Some(a), true) = (
+        cfg.image.obs_weight_split,
+        assim,
+        cfg.image.shares_with_1d(&cfg.da),
+    ) {
+        a.analysis.split_weight_with_image(&shared_products(cfg), s);
+        image.error_sd /= (1.0 - s).sqrt();
+    }
+    image
+}
+
+/// The accumulator of a retrievals image (`image:source = 'retrievals'`).
+fn retrieval_image(cfg: &Config) -> Option<RetrievalImage> {
+    (cfg.image.source == ImageObsSource::Retrievals).then(|| {
+        let hours = cfg.image.retrieval_hours.unwrap_or(cfg.run.window_hours);
+        RetrievalImage::new(shared_products(cfg), Duration::hours(i64::from(hours)))
     })
 }

@@ -228,6 +228,9 @@ impl<M: LandModel> WindowRunner<'_, M> {
         let Some(result) = a.analysis.analyse_step(self.comm, obs, t1, me, base)? else {
             return Ok(());
         };
+        if let Some(image) = self.image.as_mut() {
+            image.note_retrievals(t1, &result.retrievals);
+        }
         let r = match (result.diagnostics, self.output.as_ref()) {
             (Some(d), Some(out)) => {
                 let path = self
