@@ -10,7 +10,11 @@
 //!     (3 trials here; 20 in the ignored test, run it with
 //!     `cargo nextest run --release --test nrt --run-ignored only`);
 //! (d) status exit codes 0/1/2/3 and the backlog limit (exit 11, CRITICAL, --force);
-//! (e) rewind moves later cycles aside and nrt reprocesses them to the same bytes.
+//! (e) rewind moves later cycles aside and nrt reprocesses them to the same bytes;
+//! (f) crash points of the commit protocol (`LANDCYCLE_CRASH_AT`, `io::crash`): an abort at
+//!     each point (first pass here; passes 1-3 of every point in the ignored matrix), then
+//!     `nrt` again gives the same bytes, and a 2-rank run aborted inside a restart write
+//!     recovers on 3 ranks.
 
 mod common;
 use common::bucket_case::*;
@@ -462,4 +466,151 @@ fn random_kills_recover_to_the_same_bytes_3_trials() {
 #[ignore]
 fn random_kills_recover_to_the_same_bytes_20_trials() {
     kill_trials(20, 2000);
+}
+
+/// `landcycle nrt` on `ranks` MPI ranks (0: without mpirun).
+fn nrt_on(ranks: usize, nml: &Path, rundir: &Path, now: &str) -> Command {
+    if ranks == 0 {
+        return nrt_cmd(nml, rundir, now, &[]);
+    }
+    let mut c = Command::new("mpirun");
+    c.args(["--oversubscribe", "-n", &ranks.to_string(), BIN, "nrt"])
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .args(["--now", now])
+        .env("LANDCYCLE_LOG", "warn")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+    c
+}
+
+/// Abort at `spec` (`<point>[@file]:<k>`) on `ranks`, recover with a plain `nrt` on
+/// `recover_ranks`; the run directory then equals the reference.
+fn crash_and_recover(case: (&Path, &Path, &str), spec: &str, ranks: (usize, usize), rd: &Path) {
+    let (nml, reference, now) = case;
+    let out = nrt_on(ranks.0, nml, rd, now)
+        .env("LANDCYCLE_CRASH_AT", spec)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("LANDCYCLE_CRASH_AT"),
+        "{spec}: the crash point was not reached ({}):\n{err}",
+        out.status
+    );
+    let done = nrt_on(ranks.1, nml, rd, now).output().unwrap();
+    assert!(
+        done.status.success(),
+        "{spec}: recovery failed:\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_same_outputs(reference, rd);
+    assert!(temp_files(rd).is_empty(), "{spec}: {:?}", temp_files(rd));
+    assert!(RunDir::new(rd).lock().is_ok(), "{spec}: lock not free");
+    let (code, text) = status(rd, now);
+    assert_eq!(code, 0, "{spec}: {text}");
+}
+
+/// Every crash point at passes `passes`, and the file-specific points of the commit order
+/// (restart, cycle record, state), against one uninterrupted reference.
+fn crash_matrix(passes: &[u64]) {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_windows_per_run = 8");
+    let now = "2020-06-02T12:00:00";
+    let reference = dir.path().join("ref");
+    nrt_ok(&nml, &reference, now);
+    let file_points = [
+        "before_rename@LC_RST",
+        "after_rename@LC_RST",
+        "after_rename@cycle.json",
+        "before_rename@state.json",
+        "after_dir_fsync@state.json",
+    ];
+    let points = landcycle::io::crash::POINTS
+        .iter()
+        .copied()
+        .chain(file_points);
+    for (n, point) in points.enumerate() {
+        for &k in passes {
+            let spec = format!("{point}:{k}");
+            let rd = dir.path().join(format!("crash{n}-{k}"));
+            crash_and_recover((&nml, &reference, now), &spec, (0, 0), &rd);
+        }
+    }
+}
+
+#[test]
+fn crash_points_recover_to_the_same_bytes_first_pass() {
+    crash_matrix(&[1]);
+}
+
+/// Passes 1 to 3 of every point (the matrix; about a minute).
+#[test]
+#[ignore]
+fn crash_points_recover_to_the_same_bytes_passes_1_to_3() {
+    crash_matrix(&[1, 2, 3]);
+}
+
+#[test]
+fn a_2_rank_run_aborted_inside_a_restart_write_recovers_on_3_ranks() {
+    let _io = io_lock();
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_windows_per_run = 8");
+    let now = "2020-06-02T12:00:00";
+    let reference = dir.path().join("ref");
+    nrt_ok(&nml, &reference, now);
+    let rd = dir.path().join("mpi");
+    // The second window's restart: one complete cycle before it, three after.
+    crash_and_recover((&nml, &reference, now), "restart_rows:2", (2, 3), &rd);
+}
+
+/// The newest restart file of a run directory.
+fn newest_restart(rundir: &Path) -> PathBuf {
+    let mut all: Vec<PathBuf> = output_files(rundir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("restart"))
+        .map(|p| rundir.join(p))
+        .collect();
+    all.sort();
+    all.pop().expect("a restart")
+}
+
+#[test]
+fn storage_faults_recover_to_the_same_bytes() {
+    let _io = io_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path(), "max_windows_per_run = 8");
+    let now = "2020-06-02T12:00:00";
+    let reference = dir.path().join("ref");
+    nrt_ok(&nml, &reference, now);
+    let faults: [(&str, fn(&Path)); 3] = [
+        ("flipped byte in the newest restart", |rd| {
+            let p = newest_restart(rd);
+            let mut bytes = std::fs::read(&p).unwrap();
+            let k = bytes.len() / 2;
+            bytes[k] ^= 0x40;
+            std::fs::write(&p, bytes).unwrap();
+        }),
+        ("state.json deleted", |rd| {
+            std::fs::remove_file(rd.join("state.json")).unwrap();
+        }),
+        ("stale lock file", |rd| {
+            // A lock file left by a dead holder: the kernel lock, not the file, decides.
+            std::fs::write(rd.join("landcycle.lock"), b"pid 999999\n").unwrap();
+        }),
+    ];
+    for (n, (what, fault)) in faults.iter().enumerate() {
+        let rd = dir.path().join(format!("fault{n}"));
+        copy_dir(&reference, &rd);
+        fault(&rd);
+        let (code, err) = nrt(&nml, &rd, now, &[]);
+        assert_eq!(code, 0, "{what}: nrt exited {code}:\n{err}");
+        assert_same_outputs(&reference, &rd);
+        let (code, text) = status(&rd, now);
+        assert_eq!(code, 0, "{what}: {text}");
+    }
 }

@@ -409,6 +409,7 @@ fn freeze_observations(
             let m = ObsManifest::freeze(w.end, now, &files)?;
             rec.store(rundir, w.end)?; // creates the cycle directory
             write_json_atomic(&path, &m)?;
+            crate::io::crash::point("obs_manifest_written", Some(&path));
             append_event(
                 rundir,
                 now,

@@ -112,6 +112,7 @@ pub(super) fn write_restart_collective<M: LandModel>(
             if !rows.is_empty() {
                 failed = w.write_rows(rows, &ids, &slices).err();
             }
+            crate::io::crash::point("restart_rows", None);
         }
         if abort_here {
             eprintln!(

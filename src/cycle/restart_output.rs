@@ -127,9 +127,11 @@ impl RestartOutput {
         let path = pending.final_path().to_path_buf();
         Box::new(move || {
             pending.commit()?;
+            crate::io::crash::point("after_restart_commit", Some(&path));
             if let Some(hook) = on_commit {
                 hook(valid)?;
             }
+            crate::io::crash::point("after_cycle_record", Some(&path));
             rundir.write_state(&RunState {
                 last_completed_cycle: crate::time::cycle_label(valid),
                 restart: path,

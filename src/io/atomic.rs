@@ -220,14 +220,19 @@ impl PendingFile {
             .read(true)
             .open(&tmp)
             .map_err(fs_err(&tmp, "open temporary file for fsync"))?;
+        let at = Some(self.final_path.as_path());
+        super::crash::point("before_fsync", at);
         file.sync_all().map_err(fs_err(&tmp, "fsync"))?;
         drop(file);
+        super::crash::point("before_rename", at);
         fs::rename(&tmp, &self.final_path)
             .map_err(fs_err(&self.final_path, "rename temporary file"))?;
         self.guard.armed = false;
+        super::crash::point("after_rename", at);
         // Make the rename itself durable.
         let d = fs::File::open(&self.dir).map_err(fs_err(&self.dir, "open directory for fsync"))?;
         d.sync_all().map_err(fs_err(&self.dir, "fsync directory"))?;
+        super::crash::point("after_dir_fsync", at);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 pub mod alma;
 pub mod atomic;
 pub mod climatology;
+pub mod crash;
 pub mod diag;
 pub mod gridded;
 pub mod history;
