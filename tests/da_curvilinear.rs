@@ -345,6 +345,7 @@ fn smap_ascat_cycle_on_the_wps_grid_is_bit_identical_on_1_2_3_ranks() {
     // The SMAP analysis at 05:30 on the curvilinear grid: 2-D coordinates, retrievals outside
     // the domain counted as outside_grid, accepted ones mapped to distinct cells, and cells
     // without a retrieval of their own updated through localisation.
+    check_cf(&runs[0].join(&diags[1]));
     let nc = netcdf::open(runs[0].join(&diags[1])).unwrap();
     let dims: Vec<String> = nc
         .variable("lat")
