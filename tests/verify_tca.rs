@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use landcycle::io::diag::{diag_file_name, write_diagnostics, DiagContent, DiagSensor};
+use landcycle::io::diag::{diag_file_name, write_diagnostics, DiagContent, DiagGrid, DiagSensor};
 use landcycle::io::history::{
     history_file_name, write_history, Compression, EnsembleStat, HistoryField, HistoryGrid,
     HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
@@ -210,8 +210,7 @@ fn write_diag(dir: &Path, t: NaiveDateTime, cells: &[Obs]) {
             window_end: t,
             sensors: &sensors,
             qc_rules: &["range"],
-            lat: &la,
-            lon: &lo,
+            grid: DiagGrid::Regular { lat: &la, lon: &lo },
             layer_thickness: &[0.1],
             cells: &records,
             mode: "joint",

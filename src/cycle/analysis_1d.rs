@@ -20,6 +20,7 @@ use crate::config::{DaBiasCorrection, DaCombine, DaConfig, DaMode};
 use crate::da::enkf::{self, EnkfError, LinearObs, Mode};
 use crate::da::localize::{gaspari_cohn, MIN_LOCALIZATION_WEIGHT};
 use crate::grid::geo::distance_km;
+use crate::grid::nearest::{chord2_of_km, unit_vector, PointIndex};
 use crate::grid::Grid;
 use crate::io::climatology::read_climatology;
 use crate::lsm::{Forcing, LandModel};
@@ -289,8 +290,8 @@ pub struct Analysis1D {
     bias: Vec<Bias>,
     /// Per product: the model's layer weights for its sensing depth.
     weights: Vec<Vec<f64>>,
-    pub(super) lat: Arc<[f64]>,
-    pub(super) lon: Arc<[f64]>,
+    /// The model grid (cell centres for localisation, coordinates of the diagnostics).
+    pub(super) grid: Arc<Grid>,
     pub(super) combine: Combine,
     pub(super) mode: Mode,
     rtps: f64,
@@ -315,7 +316,7 @@ pub struct Assimilation {
 }
 
 /// The product's bias correction, with its climatology read and checked against the grid.
-fn read_bias(s: &ConfiguredSensor, lat: &[f64], lon: &[f64]) -> Result<Bias, AssimError> {
+fn read_bias(s: &ConfiguredSensor, grid: &Grid) -> Result<Bias, AssimError> {
     let name = s.product.name();
     let path = match (s.bias_correction, &s.climatology) {
         (DaBiasCorrection::None, _) => return Ok(None),
@@ -325,6 +326,13 @@ fn read_bias(s: &ConfiguredSensor, lat: &[f64], lon: &[f64]) -> Result<Bias, Ass
                 "{name}_bias_correction needs {name}_climatology"
             )))
         }
+    };
+    // Climatology files hold 1-D latitude and longitude axes.
+    let (Some(lat), Some(lon)) = (grid.lat_1d(), grid.lon_1d()) else {
+        return Err(AssimError::Config(format!(
+            "{name}_bias_correction needs a regular latitude-longitude grid (climatology \
+             files are on regular grids); use {name}_bias_correction = 'none' on this grid"
+        )));
     };
     let clim_err = |message: String| AssimError::Climatology {
         path: path.clone(),
@@ -393,11 +401,6 @@ impl Assimilation {
         n_members: usize,
         timestep_seconds: i64,
     ) -> Result<Self, AssimError> {
-        let (Some(lat), Some(lon)) = (grid.lat_1d(), grid.lon_1d()) else {
-            return Err(AssimError::Config(
-                "assimilation needs a regular latitude-longitude grid".into(),
-            ));
-        };
         if n_members < 2 {
             return Err(AssimError::Config(format!(
                 "the EnKF needs at least 2 members, run:ensemble_size is {n_members}"
@@ -406,7 +409,7 @@ impl Assimilation {
         let sensors: Arc<[ConfiguredSensor]> = configured_sensors(cfg).into();
         let bias = sensors
             .iter()
-            .map(|s| read_bias(s, lat, lon))
+            .map(|s| read_bias(s, grid))
             .collect::<Result<Vec<_>, _>>()?;
         warn_footprint_with_localisation(cfg, &sensors);
         let combine = match cfg.combine {
@@ -414,13 +417,8 @@ impl Assimilation {
             DaCombine::Latest => Combine::Latest,
         };
         let times = (combine, cfg.analysis_times);
-        let obs = ObsWindow::new(
-            Arc::clone(&sensors),
-            grid,
-            (lat, lon),
-            times,
-            timestep_seconds,
-        );
+        let grid = Arc::new(grid.clone());
+        let obs = ObsWindow::new(Arc::clone(&sensors), &grid, times, timestep_seconds);
         let weights = sensors
             .iter()
             .map(|s| model.surface_weights(s.product.sensing_depth_m()))
@@ -429,8 +427,7 @@ impl Assimilation {
             sensors,
             bias,
             weights,
-            lat: lat.into(),
-            lon: lon.into(),
+            grid,
             combine,
             mode: match cfg.mode {
                 DaMode::Joint => Mode::Joint,
@@ -579,9 +576,9 @@ impl Analysis1D {
 
     /// Centre (lat, lon) of the cell with global id `id`.
     fn centre(&self, id: u64) -> (f64, f64) {
-        let k = id as usize;
-        let nx = self.lon.len();
-        (self.lat[k / nx], self.lon[k % nx])
+        let nx = self.grid.nx();
+        let (j, i) = (id as usize / nx, id as usize % nx);
+        (self.grid.lat(j, i), self.grid.lon(j, i))
     }
 
     /// With localisation every rank needs the accepted observations of all ranks, with the
@@ -645,10 +642,17 @@ impl Analysis1D {
         if shared.is_empty() {
             return targets;
         }
+        // Candidates within the cut-off through a spatial index (a superset of the
+        // Gaspari-Cohn test below), ascending, i.e. in the shared order.
+        let index = PointIndex::new(shared.iter().map(|o| (o.lat, o.lon)));
+        let reach = chord2_of_km(self.localization_km);
+        let mut candidates = Vec::new();
         for (lc, &id) in me.1.ids().iter().enumerate() {
             let (lat, lon) = self.centre(id);
-            let near: Vec<NeighbourObs> = shared
+            index.within(&unit_vector(lat, lon), reach, &mut candidates);
+            let near: Vec<NeighbourObs> = candidates
                 .iter()
+                .map(|&k| &shared[k])
                 .filter(|o| o.cell_id != id)
                 .filter_map(|o| {
                     let rho =

@@ -11,7 +11,8 @@ use super::analysis_1d::{Analysis1D, LocalAnalysis};
 use super::error::CycleError;
 use super::obs_window::WindowObs;
 use crate::da::enkf::Mode;
-use crate::io::diag::{write_diagnostics_deferred, DiagContent, DiagSensor};
+use crate::grid::{Coordinates, Grid};
+use crate::io::diag::{write_diagnostics_deferred, DiagContent, DiagGrid, DiagSensor};
 use crate::io::writer::{CommitJob, WriteJob};
 use crate::obs::mapping::Combine;
 use crate::obs::prepare::NO_MODEL_CELL;
@@ -60,8 +61,7 @@ pub struct DiagFile {
     time: NaiveDateTime,
     window: (NaiveDateTime, NaiveDateTime),
     sensors: Vec<DiagSensor>,
-    lat: Arc<[f64]>,
-    lon: Arc<[f64]>,
+    grid: Arc<Grid>,
     layer_thickness: Vec<f64>,
     cells: Vec<(u64, Vec<f64>)>,
     mode: &'static str,
@@ -78,8 +78,7 @@ impl DiagFile {
                 window_end: self.window.1,
                 sensors: &self.sensors,
                 qc_rules: &QC_RULES,
-                lat: &self.lat,
-                lon: &self.lon,
+                grid: diag_grid(&self.grid),
                 layer_thickness: &self.layer_thickness,
                 cells: &self.cells,
                 mode: self.mode,
@@ -89,6 +88,19 @@ impl DiagFile {
             let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
             Ok(commit)
         })
+    }
+}
+
+/// The diagnostics file's coordinates: the model grid's own.
+fn diag_grid(grid: &Grid) -> DiagGrid<'_> {
+    match grid.coordinates() {
+        Coordinates::Regular { lat, lon } => DiagGrid::Regular { lat, lon },
+        Coordinates::Curvilinear { lat, lon } => DiagGrid::Curvilinear {
+            ny: grid.ny(),
+            nx: grid.nx(),
+            lat,
+            lon,
+        },
     }
 }
 
@@ -215,8 +227,7 @@ impl Analysis1D {
             time: t1,
             window: (wobs.window.start, wobs.window.end),
             sensors,
-            lat: Arc::clone(&self.lat),
-            lon: Arc::clone(&self.lon),
+            grid: Arc::clone(&self.grid),
             layer_thickness: self.layer_thickness.clone(),
             cells,
             mode: match self.mode {

@@ -18,7 +18,7 @@ use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFie
 use super::image_obs::{ImageSource, ObservedImage};
 use super::image_retrievals::RetrievalImage;
 use super::image_spread::{enkf_like_spread, RootEnsemble};
-use super::perturber::regular_grid_correlation;
+use super::perturber::grid_correlation;
 use crate::config::{ImageConfig, ImageDeepLayers, ImageMethod};
 use crate::da::image::{EnkfLikeFields, ImageOptions, ImagePlan, Workspace};
 use crate::grid::Grid;
@@ -127,7 +127,7 @@ impl ImageStage {
         let plan = ImagePlan::new(ny, nx, &image_options(cfg, grid))
             .map_err(|e| CycleError::Invalid(format!("image analysis plan: {e}")))?;
         let noise = if cfg.error_corr_km > 0.0 {
-            let spec = regular_grid_correlation(grid, cfg.error_corr_km, "image:error_corr_km")?;
+            let spec = grid_correlation(grid, cfg.error_corr_km, "image:error_corr_km")?;
             Some(GaussianFieldPlan::new(&spec)?)
         } else {
             None

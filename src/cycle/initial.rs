@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 
 use super::error::{agree, CycleError};
-use super::perturber::regular_grid_correlation;
+use super::perturber::grid_correlation;
 use super::rundir::RunDir;
 use crate::config::Config;
 use crate::grid::Grid;
@@ -115,7 +115,7 @@ fn initial_spread_deviates(
     let demean = cfg.perturbation.remove_ensemble_mean;
     let length = cfg.run.cold_start_soil_moisture_corr_km;
     if length > 0.0 {
-        let spec = regular_grid_correlation(grid, length, "run:cold_start_soil_moisture_corr_km")?;
+        let spec = grid_correlation(grid, length, "run:cold_start_soil_moisture_corr_km")?;
         let plan = GaussianFieldPlan::new(&spec)?;
         return Ok(Some(initial_member_field_deviates(
             &plan, seed, ids, n_members, time_index, clip, demean,

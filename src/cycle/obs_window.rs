@@ -12,9 +12,12 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDateTime};
 
 use crate::config::DaAnalysisTimes;
+use crate::grid::locate::CellLocator;
 use crate::grid::Grid;
 use crate::obs::discover::find_observation_files;
-use crate::obs::mapping::{map_to_grid, CellObs, Combine, LatLonGrid};
+use crate::obs::mapping::{
+    map_observations, CellObs, Combine, IndexedGrid, LatLonGrid, MappingGrid,
+};
 use crate::obs::sensor::ConfiguredSensor;
 use crate::obs::{read_files, Observation, RejectCounts};
 use crate::time::Window;
@@ -62,12 +65,51 @@ impl WindowObs {
     }
 }
 
+/// The model grid as the mapping searches it: a regular grid on its axes (exactly as
+/// before curvilinear grids were supported), any other grid through a spatial index.
+enum ObsGrid {
+    Regular {
+        lat: Vec<f64>,
+        lon: Vec<f64>,
+        land: Vec<bool>,
+    },
+    Indexed {
+        grid: Arc<Grid>,
+        locator: CellLocator,
+    },
+}
+
+impl ObsGrid {
+    fn new(grid: &Arc<Grid>) -> Self {
+        match (grid.lat_1d(), grid.lon_1d()) {
+            (Some(lat), Some(lon)) => ObsGrid::Regular {
+                lat: lat.to_vec(),
+                lon: lon.to_vec(),
+                land: grid.land_mask().to_vec(),
+            },
+            _ => ObsGrid::Indexed {
+                grid: Arc::clone(grid),
+                locator: CellLocator::new(grid),
+            },
+        }
+    }
+
+    fn mapping(&self) -> MappingGrid<'_> {
+        match self {
+            ObsGrid::Regular { lat, lon, land } => {
+                MappingGrid::LatLon(LatLonGrid { lat, lon, land })
+            }
+            ObsGrid::Indexed { grid, locator } => {
+                MappingGrid::Indexed(IndexedGrid { grid, locator })
+            }
+        }
+    }
+}
+
 /// The observation stage of a run: the configured products and the model grid.
 pub struct ObsWindow {
     sensors: Arc<[ConfiguredSensor]>,
-    lat: Vec<f64>,
-    lon: Vec<f64>,
-    land: Vec<bool>,
+    grid: ObsGrid,
     combine: Combine,
     analysis_times: DaAnalysisTimes,
     /// Model time step (s): analysis times fall on step ends.
@@ -75,19 +117,16 @@ pub struct ObsWindow {
 }
 
 impl ObsWindow {
-    /// `lat`/`lon` are the axes of the regular model grid.
+    /// The stage on the model grid `grid` (a curvilinear grid is indexed here, once).
     pub fn new(
         sensors: Arc<[ConfiguredSensor]>,
-        grid: &Grid,
-        (lat, lon): (&[f64], &[f64]),
+        grid: &Arc<Grid>,
         (combine, analysis_times): (Combine, DaAnalysisTimes),
         timestep_seconds: i64,
     ) -> Self {
         ObsWindow {
             sensors,
-            lat: lat.to_vec(),
-            lon: lon.to_vec(),
-            land: grid.land_mask().to_vec(),
+            grid: ObsGrid::new(grid),
             combine,
             analysis_times,
             dt: timestep_seconds,
@@ -170,11 +209,7 @@ impl ObsWindow {
         mut reads: Vec<SensorRead>,
     ) -> WindowObs {
         reads.resize(self.sensors.len(), SensorRead::default());
-        let grid = LatLonGrid {
-            lat: &self.lat,
-            lon: &self.lon,
-            land: &self.land,
-        };
+        let grid = self.grid.mapping();
         let ns = self.sensors.len();
         let mut analyses: BTreeMap<NaiveDateTime, AnalysisObs> = BTreeMap::new();
         for (si, obs) in per_sensor.into_iter().enumerate().take(ns) {
@@ -201,11 +236,10 @@ impl ObsWindow {
                     DaAnalysisTimes::WindowEnd => w.start,
                     DaAnalysisTimes::EveryObsTime => t - Duration::seconds(self.dt),
                 };
-                let (cells, rejected) = map_to_grid(
+                let (cells, rejected) = map_observations(
                     &obs,
-                    t0,
-                    t,
-                    &grid,
+                    (t0, t),
+                    grid,
                     self.combine,
                     self.sensors[si].footprint_km,
                 );

@@ -20,31 +20,43 @@ use crate::perturb::{
 /// Upper bound of perturbed downward shortwave at the surface (W m-2).
 pub const SOLAR_CONSTANT: f64 = 1361.0;
 
-/// Gaussian spatial correlation of length `length_km` over the model's regular
-/// latitude-longitude grid (`what` names the setting in the error).
-pub(super) fn regular_grid_correlation(
+/// Gaussian spatial correlation of length `length_km` on the model grid's `(ny, nx)` index
+/// space (`what` names the setting in the error). Regular latitude-longitude grids use their
+/// axis steps at the middle latitude; other grids their [`Grid::spacing_km`] (a WPS grid
+/// its projection spacing `DX`, `DY`).
+pub(super) fn grid_correlation(
     grid: &Grid,
     length_km: f64,
     what: &str,
 ) -> Result<SpatialCorrelation, CycleError> {
-    let (lat, lon) = match (grid.lat_1d(), grid.lon_1d()) {
-        (Some(a), Some(b)) if a.len() > 1 && b.len() > 1 => (a, b),
-        _ => {
-            return Err(CycleError::Invalid(format!(
-                "{what} > 0 needs a regular latitude-longitude grid"
-            )))
+    let shape = crate::perturb::CovarianceShape::Gaussian;
+    if let (Some(lat), Some(lon)) = (grid.lat_1d(), grid.lon_1d()) {
+        if lat.len() > 1 && lon.len() > 1 {
+            let mid = lat[lat.len() / 2];
+            return Ok(SpatialCorrelation::from_lat_lon(
+                length_km,
+                shape,
+                grid.ny(),
+                grid.nx(),
+                lat[1] - lat[0],
+                lon[1] - lon[0],
+                mid,
+            ));
         }
-    };
-    let mid = lat[lat.len() / 2];
-    Ok(SpatialCorrelation::from_lat_lon(
+    }
+    let (dy_km, dx_km) = grid.spacing_km().ok_or_else(|| {
+        CycleError::Invalid(format!(
+            "{what} > 0 needs a grid at least two cells wide along each axis"
+        ))
+    })?;
+    Ok(SpatialCorrelation {
         length_km,
-        crate::perturb::CovarianceShape::Gaussian,
-        grid.ny(),
-        grid.nx(),
-        lat[1] - lat[0],
-        lon[1] - lon[0],
-        mid,
-    ))
+        shape,
+        ny: grid.ny(),
+        nx: grid.nx(),
+        dy_km,
+        dx_km,
+    })
 }
 
 /// The forcing and soil-moisture perturbation groups of the `&perturbation` group.
@@ -55,7 +67,7 @@ pub fn perturbation_groups(
 ) -> Result<(Option<PerturbGroup>, Option<PerturbGroup>), CycleError> {
     let p = &cfg.perturbation;
     let spatial = if p.spatial_corr_km > 0.0 {
-        Some(regular_grid_correlation(
+        Some(grid_correlation(
             grid,
             p.spatial_corr_km,
             "perturbation:spatial_corr_km",

@@ -8,7 +8,10 @@
 
 pub mod decomp;
 pub mod geo;
+pub mod locate;
+pub mod nearest;
 pub mod remap;
+mod spacing;
 pub mod statics;
 pub mod weights;
 mod weights_apply;
@@ -151,6 +154,8 @@ pub struct Grid {
     coords: Coordinates,
     land_mask: Vec<bool>,
     periodic: bool,
+    /// Projection spacing (dy, dx) in km of a map-projected grid (WPS `DY`, `DX`).
+    projection_spacing_km: Option<(f64, f64)>,
 }
 
 fn strictly_monotonic(v: &[f64]) -> bool {
@@ -228,6 +233,7 @@ impl Grid {
             coords: Coordinates::Regular { lat, lon },
             land_mask,
             periodic,
+            projection_spacing_km: None,
         })
     }
 
@@ -259,6 +265,7 @@ impl Grid {
             coords: Coordinates::Curvilinear { lat, lon },
             land_mask,
             periodic: false,
+            projection_spacing_km: None,
         })
     }
 

@@ -654,13 +654,16 @@ impl StaticFields {
         let lon = rd.geo_2d("XLONG_M", ny, nx)?;
         let mask_f = rd.geo_2d("LANDMASK", ny, nx)?;
         let land_mask: Vec<bool> = mask_f.iter().map(|&m| m > 0.5).collect();
-        let grid = Grid::curvilinear(ny, nx, lat, lon, Some(land_mask)).map_err(|e| {
+        let mut grid = Grid::curvilinear(ny, nx, lat, lon, Some(land_mask)).map_err(|e| {
             GridError::Variable {
                 path: path.to_path_buf(),
                 variable: "XLAT_M/XLONG_M".into(),
                 message: e.to_string(),
             }
         })?;
+        if let Some((dy, dx)) = rd.geo_em_spacing_km()? {
+            grid = grid.with_projection_spacing(dy, dx)?;
+        }
 
         let mminlu = rd.global_str("MMINLU")?;
         let vegetation_dataset =
@@ -1191,6 +1194,40 @@ impl<'a> Reader<'a> {
                 message: format!("expected an integer, found {other:?}"),
             }),
             Err(e) => Err(nc_err(self.path, &format!("reading attribute {name}"), e)),
+        }
+    }
+
+    /// A real global attribute (`Float`, `Double` or a one-element array), if present.
+    fn global_f64(&self, name: &str) -> Result<Option<f64>, GridError> {
+        let Some(a) = self.file.attribute(name) else {
+            return Ok(None);
+        };
+        use netcdf::AttributeValue as V;
+        match a.value() {
+            Ok(V::Float(v)) => Ok(Some(v.into())),
+            Ok(V::Double(v)) => Ok(Some(v)),
+            Ok(V::Floats(v)) if v.len() == 1 => Ok(Some(v[0].into())),
+            Ok(V::Doubles(v)) if v.len() == 1 => Ok(Some(v[0])),
+            Ok(other) => Err(GridError::Attribute {
+                path: self.path.to_path_buf(),
+                attribute: name.to_string(),
+                message: format!("expected a real number, found {other:?}"),
+            }),
+            Err(e) => Err(nc_err(self.path, &format!("reading attribute {name}"), e)),
+        }
+    }
+
+    /// The projection spacing (`DY`, `DX` in m) of a geo_em file in km; `None` when the
+    /// file has neither (a grid without one measures its spacing from the centres).
+    fn geo_em_spacing_km(&self) -> Result<Option<(f64, f64)>, GridError> {
+        match (self.global_f64("DY")?, self.global_f64("DX")?) {
+            (None, None) => Ok(None),
+            (Some(dy), Some(dx)) if dy > 0.0 && dx > 0.0 => Ok(Some((dy / 1e3, dx / 1e3))),
+            (dy, dx) => Err(GridError::Attribute {
+                path: self.path.to_path_buf(),
+                attribute: "DX/DY".into(),
+                message: format!("expected two positive spacings in m, found {dx:?} and {dy:?}"),
+            }),
         }
     }
 

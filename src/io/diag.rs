@@ -35,6 +35,43 @@ pub struct DiagSensor {
     pub rejected: Vec<i32>,
 }
 
+/// The horizontal coordinates of a diagnostics file.
+#[derive(Debug, Clone, Copy)]
+pub enum DiagGrid<'a> {
+    /// A regular grid: 1-D axes, dimensions `lat`, `lon`.
+    Regular { lat: &'a [f64], lon: &'a [f64] },
+    /// A curvilinear grid: 2-D `lat(y, x)`, `lon(y, x)` (row-major, auxiliary coordinates
+    /// named by each field's `coordinates` attribute), dimensions `y`, `x`.
+    Curvilinear {
+        ny: usize,
+        nx: usize,
+        lat: &'a [f64],
+        lon: &'a [f64],
+    },
+}
+
+impl DiagGrid<'_> {
+    /// `(ny, nx)`.
+    pub fn dims(&self) -> (usize, usize) {
+        match self {
+            DiagGrid::Regular { lat, lon } => (lat.len(), lon.len()),
+            DiagGrid::Curvilinear { ny, nx, .. } => (*ny, *nx),
+        }
+    }
+
+    /// Names of the (y, x) dimensions.
+    pub fn dim_names(&self) -> [&'static str; 2] {
+        match self {
+            DiagGrid::Regular { .. } => ["lat", "lon"],
+            DiagGrid::Curvilinear { .. } => ["y", "x"],
+        }
+    }
+
+    fn is_curvilinear(&self) -> bool {
+        matches!(self, DiagGrid::Curvilinear { .. })
+    }
+}
+
 /// Everything one diagnostics file holds (root rank).
 pub struct DiagContent<'a> {
     pub time: NaiveDateTime,
@@ -43,8 +80,7 @@ pub struct DiagContent<'a> {
     pub sensors: &'a [DiagSensor],
     /// Rules of the per-analysis QC (mapping, bias correction, model QC), in order.
     pub qc_rules: &'a [&'static str],
-    pub lat: &'a [f64],
-    pub lon: &'a [f64],
+    pub grid: DiagGrid<'a>,
     pub layer_thickness: &'a [f64],
     /// (global id, record) of the analysed cells, ascending ids. A record holds per sensor
     /// (value, error σ, innovation, normalised innovation), then per layer (increment,
@@ -120,10 +156,11 @@ fn write_globals(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<()
 }
 
 fn write_dims(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<(), IoError> {
+    let ([yname, xname], (ny, nx)) = (d.grid.dim_names(), d.grid.dims());
     let dims = [
         ("time", 1),
-        ("lat", d.lat.len()),
-        ("lon", d.lon.len()),
+        (yname, ny),
+        (xname, nx),
         ("soil_layer", d.layer_thickness.len()),
         ("qc_rule", d.qc_rules.len()),
     ];
@@ -156,7 +193,7 @@ fn coord(
 }
 
 fn write_coords(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<(), IoError> {
-    write_grid_coords(f, c, d.time, (d.lat, d.lon), d.layer_thickness)
+    write_grid_coords(f, c, d.time, d.grid, d.layer_thickness)
 }
 
 /// The `time` (analysis time), `lat`, `lon` and `soil_layer` (layer centre depth) coordinate
@@ -166,7 +203,7 @@ pub(crate) fn write_grid_coords(
     f: &mut netcdf::FileMut,
     c: &Ctx,
     time: NaiveDateTime,
-    (lat, lon): (&[f64], &[f64]),
+    grid: DiagGrid,
     layer_thickness: &[f64],
 ) -> Result<(), IoError> {
     let time_attrs = [
@@ -177,17 +214,38 @@ pub(crate) fn write_grid_coords(
         ("axis", "T"),
     ];
     coord(f, c, "time", &time_attrs, &[epoch_seconds(time) as f64])?;
-    for (name, sn, units, axis, data) in [
-        ("lat", "latitude", "degrees_north", "Y", lat),
-        ("lon", "longitude", "degrees_east", "X", lon),
-    ] {
-        let attrs = [
-            ("standard_name", sn),
-            ("long_name", sn),
-            ("units", units),
-            ("axis", axis),
-        ];
-        coord(f, c, name, &attrs, data)?;
+    match grid {
+        DiagGrid::Regular { lat, lon } => {
+            for (name, sn, units, axis, data) in [
+                ("lat", "latitude", "degrees_north", "Y", lat),
+                ("lon", "longitude", "degrees_east", "X", lon),
+            ] {
+                let attrs = [
+                    ("standard_name", sn),
+                    ("long_name", sn),
+                    ("units", units),
+                    ("axis", axis),
+                ];
+                coord(f, c, name, &attrs, data)?;
+            }
+        }
+        DiagGrid::Curvilinear { lat, lon, .. } => {
+            for (name, sn, units, data) in [
+                ("lat", "latitude", "degrees_north", lat),
+                ("lon", "longitude", "degrees_east", lon),
+            ] {
+                let mut v = f
+                    .add_variable::<f64>(name, &["y", "x"])
+                    .map_err(c.err(format!("variable {name}")))?;
+                put_str_attrs(
+                    &mut v,
+                    &[("standard_name", sn), ("long_name", sn), ("units", units)],
+                )
+                .map_err(c.err(format!("attributes of {name}")))?;
+                v.put_values(data, ..)
+                    .map_err(c.err(format!("writing {name}")))?;
+            }
+        }
     }
     let mut mid = Vec::with_capacity(layer_thickness.len());
     let mut top = 0.0;
@@ -239,7 +297,8 @@ fn write_rule_vars(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<
 
 /// Record entry `offset` of every analysed cell on the full grid (fill elsewhere).
 fn grid_field(d: &DiagContent, offset: usize) -> Vec<f32> {
-    let mut g = vec![FILL_VALUE; d.lat.len() * d.lon.len()];
+    let (ny, nx) = d.grid.dims();
+    let mut g = vec![FILL_VALUE; ny * nx];
     for (id, rec) in d.cells {
         let (k, v) = (*id as usize, rec[offset]);
         if v.is_finite() && k < g.len() {
@@ -258,14 +317,15 @@ fn put_field(
     (long_name, units): (&str, &str),
     data: &[f32],
 ) -> Result<(), IoError> {
-    let (nl, ny, nx) = (d.layer_thickness.len(), d.lat.len(), d.lon.len());
+    let (nl, (ny, nx)) = (d.layer_thickness.len(), d.grid.dims());
+    let [yname, xname] = d.grid.dim_names();
     let (dims, ext): (Vec<&str>, Vec<Range<usize>>) = if layered {
         (
-            vec!["time", "soil_layer", "lat", "lon"],
+            vec!["time", "soil_layer", yname, xname],
             vec![0..1, 0..nl, 0..ny, 0..nx],
         )
     } else {
-        (vec!["time", "lat", "lon"], vec![0..1, 0..ny, 0..nx])
+        (vec!["time", yname, xname], vec![0..1, 0..ny, 0..nx])
     };
     let mut v = f
         .add_variable::<f32>(name, &dims)
@@ -274,6 +334,10 @@ fn put_field(
         .map_err(c.err(format!("_FillValue of {name}")))?;
     put_str_attrs(&mut v, &[("long_name", long_name), ("units", units)])
         .map_err(c.err(format!("attributes of {name}")))?;
+    if d.grid.is_curvilinear() {
+        put_str_attrs(&mut v, &[("coordinates", "lat lon")])
+            .map_err(c.err(format!("coordinates of {name}")))?;
+    }
     v.put_values(data, ext.as_slice())
         .map_err(c.err(format!("writing {name}")))
 }
@@ -325,7 +389,8 @@ fn write_fields(f: &mut netcdf::FileMut, c: &Ctx, d: &DiagContent) -> Result<(),
         ),
     ];
     for (k, (name, long)) in per_layer.iter().enumerate() {
-        let mut data = Vec::with_capacity(nl * d.lat.len() * d.lon.len());
+        let (ny, nx) = d.grid.dims();
+        let mut data = Vec::with_capacity(nl * ny * nx);
         for l in 0..nl {
             data.extend(grid_field(d, base + k * nl + l));
         }

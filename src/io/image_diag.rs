@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 
-use super::diag::write_grid_coords;
+use super::diag::{write_grid_coords, DiagGrid};
 use super::history::{put_str_attrs, Ctx, FILL_VALUE};
 use super::{IoError, PendingFile};
 
@@ -135,7 +135,10 @@ fn write_coords(f: &mut netcdf::FileMut, c: &Ctx, d: &ImageDiagContent) -> Resul
         f.add_dimension(name, len)
             .map_err(c.err(format!("dim {name}")))?;
     }
-    let grid = (d.lat.as_slice(), d.lon.as_slice());
+    let grid = DiagGrid::Regular {
+        lat: &d.lat,
+        lon: &d.lon,
+    };
     write_grid_coords(f, c, d.time, grid, &d.layer_thickness)
 }
 

@@ -1,7 +1,11 @@
-//! Observations in a time window mapped to the cells of a regular lat-lon model grid by
-//! nearest cell centre; several observations in one cell are averaged or the latest kept.
+//! Observations in a time window mapped to the cells of the model grid by nearest cell
+//! centre; several observations in one cell are averaged or the latest kept. A regular
+//! lat-lon grid is searched on its 1-D axes; any other grid (WPS curvilinear) through a
+//! spatial index of its cell centres ([`CellLocator`]).
 
 use super::{Observation, RejectCounts};
+use crate::grid::locate::CellLocator;
+use crate::grid::Grid;
 use chrono::NaiveDateTime;
 
 /// A regular lat-lon grid given by its 1-D coordinate vectors (ascending or descending)
@@ -11,6 +15,85 @@ pub struct LatLonGrid<'a> {
     pub lat: &'a [f64],
     pub lon: &'a [f64],
     pub land: &'a [bool],
+}
+
+/// Any grid with the spatial index of its cell centres (built once per run).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexedGrid<'a> {
+    pub grid: &'a Grid,
+    pub locator: &'a CellLocator,
+}
+
+/// The grid observations are mapped to.
+#[derive(Debug, Clone, Copy)]
+pub enum MappingGrid<'a> {
+    /// A regular lat-lon grid, searched on its axes.
+    LatLon(LatLonGrid<'a>),
+    /// Any grid, searched through its spatial index.
+    Indexed(IndexedGrid<'a>),
+}
+
+impl MappingGrid<'_> {
+    fn nx(&self) -> usize {
+        match self {
+            MappingGrid::LatLon(g) => g.lon.len(),
+            MappingGrid::Indexed(g) => g.grid.nx(),
+        }
+    }
+
+    fn is_land(&self, cell: usize) -> bool {
+        let land = match self {
+            MappingGrid::LatLon(g) => g.land,
+            MappingGrid::Indexed(g) => g.grid.land_mask(),
+        };
+        land.get(cell).copied().unwrap_or(false)
+    }
+
+    /// The land cells observation `o` goes to (the nearest, and with a footprint every land
+    /// cell it covers), or the rule that rejects it.
+    fn targets(
+        &self,
+        o: &Observation,
+        footprint_half_km: f64,
+        out: &mut Vec<usize>,
+    ) -> Result<(), &'static str> {
+        out.clear();
+        match self {
+            MappingGrid::LatLon(grid) => {
+                if grid.lon.is_empty() {
+                    return Err("outside_grid");
+                }
+                let lon = wrap_lon(o.lon, grid.lon);
+                let (Some(iy), Some(ix)) = (nearest(grid.lat, o.lat), nearest(grid.lon, lon))
+                else {
+                    return Err("outside_grid");
+                };
+                let cell = iy * grid.lon.len() + ix;
+                if self.is_land(cell) {
+                    out.push(cell);
+                }
+                if footprint_half_km > 0.0 {
+                    footprint_cells(grid, o.lat, lon, iy, ix, footprint_half_km, out);
+                }
+            }
+            MappingGrid::Indexed(g) => {
+                let cell = g.locator.locate(o.lat, o.lon).ok_or("outside_grid")?;
+                if self.is_land(cell) {
+                    out.push(cell);
+                }
+                if footprint_half_km > 0.0 {
+                    let land = |c: usize| self.is_land(c);
+                    let at = (o.lat, o.lon);
+                    g.locator
+                        .footprint(g.grid, at, cell, footprint_half_km, land, out);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err("not_land");
+        }
+        Ok(())
+    }
 }
 
 /// How several observations in one cell and window are combined.
@@ -100,7 +183,20 @@ pub fn map_to_grid(
     combine: Combine,
     footprint_half_km: f64,
 ) -> (Vec<CellObs>, RejectCounts) {
-    let nx = grid.lon.len();
+    let g = MappingGrid::LatLon(*grid);
+    map_observations(obs, (start, end), g, combine, footprint_half_km)
+}
+
+/// As [`map_to_grid`] on any [`MappingGrid`]: the same rules, rejection counts and
+/// combination; `window` is (start, end].
+pub fn map_observations(
+    obs: &[Observation],
+    (start, end): (NaiveDateTime, NaiveDateTime),
+    grid: MappingGrid,
+    combine: Combine,
+    footprint_half_km: f64,
+) -> (Vec<CellObs>, RejectCounts) {
+    let nx = grid.nx();
     let mut rejected = RejectCounts::with_rules(&RULES);
     // Per cell: (sum value, sum sigma, count, latest time, latest value, latest sigma).
     let mut acc: std::collections::BTreeMap<usize, (f64, f64, usize, NaiveDateTime, f64, f64)> =
@@ -111,25 +207,8 @@ pub fn map_to_grid(
             rejected.add("outside_window");
             continue;
         }
-        if grid.lon.is_empty() {
-            rejected.add("outside_grid");
-            continue;
-        }
-        let lon = wrap_lon(o.lon, grid.lon);
-        let (Some(iy), Some(ix)) = (nearest(grid.lat, o.lat), nearest(grid.lon, lon)) else {
-            rejected.add("outside_grid");
-            continue;
-        };
-        targets.clear();
-        let cell = iy * nx + ix;
-        if grid.land.get(cell).copied().unwrap_or(false) {
-            targets.push(cell);
-        }
-        if footprint_half_km > 0.0 {
-            footprint_cells(grid, o.lat, lon, iy, ix, footprint_half_km, &mut targets);
-        }
-        if targets.is_empty() {
-            rejected.add("not_land");
+        if let Err(rule) = grid.targets(o, footprint_half_km, &mut targets) {
+            rejected.add(rule);
             continue;
         }
         for &cell in &targets {
