@@ -227,10 +227,11 @@ fn record_values(src: &mut WrfSource, time: NaiveDateTime, role: ForcingRole) ->
 }
 
 #[test]
-fn rainc_is_added_when_present() {
+fn rainc_and_rainsh_are_added_when_present() {
     let Some(c) = case() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let r = run(Duration::hours(1));
+    let mut r = run(Duration::hours(1));
+    r.rainsh = true;
     write_wrfout_series(dir.path(), &c.domain, &r, t(2, 0)).unwrap();
     let ids = targets(&c.grid);
     let mut src = WrfSource::new(wrf_forcing(dir.path(), r.interval), &c.grid, &ids).unwrap();
@@ -244,7 +245,8 @@ fn rainc_is_added_when_present() {
         let g = id as usize;
         let d_nc = f2.rainnc[g] as f64 - f1.rainnc[g] as f64;
         let d_c = f2.rainc[g] as f64 - f1.rainc[g] as f64;
-        assert_eq!(rate[k], (d_c + d_nc) / 3600.0, "cell {id}");
+        let d_sh = f2.rainsh[g] as f64 - f1.rainsh[g] as f64;
+        assert_eq!(rate[k], (d_c + d_nc + d_sh) / 3600.0, "cell {id}");
         convective += usize::from(d_c > 0.0);
     }
     assert!(convective > 3, "RAINC must contribute at some targets");

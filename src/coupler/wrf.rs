@@ -201,6 +201,58 @@ impl WrfSource {
         if file.run_start() == Some(time) {
             return Ok(vec![f64::NAN; self.targets.len()]);
         }
+        let (prev, pti) = self.previous_of_same_run(file, time)?;
+        let bucket = self.forcing.bucket_mm;
+        let a1 = file
+            .accumulation(ti, self.patch, bucket)
+            .map_err(forcing_error)?;
+        let a0 = prev
+            .accumulation(pti, self.patch, bucket)
+            .map_err(forcing_error)?;
+        if a1.parts != a0.parts {
+            return Err(ForcingError::Format {
+                path: file.path().to_path_buf(),
+                message: format!(
+                    "holds {} but {} holds {}",
+                    a1.parts.join(" + "),
+                    prev.path().display(),
+                    a0.parts.join(" + ")
+                ),
+            });
+        }
+        let dt = self.forcing.interval_seconds as f64;
+        let mut rate = Vec::with_capacity(self.targets.len());
+        for c in self.targets.iter() {
+            let k = self.patch.index(c.j, c.i);
+            let (x0, x1) = (a0.total_mm[k], a1.total_mm[k]);
+            // f32 storage of RAINNC − bucket may lose a few ulps when a bucket tips.
+            let tol = 1e-6 * (x0.abs() + a1.bucket_mm.unwrap_or(0.0)).max(1.0);
+            if x1 - x0 < -tol {
+                return Err(ForcingError::Format {
+                    path: file.path().to_path_buf(),
+                    message: format!(
+                        "accumulated precipitation ({}) at cell j={}, i={} decreases from {x0} mm \
+                         at {} ({}) to {x1} mm at {time} without a bucket increment: WRF was \
+                         restarted within the window",
+                        a1.parts.join(" + "),
+                        c.j,
+                        c.i,
+                        time - self.interval(),
+                        prev.path().display()
+                    ),
+                });
+            }
+            rate.push((x1 - x0).max(0.0) / dt);
+        }
+        Ok(rate)
+    }
+
+    /// The file of the output time before `time`, checked to belong to the same run.
+    fn previous_of_same_run(
+        &self,
+        file: &WrfOutFile,
+        time: NaiveDateTime,
+    ) -> Result<(WrfOutFile, usize), ForcingError> {
         let before = time - self.interval();
         let path = file.path().to_path_buf();
         if let Some(start) = file.run_start().filter(|s| *s > before) {
@@ -226,52 +278,7 @@ impl WrfSource {
                 ),
             });
         }
-        let bucket = self.forcing.bucket_mm;
-        let a1 = file
-            .accumulation(ti, self.patch, bucket)
-            .map_err(forcing_error)?;
-        let a0 = prev
-            .accumulation(pti, self.patch, bucket)
-            .map_err(forcing_error)?;
-        if a1.parts != a0.parts {
-            return Err(ForcingError::Format {
-                path,
-                message: format!(
-                    "holds {} but {} holds {}",
-                    a1.parts.join(" + "),
-                    prev.path().display(),
-                    a0.parts.join(" + ")
-                ),
-            });
-        }
-        let dt = self.forcing.interval_seconds as f64;
-        let mut rate = Vec::with_capacity(self.targets.len());
-        for c in self.targets.iter() {
-            let k = self.patch.index(c.j, c.i);
-            let (x0, x1) = (a0.total_mm[k], a1.total_mm[k]);
-            let mut d = x1 - x0;
-            // f32 storage of RAINNC − bucket may lose a few ulps when a bucket tips.
-            let tol = 1e-6 * (x0.abs() + a1.bucket_mm.unwrap_or(0.0)).max(1.0);
-            if d < 0.0 {
-                if d < -tol {
-                    return Err(ForcingError::Format {
-                        path,
-                        message: format!(
-                            "accumulated precipitation ({}) at cell j={}, i={} decreases from \
-                             {x0} mm at {before} ({}) to {x1} mm at {time} without a bucket \
-                             increment: WRF was restarted within the window",
-                            a1.parts.join(" + "),
-                            c.j,
-                            c.i,
-                            prev.path().display()
-                        ),
-                    });
-                }
-                d = 0.0;
-            }
-            rate.push(d / dt);
-        }
-        Ok(rate)
+        Ok((prev, pti))
     }
 
     fn read(&self, time: NaiveDateTime) -> Result<ForcingRecord, ForcingError> {

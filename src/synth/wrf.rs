@@ -245,8 +245,11 @@ impl<'p> Writer<'p> {
         let since = format!("minutes since {}", run.start.format("%Y-%m-%d %H:%M:%S"));
         let minutes = (time - run.start).num_minutes() as f32;
         w.define::<f32>("XTIME", &["Time"], ("0  ", &since, &since, ""))?;
-        w.pending
-            .push(("XTIME".into(), Data::F32(vec![minutes]), vec![0..1]));
+        w.pending.push((
+            "XTIME".into(),
+            Data::F32(vec![minutes]),
+            std::iter::once(0..1).collect(),
+        ));
         w.put_2d(
             "XLAT",
             &domain.xlat,
