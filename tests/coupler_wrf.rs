@@ -623,3 +623,54 @@ fn export_refuses_more_water_than_porosity() {
         &["SH2O", "exceeds SMOIS"],
     );
 }
+
+#[test]
+fn generated_wrfout_follows_wrf_conventions() {
+    let Some(c) = case() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = run(Duration::hours(1));
+    r.bucket_mm = Some(100.0);
+    let files = write_wrfout_series(dir.path(), &c.domain, &r, t(1, 0)).unwrap();
+    let f = netcdf::open(&files[1]).unwrap();
+    let dims: Vec<(String, usize)> = f.dimensions().map(|d| (d.name(), d.len())).collect();
+    for (name, len) in [
+        ("Time", 1),
+        ("DateStrLen", 19),
+        ("south_north", 129),
+        ("west_east", 129),
+    ] {
+        assert!(dims.contains(&(name.to_string(), len)), "{dims:?}");
+    }
+    assert!(f.dimension("Time").unwrap().is_unlimited());
+    let times = f.variable("Times").unwrap();
+    assert_eq!(times.vartype(), netcdf::types::NcVariableType::Char);
+    assert_eq!(times.get_raw_values(..).unwrap(), b"2026-07-01_01:00:00");
+    let text = |v: &netcdf::Variable<'_>, a: &str| match v.attribute_value(a) {
+        Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+        other => panic!("{} {a}: {other:?}", v.name()),
+    };
+    for name in [
+        "T2", "Q2", "PSFC", "U10", "V10", "SWDOWN", "GLW", "RAINC", "RAINNC", "I_RAINNC",
+    ] {
+        let v = f.variable(name).unwrap();
+        let d: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        assert_eq!(d, ["Time", "south_north", "west_east"], "{name}");
+        assert_eq!(text(&v, "MemoryOrder"), "XY ");
+        assert_eq!(text(&v, "stagger"), "");
+        assert!(!text(&v, "description").is_empty());
+        assert!(v.attribute("FieldType").is_some() && v.attribute("units").is_some());
+    }
+    assert_eq!(text(&f.variable("Q2").unwrap(), "description"), "QV at 2 M");
+    assert_eq!(text(&f.variable("RAINNC").unwrap(), "units"), "mm");
+    let xtime: Vec<f32> = f.variable("XTIME").unwrap().get_values(..).unwrap();
+    assert_eq!(xtime, [60.0]);
+    let global = |a: &str| format!("{:?}", f.attribute(a).unwrap().value().unwrap());
+    assert_eq!(
+        global("SIMULATION_START_DATE"),
+        "Str(\"2026-07-01_00:00:00\")"
+    );
+    assert_eq!(global("BUCKET_MM"), "Float(100.0)");
+    assert_eq!(global("MAP_PROJ"), "Int(1)");
+    // 64-bit offset netCDF, as WRF's io_form_history = 2 writes it.
+    assert_eq!(&std::fs::read(&files[1]).unwrap()[..4], b"CDF\x02");
+}
