@@ -1,1 +1,3 @@
 //! The `coupler` room (see docs/architecture.md).
+
+pub mod wrf;

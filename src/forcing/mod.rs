@@ -78,7 +78,8 @@ impl ForcingRole {
 
     /// Range of physically possible values (SI). Values slightly below zero in
     /// non-negative fields (packing and interpolation noise) are clipped, see `clip_floor`.
-    fn valid_range(self) -> (f64, f64) {
+    /// Every [`RecordSource`] applies the same checks.
+    pub fn valid_range(self) -> (f64, f64) {
         match self {
             ForcingRole::AirTemperature => (150.0, 350.0),
             ForcingRole::SpecificHumidity => (-1e-3, 0.1),
@@ -90,7 +91,8 @@ impl ForcingRole {
         }
     }
 
-    fn clip_floor(self) -> Option<f64> {
+    /// The floor non-negative fields are clipped to after the range check.
+    pub fn clip_floor(self) -> Option<f64> {
         match self {
             ForcingRole::SpecificHumidity
             | ForcingRole::Precipitation

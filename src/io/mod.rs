@@ -20,6 +20,8 @@ pub mod restart_blocks;
 mod restart_v2;
 pub mod restart_writer;
 pub mod weights;
+pub mod wrf_input;
+pub mod wrf_out;
 pub mod writer;
 
 use std::path::PathBuf;

@@ -7,3 +7,4 @@ pub mod osse;
 pub mod precip_field;
 pub mod statics;
 pub mod weather;
+pub mod wrf;
