@@ -167,8 +167,8 @@ pub const SCHEMA: &[KeySpec] = &[
       "Correlation length of the initial spread between cells (Gaussian covariance, the \
        FFT field generator of the perturbations): 0 draws z independently per cell; > 0 \
        draws one spatially correlated field per member, so a cold start that is too wet or \
-       too dry everywhere is an error the ensemble knows to be large-scale. Needs a regular \
-       latitude-longitude grid.", true),
+       too dry everywhere is an error the ensemble knows to be large-scale. On a WPS domain the \
+       field uses the projection spacing DX, DY.", true),
     k("run", "cold_start_temperature", "real", "K", Value("285.0"),
       "Soil, skin and canopy temperature at a cold start.", true),
     k("run", "history_interval_hours", "integer", "h", Value("3"),
