@@ -34,7 +34,11 @@
 //! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave,
 //! - [`photosynthesis`]: C3/C4 leaf biochemistry, [`stomata`]: Ball–Berry conductance coupled
 //!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling,
-//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992).
+//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992),
+//! - [`leaf_fluxes`]: the canopy-air network and each big leaf's fluxes and derivatives,
+//!   [`leaf_temperature`]: the two-big-leaf temperature iteration,
+//! - [`ground_humidity`]: ground surface humidity, emissivity, latent heat,
+//!   [`energy_balance`]: one step's energy balance (ground, leaves, conduction, phase change).
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -44,14 +48,18 @@
 
 pub mod big_leaf;
 pub mod constants;
+pub mod energy_balance;
 pub mod geometry;
 pub mod ground_albedo;
 pub mod ground_fluxes;
+pub mod ground_humidity;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
 pub mod interception;
 pub mod layers;
+pub mod leaf_fluxes;
+pub mod leaf_temperature;
 pub mod net_solar;
 pub mod new_snow;
 pub mod params;
