@@ -14,7 +14,7 @@
 //! linear change (so the balance closes), and the budget
 //! S_v + S_g + L↓ − L↑ − H − λE − phase change − storage is the step's energy residual.
 
-use super::constants::{CPAIR, GRAV, HVAP, NSOIL, STEFNC, TFRZ, VONKAR};
+use super::constants::{CPAIR, GRAV, HVAP, NLAYER, NSOIL, STEFNC, TFRZ, VONKAR};
 use super::ground_fluxes::{ground_fluxes, GroundFluxInput};
 use super::ground_humidity::{ground_surface, GroundSurface};
 use super::heat::{conduct, ground_surface_flux};
@@ -115,6 +115,8 @@ pub struct EnergyFluxes {
     pub fq: f64,
     /// Leaf iterations (0 without vegetation).
     pub leaf_iterations: usize,
+    /// Phase change per layer: 0 none, 1 melting, 2 freezing.
+    pub imelt: [u8; NLAYER],
 }
 
 /// One energy-balance step of `dt` seconds on column `l` with layerless snow `snow`.
@@ -149,7 +151,7 @@ pub fn energy_balance(
     );
     let cond = conduct(l, cp.soil, cp.tun, snow.scv, sf, dt);
     let pc = melt_freeze(l, &cond, sf, snow, dt);
-    (out.sm, out.xmf) = (pc.sm, pc.xmf);
+    (out.sm, out.xmf, out.imelt) = (pc.sm, pc.xmf, pc.imelt);
     close_fluxes(&mut out, l, &t_bef, inp, &gs, &turb, dt);
     surface_layer_diagnostics(&mut out, &bare, leaf.as_ref(), inp, cp.veg, &turb);
     let top = l.top();

@@ -45,7 +45,7 @@ pub fn ground_surface(
     let fac = if p.porsl[0] < 1e-6 {
         0.001
     } else {
-        (wx / p.porsl[0]).min(1.0).max(0.001)
+        (wx / p.porsl[0]).clamp(0.001, 1.0)
     };
     let psit = (p.psi0[0] * fac.powf(-p.bsw[0])).max(-1e8);
     let hr = (psit / ROVERG / t_grnd).exp();
