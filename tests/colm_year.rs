@@ -258,3 +258,96 @@ fn bondville_year_against_the_reference() {
     assert!((et - et_ref).abs() < 1e-3 * et_ref && (ro - ro_ref).abs() < 1e-3 * ro_ref);
     assert!(stats[10].max < 1e-7, "coszen {}", stats[10].max);
 }
+
+/// The same year made cold and snowy (air 12 K colder at the same relative humidity, 1.5 times
+/// the precipitation) and, separately, under grassland (USGS 7): no reference exists for
+/// these, so the checks are the per-step energy and water balances, states within their
+/// physical bounds, and that the cold year really builds and melts a layered snowpack.
+#[test]
+fn cold_snowy_year_and_grassland_keep_their_balances() {
+    use landcycle::lsm::colm::saturation::saturation;
+    let Some(f) = Table::read("noah-bondville", "forcing_as_used.csv.xz") else {
+        return;
+    };
+    let dir = landcycle::testdata::require("colm-bondville").unwrap();
+    let text = std::fs::read_to_string(dir.join("params_bondville.txt")).unwrap();
+    let l = parse_params(&text).unwrap();
+    let fc = |n: &str| f.col(n);
+    let tun = Tunables::default();
+    for (class, dt_air, pfac) in [(2, -12.0, 1.5), (7, 0.0, 1.0)] {
+        let veg = usgs(class).unwrap();
+        let col = Column {
+            params: ColumnParams {
+                soil: &l.soil,
+                rootfr: &l.rootfr,
+                veg: &veg,
+                tun: &tun,
+            },
+            geometry: &l.geometry,
+            soil_albedo: SoilAlbedo {
+                sat: [0.22, 0.44],
+                dry: [0.33, 0.55],
+            },
+            class,
+            lat: 40.01f64.to_radians(),
+            lon: (-88.37f64).to_radians(),
+            height: 6.0,
+            co2: 398.03e-6,
+        };
+        let s = |n: &str| l.scalar(n).unwrap();
+        let init = (
+            s("initial_scv"),
+            s("initial_snowdp"),
+            s("initial_ldew"),
+            s("initial_zwt"),
+            4800.0,
+        );
+        let mut st = initial_state(&col, (&l.t0, &l.wliq0, &l.wice0), init, calday(START)).unwrap();
+        let (mut worst_e, mut worst_w, mut layered, mut most) = (0.0f64, 0.0f64, 0, 0);
+        for k in 0..f.rows.len() {
+            let r = &f.rows[k];
+            let (t, p) = (r[fc("SFCTMP_K")], r[fc("SFCPRS_Pa")]);
+            let rh = r[fc("Q2_kg_kg")] / saturation(t, p).qs;
+            let forcing = Forcing {
+                t: t + dt_air,
+                q: rh * saturation(t + dt_air, p).qs,
+                psrf: p,
+                frl: r[fc("LWDOWN_W_m2")],
+                sw: r[fc("SOLDN_W_m2")],
+                prcp: r[fc("PRCP_kg_m2_s")] * pfac,
+                wind: r[fc("SFCSPD_m_s")],
+            };
+            let end = START + (k as u32 + 1) * 1800;
+            let clk = Clock {
+                calday_end: calday(end),
+                dolai: k == 0 || end % 86400 == 1800,
+            };
+            let out = step(&mut st, &col, &forcing, &clk, DT).unwrap();
+            worst_e = worst_e.max(out.energy.errore.abs());
+            worst_w = worst_w.max(out.water_error.abs());
+            let ly = &st.layers;
+            layered += (ly.nsnow > 0) as usize;
+            most = most.max(ly.nsnow);
+            for k in ly.top()..ly.t.len() {
+                assert!(ly.wliq[k] >= 0.0 && ly.wice[k] >= 0.0 && ly.t[k].is_finite());
+                assert!(
+                    ly.t[k] > 200.0 && ly.t[k] < 340.0,
+                    "step {k}: T {}",
+                    ly.t[k]
+                );
+            }
+            assert!(st.snow.scv >= 0.0 && st.canopy.ldew >= 0.0 && st.canopy.tlsun.is_finite());
+        }
+        eprintln!(
+            "class {class}, air {dt_air:+} K: energy residual {worst_e:e} W m-2, water \
+             {worst_w:e} mm s-1, snow layers on {layered} steps (up to {most})"
+        );
+        assert!(worst_e < 1e-6 && worst_w < 1e-9);
+        if dt_air < 0.0 {
+            assert!(
+                layered > 2000 && most >= 3,
+                "{layered} layered steps, at most {most}"
+            );
+        }
+    }
+}
