@@ -519,27 +519,11 @@ fn iterate(
         (&st.qsat, &st.qsatdt),
         &ctx.lim,
     );
-    let (mut evpl, mut erre) = ([0.0; NLEAF], [0.0; NLEAF]);
-    for i in 0..n {
-        evpl[i] = f.etr[i] + f.evplwet[i];
-    }
-    let evpl_noadj = evpl;
-    for i in 0..n {
-        if evpl[i] * st.evpl_bef[i] < 0.0 {
-            erre[i] = -0.9 * evpl[i];
-            evpl[i] *= 0.1;
-        }
-    }
+    let (evpl, erre, evpl_noadj) = damped_evaporation(n, &f, &st.evpl_bef);
     let b = balance(n, &lv.sabv, &f, &evpl);
     let d_noadj = newton(n, &b.ft, &b.jac);
-    let mut d = d_noadj;
+    let d = limited_step(n, &d_noadj, &st.d_prev, lv.delmax, it);
     for i in 0..n {
-        if d[i].abs() > lv.delmax {
-            d[i] = lv.delmax * d[i] / d[i].abs();
-        }
-        if it >= 2 && st.d_prev[i] * d[i] <= 0.0 {
-            d[i] = 0.5 * (st.d_prev[i] + d[i]);
-        }
         st.tl[i] = tlbef[i] + d[i];
     }
     st.d_prev = d;
@@ -587,6 +571,64 @@ fn canopy_air(
     update_stability(&mut st.ae, atm, &r.pr, r.ustar, st.taf, st.qaf);
 }
 
+/// The air and ground the leaves see.
+fn surroundings(atm: &Atmosphere, c: &CanopyInput, g: &GroundState) -> Surroundings {
+    Surroundings {
+        thm: atm.thm,
+        qm: atm.qm,
+        rhoair: atm.rhoair,
+        frl: atm.frl,
+        tg: g.tg,
+        qg: g.qg,
+        emg: g.emg,
+        sigf: c.sigf,
+        thermk: c.thermk,
+    }
+}
+
+/// Leaf evaporation (transpiration + wet) and its damping: a sign change against the
+/// previous iteration's value keeps a tenth, the rest (`erre`) is booked as sensible heat.
+/// Returns (damped, removed, undamped).
+fn damped_evaporation(
+    n: usize,
+    f: &LeafFluxes,
+    evpl_bef: &[f64; NLEAF],
+) -> ([f64; NLEAF], [f64; NLEAF], [f64; NLEAF]) {
+    let (mut evpl, mut erre) = ([0.0; NLEAF], [0.0; NLEAF]);
+    for i in 0..n {
+        evpl[i] = f.etr[i] + f.evplwet[i];
+    }
+    let noadj = evpl;
+    for i in 0..n {
+        if evpl[i] * evpl_bef[i] < 0.0 {
+            erre[i] = -0.9 * evpl[i];
+            evpl[i] *= 0.1;
+        }
+    }
+    (evpl, erre, noadj)
+}
+
+/// The Newton step limited to `delmax` (K) and averaged with the previous step after a sign
+/// change (from the second iteration).
+fn limited_step(
+    n: usize,
+    d_noadj: &[f64; NLEAF],
+    d_prev: &[f64; NLEAF],
+    delmax: f64,
+    it: usize,
+) -> [f64; NLEAF] {
+    let mut d = *d_noadj;
+    for i in 0..n {
+        if d[i].abs() > delmax {
+            d[i] = delmax * d[i] / d[i].abs();
+        }
+        if it >= 2 && d_prev[i] * d[i] <= 0.0 {
+            d[i] = 0.5 * (d_prev[i] + d[i]);
+        }
+    }
+    d
+}
+
 /// Leaf temperatures and canopy fluxes for one step of `dt` seconds. `tl0` the leaf
 /// temperatures (sunlit, shaded) at the start (K), `ldew` the canopy water after
 /// interception (mm).
@@ -599,17 +641,7 @@ pub fn leaf_temperature(
     tl0: [f64; NLEAF],
     ldew: f64,
 ) -> Result<LeafResult, LsmError> {
-    let s = Surroundings {
-        thm: atm.thm,
-        qm: atm.qm,
-        rhoair: atm.rhoair,
-        frl: atm.frl,
-        tg: g.tg,
-        qg: g.qg,
-        emg: g.emg,
-        sigf: c.sigf,
-        thermk: c.thermk,
-    };
+    let s = surroundings(atm, c, g);
     let lim = WaterLimits {
         etrc: c.etrc,
         ldew,
