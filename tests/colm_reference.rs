@@ -263,8 +263,10 @@ fn summer_soil_water_steps_follow_the_reference() {
 /// and water, with the step's ground heat flux (fgrnd, the linearised surface flux at the new
 /// temperature) as the surface input, the conduction solve reproduces the row's temperatures
 /// in all layers. On 3 night steps of 10,303 the reference's own storage change differs from
-/// its fgrnd by about 2 W m-2 (an energy term outside the heat solve that the energy-balance
-/// driver will explain); those are counted, not hidden.
+/// its fgrnd by about 2 W m-2: canopy water above the storage capacity drips as snow from
+/// frozen leaves (T_sunlit ≤ T_f) and melts on the warm ground within the step, a phase-change
+/// term outside fgrnd (the step is checked whole in tests/colm_energy.rs). Only such steps
+/// may differ.
 #[test]
 fn warm_heat_steps_follow_the_reference() {
     use landcycle::lsm::colm::constants::TFRZ;
@@ -298,7 +300,10 @@ fn warm_heat_steps_follow_the_reference() {
         let err = (0..NSOIL)
             .map(|j| (lay.t[soil(j)] - row[ct + j]).abs())
             .fold(0.0, f64::max);
+        let capacity = 0.1 * prev[c("sigf")] * (prev[c("lai")] + prev[c("sai")]);
+        let snow_drip = prev[c("ldew_mm")] > capacity && prev[c("tlsun_K")] <= TFRZ;
         if err > 1e-5 {
+            assert!(snow_drip, "row {}: soil T off by {err} K", k + 1);
             outliers += 1;
         } else {
             worst = worst.max(err);

@@ -99,3 +99,6 @@ impl Default for Tunables {
 pub const CPAIR: f64 = 1004.64;
 /// Gas constant of dry air (J kg-1 K-1).
 pub const RGAS: f64 = 287.04;
+/// Gas constant of water vapour over gravity, R_w/g × 1000 (mm K-1): turns a matric
+/// potential (mm) into a relative humidity exp(ψ/(R_w T/g)).
+pub const ROVERG: f64 = 4.71047e4;

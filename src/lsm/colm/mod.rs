@@ -34,7 +34,14 @@
 //! - [`solar_split`]: the point driver's shortwave split, [`net_solar`]: absorbed shortwave,
 //! - [`photosynthesis`]: C3/C4 leaf biochemistry, [`stomata`]: Ball–Berry conductance coupled
 //!   to it, [`big_leaf`]: sunlit/shaded leaf-to-canopy scaling,
-//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992).
+//! - [`saturation`]: saturation vapour pressure and humidity (Flatau et al. 1992),
+//! - [`leaf_fluxes`]: the canopy-air network and each big leaf's fluxes and derivatives,
+//!   [`leaf_temperature`]: the two-big-leaf temperature iteration,
+//! - [`ground_humidity`]: ground surface humidity, emissivity, latent heat,
+//!   [`energy_balance`]: one step's energy balance (ground, leaves, conduction, phase change),
+//! - [`wet_bulb`]: wet-bulb temperature, [`zenith`]: solar zenith angle, [`phenology`]:
+//!   empirical daily LAI,
+//! - [`column_step`]: one column step in CoLM's order and the cold start.
 //!
 //! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
 //! (docs/colm.md lists what is built and what is not).
@@ -43,20 +50,26 @@
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 pub mod big_leaf;
+pub mod column_step;
 pub mod constants;
+pub mod energy_balance;
 pub mod geometry;
 pub mod ground_albedo;
 pub mod ground_fluxes;
+pub mod ground_humidity;
 pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
 pub mod interception;
 pub mod layers;
+pub mod leaf_fluxes;
+pub mod leaf_temperature;
 pub mod net_solar;
 pub mod new_snow;
 pub mod params;
 pub mod params_text;
 pub mod phase_change;
+pub mod phenology;
 pub mod photosynthesis;
 pub mod precip_phase;
 pub mod richards;
@@ -81,6 +94,8 @@ pub mod tridiag;
 pub mod two_stream;
 pub mod vegetation_usgs;
 pub mod water;
+pub mod wet_bulb;
+pub mod zenith;
 
 pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};
 pub use geometry::SoilGeometry;
