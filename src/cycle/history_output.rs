@@ -10,11 +10,12 @@ use chrono::NaiveDateTime;
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use super::history_vars::{all_vars, record_width, HistoryVar, Sampling};
-use crate::config::Config;
+use crate::config::{Config, StaticFormat};
+use crate::grid::wps_domain::WpsDomain;
 use crate::grid::Grid;
 use crate::io::history::{
-    write_history_deferred, Compression, EnsembleStat, HistoryField, HistoryGrid, HistoryMetadata,
-    HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    write_history_deferred, Compression, EnsembleStat, GridMapping, HistoryField, HistoryGrid,
+    HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
 };
 use crate::io::writer::{CommitJob, Output, WriteJob};
 use crate::lsm::LandModel;
@@ -37,7 +38,9 @@ pub(super) struct HistoryOutput {
     ctx: Arc<HistoryContext>,
 }
 
-fn history_grid(grid: &Grid) -> HistoryGrid {
+/// The history grid: regular, or curvilinear with, on a WPS domain whose projection CF
+/// describes, the grid mapping, projection x/y and cell corners.
+fn history_grid(grid: &Grid, domain: Option<&WpsDomain>) -> HistoryGrid {
     let mask = grid.land_mask().to_vec();
     match (grid.lat_1d(), grid.lon_1d()) {
         (Some(lat), Some(lon)) => HistoryGrid::regular(lat.to_vec(), lon.to_vec(), mask),
@@ -51,16 +54,40 @@ fn history_grid(grid: &Grid) -> HistoryGrid {
                     lon.push(grid.lon(j, i));
                 }
             }
-            HistoryGrid::curvilinear(ny, nx, lat, lon, mask)
+            let curvilinear = HistoryGrid::curvilinear(ny, nx, lat, lon, mask);
+            match domain {
+                Some(d) if d.x.len() == nx && d.y.len() == ny => {
+                    let (name, parameters) = d.projection.cf(d.radius);
+                    let mapping = GridMapping {
+                        grid_mapping_name: name.to_string(),
+                        parameters,
+                    };
+                    curvilinear.with_projection(mapping, (d.x.clone(), d.y.clone()), d.corners())
+                }
+                _ => curvilinear,
+            }
         }
     }
 }
 
+/// The projection of the run's WPS domain (`None` for a landcycle static file).
+fn wps_domain(cfg: &Config) -> Result<Option<WpsDomain>, CycleError> {
+    match cfg.domain.static_format {
+        StaticFormat::GeoEm => Ok(WpsDomain::read_geo_em(&cfg.domain.static_file)?),
+        StaticFormat::Landcycle => Ok(None),
+    }
+}
+
 impl HistoryOutput {
-    pub(super) fn new(cfg: &Config, grid: &Grid, model_name: &str, layers: &[f64]) -> Self {
+    pub(super) fn new(
+        cfg: &Config,
+        grid: &Grid,
+        model_name: &str,
+        layers: &[f64],
+    ) -> Result<Self, CycleError> {
         let version = env!("CARGO_PKG_VERSION");
         let ctx = HistoryContext {
-            grid: history_grid(grid),
+            grid: history_grid(grid, wps_domain(cfg)?.as_ref()),
             metadata: HistoryMetadata {
                 title: "landcycle land ensemble history".into(),
                 institution: "landcycle".into(),
@@ -79,7 +106,7 @@ impl HistoryOutput {
             interval_seconds: i64::from(cfg.run.history_interval_hours) * 3600,
             members: cfg.run.history_members,
         };
-        HistoryOutput { ctx: Arc::new(ctx) }
+        Ok(HistoryOutput { ctx: Arc::new(ctx) })
     }
 
     /// True when a history file is due at `t`.

@@ -8,11 +8,13 @@
 
 pub mod decomp;
 pub mod geo;
+pub mod projection;
 pub mod remap;
 pub mod statics;
 pub mod weights;
 mod weights_apply;
 mod weights_check;
+pub mod wps_domain;
 
 pub use decomp::Decomposition;
 pub use statics::{StaticFields, VegetationDataset};
