@@ -43,7 +43,10 @@ fn projection_corners_match_geogrid() {
         }
     }
     // float32 geo_em coordinates near 60° are good to ~4e-6°; 1e-4° is ~11 m.
-    assert!(worst < 1e-4, "corners differ from XLAT_C/XLONG_C by {worst}°");
+    assert!(
+        worst < 1e-4,
+        "corners differ from XLAT_C/XLONG_C by {worst}°"
+    );
 }
 
 /// A geo_em whose projection attributes are wrong is refused, naming the file.
@@ -90,7 +93,10 @@ fn wps_run(dir: &Path, geo: &Path) -> PathBuf {
     common::synth(&nml);
     let text = std::fs::read_to_string(&nml).unwrap().replace(
         "static_file = 'case/static.nc'\n  static_format = 'landcycle'",
-        &format!("static_file = '{}'\n  static_format = 'geo_em'", geo.display()),
+        &format!(
+            "static_file = '{}'\n  static_format = 'geo_em'",
+            geo.display()
+        ),
     );
     std::fs::write(&nml, text).unwrap();
     let rundir = dir.join("rundir");
@@ -150,10 +156,15 @@ fn wps_history_has_grid_mapping_and_remaps_conservatively() {
     let src = netcdf::open(&hist).unwrap();
     let s: Vec<f32> = src.variable("SoilMoistV").unwrap().get_values(..).unwrap();
     let s: Vec<f32> = s.into_iter().filter(|v| *v < 1e10).collect();
-    let (lo, hi) = s.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = s
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let r = netcdf::open(&out).unwrap();
     let v: Vec<f32> = r.variable("SoilMoistV").unwrap().get_values(..).unwrap();
-    let inside: Vec<f32> = v.into_iter().filter(|v| v.is_finite() && *v < 1e10).collect();
+    let inside: Vec<f32> = v
+        .into_iter()
+        .filter(|v| v.is_finite() && *v < 1e10)
+        .collect();
     assert!(inside.len() > 1000, "{} remapped values", inside.len());
     assert!(
         inside.iter().all(|&v| v >= lo - 1e-6 && v <= hi + 1e-6),

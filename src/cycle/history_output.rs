@@ -9,13 +9,14 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
+use super::history_select::{select, Selected};
 use super::history_vars::{all_vars, record_width, HistoryVar, Sampling};
-use crate::config::{Config, StaticFormat};
+use crate::config::{Config, HistoryNaming, StaticFormat};
 use crate::grid::wps_domain::WpsDomain;
 use crate::grid::Grid;
 use crate::io::history::{
     write_history_deferred, Compression, EnsembleStat, GridMapping, HistoryField, HistoryGrid,
-    HistoryMetadata, HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    HistoryMetadata, HistoryTime, HistoryWrite, Layout, TimeMethod, TimeUnits,
 };
 use crate::io::writer::{CommitJob, Output, WriteJob};
 use crate::lsm::LandModel;
@@ -31,6 +32,8 @@ pub(super) struct HistoryContext {
     reference: NaiveDateTime,
     interval_seconds: i64,
     members: bool,
+    /// The variables written, in output order.
+    selected: Vec<Selected>,
 }
 
 /// The history output stage.
@@ -86,8 +89,15 @@ impl HistoryOutput {
         layers: &[f64],
     ) -> Result<Self, CycleError> {
         let version = env!("CARGO_PKG_VERSION");
+        let selected = select(cfg.run.history_naming, cfg.run.history_variables.as_deref())
+            .map_err(|e| CycleError::Invalid(format!("run:history_variables: {e}")))?;
+        let layout = match cfg.run.history_naming {
+            HistoryNaming::Alma => Layout::Cf,
+            HistoryNaming::Lis => Layout::Lis,
+        };
         let ctx = HistoryContext {
-            grid: history_grid(grid, wps_domain(cfg)?.as_ref()),
+            selected,
+            grid: history_grid(grid, wps_domain(cfg)?.as_ref()).with_layout(layout),
             metadata: HistoryMetadata {
                 title: "landcycle land ensemble history".into(),
                 institution: "landcycle".into(),
@@ -224,8 +234,10 @@ impl HistoryJob {
         let mut offset = 0;
         for (vi, v) in vars.iter().enumerate() {
             let layers = if v.layered { self.nl } else { 1 };
-            for b in 0..n_blocks {
-                slots.push((vi, b, b * w + offset, layers));
+            if self.ctx.selected.iter().any(|s| s.index == vi) {
+                for b in 0..n_blocks {
+                    slots.push((vi, b, b * w + offset, layers));
+                }
             }
             offset += layers;
         }
@@ -279,7 +291,7 @@ impl HistoryJob {
             return Vec::new();
         }
         let mut member_data = Vec::with_capacity(vars.len());
-        for vi in 0..vars.len() {
+        for vi in self.ctx.selected.iter().map(|s| s.index) {
             let mut d = Vec::new();
             for (v2, _, full) in owned {
                 if *v2 == vi {
@@ -297,10 +309,14 @@ impl HistoryJob {
         owned: &'a [(usize, usize, Vec<f64>)],
         member_data: &'a [(usize, Vec<f64>)],
     ) -> Vec<HistoryField<'a>> {
+        let named = |vi: usize| {
+            let s = self.ctx.selected.iter().find(|s| s.index == vi);
+            (&vars[vi], s.expect("slots hold selected variables only"))
+        };
         if self.ctx.members {
             return member_data
                 .iter()
-                .map(|(vi, d)| field_of(&vars[*vi], EnsembleStat::Members, d))
+                .map(|(vi, d)| field_of(named(*vi), EnsembleStat::Members, d))
                 .collect();
         }
         owned
@@ -311,17 +327,21 @@ impl HistoryJob {
                 } else {
                     EnsembleStat::Spread
                 };
-                field_of(&vars[*vi], stat, full)
+                field_of(named(*vi), stat, full)
             })
             .collect()
     }
 }
 
-fn field_of<'a>(v: &HistoryVar, stat: EnsembleStat, data: &'a [f64]) -> HistoryField<'a> {
+fn field_of<'a>(
+    (v, s): (&HistoryVar, &Selected),
+    stat: EnsembleStat,
+    data: &'a [f64],
+) -> HistoryField<'a> {
     HistoryField {
-        name: v.name.to_string(),
+        name: s.name.to_string(),
         long_name: v.long_name.to_string(),
-        units: v.units.to_string(),
+        units: s.units.to_string(),
         standard_name: v.standard_name.map(str::to_string),
         time_method: match v.sampling {
             Sampling::Point => TimeMethod::Point,

@@ -137,7 +137,10 @@ impl MapProjection {
             MapProjection::PolarStereographic { truelat, stand_lon } => (
                 "polar_stereographic",
                 vec![
-                    p("latitude_of_projection_origin", vec![90f64.copysign(truelat)]),
+                    p(
+                        "latitude_of_projection_origin",
+                        vec![90f64.copysign(truelat)],
+                    ),
                     p("straight_vertical_longitude_from_pole", vec![stand_lon]),
                     p("standard_parallel", vec![truelat]),
                 ],

@@ -55,7 +55,13 @@ fn global_f64(file: &netcdf::File, path: &Path, name: &str) -> Result<Option<f64
         V::Floats(x) if x.len() == 1 => f64::from(x[0]),
         V::Doubles(x) if x.len() == 1 => x[0],
         V::Ints(x) if x.len() == 1 => f64::from(x[0]),
-        other => return Err(attr_err(path, name, format!("expected a number, found {other:?}"))),
+        other => {
+            return Err(attr_err(
+                path,
+                name,
+                format!("expected a number, found {other:?}"),
+            ))
+        }
     };
     if !x.is_finite() {
         return Err(attr_err(path, name, format!("value {x} is not finite")));
@@ -146,7 +152,11 @@ impl WpsDomain {
         };
         let (dx, dy) = (required(&file, path, "DX")?, required(&file, path, "DY")?);
         if !(dx > 0.0 && dy > 0.0) {
-            return Err(attr_err(path, "DX/DY", format!("{dx} x {dy} m is not positive")));
+            return Err(attr_err(
+                path,
+                "DX/DY",
+                format!("{dx} x {dy} m is not positive"),
+            ));
         }
         let (cen_lat, cen_lon) = (
             required(&file, path, "CEN_LAT")?,
@@ -212,7 +222,9 @@ impl WpsDomain {
             for &x in &self.x {
                 let (_, centre_lon) = self.projection.inverse(self.radius, x, y);
                 for (sx, sy) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
-                    let (la, lo) = self.projection.inverse(self.radius, x + sx * hx, y + sy * hy);
+                    let (la, lo) = self
+                        .projection
+                        .inverse(self.radius, x + sx * hx, y + sy * hy);
                     clat.push(la);
                     clon.push(centre_lon + super::lon_diff(centre_lon, lo));
                 }

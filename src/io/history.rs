@@ -1083,8 +1083,11 @@ fn write_horizontal(
                 .add_variable::<i32>(name, &[name])
                 .map_err(c.err(format!("variable {name}")))?;
             let long = format!("grid index along {name}");
-            put_str_attrs(&mut v, &[("long_name", &long), ("units", "1"), ("axis", axis)])
-                .map_err(c.err(format!("attributes of {name}")))?;
+            put_str_attrs(
+                &mut v,
+                &[("long_name", &long), ("units", "1"), ("axis", axis)],
+            )
+            .map_err(c.err(format!("attributes of {name}")))?;
             let idx: Vec<i32> = (0..len as i32).collect();
             v.put_values(&idx, ..)
                 .map_err(c.err(format!("writing {name}")))?;
@@ -1114,9 +1117,15 @@ fn regular_as_2d(lat: &[f64], lon: &[f64]) -> (Vec<f64>, Vec<f64>, Corners) {
     let (mut lat2, mut lon2) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut clat, mut clon) = (Vec::with_capacity(4 * n), Vec::with_capacity(4 * n));
     for (j, &la) in lat.iter().enumerate() {
-        let (s, n_) = (lat_b[2 * j].min(lat_b[2 * j + 1]), lat_b[2 * j].max(lat_b[2 * j + 1]));
+        let (s, n_) = (
+            lat_b[2 * j].min(lat_b[2 * j + 1]),
+            lat_b[2 * j].max(lat_b[2 * j + 1]),
+        );
         for (i, &lo) in lon.iter().enumerate() {
-            let (w, e) = (lon_b[2 * i].min(lon_b[2 * i + 1]), lon_b[2 * i].max(lon_b[2 * i + 1]));
+            let (w, e) = (
+                lon_b[2 * i].min(lon_b[2 * i + 1]),
+                lon_b[2 * i].max(lon_b[2 * i + 1]),
+            );
             lat2.push(la);
             lon2.push(lo);
             clat.extend([s, s, n_, n_]);
