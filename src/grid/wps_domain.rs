@@ -48,11 +48,15 @@ fn global_f64(file: &netcdf::File, path: &Path, name: &str) -> Result<Option<f64
         source: e,
     })?;
     let x = match v {
-        V::Float(x) => f64::from(x),
+        // float32 attributes by their shortest decimal (TRUELAT1 = -10.762, not -10.7620000839).
+        V::Float(x) => x.to_string().parse().expect("a float prints as a number"),
         V::Double(x) => x,
         V::Int(x) => f64::from(x),
         V::Short(x) => f64::from(x),
-        V::Floats(x) if x.len() == 1 => f64::from(x[0]),
+        V::Floats(x) if x.len() == 1 => x[0]
+            .to_string()
+            .parse()
+            .expect("a float prints as a number"),
         V::Doubles(x) if x.len() == 1 => x[0],
         V::Ints(x) if x.len() == 1 => f64::from(x[0]),
         other => {
