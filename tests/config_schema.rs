@@ -549,6 +549,7 @@ fn demo_namelist_loads_and_check_prints_it() {
         namelist: bad.clone(),
         ranks: 1,
         memory_per_rank_mib: None,
+        preflight: false,
     })
     .unwrap_err();
     let m = format!("{e:#}");

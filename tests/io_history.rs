@@ -138,6 +138,8 @@ fn curvilinear_grid() -> HistoryGrid {
             35.0,
             6_370_000.0,
         )),
+        projection_xy: None,
+        layout: Default::default(),
     }
 }
 

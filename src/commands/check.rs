@@ -17,6 +17,11 @@ pub struct Args {
     /// Memory one rank may use (MiB); default: this machine's memory divided by --ranks.
     #[arg(long)]
     pub memory_per_rank_mib: Option<u64>,
+    /// Also read every input the run needs (static file, forcing files over the whole
+    /// period and their coverage of the domain, observation files per window) and check the
+    /// disk space of the run, creating nothing.
+    #[arg(long)]
+    pub preflight: bool,
 }
 
 /// Validate `args.namelist` and print the effective configuration on stdout.
@@ -26,9 +31,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Err(e) = crate::cycle::forcing_spec(&cfg).validate() {
         return Err(key_error(&cfg, "forcing", "directory", e.to_string()).into());
     }
+    let (naming, wanted) = (cfg.run.history_naming, cfg.run.history_variables.as_deref());
+    if let Err(e) = crate::cycle::history_select::select(naming, wanted) {
+        return Err(key_error(&cfg, "run", "history_variables", e).into());
+    }
     print!("{}", render(&cfg));
     for w in &missing {
         eprintln!("warning: {w}");
+    }
+    if args.preflight {
+        let p = super::preflight::preflight(&cfg, args.ranks);
+        for n in &p.notes {
+            eprintln!("preflight: {n}");
+        }
+        if !p.problems.is_empty() {
+            anyhow::bail!(
+                "preflight of {} found {} problem(s):\n  {}",
+                cfg.namelist_file.display(),
+                p.problems.len(),
+                p.problems.join("\n  ")
+            );
+        }
+        eprintln!("preflight: no problem found");
     }
     if cfg.domain.static_file.is_file() {
         let fp = footprint(&cfg, args.ranks)?;

@@ -15,6 +15,7 @@ pub mod obs_space;
 pub mod osse;
 pub mod plot;
 pub mod point;
+pub mod preflight;
 pub mod run;
 pub mod synth;
 pub mod tca;

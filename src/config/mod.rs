@@ -6,6 +6,7 @@
 //! struct, resolves relative paths against the namelist's directory and validates the
 //! whole. Every error names the file, line and column.
 
+mod history;
 mod image;
 pub mod namelist;
 pub mod precheck;
@@ -16,6 +17,7 @@ pub use image::{
     ImageOrder, ImageUpdate,
 };
 
+pub use history::HistoryNaming;
 pub use namelist::{Location, Namelist, NamelistError};
 
 use chrono::NaiveDateTime;
@@ -195,6 +197,11 @@ pub struct RunConfig {
     pub history_interval_hours: u32,
     pub history_members: bool,
     pub history_compression: u32,
+    /// Variables to write (names of `history_naming`); `None`: all of them.
+    #[serde(default)]
+    pub history_variables: Option<Vec<String>>,
+    #[serde(default)]
+    pub history_naming: HistoryNaming,
 }
 
 impl RunConfig {

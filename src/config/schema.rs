@@ -177,6 +177,13 @@ pub const SCHEMA: &[KeySpec] = &[
       "Write every member to history; .false. writes ensemble mean and spread only.", false),
     k("run", "history_compression", "integer (0 to 9)", "", Value("4"),
       "Deflate level of history variables (0 = uncompressed).", false),
+    k("run", "history_variables", "string array", "", Unset("every variable of history_naming"),
+      "Variables written to history (names of history_naming, docs/io.md); ensemble spread or \
+       members follow history_members.", false),
+    k("run", "history_naming", "'alma' or 'lis'", "", Value("'alma'"),
+      "Names and dimensions of history files: ALMA (SoilMoist in kg m-2, SoilMoistV in m3 m-3) \
+       or NASA LIS (SoilMoist_inst, SoilMoist_tavg in m^3 m-3, Qle_tavg, north_south, \
+       east_west, SoilMoist_profiles).", false),
     // &domain
     k("domain", "static_file", "path", "", Required,
       "NetCDF file with the grid, land mask and static fields.", false),

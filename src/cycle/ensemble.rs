@@ -42,9 +42,13 @@ pub struct CellEnsemble<M: LandModel> {
     states: Vec<M::State>,
     n_members: usize,
     flux_acc: Vec<[f64; N_FLUX]>,
+    /// Per member, the sum over the interval's steps of volumetric soil moisture per layer
+    /// (`[cell][member][layer]`, sized at the first step).
+    sm_acc: Vec<f64>,
     acc_steps: usize,
     scratch_forcing: Vec<Forcing>,
     scratch_out: Vec<StepOutput>,
+    scratch_sm: Vec<f64>,
 }
 
 impl<M: LandModel> CellEnsemble<M> {
@@ -63,9 +67,11 @@ impl<M: LandModel> CellEnsemble<M> {
             states,
             n_members,
             flux_acc: vec![[0.0; N_FLUX]; n],
+            sm_acc: Vec::new(),
             acc_steps: 0,
             scratch_forcing: vec![Forcing::default(); n_members],
             scratch_out: vec![StepOutput::default(); n_members],
+            scratch_sm: Vec::new(),
         }
     }
 
@@ -143,16 +149,41 @@ impl<M: LandModel> CellEnsemble<M> {
                 .zip(&self.scratch_out)
                 .zip(&self.scratch_forcing)
             {
-                accumulate(a, out, f.precipitation, f.shortwave_down);
+                accumulate(a, out, f);
             }
+            self.accumulate_soil_moisture(model, c);
         }
         self.acc_steps += 1;
         Ok(())
     }
 
+    /// Add cell `c`'s members' volumetric soil moisture to the interval sums.
+    fn accumulate_soil_moisture(&mut self, model: &M, c: usize) {
+        let n = self.n_members;
+        let nl = model.n_soil_layers();
+        if self.sm_acc.len() != self.states.len() * nl {
+            self.sm_acc = vec![0.0; self.states.len() * nl];
+        }
+        for k in c * n..(c + 1) * n {
+            let acc = &mut self.sm_acc[k * nl..(k + 1) * nl];
+            let before = self.scratch_sm.len();
+            model.extend_soil_moisture(&self.states[k], &mut self.scratch_sm);
+            for (a, x) in acc.iter_mut().zip(&self.scratch_sm[before..]) {
+                *a += x;
+            }
+            self.scratch_sm.truncate(before);
+        }
+    }
+
+    /// A member's interval sums of soil moisture (empty before the first step).
+    fn sm_sums(&self, k: usize, nl: usize) -> &[f64] {
+        self.sm_acc.get(k * nl..(k + 1) * nl).unwrap_or(&[])
+    }
+
     /// Reset the flux accumulators (start of an output interval).
     pub fn reset_accumulators(&mut self) {
         self.flux_acc.iter_mut().for_each(|a| *a = [0.0; N_FLUX]);
+        self.sm_acc.iter_mut().for_each(|a| *a = 0.0);
         self.acc_steps = 0;
     }
 
@@ -173,7 +204,7 @@ impl<M: LandModel> CellEnsemble<M> {
                 pack_record(
                     model,
                     &self.states[k],
-                    &self.flux_acc[k],
+                    (&self.flux_acc[k], self.sm_sums(k, nl)),
                     self.acc_steps,
                     &mut rec,
                 );
@@ -200,13 +231,14 @@ impl<M: LandModel> CellEnsemble<M> {
 
     /// Per cell and member, the history record. Layout `[cell][member][width]`.
     pub fn member_records(&self, model: &M) -> Vec<f64> {
-        let w = record_width(model.n_soil_layers());
+        let nl = model.n_soil_layers();
+        let w = record_width(nl);
         let mut out = Vec::with_capacity(self.states.len() * w);
         for k in 0..self.states.len() {
             pack_record(
                 model,
                 &self.states[k],
-                &self.flux_acc[k],
+                (&self.flux_acc[k], self.sm_sums(k, nl)),
                 self.acc_steps,
                 &mut out,
             );

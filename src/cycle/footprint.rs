@@ -22,6 +22,10 @@ pub struct Footprint {
     pub memory_per_rank: u64,
     /// Restart plus history files of one cycle, bytes.
     pub disk_per_cycle: u64,
+    /// One restart file, bytes.
+    pub restart_bytes: u64,
+    /// The history files of one cycle, bytes.
+    pub history_per_cycle: u64,
 }
 
 /// The estimate for `cfg` with `n_land` land cells of `n_grid` grid cells on `ranks` ranks.
@@ -49,6 +53,8 @@ pub fn estimate(cfg: &Config, n_land: usize, n_grid: usize, ranks: usize) -> Foo
         member_state_bytes: state as usize,
         memory_per_rank: ensemble + restart + statics + fields,
         disk_per_cycle: restart + history,
+        restart_bytes: restart,
+        history_per_cycle: history,
     }
 }
 

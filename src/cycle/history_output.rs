@@ -9,12 +9,14 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
+use super::history_select::{select, Selected};
 use super::history_vars::{all_vars, record_width, HistoryVar, Sampling};
-use crate::config::Config;
+use crate::config::{Config, HistoryNaming, StaticFormat};
+use crate::grid::wps_domain::WpsDomain;
 use crate::grid::Grid;
 use crate::io::history::{
-    write_history_deferred, Compression, EnsembleStat, HistoryField, HistoryGrid, HistoryMetadata,
-    HistoryTime, HistoryWrite, TimeMethod, TimeUnits,
+    write_history_deferred, Compression, EnsembleStat, GridMapping, HistoryField, HistoryGrid,
+    HistoryMetadata, HistoryTime, HistoryWrite, Layout, TimeMethod, TimeUnits,
 };
 use crate::io::writer::{CommitJob, Output, WriteJob};
 use crate::lsm::LandModel;
@@ -30,6 +32,8 @@ pub(super) struct HistoryContext {
     reference: NaiveDateTime,
     interval_seconds: i64,
     members: bool,
+    /// The variables written, in output order.
+    selected: Vec<Selected>,
 }
 
 /// The history output stage.
@@ -37,7 +41,9 @@ pub(super) struct HistoryOutput {
     ctx: Arc<HistoryContext>,
 }
 
-fn history_grid(grid: &Grid) -> HistoryGrid {
+/// The history grid: regular, or curvilinear with, on a WPS domain whose projection CF
+/// describes, the grid mapping, projection x/y and cell corners.
+fn history_grid(grid: &Grid, domain: Option<&WpsDomain>) -> HistoryGrid {
     let mask = grid.land_mask().to_vec();
     match (grid.lat_1d(), grid.lon_1d()) {
         (Some(lat), Some(lon)) => HistoryGrid::regular(lat.to_vec(), lon.to_vec(), mask),
@@ -51,16 +57,47 @@ fn history_grid(grid: &Grid) -> HistoryGrid {
                     lon.push(grid.lon(j, i));
                 }
             }
-            HistoryGrid::curvilinear(ny, nx, lat, lon, mask)
+            let curvilinear = HistoryGrid::curvilinear(ny, nx, lat, lon, mask);
+            match domain {
+                Some(d) if d.x.len() == nx && d.y.len() == ny => {
+                    let (name, parameters) = d.projection.cf(d.radius);
+                    let mapping = GridMapping {
+                        grid_mapping_name: name.to_string(),
+                        parameters,
+                    };
+                    curvilinear.with_projection(mapping, (d.x.clone(), d.y.clone()), d.corners())
+                }
+                _ => curvilinear,
+            }
         }
     }
 }
 
+/// The projection of the run's WPS domain (`None` for a landcycle static file).
+fn wps_domain(cfg: &Config) -> Result<Option<WpsDomain>, CycleError> {
+    match cfg.domain.static_format {
+        StaticFormat::GeoEm => Ok(WpsDomain::read_geo_em(&cfg.domain.static_file)?),
+        StaticFormat::Landcycle => Ok(None),
+    }
+}
+
 impl HistoryOutput {
-    pub(super) fn new(cfg: &Config, grid: &Grid, model_name: &str, layers: &[f64]) -> Self {
+    pub(super) fn new(
+        cfg: &Config,
+        grid: &Grid,
+        model_name: &str,
+        layers: &[f64],
+    ) -> Result<Self, CycleError> {
         let version = env!("CARGO_PKG_VERSION");
+        let selected = select(cfg.run.history_naming, cfg.run.history_variables.as_deref())
+            .map_err(|e| CycleError::Invalid(format!("run:history_variables: {e}")))?;
+        let layout = match cfg.run.history_naming {
+            HistoryNaming::Alma => Layout::Cf,
+            HistoryNaming::Lis => Layout::Lis,
+        };
         let ctx = HistoryContext {
-            grid: history_grid(grid),
+            selected,
+            grid: history_grid(grid, wps_domain(cfg)?.as_ref()).with_layout(layout),
             metadata: HistoryMetadata {
                 title: "landcycle land ensemble history".into(),
                 institution: "landcycle".into(),
@@ -79,7 +116,7 @@ impl HistoryOutput {
             interval_seconds: i64::from(cfg.run.history_interval_hours) * 3600,
             members: cfg.run.history_members,
         };
-        HistoryOutput { ctx: Arc::new(ctx) }
+        Ok(HistoryOutput { ctx: Arc::new(ctx) })
     }
 
     /// True when a history file is due at `t`.
@@ -197,8 +234,10 @@ impl HistoryJob {
         let mut offset = 0;
         for (vi, v) in vars.iter().enumerate() {
             let layers = if v.layered { self.nl } else { 1 };
-            for b in 0..n_blocks {
-                slots.push((vi, b, b * w + offset, layers));
+            if self.ctx.selected.iter().any(|s| s.index == vi) {
+                for b in 0..n_blocks {
+                    slots.push((vi, b, b * w + offset, layers));
+                }
             }
             offset += layers;
         }
@@ -252,7 +291,7 @@ impl HistoryJob {
             return Vec::new();
         }
         let mut member_data = Vec::with_capacity(vars.len());
-        for vi in 0..vars.len() {
+        for vi in self.ctx.selected.iter().map(|s| s.index) {
             let mut d = Vec::new();
             for (v2, _, full) in owned {
                 if *v2 == vi {
@@ -270,10 +309,14 @@ impl HistoryJob {
         owned: &'a [(usize, usize, Vec<f64>)],
         member_data: &'a [(usize, Vec<f64>)],
     ) -> Vec<HistoryField<'a>> {
+        let named = |vi: usize| {
+            let s = self.ctx.selected.iter().find(|s| s.index == vi);
+            (&vars[vi], s.expect("slots hold selected variables only"))
+        };
         if self.ctx.members {
             return member_data
                 .iter()
-                .map(|(vi, d)| field_of(&vars[*vi], EnsembleStat::Members, d))
+                .map(|(vi, d)| field_of(named(*vi), EnsembleStat::Members, d))
                 .collect();
         }
         owned
@@ -284,17 +327,21 @@ impl HistoryJob {
                 } else {
                     EnsembleStat::Spread
                 };
-                field_of(&vars[*vi], stat, full)
+                field_of(named(*vi), stat, full)
             })
             .collect()
     }
 }
 
-fn field_of<'a>(v: &HistoryVar, stat: EnsembleStat, data: &'a [f64]) -> HistoryField<'a> {
+fn field_of<'a>(
+    (v, s): (&HistoryVar, &Selected),
+    stat: EnsembleStat,
+    data: &'a [f64],
+) -> HistoryField<'a> {
     HistoryField {
-        name: v.name.to_string(),
+        name: s.name.to_string(),
         long_name: v.long_name.to_string(),
-        units: v.units.to_string(),
+        units: s.units.to_string(),
         standard_name: v.standard_name.map(str::to_string),
         time_method: match v.sampling {
             Sampling::Point => TimeMethod::Point,

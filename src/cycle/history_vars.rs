@@ -1,7 +1,8 @@
-//! The ALMA variables the ensemble driver writes to history files, and how each is
-//! computed per member from the state and the fluxes accumulated over the output interval.
+//! The variables the ensemble driver writes to history files (ALMA names, and LIS names on
+//! request), and how each is computed per member from the state and the fluxes and forcing
+//! accumulated over the output interval.
 
-use crate::lsm::{LandModel, StepOutput};
+use crate::lsm::{Forcing, LandModel, StepOutput};
 
 /// Whether a variable is an instantaneous state or a mean over the output interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +16,10 @@ pub enum Sampling {
 /// Description of one history variable.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryVar {
-    pub name: &'static str,
+    /// ALMA name; `None` for a variable offered only under LIS naming.
+    pub name: Option<&'static str>,
+    /// LIS name and units (`SoilMoist_inst`, `m^3 m-3`); `None` where LIS has no such output.
+    pub lis: Option<(&'static str, &'static str)>,
     pub long_name: &'static str,
     pub units: &'static str,
     pub standard_name: Option<&'static str>,
@@ -25,175 +29,169 @@ pub struct HistoryVar {
 }
 
 const fn var(
-    name: &'static str,
+    (name, lis): (&'static str, &'static str),
     long_name: &'static str,
     units: &'static str,
-    standard_name: Option<&'static str>,
+    standard_name: &'static str,
     layered: bool,
     sampling: Sampling,
 ) -> HistoryVar {
     HistoryVar {
-        name,
+        name: Some(name),
+        lis: Some((lis, units)),
         long_name,
         units,
-        standard_name,
+        standard_name: Some(standard_name),
         layered,
         sampling,
     }
 }
 
-/// Flux-type quantities accumulated each step (means over the output interval).
-pub const FLUX_VARS: [HistoryVar; 9] = [
+use Sampling::{Mean, Point};
+
+/// Interval means accumulated each step: model fluxes, then the (perturbed) forcing the
+/// model saw. ALMA names and signs (Qh, Qle upward; Qg, SWnet, LWnet downward); LIS names
+/// as in LIS's MODEL_OUTPUT_LIST.TBL (forcing echoes with `_f`).
+#[rustfmt::skip]
+pub const FLUX_VARS: [HistoryVar; 18] = [
+    var(("Qh", "Qh_tavg"), "sensible heat flux", "W m-2", "surface_upward_sensible_heat_flux", false, Mean),
+    var(("Qle", "Qle_tavg"), "latent heat flux", "W m-2", "surface_upward_latent_heat_flux", false, Mean),
+    var(("Qg", "Qg_tavg"), "ground heat flux", "W m-2", "downward_heat_flux_in_soil", false, Mean),
+    var(("Qs", "Qs_tavg"), "surface runoff", "kg m-2 s-1", "surface_runoff_flux", false, Mean),
+    var(("Qsb", "Qsb_tavg"), "subsurface runoff", "kg m-2 s-1", "subsurface_runoff_flux", false, Mean),
+    var(("Evap", "Evap_tavg"), "total evapotranspiration", "kg m-2 s-1", "water_evapotranspiration_flux", false, Mean),
+    var(("Qsm", "Qsm_tavg"), "snowmelt", "kg m-2 s-1", "surface_snow_melt_flux", false, Mean),
+    var(("SWnet", "Swnet_tavg"), "net shortwave radiation", "W m-2", "surface_net_downward_shortwave_flux", false, Mean),
+    var(("LWnet", "Lwnet_tavg"), "net longwave radiation", "W m-2", "surface_net_downward_longwave_flux", false, Mean),
+    var(("Albedo", "Albedo_tavg"), "surface albedo", "1", "surface_albedo", false, Mean),
+    var(("Rainf", "Rainf_tavg"), "rainfall rate (perturbed forcing, liquid part)", "kg m-2 s-1", "rainfall_flux", false, Mean),
+    var(("Snowf", "Snowf_tavg"), "snowfall rate (perturbed forcing, frozen part)", "kg m-2 s-1", "snowfall_flux", false, Mean),
+    var(("Tair", "Tair_f_tavg"), "near-surface air temperature (forcing)", "K", "air_temperature", false, Mean),
+    var(("Qair", "Qair_f_tavg"), "near-surface specific humidity (forcing)", "kg kg-1", "specific_humidity", false, Mean),
+    var(("PSurf", "Psurf_f_tavg"), "surface pressure (forcing)", "Pa", "surface_air_pressure", false, Mean),
+    var(("Wind", "Wind_f_tavg"), "near-surface wind speed (forcing)", "m s-1", "wind_speed", false, Mean),
+    var(("SWdown", "SWdown_f_tavg"), "downward shortwave radiation (perturbed forcing)", "W m-2", "surface_downwelling_shortwave_flux_in_air", false, Mean),
+    var(("LWdown", "LWdown_f_tavg"), "downward longwave radiation (perturbed forcing)", "W m-2", "surface_downwelling_longwave_flux_in_air", false, Mean),
+];
+
+/// Instantaneous state variables. ALMA `SoilMoist` is the water mass per layer and has no
+/// LIS counterpart here; LIS `SoilMoist_inst` is the volumetric `SoilMoistV`.
+pub const STATE_VARS: [HistoryVar; 7] = [
+    HistoryVar {
+        lis: None,
+        ..var(
+            ("SoilMoist", ""),
+            "soil water content of each layer",
+            "kg m-2",
+            "mass_content_of_water_in_soil_layer",
+            true,
+            Point,
+        )
+    },
+    HistoryVar {
+        lis: Some(("SoilMoist_inst", "m^3 m-3")),
+        ..var(
+            ("SoilMoistV", ""),
+            "volumetric soil moisture",
+            "m3 m-3",
+            "volume_fraction_of_condensed_water_in_soil",
+            true,
+            Point,
+        )
+    },
     var(
-        "Qh",
-        "sensible heat flux",
-        "W m-2",
-        Some("surface_upward_sensible_heat_flux"),
-        false,
-        Sampling::Mean,
+        ("SoilTemp", "SoilTemp_inst"),
+        "soil temperature",
+        "K",
+        "soil_temperature",
+        true,
+        Point,
     ),
     var(
-        "Qle",
-        "latent heat flux",
-        "W m-2",
-        Some("surface_upward_latent_heat_flux"),
+        ("AvgSurfT", "AvgSurfT_inst"),
+        "average surface (skin) temperature",
+        "K",
+        "surface_temperature",
         false,
-        Sampling::Mean,
+        Point,
     ),
     var(
-        "Qg",
-        "ground heat flux",
-        "W m-2",
-        Some("downward_heat_flux_in_soil"),
+        ("SWE", "SWE_inst"),
+        "snow water equivalent",
+        "kg m-2",
+        "surface_snow_amount",
         false,
-        Sampling::Mean,
+        Point,
     ),
     var(
-        "Qs",
-        "surface runoff",
-        "kg m-2 s-1",
-        Some("surface_runoff_flux"),
+        ("SnowDepth", "SnowDepth_inst"),
+        "snow depth",
+        "m",
+        "surface_snow_thickness",
         false,
-        Sampling::Mean,
+        Point,
     ),
     var(
-        "Qsb",
-        "subsurface runoff",
-        "kg m-2 s-1",
-        Some("subsurface_runoff_flux"),
+        ("CanopInt", "CanopInt_inst"),
+        "canopy interception storage",
+        "kg m-2",
+        "canopy_water_amount",
         false,
-        Sampling::Mean,
-    ),
-    var(
-        "Evap",
-        "total evapotranspiration",
-        "kg m-2 s-1",
-        Some("water_evapotranspiration_flux"),
-        false,
-        Sampling::Mean,
-    ),
-    var(
-        "Qsm",
-        "snowmelt",
-        "kg m-2 s-1",
-        Some("surface_snow_melt_flux"),
-        false,
-        Sampling::Mean,
-    ),
-    var(
-        "Rainf",
-        "precipitation rate (perturbed forcing)",
-        "kg m-2 s-1",
-        Some("precipitation_flux"),
-        false,
-        Sampling::Mean,
-    ),
-    var(
-        "SWdown",
-        "downward shortwave radiation (perturbed forcing)",
-        "W m-2",
-        Some("surface_downwelling_shortwave_flux_in_air"),
-        false,
-        Sampling::Mean,
+        Point,
     ),
 ];
 
-/// Instantaneous state variables.
-pub const STATE_VARS: [HistoryVar; 7] = [
-    var(
-        "SoilMoist",
-        "soil water content of each layer",
-        "kg m-2",
-        Some("mass_content_of_water_in_soil_layer"),
-        true,
-        Sampling::Point,
-    ),
-    var(
-        "SoilMoistV",
-        "volumetric soil moisture",
-        "m3 m-3",
-        Some("volume_fraction_of_condensed_water_in_soil"),
-        true,
-        Sampling::Point,
-    ),
-    var(
-        "SoilTemp",
-        "soil temperature",
-        "K",
-        Some("soil_temperature"),
-        true,
-        Sampling::Point,
-    ),
-    var(
-        "AvgSurfT",
-        "average surface (skin) temperature",
-        "K",
-        Some("surface_temperature"),
-        false,
-        Sampling::Point,
-    ),
-    var(
-        "SWE",
-        "snow water equivalent",
-        "kg m-2",
-        Some("surface_snow_amount"),
-        false,
-        Sampling::Point,
-    ),
-    var(
-        "SnowDepth",
-        "snow depth",
-        "m",
-        Some("surface_snow_thickness"),
-        false,
-        Sampling::Point,
-    ),
-    var(
-        "CanopInt",
-        "canopy interception storage",
-        "kg m-2",
-        Some("canopy_water_amount"),
-        false,
-        Sampling::Point,
-    ),
-];
+/// Layered interval means: volumetric soil moisture averaged over the output interval
+/// (LIS `SoilMoist_tavg`).
+pub const MEAN_STATE_VARS: [HistoryVar; 1] = [HistoryVar {
+    name: None,
+    lis: Some(("SoilMoist_tavg", "m^3 m-3")),
+    long_name: "volumetric soil moisture",
+    units: "m3 m-3",
+    standard_name: Some("volume_fraction_of_condensed_water_in_soil"),
+    layered: true,
+    sampling: Mean,
+}];
 
 /// Number of flux accumulators per member.
 pub const N_FLUX: usize = FLUX_VARS.len();
 
-/// Add one step's fluxes (and the forcing actually used) to a member's accumulator.
-pub fn accumulate(acc: &mut [f64; N_FLUX], out: &StepOutput, precip: f64, swdown: f64) {
+/// Add one step's fluxes and the forcing actually used to a member's accumulator.
+pub fn accumulate(acc: &mut [f64; N_FLUX], out: &StepOutput, f: &Forcing) {
+    let snow = f.precipitation * f.frozen_precip_fraction;
     let v = [
-        out.qh, out.qle, out.qg, out.qs, out.qsb, out.evap, out.qsm, precip, swdown,
+        out.qh,
+        out.qle,
+        out.qg,
+        out.qs,
+        out.qsb,
+        out.evap,
+        out.qsm,
+        out.swnet,
+        out.lwnet,
+        out.albedo,
+        f.precipitation - snow,
+        snow,
+        f.air_temperature,
+        f.specific_humidity,
+        f.surface_pressure,
+        f.wind_speed,
+        f.shortwave_down,
+        f.longwave_down,
     ];
     for (a, x) in acc.iter_mut().zip(v) {
         *a += x;
     }
 }
 
-/// All history variables in output order: fluxes then states.
+/// All history variables in record order: fluxes, states, then layered means.
 pub fn all_vars() -> Vec<HistoryVar> {
-    FLUX_VARS.iter().chain(STATE_VARS.iter()).copied().collect()
+    FLUX_VARS
+        .iter()
+        .chain(STATE_VARS.iter())
+        .chain(MEAN_STATE_VARS.iter())
+        .copied()
+        .collect()
 }
 
 /// Width (values per member and cell) of the packed output record for `nlayers` soil layers.
@@ -204,11 +202,12 @@ pub fn record_width(nlayers: usize) -> usize {
         .sum()
 }
 
-/// Pack one member's output record: flux means then state values, in [`all_vars`] order.
+/// Pack one member's output record in [`all_vars`] order: flux means, state values, then
+/// the interval mean of volumetric soil moisture from `sm_acc` (sums over `nsteps`).
 pub fn pack_record<M: LandModel>(
     model: &M,
     state: &M::State,
-    acc: &[f64; N_FLUX],
+    (acc, sm_acc): (&[f64; N_FLUX], &[f64]),
     nsteps: usize,
     out: &mut Vec<f64>,
 ) {
@@ -234,4 +233,10 @@ pub fn pack_record<M: LandModel>(
     out.push(model.swe(state));
     out.push(model.snow_depth(state));
     out.push(model.canopy_water(state));
+    if nsteps == 0 {
+        // No step in the interval yet (an output at the start time): the mean is the state.
+        out.extend_from_within(start + n_mass..start + n_mass + nl);
+    } else {
+        out.extend(sm_acc.iter().map(|a| a / n));
+    }
 }

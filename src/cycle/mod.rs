@@ -25,6 +25,7 @@ pub mod error;
 pub mod footprint;
 pub mod forcing_stage;
 pub mod history_output;
+pub mod history_select;
 pub mod history_vars;
 pub mod image_analysis;
 pub mod image_diag;

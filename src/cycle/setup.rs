@@ -199,7 +199,10 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             )
         });
         let image = agree(comm, image.transpose())?;
-        let history = HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness());
+        let history = agree(
+            comm,
+            HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness()),
+        )?;
         let restart_out =
             RestartOutput::new(rundir.clone(), cfg.fingerprint(), cfg.restart.keep as usize);
         let output = (comm.rank() == 0)

@@ -10,12 +10,14 @@ pub mod decomp;
 pub mod geo;
 pub mod locate;
 pub mod nearest;
+pub mod projection;
 pub mod remap;
 mod spacing;
 pub mod statics;
 pub mod weights;
 mod weights_apply;
 mod weights_check;
+pub mod wps_domain;
 
 pub use decomp::Decomposition;
 pub use statics::{StaticFields, VegetationDataset};

@@ -71,9 +71,10 @@ pub const ALMA_VARIABLES: &[AlmaVariable] = &[
     v("Evap", "total evapotranspiration", "kg m-2 s-1", Some("water_evapotranspiration_flux"), Mean, false),
     v("Qs", "surface runoff", "kg m-2 s-1", Some("surface_runoff_flux"), Mean, false),
     v("Qsb", "subsurface runoff", "kg m-2 s-1", Some("subsurface_runoff_flux"), Mean, false),
+    v("Qsm", "snowmelt", "kg m-2 s-1", Some("surface_snow_melt_flux"), Mean, false),
     // states (instantaneous at the valid time)
     v("AvgSurfT", "average surface temperature", "K", Some("surface_temperature"), Point, false),
-    v("Albedo", "surface albedo", "1", Some("surface_albedo"), Point, false),
+    v("Albedo", "surface albedo", "1", Some("surface_albedo"), Mean, false),
     v("SWE", "snow water equivalent", "kg m-2", Some("surface_snow_amount"), Point, false),
     v("SnowDepth", "snow depth", "m", Some("surface_snow_thickness"), Point, false),
     v("CanopInt", "total canopy water storage", "kg m-2", Some("canopy_water_amount"), Point, false),

@@ -111,6 +111,20 @@ impl GridMapping {
     }
 }
 
+/// Dimension and coordinate naming of a history file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// CF/ALMA: dimensions `lat`/`lon` (regular) or `y`/`x` (curvilinear) and `soil_layer`;
+    /// every data variable has the `time` dimension.
+    #[default]
+    Cf,
+    /// As NASA LIS writes: dimensions `north_south`/`east_west`, 2-D `lat`/`lon` with cell
+    /// corners, one soil dimension `<Base>_profiles` per layered variable (`SoilMoist_inst`
+    /// → `SoilMoist_profiles`), and data variables without the length-1 `time` dimension
+    /// (the file still holds `time`, `time_bnds`, and the `cell_methods`).
+    Lis,
+}
+
 /// The horizontal grid of a history file with its land mask (row-major `[y][x]`, `true` = land).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryGrid {
@@ -120,6 +134,11 @@ pub struct HistoryGrid {
     pub land_mask: Vec<bool>,
     /// Map projection of a curvilinear grid, when known (written as `crs`).
     pub grid_mapping: Option<GridMapping>,
+    /// Projection coordinates (m) of a curvilinear grid with a grid mapping: x (length nx)
+    /// and y (length ny), written as the `x`/`y` coordinate variables instead of indices.
+    pub projection_xy: Option<(Vec<f64>, Vec<f64>)>,
+    /// Dimension naming of the file.
+    pub layout: Layout,
 }
 
 impl HistoryGrid {
@@ -131,6 +150,8 @@ impl HistoryGrid {
             kind: GridKind::Regular { lat, lon },
             land_mask,
             grid_mapping: None,
+            projection_xy: None,
+            layout: Layout::Cf,
         }
     }
 
@@ -152,6 +173,39 @@ impl HistoryGrid {
             },
             land_mask,
             grid_mapping: None,
+            projection_xy: None,
+            layout: Layout::Cf,
+        }
+    }
+
+    /// The same curvilinear grid on a map projection: the CF grid mapping, the projection
+    /// x/y coordinates (m) and the cell corners `[y][x][4]` (latitudes, longitudes).
+    pub fn with_projection(
+        mut self,
+        mapping: GridMapping,
+        xy: (Vec<f64>, Vec<f64>),
+        cell_corners: (Vec<f64>, Vec<f64>),
+    ) -> Self {
+        if let GridKind::Curvilinear { corners, .. } = &mut self.kind {
+            *corners = Some(cell_corners);
+        }
+        self.grid_mapping = Some(mapping);
+        self.projection_xy = Some(xy);
+        self
+    }
+
+    /// The same grid written with another dimension naming.
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Names of the (y, x) dimensions.
+    pub fn dim_names(&self) -> (&'static str, &'static str) {
+        match (self.layout, &self.kind) {
+            (Layout::Lis, _) => ("north_south", "east_west"),
+            (Layout::Cf, GridKind::Regular { .. }) => ("lat", "lon"),
+            (Layout::Cf, GridKind::Curvilinear { .. }) => ("y", "x"),
         }
     }
 
@@ -299,6 +353,21 @@ pub struct HistoryWrite<'a> {
 /// File name of the history file valid at `valid_time`: `LC_HIST_YYYYMMDDHHMM.nc`.
 pub fn history_file_name(valid_time: NaiveDateTime) -> String {
     format!("LC_HIST_{}.nc", valid_time.format("%Y%m%d%H%M"))
+}
+
+/// Soil dimension of a layered field: `soil_layer`, or under [`Layout::Lis`] the field
+/// name without its `_inst`/`_tavg` suffix followed by `_profiles`.
+pub fn soil_dim_name(layout: Layout, field_name: &str) -> String {
+    match layout {
+        Layout::Cf => "soil_layer".to_string(),
+        Layout::Lis => {
+            let base = field_name
+                .strip_suffix("_inst")
+                .or_else(|| field_name.strip_suffix("_tavg"))
+                .unwrap_or(field_name);
+            format!("{base}_profiles")
+        }
+    }
 }
 
 /// Variable name of a field in the file, from its statistic.
@@ -502,6 +571,24 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
             format!("member fields hold {n_members} members but ensemble_size is {declared}"),
         ));
     }
+    if let Some((x, y)) = &g.projection_xy {
+        let regular = matches!(g.kind, GridKind::Regular { .. });
+        if regular || g.grid_mapping.is_none() || x.len() != g.nx || y.len() != g.ny {
+            return Err(invalid(
+                path,
+                format!(
+                    "projection coordinates ({} x, {} y) need a curvilinear {}x{} grid with a grid mapping",
+                    x.len(),
+                    y.len(),
+                    g.ny,
+                    g.nx
+                ),
+            ));
+        }
+        if let Some(bad) = x.iter().chain(y).find(|v| !v.is_finite()) {
+            return Err(invalid(path, format!("projection coordinate {bad}")));
+        }
+    }
     if let Some(gm) = &g.grid_mapping {
         let bad = gm.grid_mapping_name.is_empty()
             || gm
@@ -533,6 +620,8 @@ const RESERVED: &[&str] = &[
     "crs",
     "x",
     "y",
+    "north_south",
+    "east_west",
 ];
 
 /// Bounds of 1-D cell centres: halfway between neighbours, the ends extrapolated by half a
@@ -680,17 +769,25 @@ fn write_netcdf(
         .map_err(c.err("dimension time"))?;
     file.add_dimension("bnds", 2)
         .map_err(c.err("dimension bnds"))?;
-    let (ydim, xdim) = match g.kind {
-        GridKind::Regular { .. } => ("lat", "lon"),
-        GridKind::Curvilinear { .. } => ("y", "x"),
-    };
+    let (ydim, xdim) = g.dim_names();
     file.add_dimension(ydim, ny)
         .map_err(c.err(format!("dimension {ydim}")))?;
     file.add_dimension(xdim, nx)
         .map_err(c.err(format!("dimension {xdim}")))?;
-    if nl > 0 {
-        file.add_dimension("soil_layer", nl)
-            .map_err(c.err("dimension soil_layer"))?;
+    // One soil dimension (CF) or one per layered variable (LIS), in order of appearance.
+    let mut soil_dims: Vec<String> = Vec::new();
+    for f in h.fields.iter().filter(|f| f.layered) {
+        let d = soil_dim_name(g.layout, &f.name);
+        if !soil_dims.contains(&d) {
+            soil_dims.push(d);
+        }
+    }
+    if nl > 0 && soil_dims.is_empty() {
+        soil_dims.push(soil_dim_name(Layout::Cf, ""));
+    }
+    for d in &soil_dims {
+        file.add_dimension(d, nl)
+            .map_err(c.err(format!("dimension {d}")))?;
     }
     if n_members > 0 {
         file.add_dimension("member", n_members)
@@ -737,99 +834,11 @@ fn write_netcdf(
     }
 
     // ---- horizontal coordinates
-    match &g.kind {
-        GridKind::Regular { lat, lon } => {
-            let dlat = if ny > 1 { (lat[1] - lat[0]).abs() } else { 1.0 };
-            let dlon = if nx > 1 { (lon[1] - lon[0]).abs() } else { 1.0 };
-            let lat_b = centre_bounds(lat, Some(90.0), dlat);
-            let lon_b = centre_bounds(lon, None, dlon);
-            write_coord_1d(&mut file, &c, "lat", "latitude", "degree_north", "Y", lat)?;
-            write_bounds(&mut file, &c, "lat_bnds", &["lat", "bnds"], &lat_b)?;
-            write_coord_1d(&mut file, &c, "lon", "longitude", "degree_east", "X", lon)?;
-            write_bounds(&mut file, &c, "lon_bnds", &["lon", "bnds"], &lon_b)?;
-        }
-        GridKind::Curvilinear { lat, lon, corners } => {
-            file.add_dimension("nv4", 4)
-                .map_err(c.err("dimension nv4"))?;
-            for (name, sn, units, data, which) in [
-                ("lat", "latitude", "degree_north", lat, 0usize),
-                ("lon", "longitude", "degree_east", lon, 1usize),
-            ] {
-                let mut v = file
-                    .add_variable::<f64>(name, &["y", "x"])
-                    .map_err(c.err(format!("variable {name}")))?;
-                let bname = format!("{name}_bnds");
-                let mut attrs = vec![("standard_name", sn), ("long_name", sn), ("units", units)];
-                if corners.is_some() {
-                    attrs.push(("bounds", bname.as_str()));
-                }
-                put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {name}")))?;
-                v.put_values(data, ..)
-                    .map_err(c.err(format!("writing {name}")))?;
-                if let Some((clat, clon)) = corners {
-                    let b = if which == 0 { clat } else { clon };
-                    write_bounds(&mut file, &c, &bname, &["y", "x", "nv4"], b)?;
-                }
-            }
-            // Index coordinates so tools get monotonic axes.
-            for (name, len, axis) in [("y", ny, "Y"), ("x", nx, "X")] {
-                let mut v = file
-                    .add_variable::<i32>(name, &[name])
-                    .map_err(c.err(format!("variable {name}")))?;
-                let long = format!("grid index along {name}");
-                put_str_attrs(
-                    &mut v,
-                    &[("long_name", &long), ("units", "1"), ("axis", axis)],
-                )
-                .map_err(c.err(format!("attributes of {name}")))?;
-                let idx: Vec<i32> = (0..len as i32).collect();
-                v.put_values(&idx, ..)
-                    .map_err(c.err(format!("writing {name}")))?;
-            }
-        }
-    }
-    let coordinates_attr = match g.kind {
-        GridKind::Regular { .. } => None,
-        GridKind::Curvilinear { .. } => Some("lat lon"),
-    };
+    let coordinates_attr = write_horizontal(&mut file, &c, g)?;
 
     // ---- soil layers
-    if nl > 0 {
-        let mut mid = Vec::with_capacity(nl);
-        let mut bnds = Vec::with_capacity(2 * nl);
-        let mut top = 0.0;
-        for &dz in h.soil_layer_thickness {
-            mid.push(top + 0.5 * dz);
-            bnds.push(top);
-            bnds.push(top + dz);
-            top += dz;
-        }
-        {
-            let mut v = file
-                .add_variable::<f64>("soil_layer", &["soil_layer"])
-                .map_err(c.err("variable soil_layer"))?;
-            put_str_attrs(
-                &mut v,
-                &[
-                    ("standard_name", "depth"),
-                    ("long_name", "depth of soil layer mid-point"),
-                    ("units", "m"),
-                    ("positive", "down"),
-                    ("axis", "Z"),
-                    ("bounds", "soil_layer_bnds"),
-                ],
-            )
-            .map_err(c.err("attributes of soil_layer"))?;
-            v.put_values(&mid, ..)
-                .map_err(c.err("writing soil_layer"))?;
-        }
-        write_bounds(
-            &mut file,
-            &c,
-            "soil_layer_bnds",
-            &["soil_layer", "bnds"],
-            &bnds,
-        )?;
+    for d in &soil_dims {
+        write_soil_axis(&mut file, &c, d, h.soil_layer_thickness)?;
     }
 
     // ---- ensemble members
@@ -899,12 +908,17 @@ fn write_netcdf(
         .map(|f| f.name.clone())
         .collect();
     for (f, p) in h.fields.iter().zip(prepared) {
-        let mut dims: Vec<&str> = vec!["time"];
+        let soil_dim = soil_dim_name(g.layout, &f.name);
+        let with_time = g.layout == Layout::Cf;
+        let mut dims: Vec<&str> = Vec::with_capacity(5);
+        if with_time {
+            dims.push("time");
+        }
         if f.stat == EnsembleStat::Members {
             dims.push("member");
         }
         if f.layered {
-            dims.push("soil_layer");
+            dims.push(&soil_dim);
         }
         dims.push(ydim);
         dims.push(xdim);
@@ -969,7 +983,9 @@ fn write_netcdf(
             ));
         }
         let mut extents: Vec<Range<usize>> = Vec::with_capacity(dims.len());
-        extents.push(0..1);
+        if with_time {
+            extents.push(0..1);
+        }
         if f.stat == EnsembleStat::Members {
             extents.push(0..p.n_members);
         }
@@ -1029,6 +1045,203 @@ fn write_coord_1d(
     .map_err(c.err(format!("attributes of {name}")))?;
     v.put_values(data, ..)
         .map_err(c.err(format!("writing {name}")))
+}
+
+/// Latitude, longitude (and projection) coordinates; returns the `coordinates` attribute
+/// data variables need (2-D latitude and longitude are auxiliary coordinates).
+fn write_horizontal(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    g: &HistoryGrid,
+) -> Result<Option<&'static str>, IoError> {
+    let (ny, nx) = (g.ny, g.nx);
+    let (ydim, xdim) = g.dim_names();
+    match (&g.kind, g.layout) {
+        (GridKind::Regular { lat, lon }, Layout::Cf) => {
+            let (lat_b, lon_b) = regular_bounds(lat, lon);
+            write_coord_1d(file, c, "lat", "latitude", "degree_north", "Y", lat)?;
+            write_bounds(file, c, "lat_bnds", &["lat", "bnds"], &lat_b)?;
+            write_coord_1d(file, c, "lon", "longitude", "degree_east", "X", lon)?;
+            write_bounds(file, c, "lon_bnds", &["lon", "bnds"], &lon_b)?;
+            return Ok(None);
+        }
+        (GridKind::Regular { lat, lon }, Layout::Lis) => {
+            let (lat2, lon2, corners) = regular_as_2d(lat, lon);
+            write_2d_lat_lon(file, c, g, (&lat2, &lon2), Some((&corners.0, &corners.1)))?;
+        }
+        (GridKind::Curvilinear { lat, lon, corners }, _) => {
+            let corners = corners.as_ref().map(|(a, b)| (a.as_slice(), b.as_slice()));
+            write_2d_lat_lon(file, c, g, (lat, lon), corners)?;
+        }
+    }
+    if let Some((x, y)) = &g.projection_xy {
+        write_projection_xy(file, c, (xdim, x), (ydim, y))?;
+    } else if g.layout == Layout::Cf {
+        // Index coordinates, so tools get monotonic axes.
+        for (name, len, axis) in [(ydim, ny, "Y"), (xdim, nx, "X")] {
+            let mut v = file
+                .add_variable::<i32>(name, &[name])
+                .map_err(c.err(format!("variable {name}")))?;
+            let long = format!("grid index along {name}");
+            put_str_attrs(
+                &mut v,
+                &[("long_name", &long), ("units", "1"), ("axis", axis)],
+            )
+            .map_err(c.err(format!("attributes of {name}")))?;
+            let idx: Vec<i32> = (0..len as i32).collect();
+            v.put_values(&idx, ..)
+                .map_err(c.err(format!("writing {name}")))?;
+        }
+    }
+    Ok(Some("lat lon"))
+}
+
+/// 1-D bounds of regular latitude and longitude centres.
+fn regular_bounds(lat: &[f64], lon: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (ny, nx) = (lat.len(), lon.len());
+    let dlat = if ny > 1 { (lat[1] - lat[0]).abs() } else { 1.0 };
+    let dlon = if nx > 1 { (lon[1] - lon[0]).abs() } else { 1.0 };
+    (
+        centre_bounds(lat, Some(90.0), dlat),
+        centre_bounds(lon, None, dlon),
+    )
+}
+
+type Corners = (Vec<f64>, Vec<f64>);
+
+/// A regular grid as 2-D centres and corners `[y][x][4]`, counter-clockwise from
+/// south-west whichever way the axes run.
+fn regular_as_2d(lat: &[f64], lon: &[f64]) -> (Vec<f64>, Vec<f64>, Corners) {
+    let (lat_b, lon_b) = regular_bounds(lat, lon);
+    let n = lat.len() * lon.len();
+    let (mut lat2, mut lon2) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut clat, mut clon) = (Vec::with_capacity(4 * n), Vec::with_capacity(4 * n));
+    for (j, &la) in lat.iter().enumerate() {
+        let (s, n_) = (
+            lat_b[2 * j].min(lat_b[2 * j + 1]),
+            lat_b[2 * j].max(lat_b[2 * j + 1]),
+        );
+        for (i, &lo) in lon.iter().enumerate() {
+            let (w, e) = (
+                lon_b[2 * i].min(lon_b[2 * i + 1]),
+                lon_b[2 * i].max(lon_b[2 * i + 1]),
+            );
+            lat2.push(la);
+            lon2.push(lo);
+            clat.extend([s, s, n_, n_]);
+            clon.extend([w, e, e, w]);
+        }
+    }
+    (lat2, lon2, (clat, clon))
+}
+
+/// 2-D `lat`/`lon` on the grid dimensions, with corner bounds when given.
+fn write_2d_lat_lon(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    g: &HistoryGrid,
+    (lat, lon): (&[f64], &[f64]),
+    corners: Option<(&[f64], &[f64])>,
+) -> Result<(), IoError> {
+    let (ydim, xdim) = g.dim_names();
+    if corners.is_some() {
+        file.add_dimension("nv4", 4)
+            .map_err(c.err("dimension nv4"))?;
+    }
+    for (name, sn, units, data, which) in [
+        ("lat", "latitude", "degree_north", lat, 0usize),
+        ("lon", "longitude", "degree_east", lon, 1usize),
+    ] {
+        let mut v = file
+            .add_variable::<f64>(name, &[ydim, xdim])
+            .map_err(c.err(format!("variable {name}")))?;
+        let bname = format!("{name}_bnds");
+        let mut attrs = vec![("standard_name", sn), ("long_name", sn), ("units", units)];
+        if corners.is_some() {
+            attrs.push(("bounds", bname.as_str()));
+        }
+        put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {name}")))?;
+        v.put_values(data, ..)
+            .map_err(c.err(format!("writing {name}")))?;
+        if let Some((clat, clon)) = corners {
+            let b = if which == 0 { clat } else { clon };
+            write_bounds(file, c, &bname, &[ydim, xdim, "nv4"], b)?;
+        }
+    }
+    Ok(())
+}
+
+/// A soil depth axis `dim(dim)` with `dim_bnds` from the layer thicknesses.
+fn write_soil_axis(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    dim: &str,
+    thickness: &[f64],
+) -> Result<(), IoError> {
+    let mut mid = Vec::with_capacity(thickness.len());
+    let mut bnds = Vec::with_capacity(2 * thickness.len());
+    let mut top = 0.0;
+    for &dz in thickness {
+        mid.push(top + 0.5 * dz);
+        bnds.push(top);
+        bnds.push(top + dz);
+        top += dz;
+    }
+    let bname = format!("{dim}_bnds");
+    let mut v = file
+        .add_variable::<f64>(dim, &[dim])
+        .map_err(c.err(format!("variable {dim}")))?;
+    put_str_attrs(
+        &mut v,
+        &[
+            ("standard_name", "depth"),
+            // CDO names the axis by this long name (`depth_below_land`, not
+            // `depth_below_sea` as it infers from the standard name alone).
+            ("long_name", "depth below land"),
+            (
+                "comment",
+                "mid-point of each soil layer below the land surface; the bounds are the layer interfaces",
+            ),
+            ("units", "m"),
+            ("positive", "down"),
+            ("axis", "Z"),
+            ("bounds", &bname),
+        ],
+    )
+    .map_err(c.err(format!("attributes of {dim}")))?;
+    v.put_values(&mid, ..)
+        .map_err(c.err(format!("writing {dim}")))?;
+    write_bounds(file, c, &bname, &[dim, "bnds"], &bnds)
+}
+
+/// Projection coordinates of a grid on a map projection (CF 5.6).
+fn write_projection_xy(
+    file: &mut netcdf::FileMut,
+    c: &Ctx,
+    (xname, x): (&str, &[f64]),
+    (yname, y): (&str, &[f64]),
+) -> Result<(), IoError> {
+    for (name, axis, data) in [(yname, "Y", y), (xname, "X", x)] {
+        let mut v = file
+            .add_variable::<f64>(name, &[name])
+            .map_err(c.err(format!("variable {name}")))?;
+        let xy = axis.to_lowercase();
+        let sn = format!("projection_{xy}_coordinate");
+        let long = format!("{xy} coordinate of projection");
+        put_str_attrs(
+            &mut v,
+            &[
+                ("standard_name", &sn),
+                ("long_name", &long),
+                ("units", "m"),
+                ("axis", axis),
+            ],
+        )
+        .map_err(c.err(format!("attributes of {name}")))?;
+        v.put_values(data, ..)
+            .map_err(c.err(format!("writing {name}")))?;
+    }
+    Ok(())
 }
 
 fn write_bounds(
