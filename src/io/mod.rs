@@ -20,6 +20,7 @@ mod restart_v2;
 pub mod restart_writer;
 pub mod weights;
 pub mod writer;
+pub mod xchg;
 
 use std::path::PathBuf;
 use thiserror::Error;
