@@ -50,7 +50,10 @@ pub fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
         let hash = r
             .deliver(end)
             .with_context(|| format!("delivering cycle {end}"))?;
-        println!("cycle {}: delivered (manifest {hash})", end.format("%Y%m%d%H"));
+        println!(
+            "cycle {}: delivered (manifest {hash})",
+            end.format("%Y%m%d%H")
+        );
         if wait_land {
             let c = r
                 .receive(end)

@@ -28,13 +28,48 @@ pub const CONSUMED: &str = "ATM_CONSUMED";
 /// roles by their ALMA names; the fluxes are means over the interval ending at the valid
 /// time, the state variables instantaneous.
 pub const ATM_VARIABLES: [(ForcingRole, &str, &str, TimeSampling); 7] = [
-    (ForcingRole::AirTemperature, "Tair", "K", TimeSampling::Instantaneous),
-    (ForcingRole::SpecificHumidity, "Qair", "kg kg-1", TimeSampling::Instantaneous),
-    (ForcingRole::SurfacePressure, "PSurf", "Pa", TimeSampling::Instantaneous),
-    (ForcingRole::WindSpeed, "Wind", "m s-1", TimeSampling::Instantaneous),
-    (ForcingRole::Precipitation, "Rainf", "kg m-2 s-1", TimeSampling::PeriodMean),
-    (ForcingRole::ShortwaveDown, "SWdown", "W m-2", TimeSampling::PeriodMean),
-    (ForcingRole::LongwaveDown, "LWdown", "W m-2", TimeSampling::PeriodMean),
+    (
+        ForcingRole::AirTemperature,
+        "Tair",
+        "K",
+        TimeSampling::Instantaneous,
+    ),
+    (
+        ForcingRole::SpecificHumidity,
+        "Qair",
+        "kg kg-1",
+        TimeSampling::Instantaneous,
+    ),
+    (
+        ForcingRole::SurfacePressure,
+        "PSurf",
+        "Pa",
+        TimeSampling::Instantaneous,
+    ),
+    (
+        ForcingRole::WindSpeed,
+        "Wind",
+        "m s-1",
+        TimeSampling::Instantaneous,
+    ),
+    (
+        ForcingRole::Precipitation,
+        "Rainf",
+        "kg m-2 s-1",
+        TimeSampling::PeriodMean,
+    ),
+    (
+        ForcingRole::ShortwaveDown,
+        "SWdown",
+        "W m-2",
+        TimeSampling::PeriodMean,
+    ),
+    (
+        ForcingRole::LongwaveDown,
+        "LWdown",
+        "W m-2",
+        TimeSampling::PeriodMean,
+    ),
 ];
 
 /// The variables that are period means, as a manifest lists them.
@@ -119,7 +154,10 @@ pub fn verified_manifest(dir: &Path, ready: &str) -> Result<Manifest, CouplerErr
     if m.protocol != PROTOCOL {
         return Err(protocol(
             &mpath,
-            format!("protocol \"{}\", this landcycle speaks \"{PROTOCOL}\"", m.protocol),
+            format!(
+                "protocol \"{}\", this landcycle speaks \"{PROTOCOL}\"",
+                m.protocol
+            ),
         ));
     }
     for f in &m.files {
@@ -165,7 +203,10 @@ pub fn accept_delivery(s: &ExchangeSettings, end: NaiveDateTime) -> Result<Strin
     let m = verified_manifest(&dirs.atm2lnd, &ready)?;
     let mpath = dirs.atm2lnd.join(MANIFEST);
     if m.cycle != cycle {
-        return Err(protocol(&mpath, format!("cycle {}, expected {cycle}", m.cycle)));
+        return Err(protocol(
+            &mpath,
+            format!("cycle {}, expected {cycle}", m.cycle),
+        ));
     }
     if m.interval_seconds != s.interval_seconds || m.period_mean_ending != period_mean_names() {
         return Err(protocol(

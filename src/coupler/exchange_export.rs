@@ -35,7 +35,13 @@ impl ExchangeExport {
     }
 
     /// One 2-D field on the atmosphere grid: the land-part mean, NaN where no land.
-    fn remap(&self, fields: &LandFields, values: &[f32], width: usize, k: usize) -> Result<Vec<f32>, CouplerError> {
+    fn remap(
+        &self,
+        fields: &LandFields,
+        values: &[f32],
+        width: usize,
+        k: usize,
+    ) -> Result<Vec<f32>, CouplerError> {
         let src_ids = self.l2a.source_ids();
         let mut src = Vec::with_capacity(src_ids.len());
         let mut mask = Vec::with_capacity(src_ids.len());
@@ -73,7 +79,8 @@ fn atm_grid(dims: &[usize], lat: &[f64], lon: &[f64]) -> AtmGrid {
     if let [nx, ny] = *dims {
         let la: Vec<f64> = (0..ny).map(|j| lat[j * nx]).collect();
         let lo: Vec<f64> = lon[..nx].to_vec();
-        let regular = (0..ny).all(|j| (0..nx).all(|i| lat[j * nx + i] == la[j] && lon[j * nx + i] == lo[i]));
+        let regular =
+            (0..ny).all(|j| (0..nx).all(|i| lat[j * nx + i] == la[j] && lon[j * nx + i] == lo[i]));
         if regular {
             return AtmGrid::LatLon { lat: la, lon: lo };
         }
@@ -118,8 +125,20 @@ impl LandExport for ExchangeExport {
             values,
         };
         let fields = [
-            field("SoilMoistV", "m3 m-3", "volumetric soil moisture", n, &sm[..]),
-            field("SoilLiqV", "m3 m-3", "volumetric liquid soil water", n, &sl[..]),
+            field(
+                "SoilMoistV",
+                "m3 m-3",
+                "volumetric soil moisture",
+                n,
+                &sm[..],
+            ),
+            field(
+                "SoilLiqV",
+                "m3 m-3",
+                "volumetric liquid soil water",
+                n,
+                &sl[..],
+            ),
             field("SoilTemp", "K", "soil temperature", n, &st[..]),
             field("AvgSurfT", "K", "surface skin temperature", 0, &ts[..]),
             field("SWE", "kg m-2", "snow water equivalent", 0, &swe[..]),

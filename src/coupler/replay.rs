@@ -12,9 +12,9 @@ use super::exchange::{period_mean_names, verified_manifest, wait_ready, ATM_VARI
 use super::CouplerError;
 use crate::forcing::{conversion_to_si, ForcingError, ForcingSpec, TimeSampling};
 use crate::io::xchg::{
-    write_record as write_nc_record,
-    atm_file_name, describe_file, grid_id, publish, read_cells, read_grid, read_ready, read_variable, time_text,
-    write_text, AtmGrid, CycleDirs, Manifest, RecordField, ACK, PROTOCOL,
+    atm_file_name, describe_file, grid_id, publish, read_cells, read_grid, read_ready,
+    read_variable, time_text, write_record as write_nc_record, write_text, AtmGrid, CycleDirs,
+    Manifest, RecordField, ACK, PROTOCOL,
 };
 
 /// What the replay serves and how long it waits.

@@ -79,8 +79,12 @@ mod tests {
 
     #[test]
     fn init_and_lead_fields() {
-        let s = expand_cycle_fields("fc/{init:%Y%m%d%H}/f{lead_h:03}_%H.nc", t(2, 3), Some(t(1, 18)))
-            .unwrap();
+        let s = expand_cycle_fields(
+            "fc/{init:%Y%m%d%H}/f{lead_h:03}_%H.nc",
+            t(2, 3),
+            Some(t(1, 18)),
+        )
+        .unwrap();
         assert_eq!(s, "fc/2020060118/f009_%H.nc");
         assert_eq!(
             expand_cycle_fields("a_%Y.nc", t(2, 3), None).unwrap(),

@@ -99,7 +99,11 @@ pub fn grid_id(lat: &[f64], lon: &[f64]) -> String {
 }
 
 /// A manifest entry for a file already written in `dir`.
-pub fn describe_file(dir: &Path, file: &str, valid: NaiveDateTime) -> Result<ManifestFile, IoError> {
+pub fn describe_file(
+    dir: &Path,
+    file: &str,
+    valid: NaiveDateTime,
+) -> Result<ManifestFile, IoError> {
     let (sha256, bytes) = sha256_file(&dir.join(file))?;
     Ok(ManifestFile {
         file: file.to_string(),
@@ -172,17 +176,14 @@ impl AtmGrid {
     pub fn centres(&self) -> (Vec<f64>, Vec<f64>) {
         match self {
             AtmGrid::LatLon { lat, lon } => {
-                let la = lat.iter().flat_map(|&y| lon.iter().map(move |_| y)).collect();
+                let la = lat
+                    .iter()
+                    .flat_map(|&y| lon.iter().map(move |_| y))
+                    .collect();
                 let lo = lat.iter().flat_map(|_| lon.iter().copied()).collect();
                 (la, lo)
             }
             AtmGrid::Cells { lat, lon } => (lat.clone(), lon.clone()),
-        }
-    }
-    fn spatial_dims(&self) -> Vec<(&'static str, usize)> {
-        match self {
-            AtmGrid::LatLon { lat, lon } => vec![("lat", lat.len()), ("lon", lon.len())],
-            AtmGrid::Cells { lat, .. } => vec![("ncol", lat.len())],
         }
     }
 }
@@ -209,87 +210,128 @@ pub fn write_record(
     fields: &[RecordField<'_>],
     title: &str,
 ) -> Result<(), IoError> {
-    let nc = |context: &str| {
-        let (path, context) = (path.to_path_buf(), context.to_string());
-        move |e: netcdf::Error| IoError::NetCdf {
-            path,
-            context,
-            msg: e.to_string(),
+    for fld in fields {
+        let n = grid.n_cells() * fld.layers.max(1);
+        if fld.values.len() != n {
+            return Err(IoError::Invalid {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "{}: {} values, the grid needs {n}",
+                    fld.name,
+                    fld.values.len()
+                ),
+            });
         }
-    };
+    }
     atomic_write(path, |tmp| -> Result<(), IoError> {
-        let mut f = netcdf::create_with(tmp, netcdf::Options::_64BIT_OFFSET).map_err(nc("create"))?;
-        write_grid(&mut f, grid).map_err(nc("grid"))?;
-        f.add_attribute("Conventions", "CF-1.8").map_err(nc("attributes"))?;
-        f.add_attribute("title", title).map_err(nc("attributes"))?;
-        f.add_dimension("time", 1).map_err(nc("time"))?;
-        let mut tv = f.add_variable::<f64>("time", &["time"]).map_err(nc("time"))?;
-        tv.put_attribute("units", "seconds since 1970-01-01 00:00:00")
-            .map_err(nc("time"))?;
-        tv.put_attribute("standard_name", "time").map_err(nc("time"))?;
-        tv.put_attribute("calendar", "standard").map_err(nc("time"))?;
-        tv.put_values(&[time.and_utc().timestamp() as f64], ..)
-            .map_err(nc("time"))?;
-        let spatial = grid.spatial_dims();
-        let max_layers = fields.iter().map(|x| x.layers).max().unwrap_or(0);
-        if max_layers > 0 {
-            f.add_dimension("layer", max_layers).map_err(nc("layer"))?;
-        }
-        for fld in fields {
-            let ctx = format!("variable {}", fld.name);
-            let mut dims = vec!["time"];
-            if fld.layers > 0 {
-                dims.push("layer");
-            }
-            dims.extend(spatial.iter().map(|d| d.0));
-            let n = grid.n_cells() * fld.layers.max(1);
-            if fld.values.len() != n {
-                return Err(IoError::Invalid {
-                    path: path.to_path_buf(),
-                    msg: format!("{}: {} values, the grid needs {n}", fld.name, fld.values.len()),
-                });
-            }
-            let mut v = f.add_variable::<f32>(fld.name, &dims).map_err(nc(&ctx))?;
-            v.set_fill_value(FILL_F32).map_err(nc(&ctx))?;
-            v.put_attribute("units", fld.units).map_err(nc(&ctx))?;
-            v.put_attribute("long_name", fld.long_name).map_err(nc(&ctx))?;
-            if matches!(grid, AtmGrid::Cells { .. }) {
-                v.put_attribute("coordinates", "lat lon").map_err(nc(&ctx))?;
-            }
-            if fld.period_mean {
-                v.put_attribute("cell_methods", "time: mean").map_err(nc(&ctx))?;
-            }
-            let vals: Vec<f32> = fld
-                .values
-                .iter()
-                .map(|x| if x.is_nan() { FILL_F32 } else { *x })
-                .collect();
-            v.put_values(&vals, ..).map_err(nc(&ctx))?;
-        }
-        Ok(())
+        let nc = |e: netcdf::Error| IoError::NetCdf {
+            path: path.to_path_buf(),
+            context: "exchange record".into(),
+            msg: e.to_string(),
+        };
+        let mut f = netcdf::create_with(tmp, netcdf::Options::_64BIT_OFFSET).map_err(nc)?;
+        define_record(&mut f, grid, fields, title).map_err(nc)?;
+        // Classic files take their data after the definitions.
+        f.enddef().map_err(nc)?;
+        put_record(&mut f, grid, time, fields).map_err(nc)
     })
 }
 
-fn write_grid(f: &mut netcdf::FileMut, grid: &AtmGrid) -> Result<(), netcdf::Error> {
-    let (lat_dims, lon_dims, lat, lon): (&[&str], &[&str], &[f64], &[f64]) = match grid {
+fn define_record(
+    f: &mut netcdf::FileMut,
+    grid: &AtmGrid,
+    fields: &[RecordField<'_>],
+    title: &str,
+) -> Result<(), netcdf::Error> {
+    f.add_attribute("Conventions", "CF-1.8")?;
+    f.add_attribute("title", title)?;
+    let spatial: Vec<&str> = match grid {
         AtmGrid::LatLon { lat, lon } => {
             f.add_dimension("lat", lat.len())?;
             f.add_dimension("lon", lon.len())?;
-            (&["lat"], &["lon"], lat, lon)
+            let mut v = f.add_variable::<f64>("lat", &["lat"])?;
+            coordinate(&mut v, "degrees_north", "latitude")?;
+            let mut v = f.add_variable::<f64>("lon", &["lon"])?;
+            coordinate(&mut v, "degrees_east", "longitude")?;
+            vec!["lat", "lon"]
         }
-        AtmGrid::Cells { lat, lon } => {
+        AtmGrid::Cells { lat, .. } => {
             f.add_dimension("ncol", lat.len())?;
-            (&["ncol"], &["ncol"], lat, lon)
+            let mut v = f.add_variable::<f64>("lat", &["ncol"])?;
+            coordinate(&mut v, "degrees_north", "latitude")?;
+            let mut v = f.add_variable::<f64>("lon", &["ncol"])?;
+            coordinate(&mut v, "degrees_east", "longitude")?;
+            vec!["ncol"]
         }
     };
-    let mut v = f.add_variable::<f64>("lat", lat_dims)?;
-    v.put_attribute("units", "degrees_north")?;
-    v.put_attribute("standard_name", "latitude")?;
-    v.put_values(lat, ..)?;
-    let mut v = f.add_variable::<f64>("lon", lon_dims)?;
-    v.put_attribute("units", "degrees_east")?;
-    v.put_attribute("standard_name", "longitude")?;
-    v.put_values(lon, ..)?;
+    f.add_dimension("time", 1)?;
+    let mut tv = f.add_variable::<f64>("time", &["time"])?;
+    tv.put_attribute("units", "seconds since 1970-01-01 00:00:00")?;
+    tv.put_attribute("standard_name", "time")?;
+    tv.put_attribute("calendar", "standard")?;
+    let max_layers = fields.iter().map(|x| x.layers).max().unwrap_or(0);
+    if max_layers > 0 {
+        f.add_dimension("layer", max_layers)?;
+    }
+    for fld in fields {
+        let mut dims = vec!["time"];
+        if fld.layers > 0 {
+            dims.push("layer");
+        }
+        dims.extend(&spatial);
+        let mut v = f.add_variable::<f32>(fld.name, &dims)?;
+        v.set_fill_value(FILL_F32)?;
+        v.put_attribute("units", fld.units)?;
+        v.put_attribute("long_name", fld.long_name)?;
+        if spatial.len() == 1 {
+            v.put_attribute("coordinates", "lat lon")?;
+        }
+        if fld.period_mean {
+            v.put_attribute("cell_methods", "time: mean")?;
+        }
+    }
+    Ok(())
+}
+
+fn coordinate(
+    v: &mut netcdf::VariableMut<'_>,
+    units: &str,
+    name: &str,
+) -> Result<(), netcdf::Error> {
+    v.put_attribute("units", units)?;
+    v.put_attribute("standard_name", name)?;
+    Ok(())
+}
+
+fn put_record(
+    f: &mut netcdf::FileMut,
+    grid: &AtmGrid,
+    time: NaiveDateTime,
+    fields: &[RecordField<'_>],
+) -> Result<(), netcdf::Error> {
+    let missing = || netcdf::Error::from("variable defined above is missing");
+    let (lat, lon) = match grid {
+        AtmGrid::LatLon { lat, lon } | AtmGrid::Cells { lat, lon } => (lat, lon),
+    };
+    f.variable_mut("lat")
+        .ok_or_else(missing)?
+        .put_values(lat, ..)?;
+    f.variable_mut("lon")
+        .ok_or_else(missing)?
+        .put_values(lon, ..)?;
+    f.variable_mut("time")
+        .ok_or_else(missing)?
+        .put_values(&[time.and_utc().timestamp() as f64], ..)?;
+    for fld in fields {
+        let vals: Vec<f32> = fld
+            .values
+            .iter()
+            .map(|x| if x.is_nan() { FILL_F32 } else { *x })
+            .collect();
+        f.variable_mut(fld.name)
+            .ok_or_else(missing)?
+            .put_values(&vals, ..)?;
+    }
     Ok(())
 }
 
@@ -326,7 +368,13 @@ pub fn read_cells(
     };
     let f = netcdf::open(path).map_err(nc("open".into()))?;
     let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
-        return Ok(names.iter().map(|_| CellValues { values: vec![], units: None }).collect());
+        return Ok(names
+            .iter()
+            .map(|_| CellValues {
+                values: vec![],
+                units: None,
+            })
+            .collect());
     };
     let nx = dims[0];
     let mut out = Vec::with_capacity(names.len());
@@ -350,11 +398,17 @@ pub fn read_cells(
             let mut ext: Vec<std::ops::Range<usize>> = lead.iter().map(|_| 0..1).collect();
             ext.push(j0..j1 + 1);
             ext.push(0..nx);
-            ((j0 * nx) as u64, var.get_values::<f64, _>(ext.as_slice()).map_err(nc(ctx))?)
+            (
+                (j0 * nx) as u64,
+                var.get_values::<f64, _>(ext.as_slice()).map_err(nc(ctx))?,
+            )
         } else {
             let mut ext: Vec<std::ops::Range<usize>> = lead.iter().map(|_| 0..1).collect();
             ext.push(lo as usize..hi as usize + 1);
-            (lo, var.get_values::<f64, _>(ext.as_slice()).map_err(nc(ctx))?)
+            (
+                lo,
+                var.get_values::<f64, _>(ext.as_slice()).map_err(nc(ctx))?,
+            )
         };
         let fills = fill_values(&var);
         let scale = num_attr(&var, "scale_factor").unwrap_or(1.0);
@@ -396,7 +450,13 @@ pub fn read_variable(path: &Path, name: &str) -> Result<CellValues, IoError> {
         .get_values::<f64, _>(..)
         .map_err(nc)?
         .into_iter()
-        .map(|r| if r.is_nan() || fills.contains(&r) { f64::NAN } else { r })
+        .map(|r| {
+            if r.is_nan() || fills.contains(&r) {
+                f64::NAN
+            } else {
+                r
+            }
+        })
         .collect();
     let units = match var.attribute_value("units") {
         Some(Ok(netcdf::AttributeValue::Str(s))) => Some(s),
