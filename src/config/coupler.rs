@@ -90,13 +90,14 @@ impl super::Loader<'_> {
                 "'members' is not built in this version of landcycle (built: 'mean')".into(),
             ));
         }
+        // The export follows a step of the window: (T − window, T].
         let window_h = c.run.window_seconds() / 3600;
-        if !(-(window_h as i32)..=0).contains(&k.export_offset_hours) {
+        if !(1 - window_h as i32..=0).contains(&k.export_offset_hours) {
             return Err(self.err(
                 g,
                 "export_offset_hours",
                 format!(
-                    "{} h is outside the window (-{window_h} to 0 h)",
+                    "{} h is outside the window (-{window_h} h exclusive to 0 h)",
                     k.export_offset_hours
                 ),
             ));

@@ -417,7 +417,7 @@ pub fn read_cells(
             .iter()
             .map(|&g| {
                 let r = raw[(g - first) as usize];
-                if fills.iter().any(|&x| x == r) || r.is_nan() {
+                if fills.contains(&r) || r.is_nan() {
                     f64::NAN
                 } else {
                     r * scale + offset
