@@ -1,7 +1,11 @@
 //! The export stage: at the export time (the window end + `coupler:export_offset_hours`,
 //! after that step's analyses and history) every rank takes the ensemble mean of its cells' exchange states, the root
 //! gathers them by global id as f32 [`LandFields`] and hands them to the mode's
-//! [`LandExport`]. Only reads the ensemble.
+//! [`LandExport`] through the run's output policy (the background writer, in order with the
+//! history files), so the physics of the next steps runs while the export is written.
+//! Only reads the ensemble.
+
+use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDateTime};
 
@@ -11,6 +15,7 @@ use crate::config::{Config, CouplerMode};
 use crate::coupler::{ExchangeExport, LandExport, LandFields};
 use crate::grid::weights::WeightMatrix;
 use crate::grid::Grid;
+use crate::io::writer::{CommitJob, Output, WriteJob};
 use crate::lsm::LandModel;
 use crate::parallel::{merge_by_id, Communicator};
 
@@ -20,7 +25,7 @@ pub(super) struct ExportStage {
     active: bool,
     offset: Duration,
     grid_dims: (usize, usize),
-    exporter: Option<Box<dyn LandExport>>,
+    exporter: Option<Arc<Mutex<Box<dyn LandExport>>>>,
 }
 
 /// The exporter of the configured mode (root only).
@@ -47,7 +52,10 @@ fn exporter(cfg: &Config, grid: &Grid) -> Result<Box<dyn LandExport>, CycleError
 impl ExportStage {
     pub(super) fn new(cfg: &Config, grid: &Grid, root: bool) -> Result<Self, CycleError> {
         let active = cfg.coupler.export;
-        let exporter = (active && root).then(|| exporter(cfg, grid)).transpose()?;
+        let exporter = (active && root)
+            .then(|| exporter(cfg, grid))
+            .transpose()?
+            .map(|e| Arc::new(Mutex::new(e)));
         Ok(ExportStage {
             active,
             offset: Duration::hours(i64::from(cfg.coupler.export_offset_hours)),
@@ -61,26 +69,39 @@ impl ExportStage {
         self.active && t1 == end + self.offset
     }
 
-    /// Gather the ensemble means and export them at `t`. Collective.
+    /// Gather the ensemble means and submit their export at `t` to `output` (root).
+    /// Collective.
     pub(super) fn run<M: LandModel>(
         &mut self,
         comm: &dyn Communicator,
         (model, ens): (&M, &CellEnsemble<M>),
         t: NaiveDateTime,
+        output: Option<&Output<CycleError>>,
     ) -> Result<(), CycleError> {
         let nl = model.n_soil_layers();
         let width = 3 * nl + 4;
         let local = cell_means(model, ens, width);
         let ids = comm.gatherv_u64(ens.ids(), 0);
         let vals = comm.gatherv_f64_owned(local, 0);
-        let (Some(ids), Some(vals), Some(exporter)) = (ids, vals, self.exporter.as_mut()) else {
+        let (Some(ids), Some(vals), Some(exporter), Some(output)) =
+            (ids, vals, self.exporter.as_ref(), output)
+        else {
             return Ok(());
         };
         let merged = merge_by_id(&ids, &vals, width);
         let fields = land_fields(&merged, nl, self.grid_dims, model.soil_layer_thickness());
-        exporter
-            .export(t, &fields)
-            .map_err(|e| CycleError::Invalid(format!("land export at {t}: {e}")))
+        let exporter = Arc::clone(exporter);
+        let job: WriteJob<CycleError> = Box::new(move || {
+            let mut e = exporter.lock().map_err(|_| {
+                CycleError::Invalid("land export: an earlier export panicked".into())
+            })?;
+            e.export(t, &fields)
+                .map_err(|e| CycleError::Invalid(format!("land export at {t}: {e}")))?;
+            // The exporter commits its own files (READY last).
+            let commit: CommitJob<CycleError> = Box::new(|| Ok(()));
+            Ok(commit)
+        });
+        output.submit(job)
     }
 }
 

@@ -308,7 +308,7 @@ impl<M: LandModel> WindowRunner<'_, M> {
         }
         let _s = self.clock.start(stage::EXPORT);
         let me = (&self.model, &self.ens);
-        let r = self.export.run(self.comm, me, t1);
+        let r = self.export.run(self.comm, me, t1, self.output.as_ref());
         agree(self.comm, r)
     }
 }
