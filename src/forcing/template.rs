@@ -18,13 +18,20 @@ pub(super) fn expand_cycle_fields(
     time: NaiveDateTime,
     init: Option<NaiveDateTime>,
 ) -> Result<String, ForcingError> {
-    if !names_cycle(template) {
+    if !template.contains('{') {
         return Ok(template.to_string());
     }
     let bad = |why: &str| ForcingError::Spec(format!("file template \"{template}\": {why}"));
-    let init = init.ok_or_else(|| {
-        bad("names the issuing cycle ({init}/{lead_h}), which only a cycle's read knows")
-    })?;
+    // Without a cycle the fields cannot be filled; an unknown field is reported either way.
+    let init = match init {
+        Some(i) => i,
+        None if names_cycle(template) => {
+            return Err(bad(
+                "names the issuing cycle ({init}/{lead_h}), which only a cycle's read knows",
+            ))
+        }
+        None => time,
+    };
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
