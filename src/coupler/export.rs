@@ -38,8 +38,9 @@ impl LandFields {
 }
 
 /// Where the exported land state goes (an exchange directory, a `wrfinput` copy, an MPMD
-/// peer). Called on the root only, once per window at the export time; an error stops the
-/// run like any other output error. Exporting the same state twice (a cycle rerun after a
+/// peer). Called on the root only, once per window at the export time, on the run's output
+/// writer (in order with the history files; hence `Send`); an error stops the run like any
+/// other output error. Exporting the same state twice (a cycle rerun after a
 /// crash) must give the same result or refuse, never a different file under the same name.
 pub trait LandExport: Send {
     fn export(&mut self, time: NaiveDateTime, fields: &LandFields) -> Result<(), CouplerError>;
