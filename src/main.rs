@@ -57,8 +57,19 @@ enum Command {
     Plot(landcycle::commands::plot::Args),
     /// One curvelet image analysis (variational or EnKF-like) of a gridded background and image.
     Image(Box<landcycle::commands::image::Args>),
+    /// A data atmosphere for coupled runs (`atm replay`, docs/coupling.md).
+    Atm {
+        #[command(subcommand)]
+        which: Atm,
+    },
     /// Print version and build information.
     Version,
+}
+
+#[derive(Subcommand)]
+enum Atm {
+    /// Serve data files through an exchange directory and check the land exports.
+    Replay(landcycle::commands::atm::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +135,9 @@ fn main() -> std::process::ExitCode {
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Plot(a) => landcycle::commands::plot::run(&a),
         Command::Image(a) => landcycle::commands::image::run(&a),
+        Command::Atm { which } => match which {
+            Atm::Replay(a) => landcycle::commands::atm::replay(&a),
+        },
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),

@@ -579,7 +579,11 @@ fn schema_matches_structs_and_defaults_are_valid() {
     expect("da", serde_fields::<landcycle::config::DaConfig>());
     expect("nrt", serde_fields::<landcycle::config::NrtConfig>());
     expect("image", serde_fields::<landcycle::config::ImageConfig>());
-    assert_eq!(GROUPS.len(), 9);
+    expect(
+        "coupler",
+        serde_fields::<landcycle::config::CouplerConfig>(),
+    );
+    assert_eq!(GROUPS.len(), 10);
     for s in SCHEMA {
         assert!(GROUPS.iter().any(|g| g.name == s.group), "{}", s.group);
         assert!(!s.meaning.is_empty() && !s.kind.is_empty());
@@ -592,6 +596,42 @@ fn schema_matches_structs_and_defaults_are_valid() {
             );
         }
     }
+}
+
+#[test]
+fn coupler_group_defaults_and_errors() {
+    // Left out: data files, no export, the fingerprint of a namelist without the group.
+    let c = ok(MINIMAL);
+    assert_eq!(c.coupler.mode, CouplerMode::Files);
+    assert_eq!(c.coupler.source_cycle_offset_hours, -6);
+    assert_eq!(c.coupler.export_offset_hours, -3);
+    assert!(!c.coupler.export);
+    let x = ok(&with(
+        "coupler",
+        "mode = 'exchange'\n a2l_weights = 'w.nc'\n directory = 'x'",
+    ));
+    assert_eq!(x.fingerprint(), c.fingerprint());
+    assert_eq!(x.coupler.directory, Path::new("/cases/a/x"));
+    // Modes another version adds are named as not built, at their line.
+    let (e, line, _) = err(&with("coupler", "mode = 'wrf'"));
+    assert!(
+        e.contains("coupler:mode") && e.contains("'wrf' is not built"),
+        "{e}"
+    );
+    assert!(line > 1);
+    let (e, ..) = err(&with("coupler", "mode = 'grib'"));
+    assert!(e.contains("mode") && e.contains("grib"), "{e}");
+    let (e, ..) = err(&with("coupler", "export_stat = 'members'"));
+    assert!(e.contains("export_stat") && e.contains("not built"), "{e}");
+    let (e, ..) = err(&with("coupler", "export_offset_hours = -6"));
+    assert!(e.contains("outside the window"), "{e}");
+    let (e, ..) = err(&with("coupler", "mode = 'exchange'"));
+    assert!(e.contains("a2l_weights"), "{e}");
+    let (e, ..) = err(&with(
+        "coupler",
+        "mode = 'exchange'\n a2l_weights = 'w.nc'\n export = .true.",
+    ));
+    assert!(e.contains("l2a_weights"), "{e}");
 }
 
 #[test]

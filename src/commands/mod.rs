@@ -1,6 +1,7 @@
 //! Command implementations (the CLI edge: `anyhow` errors with context). `main.rs` only
 //! parses arguments and dispatches here. Each command module has a clap `Args` struct and
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
+pub mod atm;
 pub mod bench;
 pub mod bench_cycle;
 pub mod bench_image;

@@ -6,12 +6,14 @@
 //! struct, resolves relative paths against the namelist's directory and validates the
 //! whole. Every error names the file, line and column.
 
+mod coupler;
 mod history;
 mod image;
 pub mod namelist;
 pub mod precheck;
 pub mod schema;
 
+pub use coupler::{CouplerConfig, CouplerMode, ExportStat};
 pub use image::{
     ImageBSource, ImageConfig, ImageDeepLayers, ImageGapPolicy, ImageMethod, ImageObsSource,
     ImageOrder, ImageUpdate,
@@ -540,6 +542,8 @@ pub struct Config {
     pub image: ImageConfig,
     /// `&nrt`, defaults when left out; read only by `landcycle nrt`.
     pub nrt: NrtConfig,
+    /// `&coupler`, defaults (data files, no export) when left out.
+    pub coupler: CouplerConfig,
     /// Absolute path of the namelist file.
     pub namelist_file: PathBuf,
     /// The namelist text as read (recorded in output).
@@ -576,6 +580,10 @@ impl Config {
         let mut da: DaConfig = l.group("da")?;
         let nrt: NrtConfig = l.group("nrt")?;
         let mut image: ImageConfig = l.group("image")?;
+        let mut coupler: CouplerConfig = l.group("coupler")?;
+        coupler.directory = resolve(&base, &coupler.directory);
+        coupler.a2l_weights = coupler.a2l_weights.as_ref().map(|p| resolve(&base, p));
+        coupler.l2a_weights = coupler.l2a_weights.as_ref().map(|p| resolve(&base, p));
         image.gridded_directory = resolve(&base, &image.gridded_directory);
         da.smap_directory = resolve(&base, &da.smap_directory);
         da.ascat_directory = resolve(&base, &da.ascat_directory);
@@ -596,6 +604,7 @@ impl Config {
             da,
             image,
             nrt,
+            coupler,
             namelist_file: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             namelist_text: text.to_string(),
             namelist: nl.clone(),
@@ -651,6 +660,7 @@ impl Config {
             "da" => serde_json::to_value(&self.da),
             "image" => serde_json::to_value(&self.image),
             "nrt" => serde_json::to_value(&self.nrt),
+            "coupler" => serde_json::to_value(&self.coupler),
             _ => Ok(serde_json::Value::Null),
         };
         // Serializing plain data with UTF-8 paths cannot fail; a non-UTF-8 path renders as null.
@@ -1142,7 +1152,8 @@ impl Loader<'_> {
         }
         self.check_corr(g, "state_corr", &p.state_corr, layers, "state_std")?;
         self.validate_da(c)?;
-        self.validate_image(c)
+        self.validate_image(c)?;
+        self.validate_coupler(c)
     }
 
     /// `&bucket` of a bucket run; returns its layer count.

@@ -101,6 +101,15 @@ pub const GROUPS: &[GroupSpec] = &[
                   increments scattered back. May be left out (no image analysis). As with \
                   `&da`, no key enters the fingerprint.",
     },
+    GroupSpec {
+        name: "coupler",
+        required: false,
+        meaning: "Coupling with an atmosphere (docs/coupling.md): where the forcing records come \
+                  from (data files, possibly a forecast archive, or an exchange directory) and \
+                  the land state exported to the atmosphere. May be left out (data files of \
+                  `&forcing`, no export). Transport and timing only: no key enters the \
+                  fingerprint.",
+    },
 ];
 
 /// Groups of the run namelist that other commands read (they are typed there, not here),
@@ -484,6 +493,35 @@ pub const SCHEMA: &[KeySpec] = &[
       "Shell command (run with `sh -c`) that receives the status JSON of `landcycle status \
        --json` on stdin whenever the status level changes to WARNING or CRITICAL after an \
        invocation. Its failure is logged, never fatal; it is killed after 60 s.", false),
+    // &coupler
+    k("coupler", "mode", "'files' or 'exchange' ('wrf', 'mpmd' not built yet)", "",
+      Value("'files'"),
+      "files: the data files of &forcing (file_template may name the issuing cycle and lead, \
+       {init:%Y%m%d%H} and {lead_h:03}); exchange: records from <directory>/<cycle>/atm2lnd \
+       on the atmosphere's grid, remapped with a2l_weights.", false),
+    k("coupler", "source_cycle_offset_hours", "integer", "h", Value("-6"),
+      "Land cycle T is forced by the atmosphere cycle issued at T + this (leads 0 to -offset \
+       h): the {init} and {lead_h} fields of a forecast-archive template.", false),
+    k("coupler", "export_offset_hours", "integer", "h", Value("-3"),
+      "The land state is exported at T + this (-window_hours to 0; -3 as KIM-LIS, 0 for an \
+       atmosphere started at T).", false),
+    k("coupler", "export_stat", "'mean' ('members' not built yet)", "", Value("'mean'"),
+      "Exported statistic of the ensemble.", false),
+    k("coupler", "export", "logical", "", Value(".false."),
+      "Export the land state (mode 'exchange': <directory>/<cycle>/lnd2atm).", false),
+    k("coupler", "directory", "path (directory)", "", Value("'xchg'"),
+      "Exchange directory of mode 'exchange' (one subdirectory per land cycle).", false),
+    k("coupler", "deadline_seconds", "integer", "s", Value("600"),
+      "Longest wait for the atmosphere's READY marker of a cycle; then the run stops with an \
+       error naming the missing file.", false),
+    k("coupler", "poll_milliseconds", "integer", "ms", Value("200"),
+      "Time between two looks for READY.", false),
+    k("coupler", "a2l_weights", "path", "", Unset("built-in bilinear from a regular lat-lon grid"),
+      "Atmosphere → land weights (SCRIP or ESMF, docs/remap.md). Mode 'exchange' needs them; \
+       with mode 'files' the data files are read on the weights' source grid (1-D ncol or 2-D) \
+       and remapped through them.", false),
+    k("coupler", "l2a_weights", "path", "", Unset("no export"),
+      "Land → atmosphere first-order conservative weights (applied with the land mask).", false),
 ];
 
 /// The schema entry of `group`/`key` (lower case).

@@ -1,14 +1,25 @@
-//! The forcing stage: this rank's cells' forcing for each step from the data files
-//! (`&forcing`), with the next step's file read ahead during the physics. The first
-//! forcing source; the coupler's sources will sit behind the same two calls.
+//! The forcing stage: this rank's cells' forcing for each step, with the next step's record
+//! read ahead during the physics. The source is the coupler mode's (`&coupler`): the data
+//! files of `&forcing` (remapped by the built-in bilinear/nearest interpolation, or through
+//! `a2l_weights` from an atmosphere grid), or the exchange directory. At each window start
+//! the root waits for and verifies an exchange delivery before any rank reads it.
+
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use super::error::CycleError;
-use crate::config::{Config, ForcingVariable, Remap};
-use crate::forcing::{ForcingReader, ForcingSpec, ForcingVariables, VariableSpec};
+use super::error::{agree, CycleError};
+use crate::config::{Config, CouplerMode, ForcingVariable, Remap};
+use crate::coupler::{
+    accept_delivery, exchange_spec, AtmToLand, ExchangeRecords, ExchangeSettings,
+    WeightedFileRecords,
+};
+use crate::forcing::{ForcingReader, ForcingSpec, ForcingVariables, RecordSource, VariableSpec};
 use crate::grid::remap::RemapMethod;
+use crate::grid::weights::WeightMatrix;
+use crate::grid::Grid;
 use crate::lsm::{CellStatics, Forcing};
+use crate::parallel::Communicator;
 
 /// Forcing description from the `&forcing` group.
 pub fn forcing_spec(cfg: &Config) -> ForcingSpec {
@@ -35,24 +46,93 @@ pub fn forcing_spec(cfg: &Config) -> ForcingSpec {
         Remap::Bilinear => RemapMethod::Bilinear,
         Remap::Nearest => RemapMethod::Nearest,
     };
+    spec.source_cycle_offset_hours = i64::from(cfg.coupler.source_cycle_offset_hours);
     spec
+}
+
+/// This rank's cells (global ids and (lat, lon)) on the land grid.
+pub(super) struct RankCells<'a> {
+    pub grid: &'a Grid,
+    pub ids: &'a [u64],
+    pub cells: &'a [CellStatics],
 }
 
 /// The forcing of this rank's cells (none on a rank without land cells).
 pub(super) struct ForcingStage {
     reader: Option<ForcingReader>,
+    /// Mode 'exchange': where the root looks for each cycle's delivery.
+    exchange: Option<ExchangeSettings>,
+}
+
+/// The reader of the configured mode for `targets`.
+fn reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleError> {
+    let targets: Vec<(f64, f64)> = rc.cells.iter().map(|s| (s.latitude, s.longitude)).collect();
+    let spec = forcing_spec(cfg);
+    let k = &cfg.coupler;
+    let Some(wpath) = &k.a2l_weights else {
+        return Ok(ForcingReader::new(spec, &targets)?);
+    };
+    let weights = WeightMatrix::read(wpath).map_err(|e| CycleError::Invalid(e.to_string()))?;
+    weights
+        .check_destination(rc.grid)
+        .map_err(|e| CycleError::Invalid(e.to_string()))?;
+    let targets = Arc::new(targets);
+    let remap = AtmToLand::new(&weights, rc.ids, Arc::clone(&targets))
+        .map_err(|e| CycleError::Invalid(e.to_string()))?;
+    let remap = Arc::new(remap);
+    let (spec, src): (ForcingSpec, Box<dyn RecordSource>) = match k.mode {
+        CouplerMode::Exchange => {
+            let spec = Arc::new(exchange_spec(&spec));
+            let src = ExchangeRecords::new(k.directory.clone(), Arc::clone(&spec), remap);
+            ((*spec).clone(), Box::new(src))
+        }
+        _ => {
+            let spec = Arc::new(spec);
+            let src = WeightedFileRecords::new(Arc::clone(&spec), remap);
+            ((*spec).clone(), Box::new(src))
+        }
+    };
+    Ok(ForcingReader::with_source(Arc::new(spec), targets, src)?)
 }
 
 impl ForcingStage {
-    pub(super) fn new(cfg: &Config, cells: &[CellStatics]) -> Result<Self, CycleError> {
-        if cells.is_empty() {
-            return Ok(ForcingStage { reader: None });
-        }
-        let targets: Vec<(f64, f64)> = cells.iter().map(|s| (s.latitude, s.longitude)).collect();
-        let reader = ForcingReader::new(forcing_spec(cfg), &targets)?;
-        Ok(ForcingStage {
-            reader: Some(reader),
-        })
+    pub(super) fn new(cfg: &Config, rc: &RankCells<'_>) -> Result<Self, CycleError> {
+        let k = &cfg.coupler;
+        let exchange = (k.mode == CouplerMode::Exchange).then(|| ExchangeSettings {
+            root: k.directory.clone(),
+            deadline: std::time::Duration::from_secs(u64::from(k.deadline_seconds)),
+            poll: std::time::Duration::from_millis(u64::from(k.poll_milliseconds)),
+            interval_seconds: i64::from(cfg.forcing.interval_hours) * 3600,
+            window_seconds: cfg.run.window_seconds(),
+        });
+        let reader = if rc.cells.is_empty() {
+            None
+        } else {
+            Some(reader(cfg, rc)?)
+        };
+        Ok(ForcingStage { reader, exchange })
+    }
+
+    /// The window ending at `end` starts: in mode 'exchange' the root waits for the
+    /// atmosphere's delivery and verifies it (agreed), then every reader turns to it.
+    /// Collective.
+    pub(super) fn begin_window(
+        &mut self,
+        comm: &dyn Communicator,
+        end: NaiveDateTime,
+    ) -> Result<(), CycleError> {
+        let accepted = match (&self.exchange, comm.rank()) {
+            (Some(s), 0) => accept_delivery(s, end)
+                .map(|hash| tracing::info!(cycle = %end, manifest = %hash, "atmosphere delivery accepted"))
+                .map_err(|e| CycleError::Invalid(format!("exchange: {e}"))),
+            _ => Ok(()),
+        };
+        agree(comm, accepted)?;
+        let r = match self.reader.as_mut() {
+            Some(reader) => reader.begin_window(end).map_err(CycleError::from),
+            None => Ok(()),
+        };
+        agree(comm, r)
     }
 
     /// The unperturbed forcing of step (t0, t1] per cell, and a read ahead of the files of

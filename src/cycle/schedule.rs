@@ -162,7 +162,7 @@ pub fn missing_forcing_file(spec: &ForcingSpec, w: &Window) -> Option<String> {
     let mut ts = s0;
     while ts <= s1 {
         let t = chrono::DateTime::from_timestamp(ts, 0)?.naive_utc();
-        match spec.file_path(t) {
+        match spec.file_path_in_cycle(t, Some(w.end)) {
             Ok(p) if p.is_file() => {}
             Ok(p) => return Some(p.display().to_string()),
             Err(e) => return Some(e.to_string()),

@@ -8,7 +8,8 @@ use chrono::Duration;
 use super::analysis_1d::Assimilation;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
-use super::forcing_stage::ForcingStage;
+use super::export_stage::ExportStage;
+use super::forcing_stage::{ForcingStage, RankCells};
 use super::history_output::HistoryOutput;
 use super::image_retrievals::RetrievalImage;
 use super::image_stage::ImageStage;
@@ -172,7 +173,13 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
         let mut init = initial_state(comm, &inputs, restart.as_deref(), opts.resume)?;
         let states = (init.forcing.take(), init.soil_moisture.take());
         let perturbers = agree(comm, perturbers([fgen, sgen], states, init.start))?;
-        let forcing = agree(comm, ForcingStage::new(cfg, &s.cells))?;
+        let rank_cells = RankCells {
+            grid: &s.grid,
+            ids: &s.ids,
+            cells: &s.cells,
+        };
+        let forcing = agree(comm, ForcingStage::new(cfg, &rank_cells))?;
+        let export = agree(comm, ExportStage::new(cfg, &s.grid, comm.rank() == 0))?;
         let n_members = cfg.run.ensemble_size as usize;
         let assim = cfg.da.enabled.then(|| {
             let dt = i64::from(cfg.run.timestep);
@@ -217,6 +224,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             ens,
             perturbers,
             forcing,
+            export,
             assim,
             image,
             history,

@@ -11,8 +11,8 @@
 //!     e image     at the window end, the image analysis of the whole surface field,
 //!                 after (or, with image_order = 'before_1d', before) that step's 1-D analysis
 //!     f output    history on its interval                    (an output: reads the state)
+//!     g export    at the export time, the ensemble mean to the atmosphere (&coupler)
 //! 3 restart and cycle record
-//! g export to the atmosphere              (a no-op until the coupler lands)
 //! ```
 //! Each stage runs inside one `tracing` span of its name, which also times it. Stages are
 //! plain fields of the runner: the loop knows what runs when, not how.
@@ -22,6 +22,7 @@ use chrono::{Duration, NaiveDateTime};
 use super::analysis_1d::Assimilation;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
+use super::export_stage::ExportStage;
 use super::forcing_stage::ForcingStage;
 use super::history_output::HistoryOutput;
 use super::image_diag::diag_job;
@@ -52,6 +53,7 @@ pub struct WindowRunner<'c, M: LandModel> {
     pub(super) ens: CellEnsemble<M>,
     pub(super) perturbers: Perturbers,
     pub(super) forcing: ForcingStage,
+    pub(super) export: ExportStage,
     pub(super) assim: Option<Assimilation>,
     pub(super) image: Option<ImageStage>,
     pub(super) history: HistoryOutput,
@@ -110,6 +112,7 @@ impl<M: LandModel> WindowRunner<'_, M> {
     pub fn run_window(&mut self, w: &Window) -> Result<(), CycleError> {
         let _window = tracing::info_span!("window", cycle = %w.label()).entered();
         self.open_cycle(w)?;
+        self.begin_forcing(w)?;
         let obs = self.observations(w);
         for t1 in w.step_ends(self.dt) {
             let t0 = t1 - Duration::seconds(self.dt);
@@ -128,9 +131,16 @@ impl<M: LandModel> WindowRunner<'_, M> {
                 self.image_analysis(w)?;
             }
             self.write_history(w, t1)?;
+            self.export_state(w, t1)?;
         }
-        self.write_restart(w)?;
-        self.export(w)
+        self.write_restart(w)
+    }
+
+    /// The window's forcing source turns to this cycle (mode 'exchange': the root waits
+    /// for and verifies the atmosphere's delivery).
+    fn begin_forcing(&mut self, w: &Window) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::FORCING);
+        self.forcing.begin_window(self.comm, w.end)
     }
 
     /// Create the cycle's directories (root) before any rank writes into them.
@@ -294,9 +304,14 @@ impl<M: LandModel> WindowRunner<'_, M> {
         agree(self.comm, r)
     }
 
-    /// Stage g: the land state for the atmosphere (no coupler yet: nothing to export).
-    fn export(&mut self, _w: &Window) -> Result<(), CycleError> {
+    /// Stage g: the ensemble-mean land state for the atmosphere at the export time.
+    fn export_state(&mut self, w: &Window, t1: NaiveDateTime) -> Result<(), CycleError> {
+        if !self.export.due(w.end, t1) {
+            return Ok(());
+        }
         let _s = self.clock.start(stage::EXPORT);
-        Ok(())
+        let me = (&self.model, &self.ens);
+        let r = self.export.run(self.comm, me, t1, self.output.as_ref());
+        agree(self.comm, r)
     }
 }

@@ -24,6 +24,8 @@ pub struct FileRecords {
     spec: Arc<ForcingSpec>,
     targets: Arc<Vec<(f64, f64)>>,
     grid: Option<Arc<GridInfo>>,
+    /// End of the land cycle reading, for templates naming the issuing cycle.
+    cycle_end: Option<NaiveDateTime>,
 }
 
 impl RecordSource for FileRecords {
@@ -41,6 +43,11 @@ impl RecordSource for FileRecords {
     fn hyperslab(&self) -> Option<Hyperslab> {
         self.grid.as_ref().map(|g| g.weights.slab())
     }
+
+    fn begin_window(&mut self, end: NaiveDateTime) -> Result<bool, ForcingError> {
+        self.cycle_end = Some(end);
+        Ok(self.spec.names_cycle())
+    }
 }
 
 impl FileRecords {
@@ -50,11 +57,12 @@ impl FileRecords {
             spec,
             targets,
             grid: None,
+            cycle_end: None,
         }
     }
 
     fn read(&mut self, time: NaiveDateTime) -> Result<ForcingRecord, ForcingError> {
-        let path = self.spec.file_path(time)?;
+        let path = self.spec.file_path_in_cycle(time, self.cycle_end)?;
         if !path.is_file() {
             return Err(ForcingError::MissingFile { path, time });
         }

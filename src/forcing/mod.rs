@@ -16,6 +16,7 @@
 mod files;
 pub mod solar;
 mod source;
+mod template;
 pub mod units;
 
 use crate::grid::remap::{Hyperslab, RemapError, RemapMethod};
@@ -60,7 +61,8 @@ impl ForcingRole {
         ForcingRole::LongwaveDown,
     ];
 
-    fn index(self) -> usize {
+    /// Position of the role in [`ForcingRole::ALL`] and in a record's values.
+    pub fn index(self) -> usize {
         self as usize
     }
 
@@ -248,6 +250,14 @@ pub struct ForcingSpec {
     pub lon_name: String,
     /// Name of the time coordinate (checked against the requested time when present).
     pub time_name: String,
+    /// A file template naming the issuing cycle (`{init:…}`, `{lead_h}`) takes the cycle
+    /// issued at the land cycle's end + this (h).
+    #[serde(default = "default_source_cycle_offset")]
+    pub source_cycle_offset_hours: i64,
+}
+
+fn default_source_cycle_offset() -> i64 {
+    -6
 }
 
 impl ForcingSpec {
@@ -267,13 +277,34 @@ impl ForcingSpec {
             lat_name: "lat".to_string(),
             lon_name: "lon".to_string(),
             time_name: "time".to_string(),
+            source_cycle_offset_hours: default_source_cycle_offset(),
         }
     }
 
-    /// Path of the file valid at `time`.
+    /// Path of the file valid at `time` (a template naming the issuing cycle needs
+    /// [`ForcingSpec::file_path_in_cycle`]).
     pub fn file_path(&self, time: NaiveDateTime) -> Result<PathBuf, ForcingError> {
+        self.file_path_in_cycle(time, None)
+    }
+
+    /// Whether the file template names the issuing cycle or the lead time, so the file of a
+    /// valid time depends on the land cycle that reads it.
+    pub fn names_cycle(&self) -> bool {
+        template::names_cycle(&self.file_template)
+    }
+
+    /// Path of the file valid at `time` read by the land cycle ending at `cycle_end`: the
+    /// template's `{init:FMT}` is the issuing cycle `cycle_end + source_cycle_offset_hours`,
+    /// `{lead_h}` the lead `time − init` in hours, the rest strftime fields of `time`.
+    pub fn file_path_in_cycle(
+        &self,
+        time: NaiveDateTime,
+        cycle_end: Option<NaiveDateTime>,
+    ) -> Result<PathBuf, ForcingError> {
+        let init = cycle_end.map(|t| t + Duration::hours(self.source_cycle_offset_hours));
+        let expanded = template::expand_cycle_fields(&self.file_template, time, init)?;
         let mut name = String::new();
-        write!(name, "{}", time.format(&self.file_template)).map_err(|_| {
+        write!(name, "{}", time.format(&expanded)).map_err(|_| {
             ForcingError::Spec(format!(
                 "invalid strftime file template \"{}\"",
                 self.file_template
@@ -296,7 +327,8 @@ impl ForcingSpec {
                 self.forcing_height
             )));
         }
-        self.file_path(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().into())?;
+        let t0: NaiveDateTime = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().into();
+        self.file_path_in_cycle(t0, Some(t0))?;
         for role in ForcingRole::ALL {
             let v = self.variables.get(role);
             if v.name.is_empty() {
@@ -412,6 +444,46 @@ impl ForcingRecord {
     pub fn values(&self, role: ForcingRole) -> &[f64] {
         &self.values[role.index()]
     }
+}
+
+/// What every source checks of one role's values at its targets: a value (no fill) that is
+/// physically possible; small negatives of non-negative roles are clipped to zero.
+pub fn check_role_values(
+    role: ForcingRole,
+    values: &mut [f64],
+    targets: &[(f64, f64)],
+    (path, variable, time): (&std::path::Path, &str, NaiveDateTime),
+) -> Result<(), ForcingError> {
+    let (lo, hi) = role.valid_range();
+    for (v, &(lat, lon)) in values.iter_mut().zip(targets) {
+        if !v.is_finite() {
+            return Err(ForcingError::MissingValue {
+                path: path.to_path_buf(),
+                variable: variable.to_string(),
+                time,
+                lat,
+                lon,
+            });
+        }
+        if *v < lo || *v > hi {
+            return Err(ForcingError::Impossible {
+                path: path.to_path_buf(),
+                variable: variable.to_string(),
+                role,
+                time,
+                lat,
+                lon,
+                value: *v,
+                units: role.si_units(),
+                min: lo,
+                max: hi,
+            });
+        }
+        if let Some(f) = role.clip_floor() {
+            *v = v.max(f);
+        }
+    }
+    Ok(())
 }
 
 /// Solar geometry of one forcing period at every target: what the zenith weighting of the
@@ -568,6 +640,18 @@ impl ForcingReader {
         chrono::DateTime::from_timestamp(k * self.spec.interval_seconds, 0)
             .expect("timestamp in range")
             .naive_utc()
+    }
+
+    /// The land cycle ending at `end` starts: tell the source, and forget the records of
+    /// the previous cycle when the source's records depend on the cycle.
+    pub fn begin_window(&mut self, end: NaiveDateTime) -> Result<(), ForcingError> {
+        if self.src.begin_window(end)? {
+            if let Some(p) = self.pending.take() {
+                let _ = p.handle.join();
+            }
+            self.cache.clear();
+        }
+        Ok(())
     }
 
     /// The record valid at file time `time`, from the cache or read from its file.

@@ -17,6 +17,14 @@ pub trait RecordSource: Send {
     /// read-ahead thread; `None` when the source cannot read ahead (yet).
     fn fork(&self) -> Option<Box<dyn RecordSource>>;
 
+    /// The land cycle ending at `end` starts reading. Returns whether the records depend on
+    /// the cycle (a forecast archive, an exchange directory): the reader then forgets the
+    /// records and read ahead of the previous cycle, since the record valid at the window
+    /// start is lead 0 of the new cycle, not lead 6 of the old one.
+    fn begin_window(&mut self, _end: NaiveDateTime) -> Result<bool, ForcingError> {
+        Ok(false)
+    }
+
     /// The part of the source grid that is read, where the source has one.
     fn hyperslab(&self) -> Option<Hyperslab> {
         None

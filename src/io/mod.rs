@@ -23,6 +23,7 @@ pub mod weights;
 pub mod wrf_input;
 pub mod wrf_out;
 pub mod writer;
+pub mod xchg;
 
 use std::path::PathBuf;
 use thiserror::Error;

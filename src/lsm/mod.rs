@@ -255,6 +255,11 @@ pub trait LandModel: Send + Sync {
     fn extend_soil_temperature(&self, state: &Self::State, out: &mut Vec<f64>) {
         out.extend(self.soil_temperature(state));
     }
+    /// Liquid soil water per layer (m3 m-3); a model without frozen soil water has all of
+    /// its soil moisture liquid.
+    fn soil_liquid(&self, state: &Self::State) -> Vec<f64> {
+        self.soil_moisture(state)
+    }
     /// Skin (radiative surface) temperature (K).
     fn skin_temperature(&self, state: &Self::State) -> f64;
     /// Snow water equivalent (kg m-2).

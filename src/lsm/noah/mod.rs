@@ -444,6 +444,9 @@ impl LandModel for NoahLsm {
     fn soil_temperature(&self, st: &NoahState) -> Vec<f64> {
         st.soil_temperature.to_vec()
     }
+    fn soil_liquid(&self, st: &NoahState) -> Vec<f64> {
+        st.soil_liquid.to_vec()
+    }
     fn skin_temperature(&self, st: &NoahState) -> f64 {
         st.skin_temperature
     }

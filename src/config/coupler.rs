@@ -1,0 +1,139 @@
+//! `&coupler`: where the atmosphere's forcing comes from and where the land state goes
+//! (docs/coupling.md, ../shared/docs/COUPLING.md §2–§3). Transport and timing only, so no key
+//! enters the fingerprint: the same science run can be fed from files or an exchange
+//! directory and continue from the other's restarts.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How the atmosphere is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CouplerMode {
+    /// Mode 1: the data files of `&forcing` (valid-time or forecast-archive names).
+    Files,
+    /// Mode 3: an exchange directory shared with any atmosphere program.
+    Exchange,
+    /// Mode 2: WRF output and `wrfinput` (not built in this version).
+    Wrf,
+    /// Mode 4: one MPI world with the atmosphere (not built in this version).
+    Mpmd,
+}
+
+impl CouplerMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CouplerMode::Files => "files",
+            CouplerMode::Exchange => "exchange",
+            CouplerMode::Wrf => "wrf",
+            CouplerMode::Mpmd => "mpmd",
+        }
+    }
+    /// Whether this build can run the mode.
+    pub fn is_built(self) -> bool {
+        matches!(self, CouplerMode::Files | CouplerMode::Exchange)
+    }
+}
+
+/// What statistic of the ensemble is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStat {
+    Mean,
+    /// Every member (not built in this version).
+    Members,
+}
+
+/// `&coupler`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CouplerConfig {
+    pub mode: CouplerMode,
+    /// The atmosphere cycle forcing land cycle T is T + this (h, ≤ 0).
+    pub source_cycle_offset_hours: i32,
+    /// The land state is exported at T + this (h, within the window).
+    pub export_offset_hours: i32,
+    pub export_stat: ExportStat,
+    /// Export the land state to the atmosphere (mode 'exchange'; off for a forcing-only run).
+    pub export: bool,
+    /// Exchange directory (mode 'exchange'), resolved against the namelist's directory.
+    pub directory: PathBuf,
+    /// Longest wait for the atmosphere's READY of a cycle (s).
+    pub deadline_seconds: u32,
+    /// Time between looks for READY (ms).
+    pub poll_milliseconds: u32,
+    /// Atmosphere → land weights (SCRIP or ESMF); resolved like `directory`.
+    pub a2l_weights: Option<PathBuf>,
+    /// Land → atmosphere conservative weights.
+    pub l2a_weights: Option<PathBuf>,
+}
+
+impl super::Loader<'_> {
+    /// `&coupler`: modes this build does not have, and timing inside the window.
+    pub(super) fn validate_coupler(&self, c: &super::Config) -> Result<(), super::ConfigError> {
+        let (k, g) = (&c.coupler, "coupler");
+        if !k.mode.is_built() {
+            return Err(self.err(
+                g,
+                "mode",
+                format!(
+                    "'{}' is not built in this version of landcycle (built: 'files', 'exchange')",
+                    k.mode.name()
+                ),
+            ));
+        }
+        if k.export_stat == ExportStat::Members {
+            return Err(self.err(
+                g,
+                "export_stat",
+                "'members' is not built in this version of landcycle (built: 'mean')".into(),
+            ));
+        }
+        // The export follows a step of the window: (T − window, T].
+        let window_h = c.run.window_seconds() / 3600;
+        if !(1 - window_h as i32..=0).contains(&k.export_offset_hours) {
+            return Err(self.err(
+                g,
+                "export_offset_hours",
+                format!(
+                    "{} h is outside the window (-{window_h} h exclusive to 0 h)",
+                    k.export_offset_hours
+                ),
+            ));
+        }
+        if k.source_cycle_offset_hours > 0 {
+            return Err(self.err(
+                g,
+                "source_cycle_offset_hours",
+                format!(
+                    "{} h: the forcing cycle cannot be later than the land cycle",
+                    k.source_cycle_offset_hours
+                ),
+            ));
+        }
+        if k.poll_milliseconds == 0 {
+            return Err(self.err(g, "poll_milliseconds", "must be positive".into()));
+        }
+        if k.mode == CouplerMode::Exchange {
+            let need = [("a2l_weights", &k.a2l_weights)];
+            for (key, v) in need {
+                if v.is_none() {
+                    return Err(self.err(
+                        g,
+                        key,
+                        "mode 'exchange' needs the weight file of the atmosphere grid".into(),
+                    ));
+                }
+            }
+            if k.export && k.l2a_weights.is_none() {
+                return Err(self.err(
+                    g,
+                    "l2a_weights",
+                    "mode 'exchange' with export needs land → atmosphere weights".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! Errors of the coupler: each names the file or directory involved.
+
+use std::path::PathBuf;
+
+use crate::forcing::ForcingError;
+use crate::grid::weights::WeightsError;
+use crate::io::IoError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CouplerError {
+    #[error("{0}")]
+    Io(#[from] IoError),
+    #[error("weights: {0}")]
+    Weights(#[from] WeightsError),
+    #[error("{0}")]
+    Forcing(#[from] ForcingError),
+    #[error("no {} after waiting {waited_s} s (coupler:deadline_seconds): the atmosphere has not delivered cycle {cycle}", path.display())]
+    NoReady {
+        path: PathBuf,
+        cycle: String,
+        waited_s: u64,
+    },
+    #[error("{}: sha256 {found} differs from {expected} in {}: the file changed after it was published", path.display(), listed_in.display())]
+    Checksum {
+        path: PathBuf,
+        listed_in: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("{}: {found} bytes, the manifest lists {expected}: a truncated or partly written record", path.display())]
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{}: conflicting re-delivery: READY holds manifest {ready}, but this run already consumed manifest {consumed} of the same cycle (recorded in {}); refusing to use different forcing for a cycle", dir.display(), record.display())]
+    Conflict {
+        dir: PathBuf,
+        record: PathBuf,
+        ready: String,
+        consumed: String,
+    },
+    #[error("{}: {msg}", path.display())]
+    Protocol { path: PathBuf, msg: String },
+}
