@@ -579,6 +579,9 @@ fn newest_restart(rundir: &Path) -> PathBuf {
     all.pop().expect("a restart")
 }
 
+/// A storage fault: its name and what it does to a completed run directory.
+type Fault = (&'static str, fn(&Path));
+
 #[test]
 fn storage_faults_recover_to_the_same_bytes() {
     let _io = io_lock();
@@ -587,7 +590,7 @@ fn storage_faults_recover_to_the_same_bytes() {
     let now = "2020-06-02T12:00:00";
     let reference = dir.path().join("ref");
     nrt_ok(&nml, &reference, now);
-    let faults: [(&str, fn(&Path)); 3] = [
+    let faults: [Fault; 3] = [
         ("flipped byte in the newest restart", |rd| {
             let p = newest_restart(rd);
             let mut bytes = std::fs::read(&p).unwrap();

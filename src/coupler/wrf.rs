@@ -78,6 +78,8 @@ impl WrfForcing {
             lat_name: "XLAT".to_string(),
             lon_name: "XLONG".to_string(),
             time_name: "Times".to_string(),
+            // WRF's files are named by valid time; no forecast-archive fields.
+            source_cycle_offset_hours: 0,
         }
     }
 }
