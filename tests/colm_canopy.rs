@@ -3,6 +3,9 @@
 //! reference where a piece can be checked on its own.
 #![allow(clippy::needless_range_loop)]
 
+mod colm_common;
+use colm_common::{Lcg, Table};
+
 use landcycle::lsm::colm::big_leaf::{big_leaf_factors, sunlit_shaded_lai};
 use landcycle::lsm::colm::constants::TFRZ;
 use landcycle::lsm::colm::ground_albedo::SoilAlbedo;
@@ -21,55 +24,8 @@ use landcycle::lsm::colm::two_stream::{
     mean_inverse_depth, two_stream, LeafOptics, TwoStream, DIF, DIR, NIR, VIS,
 };
 use landcycle::lsm::colm::{parse_params, Tunables};
-use std::io::Read;
 
 const DT: f64 = 1800.0;
-
-/// Deterministic pseudo-random numbers in [0, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A CSV table (header and numeric rows; the date column is skipped).
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<f64>>,
-}
-
-impl Table {
-    fn read(rel: &str, file: &str) -> Option<Table> {
-        let dir = landcycle::testdata::require(rel)?;
-        let f = std::fs::File::open(dir.join(file)).unwrap();
-        let mut s = String::new();
-        xz2::read::XzDecoder::new(f).read_to_string(&mut s).unwrap();
-        let mut lines = s.lines();
-        let header = lines.next().unwrap().split(',').map(String::from).collect();
-        let rows = lines
-            .map(|l| {
-                l.split(',')
-                    .skip(2)
-                    .map(|x| x.trim().parse::<f64>().unwrap())
-                    .collect()
-            })
-            .collect();
-        Some(Table { header, rows })
-    }
-
-    fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name}"))
-            - 2
-    }
-}
 
 fn reference() -> Option<(Table, Table)> {
     let r = Table::read("colm-bondville", "colm_ref_bondville_1998.csv.xz")?;

@@ -4,6 +4,9 @@
 //! the previous row's state.
 #![allow(clippy::needless_range_loop)]
 
+mod colm_common;
+use colm_common::{Lcg, Stat, Table};
+
 use landcycle::lsm::colm::constants::{CPAIR, HVAP, NSOIL, RGAS, STEFNC, TFRZ};
 use landcycle::lsm::colm::energy_balance::{
     energy_balance, CanopyState, ColumnParams, EnergyInput,
@@ -24,24 +27,8 @@ use landcycle::lsm::colm::solar_split::split_shortwave;
 use landcycle::lsm::colm::surface_albedo::{surface_albedo, AlbedoState};
 use landcycle::lsm::colm::vegetation_usgs::{usgs, VegParams};
 use landcycle::lsm::colm::{parse_params, ParamsListing, Tunables};
-use std::io::Read;
 
 const DT: f64 = 1800.0;
-
-/// Deterministic pseudo-random numbers in [0, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.next()
-    }
-}
 
 /// The atmosphere at 6 m as the point driver builds it from T, q, p, L↓ and wind.
 fn atmosphere(t: f64, q: f64, p: f64, frl: f64, u: f64) -> Atmosphere {
@@ -194,40 +181,6 @@ fn a_canopy_in_equilibrium_stays_there() {
     assert!(r.etr > 0.0 && r.assim > 0.0 && r.tlsun > r.tlsha && r.fsenl > 0.0);
 }
 
-/// A CSV table (header and numeric rows; the date column is skipped).
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<f64>>,
-}
-
-impl Table {
-    fn read(rel: &str, file: &str) -> Option<Table> {
-        let dir = landcycle::testdata::require(rel)?;
-        let f = std::fs::File::open(dir.join(file)).unwrap();
-        let mut s = String::new();
-        xz2::read::XzDecoder::new(f).read_to_string(&mut s).unwrap();
-        let mut lines = s.lines();
-        let header = lines.next().unwrap().split(',').map(String::from).collect();
-        let rows = lines
-            .map(|l| {
-                l.split(',')
-                    .skip(2)
-                    .map(|x| x.trim().parse::<f64>().unwrap())
-                    .collect()
-            })
-            .collect();
-        Some(Table { header, rows })
-    }
-
-    fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name}"))
-            - 2
-    }
-}
-
 fn listing() -> Option<(ParamsListing, String)> {
     let dir = landcycle::testdata::require("colm-bondville")?;
     let text = std::fs::read_to_string(dir.join("params_bondville.txt")).unwrap();
@@ -246,29 +199,6 @@ fn soil_albedo(text: &str) -> SoilAlbedo {
     SoilAlbedo {
         sat: [a[0], a[2]],
         dry: [a[1], a[3]],
-    }
-}
-
-/// Max and sum of squares of an error series.
-#[derive(Default, Clone, Copy)]
-struct Stat {
-    max: f64,
-    ss: f64,
-    n: usize,
-    at: usize,
-}
-
-impl Stat {
-    fn add(&mut self, e: f64, row: usize) {
-        if e.abs() > self.max {
-            self.max = e.abs();
-            self.at = row;
-        }
-        self.ss += e * e;
-        self.n += 1;
-    }
-    fn rms(&self) -> f64 {
-        (self.ss / self.n.max(1) as f64).sqrt()
     }
 }
 

@@ -5,13 +5,15 @@
 //! comparison needs the canopy and is not made here.)
 #![allow(clippy::needless_range_loop)]
 
+mod colm_common;
+use colm_common::Table;
+
 use landcycle::lsm::colm::constants::NSOIL;
 use landcycle::lsm::colm::groundwater;
 use landcycle::lsm::colm::hydraulics::column_water;
 use landcycle::lsm::colm::layers::initial_from_profile;
 use landcycle::lsm::colm::water::SoilWater;
 use landcycle::lsm::colm::{parse_params, ParamsListing, SoilGeometry};
-use std::io::Read;
 
 fn listing() -> Option<ParamsListing> {
     let dir = landcycle::testdata::require("colm-bondville")?;
@@ -19,37 +21,10 @@ fn listing() -> Option<ParamsListing> {
     Some(parse_params(&text).unwrap())
 }
 
-struct Reference {
-    header: Vec<String>,
-    rows: Vec<Vec<f64>>,
-}
-
-impl Reference {
-    fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name}"))
-            - 2
-    }
-}
+type Reference = Table;
 
 fn reference() -> Option<Reference> {
-    let dir = landcycle::testdata::require("colm-bondville")?;
-    let f = std::fs::File::open(dir.join("colm_ref_bondville_1998.csv.xz")).unwrap();
-    let mut s = String::new();
-    xz2::read::XzDecoder::new(f).read_to_string(&mut s).unwrap();
-    let mut lines = s.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| {
-            l.split(',')
-                .skip(2)
-                .map(|x| x.trim().parse::<f64>().unwrap())
-                .collect()
-        })
-        .collect();
-    Some(Reference { header, rows })
+    Table::read("colm-bondville", "colm_ref_bondville_1998.csv.xz")
 }
 
 #[test]

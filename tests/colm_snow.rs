@@ -3,6 +3,11 @@
 //! points, and the Bondville reference where a piece can be checked on its own.
 #![allow(clippy::needless_range_loop)]
 
+use std::io::Read;
+
+mod colm_common;
+use colm_common::Lcg;
+
 use landcycle::lsm::colm::constants::{DENH2O, DENICE, MAXSNL, NLAYER, TFRZ};
 use landcycle::lsm::colm::layers::{soil, Layers};
 use landcycle::lsm::colm::new_snow::{add_snowfall, GroundPrecip};
@@ -19,7 +24,6 @@ use landcycle::lsm::colm::snow_layers::{after_water, start_of_step};
 use landcycle::lsm::colm::snow_slab::{combine_pair, surface_enthalpy, surface_water, SnowLayer};
 use landcycle::lsm::colm::snow_water::{percolate, SnowSurfaceWater};
 use landcycle::lsm::colm::{SoilGeometry, Tunables, NSOIL};
-use std::io::Read;
 
 const DT: f64 = 1800.0;
 
@@ -28,18 +32,6 @@ fn column(t: f64) -> Layers {
     let g = SoilGeometry::standard();
     let wliq: [f64; NSOIL] = std::array::from_fn(|j| 0.3 * g.dz[j] * DENH2O);
     Layers::soil_only(&g, &[t; NSOIL], &wliq, &[0.0; NSOIL])
-}
-
-/// Deterministic pseudo-random numbers in [0, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// A random snow pack of `n` layers: dry and cold or wet at T_f, layer by layer.

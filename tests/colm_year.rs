@@ -4,6 +4,9 @@
 //! bounds asserted are the achieved ones with a margin, not the acceptance values).
 #![allow(clippy::needless_range_loop)]
 
+mod colm_common;
+use colm_common::{Stat, Table};
+
 use landcycle::lsm::colm::column_step::{initial_state, step, Clock, Column, Forcing};
 use landcycle::lsm::colm::constants::NSOIL;
 use landcycle::lsm::colm::energy_balance::ColumnParams;
@@ -12,44 +15,10 @@ use landcycle::lsm::colm::layers::soil;
 use landcycle::lsm::colm::vegetation_usgs::usgs;
 use landcycle::lsm::colm::zenith::calendar_day;
 use landcycle::lsm::colm::{parse_params, Tunables};
-use std::io::Read;
 
 const DT: f64 = 1800.0;
 /// Seconds after 1998-01-01 00:00 UTC at which the first step starts.
 const START: u32 = 23400;
-
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<f64>>,
-}
-
-impl Table {
-    fn read(rel: &str, file: &str) -> Option<Table> {
-        let dir = landcycle::testdata::require(rel)?;
-        let f = std::fs::File::open(dir.join(file)).unwrap();
-        let mut s = String::new();
-        xz2::read::XzDecoder::new(f).read_to_string(&mut s).unwrap();
-        let mut lines = s.lines();
-        let header = lines.next().unwrap().split(',').map(String::from).collect();
-        let rows = lines
-            .map(|l| {
-                l.split(',')
-                    .skip(2)
-                    .map(|x| x.trim().parse::<f64>().unwrap())
-                    .collect()
-            })
-            .collect();
-        Some(Table { header, rows })
-    }
-
-    fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name}"))
-            - 2
-    }
-}
 
 /// Calendar day (UTC) at `secs` after the start of 1998, with CoLM's convention that
 /// midnight is second 86400 of the ending day; 1998 and 1999 have 365 days.
@@ -57,28 +26,6 @@ fn calday(secs: u32) -> f64 {
     let day = (secs - 1) / 86400;
     let sec = secs - day * 86400;
     calendar_day(day % 365 + 1, sec)
-}
-
-#[derive(Default, Clone, Copy)]
-struct Stat {
-    max: f64,
-    ss: f64,
-    n: usize,
-    at: usize,
-}
-
-impl Stat {
-    fn add(&mut self, e: f64, row: usize) {
-        if e.abs() > self.max {
-            self.max = e.abs();
-            self.at = row;
-        }
-        self.ss += e * e;
-        self.n += 1;
-    }
-    fn rms(&self) -> f64 {
-        (self.ss / self.n.max(1) as f64).sqrt()
-    }
 }
 
 #[test]
