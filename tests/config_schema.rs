@@ -613,12 +613,22 @@ fn coupler_group_defaults_and_errors() {
     assert_eq!(x.fingerprint(), c.fingerprint());
     assert_eq!(x.coupler.directory, Path::new("/cases/a/x"));
     // Modes another version adds are named as not built, at their line.
-    let (e, line, _) = err(&with("coupler", "mode = 'wrf'"));
+    let (e, line, _) = err(&with("coupler", "mode = 'mpmd'"));
     assert!(
-        e.contains("coupler:mode") && e.contains("'wrf' is not built"),
+        e.contains("coupler:mode") && e.contains("'mpmd' is not built"),
         "{e}"
     );
     assert!(line > 1);
+    // Mode 'wrf': no weights, an interval dividing a day, both wrfinput paths to export.
+    let (e, ..) = err(&with("coupler", "mode = 'wrf'\n  a2l_weights = 'w.nc'"));
+    assert!(e.contains("a2l_weights") && e.contains("not built"), "{e}");
+    let (e, ..) = err(&with("coupler", "mode = 'wrf'\n  wrf_interval_minutes = 7"));
+    assert!(
+        e.contains("wrf_interval_minutes") && e.contains("divide a day"),
+        "{e}"
+    );
+    let (e, ..) = err(&with("coupler", "mode = 'wrf'\n  export = .true."));
+    assert!(e.contains("wrfinput_in"), "{e}");
     let (e, ..) = err(&with("coupler", "mode = 'grib'"));
     assert!(e.contains("mode") && e.contains("grib"), "{e}");
     let (e, ..) = err(&with("coupler", "export_stat = 'members'"));

@@ -21,6 +21,9 @@ use landcycle::synth::wrf::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+use common::{assert_identical, have_mpirun, run_ok};
+
 const GEO_EM: &str = "wps-geo-em/geo_em.d01.nc";
 
 fn t(h: u32, m: u32) -> NaiveDateTime {
@@ -673,4 +676,109 @@ fn generated_wrfout_follows_wrf_conventions() {
     assert_eq!(global("MAP_PROJ"), "Int(1)");
     // 64-bit offset netCDF, as WRF's io_form_history = 2 writes it.
     assert_eq!(&std::fs::read(&files[1]).unwrap()[..4], b"CDF\x02");
+}
+
+/// The namelist of a one-window Noah run on the WRF domain in mode 'wrf', exporting at the
+/// window end into `out/wrfinput_d01_<YYYYMMDDHH>`.
+fn wrf_run_namelist(dir: &Path, geo_em: &Path) -> PathBuf {
+    let text = format!(
+        "&run
+  start = '2026-07-01_00:00:00'
+  end   = '2026-07-01_06:00:00'
+  timestep = 1800
+  ensemble_size = 2
+  seed = 7
+  rundir = 'rundir'
+  cold_start_soil_moisture = 0.30, 0.30, 0.28, 0.28
+  cold_start_soil_moisture_std = 0.03, 0.02, 0.02, 0.01
+  cold_start_temperature = 295.0
+/
+&domain
+  static_file = '{}'
+  static_format = 'geo_em'
+/
+&forcing
+  directory = 'wrf'
+  file_template = 'wrfout_d01_%Y-%m-%d_%H:%M:%S'
+/
+&perturbation
+  interval_seconds = 3600
+/
+&restart
+  keep = 0
+/
+&coupler
+  mode = 'wrf'
+  directory = 'wrf'
+  wrf_interval_minutes = 60
+  export = .true.
+  export_offset_hours = 0
+  wrfinput_in = 'wrfinput_d01_%Y%m%d%H'
+  wrfinput_out = 'out/wrfinput_d01_%Y%m%d%H'
+/
+",
+        geo_em.display()
+    );
+    let p = dir.join("wrf.nml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read_f32(path: &Path, name: &str) -> Vec<f32> {
+    let nc = netcdf::open(path).unwrap();
+    nc.variable(name).unwrap().get_values::<f32, _>(..).unwrap()
+}
+
+/// Mode 'wrf' inside a run: hourly `wrfout` files force a Noah ensemble on the Rondônia
+/// domain; the run is byte-identical on 1 and 2 ranks, and the land state at the window
+/// end goes into a copy of `wrfinput` (land cells changed, water cells untouched).
+#[test]
+fn a_wrf_mode_run_is_forced_by_wrfout_and_exports_into_wrfinput() {
+    let Some(path) = landcycle::testdata::require(GEO_EM) else {
+        return;
+    };
+    assert!(have_mpirun(), "mpirun is required");
+    let geo = std::fs::canonicalize(path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = WrfDomain::from_geo_em(&geo).unwrap();
+    let wrf = dir.path().join("wrf");
+    std::fs::create_dir_all(&wrf).unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    write_wrfout_series(&wrf, &domain, &run(Duration::hours(1)), t(6, 0)).unwrap();
+    let input = dir.path().join("wrfinput_d01_2026070106");
+    write_wrfinput(&input, &domain, t(6, 0)).unwrap();
+    let nml = wrf_run_namelist(dir.path(), &geo);
+    let (r1, r2) = (dir.path().join("r1"), dir.path().join("r2"));
+    let out = dir.path().join("out/wrfinput_d01_2026070106");
+    run_ok(&nml, 1, &r1, &[]);
+    let first = std::fs::read(&out).unwrap();
+    run_ok(&nml, 2, &r2, &[]);
+    assert_identical(&r1, &r2);
+    assert_eq!(
+        first,
+        std::fs::read(&out).unwrap(),
+        "export differs on 2 ranks"
+    );
+
+    let (before, after) = (read_f32(&input, "SMOIS"), read_f32(&out, "SMOIS"));
+    let n = domain.ny * domain.nx;
+    let (mut land, mut changed) = (0, 0);
+    for (k, &m) in domain.landmask.iter().enumerate() {
+        for l in 0..4 {
+            let (b, a) = (before[l * n + k], after[l * n + k]);
+            if m == 1.0 {
+                assert!(a > 0.0 && a < 0.6, "cell {k} layer {l}: SMOIS {a}");
+                changed += usize::from(a != b);
+                land += 1;
+            } else {
+                assert_eq!(a.to_bits(), b.to_bits(), "water cell {k} layer {l} changed");
+            }
+        }
+    }
+    assert!(
+        land > 10_000 && changed > land * 9 / 10,
+        "{changed} of {land}"
+    );
+    // Every other byte of meaning is the input's: spot-check a static field.
+    assert_eq!(read_f32(&input, "HGT"), read_f32(&out, "HGT"));
 }

@@ -15,7 +15,7 @@ pub enum CouplerMode {
     Files,
     /// Mode 3: an exchange directory shared with any atmosphere program.
     Exchange,
-    /// Mode 2: WRF output and `wrfinput` (not built in this version).
+    /// Mode 2: WRF output files on the WRF domain, and the export into `wrfinput`.
     Wrf,
     /// Mode 4: one MPI world with the atmosphere (not built in this version).
     Mpmd,
@@ -32,7 +32,10 @@ impl CouplerMode {
     }
     /// Whether this build can run the mode.
     pub fn is_built(self) -> bool {
-        matches!(self, CouplerMode::Files | CouplerMode::Exchange)
+        matches!(
+            self,
+            CouplerMode::Files | CouplerMode::Exchange | CouplerMode::Wrf
+        )
     }
 }
 
@@ -67,6 +70,16 @@ pub struct CouplerConfig {
     pub a2l_weights: Option<PathBuf>,
     /// Land → atmosphere conservative weights.
     pub l2a_weights: Option<PathBuf>,
+    /// Mode 'wrf': strftime name of a `wrfout` file in `directory` by its valid time.
+    pub wrfout_template: String,
+    /// Mode 'wrf': WRF's history interval (min).
+    pub wrf_interval_minutes: u32,
+    /// Mode 'wrf': bucket size of I_RAINC/I_RAINNC (mm); unset: the files' BUCKET_MM.
+    pub wrf_bucket_mm: Option<f64>,
+    /// Mode 'wrf' with export: strftime paths (export time) of the `wrfinput` read and of
+    /// the updated copy written.
+    pub wrfinput_in: Option<PathBuf>,
+    pub wrfinput_out: Option<PathBuf>,
 }
 
 impl super::Loader<'_> {
@@ -78,7 +91,8 @@ impl super::Loader<'_> {
                 g,
                 "mode",
                 format!(
-                    "'{}' is not built in this version of landcycle (built: 'files', 'exchange')",
+                    "'{}' is not built in this version of landcycle (built: 'files', 'exchange', \
+                     'wrf')",
                     k.mode.name()
                 ),
             ));
@@ -115,6 +129,9 @@ impl super::Loader<'_> {
         if k.poll_milliseconds == 0 {
             return Err(self.err(g, "poll_milliseconds", "must be positive".into()));
         }
+        if k.mode == CouplerMode::Wrf {
+            self.validate_wrf(c)?;
+        }
         if k.mode == CouplerMode::Exchange {
             let need = [("a2l_weights", &k.a2l_weights)];
             for (key, v) in need {
@@ -133,6 +150,49 @@ impl super::Loader<'_> {
                     "mode 'exchange' with export needs land → atmosphere weights".into(),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl super::Loader<'_> {
+    /// Mode 'wrf': the WRF domain is the land grid (identity mapping, checked cell by cell
+    /// when the files are read), so no weights; the export needs both `wrfinput` paths.
+    fn validate_wrf(&self, c: &super::Config) -> Result<(), super::ConfigError> {
+        let (k, g) = (&c.coupler, "coupler");
+        if k.a2l_weights.is_some() {
+            return Err(self.err(
+                g,
+                "a2l_weights",
+                "mode 'wrf' runs on the WRF domain itself (domain:static_format = 'geo_em'); \
+                 remapping WRF output through weights is not built in this version"
+                    .into(),
+            ));
+        }
+        let minutes = k.wrf_interval_minutes;
+        if minutes == 0 || 1440 % minutes != 0 {
+            return Err(self.err(
+                g,
+                "wrf_interval_minutes",
+                format!("{minutes} must be positive and divide a day"),
+            ));
+        }
+        if let Some(b) = k.wrf_bucket_mm {
+            if !(b.is_finite() && b > 0.0) {
+                return Err(self.err(g, "wrf_bucket_mm", format!("{b} must be positive")));
+            }
+        }
+        if k.export && (k.wrfinput_in.is_none() || k.wrfinput_out.is_none()) {
+            let key = if k.wrfinput_in.is_none() {
+                "wrfinput_in"
+            } else {
+                "wrfinput_out"
+            };
+            return Err(self.err(
+                g,
+                key,
+                "mode 'wrf' with export needs wrfinput_in and wrfinput_out".into(),
+            ));
         }
         Ok(())
     }

@@ -584,6 +584,8 @@ impl Config {
         coupler.directory = resolve(&base, &coupler.directory);
         coupler.a2l_weights = coupler.a2l_weights.as_ref().map(|p| resolve(&base, p));
         coupler.l2a_weights = coupler.l2a_weights.as_ref().map(|p| resolve(&base, p));
+        coupler.wrfinput_in = coupler.wrfinput_in.as_ref().map(|p| resolve(&base, p));
+        coupler.wrfinput_out = coupler.wrfinput_out.as_ref().map(|p| resolve(&base, p));
         image.gridded_directory = resolve(&base, &image.gridded_directory);
         da.smap_directory = resolve(&base, &da.smap_directory);
         da.ascat_directory = resolve(&base, &da.ascat_directory);

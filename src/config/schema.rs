@@ -494,11 +494,12 @@ pub const SCHEMA: &[KeySpec] = &[
        --json` on stdin whenever the status level changes to WARNING or CRITICAL after an \
        invocation. Its failure is logged, never fatal; it is killed after 60 s.", false),
     // &coupler
-    k("coupler", "mode", "'files' or 'exchange' ('wrf', 'mpmd' not built yet)", "",
+    k("coupler", "mode", "'files', 'exchange' or 'wrf' ('mpmd' not built yet)", "",
       Value("'files'"),
       "files: the data files of &forcing (file_template may name the issuing cycle and lead, \
        {init:%Y%m%d%H} and {lead_h:03}); exchange: records from <directory>/<cycle>/atm2lnd \
-       on the atmosphere's grid, remapped with a2l_weights.", false),
+       on the atmosphere's grid, remapped with a2l_weights; wrf: wrfout files in <directory> \
+       on the WRF domain itself (domain:static_format = 'geo_em').", false),
     k("coupler", "source_cycle_offset_hours", "integer", "h", Value("-6"),
       "Land cycle T is forced by the atmosphere cycle issued at T + this (leads 0 to -offset \
        h): the {init} and {lead_h} fields of a forecast-archive template.", false),
@@ -522,6 +523,19 @@ pub const SCHEMA: &[KeySpec] = &[
        and remapped through them.", false),
     k("coupler", "l2a_weights", "path", "", Unset("no export"),
       "Land → atmosphere first-order conservative weights (applied with the land mask).", false),
+    k("coupler", "wrfout_template", "string (strftime pattern)", "",
+      Value("'wrfout_d01_%Y-%m-%d_%H:%M:%S'"),
+      "Mode 'wrf': name of the wrfout file of a valid time in <directory>.", false),
+    k("coupler", "wrf_interval_minutes", "integer", "min", Value("60"),
+      "Mode 'wrf': WRF's history interval (divides a day).", false),
+    k("coupler", "wrf_bucket_mm", "real", "mm", Unset("the files' BUCKET_MM attribute"),
+      "Mode 'wrf': bucket size of I_RAINC/I_RAINNC; a value contradicting the files is refused.", false),
+    k("coupler", "wrfinput_in", "path (strftime pattern)", "", Unset("none"),
+      "Mode 'wrf' with export: the wrfinput file valid at the export time (e.g. real.exe's \
+       wrfinput_d01 for the next forecast).", false),
+    k("coupler", "wrfinput_out", "path (strftime pattern)", "", Unset("none"),
+      "Mode 'wrf' with export: where the updated copy is written atomically (SMOIS, SH2O, TSLB, \
+       TSK, SNOW, SNOWH, CANWAT on land cells only; may equal wrfinput_in).", false),
 ];
 
 /// The schema entry of `group`/`key` (lower case).

@@ -33,6 +33,9 @@ pub enum CouplerError {
         expected: u64,
         found: u64,
     },
+    /// The WRF files (mode 'wrf'): the message names the file and what is wrong.
+    #[error("{0}")]
+    Wrf(String),
     #[error("{}: conflicting re-delivery: READY holds manifest {ready}, but this run already consumed manifest {consumed} of the same cycle (recorded in {}); refusing to use different forcing for a cycle", dir.display(), record.display())]
     Conflict {
         dir: PathBuf,

@@ -19,6 +19,7 @@ mod export;
 pub mod replay;
 mod weighted_files;
 pub mod wrf;
+pub mod wrf_export;
 
 pub use atm_remap::AtmToLand;
 pub use error::CouplerError;

@@ -12,6 +12,7 @@ use chrono::{Duration, NaiveDateTime};
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use crate::config::{Config, CouplerMode};
+use crate::coupler::wrf_export::WrfExport;
 use crate::coupler::{ExchangeExport, LandExport, LandFields};
 use crate::grid::weights::WeightMatrix;
 use crate::grid::Grid;
@@ -42,6 +43,12 @@ fn exporter(cfg: &Config, grid: &Grid) -> Result<Box<dyn LandExport>, CycleError
                 cfg.run.window_seconds(),
             )))
         }
+        (CouplerMode::Wrf, _) => match (&k.wrfinput_in, &k.wrfinput_out) {
+            (Some(input), Some(output)) => Ok(Box::new(WrfExport::new(input, output))),
+            _ => Err(CycleError::Invalid(
+                "coupler:export in mode 'wrf' needs wrfinput_in and wrfinput_out".into(),
+            )),
+        },
         (mode, _) => Err(CycleError::Invalid(format!(
             "coupler:export: mode '{}' has no land export in this version",
             mode.name()

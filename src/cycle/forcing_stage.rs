@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 
 use super::error::{agree, CycleError};
 use crate::config::{Config, CouplerMode, ForcingVariable, Remap};
+use crate::coupler::wrf::{WrfForcing, WrfSource};
 use crate::coupler::{
     accept_delivery, exchange_spec, AtmToLand, ExchangeRecords, ExchangeSettings,
     WeightedFileRecords,
@@ -18,6 +19,7 @@ use crate::forcing::{ForcingReader, ForcingSpec, ForcingVariables, RecordSource,
 use crate::grid::remap::RemapMethod;
 use crate::grid::weights::WeightMatrix;
 use crate::grid::Grid;
+use crate::io::wrf_out::WrfOutFiles;
 use crate::lsm::{CellStatics, Forcing};
 use crate::parallel::Communicator;
 
@@ -66,6 +68,9 @@ pub(super) struct ForcingStage {
 
 /// The reader of the configured mode for `targets`.
 fn reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleError> {
+    if cfg.coupler.mode == CouplerMode::Wrf {
+        return wrf_reader(cfg, rc);
+    }
     let targets: Vec<(f64, f64)> = rc.cells.iter().map(|s| (s.latitude, s.longitude)).collect();
     let spec = forcing_spec(cfg);
     let k = &cfg.coupler;
@@ -93,6 +98,24 @@ fn reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleError>
         }
     };
     Ok(ForcingReader::with_source(Arc::new(spec), targets, src)?)
+}
+
+/// Mode 'wrf': the `wrfout` files on the WRF domain, this rank's cells by global id.
+fn wrf_reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleError> {
+    let k = &cfg.coupler;
+    let forcing = WrfForcing {
+        files: WrfOutFiles {
+            directory: k.directory.clone(),
+            template: k.wrfout_template.clone(),
+        },
+        interval_seconds: i64::from(k.wrf_interval_minutes) * 60,
+        bucket_mm: k.wrf_bucket_mm,
+        forcing_height: cfg.forcing.forcing_height,
+    };
+    let spec = Arc::new(forcing.forcing_spec());
+    let src = WrfSource::new(forcing, rc.grid, rc.ids)?;
+    let targets = Arc::new(src.target_points());
+    Ok(ForcingReader::with_source(spec, targets, Box::new(src))?)
 }
 
 impl ForcingStage {
