@@ -369,7 +369,7 @@ fn energy_balance_follows_the_bondville_reference() {
         let s: &mut Stat = &mut ldew;
         s.add(cs.ldew - row[c("ldew_mm")], k + 1);
         let s: &mut Stat = &mut ust;
-        s.add(out.ustar - row[c("ustar_m_s")], k + 1);
+        s.add(out.surface.ustar - row[c("ustar_m_s")], k + 1);
         n += 1;
     }
     eprintln!(

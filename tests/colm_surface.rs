@@ -43,12 +43,12 @@ fn neutral_air_gives_the_log_law_and_no_fluxes() {
     assert_eq!(f.fevpg, 0.0);
     let ustar = VONKAR * 4.0 / (6.0f64 / 0.01).ln();
     assert!(
-        (f.ustar - ustar).abs() < 1e-5 * ustar,
+        (f.surface.ustar - ustar).abs() < 1e-5 * ustar,
         "{} vs {ustar}",
-        f.ustar
+        f.surface.ustar
     );
     assert!(
-        (f.taux + 1.2 * f.ustar * f.ustar).abs() < 1e-12,
+        (f.taux + 1.2 * f.surface.ustar * f.surface.ustar).abs() < 1e-12,
         "τ = −ρ u*²"
     );
 }
@@ -81,12 +81,12 @@ fn instability_raises_and_stability_lowers_the_exchange() {
     );
     // Free convection: exchange continues without wind.
     let calm = ground_fluxes(&input(285.0, thm + 10.0, 0.0), 0.01, 0.0024);
-    assert!(calm.fseng > 5.0 && calm.zol < 0.0);
+    assert!(calm.fseng > 5.0 && calm.surface.zol < 0.0);
     // Snow roughness lowers u*; the vegetated fraction scales the fluxes.
     let mut snow = input(270.0, 268.0, 3.0);
     let bare = ground_fluxes(&snow, 0.01, 0.0024);
     snow.fsno = 1.0;
-    assert!(ground_fluxes(&snow, 0.01, 0.0024).ustar < bare.ustar);
+    assert!(ground_fluxes(&snow, 0.01, 0.0024).surface.ustar < bare.surface.ustar);
     snow.fsno = 0.0;
     snow.sigf = 0.5;
     let half = ground_fluxes(&snow, 0.01, 0.0024);

@@ -23,7 +23,7 @@ use super::leaf_temperature::{leaf_temperature, Atmosphere, CanopyInput, GroundS
 use super::params::SoilParams;
 use super::phase_change::{melt_freeze, ThinSnow};
 use super::root_uptake::root_uptake;
-use super::surface_layer::{profiles, Roughness};
+use super::surface_layer::{bulk_richardson, profiles, Roughness, SurfaceLayerState};
 use super::vegetation_usgs::VegParams;
 use super::Tunables;
 use crate::lsm::LsmError;
@@ -104,15 +104,8 @@ pub struct EnergyFluxes {
     pub respc: f64,
     /// Energy residual of the step (W m-2).
     pub errore: f64,
-    pub z0ma: f64,
-    pub zol: f64,
-    pub rib: f64,
-    pub ustar: f64,
-    pub tstar: f64,
-    pub qstar: f64,
-    pub fm: f64,
-    pub fh: f64,
-    pub fq: f64,
+    /// Roughness, stability and scales of the whole surface layer.
+    pub surface: SurfaceLayerState,
     /// Leaf iterations (0 without vegetation).
     pub leaf_iterations: usize,
     /// Phase change per layer: 0 none, 1 melting, 2 freezing.
@@ -368,17 +361,9 @@ fn surface_layer_diagnostics(
         out.leaf_iterations = r.iterations;
     }
     match (bare, leaf) {
-        (Some(b), None) => {
-            (out.ustar, out.tstar, out.qstar, out.rib, out.zol) =
-                (b.ustar, b.tstar, b.qstar, b.rib, b.zol);
-            (out.z0ma, out.fm, out.fh, out.fq) = (b.z0ma, b.fm, b.fh, b.fq);
-        }
+        (Some(b), None) => out.surface = b.surface,
         (Some(b), Some(r)) if inp.sigf <= 0.7 => mixed(out, b, r, inp, veg, t),
-        (_, Some(r)) => {
-            (out.ustar, out.tstar, out.qstar, out.rib, out.zol) =
-                (r.ustar, r.tstar, r.qstar, r.rib, r.zol);
-            (out.z0ma, out.fm, out.fh, out.fq) = (r.z0ma, r.fm, r.fh, r.fq);
-        }
+        (_, Some(r)) => out.surface = r.surface,
         (None, None) => {}
     }
 }
@@ -394,25 +379,26 @@ fn mixed(
 ) {
     let a = &inp.atm;
     let s = inp.sigf;
-    out.z0ma = s * r.z0ma + (1.0 - s) * b.z0ma;
+    let o = &mut out.surface;
+    o.z0ma = s * r.surface.z0ma + (1.0 - s) * b.surface.z0ma;
     let um = (a.us * a.us + a.vs * a.vs).sqrt().max(0.1);
     let ustar = ((t.taux * t.taux + t.tauy * t.tauy).sqrt().max(1e-6) / a.rhoair).sqrt();
-    out.tstar = -out.fsena / (CPAIR * ustar * a.rhoair);
-    out.qstar = -out.fevpa / (ustar * a.rhoair);
+    o.tstar = -out.fsena / (CPAIR * ustar * a.rhoair);
+    o.qstar = -out.fevpa / (ustar * a.rhoair);
     let zl = a.hu - veg.displa;
-    let zol = zl * VONKAR * GRAV * (out.tstar + 0.61 * a.th * out.qstar) / (ustar * ustar * a.thv);
-    out.zol = if zol >= 0.0 {
+    let zol = zl * VONKAR * GRAV * (o.tstar + 0.61 * a.th * o.qstar) / (ustar * ustar * a.thv);
+    o.zol = if zol >= 0.0 {
         zol.clamp(1e-6, 2.0)
     } else {
         zol.clamp(-100.0, -1e-6)
     };
     let z0 = Roughness {
-        z0m: out.z0ma,
-        z0h: out.z0ma,
-        z0q: out.z0ma,
+        z0m: o.z0ma,
+        z0h: o.z0ma,
+        z0q: o.z0ma,
     };
-    let pr = profiles(a.hu, a.ht, a.hq, veg.displa, z0, zl / out.zol);
-    out.ustar = VONKAR * um / pr.fm;
-    (out.fm, out.fh, out.fq) = (pr.fm, pr.fh, pr.fq);
-    out.rib = (out.zol * out.ustar * out.ustar / (VONKAR * VONKAR / pr.fh * um * um)).min(5.0);
+    let pr = profiles(a.hu, a.ht, a.hq, veg.displa, z0, zl / o.zol);
+    o.ustar = VONKAR * um / pr.fm;
+    (o.fm, o.fh, o.fq) = (pr.fm, pr.fh, pr.fq);
+    o.rib = bulk_richardson(o.zol, o.ustar, pr.fh, um);
 }

@@ -10,7 +10,10 @@
 //! H = −(1 − σ_f) ρ c_p Δθ/r_ah, E = −(1 − σ_f) ρ Δq/r_aw, and ∂(H + λE)/∂T_g.
 
 use super::constants::{CPAIR, GRAV, VONKAR};
-use super::surface_layer::{friction_velocity, initial_obukhov, profiles, Roughness};
+use super::surface_layer::{
+    at_2m, bulk_richardson, friction_velocity, initial_obukhov, profiles, Roughness,
+    SurfaceLayerState,
+};
 
 /// Kinematic viscosity of air in the thermal roughness (m2 s-1).
 const NU_AIR: f64 = 1.5e-5;
@@ -65,17 +68,8 @@ pub struct GroundFluxes {
     /// 2-m air temperature (K) and humidity (kg kg-1), weighted by the bare fraction.
     pub tref: f64,
     pub qref: f64,
-    /// Momentum roughness (m), z/L, bulk Richardson number, u* (m s-1), θ* (K), q*.
-    pub z0ma: f64,
-    pub zol: f64,
-    pub rib: f64,
-    pub ustar: f64,
-    pub tstar: f64,
-    pub qstar: f64,
-    /// Integrated profile functions at the forcing heights.
-    pub fm: f64,
-    pub fh: f64,
-    pub fq: f64,
+    /// Roughness, stability and scales of the bare surface layer.
+    pub surface: SurfaceLayerState,
 }
 
 /// Bare-ground fluxes with roughness `zlnd` (soil) or `zsno` (snow) (m).
@@ -138,16 +132,18 @@ pub fn ground_fluxes(inp: &GroundFluxInput, zlnd: f64, zsno: f64) -> GroundFluxe
         cgrnd: raih + inp.htvp * cgrndl,
         cgrnds: raih,
         cgrndl,
-        tref: bare * (inp.thm + VONKAR / pr.fh * dth * (pr.fh2m / VONKAR - pr.fh / VONKAR)),
-        qref: bare * (inp.qm + VONKAR / pr.fq * dqh * (pr.fq2m / VONKAR - pr.fq / VONKAR)),
-        z0ma: z0mg,
-        zol: zeta,
-        rib: (zeta * ustar * ustar / (VONKAR * VONKAR / pr.fh * um * um)).min(5.0),
-        ustar,
-        tstar,
-        qstar,
-        fm: pr.fm,
-        fh: pr.fh,
-        fq: pr.fq,
+        tref: bare * at_2m(inp.thm, dth, pr.fh, pr.fh2m),
+        qref: bare * at_2m(inp.qm, dqh, pr.fq, pr.fq2m),
+        surface: SurfaceLayerState {
+            z0ma: z0mg,
+            zol: zeta,
+            rib: bulk_richardson(zeta, ustar, pr.fh, um),
+            ustar,
+            tstar,
+            qstar,
+            fm: pr.fm,
+            fh: pr.fh,
+            fq: pr.fq,
+        },
     }
 }

@@ -29,7 +29,10 @@ use super::leaf_fluxes::{
 };
 use super::saturation::saturation;
 use super::stomata::{molar_factor, stomata, LeafEnv};
-use super::surface_layer::{friction_velocity, initial_obukhov, profiles, Profiles, Roughness};
+use super::surface_layer::{
+    at_2m, bulk_richardson, friction_velocity, initial_obukhov, profiles, Profiles, Roughness,
+    SurfaceLayerState,
+};
 use super::vegetation_usgs::VegParams;
 use crate::lsm::LsmError;
 
@@ -136,15 +139,7 @@ pub struct LeafResult {
     pub tref: f64,
     pub qref: f64,
     /// Surface-layer diagnostics above the canopy.
-    pub z0ma: f64,
-    pub zol: f64,
-    pub rib: f64,
-    pub ustar: f64,
-    pub tstar: f64,
-    pub qstar: f64,
-    pub fm: f64,
-    pub fh: f64,
-    pub fq: f64,
+    pub surface: SurfaceLayerState,
     /// Iterations made.
     pub iterations: usize,
 }
@@ -791,11 +786,17 @@ fn surface_terms(
     out.fevpg = atm.rhoair * w.cgw * (g.qg - l.qaf);
     out.cgrnds = CPAIR * atm.rhoair * w.cgh * (1.0 - w.wtg);
     out.cgrndl = atm.rhoair * w.cgw * (1.0 - w.wtgq) * g.dqgdt;
-    out.tref = s * (atm.thm + VONKAR / r.pr.fh * ae.dth * (r.pr.fh2m / VONKAR - r.pr.fh / VONKAR));
-    out.qref = s * (atm.qm + VONKAR / r.pr.fq * ae.dqh * (r.pr.fq2m / VONKAR - r.pr.fq / VONKAR));
-    out.z0ma = z0m;
-    out.zol = ae.zeta;
-    out.rib = (ae.zeta * r.ustar * r.ustar / (VONKAR * VONKAR / r.pr.fh * ae.um * ae.um)).min(5.0);
-    (out.ustar, out.tstar, out.qstar) = (r.ustar, ae.tstar, ae.qstar);
-    (out.fm, out.fh, out.fq) = (r.pr.fm, r.pr.fh, r.pr.fq);
+    out.tref = s * at_2m(atm.thm, ae.dth, r.pr.fh, r.pr.fh2m);
+    out.qref = s * at_2m(atm.qm, ae.dqh, r.pr.fq, r.pr.fq2m);
+    out.surface = SurfaceLayerState {
+        z0ma: z0m,
+        zol: ae.zeta,
+        rib: bulk_richardson(ae.zeta, r.ustar, r.pr.fh, ae.um),
+        ustar: r.ustar,
+        tstar: ae.tstar,
+        qstar: ae.qstar,
+        fm: r.pr.fm,
+        fh: r.pr.fh,
+        fq: r.pr.fq,
+    };
 }

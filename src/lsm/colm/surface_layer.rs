@@ -163,3 +163,31 @@ mod tests {
         assert_eq!(um, 0.5);
     }
 }
+
+/// The surface layer after a flux solve: momentum roughness (m), z/L, bulk Richardson
+/// number, u* (m s-1), θ* (K), q* (kg kg-1) and the integrated profile functions at the
+/// forcing heights. The ground, the leaf solve and the step report the same set.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SurfaceLayerState {
+    pub z0ma: f64,
+    pub zol: f64,
+    pub rib: f64,
+    pub ustar: f64,
+    pub tstar: f64,
+    pub qstar: f64,
+    pub fm: f64,
+    pub fh: f64,
+    pub fq: f64,
+}
+
+/// Bulk Richardson number from ζ, u*, the heat profile function and the wind speed, capped
+/// at 5 as CoLM does.
+pub fn bulk_richardson(zeta: f64, ustar: f64, fh: f64, um: f64) -> f64 {
+    (zeta * ustar * ustar / (VONKAR * VONKAR / fh * um * um)).min(5.0)
+}
+
+/// A scalar at the 2-m diagnostic height from its value at the forcing height `xm`, its
+/// difference `dx` across the layer and the profile functions at the two heights.
+pub fn at_2m(xm: f64, dx: f64, f: f64, f2m: f64) -> f64 {
+    xm + VONKAR / f * dx * (f2m / VONKAR - f / VONKAR)
+}
