@@ -19,9 +19,7 @@ use landcycle::grid::statics::StaticFields;
 use landcycle::grid::Grid;
 use landcycle::obs::mapping::{map_observations, Combine, IndexedGrid, MappingGrid};
 use landcycle::obs::{ObsUnits, Observation, Quality, Sensor};
-use landcycle::synth::obs_sim::{
-    write_ascat_like_orbit, write_smap_like_granule, AscatProduct, SimAscatOrbit, SimSmapRetrieval,
-};
+use landcycle::synth::obs_sim::{write_smap_like_granule, SimSmapRetrieval};
 
 const GEO_EM: &str = "wps-geo-em/geo_em.d01.nc";
 
@@ -203,51 +201,10 @@ fn write_smap(dir: &Path, time: NaiveDateTime, value: f64) -> usize {
 
 /// ASCAT-like orbit file with nodes on a 0.1125° lattice over the domain (12.5 km product).
 fn write_ascat(dir: &Path, time: NaiveDateTime, percent: f64) {
-    let d = dir.join("obs/ascat");
-    std::fs::create_dir_all(&d).unwrap();
-    let path = d.join(format!(
-        "ASCAT_SMR_125_METOPA_{}_00001_ssm_l2.nc",
-        time.format("%Y%m%d%H%M%S")
-    ));
-    let (mut lat, mut lon) = (Vec::new(), Vec::new());
-    for r in 0..44 {
-        for c in 0..44 {
-            lat.push(-13.2 + 0.1125 * r as f64);
-            lon.push(-64.8 + 0.1125 * c as f64);
-        }
-    }
-    let n = lat.len();
-    let o = SimAscatOrbit {
-        product: AscatProduct::Smr,
-        platform: "METOPA".into(),
-        n_cells: n,
-        line_times: vec![time],
-        lat,
-        lon,
-        soil_moisture: (0..n).map(|k| percent + (k % 7) as f64).collect(),
-        soil_moisture_error: vec![5.0; n],
-        snow_cover_probability: vec![0; n],
-        frozen_soil_probability: vec![0; n],
-        wetland_flag: vec![0; n],
-        topography_flag: vec![0; n],
-        proc_flag1: vec![0; n],
-        aggregated_quality_flag: vec![0; n],
-    };
-    write_ascat_like_orbit(&path, &o).unwrap();
-}
-
-fn diag_files(rundir: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for cyc in std::fs::read_dir(rundir).unwrap().flatten() {
-        if let Ok(rd) = std::fs::read_dir(cyc.path().join("diag")) {
-            v.extend(
-                rd.flatten()
-                    .map(|f| f.path().strip_prefix(rundir).unwrap().to_path_buf()),
-            );
-        }
-    }
-    v.sort();
-    v
+    let nodes: Vec<(f64, f64)> = (0..44)
+        .flat_map(|r| (0..44).map(move |c| (-13.2 + 0.1125 * r as f64, -64.8 + 0.1125 * c as f64)))
+        .collect();
+    common::bucket_case::write_ascat(dir, time, &nodes, percent);
 }
 
 /// The case: the WPS domain as static file, synthetic weather around it, spatially
@@ -316,7 +273,7 @@ fn smap_ascat_cycle_on_the_wps_grid_is_bit_identical_on_1_2_3_ranks() {
     assert_eq!(output_files(&runs[0]).len(), 6);
     assert_identical(&runs[0], &runs[1]);
     assert_identical(&runs[0], &runs[2]);
-    let diags = diag_files(&runs[0]);
+    let diags = common::bucket_case::diag_files(&runs[0]);
     let names: Vec<String> = diags
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -331,7 +288,7 @@ fn smap_ascat_cycle_on_the_wps_grid_is_bit_identical_on_1_2_3_ranks() {
         ]
     );
     for r in &runs[1..] {
-        assert_eq!(diag_files(r), diags);
+        assert_eq!(common::bucket_case::diag_files(r), diags);
         for f in &diags {
             let (a, b) = (runs[0].join(f), r.join(f));
             assert!(
