@@ -20,8 +20,8 @@
 //! XLAT/XLONG are checked against the grid on every land cell and target, to 1e-4°.
 
 use crate::forcing::{
-    ForcingError, ForcingRecord, ForcingRole, ForcingSpec, ForcingVariables, PeriodAlignment,
-    RecordSource, TimeSampling, VariableSpec,
+    check_value, ForcingError, ForcingRecord, ForcingRole, ForcingSpec, ForcingVariables,
+    PeriodAlignment, RecordSource, TimeSampling, VariableSpec,
 };
 use crate::grid::remap::RemapMethod;
 use crate::grid::{lon_diff, Grid};
@@ -323,31 +323,7 @@ fn checked_value(
     if role == ForcingRole::Precipitation && x.is_nan() {
         return Ok(x);
     }
-    if !x.is_finite() {
-        return Err(ForcingError::MissingValue {
-            path: path.clone(),
-            variable: name.to_string(),
-            time,
-            lat: c.lat,
-            lon: c.lon,
-        });
-    }
-    let (lo, hi) = role.valid_range();
-    if x < lo || x > hi {
-        return Err(ForcingError::Impossible {
-            path: path.clone(),
-            variable: name.to_string(),
-            role,
-            time,
-            lat: c.lat,
-            lon: c.lon,
-            value: x,
-            units: role.si_units(),
-            min: lo,
-            max: hi,
-        });
-    }
-    Ok(role.clip_floor().map_or(x, |f| x.max(f)))
+    check_value(role, x, (c.lat, c.lon), (path, name, time))
 }
 
 impl RecordSource for WrfSource {

@@ -2,8 +2,8 @@
 //! the hyperslab the targets need and remapped to them.
 
 use super::{
-    conversion_to_si, parse_cf_time_units, ForcingError, ForcingRecord, ForcingRole, ForcingSpec,
-    RecordSource, UnitConversion,
+    check_value, conversion_to_si, parse_cf_time_units, ForcingError, ForcingRecord, ForcingRole,
+    ForcingSpec, RecordSource, UnitConversion,
 };
 use crate::grid::remap::{Hyperslab, LatLonSource, RemapWeights};
 use chrono::{Duration, NaiveDateTime};
@@ -119,113 +119,57 @@ impl FileRecords {
                 }));
             }
         }
-        let grid = self.grid.as_ref().expect("grid set above");
         if self.targets.is_empty() {
             // A rank without land cells needs no data (a zero-size hyperslab is not a read).
             return Ok(ForcingRecord::new(time, path, Default::default()));
         }
         let time_index = self.find_time_index(&file, &path, time)?;
-        let slab = grid.weights.slab();
         let mut values: [Vec<f64>; 7] = Default::default();
         for role in ForcingRole::ALL {
-            let vs = self.spec.variables.get(role);
-            let var = file
-                .variable(&vs.name)
-                .ok_or_else(|| ForcingError::MissingVariable {
-                    path: path.clone(),
-                    variable: vs.name.clone(),
-                })?;
-            let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
-            let n = dims.len();
-            if !(2..=3).contains(&n) || dims[n - 2] != lat_dim || dims[n - 1] != lon_dim {
-                return Err(ForcingError::Format {
-                    path: path.clone(),
-                    message: format!(
-                        "variable {} has dimensions ({}); expected ([time,] {lat_dim}, {lon_dim})",
-                        vs.name,
-                        dims.join(", ")
-                    ),
-                });
-            }
-            let conv = self.unit_conversion(&var, role, &path)?;
-            let packing = Packing::of(&var, &path)?;
-            let lat_r = slab.lat_start..slab.lat_start + slab.lat_count;
-            let lon_r = slab.lon_start..slab.lon_start + slab.lon_count;
-            let raw: Vec<f64> = if n == 3 {
-                let ti = time_index.unwrap_or(0);
-                if ti >= var.dimensions()[0].len() {
-                    return Err(ForcingError::Format {
-                        path: path.clone(),
-                        message: format!("variable {} has no record {ti}", vs.name),
-                    });
-                }
-                var.get_values::<f64, _>([ti..ti + 1, lat_r, lon_r])
-                    .map_err(nc_err)?
-            } else {
-                var.get_values::<f64, _>([lat_r, lon_r]).map_err(nc_err)?
-            };
-            // Declared fill values are masked points (renormalised away); a NaN that is not
-            // the declared fill is corrupt data and an error wherever a target uses it.
-            let mut corrupt = vec![false; raw.len()];
-            let si: Vec<f64> = raw
-                .into_iter()
-                .enumerate()
-                .map(|(k, r)| {
-                    if packing.is_fill(r) {
-                        f64::NAN
-                    } else if r.is_nan() {
-                        corrupt[k] = true;
-                        f64::NAN
-                    } else {
-                        conv.apply(r * packing.scale + packing.offset)
-                    }
-                })
-                .collect();
-            let mut at_targets = grid
-                .weights
-                .apply(&si)
-                .map_err(|source| ForcingError::Remap {
-                    path: path.clone(),
-                    source,
-                })?;
-            let (lo, hi) = role.valid_range();
-            for (k, v) in at_targets.iter_mut().enumerate() {
-                let (tlat, tlon) = self.targets[k];
-                let uses_corrupt = grid
-                    .weights
-                    .entries(k)
-                    .iter()
-                    .any(|&(idx, w)| w > 0.0 && corrupt[idx as usize]);
-                if !v.is_finite() || uses_corrupt {
-                    return Err(ForcingError::MissingValue {
-                        path: path.clone(),
-                        variable: vs.name.clone(),
-                        time,
-                        lat: tlat,
-                        lon: tlon,
-                    });
-                }
-                if *v < lo || *v > hi {
-                    return Err(ForcingError::Impossible {
-                        path: path.clone(),
-                        variable: vs.name.clone(),
-                        role,
-                        time,
-                        lat: tlat,
-                        lon: tlon,
-                        value: *v,
-                        units: role.si_units(),
-                        min: lo,
-                        max: hi,
-                    });
-                }
-                if let Some(f) = role.clip_floor() {
-                    *v = v.max(f);
-                }
-            }
-            values[role.index()] = at_targets;
+            let dims = (lat_dim.as_str(), lon_dim.as_str());
+            values[role.index()] = self.read_role(&file, &path, role, dims, (time, time_index))?;
         }
         Ok(ForcingRecord::new(time, path, values))
+    }
+
+    /// One role's values at the targets (SI units, checked) from an open file.
+    fn read_role(
+        &self,
+        file: &netcdf::File,
+        path: &Path,
+        role: ForcingRole,
+        dims: (&str, &str),
+        (time, time_index): (NaiveDateTime, Option<usize>),
+    ) -> Result<Vec<f64>, ForcingError> {
+        let grid = self.grid.as_ref().expect("grid set by the first read");
+        let vs = self.spec.variables.get(role);
+        let var = file
+            .variable(&vs.name)
+            .ok_or_else(|| ForcingError::MissingVariable {
+                path: path.to_path_buf(),
+                variable: vs.name.clone(),
+            })?;
+        let raw = read_slab(&var, path, dims, grid.weights.slab(), time_index)?;
+        let conv = self.unit_conversion(&var, role, path)?;
+        let (si, corrupt) = Packing::of(&var, path)?.unpack(raw, &conv);
+        let mut at_targets = grid
+            .weights
+            .apply(&si)
+            .map_err(|source| ForcingError::Remap {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        for (k, v) in at_targets.iter_mut().enumerate() {
+            let uses_corrupt = grid
+                .weights
+                .entries(k)
+                .iter()
+                .any(|&(idx, w)| w > 0.0 && corrupt[idx as usize]);
+            // A target using corrupt data is reported like a missing value.
+            let x = if uses_corrupt { f64::NAN } else { *v };
+            *v = check_value(role, x, self.targets[k], (path, &vs.name, time))?;
+        }
+        Ok(at_targets)
     }
 
     fn unit_conversion(
@@ -313,6 +257,48 @@ impl FileRecords {
     }
 }
 
+/// The hyperslab `slab` of `var` ([time,] lat, lon), at record `time_index` when the
+/// variable has a time dimension; checks the dimension names `dims` (lat, lon).
+fn read_slab(
+    var: &netcdf::Variable<'_>,
+    path: &Path,
+    (lat_dim, lon_dim): (&str, &str),
+    slab: Hyperslab,
+    time_index: Option<usize>,
+) -> Result<Vec<f64>, ForcingError> {
+    let format = |message: String| ForcingError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+    let n = dims.len();
+    if !(2..=3).contains(&n) || dims[n - 2] != lat_dim || dims[n - 1] != lon_dim {
+        return Err(format(format!(
+            "variable {} has dimensions ({}); expected ([time,] {lat_dim}, {lon_dim})",
+            var.name(),
+            dims.join(", ")
+        )));
+    }
+    let nc_err = |source| ForcingError::Netcdf {
+        path: path.to_path_buf(),
+        source,
+    };
+    let lat_r = slab.lat_start..slab.lat_start + slab.lat_count;
+    let lon_r = slab.lon_start..slab.lon_start + slab.lon_count;
+    if n == 2 {
+        return var.get_values::<f64, _>([lat_r, lon_r]).map_err(nc_err);
+    }
+    let ti = time_index.unwrap_or(0);
+    if ti >= var.dimensions()[0].len() {
+        return Err(format(format!(
+            "variable {} has no record {ti}",
+            var.name()
+        )));
+    }
+    var.get_values::<f64, _>([ti..ti + 1, lat_r, lon_r])
+        .map_err(nc_err)
+}
+
 /// CF packing and fill attributes of one variable (raw values compared before unpacking).
 struct Packing {
     scale: f64,
@@ -344,6 +330,27 @@ impl Packing {
             offset,
             fills,
         })
+    }
+
+    /// Raw values to SI units, NaN where a declared fill is; a NaN that is not the declared
+    /// fill is corrupt data, flagged (an error wherever a target uses it).
+    fn unpack(&self, raw: Vec<f64>, conv: &UnitConversion) -> (Vec<f64>, Vec<bool>) {
+        let mut corrupt = vec![false; raw.len()];
+        let si = raw
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| {
+                if self.is_fill(r) {
+                    f64::NAN
+                } else if r.is_nan() {
+                    corrupt[k] = true;
+                    f64::NAN
+                } else {
+                    conv.apply(r * self.scale + self.offset)
+                }
+            })
+            .collect();
+        (si, corrupt)
     }
 
     /// A declared fill or missing value (a NaN counts only when NaN is declared).

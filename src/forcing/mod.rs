@@ -446,42 +446,50 @@ impl ForcingRecord {
     }
 }
 
-/// What every source checks of one role's values at its targets: a value (no fill) that is
-/// physically possible; small negatives of non-negative roles are clipped to zero.
+/// What every source checks of one role's value at a target (lat, lon): a value (no fill)
+/// that is physically possible; small negatives of non-negative roles are clipped to zero.
+pub fn check_value(
+    role: ForcingRole,
+    v: f64,
+    (lat, lon): (f64, f64),
+    (path, variable, time): (&std::path::Path, &str, NaiveDateTime),
+) -> Result<f64, ForcingError> {
+    if !v.is_finite() {
+        return Err(ForcingError::MissingValue {
+            path: path.to_path_buf(),
+            variable: variable.to_string(),
+            time,
+            lat,
+            lon,
+        });
+    }
+    let (lo, hi) = role.valid_range();
+    if v < lo || v > hi {
+        return Err(ForcingError::Impossible {
+            path: path.to_path_buf(),
+            variable: variable.to_string(),
+            role,
+            time,
+            lat,
+            lon,
+            value: v,
+            units: role.si_units(),
+            min: lo,
+            max: hi,
+        });
+    }
+    Ok(role.clip_floor().map_or(v, |f| v.max(f)))
+}
+
+/// [`check_value`] of one role's values at every target, in place.
 pub fn check_role_values(
     role: ForcingRole,
     values: &mut [f64],
     targets: &[(f64, f64)],
-    (path, variable, time): (&std::path::Path, &str, NaiveDateTime),
+    at: (&std::path::Path, &str, NaiveDateTime),
 ) -> Result<(), ForcingError> {
-    let (lo, hi) = role.valid_range();
-    for (v, &(lat, lon)) in values.iter_mut().zip(targets) {
-        if !v.is_finite() {
-            return Err(ForcingError::MissingValue {
-                path: path.to_path_buf(),
-                variable: variable.to_string(),
-                time,
-                lat,
-                lon,
-            });
-        }
-        if *v < lo || *v > hi {
-            return Err(ForcingError::Impossible {
-                path: path.to_path_buf(),
-                variable: variable.to_string(),
-                role,
-                time,
-                lat,
-                lon,
-                value: *v,
-                units: role.si_units(),
-                min: lo,
-                max: hi,
-            });
-        }
-        if let Some(f) = role.clip_floor() {
-            *v = v.max(f);
-        }
+    for (v, &target) in values.iter_mut().zip(targets) {
+        *v = check_value(role, *v, target, at)?;
     }
     Ok(())
 }
