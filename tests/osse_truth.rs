@@ -292,6 +292,102 @@ fn mean_sd(x: &[f64]) -> (f64, f64) {
     )
 }
 
+/// A case whose synthetic forcing starts `lead_days` before `run:start`, with an `&osse` group.
+fn case_with_lead(dir: &Path, lead_days: u32, osse: &str) -> PathBuf {
+    let nml = common::write_namelist(dir, 12, 10, 4, "2020-06-03_00:00:00");
+    let text = std::fs::read_to_string(&nml).unwrap().replace(
+        "  seed = 11\n/",
+        &format!("  seed = 11\n  forcing_days_before_start = {lead_days}\n/"),
+    );
+    let text = format!("{text}&osse\n  truth_seed = 99\n{osse}/\n");
+    std::fs::write(&nml, text).unwrap();
+    common::synth(&nml);
+    nml
+}
+
+/// Spatial standard deviation of the nature run's top layer at `t`.
+fn truth_spatial_sd(osse: &OsseConfig, t: NaiveDateTime) -> f64 {
+    let files = find_history_files(&osse.run_dir()).unwrap();
+    let sm = read_field(&files[&t], "SoilMoistV").unwrap();
+    let land: Vec<f64> = sm
+        .layer(0)
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    mean_sd(&land).1
+}
+
+#[test]
+fn nature_run_spins_up_before_the_experiments_start() {
+    let _io = io_lock();
+    let keys = "  truth_cold_start_soil_moisture = 0.20, 0.22, 0.24, 0.26
+  precip_factor_field_sd = 0.3
+  precip_factor_field_corr_km = 100.0
+  images = .true.\n";
+    let (d0, d1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plain = case_with_lead(d0.path(), 0, keys);
+    let spun = case_with_lead(d1.path(), 4, &format!("{keys}  truth_spinup_days = 4\n"));
+
+    // The forcing of the run period is the same whatever the lead.
+    let (c0, c1) = (Config::load(&plain).unwrap(), Config::load(&spun).unwrap());
+    let june = c0.forcing.file_for(time(2, 12));
+    assert_eq!(
+        std::fs::read(&june).unwrap(),
+        std::fs::read(c1.forcing.file_for(time(2, 12))).unwrap()
+    );
+    let may = c1.forcing.file_for(time(1, 0) - chrono::Duration::days(4));
+    assert!(
+        may.is_file()
+            && !c0
+                .forcing
+                .file_for(time(1, 0) - chrono::Duration::days(4))
+                .is_file()
+    );
+
+    let (o0, o1) = (
+        OsseConfig::from_config(&c0).unwrap(),
+        OsseConfig::from_config(&c1).unwrap(),
+    );
+    for (c, o) in [(&c0, &o0), (&c1, &o1)] {
+        run_truth(c, o, &SingleProcess, &RunOptions::default()).unwrap();
+    }
+    // The spun-up truth starts 4 days earlier and has spatial structure at run:start.
+    let h1 = find_history_files(&o1.run_dir()).unwrap();
+    assert_eq!(
+        *h1.keys().next().unwrap(),
+        time(1, 3) - chrono::Duration::days(4)
+    );
+    let (sd0, sd1) = (
+        truth_spatial_sd(&o0, time(1, 3)),
+        truth_spatial_sd(&o1, time(1, 3)),
+    );
+    assert!(
+        sd1 > 2.0 * sd0,
+        "spatial sd at 03 UTC: cold {sd0}, spun up {sd1}"
+    );
+
+    // Observations and images only from run:start on.
+    let obs = simulate_observations(&c1, &o1).unwrap();
+    assert!(!obs.smap_files.is_empty() && !obs.ascat_files.is_empty());
+    for p in obs.smap_files.iter().chain(&obs.ascat_files) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.contains("202006"),
+            "observation of the spin-up: {name}"
+        );
+    }
+    let images = landcycle::synth::image_file::simulate_images(&o1).unwrap();
+    assert_eq!(
+        images
+            .files
+            .first()
+            .map(|p| p.file_name().unwrap().to_owned()),
+        Some(landcycle::synth::image_file::image_file_name(time(1, 6)).into())
+    );
+    assert_eq!(images.files.len(), 8);
+}
+
 #[test]
 fn truth_seed_must_differ_from_the_ensemble_seed() {
     let _io = io_lock();

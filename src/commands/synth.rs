@@ -46,6 +46,9 @@ pub struct SynthConfig {
     pub land_mask_lat_min: f64,
     /// Northern latitude limit (exclusive).
     pub land_mask_lat_max: f64,
+    /// Also write forcing for this many days before `run:start` (for an OSSE nature run that
+    /// spins up first, `osse:truth_spinup_days`).
+    pub forcing_days_before_start: u32,
 }
 
 impl Default for SynthConfig {
@@ -63,6 +66,7 @@ impl Default for SynthConfig {
             // GLDAS's latitude range.
             land_mask_lat_min: -60.0,
             land_mask_lat_max: 90.0,
+            forcing_days_before_start: 0,
         }
     }
 }
@@ -97,14 +101,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         sc.resolution
     };
     let interval = i64::from(cfg.forcing.interval_hours) * 3600;
-    // Files from the start to one interval past the end (period means end at file times).
-    let n_files = ((cfg.run.end - cfg.run.start).num_seconds() / interval + 2) as usize;
+    // Files from the start (less the lead days) to one interval past the end (period means
+    // end at file times). The weather is keyed by time, so the lead does not change the rest.
+    let first = cfg.run.start - chrono::Duration::days(i64::from(sc.forcing_days_before_start));
+    let n_files = ((cfg.run.end - first).num_seconds() / interval + 2) as usize;
     std::fs::create_dir_all(&cfg.forcing.directory)
         .with_context(|| format!("creating {}", cfg.forcing.directory.display()))?;
     let mut w = WeatherConfig::new(
         lat,
         lon,
-        cfg.run.start,
+        first,
         n_files,
         cfg.forcing.directory.clone(),
         sc.seed,

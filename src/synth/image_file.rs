@@ -213,7 +213,8 @@ fn frozen_cells(series: &TruthSeries, t: NaiveDateTime, n: usize) -> Vec<bool> {
 }
 
 /// Write the images of the nature run under `osse.run_dir()` into `osse.image_dir`, one per
-/// `image_interval_hours` from 00 UTC between its first and last history time (the top layer
+/// `image_interval_hours` from 00 UTC between its first history time at or after `run:start`
+/// and its last (the top layer
 /// interpolated linearly in time between history times, exact at them).
 pub fn simulate_images(osse: &OsseConfig) -> Result<ImageSummary, OsseError> {
     let run_dir = osse.run_dir();
@@ -223,7 +224,8 @@ pub fn simulate_images(osse: &OsseConfig) -> Result<ImageSummary, OsseError> {
         .next()
         .ok_or_else(|| VerifyError::NoFiles(run_dir.clone()))?;
     let grid = regular_grid(first)?;
-    let series = TruthSeries::read(&run_dir)?;
+    let mut series = TruthSeries::read(&run_dir)?;
+    series.drop_before(osse.observe_from);
     let spec = osse.image_spec();
     let dir = &osse.image_dir;
     std::fs::create_dir_all(dir).map_err(|e| OsseError::Fs {
@@ -240,7 +242,12 @@ pub fn simulate_images(osse: &OsseConfig) -> Result<ImageSummary, OsseError> {
     };
     let mut out = ImageSummary::default();
     let mut cov_sum = 0.0;
-    for t in image_times(t0, t1, spec.interval_hours) {
+    // An image at `run:start` itself could never be assimilated (windows end after it).
+    let after_start = |t: &NaiveDateTime| osse.observe_from.is_none_or(|s| *t > s);
+    for t in image_times(t0, t1, spec.interval_hours)
+        .into_iter()
+        .filter(after_start)
+    {
         let mut truth = vec![f64::NAN; n];
         for (c, &k) in series.cells.iter().enumerate() {
             truth[k] = series.at(&series.soil_moisture, c, t).unwrap_or(f64::NAN);

@@ -62,6 +62,13 @@ pub struct OsseConfig {
     pub precip_factor_field_seed: u64,
     /// Cold-start soil moisture of the nature run per layer (m3 m-3); empty = `run:`'s.
     pub truth_cold_start_soil_moisture: Vec<f64>,
+    /// Days the nature run spins up before `run:start` (its cold start is that much earlier,
+    /// so the truth has a spatially varying state when the experiments start); observations
+    /// and images are simulated from `run:start` only.
+    pub truth_spinup_days: u32,
+    /// First time observations and images are simulated for (`run:start`; set on load).
+    #[serde(skip)]
+    pub observe_from: Option<NaiveDateTime>,
     /// Directory of the nature run (biased forcing, run directory, history).
     pub truth_dir: PathBuf,
     /// Directory of the simulated observations (`smap/`, `ascat/`).
@@ -129,6 +136,8 @@ impl Default for OsseConfig {
             precip_factor_field_corr_km: 300.0,
             precip_factor_field_seed: 271_828,
             truth_cold_start_soil_moisture: Vec::new(),
+            truth_spinup_days: 0,
+            observe_from: None,
             truth_dir: PathBuf::from("osse/truth"),
             obs_dir: PathBuf::from("osse/obs"),
             obs_seed: 4_242,
@@ -228,6 +237,7 @@ impl OsseConfig {
         if o.obs_dir.is_relative() {
             o.obs_dir = base.join(&o.obs_dir);
         }
+        o.observe_from = Some(cfg.run.start);
         if o.image_dir.is_relative() {
             o.image_dir = base.join(&o.image_dir);
         }
@@ -367,6 +377,11 @@ impl OsseConfig {
         }
     }
 
+    /// Cold start of the nature run: `run:start` less the spin-up days.
+    pub fn truth_start(&self, cfg: &Config) -> NaiveDateTime {
+        cfg.run.start - Duration::days(i64::from(self.truth_spinup_days))
+    }
+
     /// Directory of the nature run's biased forcing files.
     pub fn forcing_dir(&self) -> PathBuf {
         self.truth_dir.join("forcing")
@@ -393,6 +408,7 @@ pub fn truth_config(cfg: &Config, osse: &OsseConfig) -> Result<Config, OsseError
     t.run.history_members = true;
     t.run.rundir = osse.run_dir();
     t.run.initial_restart = None;
+    t.run.start = osse.truth_start(cfg);
     if !osse.truth_cold_start_soil_moisture.is_empty() {
         // An explicit initial state of the nature run is taken as it is.
         t.run.cold_start_soil_moisture_std = None;
@@ -422,10 +438,10 @@ pub fn truth_config(cfg: &Config, osse: &OsseConfig) -> Result<Config, OsseError
     Ok(Config::from_text(&text, &path)?)
 }
 
-/// Forcing times the nature run may read: from the start to one interval past the end.
-fn forcing_times(cfg: &Config) -> Vec<NaiveDateTime> {
+/// Forcing times the nature run may read: from its start to one interval past the end.
+fn forcing_times(cfg: &Config, start: NaiveDateTime) -> Vec<NaiveDateTime> {
     let dt = Duration::hours(i64::from(cfg.forcing.interval_hours.max(1)));
-    let mut t = cfg.run.start;
+    let mut t = start;
     let mut v = Vec::new();
     while t <= cfg.run.end + dt {
         v.push(t);
@@ -446,13 +462,13 @@ pub fn write_biased_forcing(cfg: &Config, osse: &OsseConfig) -> Result<usize, Os
     let (sw, _) = cfg.forcing.variable(crate::config::ForcingVariable::Swdown);
     let mut field: Option<Vec<f64>> = None;
     let mut n = 0;
-    for t in forcing_times(cfg) {
+    for t in forcing_times(cfg, osse.truth_start(cfg)) {
         let src = cfg.forcing.file_for(t);
         if !src.is_file() {
             if t <= cfg.run.end {
                 return Err(OsseError::Forcing {
                     path: src,
-                    message: format!("forcing file for {t} not found"),
+                    message: missing_forcing_message(cfg, osse, t),
                 });
             }
             continue;
@@ -582,6 +598,20 @@ fn scale_in_place(tmp: &Path, src: &Path, scales: &[Scaling<'_>]) -> Result<(), 
     Ok(())
 }
 
+/// Why a forcing file the nature run needs is missing: before `run:start` it is the spin-up's.
+fn missing_forcing_message(cfg: &Config, osse: &OsseConfig, t: NaiveDateTime) -> String {
+    if t < cfg.run.start {
+        format!(
+            "forcing file for {t} not found: osse:truth_spinup_days = {} needs forcing from {} \
+             (for a synthetic case, set synth:forcing_days_before_start)",
+            osse.truth_spinup_days,
+            osse.truth_start(cfg)
+        )
+    } else {
+        format!("forcing file for {t} not found")
+    }
+}
+
 /// Biased forcing (on the root rank), then the nature run with [`driver::run`] on `comm`.
 pub fn run_truth(
     cfg: &Config,
@@ -675,6 +705,21 @@ impl TruthSeries {
             s.times.push(*t);
         }
         Ok(s)
+    }
+
+    /// Drop the times before `t0` (the nature run's spin-up is not observed).
+    pub fn drop_before(&mut self, t0: Option<NaiveDateTime>) {
+        let Some(t0) = t0 else { return };
+        let k = self.times.partition_point(|x| *x < t0);
+        self.times.drain(..k);
+        for f in [
+            &mut self.soil_moisture,
+            &mut self.soil_temperature,
+            &mut self.swe,
+            &mut self.skin_temperature,
+        ] {
+            f.drain(..k);
+        }
     }
 
     /// Linear interpolation in time of `field` (`[time][cell]`) at cell `c`; None outside the
@@ -915,7 +960,8 @@ const FREEZING: f64 = 273.15;
 /// `osse.run_dir()`, into `<obs_dir>/smap` and `<obs_dir>/ascat`. Deterministic in
 /// `osse.obs_seed`.
 pub fn simulate_observations(cfg: &Config, osse: &OsseConfig) -> Result<ObsSummary, OsseError> {
-    let series = TruthSeries::read(&osse.run_dir())?;
+    let mut series = TruthSeries::read(&osse.run_dir())?;
+    series.drop_before(osse.observe_from);
     let land = land_parameters(cfg, &series)?;
     let mut out = ObsSummary::default();
     if osse.smap {
