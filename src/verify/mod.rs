@@ -52,6 +52,8 @@ pub enum VerifyError {
     NoDirectory(PathBuf),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{0}")]
+    Output(String),
     #[error("{path}: variable {variable}: {message}")]
     Variable {
         path: PathBuf,
@@ -767,9 +769,7 @@ fn per_cell_table(pc: &PerCellSummary) -> String {
 
 impl From<crate::io::IoError> for VerifyError {
     fn from(e: crate::io::IoError) -> Self {
-        VerifyError::Io {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        }
+        // The I/O error names its own file.
+        VerifyError::Output(e.to_string())
     }
 }
