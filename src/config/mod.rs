@@ -9,8 +9,8 @@
 mod coupler;
 mod history;
 mod image;
-mod nrt;
 pub mod namelist;
+mod nrt;
 pub mod precheck;
 pub mod schema;
 

@@ -65,7 +65,8 @@ pub struct ForcingPolicy {
 
 impl ForcingPolicy {
     pub fn from_config(cfg: &Config) -> Self {
-        let exchange = (cfg.coupler.mode == CouplerMode::Exchange).then(|| cfg.coupler.directory.clone());
+        let exchange =
+            (cfg.coupler.mode == CouplerMode::Exchange).then(|| cfg.coupler.directory.clone());
         ForcingPolicy {
             spec: super::forcing_spec(cfg),
             exchange,

@@ -49,7 +49,9 @@ pub fn late_arrivals(cfg: &Config, rundir: &RunDir) -> LateCounts {
                 .into_iter()
                 .filter(|p| !used.contains(p))
                 .filter(|p| {
-                    let t = p.file_name().and_then(|n| granule_time(&n.to_string_lossy()));
+                    let t = p
+                        .file_name()
+                        .and_then(|n| granule_time(&n.to_string_lossy()));
                     t.is_some_and(|t| t > w.start && t <= w.end)
                 })
                 .count();

@@ -252,7 +252,11 @@ fn decide(
     let policy = ForcingPolicy::from_config(cfg);
     let plan = schedule::plan(&settings, from, opts.now, |w| {
         let recorded = CycleRecord::load(rundir, w.end).ok().flatten();
-        policy.check(w, opts.now, recorded.and_then(|r| r.forcing_fallback).as_ref())
+        policy.check(
+            w,
+            opts.now,
+            recorded.and_then(|r| r.forcing_fallback).as_ref(),
+        )
     });
     if let Some(Blocked::BacklogExceeded { backlog, max }) = plan.blocked {
         let message = format!(
@@ -529,7 +533,7 @@ fn freeze_observations(
     rec.updated = now.to_string();
     if !cfg.da.enabled {
         rec.mode = "open_loop".into();
-        rec.open_loop_reason = Some("da:enabled = .false.".into());
+        rec.open_loop_reason = Some(super::nrt_status::NO_DA.into());
         rec.store(rundir, w.end)?;
         return Ok(None);
     }

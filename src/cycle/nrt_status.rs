@@ -85,6 +85,9 @@ pub struct StatusReport {
     pub last_invocation: Option<NrtStatusFile>,
 }
 
+/// `open_loop_reason` of a run configured without assimilation.
+pub const NO_DA: &str = "da:enabled = .false.";
+
 /// Label of the newest cycle whose record says complete.
 pub fn last_complete(rundir: &RunDir) -> Option<String> {
     records(rundir)
@@ -135,11 +138,12 @@ pub fn status(rundir: &RunDir, now: NaiveDateTime, th: &Thresholds) -> StatusRep
         .map(|(_, r)| r)
         .filter(|r| r.status == CycleStatus::Complete)
         .collect();
+    // Open loop for lack of observations, not by configuration (da:enabled = .false.).
     let open_loop_last8 = complete
         .iter()
         .rev()
         .take(8)
-        .filter(|r| r.mode == "open_loop")
+        .filter(|r| r.mode == "open_loop" && r.open_loop_reason.as_deref() != Some(NO_DA))
         .map(|r| r.cycle.clone())
         .collect();
     let forcing_fallback_last8 = complete
@@ -149,7 +153,11 @@ pub fn status(rundir: &RunDir, now: NaiveDateTime, th: &Thresholds) -> StatusRep
         .filter_map(|r| {
             let f = r.forcing_fallback.as_ref()?;
             let (a, b) = (f.leads_h.first()?, f.leads_h.last()?);
-            Some(format!("{} (atmosphere cycle {}, leads {a}..{b} h)", r.cycle, cycle_label(f.init)))
+            Some(format!(
+                "{} (atmosphere cycle {}, leads {a}..{b} h)",
+                r.cycle,
+                cycle_label(f.init)
+            ))
         })
         .collect();
     let current = recs

@@ -47,14 +47,19 @@ pub fn cycle_outputs(
     let mut paths = files_in(&rundir.cycle_dir(cycle, "output"));
     paths.extend(files_in(&rundir.cycle_dir(cycle, "diag")));
     if let Some(d) = exports {
-        let land = |p: &PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("LND_"));
+        let land = |p: &PathBuf| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("LND_"))
+        };
         paths.extend(files_in(d).into_iter().filter(land));
     }
     paths
         .into_iter()
         .map(|p| {
             let (sha256, size) = sha256_file(&p)?;
-            let path = p.strip_prefix(&rundir.root).map_or(p.clone(), Path::to_path_buf);
+            let path = p
+                .strip_prefix(&rundir.root)
+                .map_or(p.clone(), Path::to_path_buf);
             Ok(OutputFile { path, size, sha256 })
         })
         .collect()
@@ -133,7 +138,9 @@ pub fn first_invalid_cycle(
                 "cycle {} is recorded complete but {} is {why}: rerunning it{}",
                 rec.cycle,
                 file.display(),
-                moved.as_ref().map_or(String::new(), |m| format!(" (moved to {})", m.display()))
+                moved
+                    .as_ref()
+                    .map_or(String::new(), |m| format!(" (moved to {})", m.display()))
             );
             let f = serde_json::json!({ "cycle": rec.cycle, "file": file, "found": why,
                 "moved_to": moved });

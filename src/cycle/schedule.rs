@@ -209,7 +209,12 @@ mod tests {
         let p = plan(&s, t(1, 0), t(2, 21), |_| ForcingCheck::Delivered);
         assert!(matches!(p.blocked, Some(Blocked::BacklogExceeded { .. })));
         let forced = ScheduleSettings { force: true, ..s };
-        assert_eq!(plan(&forced, t(1, 0), t(2, 21), |_| ForcingCheck::Delivered).windows.len(), 4);
+        assert_eq!(
+            plan(&forced, t(1, 0), t(2, 21), |_| ForcingCheck::Delivered)
+                .windows
+                .len(),
+            4
+        );
     }
 
     #[test]
