@@ -2,8 +2,8 @@
 //! complete cycle, the clock and the inputs on disk. Pure logic (the clock and the forcing
 //! check are passed in), so it is tested without a model.
 //!
-//! Cycle T (window (T − w, T]) is eligible when `now ≥ T + wait` and every forcing file of
-//! its window exists, where `wait` is `nrt:obs_latency_minutes`, raised with assimilation
+//! Cycle T (window (T − w, T]) is eligible when `now ≥ T + wait` and its forcing is
+//! delivered (`forcing_policy`: the files, or the coupler's READY), where `wait` is `nrt:obs_latency_minutes`, raised with assimilation
 //! to the cut-off of every sensor used (`nrt:obs_cutoff_minutes_smap|ascat`): at that
 //! moment the observation file list is frozen. Cycles are never skipped: the first
 //! ineligible cycle ends the plan. At most `max_windows_per_run` run; more than
