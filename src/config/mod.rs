@@ -10,6 +10,7 @@ mod coupler;
 mod history;
 mod image;
 pub mod namelist;
+mod nrt;
 pub mod precheck;
 pub mod schema;
 
@@ -517,6 +518,26 @@ pub struct NrtConfig {
     pub retry_max_minutes: u32,
     /// Command receiving the status JSON on a change to WARNING or CRITICAL.
     pub alert_command: Option<String>,
+    /// What a cycle does when its forcing is still missing at its deadline.
+    pub on_missing_forcing: OnMissingForcing,
+    /// Minutes after a cycle's end at which missing forcing is acted on.
+    pub forcing_deadline_minutes: u32,
+    /// Longest lead (h) of an earlier atmosphere cycle that `previous_cycle` may use.
+    pub max_fallback_lead_hours: u32,
+    /// Complete cycles (newest first) whose output checksums recovery verifies (0: none).
+    pub verify_output_cycles: u32,
+}
+
+/// `nrt:on_missing_forcing`: a cycle's forcing is still missing at its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMissingForcing {
+    /// Keep waiting, with a WARNING status naming the missing file.
+    Wait,
+    /// Use the longer leads of an earlier atmosphere cycle (forecast-archive templates).
+    PreviousCycle,
+    /// Fail the cycle permanently (an operator decides).
+    Fail,
 }
 
 /// `&restart`.
@@ -929,6 +950,7 @@ impl Loader<'_> {
         if c.nrt.max_windows_per_run == 0 {
             return Err(self.err("nrt", "max_windows_per_run", "must be at least 1".into()));
         }
+        self.validate_forcing_fallback(c)?;
         let layers = r.cold_start_soil_moisture.len();
         let (model_layers, model_text) = match r.model {
             Model::Noah => (4, "Noah has 4 soil layers".to_string()),

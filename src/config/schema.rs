@@ -493,6 +493,25 @@ pub const SCHEMA: &[KeySpec] = &[
       "Shell command (run with `sh -c`) that receives the status JSON of `landcycle status \
        --json` on stdin whenever the status level changes to WARNING or CRITICAL after an \
        invocation. Its failure is logged, never fatal; it is killed after 60 s.", false),
+    k("nrt", "on_missing_forcing", "'wait', 'previous_cycle' or 'fail'", "", Value("'wait'"),
+      "What cycle T does when a forcing file of its window (or, with coupler:mode = \
+       'exchange', the atmosphere's atm2lnd/READY) is still missing at T + \
+       forcing_deadline_minutes. wait: keep waiting, status WARNING naming the missing file. \
+       previous_cycle: read the longer leads of an earlier atmosphere cycle (one window back, \
+       then two, ...) while every lead is at most max_fallback_lead_hours; the cycle used is \
+       recorded in cycle.json (forcing_fallback) and reused by every rerun; nothing within \
+       the bound waits as 'wait'. Only with a forecast-archive forcing:file_template \
+       ({init:..}, {lead_h..}); refused otherwise. fail: the cycle fails permanently (exit \
+       11, CRITICAL) until an operator provides the file and runs `landcycle nrt --force`.", false),
+    k("nrt", "forcing_deadline_minutes", "integer", "min", Value("360"),
+      "Minutes after a cycle's end at which missing forcing is acted on (on_missing_forcing); \
+       before it the cycle waits quietly.", false),
+    k("nrt", "max_fallback_lead_hours", "integer", "h", Value("24"),
+      "Longest forecast lead on_missing_forcing = 'previous_cycle' may read.", false),
+    k("nrt", "verify_output_cycles", "integer", "", Value("8"),
+      "Recovery verifies the SHA-256 and size recorded in cycle.json of every history, \
+       diagnostics and export file of this many newest complete cycles (0: none); a changed or \
+       truncated file is moved to trash/ and its cycle rerun from the previous restart.", false),
     // &coupler
     k("coupler", "mode", "'files', 'exchange' or 'wrf' ('mpmd' not built yet)", "",
       Value("'files'"),

@@ -58,6 +58,23 @@ pub struct CycleRecord {
     /// Directories of failed attempts kept for forensics (`<cycle>.failed-<n>`).
     #[serde(default)]
     pub failed_attempt_dirs: Vec<String>,
+    /// Every history, diagnostics and export file of the complete cycle with its size and
+    /// SHA-256, verified by recovery (empty in records written before they were kept).
+    #[serde(default)]
+    pub outputs: Vec<OutputFile>,
+    /// The earlier atmosphere cycle that forced this cycle (`on_missing_forcing =
+    /// 'previous_cycle'`); every rerun reads the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forcing_fallback: Option<super::forcing_policy::ForcingFallback>,
+}
+
+/// One output file of a complete cycle: its path (relative to the run directory when inside
+/// it), size and SHA-256 as committed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
@@ -120,6 +137,8 @@ impl CycleRecord {
             permanent: false,
             next_attempt_after: None,
             failed_attempt_dirs: Vec::new(),
+            outputs: Vec::new(),
+            forcing_fallback: None,
         }
     }
 

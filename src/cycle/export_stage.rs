@@ -104,6 +104,8 @@ impl ExportStage {
             })?;
             e.export(t, &fields)
                 .map_err(|e| CycleError::Invalid(format!("land export at {t}: {e}")))?;
+            // Test-only: the export (READY last) is published, the restart not yet written.
+            crate::io::crash::point("after_export_ready", None);
             // The exporter commits its own files (READY last).
             let commit: CommitJob<CycleError> = Box::new(|| Ok(()));
             Ok(commit)

@@ -64,6 +64,10 @@ pub(super) struct ForcingStage {
     reader: Option<ForcingReader>,
     /// Mode 'exchange': where the root looks for each cycle's delivery.
     exchange: Option<ExchangeSettings>,
+    /// A forecast archive's fallback (`landcycle nrt`, `on_missing_forcing =
+    /// 'previous_cycle'`): the next window reads the atmosphere cycle that forces the land
+    /// cycle ending at this time, an earlier one than its own.
+    issuing_cycle: Option<NaiveDateTime>,
 }
 
 /// The reader of the configured mode for `targets`.
@@ -133,7 +137,16 @@ impl ForcingStage {
         } else {
             Some(reader(cfg, rc)?)
         };
-        Ok(ForcingStage { reader, exchange })
+        Ok(ForcingStage {
+            reader,
+            exchange,
+            issuing_cycle: None,
+        })
+    }
+
+    /// The next window reads the atmosphere cycle of land cycle `cycle` (`None`: its own).
+    pub(super) fn set_issuing_cycle(&mut self, cycle: Option<NaiveDateTime>) {
+        self.issuing_cycle = cycle;
     }
 
     /// The window ending at `end` starts: in mode 'exchange' the root waits for the
@@ -151,8 +164,11 @@ impl ForcingStage {
             _ => Ok(()),
         };
         agree(comm, accepted)?;
+        // A forecast archive's file names depend only on the issuing cycle: reading an
+        // earlier one is beginning the window as that land cycle.
+        let issuing = self.issuing_cycle.unwrap_or(end);
         let r = match self.reader.as_mut() {
-            Some(reader) => reader.begin_window(end).map_err(CycleError::from),
+            Some(reader) => reader.begin_window(issuing).map_err(CycleError::from),
             None => Ok(()),
         };
         agree(comm, r)

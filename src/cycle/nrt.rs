@@ -3,10 +3,12 @@
 //! ```text
 //! lock     the run-directory lock, non-blocking (held: exit 75 at once, touching nothing)
 //! recover  remove temporary files of a crash; the resume point is the newest cycle whose
-//!          cycle.json says complete AND whose restart verifies; later cycles are rerun;
+//!          cycle.json says complete AND whose restart verifies AND before which every
+//!          recorded output checksum holds (output_check); later cycles are rerun;
 //!          state.json is brought back in step with it
 //! plan     cycles after the resume point that the clock and the forcing allow
-//!          (schedule::plan), their observation lists frozen into obs_manifest.json
+//!          (schedule::plan, forcing_policy), their observation lists frozen into
+//!          obs_manifest.json
 //! run      the planned cycles, oldest first, through the same WindowRunner as `landcycle run`
 //! status   nrt_status.json, events.jsonl
 //! ```
@@ -29,6 +31,8 @@ use super::cycle_record::{
     ObsManifest,
 };
 use super::error::{agree, CycleError};
+use super::forcing_policy::{ForcingFallback, ForcingPolicy};
+use super::late_obs::{late_arrivals, LateCounts};
 use super::obs_window::FrozenObsFiles;
 use super::restart_output::CycleCommit;
 use super::retry;
@@ -93,12 +97,14 @@ pub struct NrtReport {
     pub message: String,
 }
 
-/// One cycle of the plan: its window and its frozen observation files.
+/// One cycle of the plan: its window, its frozen observation files and, for a forcing
+/// fallback, the land cycle whose atmosphere cycle it reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PlannedCycle {
     start: NaiveDateTime,
     end: NaiveDateTime,
     obs: Option<FrozenObsFiles>,
+    forcing_cycle: Option<NaiveDateTime>,
 }
 
 /// What rank 0 decided, broadcast to every rank.
@@ -135,6 +141,10 @@ pub struct NrtStatusFile {
     /// The status level after the invocation (what the alert command compares with).
     #[serde(default)]
     pub level: Option<super::nrt_status::Level>,
+    /// Observation files that arrived after their cycle's list was frozen (never used),
+    /// per cycle and product.
+    #[serde(default)]
+    pub late_obs: LateCounts,
 }
 
 /// The near-real-time schedule for model `M`. Collective.
@@ -184,11 +194,36 @@ pub(crate) fn nrt_model<M: BuildModel>(
             cycles,
         } => run_cycles::<M>(cfg, comm, &rundir, opts, (resume_from, cycles))?,
     };
+    let report = forcing_failure_after_run(report, plan.as_ref());
     if root && report.outcome != NrtOutcome::Locked {
         let alert = cfg.nrt.alert_command.as_deref();
-        write_status(&rundir, opts.now, &report, plan.as_ref(), alert)?;
+        let late = late_arrivals(cfg, &rundir);
+        write_status(&rundir, opts.now, &report, plan.as_ref(), (alert, late))?;
     }
     Ok(report)
+}
+
+/// The cycles before one whose forcing failed at its deadline ran: the invocation still
+/// needs an operator (rank 0, which holds the plan).
+fn forcing_failure_after_run(report: NrtReport, plan: Option<&Plan>) -> NrtReport {
+    let failed = plan.and_then(|p| match &p.blocked {
+        Some(Blocked::ForcingFailed { cycle, file }) if !p.windows.is_empty() => {
+            Some((cycle.clone(), file.clone()))
+        }
+        _ => None,
+    });
+    match (report.outcome, failed) {
+        (NrtOutcome::Ok, Some((cycle, file))) => NrtReport {
+            outcome: NrtOutcome::OperatorNeeded,
+            message: format!(
+                "cycle {cycle} failed: forcing file {file} is missing at the deadline \
+                 (nrt:on_missing_forcing = 'fail'); provide the file and run \
+                 `landcycle nrt --force`"
+            ),
+            ..report
+        },
+        _ => report,
+    }
 }
 
 /// Rank 0's decision reaches every rank (as JSON).
@@ -211,12 +246,17 @@ fn decide(
     opts: &NrtOptions,
 ) -> Result<(Decision, Option<Plan>), CycleError> {
     let now = stamp(opts.now);
-    let resume = recover(cfg, rundir, &now)?;
+    let resume = recover(cfg, rundir, opts.now)?;
     let from = resume.as_ref().map_or(cfg.run.start, |(c, _)| *c);
     let settings = ScheduleSettings::from_config(cfg, opts.force);
-    let spec = super::forcing_spec(cfg);
+    let policy = ForcingPolicy::from_config(cfg);
     let plan = schedule::plan(&settings, from, opts.now, |w| {
-        schedule::missing_forcing_file(&spec, w)
+        let recorded = CycleRecord::load(rundir, w.end).ok().flatten();
+        policy.check(
+            w,
+            opts.now,
+            recorded.and_then(|r| r.forcing_fallback).as_ref(),
+        )
     });
     if let Some(Blocked::BacklogExceeded { backlog, max }) = plan.blocked {
         let message = format!(
@@ -242,10 +282,23 @@ fn decide(
     if let Some(stop) = retry_gate(rundir, &plan, opts) {
         return Ok((stop, Some(plan)));
     }
+    if let Some(stop) = forcing_failed(rundir, &plan, opts.now) {
+        return Ok((stop, Some(plan)));
+    }
     let mut cycles = Vec::new();
     for &(start, end) in &plan.windows {
+        let fallback = plan.fallbacks.get(&cycle_label(end));
+        if let Some(f) = fallback {
+            record_fallback(rundir, end, f, &now)?;
+        }
         let obs = freeze_observations(cfg, rundir, Window { start, end }, &now)?;
-        cycles.push(PlannedCycle { start, end, obs });
+        let forcing_cycle = fallback.map(|f| f.issuing_land_cycle);
+        cycles.push(PlannedCycle {
+            start,
+            end,
+            obs,
+            forcing_cycle,
+        });
     }
     let resume_from = resume.map(|(_, p)| p);
     let run = Decision::Run {
@@ -313,25 +366,123 @@ fn retry_gate(rundir: &RunDir, plan: &Plan, opts: &NrtOptions) -> Option<Decisio
     })
 }
 
-/// The newest cycle whose record says complete and whose restart verifies, with that
-/// restart; `state.json` is rewritten to match it when a crash left it behind.
+/// `on_missing_forcing = 'fail'`: the cycle whose forcing is missing at its deadline is
+/// recorded as failed permanently (once), and the invocation stops for an operator after
+/// the cycles before it (when it is the next one to run: at once).
+fn forcing_failed(rundir: &RunDir, plan: &Plan, now: NaiveDateTime) -> Option<Decision> {
+    let Some(Blocked::ForcingFailed { cycle, file }) = &plan.blocked else {
+        return None;
+    };
+    let end = crate::time::parse_cycle_label(cycle)?;
+    let error = format!(
+        "forcing file {file} is missing at the deadline (nrt:forcing_deadline_minutes; \
+         nrt:on_missing_forcing = 'fail')"
+    );
+    let stamp_now = stamp(now);
+    let mut rec = CycleRecord::load(rundir, end)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| CycleRecord::new(end, &stamp_now));
+    if rec.status != CycleStatus::Failed || rec.error.as_deref() != Some(error.as_str()) {
+        rec.status = CycleStatus::Failed;
+        rec.failures += 1;
+        rec.permanent = true;
+        rec.next_attempt_after = None;
+        rec.error = Some(error.clone());
+        rec.updated = stamp_now.clone();
+        if let Err(e) = rec.store(rundir, end) {
+            tracing::error!("could not record the failure of cycle {cycle}: {e}");
+        }
+        let f = serde_json::json!({ "cycle": cycle, "error": error, "permanent": true });
+        append_event(rundir, &stamp_now, "failed", f);
+    }
+    plan.windows.is_empty().then(|| Decision::Stop {
+        outcome: NrtOutcome::OperatorNeeded,
+        message: format!(
+            "cycle {cycle} failed: {error}; provide the file and run `landcycle nrt --force`"
+        ),
+    })
+}
+
+/// Record in the cycle's `cycle.json` that it reads an earlier atmosphere cycle (an event
+/// and a warning the first time).
+fn record_fallback(
+    rundir: &RunDir,
+    end: NaiveDateTime,
+    f: &ForcingFallback,
+    now: &str,
+) -> Result<(), CycleError> {
+    let mut rec = CycleRecord::load(rundir, end)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| CycleRecord::new(end, now));
+    if rec.forcing_fallback.as_ref() == Some(f) {
+        return Ok(());
+    }
+    tracing::warn!(
+        "cycle {}: {} is missing at its deadline; reading the atmosphere cycle {} (leads {:?} h)",
+        cycle_label(end),
+        f.missing,
+        f.init,
+        f.leads_h
+    );
+    let fields = serde_json::json!({ "cycle": cycle_label(end), "init": f.init,
+        "leads_h": f.leads_h, "missing": f.missing });
+    append_event(rundir, now, "forcing_fallback", fields);
+    rec.forcing_fallback = Some(f.clone());
+    rec.store(rundir, end)?;
+    Ok(())
+}
+
+/// The newest cycle whose record says complete, whose restart verifies and before which
+/// no recorded output checksum fails (`output_check`), with that restart; `state.json` is
+/// rewritten to match it when a crash left it behind.
 fn recover(
     cfg: &Config,
     rundir: &RunDir,
-    now: &str,
+    now: NaiveDateTime,
 ) -> Result<Option<(NaiveDateTime, PathBuf)>, CycleError> {
+    let now_text = stamp(now);
     let removed = rundir.remove_temp_files();
     if removed > 0 {
         tracing::info!("removed {removed} temporary file(s) of an interrupted write");
         append_event(
             rundir,
-            now,
+            &now_text,
             "temp_files_removed",
             serde_json::json!({ "count": removed }),
         );
     }
+    let mut found = newest_valid(rundir, &now_text, None);
+    if let Some((c, _)) = &found {
+        if let Some(bad) = super::output_check::first_invalid_cycle(cfg, rundir, *c, now)? {
+            found = newest_valid(rundir, &now_text, Some(bad));
+        }
+    }
+    if let Some((c, path)) = &found {
+        let label = cycle_label(*c);
+        let state = rundir.read_state().ok().flatten();
+        if state.as_ref().map(|s| &s.last_completed_cycle) != Some(&label) {
+            rundir.write_state(&RunState {
+                last_completed_cycle: label,
+                restart: path.clone(),
+                config_fingerprint: cfg.fingerprint().to_string(),
+            })?;
+        }
+    }
+    Ok(found)
+}
+
+/// The newest cycle (before `below`, if given) whose record says complete and whose
+/// restart verifies; a complete cycle with an invalid restart is stepped back over.
+fn newest_valid(
+    rundir: &RunDir,
+    now: &str,
+    below: Option<NaiveDateTime>,
+) -> Option<(NaiveDateTime, PathBuf)> {
     let mut found = None;
-    for c in rundir.cycles().into_iter().rev() {
+    let cycles = rundir.cycles().into_iter().rev();
+    for c in cycles.filter(|c| below.is_none_or(|b| *c < b)) {
         let rec = match CycleRecord::load(rundir, c) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
@@ -359,18 +510,7 @@ fn recover(
             }
         }
     }
-    if let Some((c, path)) = &found {
-        let label = cycle_label(*c);
-        let state = rundir.read_state().ok().flatten();
-        if state.as_ref().map(|s| &s.last_completed_cycle) != Some(&label) {
-            rundir.write_state(&RunState {
-                last_completed_cycle: label,
-                restart: path.clone(),
-                config_fingerprint: cfg.fingerprint().to_string(),
-            })?;
-        }
-    }
-    Ok(found)
+    found
 }
 
 /// The observation files of cycle `w`: the frozen manifest when there is one (verified),
@@ -393,7 +533,7 @@ fn freeze_observations(
     rec.updated = now.to_string();
     if !cfg.da.enabled {
         rec.mode = "open_loop".into();
-        rec.open_loop_reason = Some("da:enabled = .false.".into());
+        rec.open_loop_reason = Some(super::nrt_status::NO_DA.into());
         rec.store(rundir, w.end)?;
         return Ok(None);
     }
@@ -434,12 +574,17 @@ fn product_name(s: DaSensor) -> String {
     s.name().to_string()
 }
 
-/// The commit hook: after the restart of a cycle is in place, its record says complete.
-fn complete_hook(rundir: &RunDir, now: &str) -> CycleCommit {
+/// The commit hook: after the restart of a cycle is in place (and so, in the commit order,
+/// its history, diagnostics and export), its record says complete, with the size and
+/// SHA-256 of each of those outputs.
+fn complete_hook(cfg: &Config, rundir: &RunDir, now: &str) -> CycleCommit {
     let (rundir, now) = (rundir.clone(), now.to_string());
+    let cfg = cfg.clone();
     Arc::new(move |valid| {
         let mut rec =
             CycleRecord::load(&rundir, valid)?.unwrap_or_else(|| CycleRecord::new(valid, &now));
+        let exports = super::output_check::export_dir(&cfg, valid);
+        rec.outputs = super::output_check::cycle_outputs(&rundir, valid, exports.as_deref())?;
         rec.status = CycleStatus::Complete;
         rec.error = None;
         rec.permanent = false;
@@ -600,7 +745,7 @@ fn run_planned<M: BuildModel>(
     }
     runner.set_horizon(cycles.last().map_or(runner.start(), |c| c.end));
     if comm.rank() == 0 {
-        runner.set_cycle_commit(Some(complete_hook(rundir, &now)));
+        runner.set_cycle_commit(Some(complete_hook(cfg, rundir, &now)));
     }
     let mut message = String::new();
     for c in cycles {
@@ -623,6 +768,7 @@ fn run_planned<M: BuildModel>(
             .transpose();
         agree(comm, r)?;
         runner.set_observation_files(c.obs.clone());
+        runner.set_forcing_cycle(c.forcing_cycle);
         runner.run_window(&Window {
             start: c.start,
             end: c.end,
@@ -639,7 +785,7 @@ fn write_status(
     now: NaiveDateTime,
     report: &NrtReport,
     plan: Option<&Plan>,
-    alert_command: Option<&str>,
+    (alert_command, late_obs): (Option<&str>, LateCounts),
 ) -> Result<(), CycleError> {
     let path = rundir.root.join("nrt_status.json");
     let previous = read_json::<NrtStatusFile>(&path).ok().flatten();
@@ -658,6 +804,7 @@ fn write_status(
             .and_then(|p| p.next_cycle.map(cycle_label)),
         next_eligible: plan.filter(|_| ran_all).and_then(|p| p.next_eligible),
         level: None,
+        late_obs,
     };
     let fields = serde_json::json!({ "outcome": report.outcome, "cycles": report.cycles_run,
         "message": report.message });

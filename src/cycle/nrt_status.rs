@@ -72,12 +72,21 @@ pub struct StatusReport {
     /// The newest cycle that is not complete: (cycle, status, attempt).
     pub current: Option<(String, CycleStatus, u32)>,
     pub open_loop_last8: Vec<String>,
+    /// Complete cycles among the last eight forced by an earlier atmosphere cycle:
+    /// "cycle (atmosphere cycle init, leads a..b h)".
+    pub forcing_fallback_last8: Vec<String>,
+    /// Observation files that arrived after their cycle's list was frozen (never used), per
+    /// cycle and product, from the last invocation.
+    pub late_observations: super::late_obs::LateCounts,
     pub last_error: Option<String>,
     pub lock_holder: Option<String>,
     pub next_cycle: Option<String>,
     pub next_eligible: Option<NaiveDateTime>,
     pub last_invocation: Option<NrtStatusFile>,
 }
+
+/// `open_loop_reason` of a run configured without assimilation.
+pub const NO_DA: &str = "da:enabled = .false.";
 
 /// Label of the newest cycle whose record says complete.
 pub fn last_complete(rundir: &RunDir) -> Option<String> {
@@ -129,12 +138,27 @@ pub fn status(rundir: &RunDir, now: NaiveDateTime, th: &Thresholds) -> StatusRep
         .map(|(_, r)| r)
         .filter(|r| r.status == CycleStatus::Complete)
         .collect();
+    // Open loop for lack of observations, not by configuration (da:enabled = .false.).
     let open_loop_last8 = complete
         .iter()
         .rev()
         .take(8)
-        .filter(|r| r.mode == "open_loop")
+        .filter(|r| r.mode == "open_loop" && r.open_loop_reason.as_deref() != Some(NO_DA))
         .map(|r| r.cycle.clone())
+        .collect();
+    let forcing_fallback_last8 = complete
+        .iter()
+        .rev()
+        .take(8)
+        .filter_map(|r| {
+            let f = r.forcing_fallback.as_ref()?;
+            let (a, b) = (f.leads_h.first()?, f.leads_h.last()?);
+            Some(format!(
+                "{} (atmosphere cycle {}, leads {a}..{b} h)",
+                r.cycle,
+                cycle_label(f.init)
+            ))
+        })
         .collect();
     let current = recs
         .iter()
@@ -150,6 +174,8 @@ pub fn status(rundir: &RunDir, now: NaiveDateTime, th: &Thresholds) -> StatusRep
         lag_hours: last.map(|(c, _)| (now - *c).num_minutes() as f64 / 60.0),
         current,
         open_loop_last8,
+        forcing_fallback_last8,
+        late_observations: inv.as_ref().map(|i| i.late_obs.clone()).unwrap_or_default(),
         last_error,
         lock_holder: lock_holder(rundir),
         next_cycle: inv.as_ref().and_then(|i| i.next_cycle.clone()),
@@ -184,6 +210,10 @@ fn classify(rep: &mut StatusReport, rundir: &RunDir, now: NaiveDateTime, th: &Th
         inv.blocked,
         Some(super::schedule::Blocked::EndReached { .. })
     );
+    if let Some(super::schedule::Blocked::ForcingOverdue { cycle, file }) = &inv.blocked {
+        let why = format!("forcing of cycle {cycle} is missing past its deadline: {file}");
+        raise(rep, Level::Warning, why);
+    }
     if let (Some(lag), false) = (rep.lag_hours, end_reached) {
         if lag > th.critical_lag_hours {
             raise(
@@ -243,6 +273,19 @@ impl StatusReport {
             "  open loop among the last 8: {:?}\n",
             self.open_loop_last8
         ));
+        if !self.forcing_fallback_last8.is_empty() {
+            s.push_str(&format!(
+                "  forcing from an earlier atmosphere cycle among the last 8: {:?}\n",
+                self.forcing_fallback_last8
+            ));
+        }
+        for (cycle, products) in &self.late_observations {
+            let list: Vec<String> = products.iter().map(|(p, n)| format!("{p} {n}")).collect();
+            s.push_str(&format!(
+                "  late observation files of cycle {cycle} (after its cut-off, not used): {}\n",
+                list.join(", ")
+            ));
+        }
         s.push_str(&format!("  last error: {}\n", opt(&self.last_error)));
         s.push_str(&format!("  lock holder: {}\n", opt(&self.lock_holder)));
         let next = self.next_eligible.map(|t| t.to_string());

@@ -2,8 +2,8 @@
 //! complete cycle, the clock and the inputs on disk. Pure logic (the clock and the forcing
 //! check are passed in), so it is tested without a model.
 //!
-//! Cycle T (window (T − w, T]) is eligible when `now ≥ T + wait` and every forcing file of
-//! its window exists, where `wait` is `nrt:obs_latency_minutes`, raised with assimilation
+//! Cycle T (window (T − w, T]) is eligible when `now ≥ T + wait` and its forcing is
+//! delivered (`forcing_policy`: the files, or the coupler's READY), where `wait` is `nrt:obs_latency_minutes`, raised with assimilation
 //! to the cut-off of every sensor used (`nrt:obs_cutoff_minutes_smap|ascat`): at that
 //! moment the observation file list is frozen. Cycles are never skipped: the first
 //! ineligible cycle ends the plan. At most `max_windows_per_run` run; more than
@@ -12,8 +12,8 @@
 use chrono::{Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use super::forcing_policy::{ForcingCheck, ForcingFallback};
 use crate::config::{Config, DaSensor};
-use crate::forcing::ForcingSpec;
 use crate::time::Window;
 
 /// What the plan needs from the namelist and the command line.
@@ -67,6 +67,11 @@ pub enum Blocked {
     WaitingForClock { cycle: String, until: NaiveDateTime },
     /// A forcing file of the next cycle's window is missing.
     WaitingForForcing { cycle: String, file: String },
+    /// Still missing past the cycle's forcing deadline (`on_missing_forcing = 'wait'`, or
+    /// no fallback within the bound): WARNING.
+    ForcingOverdue { cycle: String, file: String },
+    /// Missing at the deadline with `on_missing_forcing = 'fail'`: an operator decides.
+    ForcingFailed { cycle: String, file: String },
     /// The next cycle would end after `run:end`.
     EndReached { end: NaiveDateTime },
     /// Too many cycles are eligible: an operator decides (`--force`).
@@ -85,15 +90,18 @@ pub struct Plan {
     /// The next cycle after the plan, and when the clock lets it run.
     pub next_cycle: Option<NaiveDateTime>,
     pub next_eligible: Option<NaiveDateTime>,
+    /// Planned cycles forced by an earlier atmosphere cycle, by cycle label.
+    #[serde(default)]
+    pub fallbacks: std::collections::BTreeMap<String, ForcingFallback>,
 }
 
 /// Plan from `from` (the valid time of the state to continue: the last complete cycle, or
-/// `run:start`) at `now`; `forcing_missing(w)` names a missing forcing file of `w`.
+/// `run:start`) at `now`; `forcing(w)` says whether the forcing of `w` is there.
 pub fn plan(
     s: &ScheduleSettings,
     from: NaiveDateTime,
     now: NaiveDateTime,
-    forcing_missing: impl Fn(&Window) -> Option<String>,
+    forcing: impl Fn(&Window) -> ForcingCheck,
 ) -> Plan {
     let len = Duration::hours(s.window_hours);
     let mut backlog = 0;
@@ -108,6 +116,7 @@ pub fn plan(
         blocked: None,
         next_cycle: None,
         next_eligible: None,
+        fallbacks: Default::default(),
     };
     if backlog > s.max_backlog_windows && !s.force {
         p.blocked = Some(Blocked::BacklogExceeded {
@@ -135,11 +144,21 @@ pub fn plan(
                 until,
             };
         }
-        if let Some(file) = forcing_missing(&w) {
-            break Blocked::WaitingForForcing {
-                cycle: w.label(),
+        let cycle = w.label();
+        match forcing(&w) {
+            ForcingCheck::Delivered => {}
+            ForcingCheck::Fallback(f) => {
+                p.fallbacks.insert(w.label(), f);
+            }
+            ForcingCheck::Missing {
                 file,
-            };
+                overdue: false,
+            } => break Blocked::WaitingForForcing { cycle, file },
+            ForcingCheck::Missing {
+                file,
+                overdue: true,
+            } => break Blocked::ForcingOverdue { cycle, file },
+            ForcingCheck::Fail { file } => break Blocked::ForcingFailed { cycle, file },
         }
         p.windows.push((w.start, w.end));
         start = w.end;
@@ -150,26 +169,6 @@ pub fn plan(
     }
     p.blocked = Some(blocked);
     p
-}
-
-/// The first missing forcing file of window `w`: every file time from the one at or before
-/// the window start to the first at or after its end (files are aligned to 00 UTC).
-pub fn missing_forcing_file(spec: &ForcingSpec, w: &Window) -> Option<String> {
-    let step = spec.interval_seconds.max(1);
-    let s0 = w.start.and_utc().timestamp().div_euclid(step) * step;
-    let e = w.end.and_utc().timestamp();
-    let s1 = (e + step - 1).div_euclid(step) * step;
-    let mut ts = s0;
-    while ts <= s1 {
-        let t = chrono::DateTime::from_timestamp(ts, 0)?.naive_utc();
-        match spec.file_path_in_cycle(t, Some(w.end)) {
-            Ok(p) if p.is_file() => {}
-            Ok(p) => return Some(p.display().to_string()),
-            Err(e) => return Some(e.to_string()),
-        }
-        ts += step;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -198,30 +197,42 @@ mod tests {
     #[test]
     fn waits_for_the_cutoff_and_batches_the_backlog() {
         let s = settings();
-        let p = plan(&s, t(1, 0), t(1, 8), |_| None);
+        let p = plan(&s, t(1, 0), t(1, 8), |_| ForcingCheck::Delivered);
         assert!(p.windows.is_empty());
         assert_eq!(p.next_eligible, Some(t(1, 9)));
-        let p = plan(&s, t(1, 0), t(1, 9), |_| None);
+        let p = plan(&s, t(1, 0), t(1, 9), |_| ForcingCheck::Delivered);
         assert_eq!(p.windows, vec![(t(1, 0), t(1, 6))]);
-        let p = plan(&s, t(1, 0), t(2, 9), |_| None);
+        let p = plan(&s, t(1, 0), t(2, 9), |_| ForcingCheck::Delivered);
         assert_eq!(p.backlog, 5);
         assert_eq!(p.windows.len(), 4);
         assert_eq!(p.blocked, Some(Blocked::BatchFull));
-        let p = plan(&s, t(1, 0), t(2, 21), |_| None);
+        let p = plan(&s, t(1, 0), t(2, 21), |_| ForcingCheck::Delivered);
         assert!(matches!(p.blocked, Some(Blocked::BacklogExceeded { .. })));
         let forced = ScheduleSettings { force: true, ..s };
-        assert_eq!(plan(&forced, t(1, 0), t(2, 21), |_| None).windows.len(), 4);
+        assert_eq!(
+            plan(&forced, t(1, 0), t(2, 21), |_| ForcingCheck::Delivered)
+                .windows
+                .len(),
+            4
+        );
     }
 
     #[test]
     fn stops_at_missing_forcing_and_at_the_end() {
         let s = settings();
         let p = plan(&s, t(1, 0), t(1, 21), |w| {
-            (w.end == t(1, 12)).then(|| "f.nc".to_string())
+            if w.end == t(1, 12) {
+                ForcingCheck::Missing {
+                    file: "f.nc".into(),
+                    overdue: false,
+                }
+            } else {
+                ForcingCheck::Delivered
+            }
         });
         assert_eq!(p.windows.len(), 1);
         assert!(matches!(p.blocked, Some(Blocked::WaitingForForcing { .. })));
-        let p = plan(&s, t(3, 0), t(5, 0), |_| None);
+        let p = plan(&s, t(3, 0), t(5, 0), |_| ForcingCheck::Delivered);
         assert!(p.windows.is_empty());
         assert_eq!(p.blocked, Some(Blocked::EndReached { end: t(3, 0) }));
         assert_eq!(p.next_cycle, None);

@@ -102,6 +102,13 @@ impl<M: LandModel> WindowRunner<'_, M> {
         self.frozen_obs = files;
     }
 
+    /// Read the forcing of the next windows from the atmosphere cycle that forces land
+    /// cycle `cycle` (an earlier one: `nrt:on_missing_forcing = 'previous_cycle'`), or the
+    /// window's own (`None`, the default). Only for forecast-archive file templates.
+    pub fn set_forcing_cycle(&mut self, cycle: Option<NaiveDateTime>) {
+        self.forcing.set_issuing_cycle(cycle);
+    }
+
     /// Run `hook(cycle)` on the root after each restart is committed and before
     /// `state.json` records it (the cycle record of `landcycle nrt`); `None` by default.
     pub fn set_cycle_commit(&mut self, hook: Option<CycleCommit>) {

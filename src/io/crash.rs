@@ -20,6 +20,10 @@ pub const POINTS: [&str; 8] = [
     "after_cycle_record",
 ];
 
+/// Points passed only by a run that exports to the atmosphere (`&coupler export`): after
+/// the land export is published (in mode 'exchange': `lnd2atm/READY` written).
+pub const EXPORT_POINTS: [&str; 1] = ["after_export_ready"];
+
 struct Target {
     point: String,
     file: Option<String>,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chrono::{Duration, Timelike};
+use chrono::{Duration, NaiveDateTime, Timelike};
 
 use crate::time::Window;
 
@@ -66,9 +66,56 @@ pub fn find_observation_files(dir: &Path, pattern: &str, w: &Window) -> Vec<Path
     out
 }
 
+/// The time a product file name carries (the granule or orbit start): the first
+/// `YYYYMMDDThhmmss` (SMAP `SMAP_L2_SM_P_00001_D_20200601T051000_R18290_001.h5`),
+/// `YYYYMMDDhhmmss` (EUMETSAT ASCAT `ASCAT_SMR_125_METOPA_20200601040000_00001_ssm_l2.nc`)
+/// or `YYYYMMDD_hhmmss` (H SAF BUFR `h16_20200601_081200_...`) that stands apart from other
+/// digits. `None` when the name has none.
+pub fn granule_time(name: &str) -> Option<NaiveDateTime> {
+    let b = name.as_bytes();
+    let digits = |from: usize, n: usize| {
+        from + n <= b.len() && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    let apart = |i: usize| i >= b.len() || !b[i].is_ascii_digit();
+    for i in 0..b.len() {
+        if (i > 0 && b[i - 1].is_ascii_digit()) || !digits(i, 8) {
+            continue;
+        }
+        let time_at = match b.get(i + 8) {
+            Some(b'T') | Some(b'_') if digits(i + 9, 6) && apart(i + 15) => i + 9,
+            _ if digits(i + 8, 6) && apart(i + 14) => i + 8,
+            _ => continue,
+        };
+        let text = format!("{}{}", &name[i..i + 8], &name[time_at..time_at + 6]);
+        if let Ok(t) = NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S") {
+            return Some(t);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn granule_times_of_smap_ascat_and_bufr_names() {
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").unwrap();
+        assert_eq!(
+            granule_time("SMAP_L2_SM_P_00001_D_20200601T051000_R18290_001.h5"),
+            Some(t("20200601051000"))
+        );
+        assert_eq!(
+            granule_time("ASCAT_SMR_125_METOPA_20200601040000_00001_ssm_l2.nc"),
+            Some(t("20200601040000"))
+        );
+        assert_eq!(
+            granule_time("h16_20200601_081200_metopb_12345_ZAMG.buf"),
+            Some(t("20200601081200"))
+        );
+        assert_eq!(granule_time("obs_2020060112.nc"), None);
+        assert_eq!(granule_time("x_20201301T000000.h5"), None);
+    }
 
     #[test]
     fn glob_matches() {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bucket_case;
+pub mod coupled_case;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
