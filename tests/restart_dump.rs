@@ -91,9 +91,18 @@ fn u32_attr(p: &Path, name: &str) -> u32 {
         .unwrap()
 }
 
+/// One test at a time: a child process (the dump, CDO, the CF checker) inherits the file
+/// descriptors of another test's open HDF5 file, and with them its lock.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn nc_str_attr(v: &netcdf::Variable, name: &str) -> String {
     match v.attribute_value(name) {
         Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+        // HDF5 variable-length strings read through netCDF-4 as a one-element string array.
+        Some(Ok(netcdf::AttributeValue::Strs(v))) if v.len() == 1 => v[0].clone(),
         other => panic!("{}: attribute {name}: {other:?}", v.name()),
     }
 }
@@ -104,6 +113,7 @@ fn dim_names(v: &netcdf::Variable) -> Vec<String> {
 
 #[test]
 fn version_3_restart_describes_itself_and_its_checksum_covers_the_description() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = sample(true);
     let p = dir.path().join("LC_RST_202106010600.h5");
@@ -238,6 +248,7 @@ fn dump_ok(args: &[&str]) {
 
 #[test]
 fn restart_dump_writes_cf_netcdf_on_the_grid_that_cdo_reads() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = sample(true);
     let p = dir.path().join("LC_RST_202106010600.h5");
@@ -315,6 +326,7 @@ fn restart_dump_writes_cf_netcdf_on_the_grid_that_cdo_reads() {
 
 #[test]
 fn restart_dump_verifies_first_and_writes_cells_with_lat_lon_off_regular_grids() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = sample(false);
     let p = dir.path().join("r.h5");
@@ -354,6 +366,7 @@ fn restart_dump_verifies_first_and_writes_cells_with_lat_lon_off_regular_grids()
 
 #[test]
 fn cycle_restarts_are_self_describing_and_identical_on_1_2_3_ranks() {
+    let _serial = serial();
     if !common::have_mpirun() {
         eprintln!("SKIPPED: no mpirun");
         return;

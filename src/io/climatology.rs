@@ -237,10 +237,6 @@ fn write_stats(
             ),
         ],
     )?;
-    if let Some(sn) = m.standard_name {
-        let sn = format!("{sn} number_of_observations");
-        put_attrs(&mut v, path, &[("standard_name", sn.as_str())])?;
-    }
     let counts: Vec<i32> = s.count.iter().map(|x| *x as i32).collect();
     v.put_values(&counts, ..).map_err(e(path, &n))?;
     Ok(())
