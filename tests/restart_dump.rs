@@ -183,6 +183,24 @@ fn version_3_restart_describes_itself_and_its_checksum_covers_the_description() 
         IoError::Checksum { .. }
     ));
 
+    // No single flipped byte makes a read return altered data or a different description.
+    write_restart(&p, &d).unwrap();
+    let orig = std::fs::read(&p).unwrap();
+    let mut detected = 0;
+    for at in (0..orig.len()).step_by((orig.len() / 300).max(1)) {
+        let mut bytes = orig.clone();
+        bytes[at] ^= 0x5a;
+        std::fs::write(&p, &bytes).unwrap();
+        match read_restart(&p) {
+            Err(e) => {
+                assert!(e.to_string().contains("LC_RST_"), "byte {at}: {e}");
+                detected += 1;
+            }
+            Ok(back) => assert_eq!(back, d, "byte {at} changed the content"),
+        }
+    }
+    assert!(detected > 0);
+
     // Without a description the file is written and read as version 2.
     let mut v2 = sample(true);
     v2.meta = None;
