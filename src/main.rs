@@ -57,6 +57,11 @@ enum Command {
     Plot(landcycle::commands::plot::Args),
     /// One curvelet image analysis (variational or EnKF-like) of a gridded background and image.
     Image(Box<landcycle::commands::image::Args>),
+    /// Restart tools (`restart dump RESTART.h5 -o OUT.nc`: the restart as CF NetCDF).
+    Restart {
+        #[command(subcommand)]
+        which: Restart,
+    },
     /// A data atmosphere for coupled runs (`atm replay`, docs/coupling.md).
     Atm {
         #[command(subcommand)]
@@ -64,6 +69,12 @@ enum Command {
     },
     /// Print version and build information.
     Version,
+}
+
+#[derive(Subcommand)]
+enum Restart {
+    /// Write a restart (verified against its checksum) as a CF NetCDF file.
+    Dump(landcycle::commands::restart::DumpArgs),
 }
 
 #[derive(Subcommand)]
@@ -104,6 +115,7 @@ fn init_logging(format: &str) {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
+    landcycle::commands::set_json_log(cli.log_format == "json");
     // The near-real-time commands choose their exit codes (docs/operations.md); an error
     // gives nrt 11 (operator needed), status 3 (UNKNOWN), rewind 1.
     use landcycle::commands::nrt as nrt_cmd;
@@ -135,6 +147,9 @@ fn main() -> std::process::ExitCode {
         Command::Point(a) => landcycle::commands::point::run(&a),
         Command::Plot(a) => landcycle::commands::plot::run(&a),
         Command::Image(a) => landcycle::commands::image::run(&a),
+        Command::Restart { which } => match which {
+            Restart::Dump(a) => landcycle::commands::restart::dump(&a),
+        },
         Command::Atm { which } => match which {
             Atm::Replay(a) => landcycle::commands::atm::replay(&a),
         },

@@ -116,6 +116,17 @@ fn climatology_command_builds_statistics_that_match_direct_computation() {
     assert_eq!(rep.obs_files_failed, 1);
     assert_eq!(rep.obs_samples, 180);
 
+    assert_cf_clean(&out);
+    // The climatological time axis (CF 7.4) covers June 2021: mid-June, bounds 1 June to 1 July.
+    let f = netcdf::open(&out).unwrap();
+    let month: Vec<f64> = f.variable("month").unwrap().get_values(..).unwrap();
+    let bnds: Vec<f64> = f
+        .variable("climatology_bounds")
+        .unwrap()
+        .get_values(..)
+        .unwrap();
+    assert_eq!((month[5], bnds[10], bnds[11]), (166.0, 151.0, 181.0));
+    drop(f);
     let clim = read_climatology(&out).unwrap();
     assert_eq!(clim.lat, LAT.to_vec());
     assert!(clim.same_grid(&LAT, &LON));
@@ -206,6 +217,107 @@ fn climatology_netcdf_round_trip_is_exact_and_atomic() {
     // A missing file is an error naming it.
     let e = read_climatology(&dir.path().join("absent.nc")).unwrap_err();
     assert!(e.to_string().contains("absent.nc"));
+}
+
+/// The CF checker reports neither errors nor warnings (skipped, with a notice, without it).
+fn assert_cf_clean(file: &Path) {
+    let checker = landcycle::testdata::root().join("../tools/cf/cfcheck");
+    if !checker.exists() {
+        eprintln!("SKIPPED: CF checker {} not found", checker.display());
+        return;
+    }
+    let out = std::process::Command::new(&checker)
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ERRORS detected: 0") && text.contains("WARNINGS given: 0"),
+        "CF checker on {}:\n{text}",
+        file.display()
+    );
+}
+
+#[test]
+fn climatology_file_is_cf_clean_and_old_layout_still_reads() {
+    let mut b = ClimatologyBuilder::new(vec![1.0, 2.0], vec![10.0, 11.0, 12.0], 5);
+    for i in 0..400 {
+        let x = (i as f64 * 0.618).fract();
+        b.add_model(i % 6, 1 + (i % 12) as u32, 0.1 + 0.3 * x);
+        b.add_obs(i % 6, 1 + (i % 12) as u32, 20.0 + 50.0 * x * x);
+    }
+    // ASCAT (degree of saturation, no CF standard name) and no known years.
+    let c = b.finish(3, "ascat", "percent saturation");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("clim.nc");
+    write_climatology(&p, &c).unwrap();
+    assert_cf_clean(&p);
+    let f = netcdf::open(&p).unwrap();
+    let units = |v: &str| match f.variable(v).unwrap().attribute_value("units") {
+        Some(Ok(netcdf::AttributeValue::Str(s))) => s,
+        other => panic!("{v}: units {other:?}"),
+    };
+    assert_eq!(
+        (units("obs_mean"), units("model_mean")),
+        ("percent".into(), "m3 m-3".into())
+    );
+    drop(f);
+
+    // The layout written before the CF time axis (int month 1..12, no attributes) still reads.
+    let old = dir.path().join("old.nc");
+    let mut f = netcdf::create(&old).unwrap();
+    for (d, n) in [("month", 12), ("lat", 2), ("lon", 3), ("quantile", 5)] {
+        f.add_dimension(d, n).unwrap();
+    }
+    f.add_attribute("sensor", "ascat").unwrap();
+    f.add_attribute("obs_units", "percent saturation").unwrap();
+    f.add_attribute("min_samples", 3i32).unwrap();
+    f.add_variable::<f64>("lat", &["lat"])
+        .unwrap()
+        .put_values(&c.lat, ..)
+        .unwrap();
+    f.add_variable::<f64>("lon", &["lon"])
+        .unwrap()
+        .put_values(&c.lon, ..)
+        .unwrap();
+    let months: Vec<i32> = (1..=12).collect();
+    f.add_variable::<i32>("month", &["month"])
+        .unwrap()
+        .put_values(&months, ..)
+        .unwrap();
+    for (prefix, st) in [("model", &c.model), ("obs", &c.obs)] {
+        let q = format!("{prefix}_quantiles");
+        let dims = ["month", "lat", "lon", "quantile"];
+        f.add_variable::<f64>(&q, &dims)
+            .unwrap()
+            .put_values(&st.quantiles, ..)
+            .unwrap();
+        for (sfx, data) in [("mean", &st.mean), ("std", &st.std)] {
+            let n = format!("{prefix}_{sfx}");
+            f.add_variable::<f64>(&n, &dims[..3])
+                .unwrap()
+                .put_values(data, ..)
+                .unwrap();
+        }
+        let counts: Vec<i32> = st.count.iter().map(|x| *x as i32).collect();
+        let n = format!("{prefix}_count");
+        f.add_variable::<i32>(&n, &dims[..3])
+            .unwrap()
+            .put_values(&counts, ..)
+            .unwrap();
+    }
+    drop(f);
+    let (new, old) = (
+        read_climatology(&p).unwrap(),
+        read_climatology(&old).unwrap(),
+    );
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+    for (a, b) in [(&new.model, &old.model), (&new.obs, &old.obs)] {
+        assert_eq!(bits(&a.quantiles), bits(&b.quantiles));
+        assert_eq!((bits(&a.mean), bits(&a.std)), (bits(&b.mean), bits(&b.std)));
+        assert_eq!(a.count, b.count);
+    }
+    assert_eq!((new.sensor, new.obs_units), (old.sensor, old.obs_units));
 }
 
 #[test]

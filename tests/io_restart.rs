@@ -58,6 +58,7 @@ fn sample(n_cells: usize, valid: NaiveDateTime) -> RestartData {
         ],
         perturbation_fields: vec![field("precipitation_ar1", 1, 4), field("sm_ar1", 4, 5)],
         attributes,
+        meta: None,
     }
 }
 
@@ -409,6 +410,7 @@ fn restart_speed_large() {
         ],
         perturbation_fields: vec![field("ar1", 2)],
         attributes: BTreeMap::new(),
+        meta: None,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.h5");
@@ -534,7 +536,7 @@ fn version_1_restarts_are_still_read_and_newer_versions_refused() {
     }
     let msg = verify_restart(&new).unwrap_err().to_string();
     assert!(
-        msg.contains("v9.h5") && msg.contains("is 9") && msg.contains("reads versions 1 to 2"),
+        msg.contains("v9.h5") && msg.contains("is 9") && msg.contains("reads versions 1 to 3"),
         "{msg}"
     );
 }

@@ -15,7 +15,7 @@
 
 use super::obs::{read_product, Product};
 use crate::biascorr::ClimatologyBuilder;
-use crate::io::climatology::write_climatology;
+use crate::io::climatology::{write_climatology_over, ClimatologyYears};
 use crate::obs::ascat::AscatOptions;
 use crate::obs::mapping::{map_to_grid, Combine, LatLonGrid};
 use crate::obs::ncutil::{attr_str, read_unpacked_f64};
@@ -301,6 +301,7 @@ pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
     let mut builder: Option<ClimatologyBuilder> = None;
     let mut grid: Option<(Vec<f64>, Vec<f64>)> = None;
     let mut land: Vec<bool> = Vec::new();
+    let mut years: Option<ClimatologyYears> = None;
     for f in &hist_files {
         let h = read_history_surface(f)?;
         match &grid {
@@ -328,6 +329,7 @@ pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
                 }
             }
             report.model_records += 1;
+            years = Some(widen(years, t.year()));
         }
         report.history_files += 1;
     }
@@ -385,9 +387,23 @@ pub fn build(args: &Args) -> anyhow::Result<BuildReport> {
         Product::Ascat => "ascat",
     };
     let clim = builder.finish(args.min_samples, sensor, units);
-    write_climatology(&args.out, &clim)
+    write_climatology_over(&args.out, &clim, years)
         .with_context(|| format!("writing {}", args.out.display()))?;
     Ok(report)
+}
+
+/// `years` extended to include `year`.
+fn widen(years: Option<ClimatologyYears>, year: i32) -> ClimatologyYears {
+    match years {
+        Some(y) => ClimatologyYears {
+            first: y.first.min(year),
+            last: y.last.max(year),
+        },
+        None => ClimatologyYears {
+            first: year,
+            last: year,
+        },
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {

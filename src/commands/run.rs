@@ -72,23 +72,80 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let rss = comm.allreduce_max_f64(summary.peak_rss_kb.unwrap_or(0) as f64);
     if comm.rank() == 0 {
-        eprintln!(
-            "landcycle run: {} window(s) on {} rank(s), {} land cells × {} members, last cycle {}",
-            summary.windows_run,
-            comm.size(),
-            summary.n_land_cells,
-            cfg.run.ensemble_size,
-            summary
-                .last_cycle
-                .map(crate::time::cycle_label)
-                .unwrap_or_else(|| "none".into())
-        );
-        eprintln!("timing (max over ranks):");
-        for (name, s) in &summary.stage_seconds {
-            eprintln!("  {name:<16} {s:9.3} s");
+        let total = t.elapsed().as_secs_f64();
+        let r = SummaryLine {
+            summary: &summary,
+            ranks: comm.size(),
+            members: cfg.run.ensemble_size as usize,
+            total_s: total,
+            peak_rss_mib: rss / 1024.0,
+        };
+        if super::json_log() {
+            eprintln!("{}", r.json());
+        } else {
+            r.print_text();
         }
-        eprintln!("  {:<16} {:9.3} s", "total", t.elapsed().as_secs_f64());
-        eprintln!("peak memory per rank (max): {:.1} MiB", rss / 1024.0);
     }
     Ok(())
+}
+
+/// The end summary of a run (root).
+struct SummaryLine<'a> {
+    summary: &'a driver::RunSummary,
+    ranks: usize,
+    members: usize,
+    total_s: f64,
+    peak_rss_mib: f64,
+}
+
+impl SummaryLine<'_> {
+    fn last_cycle(&self) -> Option<String> {
+        self.summary.last_cycle.map(crate::time::cycle_label)
+    }
+
+    fn print_text(&self) {
+        let s = self.summary;
+        eprintln!(
+            "landcycle run: {} window(s) on {} rank(s), {} land cells × {} members, last cycle {}",
+            s.windows_run,
+            self.ranks,
+            s.n_land_cells,
+            self.members,
+            self.last_cycle().unwrap_or_else(|| "none".into())
+        );
+        eprintln!("timing (max over ranks):");
+        for (name, sec) in &s.stage_seconds {
+            eprintln!("  {name:<16} {sec:9.3} s");
+        }
+        eprintln!("  {:<16} {:9.3} s", "total", self.total_s);
+        eprintln!("peak memory per rank (max): {:.1} MiB", self.peak_rss_mib);
+    }
+
+    /// One JSON object laid out like the log's JSON records (`timestamp`, `level`,
+    /// `fields` with `message`, `target`), the summary in `fields`.
+    fn json(&self) -> String {
+        let s = self.summary;
+        let stages: serde_json::Map<String, serde_json::Value> = s
+            .stage_seconds
+            .iter()
+            .map(|(n, sec)| (n.to_string(), serde_json::Value::from(*sec)))
+            .collect();
+        serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "INFO",
+            "fields": {
+                "message": "run summary",
+                "windows_run": s.windows_run,
+                "ranks": self.ranks,
+                "land_cells": s.n_land_cells,
+                "members": self.members,
+                "last_cycle": self.last_cycle(),
+                "stage_seconds": stages,
+                "total_seconds": self.total_s,
+                "peak_rss_mib_max": self.peak_rss_mib,
+            },
+            "target": "landcycle::run",
+        })
+        .to_string()
+    }
 }

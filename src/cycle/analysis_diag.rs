@@ -180,6 +180,7 @@ impl Analysis1D {
                 .map(|r| r.iter().sum::<usize>())
                 .collect::<Vec<_>>()
         );
+        self.debug_counts(t1, &summary);
         let diagnostics = self
             .diagnostics
             .then(|| self.diag_file(wobs, t1, &summary, merged));
@@ -187,6 +188,32 @@ impl Analysis1D {
             summary,
             diagnostics,
             retrievals,
+        }
+    }
+
+    /// Debug log, per sensor: accepted and rejected counts, each QC rule as its own field
+    /// (`rejected` as a JSON object `{rule: count}`, only the rules that rejected).
+    fn debug_counts(&self, t1: NaiveDateTime, summary: &AnalysisSummary) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        for (si, s) in self.sensors.iter().enumerate() {
+            let by_rule: serde_json::Map<String, serde_json::Value> = QC_RULES
+                .iter()
+                .zip(&summary.rejected[si])
+                .filter(|(_, n)| **n > 0)
+                .map(|(r, n)| (r.to_string(), serde_json::Value::from(*n)))
+                .collect();
+            let rejected_total: usize = summary.rejected[si].iter().sum();
+            tracing::debug!(
+                sensor = s.product.name(),
+                time = %t1,
+                accepted = summary.accepted[si],
+                rejected_total,
+                rejected = %serde_json::Value::Object(by_rule),
+                "observations of {} at {t1}",
+                s.product.name()
+            );
         }
     }
 

@@ -217,13 +217,16 @@ pub(crate) fn run_model<M: BuildModel>(
     Ok(summary)
 }
 
+/// The progress bar's layout: elapsed time, bar, windows done, estimated time left (from
+/// the mean rate of the windows so far), current cycle.
+pub const PROGRESS_TEMPLATE: &str =
+    "{elapsed_precise} [{bar:40}] {pos}/{len} windows, ETA {eta_precise} {msg}";
+
 fn progress_bar(n: usize) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(n as u64);
     pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} windows {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(PROGRESS_TEMPLATE)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb
 }

@@ -42,6 +42,11 @@ impl IoPlan {
         self.order.len()
     }
 
+    /// Every cell's global id, in file order.
+    pub(super) fn ids(&self) -> Vec<u64> {
+        self.order.iter().map(|o| o.0).collect()
+    }
+
     fn rows_of(&self, r: usize) -> Range<usize> {
         io_rows(self.n_cells(), r, self.size)
     }

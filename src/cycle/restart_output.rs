@@ -14,7 +14,9 @@ use super::error::CycleError;
 use super::perturber::Perturber;
 use super::restart_io::{write_restart_collective, IoPlan, RestartSource};
 use super::rundir::{RunDir, RunState};
+use crate::grid::Grid;
 use crate::io::atomic::{temp_path_for, PendingFile};
+use crate::io::restart_meta::{FieldMeta, RestartMeta};
 use crate::io::restart_writer::RestartLayout;
 use crate::io::writer::{CommitJob, Output};
 use crate::lsm::LandModel;
@@ -32,15 +34,18 @@ pub(super) struct RestartOutput {
     keep: usize,
     /// The cycle record's commit (`landcycle nrt`), if any.
     on_commit: Option<CycleCommit>,
+    /// The model grid: the restart's cell coordinates (format version 3).
+    grid: Grid,
 }
 
 impl RestartOutput {
-    pub(super) fn new(rundir: RunDir, fingerprint: &str, keep: usize) -> Self {
+    pub(super) fn new(rundir: RunDir, fingerprint: &str, keep: usize, grid: &Grid) -> Self {
         RestartOutput {
             rundir,
             fingerprint: fingerprint.to_string(),
             keep,
             on_commit: None,
+            grid: grid.clone(),
         }
     }
 
@@ -60,7 +65,8 @@ impl RestartOutput {
         output: Option<&Output<CycleError>>,
     ) -> Result<(), CycleError> {
         let plan = IoPlan::new(comm, ens.ids());
-        let layout = self.layout(model, ens.n_members(), perturbers, plan.n_cells(), valid);
+        let mut layout = self.layout(model, ens.n_members(), perturbers, plan.n_cells(), valid);
+        layout.meta = Some(self.meta(model, perturbers, &plan.ids())?);
         let path = self.rundir.restart_path(valid);
         let tmp = agreed_temp_path(comm, &path)?;
         let src = RestartSource {
@@ -115,7 +121,56 @@ impl RestartOutput {
             n_cells,
             fields: [model_fields, pert_fields],
             attributes,
+            meta: None,
         }
+    }
+
+    /// Units, names and coordinates of the restart of the cells `ids` (file order).
+    fn meta<M: LandModel>(
+        &self,
+        model: &M,
+        perturbers: [Option<&Perturber>; 2],
+        ids: &[u64],
+    ) -> Result<RestartMeta, CycleError> {
+        let g = &self.grid;
+        let mut lat = Vec::with_capacity(ids.len());
+        let mut lon = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let (j, i) = g.index_of(id)?;
+            lat.push(g.lat(j, i));
+            lon.push(g.lon(j, i));
+        }
+        let model_meta = model
+            .restart_fields()
+            .iter()
+            .map(|f| FieldMeta {
+                units: f.units.to_string(),
+                long_name: f.long_name.to_string(),
+            })
+            .collect();
+        let pert_meta = ["forcing", "soil_moisture"]
+            .into_iter()
+            .zip(perturbers)
+            .filter(|(_, p)| p.is_some())
+            .map(|(name, _)| FieldMeta {
+                units: "1".to_string(),
+                long_name: format!(
+                    "AR(1) state of the {} perturbation, one per perturbed variable",
+                    name.replace('_', " ")
+                ),
+            })
+            .collect();
+        Ok(RestartMeta {
+            fields: [model_meta, pert_meta],
+            grid_shape: Some(g.dims()),
+            regular_axes: g
+                .lat_1d()
+                .zip(g.lon_1d())
+                .map(|(a, b)| (a.to_vec(), b.to_vec())),
+            lat,
+            lon,
+            soil_layer_thickness: model.soil_layer_thickness().to_vec(),
+        })
     }
 
     /// Put the restart in place, record the completed cycle (cycle record, then

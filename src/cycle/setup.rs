@@ -210,8 +210,12 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             comm,
             HistoryOutput::new(cfg, &s.grid, model.name(), model.soil_layer_thickness()),
         )?;
-        let restart_out =
-            RestartOutput::new(rundir.clone(), cfg.fingerprint(), cfg.restart.keep as usize);
+        let restart_out = RestartOutput::new(
+            rundir.clone(),
+            cfg.fingerprint(),
+            cfg.restart.keep as usize,
+            &s.grid,
+        );
         let output = (comm.rank() == 0)
             .then(|| Output::new(opts.sync_output))
             .transpose();

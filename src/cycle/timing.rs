@@ -36,7 +36,14 @@ pub(super) struct StageGuard<'a> {
 
 impl Drop for StageGuard<'_> {
     fn drop(&mut self) {
-        self.clock.add(self.name, self.started.elapsed());
+        let d = self.started.elapsed();
+        tracing::debug!(
+            stage = self.name,
+            elapsed_s = d.as_secs_f64(),
+            "stage {} done",
+            self.name
+        );
+        self.clock.add(self.name, d);
     }
 }
 

@@ -9,10 +9,11 @@
 
 use super::atomic::{atomic_write_deferred, PendingFile};
 use super::restart_blocks::{BlockDigest, Canon};
+use super::restart_meta::{read_meta, RestartMeta};
 use super::restart_v2::{
     read_restart_cells_v2, read_stored_digests, verify_data_v2, verify_restart_v2,
 };
-use super::restart_writer::{RestartLayout, RestartWriter, RESTART_FORMAT_VERSION_V2};
+use super::restart_writer::{RestartLayout, RestartWriter, RESTART_FORMAT_VERSION_V3};
 use super::IoError;
 use chrono::NaiveDateTime;
 use hdf5::types::VarLenUnicode;
@@ -23,8 +24,9 @@ use std::str::FromStr;
 
 /// Value of the root attribute `format`.
 pub const RESTART_FORMAT: &str = "landcycle-restart";
-/// Value of the root attribute `format_version` written by this landcycle (1 is still read).
-pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V2;
+/// Newest value of the root attribute `format_version` (written when the restart carries its
+/// description; 1 and 2 are still read, 2 is written without one).
+pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V3;
 pub(super) const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 /// The restart groups, in stored order.
 pub(super) const GROUPS: [&str; 2] = ["model", "perturbation"];
@@ -59,6 +61,9 @@ pub struct RestartData {
     pub perturbation_fields: Vec<RestartField>,
     /// Free-form text attributes (landcycle version, cycle count, ...).
     pub attributes: BTreeMap<String, String>,
+    /// Units, long names and coordinates (format version 3); `None` writes and reads
+    /// version 2 (and 1) files. A partial read lists `lat`/`lon` in the requested order.
+    pub meta: Option<RestartMeta>,
 }
 
 /// Summary of a restart file (header only).
@@ -208,6 +213,11 @@ fn validate(path: &Path, d: &RestartData) -> Result<(), IoError> {
             }
         }
     }
+    if let Some(m) = &d.meta {
+        let fields = Header::of(d).fields;
+        super::restart_meta::check_meta(m, d.cell_ids.len(), &fields)
+            .map_err(|e| invalid(path, e))?;
+    }
     for k in d.attributes.keys() {
         if !valid_name(k) {
             return Err(invalid(
@@ -313,6 +323,8 @@ pub(super) struct Header {
     /// Per group: (name, per_cell) in stored order.
     pub(super) fields: [Vec<(String, usize)>; 2],
     pub(super) attributes: BTreeMap<String, String>,
+    /// Version 3: the self-description.
+    pub(super) meta: Option<RestartMeta>,
 }
 
 impl Header {
@@ -337,6 +349,7 @@ impl Header {
                     .collect(),
             ],
             attributes: d.attributes.clone(),
+            meta: d.meta.clone(),
         }
     }
 
@@ -350,6 +363,7 @@ impl Header {
             n_cells: self.cell_ids.len(),
             fields: self.fields.clone(),
             attributes: self.attributes.clone(),
+            meta: self.meta.clone(),
         }
     }
 
@@ -369,6 +383,7 @@ impl Header {
             model_fields,
             perturbation_fields,
             attributes: self.attributes,
+            meta: self.meta,
         }
     }
 
@@ -561,6 +576,11 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
     } else {
         Vec::new()
     };
+    let meta = if version >= 3 {
+        Some(read_meta(&file, path, &fields)?)
+    } else {
+        None
+    };
     Ok((
         file,
         Header {
@@ -574,6 +594,7 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
             cell_ids,
             fields,
             attributes,
+            meta,
         },
     ))
 }

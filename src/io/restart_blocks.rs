@@ -112,15 +112,23 @@ pub struct ChecksumHeader<'a> {
     /// Per group (name, fields as (name, per_cell)), in stored order.
     pub groups: [(&'a str, &'a [(String, usize)]); 2],
     pub attributes: &'a BTreeMap<String, String>,
+    /// Format version 3: the self-description (units, names, coordinates).
+    pub meta: Option<&'a super::restart_meta::RestartMeta>,
 }
 
 /// The file checksum of format version 2 (hex SHA-256): `"landcycle-restart-v2"`, valid time,
 /// fingerprint, model name, n_members, n_cells, block size; per group its name, field count and
 /// each field's name and per-cell length; the attribute count and each (key, value) in key
-/// order; the block count and the block digests in block order.
+/// order; the block count and the block digests in block order. Format version 3 starts with
+/// `"landcycle-restart-v3"` and adds the self-description after the attributes
+/// (`restart_meta::canon_meta`).
 pub fn checksum_v2(h: &ChecksumHeader, digests: &[BlockDigest]) -> String {
     let mut c = Canon::new();
-    c.str("landcycle-restart-v2");
+    c.str(if h.meta.is_some() {
+        "landcycle-restart-v3"
+    } else {
+        "landcycle-restart-v2"
+    });
     c.str(h.valid_time);
     c.str(h.fingerprint);
     c.str(h.model_name);
@@ -139,6 +147,9 @@ pub fn checksum_v2(h: &ChecksumHeader, digests: &[BlockDigest]) -> String {
     for (k, v) in h.attributes {
         c.str(k);
         c.str(v);
+    }
+    if let Some(m) = h.meta {
+        super::restart_meta::canon_meta(&mut c, m);
     }
     c.u64(digests.len() as u64);
     for d in digests {

@@ -214,5 +214,14 @@ pub(super) fn read_restart_cells_v2(
             .collect()
     };
     let groups = [take(&h.fields[0]), take(&h.fields[1])];
+    let mut h = h;
+    if let Some(m) = h.meta.as_mut().filter(|m| !m.lat.is_empty()) {
+        // The coordinates of the requested cells, in the requested order.
+        let (mut lat, mut lon) = (vec![0.0; cell_ids.len()], vec![0.0; cell_ids.len()]);
+        for &(row, pos) in &wanted {
+            (lat[pos], lon[pos]) = (m.lat[row], m.lon[row]);
+        }
+        (m.lat, m.lon) = (lat, lon);
+    }
     Ok(h.into_data(cell_ids.to_vec(), groups))
 }

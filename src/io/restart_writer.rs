@@ -11,6 +11,9 @@ use super::restart::{put_str_attr, put_u_attr, GROUPS, RESTART_FORMAT, TIME_FORM
 use super::restart_blocks::{
     block_digests, checksum_v2, n_blocks, BlockDigest, ChecksumHeader, BLOCK_CELLS,
 };
+use super::restart_meta::{
+    check_meta, describe_field, write_lat_lon_rows, write_scales, RestartMeta, Scales,
+};
 use super::IoError;
 use crate::parallel::FileComm;
 use chrono::NaiveDateTime;
@@ -20,8 +23,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// Format version written by [`RestartWriter`].
+/// Format version 2 (written by [`RestartWriter`] for a layout without a description).
 pub const RESTART_FORMAT_VERSION_V2: u32 = 2;
+/// Format version 3: version 2 plus the self-description ([`RestartMeta`]).
+pub const RESTART_FORMAT_VERSION_V3: u32 = 3;
 
 /// Everything every rank knows about a restart before writing its rows.
 #[derive(Debug, Clone)]
@@ -34,9 +39,20 @@ pub struct RestartLayout {
     /// Per group (`model`, `perturbation`): fields as (name, values per member per cell).
     pub fields: [Vec<(String, usize)>; 2],
     pub attributes: BTreeMap<String, String>,
+    /// Units, names and coordinates: `Some` writes format version 3, `None` version 2.
+    pub meta: Option<RestartMeta>,
 }
 
 impl RestartLayout {
+    /// The format version this layout is written in.
+    pub fn version(&self) -> u32 {
+        if self.meta.is_some() {
+            RESTART_FORMAT_VERSION_V3
+        } else {
+            RESTART_FORMAT_VERSION_V2
+        }
+    }
+
     /// The file checksum over this header and `digests` (format version 2).
     pub(super) fn checksum(&self, digests: &[BlockDigest]) -> String {
         let valid_time = self.valid_time.format(TIME_FORMAT).to_string();
@@ -48,6 +64,7 @@ impl RestartLayout {
             n_cells: self.n_cells,
             groups: [(GROUPS[0], &self.fields[0]), (GROUPS[1], &self.fields[1])],
             attributes: &self.attributes,
+            meta: self.meta.as_ref(),
         };
         checksum_v2(&h, digests)
     }
@@ -76,6 +93,8 @@ pub struct RestartWriter {
     /// This rank's rows written so far (contiguous, whole blocks) and their digests.
     written: Option<Range<usize>>,
     digests: Vec<BlockDigest>,
+    /// Version 3: the dimension scales and coordinates.
+    scales: Option<Scales>,
 }
 
 fn h5err(path: &Path, context: impl Into<String>) -> impl FnOnce(hdf5::Error) -> IoError {
@@ -136,20 +155,20 @@ impl RestartWriter {
         write_header(&file, p, layout)?;
         let n = layout.n_cells;
         let ids = new_dataset::<u64>(&file, p, "cell_id", &[n])?;
-        let mut fields = Vec::new();
-        for (g, group_fields) in GROUPS.iter().zip(&layout.fields) {
-            let group = file
-                .create_group_builder()
-                .obj_track_times(false)
-                .create(*g)
-                .map_err(h5err(p, format!("creating group {g}")))?;
-            let order: Vec<&str> = group_fields.iter().map(|(f, _)| f.as_str()).collect();
-            put_str_attr(&group, p, "field_order", &order.join(","))?;
-            for (name, per_cell) in group_fields {
-                let shape = [n, layout.n_members, *per_cell];
-                fields.push(new_dataset::<f64>(&group, p, name, &shape)?);
+        // Raw values every rank would write alike (small coordinates) come from rank 0.
+        let shared_writer = comm.is_none_or(|c| c.rank() == 0);
+        let scales = match &layout.meta {
+            None => None,
+            Some(m) => {
+                check_meta(m, n, &layout.fields).map_err(|e| invalid(p, e))?;
+                let new_ds = |g: &hdf5::Group, name: &str, shape: &[usize]| {
+                    new_dataset::<f64>(g, p, name, shape)
+                };
+                let d = (m, layout.n_members, &layout.fields);
+                Some(write_scales(&file, p, d, &ids, &new_ds, shared_writer)?)
             }
-        }
+        };
+        let fields = create_fields(&file, p, layout, scales.as_ref())?;
         let attrs = file
             .create_group_builder()
             .obj_track_times(false)
@@ -166,6 +185,7 @@ impl RestartWriter {
             fields,
             written: None,
             digests: Vec::new(),
+            scales,
         })
     }
 
@@ -182,6 +202,9 @@ impl RestartWriter {
         self.ids
             .write_slice(ids, s![rows.clone()])
             .map_err(h5err(&p, "writing dataset cell_id"))?;
+        if let (Some(sc), Some(m)) = (&self.scales, &self.layout.meta) {
+            write_lat_lon_rows(sc, &p, m, rows.clone())?;
+        }
         let m = self.layout.n_members;
         let per_cell = self.layout.fields.iter().flatten().map(|f| f.1);
         for ((ds, v), k) in self.fields.iter().zip(values).zip(per_cell) {
@@ -277,7 +300,7 @@ impl RestartWriter {
             .map_err(h5err(&p, "writing dataset block_sha256"))?;
         let checksum = self.layout.checksum(all);
         put_str_attr(&self.file, &p, "checksum_sha256", &checksum)?;
-        drop((ds, self.ids, self.fields));
+        drop((ds, self.ids, self.fields, self.scales));
         self.file.close().map_err(h5err(&p, "close"))?;
         Ok(checksum)
     }
@@ -285,13 +308,7 @@ impl RestartWriter {
 
 fn write_header(file: &hdf5::File, p: &Path, layout: &RestartLayout) -> Result<(), IoError> {
     put_str_attr(file, p, "format", RESTART_FORMAT)?;
-    put_u_attr(
-        file,
-        p,
-        "format_version",
-        RESTART_FORMAT_VERSION_V2 as u64,
-        true,
-    )?;
+    put_u_attr(file, p, "format_version", layout.version() as u64, true)?;
     let vt = layout.valid_time.format(TIME_FORMAT).to_string();
     put_str_attr(file, p, "valid_time", &vt)?;
     put_str_attr(file, p, "config_fingerprint", &layout.config_fingerprint)?;
@@ -304,4 +321,32 @@ fn write_header(file: &hdf5::File, p: &Path, layout: &RestartLayout) -> Result<(
         "checksum_algorithm",
         "sha256 of header and per-block sha256, format v2 (docs/io.md)",
     )
+}
+
+/// The groups and their field datasets (described and with dimension scales in version 3).
+fn create_fields(
+    file: &hdf5::File,
+    p: &Path,
+    layout: &RestartLayout,
+    scales: Option<&Scales>,
+) -> Result<Vec<hdf5::Dataset>, IoError> {
+    let mut fields = Vec::new();
+    for (gi, (&g, group_fields)) in GROUPS.iter().zip(&layout.fields).enumerate() {
+        let group = file
+            .create_group_builder()
+            .obj_track_times(false)
+            .create(g)
+            .map_err(h5err(p, format!("creating group {g}")))?;
+        let order: Vec<&str> = group_fields.iter().map(|(f, _)| f.as_str()).collect();
+        put_str_attr(&group, p, "field_order", &order.join(","))?;
+        for (fi, (name, per_cell)) in group_fields.iter().enumerate() {
+            let shape = [layout.n_cells, layout.n_members, *per_cell];
+            let ds = new_dataset::<f64>(&group, p, name, &shape)?;
+            if let (Some(sc), Some(m)) = (scales, &layout.meta) {
+                describe_field(&ds, p, (m, sc), (gi, fi, g, name.as_str(), *per_cell))?;
+            }
+            fields.push(ds);
+        }
+    }
+    Ok(fields)
 }

@@ -18,4 +18,15 @@ impl FileComm {
     pub fn raw(&self) -> mpi::ffi::MPI_Comm {
         self.raw
     }
+
+    /// This process's rank in the communicator (e.g. to let one rank write data every rank
+    /// would write alike).
+    pub fn rank(&self) -> usize {
+        let mut r: std::os::raw::c_int = 0;
+        // SAFETY: a valid communicator (see the type's doc) and a valid out pointer.
+        unsafe {
+            mpi::ffi::MPI_Comm_rank(self.raw, &mut r);
+        }
+        r.max(0) as usize
+    }
 }
