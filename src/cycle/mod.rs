@@ -26,6 +26,7 @@ mod export_stage;
 pub mod footprint;
 mod forcing_stage;
 pub mod history_output;
+mod history_par;
 pub mod history_select;
 pub mod history_vars;
 pub mod image_analysis;

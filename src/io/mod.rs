@@ -14,6 +14,7 @@ pub mod crash;
 pub mod diag;
 pub mod gridded;
 pub mod history;
+mod history_part;
 pub mod image_diag;
 pub mod restart;
 pub mod restart_blocks;
