@@ -1,8 +1,8 @@
-//! The history output stage: on the history interval, write every cell's record (ensemble
-//! mean and spread, or every member) into one CF/ALMA file: under MPI every rank writes its
-//! rows (`history_par`), without MPI the one process writes the file on the output thread.
-//! The file is committed through the run's output policy. An output: it only reads the
-//! ensemble.
+//! The history output stage: on the history interval, gather every cell's record (ensemble
+//! mean and spread, or every member) to the root, order it by global id and write one
+//! CF/ALMA file through the run's output policy; with `LANDCYCLE_PARALLEL_HISTORY=1` under
+//! MPI every rank writes its rows instead (`history_par`, experimental). An output: it only
+//! reads the ensemble.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -160,8 +160,8 @@ impl HistoryOutput {
         on_interval(t, self.ctx.interval_seconds)
     }
 
-    /// Write one history file: every rank its rows under MPI, else gathered by the one
-    /// process (collective).
+    /// Gather per-cell records to the root and write one history file there, or every rank
+    /// its rows (`LANDCYCLE_PARALLEL_HISTORY=1` under MPI) (collective).
     pub(super) fn write<M: LandModel>(
         &self,
         comm: &dyn Communicator,
@@ -178,7 +178,7 @@ impl HistoryOutput {
         } else {
             (ens.mean_spread_records(model), 2 * w)
         };
-        if let Some(fc) = comm.file_comm() {
+        if let Some(fc) = comm.file_comm().filter(|_| parallel_history_requested()) {
             let n_blocks = per_cell / w;
             let rec = Records {
                 ids: ens.ids(),
@@ -220,6 +220,13 @@ impl HistoryOutput {
         });
         output.submit(job)
     }
+}
+
+/// `LANDCYCLE_PARALLEL_HISTORY=1`: every rank writes its rows of the history files (off by
+/// default: the files then hold the same content on any rank count but not the same bytes,
+/// HDF5's parallel metadata cache places metadata by rank count; docs/io.md).
+fn parallel_history_requested() -> bool {
+    std::env::var("LANDCYCLE_PARALLEL_HISTORY").is_ok_and(|v| v.trim() == "1")
 }
 
 /// One history file's gathered records (root rank, possibly on the writer thread).

@@ -11,7 +11,9 @@
 
 use super::atomic::{atomic_write_deferred, PendingFile};
 use super::history_part::Wctx;
-pub use super::history_part::{history_rows, write_history_part, HistoryPart, HISTORY_CHUNK_ROWS};
+pub use super::history_part::{
+    chunk_rows, history_rows, write_history_part, HistoryPart, HISTORY_CHUNK_BLOCKS,
+};
 use super::IoError;
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
@@ -971,7 +973,7 @@ pub(super) fn write_netcdf(
             .map_err(c.err(format!("variable {var}")))?;
         let mut chunk = vec![1usize; dims.len()];
         let nd = chunk.len();
-        chunk[nd - 2] = HISTORY_CHUNK_ROWS.min(ny);
+        chunk[nd - 2] = chunk_rows(ny);
         chunk[nd - 1] = nx;
         v.set_chunking(&chunk)
             .map_err(c.err(format!("chunking of {var}")))?;

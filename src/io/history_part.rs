@@ -1,8 +1,8 @@
 //! Every rank writes its rows of one history file (netCDF-4 through HDF5's MPI-IO driver).
 //!
-//! The grid's rows are cut into blocks of [`HISTORY_CHUNK_ROWS`], the chunk height of every
-//! data variable, and each rank writes a contiguous run of whole blocks
-//! ([`history_rows`]), so each rank compresses only its own chunks. Deflate under parallel
+//! The grid's rows are cut into at most [`HISTORY_CHUNK_BLOCKS`] blocks of [`chunk_rows`]
+//! rows, the chunk height of every data variable, and each rank writes a contiguous run of
+//! whole blocks ([`history_rows`]), so each rank compresses only its own chunks. Deflate under parallel
 //! writes needs collective writes (HDF5 ≥ 1.10.2); every write covers one 2-D slab, so the
 //! chunks of a slab are owned in chunk order and HDF5 places them in the file in the same
 //! order on any number of ranks: the bytes do not depend on the rank count (docs/io.md).
@@ -15,17 +15,23 @@ use netcdf::NcTypeDescriptor;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// Rows per chunk of a history data variable (fewer on a smaller grid). Fixed, so the file
-/// layout does not depend on the rank count.
-pub const HISTORY_CHUNK_ROWS: usize = 16;
+/// Chunk rows of a history data variable: at most this many ranks write a file (0.25°
+/// global: 10 rows of 1440 cells, 56 KiB per chunk).
+pub const HISTORY_CHUNK_BLOCKS: usize = 64;
+
+/// Rows per chunk of a history data variable on an `ny`-row grid: a function of the grid
+/// only, so the file layout does not depend on the rank count.
+pub fn chunk_rows(ny: usize) -> usize {
+    ny.div_ceil(HISTORY_CHUNK_BLOCKS).max(1)
+}
 
 /// Rows of an `ny`-row grid that rank `rank` of `size` writes: a contiguous run of whole
 /// chunk rows (empty on ranks beyond the number of chunk rows).
 pub fn history_rows(ny: usize, rank: usize, size: usize) -> Range<usize> {
-    let blocks = ny.div_ceil(HISTORY_CHUNK_ROWS.min(ny).max(1));
+    let blocks = ny.div_ceil(chunk_rows(ny));
     let first = blocks * rank / size;
     let last = blocks * (rank + 1) / size;
-    let row = |b: usize| (b * HISTORY_CHUNK_ROWS.min(ny)).min(ny);
+    let row = |b: usize| (b * chunk_rows(ny)).min(ny);
     row(first)..row(last)
 }
 
@@ -173,7 +179,9 @@ mod tests {
 
     #[test]
     fn rows_are_whole_chunks_covering_the_grid_in_order() {
-        for ny in [1, 5, 16, 17, 600] {
+        assert_eq!(chunk_rows(600), 10);
+        assert_eq!(chunk_rows(14), 1);
+        for ny in [1, 5, 16, 17, 64, 65, 600] {
             for size in 1..6 {
                 let parts: Vec<_> = (0..size).map(|r| history_rows(ny, r, size)).collect();
                 assert_eq!(parts[0].start, 0);
@@ -182,7 +190,7 @@ mod tests {
                     assert_eq!(w[0].end, w[1].start);
                 }
                 for p in &parts {
-                    assert!(p.start % HISTORY_CHUNK_ROWS.min(ny) == 0 || p.is_empty());
+                    assert!(p.start % chunk_rows(ny) == 0 || p.is_empty());
                 }
             }
         }
