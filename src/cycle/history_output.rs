@@ -1,6 +1,8 @@
 //! The history output stage: on the history interval, gather every cell's record (ensemble
 //! mean and spread, or every member) to the root, order it by global id and write one
-//! CF/ALMA file through the run's output policy. An output: it only reads the ensemble.
+//! CF/ALMA file through the run's output policy; with `LANDCYCLE_PARALLEL_HISTORY=1` under
+//! MPI every rank writes its rows instead (`history_par`, experimental). An output: it only
+//! reads the ensemble.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
+use super::history_par::{field_slots, write_parallel, Records};
 use super::history_select::{select, Selected};
 use super::history_vars::{all_vars, record_width, HistoryVar, Sampling};
 use crate::config::{Config, HistoryNaming, StaticFormat};
@@ -25,15 +28,48 @@ use crate::time::on_interval;
 
 /// Everything the root rank needs to write history files.
 pub(super) struct HistoryContext {
-    grid: HistoryGrid,
+    pub(super) grid: HistoryGrid,
     metadata: HistoryMetadata,
     compression: Compression,
     layer_thickness: Vec<f64>,
     reference: NaiveDateTime,
     interval_seconds: i64,
-    members: bool,
+    pub(super) members: bool,
     /// The variables written, in output order.
-    selected: Vec<Selected>,
+    pub(super) selected: Vec<Selected>,
+}
+
+impl HistoryContext {
+    /// The global attributes of a file with `n_members` members behind it.
+    fn metadata(&self, n_members: usize) -> HistoryMetadata {
+        let mut metadata = self.metadata.clone();
+        if self.members {
+            metadata.ensemble_size = n_members;
+        }
+        metadata
+    }
+
+    /// Everything of the file valid at `valid` but the data.
+    fn header<'a>(
+        &'a self,
+        valid: NaiveDateTime,
+        fields: &'a [HistoryField<'a>],
+        metadata: &'a HistoryMetadata,
+    ) -> HistoryWrite<'a> {
+        HistoryWrite {
+            grid: &self.grid,
+            time: HistoryTime {
+                reference: self.reference,
+                start: valid - chrono::Duration::seconds(self.interval_seconds),
+                end: valid,
+                units: TimeUnits::Hours,
+            },
+            soil_layer_thickness: &self.layer_thickness,
+            fields,
+            metadata,
+            compression: self.compression,
+        }
+    }
 }
 
 /// The history output stage.
@@ -124,7 +160,8 @@ impl HistoryOutput {
         on_interval(t, self.ctx.interval_seconds)
     }
 
-    /// Gather per-cell records to the root and write one history file there (collective).
+    /// Gather per-cell records to the root and write one history file there, or every rank
+    /// its rows (`LANDCYCLE_PARALLEL_HISTORY=1` under MPI) (collective).
     pub(super) fn write<M: LandModel>(
         &self,
         comm: &dyn Communicator,
@@ -141,6 +178,26 @@ impl HistoryOutput {
         } else {
             (ens.mean_spread_records(model), 2 * w)
         };
+        if let Some(fc) = comm.file_comm().filter(|_| parallel_history_requested()) {
+            let n_blocks = per_cell / w;
+            let rec = Records {
+                ids: ens.ids(),
+                values: records,
+                per_cell,
+                n_blocks,
+            };
+            let (fields, slots) = field_slots(&self.ctx, nl, n_blocks);
+            let metadata = self.ctx.metadata(n_members);
+            let write = self.ctx.header(valid, &fields, &metadata);
+            let n = if self.ctx.members { n_members } else { 0 };
+            return write_parallel(
+                comm,
+                fc,
+                (&self.ctx, &rec),
+                (&write, n, &slots),
+                (path, output),
+            );
+        }
         let ids = comm.gatherv_u64(ens.ids(), 0);
         let vals = comm.gatherv_f64_owned(records, 0);
         let (Some(ids), Some(vals), Some(output)) = (ids, vals, output) else {
@@ -163,6 +220,13 @@ impl HistoryOutput {
         });
         output.submit(job)
     }
+}
+
+/// `LANDCYCLE_PARALLEL_HISTORY=1`: every rank writes its rows of the history files (off by
+/// default: the files then hold the same content on any rank count but not the same bytes,
+/// HDF5's parallel metadata cache places metadata by rank count; docs/io.md).
+fn parallel_history_requested() -> bool {
+    std::env::var("LANDCYCLE_PARALLEL_HISTORY").is_ok_and(|v| v.trim() == "1")
 }
 
 /// One history file's gathered records (root rank, possibly on the writer thread).
@@ -190,25 +254,8 @@ impl HistoryJob {
         let owned = self.full_grid_arrays(&vars)?;
         let member_data = self.member_arrays(&vars, &owned);
         let fields = self.fields(&vars, &owned, &member_data);
-        let ctx = &self.ctx;
-        let time = HistoryTime {
-            reference: ctx.reference,
-            start: self.valid - chrono::Duration::seconds(ctx.interval_seconds),
-            end: self.valid,
-            units: TimeUnits::Hours,
-        };
-        let mut metadata = ctx.metadata.clone();
-        if ctx.members {
-            metadata.ensemble_size = self.n_members;
-        }
-        let write = HistoryWrite {
-            grid: &ctx.grid,
-            time,
-            soil_layer_thickness: &ctx.layer_thickness,
-            fields: &fields,
-            metadata: &metadata,
-            compression: ctx.compression,
-        };
+        let metadata = self.ctx.metadata(self.n_members);
+        let write = self.ctx.header(self.valid, &fields, &metadata);
         Ok(write_history_deferred(&self.path, &write)?)
     }
 
@@ -333,7 +380,7 @@ impl HistoryJob {
     }
 }
 
-fn field_of<'a>(
+pub(super) fn field_of<'a>(
     (v, s): (&HistoryVar, &Selected),
     stat: EnsembleStat,
     data: &'a [f64],

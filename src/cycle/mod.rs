@@ -27,6 +27,7 @@ pub mod footprint;
 pub mod forcing_policy;
 mod forcing_stage;
 pub mod history_output;
+mod history_par;
 pub mod history_select;
 pub mod history_vars;
 pub mod image_analysis;

@@ -199,7 +199,10 @@ impl RestartOutput {
 }
 
 /// The root's temporary name for `path`, known to every rank.
-fn agreed_temp_path(comm: &dyn Communicator, path: &Path) -> Result<PathBuf, CycleError> {
+pub(super) fn agreed_temp_path(
+    comm: &dyn Communicator,
+    path: &Path,
+) -> Result<PathBuf, CycleError> {
     let mut buf = if comm.is_root() {
         temp_path_for(path)
             .to_string_lossy()

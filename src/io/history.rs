@@ -10,8 +10,13 @@
 //! xarray, CDO and ncview all handle. Layouts are documented in docs/io.md.
 
 use super::atomic::{atomic_write_deferred, PendingFile};
+use super::history_part::Wctx;
+pub use super::history_part::{
+    chunk_rows, history_rows, write_history_part, HistoryPart, HISTORY_CHUNK_BLOCKS,
+};
 use super::IoError;
 use chrono::NaiveDateTime;
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -387,14 +392,20 @@ fn invalid(path: &Path, msg: impl Into<String>) -> IoError {
 }
 
 /// A field checked against the grid, ready to write.
-struct Prepared {
+pub(super) struct Prepared {
     var: String,
     n_members: usize,
     n_layers: usize,
 }
 
 /// Check grid, time and fields before touching the disk.
-fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoError> {
+/// `members`: the member count of `Members` fields when their data come later, row by row
+/// (every rank writing its part); `None` takes it from the data, which are then checked here.
+pub(super) fn validate(
+    path: &Path,
+    h: &HistoryWrite,
+    members: Option<usize>,
+) -> Result<(Vec<Prepared>, usize), IoError> {
     let g = h.grid;
     let n = g.n_cells();
     if n == 0 {
@@ -498,8 +509,13 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
             ));
         }
         let slab = n_layers * n;
-        let n_members = match f.stat {
-            EnsembleStat::Members => {
+        let n_members = match (f.stat, members) {
+            (EnsembleStat::Members, Some(m)) => {
+                n_members_seen = Some(m);
+                m
+            }
+            (_, Some(_)) => 1,
+            (EnsembleStat::Members, None) => {
                 if f.data.is_empty() || f.data.len() % slab != 0 {
                     return Err(invalid(
                         path,
@@ -523,7 +539,7 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
                 n_members_seen = Some(m);
                 m
             }
-            _ => {
+            (_, None) => {
                 if f.data.len() != slab {
                     return Err(invalid(
                         path,
@@ -538,24 +554,8 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
                 1
             }
         };
-        // NaN on land means a bug upstream: refuse rather than hide it behind _FillValue.
-        for (rest, slab) in f.data.chunks_exact(n).enumerate() {
-            let bad = slab
-                .iter()
-                .zip(&g.land_mask)
-                .position(|(v, &land)| land && !v.is_finite());
-            if let Some(cell) = bad {
-                let v = slab[cell];
-                let (member, layer) = (rest / n_layers, rest % n_layers);
-                return Err(invalid(
-                    path,
-                    format!(
-                        "variable {var} has non-finite value {v} on land at member {member}, layer {layer}, y {}, x {}",
-                        cell / g.nx,
-                        cell % g.nx
-                    ),
-                ));
-            }
+        if members.is_none() {
+            check_values(path, g, &var, (f.data, 0..g.ny), n_layers)?;
         }
         prepared.push(Prepared {
             var,
@@ -603,6 +603,41 @@ fn validate(path: &Path, h: &HistoryWrite) -> Result<(Vec<Prepared>, usize), IoE
         }
     }
     Ok((prepared, n_members))
+}
+
+/// Refuse a non-finite value on a land cell of `rows` (data `[member][layer][row][x]`): it
+/// means a bug upstream, which `_FillValue` would hide.
+pub(super) fn check_values(
+    path: &Path,
+    g: &HistoryGrid,
+    var: &str,
+    (data, rows): (&[f64], Range<usize>),
+    n_layers: usize,
+) -> Result<(), IoError> {
+    let n = rows.len() * g.nx;
+    if n == 0 {
+        return Ok(());
+    }
+    let mask = &g.land_mask[rows.start * g.nx..rows.end * g.nx];
+    for (rest, slab) in data.chunks_exact(n).enumerate() {
+        let bad = slab
+            .iter()
+            .zip(mask)
+            .position(|(v, &land)| land && !v.is_finite());
+        if let Some(cell) = bad {
+            let v = slab[cell];
+            let (member, layer) = (rest / n_layers, rest % n_layers);
+            return Err(invalid(
+                path,
+                format!(
+                    "variable {var} has non-finite value {v} on land at member {member}, layer {layer}, y {}, x {}",
+                    rows.start + cell / g.nx,
+                    cell % g.nx
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Names used by coordinates and auxiliary variables.
@@ -670,13 +705,16 @@ pub fn write_history(path: &Path, h: &HistoryWrite) -> Result<(), IoError> {
 /// [`PendingFile::commit`] (fsync and rename), which the caller may do later or on another
 /// thread.
 pub fn write_history_deferred(path: &Path, h: &HistoryWrite) -> Result<PendingFile, IoError> {
-    let (prepared, n_members) = validate(path, h)?;
+    let (prepared, n_members) = validate(path, h, None)?;
     // netCDF-C silences HDF5's error printing only on the thread that initialised it; probing
     // for absent attributes would otherwise print HDF5-DIAG noise from other threads.
     hdf5::silence_errors(true);
     let final_path = path.to_path_buf();
+    let c = Wctx::serial(&final_path, h.grid.ny);
+    let mut whole =
+        |k: usize| -> Result<Cow<'_, [f64]>, IoError> { Ok(Cow::Borrowed(h.fields[k].data)) };
     let ((), pending) = atomic_write_deferred(path, |tmp| {
-        write_netcdf(tmp, &final_path, h, &prepared, n_members)
+        write_netcdf(tmp, &c, h, (&prepared, n_members), &mut whole)
     })?;
     Ok(pending)
 }
@@ -701,14 +739,19 @@ impl Ctx<'_> {
     }
 }
 
-fn write_netcdf(
+/// The values of field `k` on the writer's rows, `[member][layer][row][x]`; under MPI every
+/// rank calls it for every field in order (it may be collective).
+pub(super) type FieldRows<'d, 'a> = dyn FnMut(usize) -> Result<Cow<'a, [f64]>, IoError> + 'd;
+
+/// Create the file at `tmp` and write it: the whole of it (serial), or this rank's rows of
+/// every field and, on the root, the coordinates (every rank at once, collective).
+pub(super) fn write_netcdf(
     tmp: &Path,
-    final_path: &PathBuf,
+    c: &Wctx,
     h: &HistoryWrite,
-    prepared: &[Prepared],
-    n_members: usize,
+    (prepared, n_members): (&[Prepared], usize),
+    field_rows: &mut FieldRows<'_, '_>,
 ) -> Result<(), IoError> {
-    let c = Ctx { path: final_path };
     let g = h.grid;
     let (ny, nx) = (g.ny, g.nx);
     let nl = h.soil_layer_thickness.len();
@@ -725,7 +768,7 @@ fn write_netcdf(
     } else {
         netcdf::Options::NETCDF4
     };
-    let mut file = netcdf::create_with(tmp, options).map_err(c.err("create"))?;
+    let mut file = c.create(tmp, options).map_err(c.err("create"))?;
 
     // ---- global attributes
     let md = h.metadata;
@@ -822,23 +865,23 @@ fn write_netcdf(
         )
         .map_err(c.err("attributes of time"))?;
         let first_record: Vec<Range<usize>> = std::iter::once(0..1).collect();
-        v.put_values(&[t1], first_record.as_slice())
+        c.put(&mut v, &[t1], &first_record)
             .map_err(c.err("writing time"))?;
     }
     {
         let mut v = file
             .add_variable::<f64>("time_bnds", &["time", "bnds"])
             .map_err(c.err("variable time_bnds"))?;
-        v.put_values(&[t0, t1], [0..1usize, 0..2].as_slice())
+        c.put(&mut v, &[t0, t1], &[0..1usize, 0..2])
             .map_err(c.err("writing time_bnds"))?;
     }
 
     // ---- horizontal coordinates
-    let coordinates_attr = write_horizontal(&mut file, &c, g)?;
+    let coordinates_attr = write_horizontal(&mut file, c, g)?;
 
     // ---- soil layers
     for d in &soil_dims {
-        write_soil_axis(&mut file, &c, d, h.soil_layer_thickness)?;
+        write_soil_axis(&mut file, c, d, h.soil_layer_thickness)?;
     }
 
     // ---- ensemble members
@@ -856,7 +899,7 @@ fn write_netcdf(
         )
         .map_err(c.err("attributes of member"))?;
         let idx: Vec<i32> = (0..n_members as i32).collect();
-        v.put_values(&idx, ..).map_err(c.err("writing member"))?;
+        c.put_all(&mut v, &idx).map_err(c.err("writing member"))?;
     }
 
     // ---- map projection
@@ -874,6 +917,8 @@ fn write_netcdf(
             };
             r.map_err(c.err(format!("attribute {k} of crs")))?;
         }
+        c.collective(&mut v).map_err(c.err("access to crs"))?;
+        // A scalar: every rank writes the same value.
         v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
     }
     let grid_mapping_attr = g.grid_mapping.as_ref().map(|_| "crs");
@@ -897,7 +942,7 @@ fn write_netcdf(
         put_str_attrs(&mut v, &attrs).map_err(c.err("attributes of land_mask"))?;
         set_compression(&mut v, h.compression).map_err(c.err("compression of land_mask"))?;
         let m: Vec<i8> = g.land_mask.iter().map(|&b| i8::from(b)).collect();
-        v.put_values(&m, ..).map_err(c.err("writing land_mask"))?;
+        c.put_all(&mut v, &m).map_err(c.err("writing land_mask"))?;
     }
 
     // ---- fields
@@ -907,7 +952,7 @@ fn write_netcdf(
         .filter(|f| f.stat == EnsembleStat::Spread)
         .map(|f| f.name.clone())
         .collect();
-    for (f, p) in h.fields.iter().zip(prepared) {
+    for (k, (f, p)) in h.fields.iter().zip(prepared).enumerate() {
         let soil_dim = soil_dim_name(g.layout, &f.name);
         let with_time = g.layout == Layout::Cf;
         let mut dims: Vec<&str> = Vec::with_capacity(5);
@@ -927,9 +972,9 @@ fn write_netcdf(
             .add_variable::<f32>(var, &dims)
             .map_err(c.err(format!("variable {var}")))?;
         let mut chunk = vec![1usize; dims.len()];
-        let k = chunk.len();
-        chunk[k - 2] = ny;
-        chunk[k - 1] = nx;
+        let nd = chunk.len();
+        chunk[nd - 2] = chunk_rows(ny);
+        chunk[nd - 1] = nx;
         v.set_chunking(&chunk)
             .map_err(c.err(format!("chunking of {var}")))?;
         set_compression(&mut v, h.compression).map_err(c.err(format!("compression of {var}")))?;
@@ -969,35 +1014,79 @@ fn write_netcdf(
         v.put_attribute("missing_value", FILL_VALUE)
             .map_err(c.err(format!("missing_value of {var}")))?;
 
-        let n = g.n_cells();
-        let mut out: Vec<f32> = Vec::with_capacity(f.data.len());
-        for slab in f.data.chunks_exact(n) {
-            out.extend(slab.iter().zip(&g.land_mask).map(
-                |(&x, &land)| {
-                    if land {
-                        x as f32
-                    } else {
-                        FILL_VALUE
-                    }
-                },
-            ));
+        let data = field_rows(k)?;
+        let checked = check_part(c, g, p, &data);
+        if !c.agree(checked.is_ok()) {
+            return Err(checked.err().unwrap_or_else(|| c.other_rank(var)));
         }
-        let mut extents: Vec<Range<usize>> = Vec::with_capacity(dims.len());
+        c.collective(&mut v)
+            .map_err(c.err(format!("access to {var}")))?;
+        put_slabs((c, g), &mut v, (f, p), with_time, &data)
+            .map_err(c.err(format!("writing {var}")))?;
+    }
+    file.close().map_err(c.err("close"))?;
+    Ok(())
+}
+
+/// A field's data on the writer's rows: the right length, finite on land.
+fn check_part(c: &Wctx, g: &HistoryGrid, p: &Prepared, data: &[f64]) -> Result<(), IoError> {
+    let want = p.n_members * p.n_layers * c.rows.len() * g.nx;
+    if data.len() != want {
+        return Err(invalid(
+            c.path(),
+            format!(
+                "variable {} has {} values on rows {:?}, expected {want}",
+                p.var,
+                data.len(),
+                c.rows
+            ),
+        ));
+    }
+    check_values(c.path(), g, &p.var, (data, c.rows.clone()), p.n_layers)
+}
+
+/// One write per 2-D slab (member, layer): under MPI a write then covers one row of chunks
+/// whose owners follow the chunk order, so the chunks land in the file in the same order on
+/// any number of ranks (a write over several slabs allocates them rank by rank).
+fn put_slabs(
+    (c, g): (&Wctx, &HistoryGrid),
+    v: &mut netcdf::VariableMut,
+    (f, p): (&HistoryField, &Prepared),
+    with_time: bool,
+    data: &[f64],
+) -> netcdf::Result<()> {
+    let nx = g.nx;
+    let len = c.rows.len() * nx;
+    let mask = &g.land_mask[c.rows.start * nx..c.rows.end * nx];
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    for s in 0..p.n_members * p.n_layers {
+        let slab = &data[s * len..(s + 1) * len];
+        out.clear();
+        out.extend(slab.iter().zip(mask).map(
+            |(&x, &land)| {
+                if land {
+                    x as f32
+                } else {
+                    FILL_VALUE
+                }
+            },
+        ));
+        let mut extents: Vec<Range<usize>> = Vec::with_capacity(5);
         if with_time {
             extents.push(0..1);
         }
         if f.stat == EnsembleStat::Members {
-            extents.push(0..p.n_members);
+            let m = s / p.n_layers;
+            extents.push(m..m + 1);
         }
         if f.layered {
-            extents.push(0..p.n_layers);
+            let l = s % p.n_layers;
+            extents.push(l..l + 1);
         }
-        extents.push(0..ny);
+        extents.push(c.rows.clone());
         extents.push(0..nx);
-        v.put_values(&out, extents.as_slice())
-            .map_err(c.err(format!("writing {var}")))?;
+        v.put_values(&out, extents.as_slice())?;
     }
-    file.close().map_err(c.err("close"))?;
     Ok(())
 }
 
@@ -1021,7 +1110,7 @@ fn set_compression(v: &mut netcdf::VariableMut, comp: Compression) -> netcdf::Re
 
 fn write_coord_1d(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     name: &str,
     standard_name: &str,
     units: &str,
@@ -1043,7 +1132,7 @@ fn write_coord_1d(
         ],
     )
     .map_err(c.err(format!("attributes of {name}")))?;
-    v.put_values(data, ..)
+    c.put_all(&mut v, data)
         .map_err(c.err(format!("writing {name}")))
 }
 
@@ -1051,7 +1140,7 @@ fn write_coord_1d(
 /// data variables need (2-D latitude and longitude are auxiliary coordinates).
 fn write_horizontal(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     g: &HistoryGrid,
 ) -> Result<Option<&'static str>, IoError> {
     let (ny, nx) = (g.ny, g.nx);
@@ -1089,7 +1178,7 @@ fn write_horizontal(
             )
             .map_err(c.err(format!("attributes of {name}")))?;
             let idx: Vec<i32> = (0..len as i32).collect();
-            v.put_values(&idx, ..)
+            c.put_all(&mut v, &idx)
                 .map_err(c.err(format!("writing {name}")))?;
         }
     }
@@ -1138,7 +1227,7 @@ fn regular_as_2d(lat: &[f64], lon: &[f64]) -> (Vec<f64>, Vec<f64>, Corners) {
 /// 2-D `lat`/`lon` on the grid dimensions, with corner bounds when given.
 fn write_2d_lat_lon(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     g: &HistoryGrid,
     (lat, lon): (&[f64], &[f64]),
     corners: Option<(&[f64], &[f64])>,
@@ -1161,7 +1250,7 @@ fn write_2d_lat_lon(
             attrs.push(("bounds", bname.as_str()));
         }
         put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {name}")))?;
-        v.put_values(data, ..)
+        c.put_all(&mut v, data)
             .map_err(c.err(format!("writing {name}")))?;
         if let Some((clat, clon)) = corners {
             let b = if which == 0 { clat } else { clon };
@@ -1174,7 +1263,7 @@ fn write_2d_lat_lon(
 /// A soil depth axis `dim(dim)` with `dim_bnds` from the layer thicknesses.
 fn write_soil_axis(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     dim: &str,
     thickness: &[f64],
 ) -> Result<(), IoError> {
@@ -1209,7 +1298,7 @@ fn write_soil_axis(
         ],
     )
     .map_err(c.err(format!("attributes of {dim}")))?;
-    v.put_values(&mid, ..)
+    c.put_all(&mut v, &mid)
         .map_err(c.err(format!("writing {dim}")))?;
     write_bounds(file, c, &bname, &[dim, "bnds"], &bnds)
 }
@@ -1217,7 +1306,7 @@ fn write_soil_axis(
 /// Projection coordinates of a grid on a map projection (CF 5.6).
 fn write_projection_xy(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     (xname, x): (&str, &[f64]),
     (yname, y): (&str, &[f64]),
 ) -> Result<(), IoError> {
@@ -1238,7 +1327,7 @@ fn write_projection_xy(
             ],
         )
         .map_err(c.err(format!("attributes of {name}")))?;
-        v.put_values(data, ..)
+        c.put_all(&mut v, data)
             .map_err(c.err(format!("writing {name}")))?;
     }
     Ok(())
@@ -1246,7 +1335,7 @@ fn write_projection_xy(
 
 fn write_bounds(
     file: &mut netcdf::FileMut,
-    c: &Ctx,
+    c: &Wctx,
     name: &str,
     dims: &[&str],
     data: &[f64],
@@ -1254,7 +1343,7 @@ fn write_bounds(
     let mut v = file
         .add_variable::<f64>(name, dims)
         .map_err(c.err(format!("variable {name}")))?;
-    v.put_values(data, ..)
+    c.put_all(&mut v, data)
         .map_err(c.err(format!("writing {name}")))
 }
 

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod gridded;
 mod h5ds;
 pub mod history;
+mod history_part;
 pub mod image_diag;
 pub mod restart;
 pub mod restart_blocks;

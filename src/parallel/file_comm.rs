@@ -29,4 +29,29 @@ impl FileComm {
         }
         r.max(0) as usize
     }
+
+    /// `MPI_INFO_NULL`, for the libraries' entry points that take hints.
+    pub fn info_null(&self) -> mpi::ffi::MPI_Info {
+        // SAFETY: a constant initialised by the MPI library.
+        unsafe { mpi::ffi::RSMPI_INFO_NULL }
+    }
+
+    /// True on every rank when `ok` is true on every rank (collective), so a writer in the
+    /// `io` room can agree on a local failure before its next collective file call.
+    pub fn all_ok(&self, ok: bool) -> bool {
+        let local: i32 = i32::from(ok);
+        let mut all: i32 = 0;
+        // SAFETY: one i32 each way on a valid communicator; every rank calls this in order.
+        let rc = unsafe {
+            mpi::ffi::MPI_Allreduce(
+                (&local as *const i32).cast(),
+                (&mut all as *mut i32).cast(),
+                1,
+                mpi::ffi::RSMPI_INT32_T,
+                mpi::ffi::RSMPI_LAND,
+                self.raw,
+            )
+        };
+        rc == 0 && all != 0
+    }
 }
