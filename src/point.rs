@@ -722,27 +722,121 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
     };
     let dt = case.dt;
     let series = vec![
-        var("AvgSurfT", "K", "average surface temperature", Some("surface_temperature"), &|r| {
-            r.state.skin_temperature
-        }),
-        var("Qh", "W m-2", "sensible heat flux (upward)", Some("surface_upward_sensible_heat_flux"), &|r| r.diag.sheat),
-        var("Qle", "W m-2", "latent heat flux (upward)", Some("surface_upward_latent_heat_flux"), &|r| r.diag.eta),
-        var("Qg", "W m-2", "ground heat flux (into the soil)", Some("downward_heat_flux_in_soil"), &|r| -r.diag.ssoil),
-        var("Qs", "kg m-2 s-1", "surface runoff", Some("surface_runoff_flux"), &|r| r.diag.runoff1 * 1000.0),
-        var("Qsb", "kg m-2 s-1", "subsurface runoff (drainage)", Some("subsurface_runoff_flux"), &|r| r.diag.runoff2 * 1000.0),
-        var("Qsm", "kg m-2 s-1", "snowmelt", Some("surface_snow_melt_flux"), &|r| r.diag.snomlt * 1000.0 / dt),
-        var("Evap", "kg m-2 s-1", "total evapotranspiration", Some("water_evapotranspiration_flux"), &|r| r.diag.evap_water),
-        var("PotEvap", "W m-2", "potential evaporation (energy units)", None, &|r| r.diag.etp),
-        var("SWnet", "W m-2", "net shortwave radiation (downward)", Some("surface_net_downward_shortwave_flux"), &|r| r.diag.solnet),
-        var("LWnet", "W m-2", "net longwave radiation (downward)", Some("surface_net_downward_longwave_flux"), &|r| {
-            let t = r.state.skin_temperature;
-            r.diag.lwdn - r.diag.emissivity * crate::lsm::noah::constants::SIGMA * t * t * t * t
-        }),
-        var("SWE", "kg m-2", "snow water equivalent", Some("surface_snow_amount"), &|r| r.state.snow_water_equivalent * 1000.0),
-        var("SnowDepth", "m", "snow depth", Some("surface_snow_thickness"), &|r| r.state.snow_depth),
-        var("CanopInt", "kg m-2", "canopy intercepted water", Some("canopy_water_amount"), &|r| r.state.canopy_water * 1000.0),
-        var("Albedo", "1", "surface albedo", Some("surface_albedo"), &|r| r.diag.albedo),
-        var("SnowFrac", "1", "snow cover fraction", Some("surface_snow_area_fraction"), &|r| r.diag.sncovr),
+        var(
+            "AvgSurfT",
+            "K",
+            "average surface temperature",
+            Some("surface_temperature"),
+            &|r| r.state.skin_temperature,
+        ),
+        var(
+            "Qh",
+            "W m-2",
+            "sensible heat flux (upward)",
+            Some("surface_upward_sensible_heat_flux"),
+            &|r| r.diag.sheat,
+        ),
+        var(
+            "Qle",
+            "W m-2",
+            "latent heat flux (upward)",
+            Some("surface_upward_latent_heat_flux"),
+            &|r| r.diag.eta,
+        ),
+        var(
+            "Qg",
+            "W m-2",
+            "ground heat flux (into the soil)",
+            Some("downward_heat_flux_in_soil"),
+            &|r| -r.diag.ssoil,
+        ),
+        var(
+            "Qs",
+            "kg m-2 s-1",
+            "surface runoff",
+            Some("surface_runoff_flux"),
+            &|r| r.diag.runoff1 * 1000.0,
+        ),
+        var(
+            "Qsb",
+            "kg m-2 s-1",
+            "subsurface runoff (drainage)",
+            Some("subsurface_runoff_flux"),
+            &|r| r.diag.runoff2 * 1000.0,
+        ),
+        var(
+            "Qsm",
+            "kg m-2 s-1",
+            "snowmelt",
+            Some("surface_snow_melt_flux"),
+            &|r| r.diag.snomlt * 1000.0 / dt,
+        ),
+        var(
+            "Evap",
+            "kg m-2 s-1",
+            "total evapotranspiration",
+            Some("water_evapotranspiration_flux"),
+            &|r| r.diag.evap_water,
+        ),
+        var(
+            "PotEvap",
+            "W m-2",
+            "potential evaporation (energy units)",
+            None,
+            &|r| r.diag.etp,
+        ),
+        var(
+            "SWnet",
+            "W m-2",
+            "net shortwave radiation (downward)",
+            Some("surface_net_downward_shortwave_flux"),
+            &|r| r.diag.solnet,
+        ),
+        var(
+            "LWnet",
+            "W m-2",
+            "net longwave radiation (downward)",
+            Some("surface_net_downward_longwave_flux"),
+            &|r| {
+                let t = r.state.skin_temperature;
+                r.diag.lwdn - r.diag.emissivity * crate::lsm::noah::constants::SIGMA * t * t * t * t
+            },
+        ),
+        var(
+            "SWE",
+            "kg m-2",
+            "snow water equivalent",
+            Some("surface_snow_amount"),
+            &|r| r.state.snow_water_equivalent * 1000.0,
+        ),
+        var(
+            "SnowDepth",
+            "m",
+            "snow depth",
+            Some("surface_snow_thickness"),
+            &|r| r.state.snow_depth,
+        ),
+        var(
+            "CanopInt",
+            "kg m-2",
+            "canopy intercepted water",
+            Some("canopy_water_amount"),
+            &|r| r.state.canopy_water * 1000.0,
+        ),
+        var(
+            "Albedo",
+            "1",
+            "surface albedo",
+            Some("surface_albedo"),
+            &|r| r.diag.albedo,
+        ),
+        var(
+            "SnowFrac",
+            "1",
+            "snow cover fraction",
+            Some("surface_snow_area_fraction"),
+            &|r| r.diag.sncovr,
+        ),
     ];
     let p = &case.params;
     let layer = |name, units, long_name, get: &dyn Fn(&PointRow, usize) -> f64| SeriesVar {
@@ -756,13 +850,21 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
             .collect(),
     };
     let layered = vec![
-        layer("SoilMoist", "kg m-2", "total soil moisture per layer", &|r, k| {
-            r.state.soil_moisture[k] * p.sldpth[k] * 1000.0
+        layer(
+            "SoilMoist",
+            "kg m-2",
+            "total soil moisture per layer",
+            &|r, k| r.state.soil_moisture[k] * p.sldpth[k] * 1000.0,
+        ),
+        layer("SoilTemp", "K", "soil temperature per layer", &|r, k| {
+            r.state.soil_temperature[k]
         }),
-        layer("SoilTemp", "K", "soil temperature per layer", &|r, k| r.state.soil_temperature[k]),
-        layer("SoilLiq", "kg m-2", "liquid soil moisture per layer", &|r, k| {
-            r.state.soil_liquid[k] * p.sldpth[k] * 1000.0
-        }),
+        layer(
+            "SoilLiq",
+            "kg m-2",
+            "liquid soil moisture per layer",
+            &|r, k| r.state.soil_liquid[k] * p.sldpth[k] * 1000.0,
+        ),
     ];
     write_series(
         path,

@@ -88,7 +88,7 @@ const GROUP: &str = "colm_point";
 fn key_error(nml: &namelist::Namelist, key: &str, msg: String) -> PointError {
     let g = nml.group(GROUP);
     let pos = g
-        .and_then(|g| g.entry(key).map(|e| e.pos).or(Some(g.pos)))
+        .map(|g| g.entry(key).map_or(g.pos, |e| e.pos))
         .unwrap_or_default();
     PointError::Namelist(NamelistError::Value {
         loc: Box::new(Location {
@@ -163,12 +163,18 @@ fn check_scalars(
     err: &dyn Fn(&str, String) -> PointError,
 ) -> Result<(), PointError> {
     if !(cfg.deltim > 0.0 && cfg.deltim.fract() == 0.0 && 86400.0 % cfg.deltim == 0.0) {
-        return Err(err("deltim", format!("{} s must be a whole divisor of a day", cfg.deltim)));
+        return Err(err(
+            "deltim",
+            format!("{} s must be a whole divisor of a day", cfg.deltim),
+        ));
     }
     if cfg.nsteps < 1 {
-        return Err(err("nsteps", format!("{} (needs at least one step)", cfg.nsteps)));
+        return Err(err(
+            "nsteps",
+            format!("{} (needs at least one step)", cfg.nsteps),
+        ));
     }
-    if cfg.hgt_t != cfg.hgt_u || cfg.hgt_q != cfg.hgt_u || !(cfg.hgt_u > 0.0) {
+    if cfg.hgt_t != cfg.hgt_u || cfg.hgt_q != cfg.hgt_u || cfg.hgt_u.is_nan() || cfg.hgt_u <= 0.0 {
         return Err(err(
             "hgt_u",
             format!(
@@ -181,7 +187,10 @@ fn check_scalars(
         return Err(err("lat_deg", format!("{} outside [-90, 90]", cfg.lat_deg)));
     }
     if !(-360.0..=360.0).contains(&cfg.lon_deg) {
-        return Err(err("lon_deg", format!("{} outside [-360, 360]", cfg.lon_deg)));
+        return Err(err(
+            "lon_deg",
+            format!("{} outside [-360, 360]", cfg.lon_deg),
+        ));
     }
     if !(cfg.co2_ppm > 0.0 && cfg.co2_ppm < 1e5) {
         return Err(err("co2_ppm", format!("{} ppm", cfg.co2_ppm)));
@@ -209,10 +218,16 @@ fn start_time(
         .ok_or_else(|| err("start_year", format!("{}", cfg.start_year)))?;
     let days_in_year = if jan1.leap_year() { 366 } else { 365 };
     if !(1..=days_in_year).contains(&cfg.start_jday) {
-        return Err(err("start_jday", format!("{} outside 1..={days_in_year}", cfg.start_jday)));
+        return Err(err(
+            "start_jday",
+            format!("{} outside 1..={days_in_year}", cfg.start_jday),
+        ));
     }
     if !(0..86400).contains(&cfg.start_sec) {
-        return Err(err("start_sec", format!("{} outside 0..86400", cfg.start_sec)));
+        return Err(err(
+            "start_sec",
+            format!("{} outside 0..86400", cfg.start_sec),
+        ));
     }
     Ok(jan1.and_hms_opt(0, 0, 0).unwrap()
         + Duration::days(cfg.start_jday - 1)
@@ -268,7 +283,12 @@ fn read_listing(path: &Path, g: &SoilGeometry) -> Result<SoilParams, PointError>
         if (l.geometry.z[j] - g.z[j]).abs() > 1e-9 * g.z[j] {
             return Err(at(
                 0,
-                format!("layer {} node depth {} m is not CoLM's {} m", j + 1, l.geometry.z[j], g.z[j]),
+                format!(
+                    "layer {} node depth {} m is not CoLM's {} m",
+                    j + 1,
+                    l.geometry.z[j],
+                    g.z[j]
+                ),
             ));
         }
     }
@@ -290,8 +310,11 @@ fn initial_profile(
     let zbot = exactly("src_zbot", &cfg.src_zbot, n, err)?;
     let t = exactly("src_t", &cfg.src_t, n, err)?;
     let w = exactly("src_w", &cfg.src_w, n, err)?;
-    if !zbot.windows(2).all(|p| p[1] > p[0]) || !(zbot[0] > 0.0) {
-        return Err(err("src_zbot", "layer bottoms must increase from above 0 m".into()));
+    if !zbot.windows(2).all(|p| p[1] > p[0]) || zbot[0].is_nan() || zbot[0] <= 0.0 {
+        return Err(err(
+            "src_zbot",
+            "layer bottoms must increase from above 0 m".into(),
+        ));
     }
     if let Some(x) = t.iter().find(|&&x| !(150.0..=350.0).contains(&x)) {
         return Err(err("src_t", format!("{x} K outside 150-350 K")));

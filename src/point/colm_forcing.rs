@@ -73,17 +73,29 @@ pub fn parse_colm_forcing(text: &str, file: &str) -> Result<Vec<ColmRecord>, Poi
         let line = i + 1;
         let cells: Vec<&str> = l.split(',').map(str::trim).collect();
         if cells.len() != names.len() {
-            return Err(at(line, format!("{} fields, the header has {}", cells.len(), names.len())));
+            return Err(at(
+                line,
+                format!("{} fields, the header has {}", cells.len(), names.len()),
+            ));
         }
-        let date = NaiveDateTime::parse_from_str(cells[date_col], "%Y%m%d%H%M")
-            .map_err(|_| at(line, format!("date '{}' is not YYYYMMDDHHMM", cells[date_col])))?;
+        let date = NaiveDateTime::parse_from_str(cells[date_col], "%Y%m%d%H%M").map_err(|_| {
+            at(
+                line,
+                format!("date '{}' is not YYYYMMDDHHMM", cells[date_col]),
+            )
+        })?;
         let mut v = [0.0; 7];
         for (k, &c) in idx.iter().enumerate() {
             v[k] = cells[c]
                 .parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite())
-                .ok_or_else(|| at(line, format!("{} = '{}' is not a number", COLUMNS[k], cells[c])))?;
+                .ok_or_else(|| {
+                    at(
+                        line,
+                        format!("{} = '{}' is not a number", COLUMNS[k], cells[c]),
+                    )
+                })?;
         }
         let forcing = Forcing {
             t: v[0],
@@ -95,7 +107,11 @@ pub fn parse_colm_forcing(text: &str, file: &str) -> Result<Vec<ColmRecord>, Poi
             wind: v[6],
         };
         check(&forcing).map_err(|m| at(line, m))?;
-        out.push(ColmRecord { date, line, forcing });
+        out.push(ColmRecord {
+            date,
+            line,
+            forcing,
+        });
     }
     Ok(out)
 }
@@ -125,7 +141,8 @@ mod tests {
 
     #[test]
     fn reads_records_and_names_bad_lines() {
-        let ok = format!("{HEAD}\n1,199801010630,5.63E+00,2.6395E+02,0.86,1.6E-03,1.002E+05,0,281,0\n");
+        let ok =
+            format!("{HEAD}\n1,199801010630,5.63E+00,2.6395E+02,0.86,1.6E-03,1.002E+05,0,281,0\n");
         let r = parse_colm_forcing(&ok, "f.csv").unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].forcing.t, 263.95);
@@ -133,11 +150,16 @@ mod tests {
         assert_eq!(r[0].date.format("%H%M").to_string(), "0630");
         let bad = format!("{HEAD}\n1,199801010630,5.63,263.95,0.86,1.6E-03,1.002E+05,0,281,x\n");
         let e = parse_colm_forcing(&bad, "f.csv").unwrap_err().to_string();
-        assert!(e.starts_with("f.csv:2:") && e.contains("PRCP_kg_m2_s"), "{e}");
+        assert!(
+            e.starts_with("f.csv:2:") && e.contains("PRCP_kg_m2_s"),
+            "{e}"
+        );
         let neg = format!("{HEAD}\n1,199801010630,5.63,263.95,0.86,1.6E-03,1.002E+05,-5,281,0\n");
         let e = parse_colm_forcing(&neg, "f.csv").unwrap_err().to_string();
         assert!(e.contains("f.csv:2:") && e.contains("SOLDN"), "{e}");
-        let e = parse_colm_forcing("step,date\n", "f.csv").unwrap_err().to_string();
+        let e = parse_colm_forcing("step,date\n", "f.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.csv:1:") && e.contains("SFCTMP_K"), "{e}");
     }
 }

@@ -22,17 +22,91 @@ const ZWT_BELOW: f64 = 1.0;
 
 /// The reference CSV's columns after `step,date`.
 pub const COLM_COLUMNS: [&str; 85] = [
-    "t_grnd_K", "trad_K", "tlsun_K", "tlsha_K", "tsoi1_K", "tsoi2_K", "tsoi3_K", "tsoi4_K",
-    "tsoi5_K", "tsoi6_K", "tsoi7_K", "tsoi8_K", "tsoi9_K", "tsoi10_K", "h2osoi1", "h2osoi2",
-    "h2osoi3", "h2osoi4", "h2osoi5", "h2osoi6", "h2osoi7", "h2osoi8", "h2osoi9", "h2osoi10",
-    "wliq1", "wliq2", "wliq3", "wliq4", "wliq5", "wliq6", "wliq7", "wliq8", "wliq9", "wliq10",
-    "wice1", "wice2", "wice3", "wice4", "wice5", "wice6", "wice7", "wice8", "wice9", "wice10",
-    "fsena_W_m2", "lfevpa_W_m2", "fgrnd_W_m2", "fevpa_mm_s", "fsenl_W_m2", "fseng_W_m2",
-    "fevpl_mm_s", "etr_mm_s", "fevpg_mm_s", "rsur_mm_s", "rnof_mm_s", "qinfl_mm_s",
-    "qdrip_mm_s", "qintr_mm_s", "qcharge_mm_s", "scv_mm", "snowdp_m", "snl", "fsno", "sag",
-    "ldew_mm", "zwt_m", "wa_mm", "lai", "sai", "sigf", "sabvsun_W_m2", "sabvsha_W_m2",
-    "sabg_W_m2", "sr_W_m2", "olrg_W_m2", "emis", "ustar_m_s", "rstfac", "rst_s_m", "assim",
-    "tref_K", "qref_kg_kg", "coszen_next", "xerr_mm_s", "zerr_W_m2",
+    "t_grnd_K",
+    "trad_K",
+    "tlsun_K",
+    "tlsha_K",
+    "tsoi1_K",
+    "tsoi2_K",
+    "tsoi3_K",
+    "tsoi4_K",
+    "tsoi5_K",
+    "tsoi6_K",
+    "tsoi7_K",
+    "tsoi8_K",
+    "tsoi9_K",
+    "tsoi10_K",
+    "h2osoi1",
+    "h2osoi2",
+    "h2osoi3",
+    "h2osoi4",
+    "h2osoi5",
+    "h2osoi6",
+    "h2osoi7",
+    "h2osoi8",
+    "h2osoi9",
+    "h2osoi10",
+    "wliq1",
+    "wliq2",
+    "wliq3",
+    "wliq4",
+    "wliq5",
+    "wliq6",
+    "wliq7",
+    "wliq8",
+    "wliq9",
+    "wliq10",
+    "wice1",
+    "wice2",
+    "wice3",
+    "wice4",
+    "wice5",
+    "wice6",
+    "wice7",
+    "wice8",
+    "wice9",
+    "wice10",
+    "fsena_W_m2",
+    "lfevpa_W_m2",
+    "fgrnd_W_m2",
+    "fevpa_mm_s",
+    "fsenl_W_m2",
+    "fseng_W_m2",
+    "fevpl_mm_s",
+    "etr_mm_s",
+    "fevpg_mm_s",
+    "rsur_mm_s",
+    "rnof_mm_s",
+    "qinfl_mm_s",
+    "qdrip_mm_s",
+    "qintr_mm_s",
+    "qcharge_mm_s",
+    "scv_mm",
+    "snowdp_m",
+    "snl",
+    "fsno",
+    "sag",
+    "ldew_mm",
+    "zwt_m",
+    "wa_mm",
+    "lai",
+    "sai",
+    "sigf",
+    "sabvsun_W_m2",
+    "sabvsha_W_m2",
+    "sabg_W_m2",
+    "sr_W_m2",
+    "olrg_W_m2",
+    "emis",
+    "ustar_m_s",
+    "rstfac",
+    "rst_s_m",
+    "assim",
+    "tref_K",
+    "qref_kg_kg",
+    "coszen_next",
+    "xerr_mm_s",
+    "zerr_W_m2",
 ];
 
 /// One output row: step number (1-based), the date of the step's start, the values after it
@@ -51,7 +125,9 @@ pub fn row_values(st: &ColumnState, out: &StepOutput, dz: &[f64; NSOIL]) -> Vec<
     let (l, e, w, s) = (&st.layers, &out.energy, &out.water, &out.solar);
     let mut v = vec![l.t[l.top()], e.trad, st.canopy.tlsun, st.canopy.tlsha];
     v.extend((0..NSOIL).map(|j| l.t[soil(j)]));
-    v.extend((0..NSOIL).map(|j| l.wliq[soil(j)] / (1000.0 * dz[j]) + l.wice[soil(j)] / (917.0 * dz[j])));
+    v.extend(
+        (0..NSOIL).map(|j| l.wliq[soil(j)] / (1000.0 * dz[j]) + l.wice[soil(j)] / (917.0 * dz[j])),
+    );
     v.extend((0..NSOIL).map(|j| l.wliq[soil(j)]));
     v.extend((0..NSOIL).map(|j| l.wice[soil(j)]));
     v.extend([
@@ -136,7 +212,13 @@ pub fn run_colm_records(
         });
     }
     let col = column(case);
-    let init = (c.init_scv, c.init_snowdp, c.init_ldew, case.geometry.depth() + ZWT_BELOW, WA0);
+    let init = (
+        c.init_scv,
+        c.init_snowdp,
+        c.init_ldew,
+        case.geometry.depth() + ZWT_BELOW,
+        WA0,
+    );
     let (d, s) = colm_day(case.start);
     let soil_state = (&case.t0, &case.wliq0, &case.wice0);
     let mut st = initial_state(&col, soil_state, init, calendar_day(d, s))?;
@@ -146,7 +228,11 @@ pub fn run_colm_records(
             return Err(PointError::ForcingFormat {
                 file: file.to_string(),
                 line: r.line,
-                msg: format!("record dated {} where step {} starts at {t0}", r.date, k + 1),
+                msg: format!(
+                    "record dated {} where step {} starts at {t0}",
+                    r.date,
+                    k + 1
+                ),
             });
         }
         let out = step(&mut st, &col, &r.forcing, &clock(k, t0, dt), dt).map_err(|e| {
@@ -180,7 +266,9 @@ pub fn run_colm_case(case: &ColmCase) -> Result<ColmRun, PointError> {
     let fpath = case.resolve(&case.config.forcing_file);
     let records = read_colm_forcing(&fpath)?;
     let mut rows = Vec::with_capacity(case.config.nsteps as usize);
-    run_colm_records(case, &records, &fpath.display().to_string(), |r| rows.push(r))?;
+    run_colm_records(case, &records, &fpath.display().to_string(), |r| {
+        rows.push(r)
+    })?;
     let csv_path = case.resolve(&case.config.output_file);
     write_colm_csv(&csv_path, &rows)?;
     let netcdf_path = csv_path.with_extension("nc");
@@ -259,27 +347,129 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
     let (sun, sha, sabg) = (get("sabvsun_W_m2"), get("sabvsha_W_m2"), get("sabg_W_m2"));
     let (rsur, rnof, olrg) = (get("rsur_mm_s"), get("rnof_mm_s"), get("olrg_W_m2"));
     let series = vec![
-        var("AvgSurfT", "K", "radiative surface temperature", Some("surface_temperature"), &get("trad_K")),
-        var("Qh", "W m-2", "sensible heat flux (upward)", Some("surface_upward_sensible_heat_flux"), &get("fsena_W_m2")),
-        var("Qle", "W m-2", "latent heat flux (upward)", Some("surface_upward_latent_heat_flux"), &get("lfevpa_W_m2")),
-        var("Qg", "W m-2", "ground heat flux (into the soil)", Some("downward_heat_flux_in_soil"), &get("fgrnd_W_m2")),
-        var("Qs", "kg m-2 s-1", "surface runoff", Some("surface_runoff_flux"), &rsur),
-        var("Qsb", "kg m-2 s-1", "subsurface runoff (drainage)", Some("subsurface_runoff_flux"), &|r| rnof(r) - rsur(r)),
-        var("Evap", "kg m-2 s-1", "total evapotranspiration", Some("water_evapotranspiration_flux"), &get("fevpa_mm_s")),
-        var("TVeg", "kg m-2 s-1", "transpiration", Some("transpiration_flux"), &get("etr_mm_s")),
-        var("SWnet", "W m-2", "net shortwave radiation (downward)", Some("surface_net_downward_shortwave_flux"), &|r| sun(r) + sha(r) + sabg(r)),
-        var("LWnet", "W m-2", "net longwave radiation (downward)", Some("surface_net_downward_longwave_flux"), &|r| r.frl - olrg(r)),
-        var("SWE", "kg m-2", "snow water equivalent", Some("surface_snow_amount"), &get("scv_mm")),
-        var("SnowDepth", "m", "snow depth", Some("surface_snow_thickness"), &get("snowdp_m")),
-        var("CanopInt", "kg m-2", "canopy intercepted water", Some("canopy_water_amount"), &get("ldew_mm")),
-        var("SnowFrac", "1", "snow cover fraction", Some("surface_snow_area_fraction"), &get("fsno")),
-        var("LAI", "1", "leaf area index", Some("leaf_area_index"), &get("lai")),
-        var("WaterTableD", "m", "water table depth", Some("water_table_depth"), &get("zwt_m")),
+        var(
+            "AvgSurfT",
+            "K",
+            "radiative surface temperature",
+            Some("surface_temperature"),
+            &get("trad_K"),
+        ),
+        var(
+            "Qh",
+            "W m-2",
+            "sensible heat flux (upward)",
+            Some("surface_upward_sensible_heat_flux"),
+            &get("fsena_W_m2"),
+        ),
+        var(
+            "Qle",
+            "W m-2",
+            "latent heat flux (upward)",
+            Some("surface_upward_latent_heat_flux"),
+            &get("lfevpa_W_m2"),
+        ),
+        var(
+            "Qg",
+            "W m-2",
+            "ground heat flux (into the soil)",
+            Some("downward_heat_flux_in_soil"),
+            &get("fgrnd_W_m2"),
+        ),
+        var(
+            "Qs",
+            "kg m-2 s-1",
+            "surface runoff",
+            Some("surface_runoff_flux"),
+            &rsur,
+        ),
+        var(
+            "Qsb",
+            "kg m-2 s-1",
+            "subsurface runoff (drainage)",
+            Some("subsurface_runoff_flux"),
+            &|r| rnof(r) - rsur(r),
+        ),
+        var(
+            "Evap",
+            "kg m-2 s-1",
+            "total evapotranspiration",
+            Some("water_evapotranspiration_flux"),
+            &get("fevpa_mm_s"),
+        ),
+        var(
+            "TVeg",
+            "kg m-2 s-1",
+            "transpiration",
+            Some("transpiration_flux"),
+            &get("etr_mm_s"),
+        ),
+        var(
+            "SWnet",
+            "W m-2",
+            "net shortwave radiation (downward)",
+            Some("surface_net_downward_shortwave_flux"),
+            &|r| sun(r) + sha(r) + sabg(r),
+        ),
+        var(
+            "LWnet",
+            "W m-2",
+            "net longwave radiation (downward)",
+            Some("surface_net_downward_longwave_flux"),
+            &|r| r.frl - olrg(r),
+        ),
+        var(
+            "SWE",
+            "kg m-2",
+            "snow water equivalent",
+            Some("surface_snow_amount"),
+            &get("scv_mm"),
+        ),
+        var(
+            "SnowDepth",
+            "m",
+            "snow depth",
+            Some("surface_snow_thickness"),
+            &get("snowdp_m"),
+        ),
+        var(
+            "CanopInt",
+            "kg m-2",
+            "canopy intercepted water",
+            Some("canopy_water_amount"),
+            &get("ldew_mm"),
+        ),
+        var(
+            "SnowFrac",
+            "1",
+            "snow cover fraction",
+            Some("surface_snow_area_fraction"),
+            &get("fsno"),
+        ),
+        var(
+            "LAI",
+            "1",
+            "leaf area index",
+            Some("leaf_area_index"),
+            &get("lai"),
+        ),
+        var(
+            "WaterTableD",
+            "m",
+            "water table depth",
+            Some("water_table_depth"),
+            &get("zwt_m"),
+        ),
     ];
     let (liq, ice, tsoi): (Vec<usize>, Vec<usize>, Vec<usize>) = (
-        (1..=NSOIL).map(|j| col_index(&format!("wliq{j}"))).collect(),
-        (1..=NSOIL).map(|j| col_index(&format!("wice{j}"))).collect(),
-        (1..=NSOIL).map(|j| col_index(&format!("tsoi{j}_K"))).collect(),
+        (1..=NSOIL)
+            .map(|j| col_index(&format!("wliq{j}")))
+            .collect(),
+        (1..=NSOIL)
+            .map(|j| col_index(&format!("wice{j}")))
+            .collect(),
+        (1..=NSOIL)
+            .map(|j| col_index(&format!("tsoi{j}_K")))
+            .collect(),
     );
     let layer = |name, units, long_name, f: &dyn Fn(&ColmRow, usize) -> f64| SeriesVar {
         name,
@@ -293,12 +483,27 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
             .collect(),
     };
     let layered = vec![
-        layer("SoilMoist", "kg m-2", "soil water (liquid and ice) per layer", &|r, j| {
-            r.values[liq[j]] + r.values[ice[j]]
+        layer(
+            "SoilMoist",
+            "kg m-2",
+            "soil water (liquid and ice) per layer",
+            &|r, j| r.values[liq[j]] + r.values[ice[j]],
+        ),
+        layer("SoilTemp", "K", "soil temperature per layer", &|r, j| {
+            r.values[tsoi[j]]
         }),
-        layer("SoilTemp", "K", "soil temperature per layer", &|r, j| r.values[tsoi[j]]),
-        layer("SoilLiq", "kg m-2", "liquid soil water per layer", &|r, j| r.values[liq[j]]),
-        layer("SoilIce", "kg m-2", "frozen soil water per layer", &|r, j| r.values[ice[j]]),
+        layer(
+            "SoilLiq",
+            "kg m-2",
+            "liquid soil water per layer",
+            &|r, j| r.values[liq[j]],
+        ),
+        layer(
+            "SoilIce",
+            "kg m-2",
+            "frozen soil water per layer",
+            &|r, j| r.values[ice[j]],
+        ),
     ];
     PointSeries {
         title: "landcycle CoLM2014 point run".into(),

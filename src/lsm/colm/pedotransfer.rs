@@ -24,7 +24,6 @@ mod porosity;
 mod retention;
 mod thermal;
 
-use super::constants::NSOIL;
 use super::geometry::SoilGeometry;
 use super::params::SoilParams;
 use crate::lsm::LsmError;
@@ -208,7 +207,6 @@ pub fn soil_params_from_texture(
         dksatu: std::array::from_fn(|j| l(j).dksatu),
         dkdry: std::array::from_fn(|j| l(j).dkdry),
     };
-    debug_assert_eq!(sp.porsl.len(), NSOIL);
     sp.validate()?;
     Ok(sp)
 }
@@ -228,7 +226,9 @@ mod tests {
 
     #[test]
     fn layer_mapping() {
-        let m: Vec<usize> = (0..NSOIL).map(raw_layer_of).collect();
+        let m: Vec<usize> = (0..super::super::constants::NSOIL)
+            .map(raw_layer_of)
+            .collect();
         assert_eq!(m, vec![0, 0, 1, 2, 3, 4, 5, 6, 7, 7]);
     }
 

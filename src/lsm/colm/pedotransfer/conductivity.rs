@@ -13,7 +13,8 @@ use super::Soil;
 /// Brakensiek et al. (1984) regression on porosity, sand and clay (ln of cm h-1).
 fn brakensiek_1984(s: &Soil, phi: f64) -> f64 {
     let (sa, cl) = (s.sand, s.clay);
-    19.52348 * phi - 8.96847 - 0.028212 * cl + 0.00018107 * sa * sa - 0.0094125 * cl * cl
+    19.52348 * phi - 8.96847 - 0.028212 * cl + 0.00018107 * sa * sa
+        - 0.0094125 * cl * cl
         - 8.395215 * phi * phi
         + 0.077718 * phi * sa
         - 0.00298 * (phi * sa) * (phi * sa)
@@ -28,13 +29,14 @@ fn brakensiek_1984(s: &Soil, phi: f64) -> f64 {
 fn campbell_1985(s: &Soil) -> f64 {
     let (dg, sg) = particle_size(s);
     let b = 1.0 / dg.sqrt() + 0.2 * sg;
-    339.0 * (1.3 / s.bd).powf(1.3 * b) * (-6.88 * s.clay / 100.0 - 3.63 * s.silt / 100.0 - 0.025).exp()
+    339.0
+        * (1.3 / s.bd).powf(1.3 * b)
+        * (-6.88 * s.clay / 100.0 - 3.63 * s.silt / 100.0 - 0.025).exp()
 }
 
 fn wosten_1999(s: &Soil) -> f64 {
     let (si, cl, bd, om, top) = (s.silt, s.clay, s.bd, s.som, s.topsoil);
-    (7.75 + 0.0352 * si + 0.93 * top - 0.967 * bd * bd - 0.000484 * cl * cl
-        - 0.000322 * si * si
+    (7.75 + 0.0352 * si + 0.93 * top - 0.967 * bd * bd - 0.000484 * cl * cl - 0.000322 * si * si
         + 0.001 / si
         - 0.0748 / om
         - 0.643 * si.ln()
@@ -50,13 +52,15 @@ fn merdun_2010(s: &Soil) -> [Option<f64>; 2] {
         return [None, None];
     }
     let (si, bd, om) = (s.silt / 100.0, s.bd, s.som);
-    let mlr = 9509.0 - 14437.0 * si - 8169.0 * bd - 860.1 * om + 2332.0 * si * si
+    let mlr = 9509.0 - 14437.0 * si - 8169.0 * bd - 860.1 * om
+        + 2332.0 * si * si
         + 1620.0 * bd * bd
         + 9.113 * om * om
         + 7547.0 * si * bd
         + 985.1 * si * om
         + 381.4 * bd * om;
-    let sur = 8777.937 - 12556.9 * si - 7849.05 * bd - 728.977 * om + 2100.45 * si * si
+    let sur = 8777.937 - 12556.9 * si - 7849.05 * bd - 728.977 * om
+        + 2100.45 * si * si
         + 1666.81 * bd * bd
         + 6.79971 * om * om
         + 6597.450 * si * bd
@@ -73,7 +77,9 @@ fn aimrun_amin_2009(s: &Soil) -> Option<f64> {
     ok.then(|| {
         let (dg, _) = particle_size(s);
         100.0
-            * (-2.368 + 3.846 * s.bd + 0.091 * s.som - 6.203 * s.bd.ln() - 0.343 * s.som.ln()
+            * (-2.368 + 3.846 * s.bd + 0.091 * s.som
+                - 6.203 * s.bd.ln()
+                - 0.343 * s.som.ln()
                 - 2.334 * s.clay.ln()
                 - 0.411 * dg.ln())
             .exp()
@@ -140,7 +146,7 @@ pub(crate) fn estimates(s: &Soil, phi: f64, psi_s: f64, lambda: f64) -> [Option<
         merdun_sur,
         aimrun_amin_2009(s),
         saxton_rawls_2006_ks(s),
-        // Weynants et al. (2009), SOC in g kg-1 / 100 as CoLM2014 evaluates it.
+        // Weynants et al. (2009) with SOC/10 (SOC in %), as CoLM2014 evaluates it.
         in_weynants_domain(s)
             .then(|| (1.9582 + 0.0308 * sa - 0.6142 * bd - 0.1566 * s.soc / 10.0).exp()),
     ];

@@ -8,7 +8,7 @@ use super::Soil;
 const RHO_MINERAL: f64 = 2.65;
 
 pub(crate) fn within(x: f64, lo: f64, hi: f64) -> bool {
-    x >= lo && x <= hi
+    (lo..=hi).contains(&x)
 }
 
 /// The Saxton & Rawls (2006) moisture terms, unclamped: θ at −33 kPa, θ between saturation
@@ -21,7 +21,9 @@ pub(crate) fn saxton_rawls_2006(s: &Soil) -> (f64, f64, f64) {
     let t33 = x + (1.283 * x * x - 0.374 * x - 0.015);
     let ts33 = -0.107
         + 1.636
-            * (0.278 * sa + 0.034 * cl + 0.022 * om - 0.018 * (sa * om) - 0.027 * (cl * om)
+            * (0.278 * sa + 0.034 * cl + 0.022 * om
+                - 0.018 * (sa * om)
+                - 0.027 * (cl * om)
                 - 0.584 * (sa * cl)
                 + 0.078);
     let t1500 = -0.02
@@ -97,7 +99,8 @@ fn fao_class(s: &Soil) -> usize {
 
 fn wosten_1999_continuous(s: &Soil) -> f64 {
     let (cl, si, om, bd) = (s.clay, s.silt, s.som, s.bd);
-    0.7919 + 0.001691 * cl - 0.29619 * bd - 0.000001491 * si * si + 0.0000821 * om * om
+    0.7919 + 0.001691 * cl - 0.29619 * bd - 0.000001491 * si * si
+        + 0.0000821 * om * om
         + 0.02427 / cl
         + 0.01113 / si
         + 0.01472 * si.ln()
@@ -127,7 +130,8 @@ fn merdun_2010(s: &Soil) -> [Option<f64>; 2] {
         + 0.3 * c * bd
         + 0.0233 * c * om
         + 0.0229 * bd * om;
-    let sur = 1.419680 - 0.37696 * c - 1.04082 * bd - 0.02362 * om + 0.08548 * c * c
+    let sur = 1.419680 - 0.37696 * c - 1.04082 * bd - 0.02362 * om
+        + 0.08548 * c * c
         + 0.23091 * bd * bd
         + 0.00002 * om * om
         + 0.32229 * c * bd
@@ -156,7 +160,8 @@ fn al_majou_2008(s: &Soil) -> Option<f64> {
         && within(s.bd, 1.0, 1.84);
     let (cl, si, oc, bd) = (s.clay, s.silt, s.soc, s.bd);
     ok.then(|| {
-        1.1658 - 0.0032 * cl - 0.4737 * bd + 2.0e-07 * si * si - 0.0001 * oc * oc + 0.0373 / oc
+        1.1658 - 0.0032 * cl - 0.4737 * bd + 2.0e-07 * si * si - 0.0001 * oc * oc
+            + 0.0373 / oc
             + 0.0131 / si
             - 0.0072 * si.ln()
             + 0.00003 * oc * cl

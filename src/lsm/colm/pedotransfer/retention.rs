@@ -22,8 +22,7 @@ pub(crate) fn particle_size(s: &Soil) -> (f64, f64) {
 /// (Rawls et al. 1998).
 pub(crate) fn rawls_lambda(s: &Soil, phi: f64) -> f64 {
     let (sa, cl) = (s.sand, s.clay);
-    (-0.7842831 + 0.0177544 * sa - 1.062498 * phi - 0.00005304 * sa * sa
-        - 0.00273493 * cl * cl
+    (-0.7842831 + 0.0177544 * sa - 1.062498 * phi - 0.00005304 * sa * sa - 0.00273493 * cl * cl
         + 1.11134946 * phi * phi
         - 0.03088295 * sa * phi
         + 0.00026587 * (sa * phi) * (sa * phi)
@@ -37,7 +36,9 @@ pub(crate) fn rawls_lambda(s: &Soil, phi: f64) -> f64 {
 /// Rawls & Brakensiek's bubbling pressure (cm).
 fn rawls_bubbling(s: &Soil, phi: f64) -> f64 {
     let (sa, cl) = (s.sand, s.clay);
-    (5.3396738 + 0.1845038 * cl - 2.48394546 * phi - 0.00213853 * cl * cl
+    (5.3396738 + 0.1845038 * cl
+        - 2.48394546 * phi
+        - 0.00213853 * cl * cl
         - 0.04356349 * sa * phi
         - 0.61745089 * cl * phi
         + 0.00143598 * (sa * phi) * (sa * phi)
@@ -113,7 +114,10 @@ fn saxton_rawls_2006_curve(s: &Soil) -> (Option<f64>, Option<f64>) {
 /// ψ_s (cm) and λ estimates in Dai et al.'s order, given the porosity `phi`.
 pub(crate) fn estimates(s: &Soil, phi: f64) -> ([Option<f64>; 7], [Option<f64>; 7]) {
     // Cosby et al. (1984) univariate and multivariate regressions.
-    let cosby_uni = (-10f64.powf(1.88 - 0.013 * s.sand), 1.0 / (2.91 + 0.159 * s.clay));
+    let cosby_uni = (
+        -10f64.powf(1.88 - 0.013 * s.sand),
+        1.0 / (2.91 + 0.159 * s.clay),
+    );
     let cosby_multi = (
         -10f64.powf(1.54 - 0.0095 * s.sand + 0.0063 * s.silt),
         1.0 / (3.10 + 0.157 * s.clay - 0.003 * s.sand),
