@@ -234,3 +234,23 @@ fn namelist_and_forcing_errors_name_file_and_line() {
         "{e}"
     );
 }
+
+#[test]
+fn the_command_dispatches_a_colm_point_namelist() {
+    if landcycle::testdata::require("colm-bondville").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let nml = namelist(tmp.path(), "day.csv", false, " nsteps = 48");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_landcycle"))
+        .arg("point")
+        .arg(&nml)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("48 CoLM steps"), "{said}");
+    let (_, rows, dates) = read_csv(&tmp.path().join("day.csv"));
+    assert_eq!((rows.len(), dates[47].as_str()), (48, "199801020600"));
+    assert!(tmp.path().join("day.nc").exists());
+}
