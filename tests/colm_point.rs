@@ -248,7 +248,11 @@ fn the_command_dispatches_a_colm_point_namelist() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("48 CoLM steps"), "{said}");
     let (_, rows, dates) = read_csv(&tmp.path().join("day.csv"));
     assert_eq!((rows.len(), dates[47].as_str()), (48, "199801020600"));

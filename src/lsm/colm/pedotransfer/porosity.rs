@@ -112,12 +112,12 @@ fn wosten_1999_continuous(s: &Soil) -> f64 {
 
 fn mayr_jarvis_1999(s: &Soil) -> Option<f64> {
     // Not for organic soils of low density (SOC > 5 % and BD < 0.9), as CoLM2014 tests it.
-    (s.soc < 5.0 || s.bd > 0.9).then(|| {
+    (s.soc < 5.0 || s.bd > 0.9).then_some(
         0.2345971971 + 0.0046614221 * s.sand + 0.0088163314 * s.silt + 0.0064338641 * s.clay
             - 0.3028160229 * s.bd
             + 1.79762e-05 * s.sand * s.sand
-            - 3.134631e-05 * s.silt * s.silt
-    })
+            - 3.134631e-05 * s.silt * s.silt,
+    )
 }
 
 fn merdun_2010(s: &Soil) -> [Option<f64>; 2] {
@@ -203,7 +203,7 @@ pub(crate) fn estimates(s: &Soil) -> [Option<f64>; 18] {
         }),
         al_majou_2008(s),
         // Weynants et al. (2009).
-        in_weynants_domain(s).then(|| 0.6355 + 0.0013 * s.clay - 0.1631 * s.bd),
+        in_weynants_domain(s).then_some(0.6355 + 0.0013 * s.clay - 0.1631 * s.bd),
     ];
     for x in e.iter_mut() {
         if x.is_some_and(|v| v.abs() > 0.8) {

@@ -51,6 +51,8 @@ fn rawls_bubbling(s: &Soil, phi: f64) -> f64 {
         .exp()
 }
 
+// 3.14 below is Saxton et al.'s regression intercept, not π.
+#[allow(clippy::approx_constant)]
 fn saxton_1986(s: &Soil) -> (Option<f64>, Option<f64>) {
     if !in_saxton_1986_domain(s) {
         return (None, None);
