@@ -5,6 +5,8 @@
 //! - [`constants`]: physical constants, layer counts, tunables,
 //! - [`geometry`]: the exponential 10-layer soil geometry,
 //! - [`params`]: per-layer hydraulic and thermal parameters, [`params_text`]: their listing,
+//!   [`pedotransfer`]: the same from texture (CoLM2014's ensemble-median rules),
+//!   [`soil_colour`]: soil albedos of the colour class guessed from land cover,
 //! - [`hydraulics`]: Clapp–Hornberger ψ and K with ice impedance,
 //! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
 //! - [`richards`]: the linearised implicit Richards equation,
@@ -68,6 +70,7 @@ pub mod net_solar;
 pub mod new_snow;
 pub mod params;
 pub mod params_text;
+pub mod pedotransfer;
 pub mod phase_change;
 pub mod phenology;
 pub mod photosynthesis;
@@ -85,6 +88,7 @@ pub mod snow_divide;
 pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
+pub mod soil_colour;
 pub mod solar_split;
 pub mod stomata;
 pub mod surface_albedo;
