@@ -52,7 +52,7 @@ fn write_run(dir: &Path) {
         let data: Vec<f64> = (0..NL)
             .flat_map(|l| (0..NY * NX).map(move |c| model(k, l, c)))
             .collect();
-        let spread = vec![0.01; NL * NY * NX];
+        let spread = [0.01; NL * NY * NX];
         let field = |stat, data| HistoryField {
             name: "SoilMoistV".into(),
             long_name: "volumetric soil moisture".into(),

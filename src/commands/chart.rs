@@ -166,13 +166,12 @@ fn members_at(
     ))
 }
 
+/// One sensor's observations at a cell: (sensor, times, values).
+type SensorSeries = (String, Vec<NaiveDateTime>, Vec<f64>);
+
 /// Observations at `cell` of every sensor in the DA diagnostics under `dir`: (sensor, times, values).
-fn da_obs_at(
-    dir: &Path,
-    cell: usize,
-    n_cells: usize,
-) -> anyhow::Result<Vec<(String, Vec<NaiveDateTime>, Vec<f64>)>> {
-    let mut out: Vec<(String, Vec<NaiveDateTime>, Vec<f64>)> = Vec::new();
+fn da_obs_at(dir: &Path, cell: usize, n_cells: usize) -> anyhow::Result<Vec<SensorSeries>> {
+    let mut out: Vec<SensorSeries> = Vec::new();
     let files = files_under(dir, &|n| diag_time_of_name(n).is_some())?;
     let mut timed: Vec<(NaiveDateTime, PathBuf)> = files
         .into_iter()

@@ -85,7 +85,10 @@ fn rgb(c: [u8; 3]) -> RGBColor {
 }
 
 /// Data ranges with 4 % padding; bars and steps include 0.
-fn ranges(c: &Chart) -> Result<((f64, f64), (f64, f64)), PlotError> {
+/// (x0, x1) and (y0, y1) of a chart.
+type Ranges = ((f64, f64), (f64, f64));
+
+fn ranges(c: &Chart) -> Result<Ranges, PlotError> {
     let (mut x0, mut x1, mut y0, mut y1) = (
         f64::INFINITY,
         f64::NEG_INFINITY,
@@ -153,7 +156,9 @@ fn runs(x: &[f64], y: &[f64]) -> Vec<Vec<(f64, f64)>> {
     let mut out = vec![Vec::new()];
     for (a, b) in x.iter().zip(y) {
         if a.is_finite() && b.is_finite() {
-            out.last_mut().map(|r| r.push((*a, *b)));
+            if let Some(r) = out.last_mut() {
+                r.push((*a, *b));
+            }
         } else if !out.last().is_some_and(Vec::is_empty) {
             out.push(Vec::new());
         }
@@ -260,11 +265,14 @@ fn draw_plot(img: &mut RgbImage, c: &Chart) -> Result<(Rect, Vec<(i32, i32)>), P
         .y_label_area_size(78)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e)?;
+    // Decimals from the step of the round ticks plotters will choose (about as many).
+    let x_step = 0.5 * super::range::nice_ticks(x0, x1, 8).1;
+    let y_step = 0.5 * super::range::nice_ticks(y0, y1, 7).1;
     let date_fmt = |v: &f64| match &c.x_axis {
         XAxis::Days { origin } => date_label(*origin, *v),
-        _ => super::render::fmt_number(*v, 0.0001_f64.max((x1 - x0) / 10.0)),
+        _ => super::render::fmt_number(*v, x_step),
     };
-    let y_fmt = |v: &f64| super::render::fmt_number(*v, ((y1 - y0) / 8.0).max(1e-12));
+    let y_fmt = |v: &f64| super::render::fmt_number(*v, y_step);
     let is_cat = matches!(c.x_axis, XAxis::Categories(_));
     ch.configure_mesh()
         .x_desc(c.x_label.as_str())

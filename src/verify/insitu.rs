@@ -103,6 +103,9 @@ pub fn nearest_in_time(
     best.map_or(f64::NAN, |b| b.1)
 }
 
+/// A station's match: (cell, distance km, layer weights), or why it is not scored.
+type Match = Result<(usize, f64, Vec<(usize, f64)>), String>;
+
 /// One station's match and scores.
 #[derive(Debug, Clone)]
 pub struct StationScore {
@@ -168,7 +171,7 @@ pub fn read_layer_bounds(path: &Path) -> Result<Vec<(f64, f64)>, VerifyError> {
     let b: Vec<f64> = v
         .get_values::<f64, _>(..)
         .map_err(|e| nc_err(path, name, e))?;
-    if b.is_empty() || b.len() % 2 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(2) {
         return Err(nc_err(
             path,
             name,
@@ -184,7 +187,7 @@ fn match_station(
     g: &HistoryGridInfo,
     bounds: &[(f64, f64)],
     o: &InsituOptions,
-) -> Result<(usize, f64, Vec<(usize, f64)>), String> {
+) -> Match {
     let lon = if s.lon > 180.0 { s.lon - 360.0 } else { s.lon };
     let Some((cell, d)) = nearest_land_cell(g, s.lat, lon, o.max_distance_km)
         .or_else(|| nearest_land_cell(g, s.lat, lon + 360.0, o.max_distance_km))
@@ -216,7 +219,7 @@ pub fn verify_insitu(
     };
     let grid = read_grid(first)?;
     let bounds = read_layer_bounds(first)?;
-    let matches: Vec<Result<(usize, f64, Vec<(usize, f64)>), String>> = series
+    let matches: Vec<Match> = series
         .iter()
         .map(|s| match_station(s, &grid, &bounds, o))
         .collect();
@@ -270,7 +273,7 @@ pub fn verify_insitu(
 
 fn station_score(
     s: &IsmnSeries,
-    m: &Result<(usize, f64, Vec<(usize, f64)>), String>,
+    m: &Match,
     g: &HistoryGridInfo,
     insitu: Vec<f64>,
     model: Vec<f64>,
