@@ -465,3 +465,39 @@ fn bad_files_name_file_and_line() {
         "{e}"
     );
 }
+
+#[test]
+fn command_line_takes_insitu_without_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let bin = env!("CARGO_BIN_EXE_landcycle");
+    let csv = d.join("cli.csv");
+    let o = std::process::Command::new(bin)
+        .args(["verify", "--insitu"])
+        .arg(d.join("ismn"))
+        .arg("--run")
+        .arg(d.join("run"))
+        .arg("--insitu-csv")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Alpha") && out.contains("per network"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 5);
+    let o = std::process::Command::new(bin)
+        .args(["verify", "--run"])
+        .arg(d.join("run"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("give --truth DIR"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -23,7 +23,7 @@ use crate::verify::{
 pub struct Args {
     /// Directory holding the reference history files (LC_HIST_*.nc, searched recursively);
     /// required unless --insitu is given.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", value_parser = path_or_empty, hide_default_value = true)]
     pub truth: PathBuf,
     /// Score the run against the ISMN station files (*.stm, searched recursively) under
     /// this directory instead of a reference run (docs/verification.md, "In-situ").
@@ -81,6 +81,11 @@ pub struct Args {
     /// the earliest LC_DA_/LC_IMG_ diagnostics file of the run, else the first common time).
     #[arg(long, value_parser = parse_time)]
     pub first_analysis: Option<chrono::NaiveDateTime>,
+}
+
+/// A path, or empty when not given (clap's path parser refuses the empty default).
+fn path_or_empty(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
 }
 
 fn parse_time(s: &str) -> Result<chrono::NaiveDateTime, String> {

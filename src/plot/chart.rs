@@ -247,7 +247,12 @@ fn draw_series(ch: &mut Plot, s: &Series) -> Result<(), PlotError> {
 
 fn date_label(origin: NaiveDateTime, days: f64) -> String {
     let t = origin + chrono::Duration::seconds((days * 86400.0).round() as i64);
-    t.format("%m-%d").to_string()
+    // Ticks inside a day (short series) need the hour, else two ticks read the same.
+    if t.time() == chrono::NaiveTime::MIN {
+        t.format("%m-%d").to_string()
+    } else {
+        t.format("%m-%d %H:%M").to_string()
+    }
 }
 
 /// Axes, grid and data; returns the plot-area rectangle and the pixel x of each category.
@@ -465,6 +470,16 @@ mod tests {
         let area: f64 = d.iter().map(|x| x * 0.1).sum();
         assert!((area - 1.0).abs() < 1e-12);
         assert!(d.iter().all(|x| (x - 1.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn date_ticks_show_the_hour_inside_a_day() {
+        let o = chrono::NaiveDate::from_ymd_opt(2020, 6, 3)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(date_label(o, 1.0), "06-04");
+        assert_eq!(date_label(o, 0.5), "06-03 12:00");
     }
 
     #[test]
