@@ -55,6 +55,11 @@ enum Command {
     Tca(landcycle::commands::tca::Args),
     /// PNG quick-look maps of 2-D fields (history, diagnostics, gridded files), side by side.
     Plot(landcycle::commands::plot::Args),
+    /// PNG charts: time series at a point, score bars, innovation histograms.
+    Chart {
+        #[command(subcommand)]
+        which: landcycle::commands::chart::Which,
+    },
     /// One curvelet image analysis (variational or EnKF-like) of a gridded background and image.
     Image(Box<landcycle::commands::image::Args>),
     /// Restart tools (`restart dump RESTART.h5 -o OUT.nc`: the restart as CF NetCDF).
@@ -150,6 +155,7 @@ fn main() -> std::process::ExitCode {
         Command::Restart { which } => match which {
             Restart::Dump(a) => landcycle::commands::restart::dump(&a),
         },
+        Command::Chart { which } => landcycle::commands::chart::run(&which),
         Command::Atm { which } => match which {
             Atm::Replay(a) => landcycle::commands::atm::replay(&a),
         },

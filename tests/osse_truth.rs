@@ -574,7 +574,7 @@ fn cli_argument_shapes() {
     #[derive(clap::Subcommand)]
     enum Cmd {
         Osse(landcycle::commands::osse::Args),
-        Verify(landcycle::commands::verify::Args),
+        Verify(Box<landcycle::commands::verify::Args>),
     }
     Cli::command().debug_assert();
     let c =

@@ -5,6 +5,7 @@ pub mod atm;
 pub mod bench;
 pub mod bench_cycle;
 pub mod bench_image;
+pub mod chart;
 pub mod check;
 pub mod climatology;
 pub mod curvelet;

@@ -4,22 +4,48 @@
 //! `--per-cell` (or `--maps`) the per-cell temporal metrics on the pytesmo/LVT definitions
 //! with their domain mean and median; with `--spatial` (or `--open-loop`) the SCC, anomaly
 //! SCC and RMSE per valid time and the gap closure G against the open loop
-//! (docs/verification.md).
+//! (docs/verification.md). With `--insitu DIR` the run is scored against ISMN station
+//! files instead (per station and network).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::io::atomic::atomic_write;
+use crate::obs::ismn::FlagFilter;
 use crate::verify::{
-    load_pairs, spatial_summary, verify_per_cell, verify_spatial, verify_variable,
-    write_per_cell_maps, CellMask, PerCellOptions, SpatialOptions, VerifyReport,
+    load_pairs, spatial_summary, verify_insitu, verify_per_cell, verify_spatial, verify_variable,
+    write_insitu_netcdf, write_per_cell_maps, CellMask, InsituOptions, PerCellOptions,
+    SpatialOptions, VerifyReport,
 };
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Directory holding the reference history files (LC_HIST_*.nc, searched recursively).
-    #[arg(long)]
+    /// Directory holding the reference history files (LC_HIST_*.nc, searched recursively);
+    /// required unless --insitu is given.
+    #[arg(long, default_value = "", value_parser = path_or_empty, hide_default_value = true)]
     pub truth: PathBuf,
+    /// Score the run against the ISMN station files (*.stm, searched recursively) under
+    /// this directory instead of a reference run (docs/verification.md, "In-situ").
+    #[arg(long, value_name = "DIR")]
+    pub insitu: Option<PathBuf>,
+    /// In-situ: largest station to land-cell-centre distance, km.
+    #[arg(long, default_value_t = 30.0)]
+    pub insitu_max_distance_km: f64,
+    /// In-situ: station values within ±W/2 minutes of a history time are candidates (the
+    /// nearest is used).
+    #[arg(long, default_value_t = 60.0)]
+    pub insitu_window_minutes: f64,
+    /// In-situ: accepted ISMN quality flags, comma-separated (every flag of a value must be
+    /// accepted).
+    #[arg(long, default_value = "G")]
+    pub insitu_flags: String,
+    /// In-situ: write one CSV row per station to this file.
+    #[arg(long, value_name = "OUT.csv")]
+    pub insitu_csv: Option<PathBuf>,
+    /// In-situ: write the station series and metrics as CF (featureType timeSeries) NetCDF.
+    #[arg(long, value_name = "OUT.nc")]
+    pub insitu_nc: Option<PathBuf>,
     /// Directory holding the run's history files (ensemble mean and spread).
     #[arg(long)]
     pub run: PathBuf,
@@ -57,6 +83,11 @@ pub struct Args {
     pub first_analysis: Option<chrono::NaiveDateTime>,
 }
 
+/// A path, or empty when not given (clap's path parser refuses the empty default).
+fn path_or_empty(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
 fn parse_time(s: &str) -> Result<chrono::NaiveDateTime, String> {
     ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y%m%d%H%M"]
         .iter()
@@ -71,6 +102,12 @@ impl Default for Args {
         let o = PerCellOptions::default();
         Args {
             truth: PathBuf::new(),
+            insitu: None,
+            insitu_max_distance_km: 30.0,
+            insitu_window_minutes: 60.0,
+            insitu_flags: "G".into(),
+            insitu_csv: None,
+            insitu_nc: None,
             run: PathBuf::new(),
             json: None,
             observed_in: None,
@@ -85,7 +122,49 @@ impl Default for Args {
     }
 }
 
+/// `verify --insitu DIR`: the run against ISMN stations.
+fn run_insitu(dir: &std::path::Path, args: &Args) -> anyhow::Result<()> {
+    let o = InsituOptions {
+        max_distance_km: args.insitu_max_distance_km,
+        window_minutes: args.insitu_window_minutes,
+        flags: FlagFilter::parse(&args.insitu_flags),
+        metrics: PerCellOptions {
+            anomaly_window_days: args.anomaly_window_days,
+            min_samples: args.min_samples,
+        },
+    };
+    let r = verify_insitu(dir, &args.run, ("SoilMoistV", "m3 m-3"), &o).with_context(|| {
+        format!(
+            "verifying {} against the stations under {}",
+            args.run.display(),
+            dir.display()
+        )
+    })?;
+    print!("{}", r.table());
+    let write = |p: &std::path::Path, text: String| -> anyhow::Result<()> {
+        atomic_write(p, |tmp| -> anyhow::Result<()> {
+            std::fs::write(tmp, &text).with_context(|| format!("writing {}", tmp.display()))
+        })
+    };
+    if let Some(p) = &args.json {
+        write(p, r.to_json())?;
+    }
+    if let Some(p) = &args.insitu_csv {
+        write(p, r.to_csv())?;
+    }
+    if let Some(p) = &args.insitu_nc {
+        write_insitu_netcdf(p, &r).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(dir) = &args.insitu {
+        return run_insitu(dir, args);
+    }
+    if args.truth.as_os_str().is_empty() {
+        anyhow::bail!("give --truth DIR (a reference run) or --insitu DIR (ISMN station files)");
+    }
     let mask = args
         .observed_in
         .as_deref()

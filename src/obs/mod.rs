@@ -10,6 +10,7 @@ pub mod ascat_bufr;
 pub mod discover;
 pub mod ease;
 pub mod gridded;
+pub mod ismn;
 pub mod mapping;
 pub mod ncutil;
 pub mod prepare;

@@ -1,4 +1,4 @@
-//! Quick-look maps: 2-D fields on regular latitude-longitude grids drawn as RGB images with
+//! Quick-look maps and charts (time series, bars, histograms: [`render_chart`]): 2-D fields on regular latitude-longitude grids drawn as RGB images with
 //! lat-lon axes (tick labels in degrees), a colour bar with values and a title, several
 //! panels side by side. Pure: takes arrays, axes and labels, returns pixels (and PNG bytes);
 //! knows no NetCDF and writes no files (`commands::plot` reads and writes).
@@ -13,6 +13,7 @@
 //! assert_eq!(img.pixels.len(), 3 * (img.width * img.height) as usize);
 //! ```
 
+mod chart;
 mod colormap;
 mod layout;
 mod png;
@@ -20,6 +21,7 @@ mod range;
 mod render;
 mod text;
 
+pub use chart::{histogram, palette, render_chart, Chart, ChartImage, Mark, Series, XAxis};
 pub use colormap::{ColorMap, MISSING_RGB};
 pub use layout::{layout, Layout, PanelLayout, Rect};
 pub use png::encode_png;

@@ -27,7 +27,7 @@ pub(super) struct Label {
     pub middle: bool,
 }
 
-fn register_font() -> Result<(), PlotError> {
+pub(super) fn register_font() -> Result<(), PlotError> {
     static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())

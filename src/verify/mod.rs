@@ -17,10 +17,12 @@
 //! The community definitions (pytesmo, LVT: metrics per cell over time, then their domain
 //! mean and median, and CF maps) are in [`metrics`] and [`verify_per_cell`]; triple
 //! collocation in [`tca`]; observation-space statistics of the DA diagnostics in
-//! [`obs_space`]. See docs/verification.md.
+//! [`obs_space`]; ISMN in-situ stations in [`insitu`]. See docs/verification.md.
 
 pub mod collocate;
 pub mod history;
+pub mod insitu;
+pub mod insitu_output;
 pub mod maps;
 pub mod metrics;
 pub mod obs_space;
@@ -38,6 +40,8 @@ pub use history::{
     find_history_files, observed_cells, read_field, read_grid, read_spread, HistoryGridInfo,
     LayerField,
 };
+pub use insitu::{verify_insitu, InsituOptions, InsituReport};
+pub use insitu_output::write_insitu_netcdf;
 pub use maps::{write_maps, MapField, MapFile};
 pub use metrics::{cell_metrics, CellMetrics, PerCellLayer, PerCellOptions, METRICS};
 pub use spatial_report::{
