@@ -612,13 +612,21 @@ fn coupler_group_defaults_and_errors() {
     ));
     assert_eq!(x.fingerprint(), c.fingerprint());
     assert_eq!(x.coupler.directory, Path::new("/cases/a/x"));
-    // Modes another version adds are named as not built, at their line.
+    // Mode 'mpmd' needs the a→l weights, and the l→a weights to export, named at the group.
     let (e, line, _) = err(&with("coupler", "mode = 'mpmd'"));
     assert!(
-        e.contains("coupler:mode") && e.contains("'mpmd' is not built"),
+        e.contains("coupler:a2l_weights") && e.contains("mode 'mpmd' needs"),
         "{e}"
     );
     assert!(line > 1);
+    let (e, ..) = err(&with(
+        "coupler",
+        "mode = 'mpmd'\n a2l_weights = 'w.nc'\n export = .true.",
+    ));
+    assert!(e.contains("l2a_weights"), "{e}");
+    let m = ok(&with("coupler", "mode = 'mpmd'\n a2l_weights = 'w.nc'"));
+    assert_eq!(m.coupler.mode, CouplerMode::Mpmd);
+    assert_eq!(m.fingerprint(), c.fingerprint());
     // Mode 'wrf': no weights, an interval dividing a day, both wrfinput paths to export.
     let (e, ..) = err(&with("coupler", "mode = 'wrf'\n  a2l_weights = 'w.nc'"));
     assert!(e.contains("a2l_weights") && e.contains("not built"), "{e}");

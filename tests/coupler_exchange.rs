@@ -1,6 +1,7 @@
-//! The coupler (docs/coupling.md): a forecast archive as forcing (mode 1), and the exchange
-//! directory (mode 3) with `landcycle atm replay` as a separate process, against data-file
-//! mode fed the same f32 fields through the same weights; and the faults of the exchange.
+//! The coupler (docs/coupling.md): a forecast archive as forcing (mode 1), the exchange
+//! directory (mode 3) with `landcycle atm replay` as a separate process, and MPMD (mode 4)
+//! with the replay in the same `mpirun`, against data-file mode fed the same f32 fields
+//! through the same weights; and the faults of the exchange and of MPMD.
 //!
 //! The atmosphere grid is a 0.5° lat-lon grid of synthetic weather around the 0.25° land
 //! grid; CDO (Debian `cdo`, installed by scripts/setup) makes the bilinear a→l and the
@@ -113,6 +114,58 @@ fn exchange(export: bool, deadline_s: u32) -> String {
          export = {}\n deadline_seconds = {deadline_s}\n poll_milliseconds = 20",
         if export { ".true." } else { ".false." }
     )
+}
+
+fn mpmd(export: bool, deadline_s: u32) -> String {
+    exchange(export, deadline_s).replace("mode = 'exchange'", "mode = 'mpmd'")
+}
+
+/// `mpirun -n <land> landcycle run NML : -n 1 landcycle atm replay NML --mpmd`, bounded by
+/// `timeout` so that a hang fails the test instead of stalling it.
+fn run_mpmd(
+    nml: &Path,
+    land: usize,
+    rundir: &Path,
+    land_extra: &[&str],
+    replay_extra: &[&str],
+) -> std::process::Output {
+    let n = land.to_string();
+    Command::new("timeout")
+        .args(["300", "mpirun", "--oversubscribe", "-n", &n, BIN, "run"])
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .arg("--no-progress")
+        .args(land_extra)
+        .args([":", "-n", "1", BIN, "atm", "replay"])
+        .arg(nml)
+        .arg("--mpmd")
+        .args(replay_extra)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .unwrap()
+}
+
+/// [`run_mpmd`] that must succeed; returns the replay's log (stdout).
+fn run_mpmd_ok(nml: &Path, land: usize, rundir: &Path) -> String {
+    let out = run_mpmd(nml, land, rundir, &[], &[]);
+    let log = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "MPMD run on {land}+1 ranks failed:\n{}{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    log
+}
+
+/// The replay's export checks, without the MPMD-only record hash.
+fn export_checks(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("acknowledged"))
+        .map(|l| l.split(" m3 m-3").next().unwrap().to_string())
+        .collect()
 }
 
 fn replay(nml: &Path, extra: &[&str]) -> std::process::Child {
@@ -244,6 +297,108 @@ fn exchange_directory_with_replay_equals_data_files_on_the_same_grid() {
     // consumed with the same hash (accepted), the exports reproduce the published files.
     run_ok(&xchg, 3, &d.join("r_xchg3"), &[]);
     assert_same_land_output(&d.join("r_files"), &d.join("r_xchg3"), true);
+    // MPMD: the replay in the same mpirun, records over MPI, land on 2 then 3 ranks.
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 60));
+    let mlog2 = run_mpmd_ok(&mp, 2, &d.join("r_mpmd2"));
+    assert_same_land_output(&d.join("r_files"), &d.join("r_mpmd2"), true);
+    let mlog3 = run_mpmd_ok(&mp, 3, &d.join("r_mpmd3"));
+    assert_same_land_output(&d.join("r_files"), &d.join("r_mpmd3"), true);
+    assert_eq!(mlog2.matches("delivered over MPI").count(), 8, "{mlog2}");
+    assert!(
+        mlog2.contains("the land ended: land run complete (8 window(s))"),
+        "{mlog2}"
+    );
+    // The exports the atmosphere received: the same record (sha256) from 2 and 3 land
+    // ranks, and the same check as of the exchange directory's files.
+    let acks = |l: &str| -> Vec<String> {
+        l.lines()
+            .filter(|x| x.contains("acknowledged"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(acks(&mlog2), acks(&mlog3));
+    assert_eq!(export_checks(&mlog2), export_checks(&log));
+    assert_eq!(export_checks(&log).len(), 8);
+}
+
+#[test]
+fn mpmd_peer_stopping_early_is_a_clear_error_and_the_run_resumes_identically() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nml = coupled_case(d);
+    let files = variant(&nml, "files.nml", FILES);
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 3));
+    run_ok(&files, 2, &d.join("r_files"), &[]);
+    // The atmosphere ends after 2 cycles without a word: the land root's receive of cycle
+    // 3 times out and the run stops, naming the peer and the deadline.
+    let r = d.join("r_mpmd");
+    let t = std::time::Instant::now();
+    let out = run_mpmd(&mp, 2, &r, &[], &["--cycles", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run should have failed");
+    assert!(t.elapsed().as_secs() < 120, "took {:?}", t.elapsed());
+    assert!(
+        err.contains("the forcing of land cycle 2020060118")
+            && err.contains("deadline_seconds")
+            && err.contains("world rank 2"),
+        "{err}"
+    );
+    // Nothing of cycle 3 was written; cycles 1 and 2 are complete, and resuming with an
+    // atmosphere that serves the rest gives the data-file run's bytes.
+    let written = output_files(&r);
+    assert!(
+        written.iter().all(|f| !f.starts_with("2020060118")),
+        "{written:?}"
+    );
+    assert!(
+        written.iter().any(|f| f.starts_with("2020060112")),
+        "{written:?}"
+    );
+    let out = run_mpmd(&mp, 2, &r, &["--resume"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_land_output(&d.join("r_files"), &r, true);
+}
+
+#[test]
+fn mpmd_atmosphere_error_stops_the_land_with_its_message() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nml = coupled_case(d);
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 60));
+    // The atmosphere cannot read its data for cycle 3: it tells the land, which stops at
+    // once (well before the 60 s deadline) with the atmosphere's message.
+    std::fs::remove_file(d.join("atm/atm_2020060115.nc")).unwrap();
+    let r = d.join("r");
+    let t = std::time::Instant::now();
+    let out = run_mpmd(&mp, 2, &r, &[], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run should have failed");
+    assert!(t.elapsed().as_secs() < 50, "took {:?}", t.elapsed());
+    assert!(
+        err.contains("the atmosphere stopped at land cycle 2020060118")
+            && err.contains("atm/atm_2020060115.nc"),
+        "{err}"
+    );
+    // The replay ends with its own error after the land's stop.
+    assert!(err.contains("atm replay --mpmd"), "{err}");
+    let written = output_files(&r);
+    assert!(
+        written.iter().all(|f| !f.starts_with("2020060118")),
+        "{written:?}"
+    );
+    // The land alone in mode 'mpmd' is refused with the command line to use.
+    let out = run(&mp, 0, &d.join("alone"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("landcycle atm replay"),
+        "{err}"
+    );
 }
 
 #[test]

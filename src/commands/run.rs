@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, CouplerMode};
+use crate::coupler::mpmd::send_stop;
 use crate::cycle::{self as driver, CycleError, ExistingCycles, RunOptions};
 use crate::parallel::{Communicator, MpiComm, SingleProcess};
 
@@ -45,10 +46,29 @@ pub fn communicator() -> anyhow::Result<Box<dyn Communicator>> {
     }
 }
 
+/// Mode 'mpmd': this application's own communicator, split from an MPMD launch's world
+/// by application number (the whole world when landcycle runs alone).
+pub fn app_communicator() -> anyhow::Result<Box<dyn Communicator>> {
+    if MpiComm::launched_by_mpirun() {
+        Ok(Box::new(MpiComm::init_split_by_appnum()?))
+    } else {
+        Ok(Box::new(SingleProcess))
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let comm = communicator()?;
     let cfg = Config::load(&args.namelist)
-        .with_context(|| format!("reading namelist {}", args.namelist.display()))?;
+        .with_context(|| format!("reading namelist {}", args.namelist.display()));
+    // In mode 'mpmd' the world holds the atmosphere too: split it before anything else.
+    let mpmd = cfg
+        .as_ref()
+        .is_ok_and(|c| c.coupler.mode == CouplerMode::Mpmd);
+    let comm = if mpmd {
+        app_communicator()?
+    } else {
+        communicator()?
+    };
+    let cfg = cfg?;
     let opts = RunOptions {
         rundir: args.rundir.clone(),
         windows: args.windows,
@@ -63,7 +83,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         stop: super::exit::stop_on_signals()?,
     };
     let t = std::time::Instant::now();
-    let summary = match driver::run(&cfg, comm.as_ref(), &opts) {
+    let result = driver::run(&cfg, comm.as_ref(), &opts);
+    if let Some(peer) = comm.mpmd_peer() {
+        // The atmosphere waits for the land's records: tell it the run is over, well or not.
+        let message = match &result {
+            Ok(s) => format!("land run complete ({} window(s))", s.windows_run),
+            Err(e) => format!("the land run failed: {e}"),
+        };
+        send_stop(&peer, result.is_ok(), message);
+    }
+    let summary = match result {
         Ok(s) => s,
         Err(CycleError::PeerFailed) if comm.rank() != 0 => {
             anyhow::bail!("rank {}: stopped because another rank failed", comm.rank())
