@@ -669,3 +669,32 @@ fn docs_namelist_md_is_in_step_with_schema() {
         assert!(have.contains(&format!("| `{}` |", s.key)), "{}", s.key);
     }
 }
+
+#[test]
+fn forcing_group_is_needed_only_by_data_files() {
+    let no_forcing = MINIMAL.replace(
+        "&forcing\n  directory = 'forcing'\n  file_template = 'f_%Y%m%d%H.nc'\n/\n",
+        "",
+    );
+    assert_ne!(no_forcing, MINIMAL);
+    // Mode 'files' (the default) reads the data files of &forcing.
+    let e = load(&no_forcing).unwrap_err().to_string();
+    assert!(e.contains("forcing"), "{e}");
+    let (e, ..) = err(&MINIMAL.replace("  file_template = 'f_%Y%m%d%H.nc'\n", ""));
+    assert!(
+        e.contains("forcing:file_template") && e.contains("mode = 'files'"),
+        "{e}"
+    );
+    // The coupled modes read no data files: the group may be left out, the keys that still
+    // apply take their defaults.
+    for coupler in [
+        "mode = 'exchange'\n a2l_weights = 'w.nc'",
+        "mode = 'mpmd'\n a2l_weights = 'w.nc'",
+        "mode = 'wrf'",
+    ] {
+        let c = ok(&with_in(&no_forcing, "coupler", coupler));
+        assert_eq!(c.forcing.file_template, "", "{coupler}");
+        assert_eq!(c.forcing.interval_hours, 3);
+        assert_eq!(c.forcing.forcing_height, 10.0);
+    }
+}

@@ -190,76 +190,6 @@ fn finish(child: std::process::Child) -> String {
     text
 }
 
-/// History files variable by variable (every value bit for bit) and attribute by
-/// attribute, all but the global `namelist` attribute, which records each run's own namelist
-/// text (the runs differ in `&coupler` or a file template). Restarts byte for byte when the
-/// configuration fingerprints agree (`&coupler` keys are not in it); otherwise (another
-/// `forcing:file_template`, which is) every value, id and attribute, and history files also
-/// without `config_fingerprint`.
-fn assert_same_land_output(a: &Path, b: &Path, same_fingerprint: bool) {
-    let fa = output_files(a);
-    assert_eq!(fa, output_files(b), "different file sets");
-    assert!(fa.len() >= 12, "{fa:?}");
-    let skip: &[&str] = if same_fingerprint {
-        &["namelist"]
-    } else {
-        &["namelist", "config_fingerprint"]
-    };
-    for f in &fa {
-        let (x, y) = (a.join(f), b.join(f));
-        if !f.to_string_lossy().contains("LC_RST_") {
-            let (cx, cy) = (nc_content(&x, skip), nc_content(&y, skip));
-            let diff: Vec<_> = cx.iter().zip(&cy).filter(|(p, q)| p != q).collect();
-            assert!(
-                cx.len() == cy.len() && diff.is_empty(),
-                "{} differs: {:.400?}",
-                f.display(),
-                diff.first()
-            );
-        } else if same_fingerprint {
-            assert!(
-                std::fs::read(&x).unwrap() == std::fs::read(&y).unwrap(),
-                "{} differs",
-                f.display()
-            );
-        } else {
-            let (p, mut q) = (
-                landcycle::io::read_restart(&x).unwrap(),
-                landcycle::io::read_restart(&y).unwrap(),
-            );
-            assert_ne!(p.config_fingerprint, q.config_fingerprint);
-            q.config_fingerprint = p.config_fingerprint.clone();
-            let canon = landcycle::io::restart::canonical_checksum;
-            assert_eq!(canon(&p), canon(&q), "{} content differs", f.display());
-        }
-    }
-}
-
-fn nc_content(p: &Path, skip: &[&str]) -> Vec<String> {
-    let f = netcdf::open(p).unwrap();
-    let mut out: Vec<String> = f
-        .attributes()
-        .filter(|a| !skip.contains(&a.name()))
-        .map(|a| format!("{}={:?}", a.name(), a.value().unwrap()))
-        .collect();
-    for v in f.variables() {
-        let bits: Vec<u64> = v
-            .get_values::<f64, _>(..)
-            .map(|x| x.iter().map(|y| y.to_bits()).collect())
-            .unwrap_or_default();
-        out.push(format!("{} {:?}", v.name(), bits));
-        for a in v.attributes() {
-            out.push(format!(
-                "{}:{}={:?}",
-                v.name(),
-                a.name(),
-                a.value().unwrap()
-            ));
-        }
-    }
-    out
-}
-
 #[test]
 fn exchange_directory_with_replay_equals_data_files_on_the_same_grid() {
     assert!(have_mpirun(), "mpirun is required");
@@ -537,4 +467,60 @@ fn conflicting_redelivery_is_refused_and_identical_one_accepted() {
     let err = run_err(&x, &d.join("r3"));
     assert!(err.contains("conflicting re-delivery"), "{err}");
     assert_eq!(std::fs::read_to_string(&consumed).unwrap(), first);
+}
+
+/// Rewrite `dir/MANIFEST.json` through `edit` and publish it again (READY = its hash).
+fn republish(dir: &Path, edit: impl FnOnce(&mut landcycle::io::xchg::Manifest)) {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.json")).unwrap();
+    let mut m: landcycle::io::xchg::Manifest = serde_json::from_str(&text).unwrap();
+    edit(&mut m);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(dir.join("MANIFEST.json"), &bytes).unwrap();
+    let h = landcycle::io::xchg::sha256_bytes(&bytes);
+    std::fs::write(dir.join("READY"), format!("{h}\n")).unwrap();
+}
+
+#[test]
+fn a_delivery_on_another_grid_than_the_weights_is_refused() {
+    use landcycle::io::xchg::{grid_id, read_grid, sha256_file};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = one_cycle(d, true);
+    let a2l = d.join("xchg/2020060106/atm2lnd");
+    // A manifest whose grid_id is not the grid of its records.
+    let good = std::fs::read(a2l.join("MANIFEST.json")).unwrap();
+    republish(&a2l, |m| m.grid_id = "0".repeat(64));
+    let err = run_err(&x, &d.join("r1"));
+    assert!(
+        err.contains("ATM_202006010000.nc") && err.contains("grid_id"),
+        "{err}"
+    );
+    // Records consistently published on a grid 0.01° north of the weights' source grid.
+    std::fs::write(a2l.join("MANIFEST.json"), &good).unwrap();
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&a2l).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "nc") {
+            let mut f = netcdf::append(&p).unwrap();
+            let mut lat = f.variable_mut("lat").unwrap();
+            let v: Vec<f64> = lat.get_values::<f64, _>(..).unwrap();
+            let moved: Vec<f64> = v.iter().map(|y| y + 0.01).collect();
+            lat.put_values(&moved, ..).unwrap();
+            drop(f);
+            files.push(p);
+        }
+    }
+    let (la, lo) = read_grid(&files[0]).unwrap().centres();
+    republish(&a2l, |m| {
+        m.grid_id = grid_id(&la, &lo);
+        for f in &mut m.files {
+            let (sha, n) = sha256_file(&a2l.join(&f.file)).unwrap();
+            (f.sha256, f.bytes) = (sha, n);
+        }
+    });
+    let err = run_err(&x, &d.join("r2"));
+    assert!(
+        err.contains("not the grid of the weights") && err.contains("source cell 1"),
+        "{err}"
+    );
 }

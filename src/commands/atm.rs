@@ -40,6 +40,13 @@ pub struct ReplayArgs {
 pub fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
     let cfg = Config::load(&a.namelist)
         .with_context(|| format!("reading namelist {}", a.namelist.display()))?;
+    if cfg.forcing.file_template.is_empty() {
+        anyhow::bail!(
+            "{}: atm replay serves the data files of &forcing: set forcing:directory and \
+             forcing:file_template",
+            a.namelist.display()
+        );
+    }
     let k = &cfg.coupler;
     let r = Replay {
         spec: forcing_spec(&cfg),

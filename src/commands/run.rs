@@ -56,6 +56,25 @@ pub fn app_communicator() -> anyhow::Result<Box<dyn Communicator>> {
     }
 }
 
+/// Mode 'mpmd', land root: the atmosphere waits for the land's records, so tell it the run
+/// is over, well or not.
+fn stop_peer(comm: &dyn Communicator, result: Result<&driver::RunSummary, &anyhow::Error>) {
+    let Some(peer) = comm.mpmd_peer() else {
+        return;
+    };
+    let (ok, message) = match result {
+        Ok(s) => (
+            true,
+            format!("land run complete ({} window(s))", s.windows_run),
+        ),
+        Err(e) => (
+            false,
+            format!("the land run failed: {}", super::exit::message(e)),
+        ),
+    };
+    send_stop(&peer, ok, message);
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let cfg = Config::load(&args.namelist)
         .with_context(|| format!("reading namelist {}", args.namelist.display()));
@@ -84,20 +103,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let t = std::time::Instant::now();
     let result = driver::run(&cfg, comm.as_ref(), &opts);
-    if let Some(peer) = comm.mpmd_peer() {
-        // The atmosphere waits for the land's records: tell it the run is over, well or not.
-        let message = match &result {
-            Ok(s) => format!("land run complete ({} window(s))", s.windows_run),
-            Err(e) => format!("the land run failed: {e}"),
-        };
-        send_stop(&peer, result.is_ok(), message);
-    }
     let summary = match result {
-        Ok(s) => s,
+        Ok(s) => {
+            stop_peer(comm.as_ref(), Ok(&s));
+            s
+        }
         Err(CycleError::PeerFailed) if comm.rank() != 0 => {
             anyhow::bail!("rank {}: stopped because another rank failed", comm.rank())
         }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("rank {}", comm.rank()))),
+        Err(e) => {
+            let e = anyhow::Error::new(e).context(format!("rank {}", comm.rank()));
+            if comm.size() == 1 && comm.mpmd_peer().is_none() {
+                return Err(e);
+            }
+            // Under mpirun the root prints before MPI is finalised: the other ranks leave
+            // finalisation only after it, so none can make mpirun kill it mid-message.
+            let code = super::exit::code_of(&e);
+            eprintln!("error: {}", super::exit::message(&e));
+            stop_peer(comm.as_ref(), Err(&e));
+            return Err(super::exit::Reported { code }.into());
+        }
     };
     let rss = comm.allreduce_max_f64(summary.peak_rss_kb.unwrap_or(0) as f64);
     if comm.rank() == 0 {

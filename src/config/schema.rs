@@ -53,8 +53,12 @@ pub const GROUPS: &[GroupSpec] = &[
     },
     GroupSpec {
         name: "forcing",
-        required: true,
-        meaning: "The data atmosphere: gridded forcing files, variable names and units.",
+        required: false,
+        meaning: "The data atmosphere: gridded forcing files, variable names and units. \
+                  Required with `coupler:mode = 'files'` (the default) and read by `landcycle \
+                  atm replay`; in modes 'exchange', 'mpmd' and 'wrf' it may be left out \
+                  (interval_hours, forcing_height and sw_zenith_weighting then take their \
+                  defaults).",
     },
     GroupSpec {
         name: "perturbation",
@@ -205,9 +209,11 @@ pub const SCHEMA: &[KeySpec] = &[
       Unset("the tables built into landcycle"),
       "Directory holding WRF/Noah VEGPARM.TBL, SOILPARM.TBL and GENPARM.TBL.", false),
     // &forcing
-    k("forcing", "directory", "path (directory)", "", Required,
+    k("forcing", "directory", "path (directory)", "",
+      Unset("required with coupler:mode = 'files'; not read in the other modes"),
       "Directory holding the forcing files.", false),
-    k("forcing", "file_template", "string (strftime pattern)", "", Required,
+    k("forcing", "file_template", "string (strftime pattern)", "",
+      Unset("required with coupler:mode = 'files'; not read in the other modes"),
       "File name of the forcing valid at a time, e.g. 'GLDAS_NOAH025_3H.A%Y%m%d.%H%M.021.nc4'.", true),
     k("forcing", "interval_hours", "integer", "h", Value("3"), "Interval between forcing files.", true),
     k("forcing", "tair_var", "string", "", Value("'Tair_f_inst'"), "Variable name of air temperature.", true),

@@ -160,12 +160,20 @@ fn wrf_reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleEr
 impl ForcingStage {
     pub(super) fn new(cfg: &Config, rc: &RankCells<'_>) -> Result<Self, CycleError> {
         let k = &cfg.coupler;
+        // The a→l weights' source grid, against which the root checks every delivery.
+        let source = match (rc.root, k.mode) {
+            (true, CouplerMode::Exchange | CouplerMode::Mpmd) => {
+                a2l_weights(cfg, rc.grid)?.map(|w| w.source().clone())
+            }
+            _ => None,
+        };
         let exchange = (k.mode == CouplerMode::Exchange).then(|| ExchangeSettings {
             root: k.directory.clone(),
             deadline: std::time::Duration::from_secs(u64::from(k.deadline_seconds)),
             poll: std::time::Duration::from_millis(u64::from(k.poll_milliseconds)),
             interval_seconds: i64::from(cfg.forcing.interval_hours) * 3600,
             window_seconds: cfg.run.window_seconds(),
+            source: source.clone(),
         });
         let mpmd = if k.mode == CouplerMode::Mpmd {
             Some(MpmdLand {
@@ -176,10 +184,7 @@ impl ForcingStage {
                     window_seconds: cfg.run.window_seconds(),
                 },
                 window: SharedWindow::default(),
-                source: match rc.root {
-                    true => a2l_weights(cfg, rc.grid)?.map(|w| w.source().clone()),
-                    false => None,
-                },
+                source,
             })
         } else {
             None

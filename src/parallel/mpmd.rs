@@ -132,6 +132,10 @@ impl Peer<'_> {
         let world = SimpleCommunicator::world();
         let from = world.process_at_rank(self.world_rank as i32);
         let t0 = Instant::now();
+        // Naps from 0.1 ms growing to `poll`: a prompt answer is taken at once, a long wait
+        // (the other side's whole window) costs no CPU, unlike a blocking receive, which
+        // Open MPI implements by polling.
+        let mut nap = Duration::from_micros(100);
         loop {
             if let Some(matched) = from.immediate_matched_probe_with_tag(PEER_TAG) {
                 return Some(matched.matched_receive_vec::<u8>().0);
@@ -139,7 +143,8 @@ impl Peer<'_> {
             if t0.elapsed() >= deadline {
                 return None;
             }
-            std::thread::sleep(poll.min(deadline.saturating_sub(t0.elapsed())));
+            std::thread::sleep(nap.min(poll).min(deadline.saturating_sub(t0.elapsed())));
+            nap = nap.saturating_mul(2);
         }
     }
 }
