@@ -315,8 +315,8 @@ fn mpmd_atmosphere_error_stops_the_land_with_its_message() {
             && err.contains("atm/atm_2020060115.nc"),
         "{err}"
     );
-    // The replay ends with its own error after the land's stop.
-    assert!(err.contains("atm replay --mpmd"), "{err}");
+    // (The replay also ends with its own error after the land's STOP, but mpirun may end it
+    // first once the land root has exited non-zero, so its line is not asserted.)
     let written = output_files(&r);
     assert!(
         written.iter().all(|f| !f.starts_with("2020060118")),
