@@ -182,15 +182,10 @@ fn main() -> std::process::ExitCode {
 
 /// Print an error with each cause once and return `code`.
 fn report_error(e: &anyhow::Error, code: u8) -> std::process::ExitCode {
-    // thiserror messages often embed their source already: print each cause once.
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
+    use landcycle::commands::exit::{message, Reported};
+    if let Some(r) = e.downcast_ref::<Reported>() {
+        return std::process::ExitCode::from(r.code);
     }
-    eprintln!("error: {msg}");
+    eprintln!("error: {}", message(e));
     std::process::ExitCode::from(code)
 }

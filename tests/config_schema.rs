@@ -612,13 +612,21 @@ fn coupler_group_defaults_and_errors() {
     ));
     assert_eq!(x.fingerprint(), c.fingerprint());
     assert_eq!(x.coupler.directory, Path::new("/cases/a/x"));
-    // Modes another version adds are named as not built, at their line.
+    // Mode 'mpmd' needs the a→l weights, and the l→a weights to export, named at the group.
     let (e, line, _) = err(&with("coupler", "mode = 'mpmd'"));
     assert!(
-        e.contains("coupler:mode") && e.contains("'mpmd' is not built"),
+        e.contains("coupler:a2l_weights") && e.contains("mode 'mpmd' needs"),
         "{e}"
     );
     assert!(line > 1);
+    let (e, ..) = err(&with(
+        "coupler",
+        "mode = 'mpmd'\n a2l_weights = 'w.nc'\n export = .true.",
+    ));
+    assert!(e.contains("l2a_weights"), "{e}");
+    let m = ok(&with("coupler", "mode = 'mpmd'\n a2l_weights = 'w.nc'"));
+    assert_eq!(m.coupler.mode, CouplerMode::Mpmd);
+    assert_eq!(m.fingerprint(), c.fingerprint());
     // Mode 'wrf': no weights, an interval dividing a day, both wrfinput paths to export.
     let (e, ..) = err(&with("coupler", "mode = 'wrf'\n  a2l_weights = 'w.nc'"));
     assert!(e.contains("a2l_weights") && e.contains("not built"), "{e}");
@@ -659,5 +667,34 @@ fn docs_namelist_md_is_in_step_with_schema() {
     );
     for s in SCHEMA {
         assert!(have.contains(&format!("| `{}` |", s.key)), "{}", s.key);
+    }
+}
+
+#[test]
+fn forcing_group_is_needed_only_by_data_files() {
+    let no_forcing = MINIMAL.replace(
+        "&forcing\n  directory = 'forcing'\n  file_template = 'f_%Y%m%d%H.nc'\n/\n",
+        "",
+    );
+    assert_ne!(no_forcing, MINIMAL);
+    // Mode 'files' (the default) reads the data files of &forcing.
+    let e = load(&no_forcing).unwrap_err().to_string();
+    assert!(e.contains("forcing"), "{e}");
+    let (e, ..) = err(&MINIMAL.replace("  file_template = 'f_%Y%m%d%H.nc'\n", ""));
+    assert!(
+        e.contains("forcing:file_template") && e.contains("mode = 'files'"),
+        "{e}"
+    );
+    // The coupled modes read no data files: the group may be left out, the keys that still
+    // apply take their defaults.
+    for coupler in [
+        "mode = 'exchange'\n a2l_weights = 'w.nc'",
+        "mode = 'mpmd'\n a2l_weights = 'w.nc'",
+        "mode = 'wrf'",
+    ] {
+        let c = ok(&with_in(&no_forcing, "coupler", coupler));
+        assert_eq!(c.forcing.file_template, "", "{coupler}");
+        assert_eq!(c.forcing.interval_hours, 3);
+        assert_eq!(c.forcing.forcing_height, 10.0);
     }
 }

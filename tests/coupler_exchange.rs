@@ -1,6 +1,7 @@
-//! The coupler (docs/coupling.md): a forecast archive as forcing (mode 1), and the exchange
-//! directory (mode 3) with `landcycle atm replay` as a separate process, against data-file
-//! mode fed the same f32 fields through the same weights; and the faults of the exchange.
+//! The coupler (docs/coupling.md): a forecast archive as forcing (mode 1), the exchange
+//! directory (mode 3) with `landcycle atm replay` as a separate process, and MPMD (mode 4)
+//! with the replay in the same `mpirun`, against data-file mode fed the same f32 fields
+//! through the same weights; and the faults of the exchange and of MPMD.
 //!
 //! The atmosphere grid is a 0.5° lat-lon grid of synthetic weather around the 0.25° land
 //! grid; CDO (Debian `cdo`, installed by scripts/setup) makes the bilinear a→l and the
@@ -13,76 +14,60 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use std::process::Command;
 
-/// History files variable by variable (every value bit for bit) and attribute by
-/// attribute, all but the global `namelist` attribute, which records each run's own namelist
-/// text (the runs differ in `&coupler` or a file template). Restarts byte for byte when the
-/// configuration fingerprints agree (`&coupler` keys are not in it); otherwise (another
-/// `forcing:file_template`, which is) every value, id and attribute, and history files also
-/// without `config_fingerprint`.
-fn assert_same_land_output(a: &Path, b: &Path, same_fingerprint: bool) {
-    let fa = output_files(a);
-    assert_eq!(fa, output_files(b), "different file sets");
-    assert!(fa.len() >= 12, "{fa:?}");
-    let skip: &[&str] = if same_fingerprint {
-        &["namelist"]
-    } else {
-        &["namelist", "config_fingerprint"]
-    };
-    for f in &fa {
-        let (x, y) = (a.join(f), b.join(f));
-        if !f.to_string_lossy().contains("LC_RST_") {
-            let (cx, cy) = (nc_content(&x, skip), nc_content(&y, skip));
-            let diff: Vec<_> = cx.iter().zip(&cy).filter(|(p, q)| p != q).collect();
-            assert!(
-                cx.len() == cy.len() && diff.is_empty(),
-                "{} differs: {:.400?}",
-                f.display(),
-                diff.first()
-            );
-        } else if same_fingerprint {
-            assert!(
-                std::fs::read(&x).unwrap() == std::fs::read(&y).unwrap(),
-                "{} differs",
-                f.display()
-            );
-        } else {
-            let (p, mut q) = (
-                landcycle::io::read_restart(&x).unwrap(),
-                landcycle::io::read_restart(&y).unwrap(),
-            );
-            assert_ne!(p.config_fingerprint, q.config_fingerprint);
-            q.config_fingerprint = p.config_fingerprint.clone();
-            let canon = landcycle::io::restart::canonical_checksum;
-            assert_eq!(canon(&p), canon(&q), "{} content differs", f.display());
-        }
-    }
+fn mpmd(export: bool, deadline_s: u32) -> String {
+    exchange(export, deadline_s).replace("mode = 'exchange'", "mode = 'mpmd'")
 }
 
-fn nc_content(p: &Path, skip: &[&str]) -> Vec<String> {
-    let f = netcdf::open(p).unwrap();
-    let mut out: Vec<String> = f
-        .attributes()
-        .filter(|a| !skip.contains(&a.name()))
-        .map(|a| format!("{}={:?}", a.name(), a.value().unwrap()))
-        .collect();
-    for v in f.variables() {
-        let bits: Vec<u64> = v
-            .get_values::<f64, _>(..)
-            .map(|x| x.iter().map(|y| y.to_bits()).collect())
-            .unwrap_or_default();
-        out.push(format!("{} {:?}", v.name(), bits));
-        for a in v.attributes() {
-            out.push(format!(
-                "{}:{}={:?}",
-                v.name(),
-                a.name(),
-                a.value().unwrap()
-            ));
-        }
-    }
-    out
+/// `mpirun -n <land> landcycle run NML : -n 1 landcycle atm replay NML --mpmd`, bounded by
+/// `timeout` so that a hang fails the test instead of stalling it.
+fn run_mpmd(
+    nml: &Path,
+    land: usize,
+    rundir: &Path,
+    land_extra: &[&str],
+    replay_extra: &[&str],
+) -> std::process::Output {
+    let n = land.to_string();
+    Command::new("timeout")
+        .args(["300", "mpirun", "--oversubscribe", "-n", &n, BIN, "run"])
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .arg("--no-progress")
+        .args(land_extra)
+        .args([":", "-n", "1", BIN, "atm", "replay"])
+        .arg(nml)
+        .arg("--mpmd")
+        .args(replay_extra)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .unwrap()
 }
+
+/// [`run_mpmd`] that must succeed; returns the replay's log (stdout).
+fn run_mpmd_ok(nml: &Path, land: usize, rundir: &Path) -> String {
+    let out = run_mpmd(nml, land, rundir, &[], &[]);
+    let log = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "MPMD run on {land}+1 ranks failed:\n{}{log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    log
+}
+
+/// The replay's export checks, without the MPMD-only record hash.
+fn export_checks(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("acknowledged"))
+        .map(|l| l.split(" m3 m-3").next().unwrap().to_string())
+        .collect()
+}
+
 
 #[test]
 fn exchange_directory_with_replay_equals_data_files_on_the_same_grid() {
@@ -121,6 +106,108 @@ fn exchange_directory_with_replay_equals_data_files_on_the_same_grid() {
     // consumed with the same hash (accepted), the exports reproduce the published files.
     run_ok(&xchg, 3, &d.join("r_xchg3"), &[]);
     assert_same_land_output(&d.join("r_files"), &d.join("r_xchg3"), true);
+    // MPMD: the replay in the same mpirun, records over MPI, land on 2 then 3 ranks.
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 60));
+    let mlog2 = run_mpmd_ok(&mp, 2, &d.join("r_mpmd2"));
+    assert_same_land_output(&d.join("r_files"), &d.join("r_mpmd2"), true);
+    let mlog3 = run_mpmd_ok(&mp, 3, &d.join("r_mpmd3"));
+    assert_same_land_output(&d.join("r_files"), &d.join("r_mpmd3"), true);
+    assert_eq!(mlog2.matches("delivered over MPI").count(), 8, "{mlog2}");
+    assert!(
+        mlog2.contains("the land ended: land run complete (8 window(s))"),
+        "{mlog2}"
+    );
+    // The exports the atmosphere received: the same record (sha256) from 2 and 3 land
+    // ranks, and the same check as of the exchange directory's files.
+    let acks = |l: &str| -> Vec<String> {
+        l.lines()
+            .filter(|x| x.contains("acknowledged"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(acks(&mlog2), acks(&mlog3));
+    assert_eq!(export_checks(&mlog2), export_checks(&log));
+    assert_eq!(export_checks(&log).len(), 8);
+}
+
+#[test]
+fn mpmd_peer_stopping_early_is_a_clear_error_and_the_run_resumes_identically() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nml = coupled_case(d);
+    let files = variant(&nml, "files.nml", FILES);
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 3));
+    run_ok(&files, 2, &d.join("r_files"), &[]);
+    // The atmosphere ends after 2 cycles without a word: the land root's receive of cycle
+    // 3 times out and the run stops, naming the peer and the deadline.
+    let r = d.join("r_mpmd");
+    let t = std::time::Instant::now();
+    let out = run_mpmd(&mp, 2, &r, &[], &["--cycles", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run should have failed");
+    assert!(t.elapsed().as_secs() < 120, "took {:?}", t.elapsed());
+    assert!(
+        err.contains("the forcing of land cycle 2020060118")
+            && err.contains("deadline_seconds")
+            && err.contains("world rank 2"),
+        "{err}"
+    );
+    // Nothing of cycle 3 was written; cycles 1 and 2 are complete, and resuming with an
+    // atmosphere that serves the rest gives the data-file run's bytes.
+    let written = output_files(&r);
+    assert!(
+        written.iter().all(|f| !f.starts_with("2020060118")),
+        "{written:?}"
+    );
+    assert!(
+        written.iter().any(|f| f.starts_with("2020060112")),
+        "{written:?}"
+    );
+    let out = run_mpmd(&mp, 2, &r, &["--resume"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_land_output(&d.join("r_files"), &r, true);
+}
+
+#[test]
+fn mpmd_atmosphere_error_stops_the_land_with_its_message() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nml = coupled_case(d);
+    let mp = variant(&nml, "mpmd.nml", &mpmd(true, 60));
+    // The atmosphere cannot read its data for cycle 3: it tells the land, which stops at
+    // once (well before the 60 s deadline) with the atmosphere's message.
+    std::fs::remove_file(d.join("atm/atm_2020060115.nc")).unwrap();
+    let r = d.join("r");
+    let t = std::time::Instant::now();
+    let out = run_mpmd(&mp, 2, &r, &[], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run should have failed");
+    assert!(t.elapsed().as_secs() < 50, "took {:?}", t.elapsed());
+    assert!(
+        err.contains("the atmosphere stopped at land cycle 2020060118")
+            && err.contains("atm/atm_2020060115.nc"),
+        "{err}"
+    );
+    // (The replay also ends with its own error after the land's STOP, but mpirun may end it
+    // first once the land root has exited non-zero, so its line is not asserted.)
+    let written = output_files(&r);
+    assert!(
+        written.iter().all(|f| !f.starts_with("2020060118")),
+        "{written:?}"
+    );
+    // The land alone in mode 'mpmd' is refused with the command line to use.
+    let out = run(&mp, 0, &d.join("alone"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("landcycle atm replay"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -259,4 +346,60 @@ fn conflicting_redelivery_is_refused_and_identical_one_accepted() {
     let err = run_err(&x, &d.join("r3"));
     assert!(err.contains("conflicting re-delivery"), "{err}");
     assert_eq!(std::fs::read_to_string(&consumed).unwrap(), first);
+}
+
+/// Rewrite `dir/MANIFEST.json` through `edit` and publish it again (READY = its hash).
+fn republish(dir: &Path, edit: impl FnOnce(&mut landcycle::io::xchg::Manifest)) {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.json")).unwrap();
+    let mut m: landcycle::io::xchg::Manifest = serde_json::from_str(&text).unwrap();
+    edit(&mut m);
+    let bytes = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(dir.join("MANIFEST.json"), &bytes).unwrap();
+    let h = landcycle::io::xchg::sha256_bytes(&bytes);
+    std::fs::write(dir.join("READY"), format!("{h}\n")).unwrap();
+}
+
+#[test]
+fn a_delivery_on_another_grid_than_the_weights_is_refused() {
+    use landcycle::io::xchg::{grid_id, read_grid, sha256_file};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = one_cycle(d, true);
+    let a2l = d.join("xchg/2020060106/atm2lnd");
+    // A manifest whose grid_id is not the grid of its records.
+    let good = std::fs::read(a2l.join("MANIFEST.json")).unwrap();
+    republish(&a2l, |m| m.grid_id = "0".repeat(64));
+    let err = run_err(&x, &d.join("r1"));
+    assert!(
+        err.contains("ATM_202006010000.nc") && err.contains("grid_id"),
+        "{err}"
+    );
+    // Records consistently published on a grid 0.01° north of the weights' source grid.
+    std::fs::write(a2l.join("MANIFEST.json"), &good).unwrap();
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&a2l).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "nc") {
+            let mut f = netcdf::append(&p).unwrap();
+            let mut lat = f.variable_mut("lat").unwrap();
+            let v: Vec<f64> = lat.get_values::<f64, _>(..).unwrap();
+            let moved: Vec<f64> = v.iter().map(|y| y + 0.01).collect();
+            lat.put_values(&moved, ..).unwrap();
+            drop(f);
+            files.push(p);
+        }
+    }
+    let (la, lo) = read_grid(&files[0]).unwrap().centres();
+    republish(&a2l, |m| {
+        m.grid_id = grid_id(&la, &lo);
+        for f in &mut m.files {
+            let (sha, n) = sha256_file(&a2l.join(&f.file)).unwrap();
+            (f.sha256, f.bytes) = (sha, n);
+        }
+    });
+    let err = run_err(&x, &d.join("r2"));
+    assert!(
+        err.contains("not the grid of the weights") && err.contains("source cell 1"),
+        "{err}"
+    );
 }

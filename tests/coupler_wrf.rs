@@ -782,3 +782,167 @@ fn a_wrf_mode_run_is_forced_by_wrfout_and_exports_into_wrfinput() {
     // Every other byte of meaning is the input's: spot-check a static field.
     assert_eq!(read_f32(&input, "HGT"), read_f32(&out, "HGT"));
 }
+
+/// A run namelist on the WRF domain whose `&forcing` names ALMA data files in `alma/`
+/// holding the WRF source's fields (the same in both runs, so the configuration
+/// fingerprints agree), with `coupler` as the `&coupler` group.
+fn equivalent_run_namelist(dir: &Path, geo_em: &Path, name: &str, coupler: &str) -> PathBuf {
+    let text = format!(
+        "&run
+  start = '2026-07-01_00:00:00'
+  end   = '2026-07-01_06:00:00'
+  timestep = 1800
+  ensemble_size = 2
+  seed = 7
+  rundir = 'rundir'
+  cold_start_soil_moisture = 0.30, 0.30, 0.28, 0.28
+  cold_start_soil_moisture_std = 0.03, 0.02, 0.02, 0.01
+  cold_start_temperature = 295.0
+/
+&domain
+  static_file = '{}'
+  static_format = 'geo_em'
+/
+&forcing
+  directory = 'alma'
+  file_template = 'ALMA_%Y%m%d%H%M.nc'
+  interval_hours = 1
+  tair_var = 'Tair_f_inst'
+  tair_units = 'K'
+  qair_var = 'Qair_f_inst'
+  qair_units = 'kg kg-1'
+  psurf_var = 'Psurf_f_inst'
+  psurf_units = 'Pa'
+  wind_var = 'Wind_f_inst'
+  wind_units = 'm s-1'
+  rainf_var = 'Rainf_f_tavg'
+  rainf_units = 'kg m-2 s-1'
+  swdown_var = 'SWdown_f_inst'
+  swdown_units = 'W m-2'
+  lwdown_var = 'LWdown_f_inst'
+  lwdown_units = 'W m-2'
+  forcing_height = 10.0
+  sw_zenith_weighting = .false.
+/
+&perturbation
+  interval_seconds = 3600
+/
+&restart
+  keep = 0
+/
+&coupler
+{coupler}
+/
+",
+        geo_em.display()
+    );
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Identity weights on the WRF domain (ESMF layout, centres in degrees): every land cell
+/// takes its own cell's value with weight 1, so the remap returns the file's values exactly.
+fn identity_weights(path: &Path, grid: &Grid, land: &[u64]) {
+    use landcycle::io::weights::{write_weights, GridCells, WeightFile, WeightLayout};
+    let (ny, nx) = grid.dims();
+    let cells = GridCells {
+        dims: vec![nx, ny],
+        lat: (0..ny * nx).map(|g| grid.lat(g / nx, g % nx)).collect(),
+        lon: (0..ny * nx).map(|g| grid.lon(g / nx, g % nx)).collect(),
+        mask: None,
+        area: None,
+        frac: None,
+    };
+    let addr: Vec<i64> = land.iter().map(|&g| g as i64 + 1).collect();
+    let w = WeightFile {
+        path: path.to_path_buf(),
+        layout: WeightLayout::Esmf,
+        map_method: "neareststod".into(),
+        normalization: "none".into(),
+        src: cells.clone(),
+        dst: cells,
+        src_address: addr.clone(),
+        dst_address: addr,
+        weight: vec![1.0; land.len()],
+    };
+    write_weights(path, &w, WeightLayout::Esmf).unwrap();
+}
+
+/// ALMA files on the WRF domain (2-D, f64) holding at every land cell exactly the record
+/// the WRF source gives there (0 elsewhere, never read). At the WRF run start no period
+/// ends, so the source has no precipitation there (NaN); the file holds 0, which the
+/// data-file reader checks but never uses (a period mean is read at the period's end).
+fn write_equivalent_files(dir: &Path, src: &mut WrfSource, grid: &Grid, land: &[u64]) {
+    let (ny, nx) = grid.dims();
+    let mut time = t(0, 0);
+    while time <= t(6, 0) {
+        let rec = src.read_record(time).unwrap();
+        let path = dir.join(format!("ALMA_{}.nc", time.format("%Y%m%d%H%M")));
+        let mut f = netcdf::create(&path).unwrap();
+        f.add_dimension("south_north", ny).unwrap();
+        f.add_dimension("west_east", nx).unwrap();
+        for (role, (name, units)) in ForcingRole::ALL.iter().zip(ALMA) {
+            let mut field = vec![0.0f64; ny * nx];
+            for (&g, &v) in land.iter().zip(rec.values(*role)) {
+                field[g as usize] = if v.is_nan() && time == t(0, 0) {
+                    0.0
+                } else {
+                    v
+                };
+            }
+            let mut v = f
+                .add_variable::<f64>(name, &["south_north", "west_east"])
+                .unwrap();
+            v.put_attribute("units", units).unwrap();
+            v.put_values(&field, ..).unwrap();
+        }
+        time += Duration::hours(1);
+    }
+}
+
+/// A whole WRF-mode run (hourly wrfout files, Noah, 2 members, perturbations, one window)
+/// equals a data-file run fed the equivalent fields: data files on the WRF domain holding
+/// exactly the WRF source's records, read through identity weights. Both namelists carry
+/// the same `&forcing` (unused in mode 'wrf'), so the fingerprints agree and the restarts
+/// are byte-identical; history files differ only in the `namelist` attribute.
+#[test]
+fn a_wrf_mode_run_equals_a_data_file_run_fed_the_same_fields() {
+    let Some(path) = landcycle::testdata::require(GEO_EM) else {
+        return;
+    };
+    assert!(have_mpirun(), "mpirun is required");
+    let geo = std::fs::canonicalize(path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let domain = WrfDomain::from_geo_em(&geo).unwrap();
+    let grid = StaticFields::read_geo_em(&geo).unwrap().grid;
+    let (ny, nx) = grid.dims();
+    let land: Vec<u64> = (0..ny * nx)
+        .filter(|&g| grid.is_land(g / nx, g % nx))
+        .map(|g| g as u64)
+        .collect();
+    for sub in ["wrf", "alma"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    let interval = Duration::hours(1);
+    write_wrfout_series(&d.join("wrf"), &domain, &run(interval), t(6, 0)).unwrap();
+    let mut src = WrfSource::new(wrf_forcing(&d.join("wrf"), interval), &grid, &land).unwrap();
+    write_equivalent_files(&d.join("alma"), &mut src, &grid, &land);
+    identity_weights(&d.join("ident.nc"), &grid, &land);
+    let wrf = equivalent_run_namelist(
+        d,
+        &geo,
+        "wrf.nml",
+        "  mode = 'wrf'\n  directory = 'wrf'\n  wrf_interval_minutes = 60",
+    );
+    let files = equivalent_run_namelist(
+        d,
+        &geo,
+        "files.nml",
+        "  mode = 'files'\n  a2l_weights = 'ident.nc'",
+    );
+    run_ok(&wrf, 2, &d.join("r_wrf"), &[]);
+    run_ok(&files, 2, &d.join("r_files"), &[]);
+    common::assert_same_land_output(&d.join("r_wrf"), &d.join("r_files"), true);
+}

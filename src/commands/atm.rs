@@ -11,8 +11,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::coupler::mpmd_atm::{serve, Event, ServeOptions};
 use crate::coupler::replay::Replay;
 use crate::cycle::forcing_spec;
+use crate::parallel::{Communicator, MpiComm};
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -28,11 +30,23 @@ pub struct ReplayArgs {
     /// Deliver without waiting for the land exports (a forcing-only land run).
     #[arg(long)]
     pub no_wait_land: bool,
+    /// Mode 4: serve over MPI to a land run started in the same launch,
+    /// `mpirun -n A landcycle run NML : -n 1 landcycle atm replay NML --mpmd`
+    /// (instead of the exchange directory).
+    #[arg(long, conflicts_with = "xchg")]
+    pub mpmd: bool,
 }
 
 pub fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
     let cfg = Config::load(&a.namelist)
         .with_context(|| format!("reading namelist {}", a.namelist.display()))?;
+    if cfg.forcing.file_template.is_empty() {
+        anyhow::bail!(
+            "{}: atm replay serves the data files of &forcing: set forcing:directory and \
+             forcing:file_template",
+            a.namelist.display()
+        );
+    }
     let k = &cfg.coupler;
     let r = Replay {
         spec: forcing_spec(&cfg),
@@ -43,6 +57,9 @@ pub fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
         poll: Duration::from_millis(u64::from(k.poll_milliseconds)),
     };
     let wait_land = k.export && !a.no_wait_land;
+    if a.mpmd {
+        return serve_mpmd(&r, a, &cfg, wait_land);
+    }
     let window = chrono::Duration::seconds(r.window_seconds);
     let mut end = cfg.run.start + window;
     let mut served = 0;
@@ -68,5 +85,47 @@ pub fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
         served += 1;
         end += window;
     }
+    Ok(())
+}
+
+/// `--mpmd`: the replay's root answers the land root over MPI until the land stops; the
+/// other replay ranks (if any) only wait for the end.
+fn serve_mpmd(r: &Replay, a: &ReplayArgs, cfg: &Config, wait_land: bool) -> anyhow::Result<()> {
+    if !MpiComm::launched_by_mpirun() {
+        anyhow::bail!(
+            "--mpmd needs an MPI launch with the land: mpirun -n 2 landcycle run {0} : -n 1 \
+             landcycle atm replay {0} --mpmd",
+            a.namelist.display()
+        );
+    }
+    let comm = MpiComm::init_split_by_appnum()?;
+    if comm.app_count() != 2 {
+        anyhow::bail!("--mpmd: this MPI launch has no land application beside the replay");
+    }
+    let Some(peer) = comm.peer() else {
+        return Ok(()); // not the replay's root
+    };
+    let k = &cfg.coupler;
+    let o = ServeOptions {
+        deadline: Duration::from_secs(u64::from(k.deadline_seconds)),
+        poll: Duration::from_millis(u64::from(k.poll_milliseconds)),
+        wait_land,
+        cycles: a.cycles,
+    };
+    serve(r, &peer, &o, |e| match e {
+        Event::Delivered { cycle, values } => {
+            println!("cycle {cycle}: delivered over MPI ({values} values)")
+        }
+        Event::Checked { cycle, check } => println!(
+            "cycle {cycle}: land export checked and acknowledged ({} atmosphere cells with land, mean top-layer soil moisture {:.4} m3 m-3, record sha256 {})",
+            check.cells_with_land, check.mean_soil_moisture, check.manifest_sha256
+        ),
+        Event::LandDone { message } => println!("the land ended: {message}"),
+        Event::StoppedEarly { cycles } => {
+            println!("stopping after {cycles} cycle(s) as asked (--cycles)")
+        }
+    })
+    .context("atm replay --mpmd")?;
+    let _ = comm.rank();
     Ok(())
 }

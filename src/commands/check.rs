@@ -28,8 +28,12 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let cfg = Config::load(&args.namelist)?;
     let missing = missing_inputs(&cfg);
+    // An unset file_template (a coupled mode without &forcing files) has nothing to check.
+    let reads_files = !cfg.forcing.file_template.is_empty();
     if let Err(e) = crate::cycle::forcing_spec(&cfg).validate() {
-        return Err(key_error(&cfg, "forcing", "directory", e.to_string()).into());
+        if reads_files {
+            return Err(key_error(&cfg, "forcing", "directory", e.to_string()).into());
+        }
     }
     let (naming, wanted) = (cfg.run.history_naming, cfg.run.history_variables.as_deref());
     if let Err(e) = crate::cycle::history_select::select(naming, wanted) {
@@ -176,7 +180,10 @@ pub fn missing_inputs(cfg: &Config) -> Vec<String> {
     if let Some(p) = &cfg.domain.parameter_tables {
         want("domain:parameter_tables", p, true);
     }
-    want("forcing:directory", &cfg.forcing.directory, true);
+    // Unset (modes that read no data files): nothing to look for.
+    if !cfg.forcing.file_template.is_empty() {
+        want("forcing:directory", &cfg.forcing.directory, true);
+    }
     if let Some(p) = &cfg.run.initial_restart {
         want("run:initial_restart", p, false);
     }

@@ -29,6 +29,28 @@ pub const LOCKED: u8 = 75;
 /// (EX_CONFIG): a bad key, a configuration fingerprint mismatch, existing cycles.
 pub const CONFIG: u8 = 78;
 
+/// An error already printed by the command (an MPI root prints its own before MPI is
+/// finalised, since a rank that exits first can make mpirun kill it mid-message): exit with
+/// `code` and print nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("reported above (exit {code})")]
+pub struct Reported {
+    pub code: u8,
+}
+
+/// The message of an error: each cause once (thiserror messages often embed their source).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
 /// The exit code of an error: the first cause in the chain that has a class.
 pub fn code_of(e: &anyhow::Error) -> u8 {
     e.chain().find_map(class_of).unwrap_or(INTERNAL)

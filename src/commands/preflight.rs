@@ -37,7 +37,10 @@ pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
                 grid.nx(),
                 grid.n_land()
             ));
-            check_forcing(cfg, &grid, &mut p);
+            // Only mode 'files' reads the data files of &forcing.
+            if cfg.coupler.mode == crate::config::CouplerMode::Files {
+                check_forcing(cfg, &grid, &mut p);
+            }
             check_disk(cfg, &grid, ranks, &mut p);
         }
         Err(e) => p.problems.push(format!("static file: {e}")),

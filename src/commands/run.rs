@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, CouplerMode};
+use crate::coupler::mpmd::send_stop;
 use crate::cycle::{self as driver, CycleError, ExistingCycles, RunOptions};
 use crate::parallel::{Communicator, MpiComm, SingleProcess};
 
@@ -45,10 +46,48 @@ pub fn communicator() -> anyhow::Result<Box<dyn Communicator>> {
     }
 }
 
+/// Mode 'mpmd': this application's own communicator, split from an MPMD launch's world
+/// by application number (the whole world when landcycle runs alone).
+pub fn app_communicator() -> anyhow::Result<Box<dyn Communicator>> {
+    if MpiComm::launched_by_mpirun() {
+        Ok(Box::new(MpiComm::init_split_by_appnum()?))
+    } else {
+        Ok(Box::new(SingleProcess))
+    }
+}
+
+/// Mode 'mpmd', land root: the atmosphere waits for the land's records, so tell it the run
+/// is over, well or not.
+fn stop_peer(comm: &dyn Communicator, result: Result<&driver::RunSummary, &anyhow::Error>) {
+    let Some(peer) = comm.mpmd_peer() else {
+        return;
+    };
+    let (ok, message) = match result {
+        Ok(s) => (
+            true,
+            format!("land run complete ({} window(s))", s.windows_run),
+        ),
+        Err(e) => (
+            false,
+            format!("the land run failed: {}", super::exit::message(e)),
+        ),
+    };
+    send_stop(&peer, ok, message);
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let comm = communicator()?;
     let cfg = Config::load(&args.namelist)
-        .with_context(|| format!("reading namelist {}", args.namelist.display()))?;
+        .with_context(|| format!("reading namelist {}", args.namelist.display()));
+    // In mode 'mpmd' the world holds the atmosphere too: split it before anything else.
+    let mpmd = cfg
+        .as_ref()
+        .is_ok_and(|c| c.coupler.mode == CouplerMode::Mpmd);
+    let comm = if mpmd {
+        app_communicator()?
+    } else {
+        communicator()?
+    };
+    let cfg = cfg?;
     let opts = RunOptions {
         rundir: args.rundir.clone(),
         windows: args.windows,
@@ -63,12 +102,27 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         stop: super::exit::stop_on_signals()?,
     };
     let t = std::time::Instant::now();
-    let summary = match driver::run(&cfg, comm.as_ref(), &opts) {
-        Ok(s) => s,
+    let result = driver::run(&cfg, comm.as_ref(), &opts);
+    let summary = match result {
+        Ok(s) => {
+            stop_peer(comm.as_ref(), Ok(&s));
+            s
+        }
         Err(CycleError::PeerFailed) if comm.rank() != 0 => {
             anyhow::bail!("rank {}: stopped because another rank failed", comm.rank())
         }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("rank {}", comm.rank()))),
+        Err(e) => {
+            let e = anyhow::Error::new(e).context(format!("rank {}", comm.rank()));
+            if comm.size() == 1 && comm.mpmd_peer().is_none() {
+                return Err(e);
+            }
+            // Under mpirun the root prints before MPI is finalised: the other ranks leave
+            // finalisation only after it, so none can make mpirun kill it mid-message.
+            let code = super::exit::code_of(&e);
+            eprintln!("error: {}", super::exit::message(&e));
+            stop_peer(comm.as_ref(), Err(&e));
+            return Err(super::exit::Reported { code }.into());
+        }
     };
     let rss = comm.allreduce_max_f64(summary.peak_rss_kb.unwrap_or(0) as f64);
     if comm.rank() == 0 {

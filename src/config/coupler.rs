@@ -17,7 +17,7 @@ pub enum CouplerMode {
     Exchange,
     /// Mode 2: WRF output files on the WRF domain, and the export into `wrfinput`.
     Wrf,
-    /// Mode 4: one MPI world with the atmosphere (not built in this version).
+    /// Mode 4: one MPI world with the atmosphere (`mpirun … : …`), records over MPI.
     Mpmd,
 }
 
@@ -34,7 +34,7 @@ impl CouplerMode {
     pub fn is_built(self) -> bool {
         matches!(
             self,
-            CouplerMode::Files | CouplerMode::Exchange | CouplerMode::Wrf
+            CouplerMode::Files | CouplerMode::Exchange | CouplerMode::Wrf | CouplerMode::Mpmd
         )
     }
 }
@@ -92,7 +92,7 @@ impl super::Loader<'_> {
                 "mode",
                 format!(
                     "'{}' is not built in this version of landcycle (built: 'files', 'exchange', \
-                     'wrf')",
+                     'wrf', 'mpmd')",
                     k.mode.name()
                 ),
             ));
@@ -132,22 +132,20 @@ impl super::Loader<'_> {
         if k.mode == CouplerMode::Wrf {
             self.validate_wrf(c)?;
         }
-        if k.mode == CouplerMode::Exchange {
-            let need = [("a2l_weights", &k.a2l_weights)];
-            for (key, v) in need {
-                if v.is_none() {
-                    return Err(self.err(
-                        g,
-                        key,
-                        "mode 'exchange' needs the weight file of the atmosphere grid".into(),
-                    ));
-                }
+        if matches!(k.mode, CouplerMode::Exchange | CouplerMode::Mpmd) {
+            let mode = k.mode.name();
+            if k.a2l_weights.is_none() {
+                return Err(self.err(
+                    g,
+                    "a2l_weights",
+                    format!("mode '{mode}' needs the weight file of the atmosphere grid"),
+                ));
             }
             if k.export && k.l2a_weights.is_none() {
                 return Err(self.err(
                     g,
                     "l2a_weights",
-                    "mode 'exchange' with export needs land → atmosphere weights".into(),
+                    format!("mode '{mode}' with export needs land → atmosphere weights"),
                 ));
             }
         }

@@ -253,9 +253,12 @@ impl DomainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForcingConfig {
-    /// Absolute forcing directory.
+    /// Absolute forcing directory (empty in the namelist: unset, which only the coupler
+    /// modes that do not read data files allow).
+    #[serde(default)]
     pub directory: PathBuf,
-    /// strftime pattern of forcing file names.
+    /// strftime pattern of forcing file names (empty: unset, as `directory`).
+    #[serde(default)]
     pub file_template: String,
     pub interval_hours: u32,
     pub tair_var: String,
@@ -1053,9 +1056,25 @@ impl Loader<'_> {
             ));
         }
         if f.file_template.trim().is_empty() {
-            return Err(self.err("forcing", "file_template", "is empty".into()));
-        }
-        if !f.file_template.contains('%') {
+            // Only mode 'files' reads the data files of &forcing; the other modes take
+            // interval_hours, forcing_height and sw_zenith_weighting from it, or the defaults.
+            if c.coupler.mode == CouplerMode::Files {
+                if self.nl.group("forcing").is_none() {
+                    return Err(NamelistError::MissingGroup {
+                        file: self.nl.file.clone(),
+                        group: "forcing".into(),
+                        available: self.nl.group_names(),
+                    }
+                    .into());
+                }
+                return Err(self.err(
+                    "forcing",
+                    "file_template",
+                    "is required with coupler:mode = 'files' (the default): the data files to read"
+                        .into(),
+                ));
+            }
+        } else if !f.file_template.contains('%') {
             return Err(self.err(
                 "forcing",
                 "file_template",

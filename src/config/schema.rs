@@ -53,8 +53,12 @@ pub const GROUPS: &[GroupSpec] = &[
     },
     GroupSpec {
         name: "forcing",
-        required: true,
-        meaning: "The data atmosphere: gridded forcing files, variable names and units.",
+        required: false,
+        meaning: "The data atmosphere: gridded forcing files, variable names and units. \
+                  Required with `coupler:mode = 'files'` (the default) and read by `landcycle \
+                  atm replay`; in modes 'exchange', 'mpmd' and 'wrf' it may be left out \
+                  (interval_hours, forcing_height and sw_zenith_weighting then take their \
+                  defaults).",
     },
     GroupSpec {
         name: "perturbation",
@@ -205,9 +209,11 @@ pub const SCHEMA: &[KeySpec] = &[
       Unset("the tables built into landcycle"),
       "Directory holding WRF/Noah VEGPARM.TBL, SOILPARM.TBL and GENPARM.TBL.", false),
     // &forcing
-    k("forcing", "directory", "path (directory)", "", Required,
+    k("forcing", "directory", "path (directory)", "",
+      Unset("required with coupler:mode = 'files'; not read in the other modes"),
       "Directory holding the forcing files.", false),
-    k("forcing", "file_template", "string (strftime pattern)", "", Required,
+    k("forcing", "file_template", "string (strftime pattern)", "",
+      Unset("required with coupler:mode = 'files'; not read in the other modes"),
       "File name of the forcing valid at a time, e.g. 'GLDAS_NOAH025_3H.A%Y%m%d.%H%M.021.nc4'.", true),
     k("forcing", "interval_hours", "integer", "h", Value("3"), "Interval between forcing files.", true),
     k("forcing", "tair_var", "string", "", Value("'Tair_f_inst'"), "Variable name of air temperature.", true),
@@ -513,12 +519,14 @@ pub const SCHEMA: &[KeySpec] = &[
        diagnostics and export file of this many newest complete cycles (0: none); a changed or \
        truncated file is moved to trash/ and its cycle rerun from the previous restart.", false),
     // &coupler
-    k("coupler", "mode", "'files', 'exchange' or 'wrf' ('mpmd' not built yet)", "",
+    k("coupler", "mode", "'files', 'exchange', 'wrf' or 'mpmd'", "",
       Value("'files'"),
       "files: the data files of &forcing (file_template may name the issuing cycle and lead, \
        {init:%Y%m%d%H} and {lead_h:03}); exchange: records from <directory>/<cycle>/atm2lnd \
        on the atmosphere's grid, remapped with a2l_weights; wrf: wrfout files in <directory> \
-       on the WRF domain itself (domain:static_format = 'geo_em').", false),
+       on the WRF domain itself (domain:static_format = 'geo_em'); mpmd: records over MPI \
+       from an atmosphere started in the same mpirun (`mpirun -n A landcycle run NML : -n B \
+       landcycle atm replay NML --mpmd`), remapped with a2l_weights.", false),
     k("coupler", "source_cycle_offset_hours", "integer", "h", Value("-6"),
       "Land cycle T is forced by the atmosphere cycle issued at T + this (leads 0 to -offset \
        h): the {init} and {lead_h} fields of a forecast-archive template.", false),
@@ -528,16 +536,18 @@ pub const SCHEMA: &[KeySpec] = &[
     k("coupler", "export_stat", "'mean' ('members' not built yet)", "", Value("'mean'"),
       "Exported statistic of the ensemble.", false),
     k("coupler", "export", "logical", "", Value(".false."),
-      "Export the land state (mode 'exchange': <directory>/<cycle>/lnd2atm).", false),
+      "Export the land state (mode 'exchange': <directory>/<cycle>/lnd2atm; mode 'mpmd': sent \
+       to the atmosphere's root; mode 'wrf': into wrfinput_out).", false),
     k("coupler", "directory", "path (directory)", "", Value("'xchg'"),
       "Exchange directory of mode 'exchange' (one subdirectory per land cycle).", false),
     k("coupler", "deadline_seconds", "integer", "s", Value("600"),
-      "Longest wait for the atmosphere's READY marker of a cycle; then the run stops with an \
-       error naming the missing file.", false),
+      "Longest wait for the atmosphere's READY marker of a cycle (mode 'mpmd': for any record \
+       of the other application); then the run stops with an error naming what is missing.",
+      false),
     k("coupler", "poll_milliseconds", "integer", "ms", Value("200"),
-      "Time between two looks for READY.", false),
+      "Time between two looks for READY (mode 'mpmd': two nonblocking probes).", false),
     k("coupler", "a2l_weights", "path", "", Unset("built-in bilinear from a regular lat-lon grid"),
-      "Atmosphere → land weights (SCRIP or ESMF, docs/remap.md). Mode 'exchange' needs them; \
+      "Atmosphere → land weights (SCRIP or ESMF, docs/remap.md). Modes 'exchange' and 'mpmd' need them; \
        with mode 'files' the data files are read on the weights' source grid (1-D ncol or 2-D) \
        and remapped through them.", false),
     k("coupler", "l2a_weights", "path", "", Unset("no export"),

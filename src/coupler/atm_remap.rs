@@ -12,7 +12,7 @@ use crate::forcing::{
     check_role_values, conversion_to_si, ForcingError, ForcingRecord, ForcingRole, ForcingSpec,
 };
 use crate::grid::weights::{RowSubset, WeightMatrix};
-use crate::io::xchg::read_cells;
+use crate::io::xchg::{read_cells, CellValues};
 
 /// The a→l rows of one rank's cells.
 pub struct AtmToLand {
@@ -45,22 +45,35 @@ impl AtmToLand {
         time: NaiveDateTime,
         spec: &ForcingSpec,
     ) -> Result<ForcingRecord, ForcingError> {
+        self.record_from(path, time, spec, |names, ids| {
+            read_cells(path, names, &self.dims, ids).map_err(|e| e.to_string())
+        })
+    }
+
+    /// As [`AtmToLand::record`], the source values coming from `read(names, source ids)`
+    /// (a file, or a record received in memory); `origin` names the source in errors.
+    pub fn record_from(
+        &self,
+        origin: &Path,
+        time: NaiveDateTime,
+        spec: &ForcingSpec,
+        read: impl FnOnce(&[&str], &[u64]) -> Result<Vec<CellValues>, String>,
+    ) -> Result<ForcingRecord, ForcingError> {
         let names: Vec<&str> = ForcingRole::ALL
             .iter()
             .map(|r| spec.variables.get(*r).name.as_str())
             .collect();
         let format = |message: String| ForcingError::Format {
-            path: path.to_path_buf(),
+            path: origin.to_path_buf(),
             message,
         };
-        let raw = read_cells(path, &names, &self.dims, self.rows.source_ids())
-            .map_err(|e| format(e.to_string()))?;
+        let raw = read(&names, self.rows.source_ids()).map_err(format)?;
         let mut values: [Vec<f64>; 7] = Default::default();
         for ((role, name), field) in ForcingRole::ALL.into_iter().zip(&names).zip(raw) {
             let expected = &spec.variables.get(role).units;
             let units = field.units.unwrap_or_else(|| expected.clone());
             let conv = conversion_to_si(role, &units).ok_or_else(|| ForcingError::Units {
-                path: path.to_path_buf(),
+                path: origin.to_path_buf(),
                 variable: name.to_string(),
                 role,
                 units: units.clone(),
@@ -71,9 +84,9 @@ impl AtmToLand {
                 .rows
                 .remap(&si)
                 .map_err(|e| format(format!("variable {name} at {time}: {e}")))?;
-            check_role_values(role, &mut at, &self.targets, (path, name, time))?;
+            check_role_values(role, &mut at, &self.targets, (origin, name, time))?;
             values[role.index()] = at;
         }
-        Ok(ForcingRecord::new(time, path.to_path_buf(), values))
+        Ok(ForcingRecord::new(time, origin.to_path_buf(), values))
     }
 }

@@ -45,4 +45,14 @@ pub enum CouplerError {
     },
     #[error("{}: {msg}", path.display())]
     Protocol { path: PathBuf, msg: String },
+    /// Mode 'mpmd': the other application's root; the message says what it sent or failed
+    /// to send.
+    #[error("mpmd: {0}")]
+    Peer(String),
+}
+
+impl From<crate::parallel::PeerError> for CouplerError {
+    fn from(e: crate::parallel::PeerError) -> Self {
+        CouplerError::Peer(e.to_string())
+    }
 }

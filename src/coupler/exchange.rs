@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
-use super::{AtmToLand, CouplerError};
+use super::{check_grid, AtmToLand, CouplerError};
 use crate::forcing::{
     ForcingError, ForcingRecord, ForcingRole, ForcingSpec, ForcingVariables, RecordSource,
     TimeSampling, VariableSpec,
 };
+use crate::io::weights::GridCells;
 use crate::io::xchg::{
-    atm_file_name, read_manifest, read_ready, sha256_bytes, sha256_file, time_text, write_text,
-    CycleDirs, Manifest, MANIFEST, PROTOCOL, READY,
+    atm_file_name, grid_id, read_grid, read_manifest, read_ready, sha256_bytes, sha256_file,
+    time_text, write_text, CycleDirs, Manifest, MANIFEST, PROTOCOL, READY,
 };
 
 /// The record of a consumed delivery, in landcycle's own directory.
@@ -105,6 +106,8 @@ pub struct ExchangeSettings {
     /// Time between records (s) and the window length (s).
     pub interval_seconds: i64,
     pub window_seconds: i64,
+    /// The source grid of the a→l weights, which the records' grid must be (root).
+    pub source: Option<GridCells>,
 }
 
 fn protocol(path: &Path, msg: String) -> CouplerError {
@@ -234,6 +237,7 @@ pub fn accept_delivery(s: &ExchangeSettings, end: NaiveDateTime) -> Result<Strin
         }
         v += chrono::Duration::seconds(s.interval_seconds);
     }
+    check_delivery_grid(&dirs.atm2lnd, &m, s.source.as_ref())?;
     std::fs::create_dir_all(&dirs.lnd2atm).map_err(|source| crate::io::IoError::Fs {
         path: dirs.lnd2atm.clone(),
         action: "create directory",
@@ -241,6 +245,35 @@ pub fn accept_delivery(s: &ExchangeSettings, end: NaiveDateTime) -> Result<Strin
     })?;
     write_text(&record, &format!("{ready}\n"))?;
     Ok(ready)
+}
+
+/// Every record's grid is the manifest's `grid_id` (sha256 of its centres), and that grid
+/// is the source grid of the a→l weights (`source`), cell for cell.
+fn check_delivery_grid(
+    dir: &Path,
+    m: &Manifest,
+    source: Option<&GridCells>,
+) -> Result<(), CouplerError> {
+    let mut checked = false;
+    for f in &m.files {
+        let path = dir.join(&f.file);
+        let (lat, lon) = read_grid(&path)?.centres();
+        let id = grid_id(&lat, &lon);
+        if id != m.grid_id {
+            return Err(protocol(
+                &path,
+                format!(
+                    "its grid (sha256 of the centres {id}) is not the manifest's grid_id {}",
+                    m.grid_id
+                ),
+            ));
+        }
+        if let (Some(src), false) = (source, checked) {
+            check_grid(src, &lat, &lon).map_err(|msg| protocol(&path, msg))?;
+            checked = true;
+        }
+    }
+    Ok(())
 }
 
 /// Every rank: the records of the current cycle's `atm2lnd/` (verified by the root).

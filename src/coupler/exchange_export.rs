@@ -6,18 +6,18 @@ use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
 
+use super::land_to_atm::LandToAtm;
 use super::{CouplerError, LandExport, LandFields};
-use crate::grid::weights::{RowSubset, WeightMatrix};
+use crate::grid::weights::WeightMatrix;
 use crate::io::xchg::{
     describe_file, grid_id, land_file_name, publish, read_ready, sha256_file, time_text,
-    write_record, AtmGrid, CycleDirs, Manifest, RecordField, PROTOCOL,
+    write_record, CycleDirs, Manifest, RecordField, PROTOCOL,
 };
 
 /// Writes the land export into `<root>/<cycle>/lnd2atm/`.
 pub struct ExchangeExport {
     root: PathBuf,
-    l2a: RowSubset,
-    grid: AtmGrid,
+    l2a: LandToAtm,
     window_seconds: i64,
 }
 
@@ -25,69 +25,11 @@ impl ExchangeExport {
     /// Export through conservative land → atmosphere `weights` (already checked against the
     /// land grid) into exchange root `root`.
     pub fn new(root: PathBuf, weights: &WeightMatrix, window_seconds: i64) -> Self {
-        let d = weights.destination();
         ExchangeExport {
             root,
-            l2a: weights.all_rows(),
-            grid: atm_grid(&d.dims, &d.lat, &d.lon),
+            l2a: LandToAtm::new(weights),
             window_seconds,
         }
-    }
-
-    /// One 2-D field on the atmosphere grid: the land-part mean, NaN where no land.
-    fn remap(
-        &self,
-        fields: &LandFields,
-        values: &[f32],
-        width: usize,
-        k: usize,
-    ) -> Result<Vec<f32>, CouplerError> {
-        let src_ids = self.l2a.source_ids();
-        let mut src = Vec::with_capacity(src_ids.len());
-        let mut mask = Vec::with_capacity(src_ids.len());
-        for g in src_ids {
-            match fields.ids.binary_search(g) {
-                Ok(c) => {
-                    src.push(f64::from(values[c * width + k]));
-                    mask.push(true);
-                }
-                Err(_) => {
-                    src.push(f64::NAN);
-                    mask.push(false);
-                }
-            }
-        }
-        let mut atm = vec![f64::NAN; self.grid.n_cells()];
-        self.l2a.masked_mean(&src, &mask, &mut atm)?;
-        Ok(atm.iter().map(|&v| v as f32).collect())
-    }
-
-    /// A layered field, layer-major on the atmosphere grid.
-    fn remap_layers(&self, f: &LandFields, values: &[f32]) -> Result<Vec<f32>, CouplerError> {
-        let n = f.n_layers();
-        let mut out = Vec::with_capacity(n * self.grid.n_cells());
-        for k in 0..n {
-            out.extend(self.remap(f, values, n, k)?);
-        }
-        Ok(out)
-    }
-}
-
-/// A rank-2 destination with the centres of a regular lat-lon grid is written as such;
-/// anything else (a cubed sphere) cell by cell.
-fn atm_grid(dims: &[usize], lat: &[f64], lon: &[f64]) -> AtmGrid {
-    if let [nx, ny] = *dims {
-        let la: Vec<f64> = (0..ny).map(|j| lat[j * nx]).collect();
-        let lo: Vec<f64> = lon[..nx].to_vec();
-        let regular =
-            (0..ny).all(|j| (0..nx).all(|i| lat[j * nx + i] == la[j] && lon[j * nx + i] == lo[i]));
-        if regular {
-            return AtmGrid::LatLon { lat: la, lon: lo };
-        }
-    }
-    AtmGrid::Cells {
-        lat: lat.to_vec(),
-        lon: lon.to_vec(),
     }
 }
 
@@ -108,43 +50,18 @@ impl LandExport for ExchangeExport {
             action: "create directory",
             source,
         })?;
-        let sm = self.remap_layers(f, &f.soil_moisture)?;
-        let sl = self.remap_layers(f, &f.soil_liquid)?;
-        let st = self.remap_layers(f, &f.soil_temperature)?;
-        let ts = self.remap(f, &f.skin_temperature, 1, 0)?;
-        let swe = self.remap(f, &f.swe, 1, 0)?;
-        let sd = self.remap(f, &f.snow_depth, 1, 0)?;
-        let cw = self.remap(f, &f.canopy_water, 1, 0)?;
-        let n = f.n_layers();
-        let field = |name, units, long_name, layers, values| RecordField {
-            name,
-            units,
-            long_name,
-            layers,
-            period_mean: false,
-            values,
-        };
-        let fields = [
-            field(
-                "SoilMoistV",
-                "m3 m-3",
-                "volumetric soil moisture",
-                n,
-                &sm[..],
-            ),
-            field(
-                "SoilLiqV",
-                "m3 m-3",
-                "volumetric liquid soil water",
-                n,
-                &sl[..],
-            ),
-            field("SoilTemp", "K", "soil temperature", n, &st[..]),
-            field("AvgSurfT", "K", "surface skin temperature", 0, &ts[..]),
-            field("SWE", "kg m-2", "snow water equivalent", 0, &swe[..]),
-            field("SnowDepth", "m", "snow depth", 0, &sd[..]),
-            field("CanopInt", "kg m-2", "canopy intercepted water", 0, &cw[..]),
-        ];
+        let atm = self.l2a.fields(f)?;
+        let fields: Vec<RecordField<'_>> = atm
+            .iter()
+            .map(|a| RecordField {
+                name: a.name,
+                units: a.units,
+                long_name: a.long_name,
+                layers: a.layers,
+                period_mean: false,
+                values: &a.values,
+            })
+            .collect();
         let name = land_file_name(time);
         let title = "landcycle land export (ensemble mean, land part of each atmosphere cell)";
         let published = read_ready(&dirs.lnd2atm)?.is_some();
@@ -155,7 +72,7 @@ impl LandExport for ExchangeExport {
         } else {
             dirs.lnd2atm.join(&name)
         };
-        write_record(&target, &self.grid, time, &fields, title)?;
+        write_record(&target, self.l2a.grid(), time, &fields, title)?;
         if published {
             let (mine, _) = sha256_file(&target)?;
             let _ = std::fs::remove_file(&target);
@@ -170,7 +87,7 @@ impl LandExport for ExchangeExport {
             }
             return Ok(());
         }
-        let (lat, lon) = self.grid.centres();
+        let (lat, lon) = self.l2a.grid().centres();
         let m = Manifest {
             protocol: PROTOCOL.into(),
             producer: format!("landcycle {}", env!("CARGO_PKG_VERSION")),

@@ -4,6 +4,8 @@
 //! - **forcing**: a [`crate::forcing::RecordSource`] per mode (data files, a forecast archive,
 //!   data files on an atmosphere grid through weights, an exchange directory); the time
 //!   interpolation, zenith weighting and unit checks of `forcing::ForcingReader` are shared.
+//!   MPMD's records arrive through a `parallel::PeerChannel` at each window start and are
+//!   served from memory ([`mpmd::MpmdRecords`]).
 //! - **export**: a [`LandExport`] receives the ensemble-mean land state on the root at the
 //!   export time ([`LandFields`], global-id order, f32).
 //!
@@ -16,6 +18,10 @@ mod error;
 pub mod exchange;
 mod exchange_export;
 mod export;
+mod grid_check;
+mod land_to_atm;
+pub mod mpmd;
+pub mod mpmd_atm;
 pub mod replay;
 mod weighted_files;
 pub mod wrf;
@@ -26,4 +32,6 @@ pub use error::CouplerError;
 pub use exchange::{accept_delivery, exchange_spec, ExchangeRecords, ExchangeSettings};
 pub use exchange_export::ExchangeExport;
 pub use export::{LandExport, LandFields};
+pub use grid_check::check_grid;
+pub use land_to_atm::{AtmField, LandToAtm};
 pub use weighted_files::WeightedFileRecords;

@@ -74,6 +74,28 @@ impl Replay {
 
     /// One record: the data file valid at `v`, in SI units, as f32 on its own grid.
     fn write_record(&self, dir: &Path, v: NaiveDateTime) -> Result<AtmGrid, CouplerError> {
+        let (grid, values) = self.read_atm(v)?;
+        let fields: Vec<RecordField<'_>> = ATM_VARIABLES
+            .iter()
+            .zip(&values)
+            .map(|((_, name, units, sampling), vals)| RecordField {
+                name,
+                units,
+                long_name: name,
+                layers: 0,
+                period_mean: *sampling == TimeSampling::PeriodMean,
+                values: vals,
+            })
+            .collect();
+        let src = self.spec.file_path(v)?;
+        let title = format!("landcycle atm replay of {}", src.display());
+        write_nc_record(&dir.join(atm_file_name(v)), &grid, v, &fields, &title)?;
+        Ok(grid)
+    }
+
+    /// The data file valid at `v`: its grid and the seven fields of [`ATM_VARIABLES`] in SI
+    /// units as f32, every cell. What every transport of the replay serves.
+    pub fn read_atm(&self, v: NaiveDateTime) -> Result<(AtmGrid, Vec<Vec<f32>>), CouplerError> {
         let src = self.spec.file_path(v)?;
         if !src.is_file() {
             return Err(ForcingError::MissingFile { path: src, time: v }.into());
@@ -103,21 +125,7 @@ impl Replay {
             })?;
             values.push(field.values.iter().map(|&x| conv.apply(x) as f32).collect());
         }
-        let fields: Vec<RecordField<'_>> = ATM_VARIABLES
-            .iter()
-            .zip(&values)
-            .map(|((_, name, units, sampling), vals)| RecordField {
-                name,
-                units,
-                long_name: name,
-                layers: 0,
-                period_mean: *sampling == TimeSampling::PeriodMean,
-                values: vals,
-            })
-            .collect();
-        let title = format!("landcycle atm replay of {}", src.display());
-        write_nc_record(&dir.join(atm_file_name(v)), &grid, v, &fields, &title)?;
-        Ok(grid)
+        Ok((grid, values))
     }
 
     /// Wait for the land export of the cycle ending at `end`, verify it, check its soil
@@ -134,18 +142,10 @@ impl Replay {
         let path = dirs.lnd2atm.join(&f.file);
         let grid = read_grid(&path)?;
         let top = read_top_layer(&path, grid.n_cells())?;
-        let land: Vec<f64> = top.into_iter().filter(|v| !v.is_nan()).collect();
-        if let Some(bad) = land.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-            return Err(CouplerError::Protocol {
-                path,
-                msg: format!("SoilMoistV {bad} outside 0..1 m3 m-3"),
-            });
-        }
-        let check = ExportCheck {
-            manifest_sha256: ready,
-            cells_with_land: land.len(),
-            mean_soil_moisture: land.iter().sum::<f64>() / land.len().max(1) as f64,
-        };
+        let check = check_top_layer(&top, ready).map_err(|msg| CouplerError::Protocol {
+            path: path.clone(),
+            msg,
+        })?;
         let ack = serde_json::json!({
             "status": "consumed",
             "manifest_sha256": check.manifest_sha256,
@@ -154,6 +154,20 @@ impl Replay {
         write_text(&dirs.lnd2atm.join(ACK), &format!("{ack}\n"))?;
         Ok(check)
     }
+}
+
+/// The replay's check of an export: the top-layer soil moisture of the atmosphere cells
+/// with land (NaN elsewhere) lies in 0..1 m3 m-3.
+pub fn check_top_layer(top: &[f64], manifest_sha256: String) -> Result<ExportCheck, String> {
+    let land: Vec<f64> = top.iter().copied().filter(|v| !v.is_nan()).collect();
+    if let Some(bad) = land.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        return Err(format!("SoilMoistV {bad} outside 0..1 m3 m-3"));
+    }
+    Ok(ExportCheck {
+        manifest_sha256,
+        cells_with_land: land.len(),
+        mean_soil_moisture: land.iter().sum::<f64>() / land.len().max(1) as f64,
+    })
 }
 
 /// The top layer of SoilMoistV (layer 0) at every cell: the first `n` values of the

@@ -12,8 +12,9 @@ use chrono::{Duration, NaiveDateTime};
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use crate::config::{Config, CouplerMode};
+use crate::coupler::mpmd::{send_export, MpmdSettings};
 use crate::coupler::wrf_export::WrfExport;
-use crate::coupler::{ExchangeExport, LandExport, LandFields};
+use crate::coupler::{ExchangeExport, LandExport, LandFields, LandToAtm};
 use crate::grid::weights::WeightMatrix;
 use crate::grid::Grid;
 use crate::io::writer::{CommitJob, Output, WriteJob};
@@ -27,6 +28,27 @@ pub(super) struct ExportStage {
     offset: Duration,
     grid_dims: (usize, usize),
     exporter: Option<Arc<Mutex<Box<dyn LandExport>>>>,
+    /// Mode 'mpmd' (root): the export is sent to the atmosphere on this thread, not on the
+    /// output writer, because MPI is initialised for one thread (MPI_THREAD_SINGLE).
+    mpmd: Option<(MpmdSettings, LandToAtm)>,
+}
+
+/// Mode 'mpmd': the land → atmosphere weights and the root's waits.
+fn mpmd_export(cfg: &Config, grid: &Grid) -> Result<(MpmdSettings, LandToAtm), CycleError> {
+    let k = &cfg.coupler;
+    let p = k.l2a_weights.as_ref().ok_or_else(|| {
+        CycleError::Invalid("coupler:export in mode 'mpmd' needs l2a_weights".into())
+    })?;
+    let w = WeightMatrix::read(p).map_err(|e| CycleError::Invalid(e.to_string()))?;
+    w.check_source(grid)
+        .map_err(|e| CycleError::Invalid(e.to_string()))?;
+    let settings = MpmdSettings {
+        deadline: std::time::Duration::from_secs(u64::from(k.deadline_seconds)),
+        poll: std::time::Duration::from_millis(u64::from(k.poll_milliseconds)),
+        interval_seconds: i64::from(cfg.forcing.interval_hours) * 3600,
+        window_seconds: cfg.run.window_seconds(),
+    };
+    Ok((settings, LandToAtm::new(&w)))
 }
 
 /// The exporter of the configured mode (root only).
@@ -59,7 +81,11 @@ fn exporter(cfg: &Config, grid: &Grid) -> Result<Box<dyn LandExport>, CycleError
 impl ExportStage {
     pub(super) fn new(cfg: &Config, grid: &Grid, root: bool) -> Result<Self, CycleError> {
         let active = cfg.coupler.export;
-        let exporter = (active && root)
+        let is_mpmd = cfg.coupler.mode == CouplerMode::Mpmd;
+        let mpmd = (active && root && is_mpmd)
+            .then(|| mpmd_export(cfg, grid))
+            .transpose()?;
+        let exporter = (active && root && !is_mpmd)
             .then(|| exporter(cfg, grid))
             .transpose()?
             .map(|e| Arc::new(Mutex::new(e)));
@@ -68,6 +94,7 @@ impl ExportStage {
             offset: Duration::hours(i64::from(cfg.coupler.export_offset_hours)),
             grid_dims: (grid.nx(), grid.ny()),
             exporter,
+            mpmd,
         })
     }
 
@@ -90,6 +117,18 @@ impl ExportStage {
         let local = cell_means(model, ens, width);
         let ids = comm.gatherv_u64(ens.ids(), 0);
         let vals = comm.gatherv_f64_owned(local, 0);
+        if let (Some(ids), Some(vals), Some((settings, l2a))) = (&ids, &vals, &self.mpmd) {
+            let merged = merge_by_id(ids, vals, width);
+            let fields = land_fields(&merged, nl, self.grid_dims, model.soil_layer_thickness());
+            let peer = comm
+                .mpmd_peer()
+                .ok_or_else(|| CycleError::Invalid(super::forcing_stage::NO_PEER.into()))?;
+            let end = t - self.offset;
+            let ack = send_export(&peer, settings, l2a, (end, t), &fields)
+                .map_err(|e| CycleError::Invalid(format!("land export at {t}: {e}")))?;
+            tracing::info!(cycle = %end, cells_with_land = ack.cells_with_land, "export acknowledged by the atmosphere");
+            return Ok(());
+        }
         let (Some(ids), Some(vals), Some(exporter), Some(output)) =
             (ids, vals, self.exporter.as_ref(), output)
         else {

@@ -10,6 +10,9 @@ use chrono::NaiveDateTime;
 
 use super::error::{agree, CycleError};
 use crate::config::{Config, CouplerMode, ForcingVariable, Remap};
+use crate::coupler::mpmd::{
+    request_window, MpmdRecords, MpmdSettings, SharedWindow, WindowForcing,
+};
 use crate::coupler::wrf::{WrfForcing, WrfSource};
 use crate::coupler::{
     accept_delivery, exchange_spec, AtmToLand, ExchangeRecords, ExchangeSettings,
@@ -19,6 +22,7 @@ use crate::forcing::{ForcingReader, ForcingSpec, ForcingVariables, RecordSource,
 use crate::grid::remap::RemapMethod;
 use crate::grid::weights::WeightMatrix;
 use crate::grid::Grid;
+use crate::io::weights::GridCells;
 use crate::io::wrf_out::WrfOutFiles;
 use crate::lsm::{CellStatics, Forcing};
 use crate::parallel::Communicator;
@@ -52,8 +56,15 @@ pub fn forcing_spec(cfg: &Config) -> ForcingSpec {
     spec
 }
 
+/// What a land root says when mode 'mpmd' runs without an atmosphere beside it.
+pub(super) const NO_PEER: &str = "coupler:mode = 'mpmd' but this run has no atmosphere in its \
+    MPI launch: start both in one mpirun, e.g. `mpirun -n 2 landcycle run lc.nml : -n 1 \
+    landcycle atm replay lc.nml --mpmd` (docs/coupling.md)";
+
 /// This rank's cells (global ids and (lat, lon)) on the land grid.
 pub(super) struct RankCells<'a> {
+    /// Whether this is the land root.
+    pub root: bool,
     pub grid: &'a Grid,
     pub ids: &'a [u64],
     pub cells: &'a [CellStatics],
@@ -68,29 +79,57 @@ pub(super) struct ForcingStage {
     /// 'previous_cycle'`): the next window reads the atmosphere cycle that forces the land
     /// cycle ending at this time, an earlier one than its own.
     issuing_cycle: Option<NaiveDateTime>,
+    /// Mode 'mpmd': how the root waits for the atmosphere, and the window every rank's
+    /// record source reads.
+    mpmd: Option<MpmdLand>,
 }
 
-/// The reader of the configured mode for `targets`.
-fn reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleError> {
+/// Mode 'mpmd' on a land rank.
+struct MpmdLand {
+    settings: MpmdSettings,
+    window: SharedWindow,
+    /// The a→l weights' source grid, which the atmosphere's centres must match (root).
+    source: Option<GridCells>,
+}
+
+/// The weights of `coupler:a2l_weights`, checked against the land grid.
+fn a2l_weights(cfg: &Config, grid: &Grid) -> Result<Option<WeightMatrix>, CycleError> {
+    let Some(wpath) = &cfg.coupler.a2l_weights else {
+        return Ok(None);
+    };
+    let weights = WeightMatrix::read(wpath).map_err(|e| CycleError::Invalid(e.to_string()))?;
+    weights
+        .check_destination(grid)
+        .map_err(|e| CycleError::Invalid(e.to_string()))?;
+    Ok(Some(weights))
+}
+
+/// The reader of the configured mode for `targets` (`window`: mode 'mpmd').
+fn reader(
+    cfg: &Config,
+    rc: &RankCells<'_>,
+    window: Option<&SharedWindow>,
+) -> Result<ForcingReader, CycleError> {
     if cfg.coupler.mode == CouplerMode::Wrf {
         return wrf_reader(cfg, rc);
     }
     let targets: Vec<(f64, f64)> = rc.cells.iter().map(|s| (s.latitude, s.longitude)).collect();
     let spec = forcing_spec(cfg);
     let k = &cfg.coupler;
-    let Some(wpath) = &k.a2l_weights else {
+    let Some(weights) = a2l_weights(cfg, rc.grid)? else {
         return Ok(ForcingReader::new(spec, &targets)?);
     };
-    let weights = WeightMatrix::read(wpath).map_err(|e| CycleError::Invalid(e.to_string()))?;
-    weights
-        .check_destination(rc.grid)
-        .map_err(|e| CycleError::Invalid(e.to_string()))?;
     let targets = Arc::new(targets);
     let remap = AtmToLand::new(&weights, rc.ids, Arc::clone(&targets))
         .map_err(|e| CycleError::Invalid(e.to_string()))?;
     let remap = Arc::new(remap);
-    let (spec, src): (ForcingSpec, Box<dyn RecordSource>) = match k.mode {
-        CouplerMode::Exchange => {
+    let (spec, src): (ForcingSpec, Box<dyn RecordSource>) = match (k.mode, window) {
+        (CouplerMode::Mpmd, Some(w)) => {
+            let spec = Arc::new(exchange_spec(&spec));
+            let src = MpmdRecords::new(Arc::clone(&spec), remap, Arc::clone(w));
+            ((*spec).clone(), Box::new(src))
+        }
+        (CouplerMode::Exchange, _) => {
             let spec = Arc::new(exchange_spec(&spec));
             let src = ExchangeRecords::new(k.directory.clone(), Arc::clone(&spec), remap);
             ((*spec).clone(), Box::new(src))
@@ -125,28 +164,83 @@ fn wrf_reader(cfg: &Config, rc: &RankCells<'_>) -> Result<ForcingReader, CycleEr
 impl ForcingStage {
     pub(super) fn new(cfg: &Config, rc: &RankCells<'_>) -> Result<Self, CycleError> {
         let k = &cfg.coupler;
+        // The a→l weights' source grid, against which the root checks every delivery.
+        let source = match (rc.root, k.mode) {
+            (true, CouplerMode::Exchange | CouplerMode::Mpmd) => {
+                a2l_weights(cfg, rc.grid)?.map(|w| w.source().clone())
+            }
+            _ => None,
+        };
         let exchange = (k.mode == CouplerMode::Exchange).then(|| ExchangeSettings {
             root: k.directory.clone(),
             deadline: std::time::Duration::from_secs(u64::from(k.deadline_seconds)),
             poll: std::time::Duration::from_millis(u64::from(k.poll_milliseconds)),
             interval_seconds: i64::from(cfg.forcing.interval_hours) * 3600,
             window_seconds: cfg.run.window_seconds(),
+            source: source.clone(),
         });
+        let mpmd = if k.mode == CouplerMode::Mpmd {
+            Some(MpmdLand {
+                settings: MpmdSettings {
+                    deadline: std::time::Duration::from_secs(u64::from(k.deadline_seconds)),
+                    poll: std::time::Duration::from_millis(u64::from(k.poll_milliseconds)),
+                    interval_seconds: i64::from(cfg.forcing.interval_hours) * 3600,
+                    window_seconds: cfg.run.window_seconds(),
+                },
+                window: SharedWindow::default(),
+                source,
+            })
+        } else {
+            None
+        };
         let reader = if rc.cells.is_empty() {
             None
         } else {
-            Some(reader(cfg, rc)?)
+            Some(reader(cfg, rc, mpmd.as_ref().map(|m| &m.window))?)
         };
         Ok(ForcingStage {
             reader,
             exchange,
             issuing_cycle: None,
+            mpmd,
         })
     }
 
     /// The next window reads the atmosphere cycle of land cycle `cycle` (`None`: its own).
     pub(super) fn set_issuing_cycle(&mut self, cycle: Option<NaiveDateTime>) {
         self.issuing_cycle = cycle;
+    }
+
+    /// Mode 'mpmd': the root asks the atmosphere for the window's records and checks them,
+    /// then broadcasts them to every land rank, which keeps them for its record source.
+    /// Collective.
+    fn receive_window(
+        &self,
+        comm: &dyn Communicator,
+        end: NaiveDateTime,
+    ) -> Result<(), CycleError> {
+        let Some(m) = &self.mpmd else {
+            return Ok(());
+        };
+        let got = match (comm.rank(), comm.mpmd_peer(), &m.source) {
+            (0, Some(peer), Some(source)) => request_window(&peer, &m.settings, end, source)
+                .map(|rec| rec.encode())
+                .map_err(|e| CycleError::Invalid(e.to_string())),
+            (0, None, _) => Err(CycleError::Invalid(NO_PEER.into())),
+            (0, _, None) => Err(CycleError::Invalid(
+                "coupler:mode 'mpmd' needs coupler:a2l_weights".into(),
+            )),
+            _ => Ok(Vec::new()),
+        };
+        let mut bytes = agree(comm, got)?;
+        comm.broadcast_bytes(&mut bytes, 0);
+        let w = WindowForcing::decode(&bytes).map_err(|e| CycleError::Invalid(e.to_string()));
+        let w = agree(comm, w)?;
+        *m.window
+            .write()
+            .map_err(|_| CycleError::Invalid("the MPMD window lock is poisoned".into()))? =
+            Some(Arc::new(w));
+        Ok(())
     }
 
     /// The window ending at `end` starts: in mode 'exchange' the root waits for the
@@ -164,6 +258,7 @@ impl ForcingStage {
             _ => Ok(()),
         };
         agree(comm, accepted)?;
+        self.receive_window(comm, end)?;
         // A forecast archive's file names depend only on the issuing cycle: reading an
         // earlier one is beginning the window as that land cycle.
         let issuing = self.issuing_cycle.unwrap_or(end);

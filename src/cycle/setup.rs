@@ -174,6 +174,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
         let states = (init.forcing.take(), init.soil_moisture.take());
         let perturbers = agree(comm, perturbers([fgen, sgen], states, init.start))?;
         let rank_cells = RankCells {
+            root: comm.rank() == 0,
             grid: &s.grid,
             ids: &s.ids,
             cells: &s.cells,

@@ -17,6 +17,7 @@ pub mod statics;
 pub mod weights;
 mod weights_apply;
 mod weights_check;
+pub use weights_check::CENTRE_TOLERANCE_DEG;
 pub mod wps_domain;
 
 pub use decomp::Decomposition;

@@ -14,12 +14,14 @@ mod error;
 mod file_comm;
 mod mpi_comm;
 mod mpmd;
+mod peer_record;
 mod single;
 
 pub use error::ParallelError;
 pub use file_comm::FileComm;
 pub use mpi_comm::MpiComm;
 pub use mpmd::Peer;
+pub use peer_record::{PeerChannel, PeerError, PeerRecord};
 pub use single::SingleProcess;
 
 /// Collective operations landcycle needs. Implemented by [`SingleProcess`] and [`MpiComm`].
@@ -78,6 +80,11 @@ pub trait Communicator {
     /// The handle for collective (MPI-IO) file access; `None` for a single process without
     /// MPI, which writes the same files serially.
     fn file_comm(&self) -> Option<FileComm> {
+        None
+    }
+    /// The other application's root in an MPMD launch, seen from this application's root;
+    /// `None` on other ranks and without a second application.
+    fn mpmd_peer(&self) -> Option<Peer<'_>> {
         None
     }
 }

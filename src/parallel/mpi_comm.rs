@@ -165,6 +165,9 @@ fn split_blocks<T: Clone>(buf: &[T], counts: &[usize]) -> Vec<Vec<T>> {
 }
 
 impl Communicator for MpiComm {
+    fn mpmd_peer(&self) -> Option<super::Peer<'_>> {
+        self.peer()
+    }
     fn file_comm(&self) -> Option<super::FileComm> {
         use mpi::raw::AsRaw;
         Some(super::FileComm::new(self.comm.as_raw()))

@@ -4,12 +4,14 @@
 //! [`Peer`].
 
 use std::marker::PhantomData;
+use std::time::{Duration, Instant};
 
-use mpi::point_to_point::{Destination, Source};
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
 use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::{Communicator as _, CommunicatorCollectives};
 use mpi::Tag;
 
+use super::peer_record::{PeerChannel, PeerError, PeerRecord};
 use super::{Communicator, MpiComm, ParallelError};
 
 /// Tag of root-to-root coupling messages on `MPI_COMM_WORLD`. Nothing else in landcycle
@@ -121,6 +123,59 @@ impl Peer<'_> {
             .process_at_rank(self.world_rank as i32)
             .receive_vec_with_tag::<u8>(PEER_TAG);
         msg
+    }
+
+    /// The next message from the peer if one arrives within `deadline`: nonblocking probes
+    /// every `poll`, so a peer that stopped or hangs gives an error, not a hang. `None`
+    /// after the deadline.
+    pub fn recv_bytes_within(&self, deadline: Duration, poll: Duration) -> Option<Vec<u8>> {
+        let world = SimpleCommunicator::world();
+        let from = world.process_at_rank(self.world_rank as i32);
+        let t0 = Instant::now();
+        // Naps from 0.1 ms growing to `poll`: a prompt answer is taken at once, a long wait
+        // (the other side's whole window) costs no CPU, unlike a blocking receive, which
+        // Open MPI implements by polling.
+        let mut nap = Duration::from_micros(100);
+        loop {
+            if let Some(matched) = from.immediate_matched_probe_with_tag(PEER_TAG) {
+                return Some(matched.matched_receive_vec::<u8>().0);
+            }
+            if t0.elapsed() >= deadline {
+                return None;
+            }
+            std::thread::sleep(nap.min(poll).min(deadline.saturating_sub(t0.elapsed())));
+            nap = nap.saturating_mul(2);
+        }
+    }
+}
+
+impl PeerChannel for Peer<'_> {
+    fn peer_rank(&self) -> usize {
+        self.world_rank
+    }
+
+    fn send(&self, rec: &PeerRecord) {
+        self.send_bytes(&rec.encode());
+    }
+
+    fn recv(
+        &self,
+        what: &str,
+        deadline: Duration,
+        poll: Duration,
+    ) -> Result<PeerRecord, PeerError> {
+        let t0 = Instant::now();
+        let bytes = self
+            .recv_bytes_within(deadline, poll)
+            .ok_or_else(|| PeerError::Timeout {
+                peer: self.world_rank,
+                what: what.to_string(),
+                waited_s: t0.elapsed().as_secs(),
+            })?;
+        PeerRecord::decode(&bytes).map_err(|msg| PeerError::Malformed {
+            peer: self.world_rank,
+            msg,
+        })
     }
 }
 

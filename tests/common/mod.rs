@@ -216,3 +216,73 @@ pub fn check_cf(file: &Path) {
         file.display()
     );
 }
+
+/// History files variable by variable (every value bit for bit) and attribute by
+/// attribute, all but the global `namelist` attribute, which records each run's own namelist
+/// text (the runs differ in `&coupler` or a file template). Restarts byte for byte when the
+/// configuration fingerprints agree (`&coupler` keys are not in it); otherwise (another
+/// `forcing:file_template`, which is) every value, id and attribute, and history files also
+/// without `config_fingerprint`.
+pub fn assert_same_land_output(a: &Path, b: &Path, same_fingerprint: bool) {
+    let fa = output_files(a);
+    assert_eq!(fa, output_files(b), "different file sets");
+    assert!(!fa.is_empty(), "no output in {}", a.display());
+    let skip: &[&str] = if same_fingerprint {
+        &["namelist"]
+    } else {
+        &["namelist", "config_fingerprint"]
+    };
+    for f in &fa {
+        let (x, y) = (a.join(f), b.join(f));
+        if !f.to_string_lossy().contains("LC_RST_") {
+            let (cx, cy) = (nc_content(&x, skip), nc_content(&y, skip));
+            let diff: Vec<_> = cx.iter().zip(&cy).filter(|(p, q)| p != q).collect();
+            assert!(
+                cx.len() == cy.len() && diff.is_empty(),
+                "{} differs: {:.400?}",
+                f.display(),
+                diff.first()
+            );
+        } else if same_fingerprint {
+            assert!(
+                std::fs::read(&x).unwrap() == std::fs::read(&y).unwrap(),
+                "{} differs",
+                f.display()
+            );
+        } else {
+            let (p, mut q) = (
+                landcycle::io::read_restart(&x).unwrap(),
+                landcycle::io::read_restart(&y).unwrap(),
+            );
+            assert_ne!(p.config_fingerprint, q.config_fingerprint);
+            q.config_fingerprint = p.config_fingerprint.clone();
+            let canon = landcycle::io::restart::canonical_checksum;
+            assert_eq!(canon(&p), canon(&q), "{} content differs", f.display());
+        }
+    }
+}
+
+pub fn nc_content(p: &Path, skip: &[&str]) -> Vec<String> {
+    let f = netcdf::open(p).unwrap();
+    let mut out: Vec<String> = f
+        .attributes()
+        .filter(|a| !skip.contains(&a.name()))
+        .map(|a| format!("{}={:?}", a.name(), a.value().unwrap()))
+        .collect();
+    for v in f.variables() {
+        let bits: Vec<u64> = v
+            .get_values::<f64, _>(..)
+            .map(|x| x.iter().map(|y| y.to_bits()).collect())
+            .unwrap_or_default();
+        out.push(format!("{} {:?}", v.name(), bits));
+        for a in v.attributes() {
+            out.push(format!(
+                "{}:{}={:?}",
+                v.name(),
+                a.name(),
+                a.value().unwrap()
+            ));
+        }
+    }
+    out
+}
