@@ -19,6 +19,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+pub mod colm;
+pub mod colm_forcing;
+pub mod colm_run;
+pub mod series;
+
+use series::{write_series, PointSeries, SeriesVar};
+
 /// The `&NOAH_POINT` namelist group (keys as in the Noah offline point namelist, plus the
 /// optional `parameter_tables` directory of WRF-format tables).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -102,6 +109,8 @@ pub enum PointError {
     Lsm(#[from] crate::lsm::LsmError),
     #[error("NetCDF output {path}: {msg}")]
     NetCdf { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Output(#[from] crate::io::IoError),
 }
 
 /// One forcing record as read (single precision, as the reference driver reads it).
@@ -691,222 +700,183 @@ fn write_forcing_used(path: &Path, rows: &[PointRow]) -> Result<(), PointError> 
 
 /// CF-1.8 NetCDF time series with ALMA variable names.
 pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<(), PointError> {
-    let nerr = |e: netcdf::Error| PointError::NetCdf {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    };
-    let n = rows.len();
-    let mut f = netcdf::create(path).map_err(nerr)?;
-    f.add_attribute("Conventions", "CF-1.8").map_err(nerr)?;
-    f.add_attribute("title", "landcycle Noah LSM 3.4.1 point run")
-        .map_err(nerr)?;
-    f.add_attribute(
-        "comment",
-        "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; runoff out of the column)",
-    )
-    .map_err(nerr)?;
-    f.add_dimension("time", n).map_err(nerr)?;
-    f.add_dimension("soil_layer", NSOIL).map_err(nerr)?;
-    f.add_dimension("nv", 2).map_err(nerr)?;
-    let t0 = case.start.format("%Y-%m-%d %H:%M:%S");
-    let times: Vec<f64> = rows
+    let times = rows
         .iter()
         .map(|r| (r.date - case.start).num_seconds() as f64 + case.dt)
         .collect();
-    {
-        let mut v = f.add_variable::<f64>("time", &["time"]).map_err(nerr)?;
-        v.put_attribute("standard_name", "time").map_err(nerr)?;
-        v.put_attribute("units", format!("seconds since {t0}"))
-            .map_err(nerr)?;
-        v.put_attribute("calendar", "standard").map_err(nerr)?;
-        v.put_attribute("axis", "T").map_err(nerr)?;
-        v.put_attribute("comment", "end of each model step")
-            .map_err(nerr)?;
-        v.put_values(&times, ..).map_err(nerr)?;
+    let mut layer_depth = vec![0.0; NSOIL];
+    let mut layer_bounds = vec![(0.0, 0.0); NSOIL];
+    let mut top = 0.0;
+    for k in 0..NSOIL {
+        let bot = -case.params.zsoil[k];
+        layer_depth[k] = 0.5 * (top + bot);
+        layer_bounds[k] = (top, bot);
+        top = bot;
     }
-    {
-        let mut depth = vec![0.0; NSOIL];
-        let mut bnds = vec![0.0; 2 * NSOIL];
-        let mut top = 0.0;
-        for k in 0..NSOIL {
-            let bot = -case.params.zsoil[k];
-            depth[k] = 0.5 * (top + bot);
-            bnds[2 * k] = top;
-            bnds[2 * k + 1] = bot;
-            top = bot;
-        }
-        let mut v = f
-            .add_variable::<f64>("soil_layer", &["soil_layer"])
-            .map_err(nerr)?;
-        v.put_attribute("standard_name", "depth").map_err(nerr)?;
-        v.put_attribute("units", "m").map_err(nerr)?;
-        v.put_attribute("positive", "down").map_err(nerr)?;
-        v.put_attribute("bounds", "soil_layer_bnds").map_err(nerr)?;
-        v.put_values(&depth, ..).map_err(nerr)?;
-        let mut b = f
-            .add_variable::<f64>("soil_layer_bnds", &["soil_layer", "nv"])
-            .map_err(nerr)?;
-        b.put_values(&bnds, ..).map_err(nerr)?;
-    }
-    type Getter = fn(&PointRow, f64) -> f64;
-    let series: [(&str, &str, &str, Option<&str>, Getter); 16] = [
-        (
+    let var = |name, units, long_name, standard_name, get: &dyn Fn(&PointRow) -> f64| SeriesVar {
+        name,
+        units,
+        long_name,
+        standard_name,
+        values: rows.iter().map(get).collect(),
+    };
+    let dt = case.dt;
+    let series = vec![
+        var(
             "AvgSurfT",
             "K",
             "average surface temperature",
             Some("surface_temperature"),
-            |r, _| r.state.skin_temperature,
+            &|r| r.state.skin_temperature,
         ),
-        (
+        var(
             "Qh",
             "W m-2",
             "sensible heat flux (upward)",
             Some("surface_upward_sensible_heat_flux"),
-            |r, _| r.diag.sheat,
+            &|r| r.diag.sheat,
         ),
-        (
+        var(
             "Qle",
             "W m-2",
             "latent heat flux (upward)",
             Some("surface_upward_latent_heat_flux"),
-            |r, _| r.diag.eta,
+            &|r| r.diag.eta,
         ),
-        (
+        var(
             "Qg",
             "W m-2",
             "ground heat flux (into the soil)",
             Some("downward_heat_flux_in_soil"),
-            |r, _| -r.diag.ssoil,
+            &|r| -r.diag.ssoil,
         ),
-        (
+        var(
             "Qs",
             "kg m-2 s-1",
             "surface runoff",
             Some("surface_runoff_flux"),
-            |r, _| r.diag.runoff1 * 1000.0,
+            &|r| r.diag.runoff1 * 1000.0,
         ),
-        (
+        var(
             "Qsb",
             "kg m-2 s-1",
             "subsurface runoff (drainage)",
             Some("subsurface_runoff_flux"),
-            |r, _| r.diag.runoff2 * 1000.0,
+            &|r| r.diag.runoff2 * 1000.0,
         ),
-        (
+        var(
             "Qsm",
             "kg m-2 s-1",
             "snowmelt",
             Some("surface_snow_melt_flux"),
-            |r, dt| r.diag.snomlt * 1000.0 / dt,
+            &|r| r.diag.snomlt * 1000.0 / dt,
         ),
-        (
+        var(
             "Evap",
             "kg m-2 s-1",
             "total evapotranspiration",
             Some("water_evapotranspiration_flux"),
-            |r, _| r.diag.evap_water,
+            &|r| r.diag.evap_water,
         ),
-        (
+        var(
             "PotEvap",
             "W m-2",
             "potential evaporation (energy units)",
             None,
-            |r, _| r.diag.etp,
+            &|r| r.diag.etp,
         ),
-        (
+        var(
             "SWnet",
             "W m-2",
             "net shortwave radiation (downward)",
             Some("surface_net_downward_shortwave_flux"),
-            |r, _| r.diag.solnet,
+            &|r| r.diag.solnet,
         ),
-        (
+        var(
             "LWnet",
             "W m-2",
             "net longwave radiation (downward)",
             Some("surface_net_downward_longwave_flux"),
-            |r, _| {
+            &|r| {
                 let t = r.state.skin_temperature;
                 r.diag.lwdn - r.diag.emissivity * crate::lsm::noah::constants::SIGMA * t * t * t * t
             },
         ),
-        (
+        var(
             "SWE",
             "kg m-2",
             "snow water equivalent",
             Some("surface_snow_amount"),
-            |r, _| r.state.snow_water_equivalent * 1000.0,
+            &|r| r.state.snow_water_equivalent * 1000.0,
         ),
-        (
+        var(
             "SnowDepth",
             "m",
             "snow depth",
             Some("surface_snow_thickness"),
-            |r, _| r.state.snow_depth,
+            &|r| r.state.snow_depth,
         ),
-        (
+        var(
             "CanopInt",
             "kg m-2",
             "canopy intercepted water",
             Some("canopy_water_amount"),
-            |r, _| r.state.canopy_water * 1000.0,
+            &|r| r.state.canopy_water * 1000.0,
         ),
-        (
+        var(
             "Albedo",
             "1",
             "surface albedo",
             Some("surface_albedo"),
-            |r, _| r.diag.albedo,
+            &|r| r.diag.albedo,
         ),
-        (
+        var(
             "SnowFrac",
             "1",
             "snow cover fraction",
             Some("surface_snow_area_fraction"),
-            |r, _| r.diag.sncovr,
+            &|r| r.diag.sncovr,
         ),
     ];
-    for (name, units, long, std, get) in series {
-        let vals: Vec<f64> = rows.iter().map(|r| get(r, case.dt)).collect();
-        let mut v = f.add_variable::<f64>(name, &["time"]).map_err(nerr)?;
-        v.put_attribute("units", units).map_err(nerr)?;
-        v.put_attribute("long_name", long).map_err(nerr)?;
-        if let Some(s) = std {
-            v.put_attribute("standard_name", s).map_err(nerr)?;
-        }
-        v.put_values(&vals, ..).map_err(nerr)?;
-    }
-    type LayerGetter = fn(&PointRow, usize, &NoahParams) -> f64;
-    let layered: [(&str, &str, &str, LayerGetter); 3] = [
-        (
+    let p = &case.params;
+    let layer = |name, units, long_name, get: &dyn Fn(&PointRow, usize) -> f64| SeriesVar {
+        name,
+        units,
+        long_name,
+        standard_name: None,
+        values: rows
+            .iter()
+            .flat_map(|r| (0..NSOIL).map(move |k| get(r, k)))
+            .collect(),
+    };
+    let layered = vec![
+        layer(
             "SoilMoist",
             "kg m-2",
             "total soil moisture per layer",
-            |r, k, p| r.state.soil_moisture[k] * p.sldpth[k] * 1000.0,
+            &|r, k| r.state.soil_moisture[k] * p.sldpth[k] * 1000.0,
         ),
-        ("SoilTemp", "K", "soil temperature per layer", |r, k, _| {
+        layer("SoilTemp", "K", "soil temperature per layer", &|r, k| {
             r.state.soil_temperature[k]
         }),
-        (
+        layer(
             "SoilLiq",
             "kg m-2",
             "liquid soil moisture per layer",
-            |r, k, p| r.state.soil_liquid[k] * p.sldpth[k] * 1000.0,
+            &|r, k| r.state.soil_liquid[k] * p.sldpth[k] * 1000.0,
         ),
     ];
-    for (name, units, long, get) in layered {
-        let mut vals = Vec::with_capacity(n * NSOIL);
-        for r in rows {
-            for k in 0..NSOIL {
-                vals.push(get(r, k, &case.params));
-            }
-        }
-        let mut v = f
-            .add_variable::<f64>(name, &["time", "soil_layer"])
-            .map_err(nerr)?;
-        v.put_attribute("units", units).map_err(nerr)?;
-        v.put_attribute("long_name", long).map_err(nerr)?;
-        v.put_values(&vals, ..).map_err(nerr)?;
-    }
-    Ok(())
+    write_series(
+        path,
+        &PointSeries {
+            title: "landcycle Noah LSM 3.4.1 point run".into(),
+            comment: "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; runoff out of the column)".into(),
+            start: case.start,
+            times,
+            layer_depth,
+            layer_bounds,
+            series,
+            layered,
+        },
+    )
 }

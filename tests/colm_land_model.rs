@@ -8,6 +8,8 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use landcycle::lsm::colm::column_step::{self, initial_state, Clock};
 use landcycle::lsm::colm::land_model::step::{calday, column, new_day, StepSetup};
+use landcycle::lsm::colm::pedotransfer::soil_params_from_texture;
+use landcycle::lsm::colm::soil_class_texture::texture_of_soil_class;
 use landcycle::lsm::colm::{ColmLsm, ColmState, SoilGeometry};
 use landcycle::lsm::{BuildModel, CellStatics, Forcing, LandModel, ModelSetup, StepOutput};
 
@@ -281,9 +283,26 @@ fn cells_and_setups_colm_cannot_run_are_errors() {
         ..setup
     })
     .is_err());
-    // The Bondville texture: silty clay loam → the interim rules' parameters.
+    // Silty clay loam dryland cropland: the class centroid (10 %, 33.5 %) through CoLM2014's
+    // rules lands near the Bondville listing (10 %, 34 %: θ_sat 0.4687, B 8.362), soil colour 3.
     let p = m.cell_params(&statics(8, 2)).unwrap();
-    assert!((p.soil.porsl[0] - (0.489 - 0.00126 * 10.0)).abs() < 1e-12);
+    let t = texture_of_soil_class(8).unwrap();
+    let direct = soil_params_from_texture(&[t; 8], &SoilGeometry::standard()).unwrap();
+    assert_eq!(p.soil, direct);
+    assert!(
+        (p.soil.porsl[0] / 0.4687 - 1.0).abs() < 0.02,
+        "{}",
+        p.soil.porsl[0]
+    );
+    assert!(
+        (p.soil.bsw[0] / 8.362 - 1.0).abs() < 0.03,
+        "{}",
+        p.soil.bsw[0]
+    );
+    assert_eq!(
+        (p.soil_albedo.sat, p.soil_albedo.dry),
+        ([0.22, 0.44], [0.33, 0.55])
+    );
     let rs: f64 = p.rootfr.iter().sum();
     assert!((rs - 1.0).abs() < 1e-12);
 }

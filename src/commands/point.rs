@@ -11,12 +11,18 @@ use std::time::Instant;
 /// Arguments of `landcycle point`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Noah offline point namelist (group `&NOAH_POINT`); paths inside are relative to it.
+    /// Point namelist: `&colm_point` (CoLM column) or `&NOAH_POINT` (Noah); paths inside are
+    /// relative to it.
     pub namelist: PathBuf,
 }
 
-/// Runs a point case and reports where the outputs went.
+/// Runs a point case and reports where the outputs went: a CoLM column when the namelist
+/// holds `&colm_point`, else Noah's `&noah_point`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let nml = crate::config::namelist::read_file(&args.namelist)?;
+    if nml.group("colm_point").is_some() {
+        return run_colm(&args.namelist);
+    }
     let out = np::run_namelist(&args.namelist)
         .with_context(|| format!("point run of {}", args.namelist.display()))?;
     println!(
@@ -26,12 +32,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out.netcdf_path.display()
     );
     // The namelist's bench_repeats > 0 asks for a timing of the physics as well.
-    let nml = crate::config::namelist::read_file(&args.namelist)?;
     let cfg: np::PointConfig = nml.deserialize_group("noah_point")?;
     if cfg.bench_repeats > 0 {
         let report = bench_noah(&args.namelist, None, None, cfg.bench_repeats as usize, 20)?;
         println!("{report}");
     }
+    Ok(())
+}
+
+fn run_colm(path: &Path) -> anyhow::Result<()> {
+    let run = np::colm::ColmCase::from_namelist(path)
+        .and_then(|case| np::colm_run::run_colm_case(&case))
+        .with_context(|| format!("CoLM point run of {}", path.display()))?;
+    println!(
+        "{} CoLM steps written to {} and {}",
+        run.rows.len(),
+        run.csv_path.display(),
+        run.netcdf_path.display()
+    );
     Ok(())
 }
 

@@ -5,6 +5,8 @@
 //! - [`constants`]: physical constants, layer counts, tunables,
 //! - [`geometry`]: the exponential 10-layer soil geometry,
 //! - [`params`]: per-layer hydraulic and thermal parameters, [`params_text`]: their listing,
+//!   [`pedotransfer`]: the same from texture (CoLM2014's ensemble-median rules),
+//!   [`soil_colour`]: soil albedos of the colour class guessed from land cover,
 //! - [`hydraulics`]: Clapp–Hornberger ψ and K with ice impedance,
 //! - [`runoff`]: SIMTOP surface runoff with the saturated fraction,
 //! - [`richards`]: the linearised implicit Richards equation,
@@ -42,8 +44,7 @@
 //! - [`wet_bulb`]: wet-bulb temperature, [`zenith`]: solar zenith angle, [`phenology`]:
 //!   empirical daily LAI,
 //! - [`column_step`]: one column step in CoLM's order and the cold start,
-//! - [`soil_class_texture`]: texture of a STATSGO soil class, [`pedotransfer_interim`]:
-//!   interim per-layer parameters from texture (until CoLM2014's rules are merged),
+//! - [`soil_class_texture`]: texture of a STATSGO soil class,
 //! - [`land_model`]: the column behind `LandModel` (`run:model = 'colm'`).
 //!
 //! Pure physics: no I/O, no global state, f64 throughout (docs/colm.md lists what is built
@@ -72,7 +73,7 @@ pub mod net_solar;
 pub mod new_snow;
 pub mod params;
 pub mod params_text;
-pub mod pedotransfer_interim;
+pub mod pedotransfer;
 pub mod phase_change;
 pub mod phenology;
 pub mod photosynthesis;
@@ -91,6 +92,7 @@ pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
 pub mod soil_class_texture;
+pub mod soil_colour;
 pub mod solar_split;
 pub mod stomata;
 pub mod surface_albedo;

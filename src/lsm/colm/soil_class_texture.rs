@@ -16,7 +16,7 @@
 //! loamy sand (CoLM's glacier and bedrock branches are not built). 14 (water) has no soil
 //! column and is an error.
 
-use super::pedotransfer_interim::Texture;
+use super::pedotransfer::Texture;
 use crate::lsm::LsmError;
 
 /// Vertices (sand %, clay %) of the USDA class polygons, classes 1–12 in STATSGO order.
