@@ -128,10 +128,10 @@ pub fn step(
 /// The per-step bounds on the energy and water residuals.
 pub fn check_balance(out: &column_step::StepOutput) -> Result<(), String> {
     let (e, w) = (out.energy.errore, out.water_error);
-    if !(e.abs() <= MAX_ENERGY_RESIDUAL) {
+    if e.is_nan() || e.abs() > MAX_ENERGY_RESIDUAL {
         return Err(format!("energy balance residual {e:e} W m-2"));
     }
-    if !(w.abs() <= MAX_WATER_RESIDUAL) {
+    if w.is_nan() || w.abs() > MAX_WATER_RESIDUAL {
         return Err(format!("water balance residual {w:e} mm s-1"));
     }
     Ok(())
