@@ -92,6 +92,8 @@ enum Atm {
 enum Bench {
     /// Noah column-steps per second (single column and batched members).
     Noah(landcycle::commands::point::BenchArgs),
+    /// CoLM column-steps per second for an ensemble on one core (Bondville forcing).
+    Colm(landcycle::commands::bench_colm::ColmBenchArgs),
     /// Curvelet transform forward + inverse times for several grid sizes.
     Curvelet,
     /// Ensemble driver overhead over the bare physics, and peak memory.
@@ -162,6 +164,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench { which } => match which {
             Bench::Noah(a) => landcycle::commands::point::run_bench(&a),
             Bench::Driver(a) => landcycle::commands::bench::run_driver(&a),
+            Bench::Colm(a) => landcycle::commands::bench_colm::run(&a),
             Bench::Image(a) => landcycle::commands::bench_image::run(&a),
             Bench::Cycle(a) => landcycle::commands::bench_cycle::run(&a),
             Bench::Curvelet => {

@@ -1,5 +1,5 @@
-//! Every land model passes `lsm::conformance::check_land_model` (Noah, and the bucket at 3
-//! and 10 layers) over rainy, dry and freezing synthetic forcing; the bucket's own
+//! Every land model passes `lsm::conformance::check_land_model` (Noah, CoLM, and the bucket
+//! at 3 and 10 layers) over rainy, dry and freezing synthetic forcing; the bucket's own
 //! promises: water balance closed to round-off, drainage to field capacity, temperatures
 //! relaxing to the air, errors for bad layering and soil classes.
 
@@ -99,6 +99,54 @@ fn noah_conforms() {
         .zip(&profiles)
         .map(|(p, sm)| m.cold_start(p, sm, 285.0).unwrap())
         .collect();
+    check_land_model(&m, &params, &states, &varied_forcing(), start(), DT)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// CoLM on four soils and land covers, from cold starts and from a state that a cold spell
+/// left with snow layers and frozen soil; the forcing's freezing day builds snow layers too.
+#[test]
+fn colm_conforms() {
+    use landcycle::lsm::colm::ColmLsm;
+    let m = ColmLsm::default();
+    // Loam grassland, sand cropland, clay deciduous forest, silty clay loam needleleaf forest.
+    let cells = [
+        statics(6, 7),
+        statics(1, 2),
+        statics(12, 11),
+        statics(8, 14),
+    ];
+    let params: Vec<_> = cells.iter().map(|s| m.cell_params(s).unwrap()).collect();
+    let mut states: Vec<_> = params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let sm: Vec<f64> = (0..10)
+                .map(|k| 0.15 + 0.05 * i as f64 + 0.01 * k as f64)
+                .collect();
+            // The last cell starts frozen (all its water ice).
+            m.cold_start(p, &sm, if i == 3 { 268.0 } else { 280.0 + i as f64 })
+                .unwrap()
+        })
+        .collect();
+    // The last cell spins through three snowy days below freezing first.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let last = states.len() - 1;
+    for k in 0..3 * 48 {
+        let f = weather(&mut rng, k, 262.0, 0.5);
+        let t =
+            start() - chrono::Duration::hours(72) + chrono::Duration::minutes(30 * (k as i64 + 1));
+        m.step(&params[last], &mut states[last], &f, t, DT).unwrap();
+    }
+    let s = &states[last];
+    assert!(
+        s.column.layers.nsnow > 0,
+        "the cold spell left no snow layer"
+    );
+    assert!(
+        m.soil_moisture(s)[0] > m.soil_liquid(s)[0],
+        "the top layer did not freeze"
+    );
     check_land_model(&m, &params, &states, &varied_forcing(), start(), DT)
         .unwrap_or_else(|e| panic!("{e}"));
 }

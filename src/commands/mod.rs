@@ -3,6 +3,7 @@
 //! `pub fn run(args: &Args) -> anyhow::Result<()>`.
 pub mod atm;
 pub mod bench;
+pub mod bench_colm;
 pub mod bench_cycle;
 pub mod bench_image;
 pub mod chart;

@@ -71,6 +71,8 @@ pub enum Model {
     Noah,
     /// The toy N-layer bucket of `lsm::bucket` (layers from `&bucket`).
     Bucket,
+    /// CoLM2014's soil-ground column (`lsm::colm`), ten fixed soil layers.
+    Colm,
 }
 
 /// Layout of the static file.
@@ -653,7 +655,7 @@ impl Config {
     /// `None` for Noah, whose layers are fixed.
     pub fn layer_thickness(&self) -> Option<&[f64]> {
         match self.run.model {
-            Model::Noah => None,
+            Model::Noah | Model::Colm => None,
             Model::Bucket => self.bucket.layer_thickness.as_deref(),
         }
     }
@@ -957,6 +959,7 @@ impl Loader<'_> {
         let layers = r.cold_start_soil_moisture.len();
         let (model_layers, model_text) = match r.model {
             Model::Noah => (4, "Noah has 4 soil layers".to_string()),
+            Model::Colm => (10, "CoLM has 10 soil layers".to_string()),
             Model::Bucket => {
                 let n = self.validate_bucket(c)?;
                 let text = format!("the bucket has {n} soil layers (bucket:layer_thickness)");

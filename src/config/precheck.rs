@@ -106,8 +106,8 @@ pub fn check_array_holes(nl: &Namelist) -> Result<(), ConfigError> {
                 .iter()
                 .any(|s| s.group == g.name && s.key == e.name && s.kind.contains("per soil layer"));
             let what = if per_layer {
-                "is beyond the soil layers (one value per layer: Noah has 4, the bucket as many \
-                 as bucket:layer_thickness)"
+                "is beyond the soil layers (one value per layer: Noah has 4, CoLM 10, the bucket \
+                 as many as bucket:layer_thickness)"
             } else {
                 "goes beyond the values before it"
             };

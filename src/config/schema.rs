@@ -150,9 +150,10 @@ pub const SCHEMA: &[KeySpec] = &[
       "Start of the run: 'YYYY-MM-DD_HH:MM:SS', 'YYYY-MM-DDTHH:MM:SS' or 'YYYYMMDDHH'.", false),
     k("run", "end", "date-time", "UTC", Required,
       "End of the run (after start; the run length must be a whole number of windows).", false),
-    k("run", "model", "'noah' or 'bucket'", "", Value("'noah'"),
-      "Land-surface model: Noah LSM 3.4.1 (4 soil layers) or the toy bucket of docs/bucket.md \
-       (layers from bucket:layer_thickness).", true),
+    k("run", "model", "'noah', 'colm' or 'bucket'", "", Value("'noah'"),
+      "Land-surface model: Noah LSM 3.4.1 (4 soil layers), CoLM2014's soil-ground column \
+       (10 fixed soil layers, USGS vegetation and STAS soil classes, docs/colm.md) or the toy \
+       bucket of docs/bucket.md (layers from bucket:layer_thickness).", true),
     k("run", "timestep", "integer", "s", Value("900"),
       "Model time step; must divide the cycle window.", true),
     k("run", "window_hours", "integer", "h", Value("6"),

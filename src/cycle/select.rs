@@ -5,6 +5,7 @@ use super::error::CycleError;
 use super::nrt::{nrt_model, NrtOptions, NrtReport};
 use super::{run_model, RunOptions, RunSummary};
 use crate::config::{Config, Model};
+use crate::lsm::colm::ColmLsm;
 use crate::lsm::{BucketLsm, NoahLsm};
 use crate::parallel::Communicator;
 
@@ -17,6 +18,7 @@ pub fn run(
     match cfg.run.model {
         Model::Noah => run_model::<NoahLsm>(cfg, comm, opts),
         Model::Bucket => run_model::<BucketLsm>(cfg, comm, opts),
+        Model::Colm => run_model::<ColmLsm>(cfg, comm, opts),
     }
 }
 
@@ -29,6 +31,7 @@ pub fn nrt(
     match cfg.run.model {
         Model::Noah => nrt_model::<NoahLsm>(cfg, comm, opts),
         Model::Bucket => nrt_model::<BucketLsm>(cfg, comm, opts),
+        Model::Colm => nrt_model::<ColmLsm>(cfg, comm, opts),
     }
 }
 
@@ -38,6 +41,7 @@ pub fn member_state_bytes(cfg: &Config) -> usize {
     use crate::lsm::LandModel;
     match cfg.run.model {
         Model::Noah => std::mem::size_of::<<NoahLsm as LandModel>::State>(),
+        Model::Colm => std::mem::size_of::<<ColmLsm as LandModel>::State>(),
         Model::Bucket => {
             let layers = cfg.layer_thickness().map_or(4, <[f64]>::len);
             std::mem::size_of::<<BucketLsm as LandModel>::State>() + 2 * 8 * layers

@@ -43,10 +43,12 @@
 //!   [`energy_balance`]: one step's energy balance (ground, leaves, conduction, phase change),
 //! - [`wet_bulb`]: wet-bulb temperature, [`zenith`]: solar zenith angle, [`phenology`]:
 //!   empirical daily LAI,
-//! - [`column_step`]: one column step in CoLM's order and the cold start.
+//! - [`column_step`]: one column step in CoLM's order and the cold start,
+//! - [`soil_class_texture`]: texture of a STATSGO soil class,
+//! - [`land_model`]: the column behind `LandModel` (`run:model = 'colm'`).
 //!
-//! Pure physics: no I/O, no global state, f64 throughout. Not yet wired into `LandModel`
-//! (docs/colm.md lists what is built and what is not).
+//! Pure physics: no I/O, no global state, f64 throughout (docs/colm.md lists what is built
+//! and what is not).
 
 // Layer loops index several arrays at once; the physics reads better with indices.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
@@ -63,6 +65,7 @@ pub mod groundwater;
 pub mod heat;
 pub mod hydraulics;
 pub mod interception;
+pub mod land_model;
 pub mod layers;
 pub mod leaf_fluxes;
 pub mod leaf_temperature;
@@ -88,6 +91,7 @@ pub mod snow_divide;
 pub mod snow_layers;
 pub mod snow_slab;
 pub mod snow_water;
+pub mod soil_class_texture;
 pub mod soil_colour;
 pub mod solar_split;
 pub mod stomata;
@@ -103,6 +107,7 @@ pub mod zenith;
 
 pub use constants::{Tunables, MAXSNL, NLAYER, NSOIL};
 pub use geometry::SoilGeometry;
+pub use land_model::{ColmCell, ColmLsm, ColmState};
 pub use params::SoilParams;
 pub use params_text::{parse_params, ParamsListing, ParamsTextError};
 pub use water::{SoilWater, WaterFluxes, WaterInput};
