@@ -68,7 +68,6 @@ fn export_checks(log: &str) -> Vec<String> {
         .collect()
 }
 
-
 #[test]
 fn exchange_directory_with_replay_equals_data_files_on_the_same_grid() {
     assert!(have_mpirun(), "mpirun is required");
