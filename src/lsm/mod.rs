@@ -186,6 +186,43 @@ pub fn overlap_weights(thickness: &[f64], depth_m: f64) -> Vec<f64> {
 }
 
 /// A land-surface model: the contract between the physics and everything else.
+/// The checks every model's cold start makes on its inputs: `n` soil moisture values and a
+/// temperature in 150..400 K.
+pub(crate) fn check_cold_start(
+    n: usize,
+    soil_moisture: &[f64],
+    temperature: f64,
+) -> Result<(), LsmError> {
+    if soil_moisture.len() != n {
+        return Err(LsmError::State(format!(
+            "cold start needs {n} soil moisture values, got {}",
+            soil_moisture.len()
+        )));
+    }
+    if !(150.0..=400.0).contains(&temperature) {
+        return Err(LsmError::State(format!(
+            "cold start temperature {temperature} K outside 150..400 K"
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_cold_start`] and every soil moisture value finite.
+pub(crate) fn check_cold_start_finite(
+    n: usize,
+    soil_moisture: &[f64],
+    temperature: f64,
+) -> Result<(), LsmError> {
+    check_cold_start(n, soil_moisture, temperature)?;
+    match soil_moisture.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(LsmError::State(format!(
+            "cold start soil moisture of layer {} is not finite",
+            k + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub trait LandModel: Send + Sync {
     /// Per-cell parameters derived once from the static fields and tables.
     type CellParams: Clone + Send + Sync;

@@ -311,23 +311,7 @@ impl LandModel for BucketLsm {
         temperature: f64,
     ) -> Result<BucketState, LsmError> {
         let n = self.n_soil_layers();
-        if soil_moisture.len() != n {
-            return Err(LsmError::State(format!(
-                "cold start needs {n} soil moisture values, got {}",
-                soil_moisture.len()
-            )));
-        }
-        if !(150.0..=400.0).contains(&temperature) {
-            return Err(LsmError::State(format!(
-                "cold start temperature {temperature} K outside 150..400 K"
-            )));
-        }
-        if let Some(k) = soil_moisture.iter().position(|v| !v.is_finite()) {
-            return Err(LsmError::State(format!(
-                "cold start soil moisture of layer {} is not finite",
-                k + 1
-            )));
-        }
+        crate::lsm::check_cold_start_finite(n, soil_moisture, temperature)?;
         let (lo, hi) = Self::bounds(p);
         Ok(BucketState {
             soil_moisture: soil_moisture.iter().map(|v| v.clamp(lo, hi)).collect(),

@@ -384,17 +384,7 @@ impl LandModel for NoahLsm {
         soil_moisture: &[f64],
         temperature: f64,
     ) -> Result<NoahState, LsmError> {
-        if soil_moisture.len() != NSOIL {
-            return Err(LsmError::State(format!(
-                "cold start needs {NSOIL} soil moisture values, got {}",
-                soil_moisture.len()
-            )));
-        }
-        if !(150.0..=400.0).contains(&temperature) {
-            return Err(LsmError::State(format!(
-                "cold start temperature {temperature} K outside 150..400 K"
-            )));
-        }
+        crate::lsm::check_cold_start(NSOIL, soil_moisture, temperature)?;
         let (lo, hi) = self.bounds(p);
         let mut smc = [0.0; NSOIL];
         let mut sh2o = [0.0; NSOIL];

@@ -162,23 +162,7 @@ impl LandModel for ColmLsm {
         soil_moisture: &[f64],
         temperature: f64,
     ) -> Result<ColmState, LsmError> {
-        if soil_moisture.len() != NSOIL {
-            return Err(LsmError::State(format!(
-                "cold start needs {NSOIL} soil moisture values, got {}",
-                soil_moisture.len()
-            )));
-        }
-        if !(150.0..=400.0).contains(&temperature) {
-            return Err(LsmError::State(format!(
-                "cold start temperature {temperature} K outside 150..400 K"
-            )));
-        }
-        if let Some(k) = soil_moisture.iter().position(|v| !v.is_finite()) {
-            return Err(LsmError::State(format!(
-                "cold start soil moisture of layer {} is not finite",
-                k + 1
-            )));
-        }
+        crate::lsm::check_cold_start_finite(NSOIL, soil_moisture, temperature)?;
         let theta: [f64; NSOIL] =
             std::array::from_fn(|j| soil_moisture[j].clamp(p.bounds[j].0, p.soil.porsl[j]));
         let soil = cold_soil(&self.geometry, &theta, temperature);
