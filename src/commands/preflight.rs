@@ -9,12 +9,13 @@ use std::path::Path;
 
 use chrono::NaiveDateTime;
 
-use crate::config::{Config, StaticFormat};
+use crate::config::{Config, DaBiasCorrection, StaticFormat};
 use crate::cycle::footprint::{estimate, human};
 use crate::forcing::{ForcingReader, ForcingRole};
 use crate::grid::statics::StaticFields;
 use crate::grid::wps_domain::WpsDomain;
 use crate::grid::Grid;
+use crate::io::climatology::read_climatology;
 use crate::obs::discover::find_observation_files;
 use crate::time::{windows, Window};
 
@@ -41,6 +42,7 @@ pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
             if cfg.coupler.mode == crate::config::CouplerMode::Files {
                 check_forcing(cfg, &grid, &mut p);
             }
+            check_grid_needs(cfg, &grid, &mut p);
             check_disk(cfg, &grid, ranks, &mut p);
         }
         Err(e) => p.problems.push(format!("static file: {e}")),
@@ -202,6 +204,58 @@ fn check_observations(cfg: &Config, p: &mut Preflight) {
                 "{name} observations: files for all {} windows ({total} file reads)",
                 ws.len()
             ));
+        }
+    }
+}
+
+/// What needs a regular latitude-longitude grid (bias-correction climatologies, the image
+/// analysis), and each climatology read and compared with the model grid, as `run` does.
+fn check_grid_needs(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    let axes = grid.lat_1d().zip(grid.lon_1d());
+    if cfg.image.enabled && axes.is_none() {
+        p.problems.push(
+            "image:enabled needs a regular latitude-longitude grid; this domain is curvilinear"
+                .into(),
+        );
+    }
+    if !cfg.da.enabled {
+        return;
+    }
+    for s in &cfg.da.sensors {
+        let name = s.name();
+        let (.., bias, climatology) = cfg.da.sensor(*s);
+        if bias == DaBiasCorrection::None {
+            continue;
+        }
+        let Some((lat, lon)) = axes else {
+            p.problems.push(format!(
+                "da:{name}_bias_correction needs a regular latitude-longitude grid (climatology \
+                 files are on regular grids); use {name}_bias_correction = 'none' on this domain"
+            ));
+            continue;
+        };
+        let Some(path) = climatology else {
+            p.problems.push(format!(
+                "da:{name}_bias_correction needs da:{name}_climatology"
+            ));
+            continue;
+        };
+        match read_climatology(path) {
+            Err(e) => p
+                .problems
+                .push(format!("{name} climatology {}: {e}", path.display())),
+            Ok(c) if !c.same_grid(lat, lon) => p.problems.push(format!(
+                "{name} climatology {}: grid {}x{} differs from the model grid {}x{}",
+                path.display(),
+                c.lat.len(),
+                c.lon.len(),
+                lat.len(),
+                lon.len()
+            )),
+            Ok(_) => p.notes.push(format!(
+                "{name} climatology {}: readable, on the model grid",
+                path.display()
+            )),
         }
     }
 }

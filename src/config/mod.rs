@@ -454,7 +454,6 @@ pub struct DaConfig {
 }
 
 impl DaConfig {
-    /// (directory, pattern, error σ, bias correction, climatology) of a sensor.
     /// Footprint half-width of a sensor's mapping (km, 0 = nearest cell only).
     pub fn footprint_km(&self, s: DaSensor) -> f64 {
         match s {
@@ -463,6 +462,7 @@ impl DaConfig {
         }
     }
 
+    /// (directory, pattern, error σ, bias correction, climatology) of a sensor.
     pub fn sensor(&self, s: DaSensor) -> (&Path, &str, f64, DaBiasCorrection, Option<&Path>) {
         match s {
             DaSensor::Smap => (
