@@ -2,7 +2,8 @@
 //! created. Reads the static file in full, every forcing file the run period needs (present,
 //! readable, with every configured variable and coordinate), the first forcing record at
 //! every land cell (the forcing grid covers the domain, no missing values), the observation
-//! files of every window per sensor, and the disk space of the whole run. Every problem is
+//! files of every window per sensor, the bias-correction climatologies and what needs a
+//! regular grid, and the disk space of the whole run. Every problem is
 //! reported, each naming its file (and time, variable or window); nothing is written.
 
 use std::path::Path;
