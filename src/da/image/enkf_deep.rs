@@ -102,6 +102,11 @@ pub(super) fn apply_coefficient_gain(
     for (c, g) in op.coeffs.as_mut_slice().iter_mut().zip(gain) {
         *c *= g;
     }
+    inverse_mean_fold(plan, op)
+}
+
+/// op.grid = E⁺C* op.coeffs (op.ext is scratch).
+pub(super) fn inverse_mean_fold(plan: &ImagePlan, op: &mut OpScratch) -> Result<(), ImageError> {
     plan.curvelet()
         .inverse(&op.coeffs, &mut op.ext, &mut op.cw)?;
     plan.fold_into(&op.ext, &mut op.grid)?;
