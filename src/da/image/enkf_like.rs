@@ -202,8 +202,7 @@ pub(super) fn transform_difference(
         op.grid[c] = a[c] - b[c];
     }
     plan.extend_into(&op.grid, &mut op.ext)?;
-    plan.curvelet()
-        .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+    plan.forward_extended(&op.ext, &mut op.coeffs, &mut op.cw)?;
     Ok(())
 }
 
