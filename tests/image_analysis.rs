@@ -934,7 +934,13 @@ fn enkf_like_member_parts_equal_the_direct_update() {
         let ens = ensemble(ny, nx, 9, 0.04);
         let land = ens.fields.1.clone();
         let fo: Vec<f64> = (0..ny * nx)
-            .map(|c| if land[c] { ens.fields.0[c].max(0.1) } else { f64::NAN })
+            .map(|c| {
+                if land[c] {
+                    ens.fields.0[c].max(0.1)
+                } else {
+                    f64::NAN
+                }
+            })
             .collect();
         let full = EnkfLikeFields {
             observed: &fo,
