@@ -24,6 +24,7 @@ pub mod initial;
 pub mod linalg;
 pub mod rng;
 pub mod set;
+pub mod share;
 pub mod spec;
 
 use thiserror::Error;
@@ -36,6 +37,7 @@ pub use generator::{
 pub use initial::{initial_member_deviates, initial_member_field_deviates};
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
+pub use share::FieldShare;
 pub use spec::{
     CovarianceShape, GroupRole, PerturbGroup, PerturbKind, PerturbTarget, PerturbVar, ResolvedVar,
     SpatialCorrelation,
