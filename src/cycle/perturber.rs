@@ -312,6 +312,12 @@ impl Perturber {
         Ok(())
     }
 
+    /// Free the held values (the state perturbation's, once applied); they are computed
+    /// again at the next perturbation time.
+    pub(super) fn release_values(&mut self) {
+        self.values.values = Vec::new();
+    }
+
     /// The forcing perturbation values of local cell `c` (all members).
     pub(super) fn cell_values(&self, c: usize) -> &[f64] {
         let per_cell = self.values.n_members * self.values.n_vars;

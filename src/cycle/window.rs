@@ -185,7 +185,12 @@ impl<M: LandModel> WindowRunner<'_, M> {
             .soil_moisture
             .as_mut()
             .map_or(Ok(()), |s| match s.advance(t0, comm) {
-                Ok(true) => s.perturb_state(&self.model, &mut self.ens),
+                Ok(true) => {
+                    let r = s.perturb_state(&self.model, &mut self.ens);
+                    // Applied once per perturbation time: not held through the physics.
+                    s.release_values();
+                    r
+                }
                 other => other.map(|_| ()),
             });
         agree(comm, forcing.and(r))
