@@ -14,6 +14,9 @@
 //!    perturbation time; [`PerturbGenerator::apply_forcing_perturbation`] and
 //!    [`PerturbGenerator::soil_moisture_increment`] use them.
 //!
+//! [`FieldShare`] spreads the spatially correlated fields over ranks: each rank draws some
+//! (member, variable) pairs for every rank's cells, the caller exchanges them.
+//!
 //! [`PerturbationSet`] bundles all groups of a run for one rank's cells (what the ensemble
 //! driver holds), with restart content keyed by global cell id.
 
