@@ -7,9 +7,12 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use landcycle::lsm::colm::column_step::{self, initial_state, Clock};
+use landcycle::lsm::colm::land_model::pot_evap::potential_evaporation;
 use landcycle::lsm::colm::land_model::step::{calday, column, new_day, StepSetup};
 use landcycle::lsm::colm::pedotransfer::soil_params_from_texture;
+use landcycle::lsm::colm::saturation::saturation;
 use landcycle::lsm::colm::soil_class_texture::texture_of_soil_class;
+use landcycle::lsm::colm::surface_layer::SurfaceLayerState;
 use landcycle::lsm::colm::{ColmLsm, ColmState, SoilGeometry};
 use landcycle::lsm::{BuildModel, CellStatics, Forcing, LandModel, ModelSetup, StepOutput};
 
@@ -34,6 +37,7 @@ fn statics(soil: i32, veg: i32) -> CellStatics {
         deep_soil_temperature: 280.0,
         elevation: 300.0,
         max_snow_albedo: 0.75,
+        soil_texture: None,
     }
 }
 
@@ -119,6 +123,47 @@ fn every_member_closes_its_water_balance_on_the_ensemble_path() {
         layered > 1000,
         "only {layered} member-steps had snow layers"
     );
+}
+
+/// PotEvap is the bulk formula λ ρ_a (q_sat(T_g) − q_a) k u*/f_q (L_s below freezing), and on
+/// a barren column, where the actual evaporation is the same formula with the soil's
+/// humidity, it bounds the latent heat flux; on grass it is finite and positive on average.
+#[test]
+fn potevap_is_the_bulk_potential_evaporation() {
+    let layer = SurfaceLayerState {
+        ustar: 0.3,
+        fq: 10.0,
+        ..Default::default()
+    };
+    let qs = saturation(300.0, 1.0e5).qs;
+    assert!((qs - 0.0222).abs() < 5e-4, "q_sat {qs}");
+    let pe = potential_evaporation(300.0, 1.0e5, 1.16, 0.010, &layer);
+    assert_eq!(pe, 2.5104e6 * 1.16 * (qs - 0.010) * 0.4 * 0.3 / 10.0);
+    let qi = saturation(260.0, 1.0e5).qs;
+    let frost = potential_evaporation(260.0, 1.0e5, 1.3, qi + 1e-3, &layer);
+    let expect = 2.8440e6 * 1.3 * -1e-3 * 0.4 * 0.3 / 10.0;
+    assert!((frost / expect - 1.0).abs() < 1e-9, "{frost} vs {expect}");
+    let calm = SurfaceLayerState::default();
+    assert_eq!(potential_evaporation(300.0, 1.0e5, 1.2, 0.01, &calm), 0.0);
+
+    let m = ColmLsm::default();
+    for (soil, veg) in [(1, 19), (6, 7)] {
+        let p = m.cell_params(&statics(soil, veg)).unwrap();
+        let mut st = m.cold_start(&p, &[0.25; 10], 290.0).unwrap();
+        let (mut pe, mut le, n) = (0.0, 0.0, 4 * 48);
+        for k in 0..n {
+            let end = start() + Duration::minutes(30 * (k as i64 + 1));
+            let o = m.step(&p, &mut st, &weather(k, 295.0), end, DT).unwrap();
+            assert!(o.potevap.is_finite(), "step {k}: {}", o.potevap);
+            pe += o.potevap / n as f64;
+            le += o.qle / n as f64;
+        }
+        eprintln!("soil {soil}, USGS {veg}: mean PotEvap {pe:.1}, Qle {le:.1} W m-2");
+        assert!(pe > 20.0 && le > 0.0, "{pe} {le}");
+        if veg == 19 {
+            assert!(pe > le, "barren: PotEvap {pe} < Qle {le}");
+        }
+    }
 }
 
 /// A restart in the middle of a layered snowpack: the unpacked state continues bit for bit.

@@ -37,6 +37,7 @@ fn statics(soil: i32, veg: i32) -> CellStatics {
         deep_soil_temperature: 285.0,
         elevation: 200.0,
         max_snow_albedo: 0.75,
+        soil_texture: None,
     }
 }
 

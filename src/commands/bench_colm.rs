@@ -113,6 +113,7 @@ fn bondville() -> CellStatics {
         deep_soil_temperature: 285.0,
         elevation: 213.0,
         max_snow_albedo: 0.75,
+        soil_texture: None,
     }
 }
 

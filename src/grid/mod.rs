@@ -13,6 +13,7 @@ pub mod nearest;
 pub mod projection;
 pub mod remap;
 mod spacing;
+pub mod static_texture;
 pub mod statics;
 pub mod weights;
 mod weights_apply;

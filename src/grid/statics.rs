@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use netcdf::{Extent, Extents};
 
+use super::static_texture::{SoilTextureFields, CLAY_VAR, SAND_VAR};
 use super::{Coordinates, Grid, GridError, IndexBox};
 use crate::lsm::CellStatics;
 
@@ -116,9 +117,11 @@ pub struct StaticFields {
     pub elevation: Vec<f64>,
     /// Maximum snow albedo (0..1).
     pub max_snow_albedo: Vec<f64>,
+    /// Optional sand and clay content (%), `PCT_SAND`/`PCT_CLAY` (landcycle format only).
+    pub soil_texture: Option<SoilTextureFields>,
 }
 
-fn range_err(
+pub(super) fn range_err(
     path: &Path,
     variable: &str,
     grid: &Grid,
@@ -284,6 +287,9 @@ impl StaticFields {
                 }
             }
         }
+        if let Some(t) = &self.soil_texture {
+            t.validate(source, &self.grid)?;
+        }
         Ok(())
     }
 
@@ -311,6 +317,7 @@ impl StaticFields {
             deep_soil_temperature: self.deep_soil_temperature[k],
             elevation: self.elevation[k],
             max_snow_albedo: self.max_snow_albedo[k],
+            soil_texture: self.soil_texture.as_ref().map(|t| t.at(k)),
         })
     }
 
@@ -602,7 +609,29 @@ impl StaticFields {
                 Some("cell_area"),
             ),
         ];
-        for (name, data, vdims, long_name, units, std_name) in float_vars {
+        let texture: Vec<FloatVar> = match &self.soil_texture {
+            Some(t) => vec![
+                (
+                    SAND_VAR,
+                    &t.sand,
+                    &dims,
+                    "sand content of the fine earth",
+                    "%",
+                    None,
+                ),
+                (
+                    CLAY_VAR,
+                    &t.clay,
+                    &dims,
+                    "clay content of the fine earth",
+                    "%",
+                    None,
+                ),
+            ],
+            None => Vec::new(),
+        };
+        for (name, data, vdims, long_name, units, std_name) in float_vars.into_iter().chain(texture)
+        {
             let mut v = f
                 .add_variable::<f64>(name, vdims)
                 .map_err(e(&format!("variable {name}")))?;
@@ -800,6 +829,7 @@ impl StaticFields {
             deep_soil_temperature,
             elevation,
             max_snow_albedo,
+            soil_texture: None,
         };
         sf.validate(path)?;
         Ok(sf)
@@ -923,6 +953,11 @@ fn read_landcycle_window(
         deep_soil_temperature: rd.box_values::<f64>("deep_soil_temperature", &s2, &dn, bx)?,
         elevation: rd.box_values::<f64>("elevation", &s2, &dn, bx)?,
         max_snow_albedo: rd.box_values::<f64>("max_snow_albedo", &s2, &dn, bx)?,
+        soil_texture: SoilTextureFields::from_parts(
+            rd.path,
+            rd.optional_box_values(SAND_VAR, &s2, &dn, bx)?,
+            rd.optional_box_values(CLAY_VAR, &s2, &dn, bx)?,
+        )?,
     };
     sf.validate(rd.path).map_err(|e| match e {
         GridError::Range {
@@ -1344,6 +1379,20 @@ impl<'a> Reader<'a> {
         self.check_dim_names(name, &v, dim_names)?;
         v.get_values::<T, _>(Self::box_extents(shape, bx))
             .map_err(|e| nc_err(self.path, &format!("reading variable {name}"), e))
+    }
+
+    /// As [`Reader::box_values`] for a variable the file may lack (`None`).
+    fn optional_box_values(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dim_names: &[&str],
+        bx: IndexBox,
+    ) -> Result<Option<Vec<f64>>, GridError> {
+        if self.file.variable(name).is_none() {
+            return Ok(None);
+        }
+        self.box_values(name, shape, dim_names, bx).map(Some)
     }
 
     /// A `(Time, south_north, west_east)` field at the first time.

@@ -81,6 +81,13 @@ pub struct Forcing {
     pub forcing_height: f64,
 }
 
+/// Sand and clay content of a cell's fine earth (% by weight).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoilTexture {
+    pub sand: f64,
+    pub clay: f64,
+}
+
 /// Static description of one land cell, as read from the static file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellStatics {
@@ -102,6 +109,9 @@ pub struct CellStatics {
     pub elevation: f64,
     /// Maximum snow albedo (0..1).
     pub max_snow_albedo: f64,
+    /// Texture from the static file's `PCT_SAND`/`PCT_CLAY` when it has them: CoLM uses it
+    /// instead of the soil class's texture; Noah ignores it.
+    pub soil_texture: Option<SoilTexture>,
 }
 
 /// Fluxes and diagnostics of one step, ALMA sign conventions

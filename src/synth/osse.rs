@@ -25,12 +25,15 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Deserialize;
 
-use crate::config::{Config, ConfigError, NamelistError, StaticFormat};
+use crate::config::{Config, ConfigError, Model, NamelistError, StaticFormat};
 use crate::cycle::{self as driver, CycleError, RunOptions, RunSummary};
 use crate::grid::statics::StaticFields;
 use crate::grid::GridError;
 use crate::io::IoError;
 use crate::lsm::noah::tables::{ParameterTables, TableError};
+use crate::obs::ascat::AscatOptions;
+use crate::obs::sensor::{self, ObsProduct, SmapProduct};
+use crate::obs::smap::SmapOptions;
 use crate::obs::{ease, volumetric_to_saturation};
 use crate::parallel::Communicator;
 use crate::synth::image_obs::{ImageGaps, ImageSpec};
@@ -39,6 +42,7 @@ use crate::synth::obs_sim::{
     AscatProduct, ObsSimError, SimAscatOrbit, SimSmapRetrieval,
 };
 use crate::synth::precip_field;
+use crate::verify::insitu::{layer_weights, read_layer_bounds};
 use crate::verify::{find_history_files, read_field, read_grid, VerifyError};
 
 /// `&osse`: the nature run and the observation simulator.
@@ -661,6 +665,11 @@ pub struct TruthSeries {
     pub swe: Vec<Vec<f64>>,
     /// Skin temperature (K).
     pub skin_temperature: Vec<Vec<f64>>,
+    /// `[time][layer][land cell]`: volumetric soil moisture of every layer (m3 m-3), for
+    /// [`TruthSeries::at_sensing_depth`].
+    pub soil_moisture_layers: Vec<Vec<Vec<f64>>>,
+    /// Layer bounds (top, bottom) in metres, from `soil_layer_bnds`.
+    pub layer_bounds: Vec<(f64, f64)>,
 }
 
 impl TruthSeries {
@@ -683,22 +692,32 @@ impl TruthSeries {
             soil_temperature: Vec::new(),
             swe: Vec::new(),
             skin_temperature: Vec::new(),
+            soil_moisture_layers: Vec::new(),
+            layer_bounds: read_layer_bounds(first)?,
         };
+        let nl = s.layer_bounds.len();
         for (t, p) in &files {
-            let top = |name: &str| -> Result<Vec<f64>, OsseError> {
+            let layers = |name: &str, n: usize| -> Result<Vec<Vec<f64>>, OsseError> {
                 let f = read_field(p, name)?;
-                if f.ny != s.ny || f.nx != s.nx {
+                if f.ny != s.ny || f.nx != s.nx || f.n_layers < n {
                     return Err(VerifyError::Variable {
                         path: p.clone(),
                         variable: name.into(),
-                        message: format!("grid {}×{} differs from {}×{}", f.ny, f.nx, s.ny, s.nx),
+                        message: format!(
+                            "{} layer(s) of {}×{} differ from {n} layer(s) of {}×{}",
+                            f.n_layers, f.ny, f.nx, s.ny, s.nx
+                        ),
                     }
                     .into());
                 }
-                let l0 = f.layer(0);
-                Ok(s.cells.iter().map(|&k| l0[k]).collect())
+                Ok((0..n)
+                    .map(|l| s.cells.iter().map(|&k| f.layer(l)[k]).collect())
+                    .collect())
             };
-            s.soil_moisture.push(top("SoilMoistV")?);
+            let top = |name: &str| layers(name, 1).map(|mut v| v.swap_remove(0));
+            let sm = layers("SoilMoistV", nl)?;
+            s.soil_moisture.push(sm[0].clone());
+            s.soil_moisture_layers.push(sm);
             s.soil_temperature.push(top("SoilTemp")?);
             s.swe.push(top("SWE")?);
             s.skin_temperature.push(top("AvgSurfT")?);
@@ -720,6 +739,24 @@ impl TruthSeries {
         ] {
             f.drain(..k);
         }
+        self.soil_moisture_layers.drain(..k);
+    }
+
+    /// A copy whose `soil_moisture` is the mean over the top `depth_m` of soil with the
+    /// layers' overlap weights, as the assimilation's observation operator maps a sensor's
+    /// sensing depth onto the layers: what that sensor sees of the nature run. Noah's top
+    /// layer (0–10 cm) holds the 2 and 5 cm of ASCAT and SMAP, so its series is the top layer
+    /// bit for bit; CoLM's 0–5 cm spans its top three layers (0.350, 0.552, 0.098).
+    pub fn at_sensing_depth(&self, depth_m: f64) -> TruthSeries {
+        let w = layer_weights(&self.layer_bounds, 0.0, depth_m);
+        let mean = |layers: &Vec<Vec<f64>>| -> Vec<f64> {
+            (0..self.cells.len())
+                .map(|c| w.iter().map(|&(l, wl)| wl * layers[l][c]).sum())
+                .collect()
+        };
+        let mut out = self.clone();
+        out.soil_moisture = self.soil_moisture_layers.iter().map(mean).collect();
+        out
     }
 
     /// Linear interpolation in time of `field` (`[time][cell]`) at cell `c`; None outside the
@@ -919,9 +956,13 @@ fn land_parameters(cfg: &Config, series: &TruthSeries) -> Result<Vec<CellLand>, 
                 *g = s.green_fraction[m * n + k];
             }
             let vc = s.vegetation_class[k];
+            let (wilting_point, porosity) = match cfg.run.model {
+                Model::Colm => colm_surface_hydraulics(&s, k, path)?,
+                _ => (soil.wltsmc, soil.maxsmc),
+            };
             Ok(CellLand {
-                porosity: soil.maxsmc,
-                wilting_point: soil.wltsmc,
+                porosity,
+                wilting_point,
                 lai_min: v.laimin,
                 lai_max: v.laimax,
                 green_fraction_monthly: gvf,
@@ -933,6 +974,26 @@ fn land_parameters(cfg: &Config, series: &TruthSeries) -> Result<Vec<CellLand>, 
             })
         })
         .collect()
+}
+
+/// Wilting point and porosity of CoLM's top layer in cell `k` (the model's own, from the
+/// cell's texture), so that ASCAT's degree of saturation is the one the assimilation's
+/// operator inverts (`LandModel::surface_hydraulics`).
+fn colm_surface_hydraulics(
+    s: &StaticFields,
+    k: usize,
+    path: &Path,
+) -> Result<(f64, f64), OsseError> {
+    use crate::lsm::{colm::ColmLsm, LandModel};
+    let model = ColmLsm::default();
+    let statics = s.try_cell_statics(k as u64)?;
+    let cell = model
+        .cell_params(&statics)
+        .map_err(|e| OsseError::StaticMismatch {
+            path: path.to_path_buf(),
+            message: format!("cell {k} for CoLM: {e}"),
+        })?;
+    Ok(model.surface_hydraulics(&cell))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -964,11 +1025,14 @@ pub fn simulate_observations(cfg: &Config, osse: &OsseConfig) -> Result<ObsSumma
     series.drop_before(osse.observe_from);
     let land = land_parameters(cfg, &series)?;
     let mut out = ObsSummary::default();
+    // Each sensor sees the nature run over its own sensing depth (SMAP 5 cm, ASCAT 2 cm).
     if osse.smap {
-        simulate_smap(osse, &series, &land, &mut out)?;
+        let depth = SmapProduct(SmapOptions::default()).sensing_depth_m();
+        simulate_smap(osse, &series.at_sensing_depth(depth), &land, &mut out)?;
     }
     if osse.ascat {
-        simulate_ascat(osse, &series, &land, &mut out)?;
+        let depth = sensor::AscatProduct(AscatOptions::default()).sensing_depth_m();
+        simulate_ascat(osse, &series.at_sensing_depth(depth), &land, &mut out)?;
     }
     Ok(out)
 }

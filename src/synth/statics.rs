@@ -465,5 +465,6 @@ fn build(
         deep_soil_temperature,
         elevation,
         max_snow_albedo: max_snow_albedo_f,
+        soil_texture: None,
     })
 }

@@ -101,6 +101,13 @@ pub fn class_polygon(class: usize) -> Option<&'static [(f64, f64)]> {
 
 fn mineral(class: usize) -> Texture {
     let (sand, clay) = centroid(POLYGONS[class - 1]);
+    mineral_texture(sand, clay)
+}
+
+/// A mineral soil of `sand` and `clay` (%) with the lookup's organic carbon 1 %, bulk
+/// density 1.40 g cm-3 and no gravel: the texture of a cell whose static file gives its
+/// sand and clay (`PCT_SAND`, `PCT_CLAY`).
+pub fn mineral_texture(sand: f64, clay: f64) -> Texture {
     Texture {
         sand,
         clay,

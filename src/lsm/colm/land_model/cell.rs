@@ -1,5 +1,5 @@
 //! What a CoLM column takes from the static fields of its cell: per-layer soil parameters
-//! from the soil class's texture, the USGS vegetation constants and root fractions, the soil
+//! from its texture (the static file's sand and clay, else its soil class's), the USGS vegetation constants and root fractions, the soil
 //! albedo, position, and the per-layer soil-moisture bounds and wilting points the
 //! assimilation reads.
 
@@ -8,8 +8,9 @@ use super::super::geometry::SoilGeometry;
 use super::super::ground_albedo::SoilAlbedo;
 use super::super::params::SoilParams;
 use super::super::pedotransfer::soil_params_from_texture;
+use super::super::pedotransfer::Texture;
 use super::super::root_fractions::root_fractions;
-use super::super::soil_class_texture::texture_of_soil_class;
+use super::super::soil_class_texture::{mineral_texture, texture_of_soil_class};
 use super::super::soil_colour::soil_albedo_for_usgs;
 use super::super::vegetation_usgs::{usgs, VegParams};
 use super::super::Tunables;
@@ -52,6 +53,15 @@ pub fn bounds(soil: &SoilParams, wilt: f64, j: usize) -> (f64, f64) {
     ((0.5 * wilt).max(MIN_RESIDUAL), hi)
 }
 
+/// The texture of a cell: the static file's sand and clay when it has them (with the class
+/// lookup's organic carbon, bulk density and gravel), else its soil class's.
+pub fn cell_texture(s: &CellStatics) -> Result<Texture, LsmError> {
+    match s.soil_texture {
+        Some(t) => Ok(mineral_texture(t.sand, t.clay)),
+        None => texture_of_soil_class(s.soil_class),
+    }
+}
+
 impl ColmCell {
     /// The cell's parameters from its statics on the soil `geometry`.
     pub fn from_statics(
@@ -66,7 +76,7 @@ impl ColmCell {
         }
         let class = usize::try_from(s.vegetation_class).unwrap_or(0);
         let veg = usgs(class)?;
-        let texture = texture_of_soil_class(s.soil_class)?;
+        let texture = cell_texture(s)?;
         let soil = soil_params_from_texture(&[texture; 8], geometry)?;
         let wilt: [f64; NSOIL] = std::array::from_fn(|j| soil.wilting_point(j, tun.smpmax));
         Ok(ColmCell {

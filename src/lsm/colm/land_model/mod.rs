@@ -4,7 +4,8 @@
 //!   USGS vegetation, soil albedo, bounds),
 //! - [`state`]: a member's state and its views, [`restart`]: its restart fields,
 //! - [`step`]: forcing, clock and one step with its balance checks and ALMA fluxes,
-//! - [`increment`]: soil-moisture increments on liquid water, [`qc`]: the QC view.
+//! - [`increment`]: soil-moisture increments on liquid water, [`qc`]: the QC view,
+//! - [`pot_evap`]: the aerodynamic potential evaporation written as ALMA `PotEvap`.
 //!
 //! The control vector is CoLM's h2osoi of the 10 soil layers; the observation weights are
 //! the default overlap of the sensing depth with the fixed layers (SMAP 5 cm: 0.350, 0.552,
@@ -12,6 +13,7 @@
 
 pub mod cell;
 pub mod increment;
+pub mod pot_evap;
 pub mod qc;
 pub mod restart;
 pub mod state;

@@ -13,6 +13,7 @@ use super::super::layers::soil;
 use super::super::zenith::calendar_day;
 use super::super::Tunables;
 use super::cell::ColmCell;
+use super::pot_evap::potential_evaporation;
 use super::state::ColmState;
 use crate::lsm::{Forcing, LsmError, StepOutput};
 
@@ -122,7 +123,15 @@ pub fn step(
     };
     let out = column_step::step(&mut st.column, &col, &cf, &clk, dt)?;
     check_balance(&out).map_err(at)?;
-    Ok(alma(&out, st, f))
+    let rhoair = column_step::atmosphere(&cf, col.height, col.co2).rhoair;
+    let potevap = potential_evaporation(
+        st.ground_temperature(),
+        f.surface_pressure,
+        rhoair,
+        f.specific_humidity,
+        &out.energy.surface,
+    );
+    Ok(alma(&out, st, f, potevap))
 }
 
 /// The per-step bounds on the energy and water residuals.
@@ -138,8 +147,13 @@ pub fn check_balance(out: &column_step::StepOutput) -> Result<(), String> {
 }
 
 /// CoLM's fluxes in ALMA conventions (Qg into the ground, as CoLM's fgrnd; Qsb all runoff
-/// but the surface's). CoLM computes no potential evaporation: PotEvap is 0.
-pub fn alma(out: &column_step::StepOutput, st: &ColmState, f: &Forcing) -> StepOutput {
+/// but the surface's); `potevap` (W m-2) is [`potential_evaporation`], which CoLM lacks.
+pub fn alma(
+    out: &column_step::StepOutput,
+    st: &ColmState,
+    f: &Forcing,
+    potevap: f64,
+) -> StepOutput {
     let (e, w, sol) = (&out.energy, &out.water, &out.solar);
     let albedo = if f.shortwave_down > 0.0 {
         sol.sr / f.shortwave_down
@@ -158,6 +172,6 @@ pub fn alma(out: &column_step::StepOutput, st: &ColmState, f: &Forcing) -> StepO
         lwnet: f.longwave_down - e.olrg,
         qsm: e.sm,
         albedo,
-        potevap: 0.0,
+        potevap,
     }
 }
