@@ -467,7 +467,9 @@ pub const SCHEMA: &[KeySpec] = &[
        cell) to the deeper layers as sampled (none), or each times max(0, 1 - 1/t^2), t its \
        t statistic over the members (sampling: sampling-error correction).", false),
     k("image", "rtps_alpha", "real", "", Value("0.0"),
-      "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1).", false),
+      "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1), \
+       in the top layer and in the deeper layers the image changes (deep_layers 'ensemble' or \
+       'regression').", false),
     k("image", "image_order", "'after_1d' or 'before_1d'", "", Value("'after_1d'"),
       "At the window end, whether the image analysis runs after or before that step's 1-D \
        analysis.", false),

@@ -165,6 +165,9 @@ pub fn rtps_increments<P: AsRef<[f64]>>(
             got: bad.len(),
         });
     }
+    if alpha == 0.0 {
+        return Ok(());
+    }
     let (_, vb) = mean_and_variance(prior, len);
     let nf = n as f64;
     for c in 0..len {
