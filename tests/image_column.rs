@@ -6,10 +6,11 @@
 //!   function after any top-layer increment;
 //! - the mean increment of the deeper layer is β times the top layer's, per cell;
 //! - no top spread, ocean, or no top increment: no deep increment; bad sizes are refused;
-//! and the sampling-error correction of the deep regressions (`deep_shrinkage = 'sampling'`):
-//! its closed form, no change for an exactly correlated layer (per cell and per curvelet
-//! coefficient), and most of the update of an independent layer removed; RTPS of a deep
-//! layer's increments (α = 1 restores the prior spread, α = 0 changes nothing, the mean stays).
+//! - the sampling-error correction of the deep regressions (`deep_shrinkage = 'sampling'`):
+//!   its closed form, no change for an exactly correlated layer (per cell and per curvelet
+//!   coefficient), and most of the update of an independent layer removed;
+//! - RTPS of a deep layer's increments (α = 1 restores the prior spread, α = 0 changes
+//!   nothing, the mean stays).
 
 use landcycle::da::image::{
     column_increment, column_regression, column_regression_with, rtps_increments,

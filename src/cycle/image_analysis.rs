@@ -300,9 +300,10 @@ pub fn finish_deep_layers(
     if cfg.rtps_alpha <= 0.0 || cfg.deep_layers == ImageDeepLayers::Model {
         return Ok(());
     }
-    for l in n_analysed..g.layers.len() {
-        if inc[l].len() == g.layers[l].len() {
-            rtps_increments(&g.layers[l], &mut inc[l], cfg.rtps_alpha)
+    let deep = inc.iter_mut().zip(&g.layers).enumerate().skip(n_analysed);
+    for (l, (layer_inc, prior)) in deep {
+        if layer_inc.len() == prior.len() {
+            rtps_increments(prior, layer_inc, cfg.rtps_alpha)
                 .map_err(|e| format!("RTPS of layer {}: {e}", l + 1))?;
         }
     }

@@ -31,7 +31,7 @@ pub enum CrossShrinkage {
 /// plug-in estimate). It needs only N and r: a slope no larger than its own standard error
 /// (|t| ≤ 1) is dropped, and one with r = 0.5 at N = 20 keeps 83 %.
 pub fn sampling_shrinkage(r2: f64, n_members: usize) -> f64 {
-    if n_members <= 2 || !(r2 > 0.0) {
+    if n_members <= 2 || r2.is_nan() || r2 <= 0.0 {
         return 0.0;
     }
     if r2 >= 1.0 {
@@ -180,7 +180,7 @@ pub fn rtps_increments<P: AsRef<[f64]>>(
         let ma = xa.iter().sum::<f64>() / nf;
         let va = xa.iter().map(|x| (x - ma).powi(2)).sum::<f64>() / (nf - 1.0);
         let sd_a = va.sqrt();
-        if !(sd_a > 0.0) {
+        if sd_a.is_nan() || sd_a <= 0.0 {
             continue;
         }
         let f = 1.0 + alpha * (vb[c].sqrt() - sd_a) / sd_a;
