@@ -124,6 +124,14 @@ fn enkf_like_image_cycle_is_bit_identical_on_1_2_3_ranks_and_across_resume() {
     );
 }
 
+#[test]
+fn enkf_like_column_regression_image_cycle_is_bit_identical_on_1_2_3_ranks_and_across_resume() {
+    image_cycle_is_bit_identical(
+        "enkf_like",
+        "  deep_layers = 'regression'\n  rtps_alpha = 0.3\n",
+    );
+}
+
 /// Restart files of a run directory, relative paths sorted.
 fn restarts(rundir: &Path) -> Vec<std::path::PathBuf> {
     output_files(rundir)

@@ -50,8 +50,23 @@ pub enum ImageUpdate {
 pub enum ImageDeepLayers {
     /// Left to the model physics (the papers' choice).
     Model,
-    /// Updated through ensemble cross-covariances with the top analysed layer.
+    /// Updated through ensemble cross-covariances with the top analysed layer (enkf_like:
+    /// per curvelet coefficient; var: per cell).
     Ensemble,
+    /// Each member's top-layer increment carried down per cell by the ensemble regression of
+    /// the layer on the top layer at that cell (the soil column; docs/image.md).
+    Regression,
+}
+
+/// Sampling-error correction of the ensemble regressions that carry the top layer's
+/// increment to deeper layers (`deep_layers` 'ensemble' or 'regression').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageDeepShrinkage {
+    /// The sample regressions as they are.
+    None,
+    /// Each regression times max(0, 1 − 1/t²), t its t statistic over the members.
+    Sampling,
 }
 
 /// What the observation image is made of.
@@ -119,6 +134,7 @@ pub struct ImageConfig {
     pub update_coefficients: ImageUpdate,
     pub max_gain: Option<f64>,
     pub deep_layers: ImageDeepLayers,
+    pub deep_shrinkage: ImageDeepShrinkage,
     pub rtps_alpha: f64,
     pub image_order: ImageOrder,
     pub diagnostics: bool,

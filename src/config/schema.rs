@@ -457,12 +457,19 @@ pub const SCHEMA: &[KeySpec] = &[
       "enkf_like: update the coefficients kept by the mask, or all.", false),
     k("image", "max_gain", "real", "", Unset("no cap"),
       "enkf_like: upper bound on each coefficient's gain (0 to 1).", false),
-    k("image", "deep_layers", "'model' or 'ensemble'", "", Value("'model'"),
-      "Layers below those analysed: left to the physics (model), or updated through ensemble \
+    k("image", "deep_layers", "'model', 'ensemble' or 'regression'", "", Value("'model'"),
+      "Layers below those analysed: left to the physics (model), updated through ensemble \
        cross-covariances with the top layer (ensemble: per coefficient for enkf_like, per cell \
-       regression for var).", false),
+       regression for var), or each member's top-layer increment carried down per cell by the \
+       ensemble regression of the layer on the top layer (regression: the soil column).", false),
+    k("image", "deep_shrinkage", "'none' or 'sampling'", "", Value("'none'"),
+      "deep_layers 'ensemble' or 'regression': the ensemble regressions (per coefficient or per \
+       cell) to the deeper layers as sampled (none), or each times max(0, 1 - 1/t^2), t its \
+       t statistic over the members (sampling: sampling-error correction).", false),
     k("image", "rtps_alpha", "real", "", Value("0.0"),
-      "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1).", false),
+      "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1), \
+       in the top layer and in the deeper layers the image changes (deep_layers 'ensemble' or \
+       'regression').", false),
     k("image", "image_order", "'after_1d' or 'before_1d'", "", Value("'after_1d'"),
       "At the window end, whether the image analysis runs after or before that step's 1-D \
        analysis.", false),

@@ -5,11 +5,15 @@
 use chrono::NaiveDateTime;
 
 use super::image_exchange::GatheredFields;
-use crate::config::{ImageBSource, ImageConfig, ImageGapPolicy, ImageMethod, ImageUpdate};
+use crate::config::{
+    ImageBSource, ImageConfig, ImageDeepLayers, ImageDeepShrinkage, ImageGapPolicy, ImageMethod,
+    ImageUpdate,
+};
 use crate::da::image::{
-    analyse_var, analyse_with_parts, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
-    EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig,
-    VarInput, Workspace,
+    analyse_var, analyse_with_parts, column_increment, column_regression_with, perturbed_images,
+    rtps_increments, BandStats, CrossShrinkage, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    EnkfLikeReport, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig, VarInput,
+    Workspace,
 };
 use crate::perturb::rng::{keyed_normal, Purpose};
 use crate::perturb::{FieldScratch, GaussianFieldPlan};
@@ -128,7 +132,12 @@ impl RootAnalysis {
             deltas.push(delta);
         }
         for l in n_analysed..g.layers.len() {
-            deltas.push(regressed(&g.layers[0], &g.layers[l], &deltas[0]));
+            let beta = column_regression_with(&g.layers[0], &g.layers[l], shrinkage(cfg))
+                .map_err(|e| format!("regression of layer {}: {e}", l + 1))?;
+            let mut delta = vec![0.0; n_cells(g)];
+            column_increment(&beta, &deltas[0], &mut delta)
+                .map_err(|e| format!("increment of layer {}: {e}", l + 1))?;
+            deltas.push(delta);
         }
         let inc = deltas.into_iter().map(|d| vec![d; n]).collect();
         Ok((inc, report))
@@ -183,10 +192,12 @@ impl RootAnalysis {
         perturbed_images(observed, cfg.error_sd, &normals).map_err(|e| e.to_string())
     }
 
-    /// Increments of the deeper layers `n_analysed..` through the top layer's gain
-    /// (`deep_layers = 'ensemble'`); empty slots for the analysed layers.
+    /// Increments of the deeper layers `n_analysed..` through the top layer's gain in
+    /// coefficient space (`deep_layers = 'ensemble'`; other choices: empty slots, filled by
+    /// [`column_increments`] after the top layer's update); empty slots for the analysed layers.
     pub fn deep_increments(
         &mut self,
+        (deep_layers, shrink): (ImageDeepLayers, CrossShrinkage),
         gain: &EnkfLikeGain,
         g: &GatheredFields,
         observed: &[f64],
@@ -194,15 +205,19 @@ impl RootAnalysis {
         n_analysed: usize,
     ) -> Result<Increments, String> {
         let mut inc = vec![Vec::new(); g.layers.len()];
+        if deep_layers != ImageDeepLayers::Ensemble {
+            return Ok(inc);
+        }
         let prior = &g.layers[0];
         for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
             let mut deep = g.layers[l].clone();
-            gain.update_deep_layer(
+            gain.update_deep_layer_with(
                 &self.plan,
                 observed,
                 prior,
                 &mut deep,
                 perturbed,
+                shrink,
                 &mut self.ws,
             )
             .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
@@ -241,7 +256,14 @@ impl RootAnalysis {
             .map_err(|e| format!("EnKF-like gain of layer {}: {e}", l + 1))?;
             if l == 0 {
                 // The top layer's gain also drives the deeper layers: estimated once.
-                inc = self.deep_increments(&gain, g, observed, &perturbed, n_analysed)?;
+                inc = self.deep_increments(
+                    (cfg.deep_layers, shrinkage(cfg)),
+                    &gain,
+                    g,
+                    observed,
+                    &perturbed,
+                    n_analysed,
+                )?;
             }
             let r = analyse_with_parts(
                 &gain,
@@ -259,8 +281,75 @@ impl RootAnalysis {
             }
             inc[l] = differences(&members, layer);
         }
+        finish_deep_layers(cfg, g, &mut inc, n_analysed)?;
         Ok((inc, report))
     }
+}
+
+/// The layers below `n_analysed` after the analysed ones are done (EnKF-like): with
+/// `deep_layers = 'regression'` their increments by column regression
+/// ([`column_increments`]); then, with `rtps_alpha` > 0 and deep layers updated by the
+/// image, RTPS of each deep layer's spread against its prior, as for the top layer (a deep
+/// layer has no observation of its own to restore a spread the update over-shrank).
+pub fn finish_deep_layers(
+    cfg: &ImageConfig,
+    g: &GatheredFields,
+    inc: &mut Increments,
+    n_analysed: usize,
+) -> Result<(), String> {
+    column_increments(cfg, g, inc, n_analysed)?;
+    if cfg.rtps_alpha <= 0.0 || cfg.deep_layers == ImageDeepLayers::Model {
+        return Ok(());
+    }
+    let deep = inc.iter_mut().zip(&g.layers).enumerate().skip(n_analysed);
+    for (l, (layer_inc, prior)) in deep {
+        if layer_inc.len() == prior.len() {
+            rtps_increments(prior, layer_inc, cfg.rtps_alpha)
+                .map_err(|e| format!("RTPS of layer {}: {e}", l + 1))?;
+        }
+    }
+    Ok(())
+}
+
+/// With `deep_layers = 'regression'`, each member's increments of the layers below
+/// `n_analysed`: its top-layer increment `inc[0][m]` times the per-cell regression of the
+/// layer on the top layer over the prior members (`da::image::column_regression`).
+/// Nothing for the other choices.
+pub fn column_increments(
+    cfg: &ImageConfig,
+    g: &GatheredFields,
+    inc: &mut Increments,
+    n_analysed: usize,
+) -> Result<(), String> {
+    if cfg.deep_layers != ImageDeepLayers::Regression {
+        return Ok(());
+    }
+    for l in n_analysed..g.layers.len() {
+        let beta = column_regression_with(&g.layers[0], &g.layers[l], shrinkage(cfg))
+            .map_err(|e| format!("regression of layer {}: {e}", l + 1))?;
+        let mut layer = Vec::with_capacity(inc[0].len());
+        for top in &inc[0] {
+            let mut d = vec![0.0; top.len()];
+            column_increment(&beta, top, &mut d)
+                .map_err(|e| format!("increment of layer {}: {e}", l + 1))?;
+            layer.push(d);
+        }
+        inc[l] = layer;
+    }
+    Ok(())
+}
+
+/// The sampling-error correction of the deep-layer regressions (`deep_shrinkage`).
+pub fn shrinkage(cfg: &ImageConfig) -> CrossShrinkage {
+    match cfg.deep_shrinkage {
+        ImageDeepShrinkage::None => CrossShrinkage::None,
+        ImageDeepShrinkage::Sampling => CrossShrinkage::SamplingError,
+    }
+}
+
+/// Grid cells of the gathered fields.
+fn n_cells(g: &GatheredFields) -> usize {
+    g.layers[0].first().map_or(0, Vec::len)
 }
 
 /// The EnKF-like settings of the namelist's `&image`.
@@ -298,33 +387,6 @@ pub fn differences(after: &[Vec<f64>], before: &[Vec<f64>]) -> Vec<Vec<f64>> {
                 .zip(b)
                 .map(|(x, y)| if (x - y).is_finite() { x - y } else { 0.0 })
                 .collect()
-        })
-        .collect()
-}
-
-/// Deep-layer increment by per-cell ensemble regression on the top layer:
-/// δ_l = cov(x_l, x_1)/var(x_1) · δ_1 (0 where the top layer has no spread).
-fn regressed(top: &[Vec<f64>], deep: &[Vec<f64>], delta_top: &[f64]) -> Vec<f64> {
-    let (mt, vt) = mean_var(top);
-    let (md, _) = mean_var(deep);
-    let n = top.len() as f64;
-    (0..delta_top.len())
-        .map(|k| {
-            if delta_top[k] == 0.0 || vt[k].is_nan() || vt[k] <= 0.0 {
-                return 0.0;
-            }
-            let cov: f64 = top
-                .iter()
-                .zip(deep)
-                .map(|(a, b)| (a[k] - mt[k]) * (b[k] - md[k]))
-                .sum::<f64>()
-                / (n - 1.0);
-            let d = cov / vt[k] * delta_top[k];
-            if d.is_finite() {
-                d
-            } else {
-                0.0
-            }
         })
         .collect()
 }

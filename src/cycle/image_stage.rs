@@ -11,7 +11,8 @@ use super::analysis_1d::AcceptedRetrieval;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::image_analysis::{
-    differences, enkf_config, enkf_report, ImageReport, Increments, RootAnalysis,
+    differences, enkf_config, enkf_report, finish_deep_layers, shrinkage, ImageReport, Increments,
+    RootAnalysis,
 };
 use super::image_diag::{diag_content, DiagInput};
 use super::image_exchange::{gather, increment_blocks, scatter_apply, GatheredFields};
@@ -42,7 +43,8 @@ pub struct ImageStage {
     cfg: ImageConfig,
     /// Layers the image analyses (those the sensing depth overlaps), from the top.
     n_analysed: usize,
-    /// Layers gathered: the analysed ones, or all with `deep_layers = 'ensemble'`.
+    /// Layers gathered: the analysed ones, or all with `deep_layers` 'ensemble' or
+    /// 'regression'.
     n_gather: usize,
     layer_thickness: Vec<f64>,
     root: Option<Root>,
@@ -91,7 +93,7 @@ impl ImageStage {
         let n_analysed = weights.iter().take_while(|&&w| w > 0.0).count().max(1);
         let n_gather = match cfg.deep_layers {
             ImageDeepLayers::Model => n_analysed,
-            ImageDeepLayers::Ensemble => model.n_soil_layers(),
+            ImageDeepLayers::Ensemble | ImageDeepLayers::Regression => model.n_soil_layers(),
         };
         let gridded = retrievals.is_none();
         let root = is_root
@@ -292,12 +294,20 @@ impl ImageStage {
         let out = match (self.root.as_mut(), g, img, prep, top) {
             (Some(root), Some(g), Some(img), Some((pert, _)), Some((gain, Some(report)))) => root
                 .analysis
-                .deep_increments(&gain, g, &img.values, &pert, self.n_analysed)
-                .map(|mut inc| {
+                .deep_increments(
+                    (self.cfg.deep_layers, shrinkage(&self.cfg)),
+                    &gain,
+                    g,
+                    &img.values,
+                    &pert,
+                    self.n_analysed,
+                )
+                .and_then(|mut inc| {
                     for (l, members) in updated.iter().enumerate() {
                         inc[l] = differences(members, &g.layers[l]);
                     }
-                    Some((inc, enkf_report(report)))
+                    finish_deep_layers(&self.cfg, g, &mut inc, self.n_analysed)?;
+                    Ok(Some((inc, enkf_report(report))))
                 }),
             _ => Ok(None),
         };

@@ -4,7 +4,10 @@
 //! with e_i the top layer's perturbed innovation coefficients. The block-diagonal
 //! multivariate update: each coefficient of a deeper layer regresses on the same
 //! coefficient of the top layer only. `max_gain` does not apply to these gains.
+//! With [`CrossShrinkage::SamplingError`] each g^l_k is multiplied by the factor of
+//! [`sampling_shrinkage`] from the coefficient's sample correlation over the members.
 
+use super::column::{sampling_shrinkage, CrossShrinkage};
 use super::enkf_like::{check_ensemble, member_mean, transform_difference, EnkfLikeGain};
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
@@ -27,6 +30,27 @@ impl EnkfLikeGain {
         D: AsRef<[f64]> + AsMut<[f64]>,
         P: AsRef<[f64]>,
     {
+        let none = CrossShrinkage::None;
+        self.update_deep_layer_with(plan, observed, top, deep, perturbed, none, ws)
+    }
+
+    /// [`EnkfLikeGain::update_deep_layer`] with the cross-gains shrunk as `shrinkage` says.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_deep_layer_with<T, D, P>(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        top: &[T],
+        deep: &mut [D],
+        perturbed: &[P],
+        shrinkage: CrossShrinkage,
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError>
+    where
+        T: AsRef<[f64]>,
+        D: AsRef<[f64]> + AsMut<[f64]>,
+        P: AsRef<[f64]>,
+    {
         if self.cross_factor.is_empty() {
             return Err(ImageError::BadParameter {
                 what: "deep-layer gain",
@@ -37,7 +61,7 @@ impl EnkfLikeGain {
         plan.check_len("observed image", observed.len(), plan.n_cells())?;
         check_ensemble(plan, &self.cells, top, perturbed)?;
         check_ensemble(plan, &self.cells, deep, perturbed)?;
-        let cross = self.cross_gain(plan, top, deep, ws)?;
+        let cross = self.cross_gain(plan, top, deep, shrinkage, ws)?;
         let Workspace { op, cg } = ws;
         let fm = &mut cg[1];
         member_mean(perturbed, &self.cells.obs, fm);
@@ -62,6 +86,7 @@ impl EnkfLikeGain {
         plan: &ImagePlan,
         top: &[T],
         deep: &[D],
+        shrinkage: CrossShrinkage,
         ws: &mut Workspace,
     ) -> Result<Vec<f64>, ImageError> {
         let Workspace { op, cg } = ws;
@@ -70,6 +95,9 @@ impl EnkfLikeGain {
         member_mean(deep, &self.cells.land, xlm);
         let total = self.cross_factor.len();
         let mut cross = vec![0.0; total];
+        let shrink = shrinkage == CrossShrinkage::SamplingError;
+        // Σ a², Σ (a^l)² for the sample correlations (only when shrinking).
+        let mut sq = vec![[0.0; 2]; if shrink { total } else { 0 }];
         for (x, xl) in top.iter().zip(deep) {
             transform_difference(plan, &self.cells.land, x.as_ref(), xm, op)?;
             op.kept[..total].copy_from_slice(op.coeffs.as_slice());
@@ -81,9 +109,24 @@ impl EnkfLikeGain {
             {
                 *s += a * al;
             }
+            for ((q, a), al) in sq
+                .iter_mut()
+                .zip(&op.kept[..total])
+                .zip(op.coeffs.as_slice())
+            {
+                q[0] += a * a;
+                q[1] += al * al;
+            }
         }
-        for (s, f) in cross.iter_mut().zip(&self.cross_factor) {
-            *s *= f;
+        for (k, (s, f)) in cross.iter_mut().zip(&self.cross_factor).enumerate() {
+            let alpha = match sq.get(k) {
+                Some(q) if q[0] * q[1] > 0.0 => {
+                    sampling_shrinkage(*s * *s / (q[0] * q[1]), top.len())
+                }
+                Some(_) => 0.0,
+                None => 1.0,
+            };
+            *s *= f * alpha;
         }
         Ok(cross)
     }

@@ -8,7 +8,9 @@
 //!   the analysed cells, the mask fixed on the observed image, solved by a
 //!   control-variable transform and preconditioned linear CG;
 //! - EnKF-like ([`analyse_enkf_like`], [`EnkfLikeGain`]): a diagonal Kalman update of
-//!   every member in curvelet-coefficient space.
+//!   every member in curvelet-coefficient space;
+//! - deeper soil layers by per-cell column regression on the top layer's increment
+//!   ([`column_regression`], [`column_increment`]).
 //!
 //! ```
 //! use landcycle::da::image::{analyse_var, ImageOptions, ImagePlan, VarConfig, VarInput};
@@ -31,6 +33,7 @@
 
 mod cells;
 mod cg;
+mod column;
 mod enkf_deep;
 mod enkf_like;
 mod enkf_update;
@@ -42,6 +45,10 @@ mod variational;
 
 pub use cells::CellSet;
 pub use cg::StopReason;
+pub use column::{
+    column_increment, column_regression, column_regression_with, rtps_increments,
+    sampling_shrinkage, CrossShrinkage,
+};
 pub use enkf_like::{
     accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
     MemberPart, UpdateCoefficients,
