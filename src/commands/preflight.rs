@@ -42,6 +42,7 @@ pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
                 check_forcing(cfg, &grid, &mut p);
             }
             check_disk(cfg, &grid, ranks, &mut p);
+            check_error_maps(cfg, &grid, &mut p);
         }
         Err(e) => p.problems.push(format!("static file: {e}")),
     }
@@ -202,6 +203,30 @@ fn check_observations(cfg: &Config, p: &mut Preflight) {
                 "{name} observations: files for all {} windows ({total} file reads)",
                 ws.len()
             ));
+        }
+    }
+}
+
+/// Each sensor's `da:<sensor>_error_map`, read and checked against the grid as `run` does.
+fn check_error_maps(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    if !cfg.da.enabled {
+        return;
+    }
+    for &s in &cfg.da.sensors {
+        let Some((path, variable)) = cfg.da.error_map(s) else {
+            continue;
+        };
+        match crate::cycle::obs_error_map::read_obs_error_map(path, variable, grid, &[]) {
+            Ok(m) => p.notes.push(format!(
+                "{} observation errors: {variable} of {} at {} of {} land cells",
+                s.name(),
+                path.display(),
+                m.land_from_map,
+                m.land
+            )),
+            Err(e) => p
+                .problems
+                .push(format!("{} observation errors: {e}", s.name())),
         }
     }
 }
