@@ -27,6 +27,26 @@ pub struct Preflight {
 
 /// Run every check of `cfg` for `ranks` ranks.
 pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
+    let mut p = inputs(cfg, ranks);
+    check_observations(cfg, &mut p);
+    p
+}
+
+/// The checks `landcycle run` makes before it creates anything: as [`preflight`], except that
+/// missing observations are notes (`warning: …`), since the cycle runs such windows as open
+/// loop by design.
+pub fn preflight_for_run(cfg: &Config, ranks: usize) -> Preflight {
+    let mut p = inputs(cfg, ranks);
+    let mut obs = Preflight::default();
+    check_observations(cfg, &mut obs);
+    p.notes
+        .extend(obs.problems.into_iter().map(|m| format!("warning: {m}")));
+    p.notes.extend(obs.notes);
+    p
+}
+
+/// Static file, forcing, disk space and observation-error maps.
+fn inputs(cfg: &Config, ranks: usize) -> Preflight {
     let mut p = Preflight::default();
     match read_statics(cfg) {
         Ok(grid) => {
@@ -46,7 +66,6 @@ pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
         }
         Err(e) => p.problems.push(format!("static file: {e}")),
     }
-    check_observations(cfg, &mut p);
     p
 }
 

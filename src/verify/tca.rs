@@ -273,32 +273,3 @@ impl TcaSummary {
         s
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Two identical datasets have no error variance TCA could estimate: their estimates
-    /// are cancellation noise and are left out, the third dataset's is kept.
-    #[test]
-    fn identical_datasets_give_no_error_variance() {
-        let n = 200;
-        let signal: Vec<f64> = (0..n)
-            .map(|i| (i as f64 * 0.37).sin() * 0.05 + 0.25)
-            .collect();
-        let x: Vec<f64> = signal
-            .iter()
-            .enumerate()
-            .map(|(i, s)| s + 0.01 * (i as f64 * 1.7).cos())
-            .collect();
-        let y: Vec<f64> = signal.iter().map(|s| 1.3 * s + 0.01).collect();
-        let o = TcaOptions {
-            require_significant: false,
-            ..TcaOptions::default()
-        };
-        let c = tca(&x, &y, &y, &o);
-        assert_eq!(c.status, TcaStatus::NegativeErrorVariance);
-        assert!(c.err_var[1].is_nan() && c.err_var[2].is_nan() && c.snr_db[1].is_nan());
-        assert!(c.err_var[0] > 0.0, "{:?}", c.err_var);
-    }
-}
