@@ -209,7 +209,7 @@ fn run_makes_the_preflight_before_creating_anything() {
     let (code, err) = run(&nml, 0, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("preflight: warning: smap observations: no file"),
+        err.contains("preflight: smap observations: no file"),
         "{err}"
     );
     assert!(rundir.join("2020060112").is_dir(), "{err}");

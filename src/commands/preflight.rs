@@ -107,6 +107,14 @@ fn forcing_times(cfg: &Config) -> Vec<NaiveDateTime> {
 /// record read at every land cell.
 fn check_forcing(cfg: &Config, grid: &Grid, p: &mut Preflight) {
     let spec = crate::cycle::forcing_spec(cfg);
+    if spec.names_cycle() {
+        // The file of a valid time depends on the cycle that reads it (a forecast archive).
+        return p.notes.push(format!(
+            "forcing: the file template {:?} names the issuing cycle ({{init}}/{{lead_h}}); \
+             its files are not checked here, each cycle finds its own",
+            cfg.forcing.file_template
+        ));
+    }
     let times = forcing_times(cfg);
     let before = p.problems.len();
     for &t in &times {

@@ -84,8 +84,9 @@ fn stop_peer(comm: &dyn Communicator, result: Result<&driver::RunSummary, &anyho
 fn preflight_gate(cfg: &Config, comm: &dyn Communicator) -> anyhow::Result<()> {
     let ok = if comm.is_root() {
         let p = super::preflight::preflight_for_run(cfg, comm.size());
-        for n in p.notes.iter().filter(|n| n.starts_with("warning: ")) {
-            eprintln!("preflight: {n}");
+        // Through the log (JSON in JSON mode), once, from the root.
+        for m in p.notes.iter().filter_map(|n| n.strip_prefix("warning: ")) {
+            tracing::warn!("preflight: {m}");
         }
         if !p.problems.is_empty() {
             eprintln!(

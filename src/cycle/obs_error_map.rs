@@ -65,10 +65,7 @@ pub fn read_obs_error_map(
         ));
     }
     check_grid(path, (m.ny, m.nx), (&m.lat, &m.lon), grid)?;
-    let status = match read_map_field(path, "status") {
-        Ok(s) => Some(s.data),
-        Err(_) => None,
-    };
+    let status = read_map_field(path, "status").ok().map(|s| s.data);
     let usable = |k: usize| {
         let ok = status.as_ref().is_none_or(|s| s[k] == 0.0);
         (ok && m.data[k].is_finite() && m.data[k] > 0.0).then(|| m.data[k].sqrt())
