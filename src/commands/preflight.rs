@@ -106,6 +106,13 @@ fn forcing_times(cfg: &Config) -> Vec<NaiveDateTime> {
 /// Every forcing file of the period present with the configured variables; the first
 /// record read at every land cell.
 fn check_forcing(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    if let Some(w) = &cfg.coupler.a2l_weights {
+        // Files on an atmosphere grid, read through the weights (no coordinates needed).
+        return p.notes.push(format!(
+            "forcing: read through coupler:a2l_weights {}; its files are not checked here",
+            w.display()
+        ));
+    }
     let spec = crate::cycle::forcing_spec(cfg);
     if spec.names_cycle() {
         // The file of a valid time depends on the cycle that reads it (a forecast archive).
