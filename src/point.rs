@@ -704,6 +704,24 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
         .iter()
         .map(|r| (r.date - case.start).num_seconds() as f64 + case.dt)
         .collect();
+    let (layer_depth, layer_bounds) = layer_geometry(case);
+    write_series(
+        path,
+        &PointSeries {
+            title: "landcycle Noah LSM 3.4.1 point run".into(),
+            comment: "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; runoff out of the column)".into(),
+            start: case.start,
+            times,
+            layer_depth,
+            layer_bounds,
+            series: surface_series(rows, case.dt),
+            layered: layered_series(rows, case),
+        },
+    )
+}
+
+/// Mid-depths and (top, bottom) bounds of the soil layers (m, positive down).
+fn layer_geometry(case: &PointCase) -> (Vec<f64>, Vec<(f64, f64)>) {
     let mut layer_depth = vec![0.0; NSOIL];
     let mut layer_bounds = vec![(0.0, 0.0); NSOIL];
     let mut top = 0.0;
@@ -713,6 +731,11 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
         layer_bounds[k] = (top, bot);
         top = bot;
     }
+    (layer_depth, layer_bounds)
+}
+
+/// The ALMA surface variables of a Noah point run, one value per row.
+fn surface_series(rows: &[PointRow], dt: f64) -> Vec<SeriesVar> {
     let var = |name, units, long_name, standard_name, get: &dyn Fn(&PointRow) -> f64| SeriesVar {
         name,
         units,
@@ -720,8 +743,7 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
         standard_name,
         values: rows.iter().map(get).collect(),
     };
-    let dt = case.dt;
-    let series = vec![
+    vec![
         var(
             "AvgSurfT",
             "K",
@@ -837,7 +859,11 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
             Some("surface_snow_area_fraction"),
             &|r| r.diag.sncovr,
         ),
-    ];
+    ]
+}
+
+/// The per-layer ALMA variables of a Noah point run, row-major (row, layer).
+fn layered_series(rows: &[PointRow], case: &PointCase) -> Vec<SeriesVar> {
     let p = &case.params;
     let layer = |name, units, long_name, get: &dyn Fn(&PointRow, usize) -> f64| SeriesVar {
         name,
@@ -849,7 +875,7 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
             .flat_map(|r| (0..NSOIL).map(move |k| get(r, k)))
             .collect(),
     };
-    let layered = vec![
+    vec![
         layer(
             "SoilMoist",
             "kg m-2",
@@ -865,18 +891,5 @@ pub fn write_netcdf(path: &Path, case: &PointCase, rows: &[PointRow]) -> Result<
             "liquid soil moisture per layer",
             &|r, k| r.state.soil_liquid[k] * p.sldpth[k] * 1000.0,
         ),
-    ];
-    write_series(
-        path,
-        &PointSeries {
-            title: "landcycle Noah LSM 3.4.1 point run".into(),
-            comment: "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; runoff out of the column)".into(),
-            start: case.start,
-            times,
-            layer_depth,
-            layer_bounds,
-            series,
-            layered,
-        },
-    )
+    ]
 }

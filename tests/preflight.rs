@@ -214,3 +214,54 @@ fn run_makes_the_preflight_before_creating_anything() {
     );
     assert!(rundir.join("2020060112").is_dir(), "{err}");
 }
+
+/// SMAP and ASCAT with CDF matching: the namelist text appended to a case.
+fn with_cdf_matching(nml: &Path, climatology: &Path) {
+    let mut text = std::fs::read_to_string(nml).unwrap();
+    text.push_str(&format!(
+        "&da\n  enabled = .true.\n  sensors = 'ascat'\n  ascat_directory = 'obs/ascat'\n  \
+         ascat_bias_correction = 'cdf'\n  ascat_climatology = '{}'\n/\n",
+        climatology.display()
+    ));
+    std::fs::write(nml, text).unwrap();
+}
+
+#[test]
+fn missing_bias_correction_climatology_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path());
+    std::fs::create_dir_all(dir.path().join("obs/ascat")).unwrap();
+    let clim = dir.path().join("no_such_climatology.nc");
+    with_cdf_matching(&nml, &clim);
+    let (ok, err) = preflight(dir.path(), &nml);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains(&format!("ascat climatology {}", clim.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn bias_correction_on_a_wps_domain_is_refused_before_the_run() {
+    let Some(geo_em) = landcycle::testdata::require("wps-geo-em/geo_em.d01.nc") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path());
+    edit(
+        &nml,
+        "static_file = 'case/static.nc'\n  static_format = 'landcycle'",
+        &format!(
+            "static_file = '{}'\n  static_format = 'geo_em'",
+            geo_em.display()
+        ),
+    );
+    std::fs::create_dir_all(dir.path().join("obs/ascat")).unwrap();
+    with_cdf_matching(&nml, &dir.path().join("clim.nc"));
+    let (ok, err) = preflight(dir.path(), &nml);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("da:ascat_bias_correction needs a regular latitude-longitude grid"),
+        "{err}"
+    );
+}

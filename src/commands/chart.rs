@@ -244,109 +244,21 @@ fn series_chart(a: &SeriesArgs) -> anyhow::Result<Chart> {
             a.lon
         );
     };
-    let n = g.lat.len();
-    let (mut x, mut mean, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut members: Vec<Vec<f64>> = Vec::new();
-    for (t, p) in &files {
-        let f = read_field(p, "SoilMoistV")?;
-        if a.layer >= f.n_layers || f.ny * f.nx != n {
-            bail!(
-                "{}: variable SoilMoistV: layer {} of {} or grid differs from the first file",
-                p.display(),
-                a.layer,
-                f.n_layers
-            );
-        }
-        let m = f.layer(a.layer)[cell];
-        let sd = read_spread(p, "SoilMoistV")?.map_or(f64::NAN, |s| s.layer(a.layer)[cell]);
-        x.push(days(*t, t0));
-        mean.push(m);
-        lo.push(m - sd);
-        hi.push(m + sd);
-        if let Some(v) = members_at(p, "SoilMoistV", a.layer, cell, n, f.n_layers)? {
-            members.resize(v.len(), vec![f64::NAN; x.len() - 1]);
-            for (row, val) in members.iter_mut().zip(v) {
-                row.push(val);
-            }
-        }
-    }
-    let mut series = Vec::new();
-    if hi.iter().any(|v| v.is_finite()) {
-        series.push(Series {
-            label: "mean ± 1 sd (spread)".into(),
-            color: [198, 219, 239],
-            x: x.clone(),
-            y: lo,
-            mark: Mark::Band { upper: hi },
-            in_legend: true,
-        });
-    }
-    let nm = members.len();
-    for (k, m) in members.into_iter().enumerate() {
-        series.push(line(
-            &format!("members ({nm})"),
-            [150, 170, 200],
-            x.clone(),
-            m,
-            1,
-            k == 0,
-        ));
-    }
-    series.push(line(
-        "ensemble mean",
-        [8, 81, 156],
-        x.clone(),
-        mean,
-        2,
-        true,
-    ));
+    let at = CellSeries {
+        cell,
+        n: g.lat.len(),
+        layer: a.layer,
+        t0,
+    };
+    let mut series = ensemble_series(&files, &at)?;
     if let Some(dir) = &a.truth {
-        let mut y = Vec::new();
-        let tf = find_history_files(dir)?;
-        let mut tx = Vec::new();
-        for (t, p) in &tf {
-            let f = read_field(p, "SoilMoistV")?;
-            if f.ny * f.nx != n || a.layer >= f.n_layers {
-                bail!(
-                    "{}: variable SoilMoistV: grid or layers differ from {}",
-                    p.display(),
-                    first.display()
-                );
-            }
-            tx.push(days(*t, t0));
-            y.push(f.layer(a.layer)[cell]);
-        }
-        series.push(line("reference (truth)", [0, 0, 0], tx, y, 2, true));
+        series.push(truth_series(dir, first, &at)?);
     }
     if !a.no_obs {
-        let dir = a.obs_from.as_deref().unwrap_or(&a.run);
-        for (k, (sensor, ts, vs)) in da_obs_at(dir, cell, n)?.into_iter().enumerate() {
-            let xs = ts.iter().map(|t| days(*t, t0)).collect();
-            series.push(Series {
-                label: format!("{} obs (assimilated)", sensor.to_uppercase()),
-                color: palette(k + 1),
-                x: xs,
-                y: vs,
-                mark: Mark::Points { radius: 4 },
-                in_legend: true,
-            });
-        }
+        series.extend(obs_series(a.obs_from.as_deref().unwrap_or(&a.run), &at)?);
     }
     if let Some(p) = &a.station {
-        let s = read_ismn_file(p, &FlagFilter::parse(&a.station_flags))?;
-        let xs = s.times.iter().map(|t| days(*t, t0)).collect();
-        let label = format!(
-            "ISMN {}/{} {:.2}-{:.2} m",
-            s.network, s.station, s.depth_from, s.depth_to
-        );
-        series.push(Series {
-            label,
-            color: [215, 48, 39],
-            x: xs,
-            y: s.values,
-            mark: Mark::Points { radius: 2 },
-            in_legend: true,
-        });
+        series.push(station_series(p, &a.station_flags, t0)?);
     }
     let (r, c) = (cell / g.nx, cell % g.nx);
     Ok(Chart {
@@ -366,6 +278,115 @@ fn series_chart(a: &SeriesArgs) -> anyhow::Result<Chart> {
         width: 0,
         height: 0,
         zero_line: false,
+    })
+}
+
+/// The cell, grid size, layer and time origin of a point time series.
+struct CellSeries {
+    cell: usize,
+    n: usize,
+    layer: usize,
+    t0: NaiveDateTime,
+}
+
+/// Spread band, members and ensemble mean of a run's history at one cell.
+fn ensemble_series(
+    files: &crate::verify::history::FileIndex,
+    at: &CellSeries,
+) -> anyhow::Result<Vec<Series>> {
+    let (mut x, mut mean, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut members: Vec<Vec<f64>> = Vec::new();
+    for (t, p) in files {
+        let f = read_field(p, "SoilMoistV")?;
+        if at.layer >= f.n_layers || f.ny * f.nx != at.n {
+            bail!(
+                "{}: variable SoilMoistV: layer {} of {} or grid differs from the first file",
+                p.display(),
+                at.layer,
+                f.n_layers
+            );
+        }
+        let m = f.layer(at.layer)[at.cell];
+        let sd = read_spread(p, "SoilMoistV")?.map_or(f64::NAN, |s| s.layer(at.layer)[at.cell]);
+        x.push(days(*t, at.t0));
+        mean.push(m);
+        lo.push(m - sd);
+        hi.push(m + sd);
+        if let Some(v) = members_at(p, "SoilMoistV", at.layer, at.cell, at.n, f.n_layers)? {
+            members.resize(v.len(), vec![f64::NAN; x.len() - 1]);
+            for (row, val) in members.iter_mut().zip(v) {
+                row.push(val);
+            }
+        }
+    }
+    let mut series = Vec::new();
+    if hi.iter().any(|v| v.is_finite()) {
+        series.push(Series {
+            label: "mean ± 1 sd (spread)".into(),
+            color: [198, 219, 239],
+            x: x.clone(),
+            y: lo,
+            mark: Mark::Band { upper: hi },
+            in_legend: true,
+        });
+    }
+    let nm = members.len();
+    for (k, m) in members.into_iter().enumerate() {
+        let label = format!("members ({nm})");
+        series.push(line(&label, [150, 170, 200], x.clone(), m, 1, k == 0));
+    }
+    series.push(line("ensemble mean", [8, 81, 156], x, mean, 2, true));
+    Ok(series)
+}
+
+/// The reference run's (truth's) value at the cell, from its history files.
+fn truth_series(dir: &Path, first: &Path, at: &CellSeries) -> anyhow::Result<Series> {
+    let (mut tx, mut y) = (Vec::new(), Vec::new());
+    for (t, p) in &find_history_files(dir)? {
+        let f = read_field(p, "SoilMoistV")?;
+        if f.ny * f.nx != at.n || at.layer >= f.n_layers {
+            bail!(
+                "{}: variable SoilMoistV: grid or layers differ from {}",
+                p.display(),
+                first.display()
+            );
+        }
+        tx.push(days(*t, at.t0));
+        y.push(f.layer(at.layer)[at.cell]);
+    }
+    Ok(line("reference (truth)", [0, 0, 0], tx, y, 2, true))
+}
+
+/// The assimilated observations at the cell, one series per sensor.
+fn obs_series(dir: &Path, at: &CellSeries) -> anyhow::Result<Vec<Series>> {
+    let found = da_obs_at(dir, at.cell, at.n)?;
+    Ok(found
+        .into_iter()
+        .enumerate()
+        .map(|(k, (sensor, ts, vs))| Series {
+            label: format!("{} obs (assimilated)", sensor.to_uppercase()),
+            color: palette(k + 1),
+            x: ts.iter().map(|t| days(*t, at.t0)).collect(),
+            y: vs,
+            mark: Mark::Points { radius: 4 },
+            in_legend: true,
+        })
+        .collect())
+}
+
+/// An ISMN station's measurements (flags filtered).
+fn station_series(p: &Path, flags: &str, t0: NaiveDateTime) -> anyhow::Result<Series> {
+    let s = read_ismn_file(p, &FlagFilter::parse(flags))?;
+    Ok(Series {
+        label: format!(
+            "ISMN {}/{} {:.2}-{:.2} m",
+            s.network, s.station, s.depth_from, s.depth_to
+        ),
+        color: [215, 48, 39],
+        x: s.times.iter().map(|t| days(*t, t0)).collect(),
+        y: s.values,
+        mark: Mark::Points { radius: 2 },
+        in_legend: true,
     })
 }
 

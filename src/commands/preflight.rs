@@ -2,19 +2,21 @@
 //! created. Reads the static file in full, every forcing file the run period needs (present,
 //! readable, with every configured variable and coordinate), the first forcing record at
 //! every land cell (the forcing grid covers the domain, no missing values), the observation
-//! files of every window per sensor, and the disk space of the whole run. Every problem is
+//! files of every window per sensor, the bias-correction climatologies and what needs a
+//! regular grid, and the disk space of the whole run. Every problem is
 //! reported, each naming its file (and time, variable or window); nothing is written.
 
 use std::path::Path;
 
 use chrono::NaiveDateTime;
 
-use crate::config::{Config, StaticFormat};
+use crate::config::{Config, DaBiasCorrection, StaticFormat};
 use crate::cycle::footprint::{estimate, human};
 use crate::forcing::{ForcingReader, ForcingRole};
 use crate::grid::statics::StaticFields;
 use crate::grid::wps_domain::WpsDomain;
 use crate::grid::Grid;
+use crate::io::climatology::read_climatology;
 use crate::obs::discover::find_observation_files;
 use crate::time::{windows, Window};
 
@@ -61,6 +63,7 @@ fn inputs(cfg: &Config, ranks: usize) -> Preflight {
             if cfg.coupler.mode == crate::config::CouplerMode::Files {
                 check_forcing(cfg, &grid, &mut p);
             }
+            check_grid_needs(cfg, &grid, &mut p);
             check_disk(cfg, &grid, ranks, &mut p);
             check_error_maps(cfg, &grid, &mut p);
         }
@@ -261,6 +264,58 @@ fn check_error_maps(cfg: &Config, grid: &Grid, p: &mut Preflight) {
             Err(e) => p
                 .problems
                 .push(format!("{} observation errors: {e}", s.name())),
+        }
+    }
+}
+
+/// What needs a regular latitude-longitude grid (bias-correction climatologies, the image
+/// analysis), and each climatology read and compared with the model grid, as `run` does.
+fn check_grid_needs(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    let axes = grid.lat_1d().zip(grid.lon_1d());
+    if cfg.image.enabled && axes.is_none() {
+        p.problems.push(
+            "image:enabled needs a regular latitude-longitude grid; this domain is curvilinear"
+                .into(),
+        );
+    }
+    if !cfg.da.enabled {
+        return;
+    }
+    for s in &cfg.da.sensors {
+        let name = s.name();
+        let (.., bias, climatology) = cfg.da.sensor(*s);
+        if bias == DaBiasCorrection::None {
+            continue;
+        }
+        let Some((lat, lon)) = axes else {
+            p.problems.push(format!(
+                "da:{name}_bias_correction needs a regular latitude-longitude grid (climatology \
+                 files are on regular grids); use {name}_bias_correction = 'none' on this domain"
+            ));
+            continue;
+        };
+        let Some(path) = climatology else {
+            p.problems.push(format!(
+                "da:{name}_bias_correction needs da:{name}_climatology"
+            ));
+            continue;
+        };
+        match read_climatology(path) {
+            Err(e) => p
+                .problems
+                .push(format!("{name} climatology {}: {e}", path.display())),
+            Ok(c) if !c.same_grid(lat, lon) => p.problems.push(format!(
+                "{name} climatology {}: grid {}x{} differs from the model grid {}x{}",
+                path.display(),
+                c.lat.len(),
+                c.lon.len(),
+                lat.len(),
+                lon.len()
+            )),
+            Ok(_) => p.notes.push(format!(
+                "{name} climatology {}: readable, on the model grid",
+                path.display()
+            )),
         }
     }
 }

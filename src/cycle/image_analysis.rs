@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use super::image_exchange::GatheredFields;
 use crate::config::{ImageBSource, ImageConfig, ImageGapPolicy, ImageMethod, ImageUpdate};
 use crate::da::image::{
-    analyse_var, analyse_with_gain, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
+    analyse_var, analyse_with_parts, perturbed_images, BandStats, EnkfLikeConfig, EnkfLikeFields,
     EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig,
     VarInput, Workspace,
 };
@@ -230,7 +230,7 @@ impl RootAnalysis {
         let mut report = ImageReport::default();
         for (l, layer) in g.layers.iter().enumerate().take(n_analysed) {
             let mut members = layer.clone();
-            let gain = EnkfLikeGain::estimate(
+            let (gain, parts) = EnkfLikeGain::estimate_with_parts(
                 &self.plan,
                 &fields,
                 &members,
@@ -243,8 +243,9 @@ impl RootAnalysis {
                 // The top layer's gain also drives the deeper layers: estimated once.
                 inc = self.deep_increments(&gain, g, observed, &perturbed, n_analysed)?;
             }
-            let r = analyse_with_gain(
+            let r = analyse_with_parts(
                 &gain,
+                parts.as_deref(),
                 &self.plan,
                 observed,
                 &mut members,

@@ -10,7 +10,7 @@ use super::error::{agree, CycleError};
 use crate::da::curvelet::Coefficients;
 use crate::da::image::{
     accumulate_squares, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
-    EnkfLikeSetup, ImagePlan, Workspace,
+    EnkfLikeSetup, ImagePlan, MemberPart, Workspace,
 };
 use crate::parallel::Communicator;
 
@@ -126,7 +126,7 @@ pub fn enkf_like_spread(
             .zip(their_f.iter().map(Vec::as_slice))
             .unzip(),
     };
-    let (b, mut r) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
+    let (b, mut r, parts) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
     drop((xs, fs));
     let total = plan.curvelet().layout().total;
     let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
@@ -142,16 +142,14 @@ pub fn enkf_like_spread(
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
     let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
-    let updated = match root.as_mut() {
-        Some(re) => (0..n).step_by(p).try_for_each(|i| {
-            let f = &re.perturbed[i];
-            gain.update_member(plan, observed, &f_mean, &mut re.members[i], f, ws)
-        }),
-        None => theirs
-            .iter_mut()
-            .zip(&their_f)
-            .try_for_each(|(x, f)| gain.update_member(plan, observed, &f_mean, x, f, ws)),
-    };
+    let updated = update_mine(
+        (&gain, plan, ws),
+        (observed, &f_mean),
+        root.as_mut(),
+        (&mut theirs, &their_f),
+        parts,
+        p,
+    );
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
     let back = comm.gatherv_f64_owned(theirs.concat(), 0);
     let report = match (root, back) {
@@ -166,6 +164,42 @@ pub fn enkf_like_spread(
         _ => None,
     };
     Ok((gain, report))
+}
+
+/// Pass 2 on this rank's members (root: i ≡ 0 mod P in its ensemble; others: `theirs`),
+/// from the parts kept in pass 1 when there are any (one shared forward transform), else
+/// with a forward transform per member. Every rank count takes the same branch (V = L is
+/// decided on the broadcast fields), so the members' bits do not depend on it.
+fn update_mine(
+    (gain, plan, ws): (&EnkfLikeGain, &ImagePlan, &mut Workspace),
+    (observed, f_mean): (&[f64], &[f64]),
+    root: Option<&mut RootEnsemble<'_>>,
+    (theirs, their_f): (&mut Fields, &Fields),
+    parts: Option<Vec<MemberPart>>,
+    p: usize,
+) -> Result<(), crate::da::image::ImageError> {
+    let mut mine: Vec<(&mut Vec<f64>, &Vec<f64>)> = match root {
+        Some(re) => re
+            .members
+            .iter_mut()
+            .step_by(p)
+            .zip(re.perturbed.iter().step_by(p))
+            .collect(),
+        None => theirs.iter_mut().zip(their_f.iter()).collect(),
+    };
+    match (parts, gain.mean_innovation_part(plan, observed, ws)?) {
+        (Some(parts), Some(shared)) if parts.len() == mine.len() => {
+            for ((x, _), part) in mine.iter_mut().zip(&parts) {
+                gain.update_member_from_part(plan, &shared, part, x, ws)?;
+            }
+        }
+        _ => {
+            for (x, f) in mine.iter_mut() {
+                gain.update_member(plan, observed, f_mean, x, f, ws)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks
@@ -215,6 +249,7 @@ fn slice_blocks(
     (x, f): (&[f64], &[f64]),
     send: &mut Vec<f64>,
     counts: &mut [usize],
+    part: &mut MemberPart,
 ) -> Result<(), crate::da::image::ImageError> {
     let total = plan.curvelet().layout().total;
     let p = counts.len();
@@ -225,7 +260,9 @@ fn slice_blocks(
         *count = 2 * sl.len();
         send[2 * sl.start..2 * sl.start + sl.len()].copy_from_slice(&a[sl]);
     }
+    setup.start_part(a, part);
     let e = setup.perturbation_coefficients(plan, f, ws)?;
+    setup.finish_part(e, part);
     for s in 0..p {
         let sl = slice_of(total, s, p);
         send[2 * sl.start + sl.len()..2 * sl.end].copy_from_slice(&e[sl]);
@@ -233,7 +270,11 @@ fn slice_blocks(
     Ok(())
 }
 
-/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order. Collective.
+/// Parts of this rank's members kept for pass 2 (`None` unless V = L).
+type Parts = Option<Vec<MemberPart>>;
+
+/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order, and its members'
+/// parts. Collective.
 fn slice_sums(
     comm: &dyn Communicator,
     plan: &ImagePlan,
@@ -241,18 +282,24 @@ fn slice_sums(
     setup: &EnkfLikeSetup,
     (mine, perturbed): (&[&[f64]], &[&[f64]]),
     n: usize,
-) -> Result<(Vec<f64>, Vec<f64>), CycleError> {
+) -> Result<(Vec<f64>, Vec<f64>, Parts), CycleError> {
     let (p, me) = (comm.size(), comm.rank());
     let total = plan.curvelet().layout().total;
     let own = slice_of(total, me, p);
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
     // Buffers reused by every round: one member's slices out, P members' slices in.
     let (mut send, mut counts, mut recv) = (Vec::new(), vec![0; p], Vec::new());
+    let mut parts = Vec::with_capacity(mine.len());
     for j in 0..n.div_ceil(p) {
         send.clear();
         counts.fill(0);
         let filled = match (mine.get(j), perturbed.get(j)) {
-            (Some(&x), Some(&f)) => slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts),
+            (Some(&x), Some(&f)) => {
+                let mut part = MemberPart::default();
+                let done = slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts, &mut part);
+                parts.push(part);
+                done
+            }
             _ => Ok(()),
         };
         agree(comm, filled.map_err(image_err("EnKF-like gain")))?;
@@ -270,5 +317,5 @@ fn slice_sums(
             at += len;
         }
     }
-    Ok((b, r))
+    Ok((b, r, setup.keeps_parts().then_some(parts)))
 }

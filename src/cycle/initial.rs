@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 
 use super::error::{agree, CycleError};
+use super::perturb_share;
 use super::perturber::grid_correlation;
 use super::rundir::RunDir;
 use crate::config::Config;
@@ -15,8 +16,8 @@ use crate::io::restart::{check_fingerprint, read_restart_cells, verify_restart, 
 use crate::lsm::LandModel;
 use crate::parallel::Communicator;
 use crate::perturb::{
-    initial_member_deviates, initial_member_field_deviates, GaussianFieldPlan, PerturbGenerator,
-    PerturbState,
+    initial_member_deviates, initial_member_field_deviates, FieldShare, GaussianFieldPlan,
+    PerturbGenerator, PerturbState,
 };
 
 /// The start of a run: its time, the members of this rank's cells (`[cell][member]`) and
@@ -37,6 +38,8 @@ pub(super) struct InitialInputs<'a, M: LandModel> {
     pub params: &'a [M::CellParams],
     pub fgen: Option<&'a PerturbGenerator>,
     pub sgen: Option<&'a PerturbGenerator>,
+    /// The field shares of spatially correlated groups (forcing, soil moisture).
+    pub shares: [Option<&'a FieldShare>; 2],
 }
 
 /// The restart to start from: the newest valid one of the run directory (`resume`), the
@@ -81,7 +84,9 @@ pub(super) fn initial_state<M: LandModel>(
     resume: bool,
 ) -> Result<Initial<M::State>, CycleError> {
     let Some(path) = restart else {
-        return agree(comm, cold_start(inp));
+        let mut init = agree(comm, cold_start(inp))?;
+        shared_cold_starts(comm, inp, &mut init)?;
+        return Ok(init);
     };
     let init = agree(comm, read_initial_restart(comm, inp, path))?;
     if !resume && init.start != inp.cfg.run.start {
@@ -160,16 +165,42 @@ fn cold_start<M: LandModel>(inp: &InitialInputs<M>) -> Result<Initial<M::State>,
         }
     }
     let start = cfg.run.start;
-    let pert = |gen: Option<&PerturbGenerator>| {
-        gen.map(|g| g.cold_start(inp.ids, n_members, g.time_index(start)))
-            .transpose()
+    // Shared groups are drawn afterwards, together with the other ranks.
+    let pert = |gen: Option<&PerturbGenerator>, share: Option<&FieldShare>| match (gen, share) {
+        (Some(g), None) => g
+            .cold_start(inp.ids, n_members, g.time_index(start))
+            .map(Some),
+        _ => Ok(None),
     };
     Ok(Initial {
         start,
         states,
-        forcing: pert(inp.fgen)?,
-        soil_moisture: pert(inp.sgen)?,
+        forcing: pert(inp.fgen, inp.shares[0])?,
+        soil_moisture: pert(inp.sgen, inp.shares[1])?,
     })
+}
+
+/// The cold-start states of the spatially correlated groups, each rank drawing its share of
+/// the fields. Collective.
+fn shared_cold_starts<M: LandModel>(
+    comm: &dyn Communicator,
+    inp: &InitialInputs<M>,
+    init: &mut Initial<M::State>,
+) -> Result<(), CycleError> {
+    let start = inp.cfg.run.start;
+    let pert = |gen: Option<&PerturbGenerator>, share: Option<&FieldShare>| match (gen, share) {
+        (Some(g), Some(sh)) => {
+            perturb_share::cold_start(comm, g, sh, g.time_index(start)).map(Some)
+        }
+        _ => Ok(None),
+    };
+    if let Some(s) = pert(inp.fgen, inp.shares[0])? {
+        init.forcing = Some(s);
+    }
+    if let Some(s) = pert(inp.sgen, inp.shares[1])? {
+        init.soil_moisture = Some(s);
+    }
+    Ok(())
 }
 
 /// Read this rank's cells from a restart (verified once on the root).

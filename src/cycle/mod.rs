@@ -44,6 +44,7 @@ pub mod nrt_status;
 pub mod obs_error_map;
 pub mod obs_window;
 pub mod output_check;
+mod perturb_share;
 pub mod perturber;
 mod restart_io;
 pub mod restart_output;

@@ -9,12 +9,14 @@ use chrono::NaiveDateTime;
 
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
+use super::perturb_share::Drawn;
 use crate::config::{Config, ForcingVariable, PerturbationType};
 use crate::grid::Grid;
 use crate::lsm::LandModel;
+use crate::parallel::Communicator;
 use crate::perturb::{
-    PerturbError, PerturbGenerator, PerturbGroup, PerturbKind, PerturbState, PerturbValues,
-    PerturbVar, SpatialCorrelation,
+    FieldShare, PerturbError, PerturbGenerator, PerturbGroup, PerturbKind, PerturbState,
+    PerturbValues, PerturbVar, SpatialCorrelation,
 };
 
 /// Upper bound of perturbed downward shortwave at the surface (W m-2).
@@ -150,14 +152,22 @@ type Ahead = std::thread::JoinHandle<Result<(PerturbState, PerturbValues), Pertu
 /// the ensemble steps through the current one (the same calls as computing them when they
 /// are due, so the numbers are identical); nothing is computed ahead for perturbation times
 /// at or after `horizon`, the end of the run.
+///
+/// A spatially correlated group with a [`FieldShare`] draws only its share of the fields
+/// ahead; the exchange, the AR(1) step and the values follow on the main thread when due
+/// (cycle::perturb_share).
 pub(super) struct Perturber {
     pub(super) gen: Arc<PerturbGenerator>,
     pub(super) state: PerturbState,
     pub(super) values: PerturbValues,
-    horizon: NaiveDateTime,
+    pub(super) horizon: NaiveDateTime,
     ahead: Option<Ahead>,
     /// A values buffer for the next computation ahead.
     spare: Option<PerturbValues>,
+    /// The fields this rank draws for every rank (spatial groups on a communicator).
+    pub(super) share: Option<Arc<FieldShare>>,
+    /// This rank's share of the next time's innovation fields, being drawn.
+    pub(super) drawn: Option<Drawn>,
 }
 
 impl Perturber {
@@ -165,6 +175,7 @@ impl Perturber {
         gen: PerturbGenerator,
         state: PerturbState,
         horizon: NaiveDateTime,
+        share: Option<Arc<FieldShare>>,
     ) -> Result<Self, CycleError> {
         let values = gen.values(&state)?;
         Ok(Perturber {
@@ -174,6 +185,8 @@ impl Perturber {
             horizon,
             ahead: None,
             spare: None,
+            share,
+            drawn: None,
         })
     }
 
@@ -183,7 +196,15 @@ impl Perturber {
     }
 
     /// Advance to the perturbation time containing `t`; true when the values changed.
-    pub(super) fn advance(&mut self, t: NaiveDateTime) -> Result<bool, CycleError> {
+    /// Collective (every rank, same `t`): a shared group exchanges its fields.
+    pub(super) fn advance(
+        &mut self,
+        t: NaiveDateTime,
+        comm: &dyn Communicator,
+    ) -> Result<bool, CycleError> {
+        if self.share.is_some() {
+            return self.advance_shared(t, comm);
+        }
         let k = self.gen.time_index(t);
         let current = self.state.time_index();
         let next = Some(k) == current.checked_add(1);
@@ -262,6 +283,9 @@ impl Drop for Perturber {
         if let Some(h) = self.ahead.take() {
             let _ = h.join();
         }
+        if let Some(d) = self.drawn.take() {
+            let _ = d.handle.join();
+        }
     }
 }
 
@@ -286,6 +310,12 @@ impl Perturber {
             }
         }
         Ok(())
+    }
+
+    /// Free the held values (the state perturbation's, once applied); they are computed
+    /// again at the next perturbation time.
+    pub(super) fn release_values(&mut self) {
+        self.values.values = Vec::new();
     }
 
     /// The forcing perturbation values of local cell `c` (all members).

@@ -3,6 +3,8 @@
 //! stages of a window. Every agreement of setup is made here, in the same order on every
 //! rank.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 
 use super::analysis_1d::Assimilation;
@@ -14,6 +16,7 @@ use super::history_output::HistoryOutput;
 use super::image_retrievals::RetrievalImage;
 use super::image_stage::ImageStage;
 use super::initial::{initial_state, restart_to_use, InitialInputs};
+use super::perturb_share;
 use super::perturber::{perturbation_groups, Perturber};
 use super::restart_output::RestartOutput;
 use super::rundir::RunDir;
@@ -25,7 +28,9 @@ use crate::grid::{Decomposition, Grid};
 use crate::io::writer::Output;
 use crate::lsm::{BuildModel, CellStatics, ModelSetup};
 use crate::parallel::Communicator;
-use crate::perturb::{PerturbGenerator, PerturbState, STREAM_FORCING, STREAM_SOIL_MOISTURE};
+use crate::perturb::{
+    FieldShare, PerturbGenerator, PerturbState, STREAM_FORCING, STREAM_SOIL_MOISTURE,
+};
 
 /// How a run is set up beyond the namelist (from the command line).
 #[derive(Debug, Clone, Default)]
@@ -156,7 +161,9 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
         let setup_stage = clock.start(stage::SETUP);
         let s = agree(comm, load_statics(cfg, comm))?;
         let (model, params) = agree(comm, build_model::<M>(cfg, &s))?;
-        let [fgen, sgen] = agree(comm, generators(cfg, &s.grid, model.n_soil_layers()))?;
+        let gens = agree(comm, generators(cfg, &s.grid, model.n_soil_layers()))?;
+        let shares = field_shares(comm, &s.ids, &gens, cfg.run.ensemble_size as usize)?;
+        let [fgen, sgen] = gens;
         let restart = match (&opts.resume_from, opts.resume) {
             (Some(p), true) => Some(p.clone()),
             _ => restart_to_use(comm, cfg, rundir, opts.resume)?,
@@ -169,10 +176,11 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             params: &params,
             fgen: fgen.as_ref(),
             sgen: sgen.as_ref(),
+            shares: [shares[0].as_deref(), shares[1].as_deref()],
         };
         let mut init = initial_state(comm, &inputs, restart.as_deref(), opts.resume)?;
         let states = (init.forcing.take(), init.soil_moisture.take());
-        let perturbers = agree(comm, perturbers([fgen, sgen], states, init.start))?;
+        let perturbers = agree(comm, perturbers([fgen, sgen], states, init.start, shares))?;
         let rank_cells = RankCells {
             root: comm.rank() == 0,
             grid: &s.grid,
@@ -246,19 +254,36 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
     }
 }
 
+/// The field shares of the spatially correlated groups: each rank draws the fields of its
+/// (member, variable) pairs for every rank. Collective.
+fn field_shares(
+    comm: &dyn Communicator,
+    ids: &[u64],
+    gens: &[Option<PerturbGenerator>; 2],
+    n_members: usize,
+) -> Result<[Option<Arc<FieldShare>>; 2], CycleError> {
+    let cells = perturb_share::rank_cells(comm, ids, gens);
+    let share = |g: Option<&PerturbGenerator>| {
+        perturb_share::field_share(comm, g, cells.as_ref(), n_members)
+    };
+    let shares = share(gens[0].as_ref()).and_then(|f| Ok([f, share(gens[1].as_ref())?]));
+    agree(comm, shares)
+}
+
 /// The perturbers of the groups the run has, from their initial states.
 fn perturbers(
     [fgen, sgen]: [Option<PerturbGenerator>; 2],
     (fstate, sstate): (Option<PerturbState>, Option<PerturbState>),
     start: chrono::NaiveDateTime,
+    [fshare, sshare]: [Option<Arc<FieldShare>>; 2],
 ) -> Result<Perturbers, CycleError> {
-    let make = |g: Option<PerturbGenerator>, s: Option<PerturbState>| match (g, s) {
-        (Some(g), Some(s)) => Perturber::new(g, s, start).map(Some),
+    let make = |g: Option<PerturbGenerator>, s: Option<PerturbState>, sh| match (g, s) {
+        (Some(g), Some(s)) => Perturber::new(g, s, start, sh).map(Some),
         _ => Ok(None),
     };
     Ok(Perturbers {
-        forcing: make(fgen, fstate)?,
-        soil_moisture: make(sgen, sstate)?,
+        forcing: make(fgen, fstate, fshare)?,
+        soil_moisture: make(sgen, sstate, sshare)?,
     })
 }
 

@@ -171,22 +171,29 @@ impl<M: LandModel> WindowRunner<'_, M> {
     }
 
     /// Stage a: perturbation clocks advance on every rank (also without cells), so the
-    /// time index written to the restart never depends on the decomposition.
+    /// time index written to the restart never depends on the decomposition. Both groups
+    /// advance even when the first fails: a spatially correlated group's advance is
+    /// collective.
     fn perturb(&mut self, t0: NaiveDateTime) -> Result<(), CycleError> {
         let _s = self.clock.start(stage::PERTURBATION);
-        let r = (|| {
-            let p = &mut self.perturbers;
-            if let Some(f) = p.forcing.as_mut() {
-                f.advance(t0)?;
-            }
-            if let Some(s) = p.soil_moisture.as_mut() {
-                if s.advance(t0)? {
-                    s.perturb_state(&self.model, &mut self.ens)?;
+        let (comm, p) = (self.comm, &mut self.perturbers);
+        let forcing = p
+            .forcing
+            .as_mut()
+            .map_or(Ok(false), |f| f.advance(t0, comm));
+        let r = p
+            .soil_moisture
+            .as_mut()
+            .map_or(Ok(()), |s| match s.advance(t0, comm) {
+                Ok(true) => {
+                    let r = s.perturb_state(&self.model, &mut self.ens);
+                    // Applied once per perturbation time: not held through the physics.
+                    s.release_values();
+                    r
                 }
-            }
-            Ok(())
-        })();
-        agree(self.comm, r)
+                other => other.map(|_| ()),
+            });
+        agree(comm, forcing.and(r))
     }
 
     /// Stage b: the step's unperturbed forcing of this rank's cells.

@@ -407,6 +407,28 @@ pub(super) fn validate(
     members: Option<usize>,
 ) -> Result<(Vec<Prepared>, usize), IoError> {
     let g = h.grid;
+    validate_grid(path, g)?;
+    validate_header(path, h)?;
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(h.fields.len());
+    let mut n_members_seen: Option<usize> = None;
+    for f in h.fields {
+        let p = validate_field(path, h, f, members, &prepared, &mut n_members_seen)?;
+        prepared.push(p);
+    }
+    let n_members = n_members_seen.unwrap_or(0);
+    let declared = h.metadata.ensemble_size;
+    if n_members > 0 && declared > 0 && n_members != declared {
+        return Err(invalid(
+            path,
+            format!("member fields hold {n_members} members but ensemble_size is {declared}"),
+        ));
+    }
+    validate_projection(path, g)?;
+    Ok((prepared, n_members))
+}
+
+/// Land mask and coordinates (and cell corners) of the grid.
+fn validate_grid(path: &Path, g: &HistoryGrid) -> Result<(), IoError> {
     let n = g.n_cells();
     if n == 0 {
         return Err(invalid(path, "history grid has no cells"));
@@ -448,6 +470,11 @@ pub(super) fn validate(
             }
         }
     }
+    Ok(())
+}
+
+/// Time interval, soil layers and compression level.
+fn validate_header(path: &Path, h: &HistoryWrite) -> Result<(), IoError> {
     if h.time.end < h.time.start {
         return Err(invalid(
             path,
@@ -476,101 +503,108 @@ pub(super) fn validate(
             ),
         ));
     }
+    Ok(())
+}
+
+/// One field: its name, units, layers and value count (member count checked against the
+/// fields before it, `earlier`), and its values when they are given now.
+fn validate_field(
+    path: &Path,
+    h: &HistoryWrite,
+    f: &HistoryField,
+    members: Option<usize>,
+    earlier: &[Prepared],
+    n_members_seen: &mut Option<usize>,
+) -> Result<Prepared, IoError> {
+    let g = h.grid;
+    let n = g.n_cells();
     let nl_soil = h.soil_layer_thickness.len();
-    let mut prepared: Vec<Prepared> = Vec::with_capacity(h.fields.len());
-    let mut n_members_seen: Option<usize> = None;
-    for f in h.fields {
-        let var = variable_name(f);
-        let ok_name = !f.name.is_empty()
-            && f.name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-            && f.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok_name {
-            return Err(invalid(path, format!("invalid variable name {:?}", f.name)));
-        }
-        if RESERVED.contains(&var.as_str()) || prepared.iter().any(|p| p.var == var) {
-            return Err(invalid(
-                path,
-                format!("variable {var} is given twice or clashes with a coordinate"),
-            ));
-        }
-        if f.units.trim().is_empty() {
-            return Err(invalid(path, format!("variable {var} has no units")));
-        }
-        let n_layers = if f.layered { nl_soil } else { 1 };
-        if f.layered && nl_soil == 0 {
-            return Err(invalid(
-                path,
-                format!("variable {var} is layered but no soil layers are given"),
-            ));
-        }
-        let slab = n_layers * n;
-        let n_members = match (f.stat, members) {
-            (EnsembleStat::Members, Some(m)) => {
-                n_members_seen = Some(m);
-                m
-            }
-            (_, Some(_)) => 1,
-            (EnsembleStat::Members, None) => {
-                if f.data.is_empty() || f.data.len() % slab != 0 {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "variable {var} has {} values, expected a multiple of {slab} (members x {n_layers} layers x {} x {})",
-                            f.data.len(),
-                            g.ny,
-                            g.nx
-                        ),
-                    ));
-                }
-                let m = f.data.len() / slab;
-                if let Some(prev) = n_members_seen {
-                    if prev != m {
-                        return Err(invalid(
-                            path,
-                            format!("variable {var} has {m} members, another field has {prev}"),
-                        ));
-                    }
-                }
-                n_members_seen = Some(m);
-                m
-            }
-            (_, None) => {
-                if f.data.len() != slab {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "variable {var} has {} values, expected {slab} ({n_layers} layers x {} x {})",
-                            f.data.len(),
-                            g.ny,
-                            g.nx
-                        ),
-                    ));
-                }
-                1
-            }
-        };
-        if members.is_none() {
-            check_values(path, g, &var, (f.data, 0..g.ny), n_layers)?;
-        }
-        prepared.push(Prepared {
-            var,
-            n_members,
-            n_layers,
-        });
+    let var = variable_name(f);
+    let ok_name = !f.name.is_empty()
+        && f.name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        && f.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok_name {
+        return Err(invalid(path, format!("invalid variable name {:?}", f.name)));
     }
-    let n_members = n_members_seen.unwrap_or(0);
-    let declared = h.metadata.ensemble_size;
-    if n_members > 0 && declared > 0 && n_members != declared {
+    if RESERVED.contains(&var.as_str()) || earlier.iter().any(|p| p.var == var) {
         return Err(invalid(
             path,
-            format!("member fields hold {n_members} members but ensemble_size is {declared}"),
+            format!("variable {var} is given twice or clashes with a coordinate"),
         ));
     }
+    if f.units.trim().is_empty() {
+        return Err(invalid(path, format!("variable {var} has no units")));
+    }
+    let n_layers = if f.layered { nl_soil } else { 1 };
+    if f.layered && nl_soil == 0 {
+        return Err(invalid(
+            path,
+            format!("variable {var} is layered but no soil layers are given"),
+        ));
+    }
+    let slab = n_layers * n;
+    let n_members = match (f.stat, members) {
+        (EnsembleStat::Members, Some(m)) => {
+            *n_members_seen = Some(m);
+            m
+        }
+        (_, Some(_)) => 1,
+        (EnsembleStat::Members, None) => {
+            if f.data.is_empty() || !f.data.len().is_multiple_of(slab) {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "variable {var} has {} values, expected a multiple of {slab} (members x {n_layers} layers x {} x {})",
+                        f.data.len(),
+                        g.ny,
+                        g.nx
+                    ),
+                ));
+            }
+            let m = f.data.len() / slab;
+            if let Some(prev) = *n_members_seen {
+                if prev != m {
+                    return Err(invalid(
+                        path,
+                        format!("variable {var} has {m} members, another field has {prev}"),
+                    ));
+                }
+            }
+            *n_members_seen = Some(m);
+            m
+        }
+        (_, None) => {
+            if f.data.len() != slab {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "variable {var} has {} values, expected {slab} ({n_layers} layers x {} x {})",
+                        f.data.len(),
+                        g.ny,
+                        g.nx
+                    ),
+                ));
+            }
+            1
+        }
+    };
+    if members.is_none() {
+        check_values(path, g, &var, (f.data, 0..g.ny), n_layers)?;
+    }
+    Ok(Prepared {
+        var,
+        n_members,
+        n_layers,
+    })
+}
+
+/// Projection coordinates and grid mapping, when the grid has them.
+fn validate_projection(path: &Path, g: &HistoryGrid) -> Result<(), IoError> {
     if let Some((x, y)) = &g.projection_xy {
         let regular = matches!(g.kind, GridKind::Regular { .. });
         if regular || g.grid_mapping.is_none() || x.len() != g.nx || y.len() != g.ny {
@@ -602,7 +636,7 @@ pub(super) fn validate(
             ));
         }
     }
-    Ok((prepared, n_members))
+    Ok(())
 }
 
 /// Refuse a non-finite value on a land cell of `rows` (data `[member][layer][row][x]`): it
@@ -753,24 +787,67 @@ pub(super) fn write_netcdf(
     field_rows: &mut FieldRows<'_, '_>,
 ) -> Result<(), IoError> {
     let g = h.grid;
-    let (ny, nx) = (g.ny, g.nx);
-    let nl = h.soil_layer_thickness.len();
+    let mut file = c.create(tmp, file_options(h)).map_err(c.err("create"))?;
+    write_globals(&mut file, c, h)?;
+    let soil_dims = define_dimensions(&mut file, c, h, n_members)?;
+    write_time(&mut file, c, h)?;
+    let coordinates = write_horizontal(&mut file, c, g)?;
+    for d in &soil_dims {
+        write_soil_axis(&mut file, c, d, h.soil_layer_thickness)?;
+    }
+    if n_members > 0 {
+        write_member_axis(&mut file, c, n_members)?;
+    }
+    if let Some(gm) = &g.grid_mapping {
+        write_crs(&mut file, c, gm)?;
+    }
+    let refs = FieldRefs {
+        coordinates,
+        grid_mapping: g.grid_mapping.as_ref().map(|_| "crs"),
+        has_spread: h
+            .fields
+            .iter()
+            .filter(|f| f.stat == EnsembleStat::Spread)
+            .map(|f| f.name.clone())
+            .collect(),
+    };
+    write_land_mask(&mut file, c, h, &refs)?;
+    for (k, (f, p)) in h.fields.iter().zip(prepared).enumerate() {
+        let mut v = define_field(&mut file, c, h, (f, p), &refs)?;
+        let data = field_rows(k)?;
+        write_field(c, g, &mut v, (f, p), &data)?;
+    }
+    file.close().map_err(c.err("close"))?;
+    Ok(())
+}
+
+/// What every data variable refers to: its `coordinates` and `grid_mapping` attributes,
+/// and the fields that have a `_spread` companion (`ancillary_variables`).
+struct FieldRefs {
+    coordinates: Option<&'static str>,
+    grid_mapping: Option<&'static str>,
+    has_spread: Vec<String>,
+}
+
+/// NetCDF-4, built in memory when small enough.
+fn file_options(h: &HistoryWrite) -> netcdf::Options {
     // Build the file in memory (HDF5 core driver) and write it out once at close
     // (NC_DISKLESS | NC_PERSIST): a file on disk otherwise costs ~1000 small metadata writes.
     // The in-memory image grows in small steps, so very large files are written directly.
     const NC_PERSIST: i32 = 0x4000;
     const IN_MEMORY_MAX_BYTES: usize = 256 << 20;
     let payload: usize = h.fields.iter().map(|f| f.data.len() * 4).sum();
-    let options = if payload <= IN_MEMORY_MAX_BYTES {
+    if payload <= IN_MEMORY_MAX_BYTES {
         netcdf::Options::NETCDF4
             | netcdf::Options::DISKLESS
             | netcdf::Options::from_bits_retain(NC_PERSIST)
     } else {
         netcdf::Options::NETCDF4
-    };
-    let mut file = c.create(tmp, options).map_err(c.err("create"))?;
+    }
+}
 
-    // ---- global attributes
+/// CF/ALMA global attributes, the run's own and `ensemble_size`.
+fn write_globals(file: &mut netcdf::FileMut, c: &Wctx, h: &HistoryWrite) -> Result<(), IoError> {
     let md = h.metadata;
     let mut globals: Vec<(&str, String)> = vec![
         ("Conventions", "CF-1.8 ALMA".to_string()),
@@ -806,8 +883,20 @@ pub(super) fn write_netcdf(
     }
     file.add_attribute("ensemble_size", md.ensemble_size as i32)
         .map_err(c.err("global attribute ensemble_size"))?;
+    Ok(())
+}
 
-    // ---- dimensions
+/// time, bnds, y/x (or lat/lon), the soil dimension(s) and member; returns the soil
+/// dimensions' names.
+fn define_dimensions(
+    file: &mut netcdf::FileMut,
+    c: &Wctx,
+    h: &HistoryWrite,
+    n_members: usize,
+) -> Result<Vec<String>, IoError> {
+    let g = h.grid;
+    let (ny, nx) = (g.ny, g.nx);
+    let nl = h.soil_layer_thickness.len();
     file.add_unlimited_dimension("time")
         .map_err(c.err("dimension time"))?;
     file.add_dimension("bnds", 2)
@@ -836,8 +925,11 @@ pub(super) fn write_netcdf(
         file.add_dimension("member", n_members)
             .map_err(c.err("dimension member"))?;
     }
+    Ok(soil_dims)
+}
 
-    // ---- time
+/// The time coordinate (end of the output interval) and its bounds.
+fn write_time(file: &mut netcdf::FileMut, c: &Wctx, h: &HistoryWrite) -> Result<(), IoError> {
     let t0 = time_value(h.time.reference, h.time.start, h.time.units);
     let t1 = time_value(h.time.reference, h.time.end, h.time.units);
     let unit_word = match h.time.units {
@@ -875,156 +967,174 @@ pub(super) fn write_netcdf(
         c.put(&mut v, &[t0, t1], &[0..1usize, 0..2])
             .map_err(c.err("writing time_bnds"))?;
     }
+    Ok(())
+}
 
-    // ---- horizontal coordinates
-    let coordinates_attr = write_horizontal(&mut file, c, g)?;
-
-    // ---- soil layers
-    for d in &soil_dims {
-        write_soil_axis(&mut file, c, d, h.soil_layer_thickness)?;
-    }
-
-    // ---- ensemble members
-    if n_members > 0 {
-        let mut v = file
-            .add_variable::<i32>("member", &["member"])
-            .map_err(c.err("variable member"))?;
-        put_str_attrs(
-            &mut v,
-            &[
-                ("standard_name", "realization"),
-                ("long_name", "ensemble member"),
-                ("units", "1"),
-            ],
-        )
-        .map_err(c.err("attributes of member"))?;
-        let idx: Vec<i32> = (0..n_members as i32).collect();
-        c.put_all(&mut v, &idx).map_err(c.err("writing member"))?;
-    }
-
-    // ---- map projection
-    if let Some(gm) = &g.grid_mapping {
-        let mut v = file
-            .add_variable::<i32>("crs", &[])
-            .map_err(c.err("variable crs"))?;
-        v.put_attribute("grid_mapping_name", gm.grid_mapping_name.as_str())
-            .map_err(c.err("attributes of crs"))?;
-        for (k, vals) in &gm.parameters {
-            let r = if vals.len() == 1 {
-                v.put_attribute(k, vals[0])
-            } else {
-                v.put_attribute(k, vals.clone())
-            };
-            r.map_err(c.err(format!("attribute {k} of crs")))?;
-        }
-        c.collective(&mut v).map_err(c.err("access to crs"))?;
-        // A scalar: every rank writes the same value.
-        v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
-    }
-    let grid_mapping_attr = g.grid_mapping.as_ref().map(|_| "crs");
-
-    // ---- land mask
-    {
-        let mut v = file
-            .add_variable::<i8>("land_mask", &[ydim, xdim])
-            .map_err(c.err("variable land_mask"))?;
-        let mut attrs = vec![
-            ("standard_name", "land_binary_mask"),
-            ("long_name", "land mask (1 = land cell simulated)"),
+/// The `member` coordinate (realization 0..n).
+fn write_member_axis(
+    file: &mut netcdf::FileMut,
+    c: &Wctx,
+    n_members: usize,
+) -> Result<(), IoError> {
+    let mut v = file
+        .add_variable::<i32>("member", &["member"])
+        .map_err(c.err("variable member"))?;
+    put_str_attrs(
+        &mut v,
+        &[
+            ("standard_name", "realization"),
+            ("long_name", "ensemble member"),
             ("units", "1"),
-        ];
-        if let Some(ca) = coordinates_attr {
-            attrs.push(("coordinates", ca));
-        }
-        if let Some(gm) = grid_mapping_attr {
-            attrs.push(("grid_mapping", gm));
-        }
-        put_str_attrs(&mut v, &attrs).map_err(c.err("attributes of land_mask"))?;
-        set_compression(&mut v, h.compression).map_err(c.err("compression of land_mask"))?;
-        let m: Vec<i8> = g.land_mask.iter().map(|&b| i8::from(b)).collect();
-        c.put_all(&mut v, &m).map_err(c.err("writing land_mask"))?;
-    }
+        ],
+    )
+    .map_err(c.err("attributes of member"))?;
+    let idx: Vec<i32> = (0..n_members as i32).collect();
+    c.put_all(&mut v, &idx).map_err(c.err("writing member"))?;
+    Ok(())
+}
 
-    // ---- fields
-    let has_spread: Vec<String> = h
-        .fields
-        .iter()
-        .filter(|f| f.stat == EnsembleStat::Spread)
-        .map(|f| f.name.clone())
-        .collect();
-    for (k, (f, p)) in h.fields.iter().zip(prepared).enumerate() {
-        let soil_dim = soil_dim_name(g.layout, &f.name);
-        let with_time = g.layout == Layout::Cf;
-        let mut dims: Vec<&str> = Vec::with_capacity(5);
-        if with_time {
-            dims.push("time");
-        }
-        if f.stat == EnsembleStat::Members {
-            dims.push("member");
-        }
-        if f.layered {
-            dims.push(&soil_dim);
-        }
-        dims.push(ydim);
-        dims.push(xdim);
-        let var = &p.var;
-        let mut v = file
-            .add_variable::<f32>(var, &dims)
-            .map_err(c.err(format!("variable {var}")))?;
-        let mut chunk = vec![1usize; dims.len()];
-        let nd = chunk.len();
-        chunk[nd - 2] = chunk_rows(ny);
-        chunk[nd - 1] = nx;
-        v.set_chunking(&chunk)
-            .map_err(c.err(format!("chunking of {var}")))?;
-        set_compression(&mut v, h.compression).map_err(c.err(format!("compression of {var}")))?;
-        v.set_fill_value(FILL_VALUE)
-            .map_err(c.err(format!("_FillValue of {var}")))?;
-        let (long_name, ens_method) = match f.stat {
-            EnsembleStat::Mean => (format!("{} (ensemble mean)", f.long_name), "mean"),
-            EnsembleStat::Spread => (
-                format!("{} (ensemble standard deviation)", f.long_name),
-                "standard_deviation",
-            ),
-            EnsembleStat::Members => (format!("{} (ensemble members)", f.long_name), ""),
+/// The grid-mapping variable `crs` with its projection parameters.
+fn write_crs(file: &mut netcdf::FileMut, c: &Wctx, gm: &GridMapping) -> Result<(), IoError> {
+    let mut v = file
+        .add_variable::<i32>("crs", &[])
+        .map_err(c.err("variable crs"))?;
+    v.put_attribute("grid_mapping_name", gm.grid_mapping_name.as_str())
+        .map_err(c.err("attributes of crs"))?;
+    for (k, vals) in &gm.parameters {
+        let r = if vals.len() == 1 {
+            v.put_attribute(k, vals[0])
+        } else {
+            v.put_attribute(k, vals.clone())
         };
-        let mut cell_methods = format!("time: {}", f.time_method.cf());
-        if !ens_method.is_empty() {
-            cell_methods.push_str(&format!(" realization: {ens_method}"));
-        }
-        let mut attrs: Vec<(&str, &str)> = vec![
-            ("long_name", &long_name),
-            ("units", &f.units),
-            ("cell_methods", &cell_methods),
-        ];
-        if let Some(sn) = &f.standard_name {
-            attrs.push(("standard_name", sn));
-        }
-        if let Some(ca) = coordinates_attr {
-            attrs.push(("coordinates", ca));
-        }
-        if let Some(gm) = grid_mapping_attr {
-            attrs.push(("grid_mapping", gm));
-        }
-        let spread_name = format!("{}_spread", f.name);
-        if f.stat == EnsembleStat::Mean && has_spread.contains(&f.name) {
-            attrs.push(("ancillary_variables", &spread_name));
-        }
-        put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {var}")))?;
-        v.put_attribute("missing_value", FILL_VALUE)
-            .map_err(c.err(format!("missing_value of {var}")))?;
-
-        let data = field_rows(k)?;
-        let checked = check_part(c, g, p, &data);
-        if !c.agree(checked.is_ok()) {
-            return Err(checked.err().unwrap_or_else(|| c.other_rank(var)));
-        }
-        c.collective(&mut v)
-            .map_err(c.err(format!("access to {var}")))?;
-        put_slabs((c, g), &mut v, (f, p), with_time, &data)
-            .map_err(c.err(format!("writing {var}")))?;
+        r.map_err(c.err(format!("attribute {k} of crs")))?;
     }
-    file.close().map_err(c.err("close"))?;
+    c.collective(&mut v).map_err(c.err("access to crs"))?;
+    // A scalar: every rank writes the same value.
+    v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
+    Ok(())
+}
+
+/// The land mask variable.
+fn write_land_mask(
+    file: &mut netcdf::FileMut,
+    c: &Wctx,
+    h: &HistoryWrite,
+    refs: &FieldRefs,
+) -> Result<(), IoError> {
+    let g = h.grid;
+    let (ydim, xdim) = g.dim_names();
+
+    let mut v = file
+        .add_variable::<i8>("land_mask", &[ydim, xdim])
+        .map_err(c.err("variable land_mask"))?;
+    let mut attrs = vec![
+        ("standard_name", "land_binary_mask"),
+        ("long_name", "land mask (1 = land cell simulated)"),
+        ("units", "1"),
+    ];
+    if let Some(ca) = refs.coordinates {
+        attrs.push(("coordinates", ca));
+    }
+    if let Some(gm) = refs.grid_mapping {
+        attrs.push(("grid_mapping", gm));
+    }
+    put_str_attrs(&mut v, &attrs).map_err(c.err("attributes of land_mask"))?;
+    set_compression(&mut v, h.compression).map_err(c.err("compression of land_mask"))?;
+    let m: Vec<i8> = g.land_mask.iter().map(|&b| i8::from(b)).collect();
+    c.put_all(&mut v, &m).map_err(c.err("writing land_mask"))?;
+    Ok(())
+}
+
+/// Defines one data variable: dimensions, chunks, compression, fill value and attributes.
+fn define_field<'f>(
+    file: &'f mut netcdf::FileMut,
+    c: &Wctx,
+    h: &HistoryWrite,
+    (f, p): (&HistoryField, &Prepared),
+    refs: &FieldRefs,
+) -> Result<netcdf::VariableMut<'f>, IoError> {
+    let g = h.grid;
+    let (ny, nx) = (g.ny, g.nx);
+    let (ydim, xdim) = g.dim_names();
+    let soil_dim = soil_dim_name(g.layout, &f.name);
+    let with_time = g.layout == Layout::Cf;
+    let mut dims: Vec<&str> = Vec::with_capacity(5);
+    if with_time {
+        dims.push("time");
+    }
+    if f.stat == EnsembleStat::Members {
+        dims.push("member");
+    }
+    if f.layered {
+        dims.push(&soil_dim);
+    }
+    dims.push(ydim);
+    dims.push(xdim);
+    let var = &p.var;
+    let mut v = file
+        .add_variable::<f32>(var, &dims)
+        .map_err(c.err(format!("variable {var}")))?;
+    let mut chunk = vec![1usize; dims.len()];
+    let nd = chunk.len();
+    chunk[nd - 2] = chunk_rows(ny);
+    chunk[nd - 1] = nx;
+    v.set_chunking(&chunk)
+        .map_err(c.err(format!("chunking of {var}")))?;
+    set_compression(&mut v, h.compression).map_err(c.err(format!("compression of {var}")))?;
+    v.set_fill_value(FILL_VALUE)
+        .map_err(c.err(format!("_FillValue of {var}")))?;
+    let (long_name, ens_method) = match f.stat {
+        EnsembleStat::Mean => (format!("{} (ensemble mean)", f.long_name), "mean"),
+        EnsembleStat::Spread => (
+            format!("{} (ensemble standard deviation)", f.long_name),
+            "standard_deviation",
+        ),
+        EnsembleStat::Members => (format!("{} (ensemble members)", f.long_name), ""),
+    };
+    let mut cell_methods = format!("time: {}", f.time_method.cf());
+    if !ens_method.is_empty() {
+        cell_methods.push_str(&format!(" realization: {ens_method}"));
+    }
+    let mut attrs: Vec<(&str, &str)> = vec![
+        ("long_name", &long_name),
+        ("units", &f.units),
+        ("cell_methods", &cell_methods),
+    ];
+    if let Some(sn) = &f.standard_name {
+        attrs.push(("standard_name", sn));
+    }
+    if let Some(ca) = refs.coordinates {
+        attrs.push(("coordinates", ca));
+    }
+    if let Some(gm) = refs.grid_mapping {
+        attrs.push(("grid_mapping", gm));
+    }
+    let spread_name = format!("{}_spread", f.name);
+    if f.stat == EnsembleStat::Mean && refs.has_spread.contains(&f.name) {
+        attrs.push(("ancillary_variables", &spread_name));
+    }
+    put_str_attrs(&mut v, &attrs).map_err(c.err(format!("attributes of {var}")))?;
+    v.put_attribute("missing_value", FILL_VALUE)
+        .map_err(c.err(format!("missing_value of {var}")))?;
+    Ok(v)
+}
+
+/// Checks one field's rows (agreed over the ranks) and writes them.
+fn write_field(
+    c: &Wctx,
+    g: &HistoryGrid,
+    v: &mut netcdf::VariableMut,
+    (f, p): (&HistoryField, &Prepared),
+    data: &[f64],
+) -> Result<(), IoError> {
+    let var = &p.var;
+    let with_time = g.layout == Layout::Cf;
+    let checked = check_part(c, g, p, data);
+    if !c.agree(checked.is_ok()) {
+        return Err(checked.err().unwrap_or_else(|| c.other_rank(var)));
+    }
+    c.collective(v).map_err(c.err(format!("access to {var}")))?;
+    put_slabs((c, g), v, (f, p), with_time, data).map_err(c.err(format!("writing {var}")))?;
     Ok(())
 }
 

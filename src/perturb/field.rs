@@ -11,7 +11,7 @@
 //! shape, 4.5 L for the exponential one).
 //!
 //! Cost: two complex 2-D FFTs of py·px points per field, i.e. O(members × vars × Npad log Npad)
-//! per perturbation time, on every rank.
+//! per perturbation time, spread over the ranks of a run by [`super::share`].
 
 use std::sync::Arc;
 

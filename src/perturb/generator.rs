@@ -100,6 +100,31 @@ impl PerturbState {
         })
     }
 
+    /// A state from its parts (the caller checked the length).
+    pub(super) fn from_parts(
+        cell_ids: Vec<u64>,
+        n_members: usize,
+        n_vars: usize,
+        time_index: i64,
+        x: Vec<f64>,
+    ) -> Self {
+        PerturbState {
+            cell_ids,
+            n_members,
+            n_vars,
+            time_index,
+            x,
+        }
+    }
+
+    pub(super) fn x_mut(&mut self) -> &mut [f64] {
+        &mut self.x
+    }
+
+    pub(super) fn set_time_index(&mut self, k: i64) {
+        self.time_index = k;
+    }
+
     /// The AR(1) state as f64 values in the documented layout (restart field).
     pub fn pack(&self) -> Vec<f64> {
         self.x.clone()
@@ -221,7 +246,18 @@ impl PerturbGenerator {
         clock::index_unchecked(time, self.group.interval_seconds)
     }
 
-    fn check_cells(&self, cell_ids: &[u64]) -> Result<(), PerturbError> {
+    /// The key of the group's random numbers: (seed, stream).
+    pub(super) fn key(&self) -> (u64, u32) {
+        (self.seed, self.stream)
+    }
+
+    /// √(1 − ρ²) per variable.
+    pub(super) fn innovation_scales(&self) -> &[f64] {
+        &self.innovation_scale
+    }
+
+    /// With spatial correlation, every cell id must be a point of the grid.
+    pub(super) fn check_cell_ids(&self, cell_ids: &[u64]) -> Result<(), PerturbError> {
         if let Some(plan) = &self.field {
             let (ny, nx) = plan.shape();
             let n = (ny * nx) as u64;
@@ -243,7 +279,7 @@ impl PerturbGenerator {
         n_members: usize,
         time_index: i64,
     ) -> Result<PerturbState, PerturbError> {
-        self.check_cells(cell_ids)?;
+        self.check_cell_ids(cell_ids)?;
         let n_vars = self.n_vars();
         let mut state = PerturbState {
             cell_ids: cell_ids.to_vec(),
@@ -345,7 +381,7 @@ impl PerturbGenerator {
     }
 
     /// Remove the ensemble mean of x per (cell, var) when configured and n_members ≥ 2.
-    fn remove_mean(&self, state: &mut PerturbState) {
+    pub(super) fn remove_mean(&self, state: &mut PerturbState) {
         let (nm, nv) = (state.n_members, state.n_vars);
         if !self.group.remove_ensemble_mean || nm < 2 {
             return;
@@ -453,7 +489,7 @@ impl PerturbGenerator {
                 state.n_vars
             )));
         }
-        self.check_cells(&state.cell_ids)
+        self.check_cell_ids(&state.cell_ids)
     }
 
     /// Perturbation values for the state's time: y = clip(S x, ±std_normal_max), then

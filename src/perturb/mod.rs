@@ -14,6 +14,9 @@
 //!    perturbation time; [`PerturbGenerator::apply_forcing_perturbation`] and
 //!    [`PerturbGenerator::soil_moisture_increment`] use them.
 //!
+//! [`FieldShare`] spreads the spatially correlated fields over ranks: each rank draws some
+//! (member, variable) pairs for every rank's cells, the caller exchanges them.
+//!
 //! [`PerturbationSet`] bundles all groups of a run for one rank's cells (what the ensemble
 //! driver holds), with restart content keyed by global cell id.
 
@@ -24,6 +27,7 @@ pub mod initial;
 pub mod linalg;
 pub mod rng;
 pub mod set;
+pub mod share;
 pub mod spec;
 
 use thiserror::Error;
@@ -36,6 +40,7 @@ pub use generator::{
 pub use initial::{initial_member_deviates, initial_member_field_deviates};
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
+pub use share::FieldShare;
 pub use spec::{
     CovarianceShape, GroupRole, PerturbGroup, PerturbKind, PerturbTarget, PerturbVar, ResolvedVar,
     SpatialCorrelation,

@@ -989,101 +989,12 @@ fn simulate_smap(
     let dir = osse.obs_dir.join("smap");
     std::fs::create_dir_all(&dir).map_err(|e| fs_err(&dir, e))?;
     let orbit = Orbit::smap(osse.smap_descending_hour);
-    let half = 0.5 * osse.smap_swath_km;
     for pass in orbit.passes(t0, t1) {
-        // Model cells seen on this pass, with their values at their own overpass time.
-        let (mut lat, mut lon) = (Vec::new(), Vec::new());
-        let mut fields: [Vec<f64>; 5] = Default::default(); // θ, Ts, VWC, snow, frozen
-        let mut classes: Vec<u8> = Vec::new();
-        for (c, l) in land.iter().enumerate() {
-            let (x, t) = orbit.cross_track(&pass, series.lat[c], series.lon[c]);
-            if x.abs() > half {
-                continue;
-            }
-            let (Some(sm), Some(ts), Some(swe), Some(st)) = (
-                series.at(&series.soil_moisture, c, t),
-                series.at(&series.skin_temperature, c, t),
-                series.at(&series.swe, c, t),
-                series.at(&series.soil_temperature, c, t),
-            ) else {
-                continue;
-            };
-            let m = t.format("%m").to_string().parse::<usize>().unwrap_or(1) - 1;
-            let lai = l.lai_min + l.green_fraction_monthly[m] * (l.lai_max - l.lai_min);
-            lat.push(series.lat[c]);
-            lon.push(series.lon[c]);
-            // Vegetation water content ≈ 0.5 kg m-2 per unit LAI (a synthetic stand-in for
-            // the NDVI-based SMAP ancillary field).
-            for (f, v) in fields.iter_mut().zip([
-                sm,
-                ts,
-                0.5 * lai,
-                f64::from(u8::from(swe > SNOW_SWE)),
-                f64::from(u8::from(st < FREEZING)),
-            ]) {
-                f.push(v);
-            }
-            classes.push(l.igbp_class);
-        }
-        if lat.is_empty() {
+        let seen = smap_cells_seen(osse, &orbit, &pass, series, land);
+        if seen.lat.is_empty() {
             continue;
         }
-        let means: Vec<_> = fields
-            .iter()
-            .map(|f| average_to_ease_36km(&lat, &lon, f))
-            .collect();
-        // Dominant land-cover class per EASE cell.
-        let mut dominant: std::collections::BTreeMap<(usize, usize), [usize; 18]> =
-            Default::default();
-        for (i, cls) in classes.iter().enumerate() {
-            if let Some(rc) = ease::cell_of_36km(lat[i], lon[i]) {
-                if (*cls as usize) < 18 {
-                    dominant.entry(rc).or_insert([0; 18])[*cls as usize] += 1;
-                }
-            }
-        }
-        let mut rng = pass_rng(osse.obs_seed, 1, &pass);
-        let mut rs = Vec::with_capacity(means[0].len());
-        for (i, cell) in means[0].iter().enumerate() {
-            let time = orbit.time_at(&pass, cell.lat);
-            let z = normal(&mut rng);
-            let u: f64 = rng.random();
-            let snow = means[3][i].mean > 0.0;
-            let frozen = means[4][i].mean > 0.0;
-            let mut surface_flag = 0u16;
-            if snow {
-                surface_flag |= 32;
-            }
-            if frozen {
-                surface_flag |= 256;
-            }
-            let not_recommended = u < osse.smap_not_recommended_fraction || snow || frozen;
-            let lc = dominant
-                .get(&(cell.row as usize, cell.col as usize))
-                .and_then(|h| {
-                    h.iter()
-                        .enumerate()
-                        .max_by_key(|(k, n)| (**n, std::cmp::Reverse(*k)))
-                        .filter(|(_, n)| **n > 0)
-                        .map(|(k, _)| k as u8)
-                })
-                .unwrap_or(254);
-            rs.push(SimSmapRetrieval {
-                lat: cell.lat,
-                lon: cell.lon,
-                ease_row: cell.row,
-                ease_col: cell.col,
-                time,
-                soil_moisture: (cell.mean + osse.smap_error_sd * z).clamp(0.02, 0.6),
-                error: osse.smap_error_sd,
-                qual_flag: u16::from(not_recommended),
-                surface_flag,
-                vwc: means[2][i].mean,
-                surface_temperature: means[1][i].mean,
-                landcover_class: lc,
-            });
-            out.smap_flagged += usize::from(not_recommended);
-        }
+        let rs = smap_retrievals(osse, &orbit, &pass, &seen, out);
         let start = rs.iter().map(|r| r.time).min().unwrap_or(pass.node_time);
         let name = format!(
             "SMAP_L2_SM_P_{:05}_{}_{}_R90000_001.h5",
@@ -1097,6 +1008,128 @@ fn simulate_smap(
         out.smap_files.push(path);
     }
     Ok(())
+}
+
+/// The model cells one SMAP pass sees, with their values at their own overpass time.
+#[derive(Default)]
+struct SmapCellsSeen {
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+    /// θ, Ts, VWC, snow, frozen.
+    fields: [Vec<f64>; 5],
+    classes: Vec<u8>,
+}
+
+fn smap_cells_seen(
+    osse: &OsseConfig,
+    orbit: &Orbit,
+    pass: &Pass,
+    series: &TruthSeries,
+    land: &[CellLand],
+) -> SmapCellsSeen {
+    let half = 0.5 * osse.smap_swath_km;
+    let mut seen = SmapCellsSeen::default();
+    for (c, l) in land.iter().enumerate() {
+        let (x, t) = orbit.cross_track(pass, series.lat[c], series.lon[c]);
+        if x.abs() > half {
+            continue;
+        }
+        let (Some(sm), Some(ts), Some(swe), Some(st)) = (
+            series.at(&series.soil_moisture, c, t),
+            series.at(&series.skin_temperature, c, t),
+            series.at(&series.swe, c, t),
+            series.at(&series.soil_temperature, c, t),
+        ) else {
+            continue;
+        };
+        let m = t.format("%m").to_string().parse::<usize>().unwrap_or(1) - 1;
+        let lai = l.lai_min + l.green_fraction_monthly[m] * (l.lai_max - l.lai_min);
+        seen.lat.push(series.lat[c]);
+        seen.lon.push(series.lon[c]);
+        // Vegetation water content ≈ 0.5 kg m-2 per unit LAI (a synthetic stand-in for
+        // the NDVI-based SMAP ancillary field).
+        for (f, v) in seen.fields.iter_mut().zip([
+            sm,
+            ts,
+            0.5 * lai,
+            f64::from(u8::from(swe > SNOW_SWE)),
+            f64::from(u8::from(st < FREEZING)),
+        ]) {
+            f.push(v);
+        }
+        seen.classes.push(l.igbp_class);
+    }
+    seen
+}
+
+/// Dominant IGBP land-cover class per EASE 36 km cell (row, col).
+fn dominant_classes(seen: &SmapCellsSeen) -> std::collections::BTreeMap<(usize, usize), u8> {
+    let mut counts: std::collections::BTreeMap<(usize, usize), [usize; 18]> = Default::default();
+    for (i, cls) in seen.classes.iter().enumerate() {
+        if let Some(rc) = ease::cell_of_36km(seen.lat[i], seen.lon[i]) {
+            if (*cls as usize) < 18 {
+                counts.entry(rc).or_insert([0; 18])[*cls as usize] += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(rc, h)| {
+            h.iter()
+                .enumerate()
+                .max_by_key(|(k, n)| (**n, std::cmp::Reverse(*k)))
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, _)| (rc, k as u8))
+        })
+        .collect()
+}
+
+/// One retrieval per EASE cell of the pass: the footprint mean plus keyed noise, flagged
+/// for snow, frozen soil and a random "not recommended" fraction.
+fn smap_retrievals(
+    osse: &OsseConfig,
+    orbit: &Orbit,
+    pass: &Pass,
+    seen: &SmapCellsSeen,
+    out: &mut ObsSummary,
+) -> Vec<SimSmapRetrieval> {
+    let means: Vec<_> = seen
+        .fields
+        .iter()
+        .map(|f| average_to_ease_36km(&seen.lat, &seen.lon, f))
+        .collect();
+    let dominant = dominant_classes(seen);
+    let mut rng = pass_rng(osse.obs_seed, 1, pass);
+    let mut rs = Vec::with_capacity(means[0].len());
+    for (i, cell) in means[0].iter().enumerate() {
+        let time = orbit.time_at(pass, cell.lat);
+        let z = normal(&mut rng);
+        let u: f64 = rng.random();
+        let snow = means[3][i].mean > 0.0;
+        let frozen = means[4][i].mean > 0.0;
+        let surface_flag = (u16::from(snow) << 5) | (u16::from(frozen) << 8);
+        let not_recommended = u < osse.smap_not_recommended_fraction || snow || frozen;
+        let lc = dominant
+            .get(&(cell.row as usize, cell.col as usize))
+            .copied()
+            .unwrap_or(254);
+        rs.push(SimSmapRetrieval {
+            lat: cell.lat,
+            lon: cell.lon,
+            ease_row: cell.row,
+            ease_col: cell.col,
+            time,
+            soil_moisture: (cell.mean + osse.smap_error_sd * z).clamp(0.02, 0.6),
+            error: osse.smap_error_sd,
+            qual_flag: u16::from(not_recommended),
+            surface_flag,
+            vwc: means[2][i].mean,
+            surface_temperature: means[1][i].mean,
+            landcover_class: lc,
+        });
+        out.smap_flagged += usize::from(not_recommended);
+    }
+    rs
 }
 
 /// Land cells bucketed by 0.5° for footprint searches.
@@ -1166,7 +1199,6 @@ fn simulate_ascat(
     let lat_max = series.lat.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let margin = osse.ascat_footprint_km / KM_PER_DEG;
     let n_rows = (((lat_max - lat_min + 2.0 * margin) * KM_PER_DEG / spacing).ceil() as usize) + 1;
-    let sigma = 0.5 * osse.ascat_footprint_km;
     for pass in orbit.passes(t0, t1) {
         // Skip passes whose swaths miss every land cell.
         let seen = (0..series.cells.len()).any(|c| {
@@ -1213,56 +1245,10 @@ fn simulate_ascat(
             o.line_times.push(t);
             for (nlat, nlon) in la.into_iter().zip(lo) {
                 let nlon = wrap180(nlon);
-                let (mut sw, mut ssum) = (0.0, 0.0);
-                let (mut snow, mut frozen) = (false, false);
-                for (c, d) in index.within(series, nlat, nlon, osse.ascat_footprint_km) {
-                    let (Some(sm), Some(swe), Some(st)) = (
-                        series.at(&series.soil_moisture, c, t),
-                        series.at(&series.swe, c, t),
-                        series.at(&series.soil_temperature, c, t),
-                    ) else {
-                        continue;
-                    };
-                    let l = &land[c];
-                    let sat = volumetric_to_saturation(sm, l.wilting_point, l.porosity);
-                    let w = (-0.5 * (d / sigma).powi(2)).exp();
-                    sw += w;
-                    ssum += w * sat;
-                    snow |= swe > SNOW_SWE;
-                    frozen |= st < FREEZING;
-                }
+                let fp = ascat_footprint(osse, series, land, &index, (nlat, nlon), t);
                 let z = normal(&mut rng);
-                let (value, err) = if sw > 0.0 {
-                    n_valid += 1;
-                    let truth = ssum / sw;
-                    let v = osse.ascat_scale * truth + osse.ascat_offset + osse.ascat_error_sd * z;
-                    (v.clamp(0.0, 100.0), osse.ascat_error_sd)
-                } else {
-                    (f64::NAN, f64::NAN)
-                };
-                o.lat.push(nlat);
-                o.lon.push(nlon);
-                o.soil_moisture.push(value);
-                o.soil_moisture_error.push(err);
-                let known = sw > 0.0;
-                o.snow_cover_probability.push(if !known {
-                    255
-                } else if snow {
-                    100
-                } else {
-                    0
-                });
-                o.frozen_soil_probability.push(if !known {
-                    255
-                } else if frozen {
-                    100
-                } else {
-                    0
-                });
-                o.wetland_flag.push(if known { 0 } else { 255 });
-                o.topography_flag.push(if known { 0 } else { 255 });
-                o.proc_flag1.push(0);
-                o.aggregated_quality_flag.push(0);
+                n_valid += usize::from(fp.weight > 0.0);
+                push_ascat_node(&mut o, osse, (nlat, nlon), &fp, z);
             }
         }
         if n_valid == 0 {
@@ -1281,6 +1267,84 @@ fn simulate_ascat(
         out.ascat_files.push(path);
     }
     Ok(())
+}
+
+/// The Gaussian-weighted degree of saturation of the land cells in one ASCAT footprint at
+/// time `t`, with whether any of them had snow or frozen soil.
+struct AscatFootprint {
+    weight: f64,
+    saturation_sum: f64,
+    snow: bool,
+    frozen: bool,
+}
+
+fn ascat_footprint(
+    osse: &OsseConfig,
+    series: &TruthSeries,
+    land: &[CellLand],
+    index: &CellIndex,
+    (lat, lon): (f64, f64),
+    t: NaiveDateTime,
+) -> AscatFootprint {
+    let sigma = 0.5 * osse.ascat_footprint_km;
+    let mut fp = AscatFootprint {
+        weight: 0.0,
+        saturation_sum: 0.0,
+        snow: false,
+        frozen: false,
+    };
+    for (c, d) in index.within(series, lat, lon, osse.ascat_footprint_km) {
+        let (Some(sm), Some(swe), Some(st)) = (
+            series.at(&series.soil_moisture, c, t),
+            series.at(&series.swe, c, t),
+            series.at(&series.soil_temperature, c, t),
+        ) else {
+            continue;
+        };
+        let l = &land[c];
+        let sat = volumetric_to_saturation(sm, l.wilting_point, l.porosity);
+        let w = (-0.5 * (d / sigma).powi(2)).exp();
+        fp.weight += w;
+        fp.saturation_sum += w * sat;
+        fp.snow |= swe > SNOW_SWE;
+        fp.frozen |= st < FREEZING;
+    }
+    fp
+}
+
+/// Appends one swath node: the footprint's value with noise `z` (percent of saturation,
+/// scaled and offset as configured), or missing values and 255 flags where no land was seen.
+fn push_ascat_node(
+    o: &mut SimAscatOrbit,
+    osse: &OsseConfig,
+    (lat, lon): (f64, f64),
+    fp: &AscatFootprint,
+    z: f64,
+) {
+    let known = fp.weight > 0.0;
+    let (value, err) = if known {
+        let truth = fp.saturation_sum / fp.weight;
+        let v = osse.ascat_scale * truth + osse.ascat_offset + osse.ascat_error_sd * z;
+        (v.clamp(0.0, 100.0), osse.ascat_error_sd)
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let probability = |yes: bool| match (known, yes) {
+        (false, _) => 255,
+        (true, true) => 100,
+        (true, false) => 0,
+    };
+    let unknown = if known { 0 } else { 255 };
+    o.lat.push(lat);
+    o.lon.push(lon);
+    o.soil_moisture.push(value);
+    o.soil_moisture_error.push(err);
+    o.snow_cover_probability.push(probability(fp.snow));
+    o.frozen_soil_probability.push(probability(fp.frozen));
+    o.wetland_flag.push(unknown);
+    o.topography_flag.push(unknown);
+    o.proc_flag1.push(0);
+    o.aggregated_quality_flag.push(0);
 }
 
 #[cfg(test)]

@@ -469,6 +469,51 @@ impl CurveletPlan {
         out: &mut Coefficients,
         ws: &mut Workspace,
     ) -> Result<(), CurveletError> {
+        self.forward_impl(image, None, out, ws)
+    }
+
+    /// [`CurveletPlan::forward`] of an image whose rows are symmetric under the reflection
+    /// `mirror` (row r equals row `mirror[r]`, `mirror[r] = (a − r) mod n1` for a fixed a,
+    /// as a mirror extension gives): the row FFTs of repeated rows are copied (same bits)
+    /// and so are the wavelet band's mirrored rows (the band inherits the symmetry, since
+    /// its window is even; equal up to round-off). About a sixth less work.
+    pub fn forward_mirrored_rows(
+        &self,
+        image: &[f64],
+        mirror: &[u32],
+        out: &mut Coefficients,
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        self.check_mirror(mirror)?;
+        self.forward_impl(image, Some(mirror), out, ws)
+    }
+
+    /// A row reflection of this grid: `mirror[r] = (a − r) mod n1` for one a.
+    fn check_mirror(&self, mirror: &[u32]) -> Result<(), CurveletError> {
+        let n1 = self.n1;
+        let a = mirror.first().map_or(0, |&m| m as usize);
+        if mirror.len() != n1
+            || mirror
+                .iter()
+                .enumerate()
+                .any(|(r, &m)| m as usize != (a + n1 - r % n1) % n1)
+        {
+            return Err(CurveletError::SizeMismatch {
+                what: "row reflection",
+                expected: n1,
+                got: mirror.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn forward_impl(
+        &self,
+        image: &[f64],
+        mirror: Option<&[u32]>,
+        out: &mut Coefficients,
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
         self.check(image.len(), out, ws)?;
         if let Some(i) = image.iter().position(|v| !v.is_finite()) {
             return Err(CurveletError::NonFinite {
@@ -488,7 +533,7 @@ impl CurveletPlan {
         let sc = &mut scratch[..];
 
         // Unitary-up-to-scale 2-D DFT into the spectrum layout.
-        self.dft2(image, rowbuf, rows, spec, sc)?;
+        self.dft2(image, rowbuf, rows, spec, sc, mirror)?;
 
         let data = out.as_mut_slice();
         for st in &self.stages {
@@ -531,12 +576,8 @@ impl CurveletPlan {
                 *s *= *wt;
             }
             let info = &self.layout.bands[d.band];
-            self.idft2(
-                spec,
-                rows,
-                &mut data[info.offset..info.offset + info.len()],
-                sc,
-            )?;
+            let band = &mut data[info.offset..info.offset + info.len()];
+            self.idft2(spec, rows, band, sc, mirror.map(RowOut::Copy))?;
         }
         Ok(())
     }
@@ -547,6 +588,33 @@ impl CurveletPlan {
         coeffs: &Coefficients,
         image: &mut [f64],
         ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        self.inverse_impl(coeffs, image, ws, None)
+    }
+
+    /// The inverse y = C* coeffs folded over the row reflection `mirror` (as in
+    /// [`CurveletPlan::forward_mirrored_rows`]): row r of `image` holds y_r + y_mirror[r]
+    /// when r < mirror[r], y_r when r = mirror[r], and 0 when r > mirror[r]. Summing the
+    /// mirrored copies of an extension (its adjoint) gives the same as for y, up to
+    /// round-off; the rows' spectra are added before their real FFT, so half of those
+    /// are saved.
+    pub fn inverse_row_folded(
+        &self,
+        coeffs: &Coefficients,
+        mirror: &[u32],
+        image: &mut [f64],
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        self.check_mirror(mirror)?;
+        self.inverse_impl(coeffs, image, ws, Some(mirror))
+    }
+
+    fn inverse_impl(
+        &self,
+        coeffs: &Coefficients,
+        image: &mut [f64],
+        ws: &mut Workspace,
+        fold: Option<&[u32]>,
     ) -> Result<(), CurveletError> {
         self.check(image.len(), coeffs, ws)?;
         let Workspace {
@@ -569,6 +637,7 @@ impl CurveletPlan {
                 rows,
                 spec,
                 sc,
+                None,
             )?;
             for (s, wt) in spec.iter_mut().zip(&d.weight) {
                 *s *= *wt;
@@ -625,11 +694,12 @@ impl CurveletPlan {
             }
         }
 
-        self.idft2(spec, rows, image, sc)
+        self.idft2(spec, rows, image, sc, fold.map(RowOut::Fold))
     }
 
     /// 2-D DFT of the real row-major `n1 × n2` image into the spectrum layout (`rows` and
     /// `rowbuf` are scratch).
+    /// With `mirror`, rows equal to an earlier row copy its FFT.
     fn dft2(
         &self,
         image: &[f64],
@@ -637,9 +707,15 @@ impl CurveletPlan {
         rows: &mut [C64],
         spec: &mut [C64],
         sc: &mut [C64],
+        mirror: Option<&[u32]>,
     ) -> Result<(), CurveletError> {
         let (n1, n2, h) = (self.n1, self.n2, self.h);
         for i in 0..n1 {
+            let m = mirror.map_or(i, |m| m[i] as usize);
+            if m < i {
+                rows.copy_within(m * h..(m + 1) * h, i * h);
+                continue;
+            }
             rowbuf.copy_from_slice(&image[i * n2..(i + 1) * n2]);
             self.r2c
                 .process_with_scratch(rowbuf, &mut rows[i * h..(i + 1) * h], sc)
@@ -651,18 +727,38 @@ impl CurveletPlan {
     }
 
     /// The inverse of [`CurveletPlan::dft2`]: the spectrum (overwritten) into the real
-    /// row-major `n1 × n2` image `out` (`rows` is scratch).
+    /// row-major `n1 × n2` image `out` (`rows` is scratch), with rows copied or folded
+    /// over a reflection as `rows_out` says.
     fn idft2(
         &self,
         spec: &mut [C64],
         rows: &mut [C64],
         out: &mut [f64],
         sc: &mut [C64],
+        rows_out: Option<RowOut<'_>>,
     ) -> Result<(), CurveletError> {
         let (n1, n2, h) = (self.n1, self.n2, self.h);
         self.col_inv.process_with_scratch(spec, sc);
         transpose(spec, rows, h, n1);
         for i in 0..n1 {
+            match rows_out {
+                Some(RowOut::Copy(m)) if (m[i] as usize) < i => {
+                    let m = m[i] as usize;
+                    out.copy_within(m * n2..(m + 1) * n2, i * n2);
+                    continue;
+                }
+                Some(RowOut::Fold(m)) if (m[i] as usize) < i => {
+                    out[i * n2..(i + 1) * n2].fill(0.0);
+                    continue;
+                }
+                Some(RowOut::Fold(m)) if (m[i] as usize) > i => {
+                    let (head, tail) = rows.split_at_mut(m[i] as usize * h);
+                    for (a, b) in head[i * h..(i + 1) * h].iter_mut().zip(&tail[..h]) {
+                        *a += *b;
+                    }
+                }
+                _ => {}
+            }
             let r = &mut rows[i * h..(i + 1) * h];
             r[0].im = 0.0;
             if n2.is_multiple_of(2) {
@@ -674,6 +770,15 @@ impl CurveletPlan {
         }
         Ok(())
     }
+}
+
+/// How [`CurveletPlan::idft2`] writes the rows of an image with a row reflection.
+#[derive(Clone, Copy)]
+enum RowOut<'a> {
+    /// The image is symmetric: a row past its mirror copies it.
+    Copy(&'a [u32]),
+    /// Fold: the first row of a pair gets both rows' sum, the second zeros.
+    Fold(&'a [u32]),
 }
 
 /// Blocked transpose of a `rows × cols` matrix into `cols × rows`.

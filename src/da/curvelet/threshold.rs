@@ -171,13 +171,28 @@ impl ThresholdMask {
 pub struct MaskedTransform<'a> {
     plan: &'a CurveletPlan,
     mask: &'a ThresholdMask,
+    mirror: Option<&'a [u32]>,
 }
 
 impl<'a> MaskedTransform<'a> {
     /// Combine a plan and a mask of the same layout.
     pub fn new(plan: &'a CurveletPlan, mask: &'a ThresholdMask) -> Result<Self, CurveletError> {
         mask.check(plan.layout())?;
-        Ok(Self { plan, mask })
+        Ok(Self {
+            plan,
+            mask,
+            mirror: None,
+        })
+    }
+
+    /// For inputs symmetric under a row reflection (a mirror extension): `apply` uses
+    /// [`CurveletPlan::forward_mirrored_rows`] and `adjoint` returns the row-folded image
+    /// of [`CurveletPlan::inverse_row_folded`] (the same once the extension is folded).
+    pub fn with_row_mirror(self, mirror: &'a [u32]) -> Self {
+        Self {
+            mirror: Some(mirror),
+            ..self
+        }
     }
     /// Length of `y`.
     pub fn output_len(&self) -> usize {
@@ -203,7 +218,10 @@ impl<'a> MaskedTransform<'a> {
                 got: y.len(),
             });
         }
-        self.plan.forward(x, scratch, ws)?;
+        match self.mirror {
+            Some(m) => self.plan.forward_mirrored_rows(x, m, scratch, ws)?,
+            None => self.plan.forward(x, scratch, ws)?,
+        }
         let c = scratch.as_slice();
         for (o, &i) in y.iter_mut().zip(self.mask.kept_indices()) {
             *o = c[i as usize];
@@ -232,6 +250,9 @@ impl<'a> MaskedTransform<'a> {
         for (v, &i) in y.iter().zip(self.mask.kept_indices()) {
             c[i as usize] = *v;
         }
-        self.plan.inverse(scratch, x, ws)
+        match self.mirror {
+            Some(m) => self.plan.inverse_row_folded(scratch, m, x, ws),
+            None => self.plan.inverse(scratch, x, ws),
+        }
     }
 }

@@ -97,14 +97,16 @@ pub(super) fn apply_coefficient_gain(
     op: &mut OpScratch,
 ) -> Result<(), ImageError> {
     plan.extend_into(&op.grid, &mut op.ext)?;
-    plan.curvelet()
-        .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+    plan.forward_extended(&op.ext, &mut op.coeffs, &mut op.cw)?;
     for (c, g) in op.coeffs.as_mut_slice().iter_mut().zip(gain) {
         *c *= g;
     }
-    plan.curvelet()
-        .inverse(&op.coeffs, &mut op.ext, &mut op.cw)?;
-    plan.fold_into(&op.ext, &mut op.grid)?;
+    inverse_mean_fold(plan, op)
+}
+
+/// op.grid = E⁺C* op.coeffs (op.ext is scratch).
+pub(super) fn inverse_mean_fold(plan: &ImagePlan, op: &mut OpScratch) -> Result<(), ImageError> {
+    plan.inverse_folded(&op.coeffs, &mut op.ext, &mut op.grid, &mut op.cw)?;
     let inv_m = 1.0 / plan.multiplicity();
     op.grid.iter_mut().for_each(|v| *v *= inv_m);
     Ok(())

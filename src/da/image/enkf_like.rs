@@ -91,7 +91,25 @@ pub struct EnkfLikeGain {
     // α_b/((N − 1)(b_k + r_k)) on updated coefficients, 0 elsewhere: turns summed
     // cross-products into deep-layer gains. Empty for a uniform gain.
     pub(super) cross_factor: Vec<f64>,
+    // The pass-2 shortcut of pass 1's coefficients (`MemberPart`), when V = L.
+    pub(super) shortcut: Option<Shortcut>,
 }
+
+/// What pass 2 needs to update members from their [`MemberPart`]s: the updated
+/// coefficients and x̄ (for the shared part C E Z_V(f_o − x̄)).
+#[derive(Clone, Debug)]
+pub(super) struct Shortcut {
+    pub updated: Vec<u32>,
+    pub x_mean: Vec<f64>,
+}
+
+/// One member's share of its perturbed innovation coefficients, p_i − a_i on the updated
+/// coefficients (p_i = C E Z_V ε_i, a_i = C E Z_L(x_i − x̄)), kept from pass 1. When every
+/// land cell is observed and analysed (V = L), linearity gives
+/// e_i = C E Z_V(f_o + ε_i − x_i) = C E Z_V(f_o − x̄) + p_i − a_i, so pass 2 needs one
+/// shared forward transform instead of one per member (equal up to round-off).
+#[derive(Clone, Debug, Default)]
+pub struct MemberPart(pub(super) Vec<f64>);
 
 pub(super) fn resolve_cells(
     plan: &ImagePlan,
@@ -184,8 +202,7 @@ pub(super) fn transform_difference(
         op.grid[c] = a[c] - b[c];
     }
     plan.extend_into(&op.grid, &mut op.ext)?;
-    plan.curvelet()
-        .forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+    plan.forward_extended(&op.ext, &mut op.coeffs, &mut op.cw)?;
     Ok(())
 }
 
@@ -206,6 +223,8 @@ pub struct EnkfLikeSetup {
     pub(super) mask: ThresholdMask,
     x_mean: Vec<f64>,
     f_mean: Vec<f64>,
+    // Updated coefficients when V = L (member parts usable), else None.
+    updated: Option<Vec<u32>>,
 }
 
 impl EnkfLikeSetup {
@@ -220,12 +239,41 @@ impl EnkfLikeSetup {
         let cells = resolve_cells(plan, fields)?;
         let mask = plan.observation_mask(fields.observed, ws)?;
         let n = plan.n_cells();
+        let updated = (cells.obs.indices() == cells.land.indices()).then(|| match cfg.update {
+            UpdateCoefficients::Masked => mask.kept_indices().to_vec(),
+            UpdateCoefficients::All => (0..mask.keep().len() as u32).collect(),
+        });
         Ok(Self {
             cells,
             mask,
             x_mean: vec![0.0; n],
             f_mean: vec![0.0; n],
+            updated,
         })
+    }
+
+    /// Whether members' [`MemberPart`]s can be kept (V = L): then pass 2 updates members
+    /// with [`EnkfLikeGain::update_member_from_part`] and no forward transform per member.
+    pub fn keeps_parts(&self) -> bool {
+        self.updated.is_some()
+    }
+
+    /// Start member i's part from its anomaly coefficients a_i (call before
+    /// [`EnkfLikeSetup::finish_part`]); nothing without [`EnkfLikeSetup::keeps_parts`].
+    pub fn start_part(&self, a: &[f64], part: &mut MemberPart) {
+        if let Some(up) = &self.updated {
+            part.0.clear();
+            part.0.extend(up.iter().map(|&k| a[k as usize]));
+        }
+    }
+
+    /// Finish member i's part with its perturbation coefficients p_i: p_i − a_i.
+    pub fn finish_part(&self, p: &[f64], part: &mut MemberPart) {
+        if let Some(up) = &self.updated {
+            for (v, &k) in part.0.iter_mut().zip(up) {
+                *v = p[k as usize] - *v;
+            }
+        }
     }
 
     /// Members and perturbed images: equal counts ≥ 2, grid-sized, finite where read.
@@ -305,9 +353,36 @@ impl EnkfLikeGain {
         cfg: &EnkfLikeConfig,
         ws: &mut Workspace,
     ) -> Result<Self, ImageError> {
+        Self::estimate_pass1(plan, fields, members, perturbed, cfg, ws, false).map(|g| g.0)
+    }
+
+    /// Pass 1 as [`EnkfLikeGain::estimate`], also keeping each member's [`MemberPart`]
+    /// when V = L (else `None`); for [`super::analyse_with_parts`].
+    pub fn estimate_with_parts<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        members: &[M],
+        perturbed: &[P],
+        cfg: &EnkfLikeConfig,
+        ws: &mut Workspace,
+    ) -> Result<(Self, Option<Vec<MemberPart>>), ImageError> {
+        Self::estimate_pass1(plan, fields, members, perturbed, cfg, ws, true)
+    }
+
+    fn estimate_pass1<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        members: &[M],
+        perturbed: &[P],
+        cfg: &EnkfLikeConfig,
+        ws: &mut Workspace,
+        keep_parts: bool,
+    ) -> Result<(Self, Option<Vec<MemberPart>>), ImageError> {
         let mut setup = EnkfLikeSetup::new(plan, fields, cfg, ws)?;
         setup.check_ensemble(plan, members, perturbed)?;
         setup.compute_means(members, perturbed);
+        let keep = keep_parts && setup.keeps_parts();
+        let mut parts = Vec::new();
         let mut b = plan.curvelet().new_coefficients();
         // r is summed in the workspace's kept-coefficient buffer (as long as a layout).
         let mut r = std::mem::take(&mut ws.op.kept);
@@ -315,21 +390,25 @@ impl EnkfLikeGain {
         r[..total].fill(0.0);
         let mut run = || -> Result<(), ImageError> {
             for (x, f) in members.iter().zip(perturbed) {
-                accumulate_squares(
-                    b.as_mut_slice(),
-                    setup.anomaly_coefficients(plan, x.as_ref(), ws)?,
-                );
-                accumulate_squares(
-                    &mut r[..total],
-                    setup.perturbation_coefficients(plan, f.as_ref(), ws)?,
-                );
+                let mut part = MemberPart::default();
+                let a = setup.anomaly_coefficients(plan, x.as_ref(), ws)?;
+                accumulate_squares(b.as_mut_slice(), a);
+                if keep {
+                    setup.start_part(a, &mut part);
+                }
+                let p = setup.perturbation_coefficients(plan, f.as_ref(), ws)?;
+                accumulate_squares(&mut r[..total], p);
+                if keep {
+                    setup.finish_part(p, &mut part);
+                    parts.push(part);
+                }
             }
             Ok(())
         };
         let done = run();
         let gain = done.map(|()| Self::from_sums(setup, b, &mut r[..total], members.len(), cfg));
         ws.op.kept = r;
-        gain
+        Ok((gain?, keep.then_some(parts)))
     }
 
     /// The gain from the summed squares Σ_i a_ik² (`b_sum`, turned into the gain in place)
@@ -349,12 +428,17 @@ impl EnkfLikeGain {
         r_sum.iter_mut().for_each(|v| *v /= n1);
         let cross_factor = cross_factors(b_sum.as_slice(), r_sum, &setup.mask, cfg, n1);
         let bands = finalize_gain(&mut b_sum, r_sum, &setup.mask, cfg);
+        let shortcut = setup.updated.map(|updated| Shortcut {
+            updated,
+            x_mean: setup.x_mean,
+        });
         Self {
             gain: b_sum,
             cells: setup.cells,
             bands,
             kept_units: setup.mask.kept_units(),
             cross_factor,
+            shortcut,
         }
     }
 
@@ -373,6 +457,7 @@ impl EnkfLikeGain {
             bands: Vec::new(),
             kept_units: plan.curvelet().layout().units,
             cross_factor: Vec::new(),
+            shortcut: None,
         })
     }
 

@@ -3,9 +3,10 @@
 //! a helper that builds perturbed images from given standard-normal fields.
 
 use super::cells::CellSet;
-use super::enkf_deep::apply_coefficient_gain;
+use super::enkf_deep::{apply_coefficient_gain, inverse_mean_fold};
 use super::enkf_like::{
-    check_ensemble, member_mean, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    check_ensemble, member_mean, transform_difference, BandStats, EnkfLikeConfig, EnkfLikeFields,
+    EnkfLikeGain, MemberPart,
 };
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
@@ -125,6 +126,66 @@ impl EnkfLikeGain {
         Ok(())
     }
 
+    /// The members' shared part of pass 2, C E Z_V(f_o − x̄) on the updated coefficients,
+    /// when the gain was estimated with V = L (else `None`: update members directly).
+    pub fn mean_innovation_part(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        ws: &mut Workspace,
+    ) -> Result<Option<MemberPart>, ImageError> {
+        let Some(sc) = &self.shortcut else {
+            return Ok(None);
+        };
+        plan.check_len("observed image", observed.len(), plan.n_cells())?;
+        let op = &mut ws.op;
+        transform_difference(plan, &self.cells.obs, observed, &sc.x_mean, op)?;
+        let c = op.coeffs.as_slice();
+        Ok(Some(MemberPart(
+            sc.updated.iter().map(|&k| c[k as usize]).collect(),
+        )))
+    }
+
+    /// Pass 2 for one member from its part (kept in pass 1) and the shared part
+    /// ([`EnkfLikeGain::mean_innovation_part`]): x ← x + Z_AᵀE⁺C*(g ∘ (shared + part)),
+    /// the update of [`EnkfLikeGain::update_member`] up to round-off, with one inverse
+    /// transform and no forward one.
+    pub fn update_member_from_part(
+        &self,
+        plan: &ImagePlan,
+        shared: &MemberPart,
+        part: &MemberPart,
+        x: &mut [f64],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError> {
+        plan.check_len("member", x.len(), plan.n_cells())?;
+        let up = match &self.shortcut {
+            Some(sc) if shared.0.len() == sc.updated.len() && part.0.len() == sc.updated.len() => {
+                &sc.updated
+            }
+            _ => {
+                return Err(ImageError::SizeMismatch {
+                    what: "member part",
+                    expected: self.shortcut.as_ref().map_or(0, |s| s.updated.len()),
+                    got: part.0.len(),
+                })
+            }
+        };
+        let op = &mut ws.op;
+        let g = self.gain.as_slice();
+        let c = op.coeffs.as_mut_slice();
+        c.fill(0.0);
+        for ((&k, s), p) in up.iter().zip(&shared.0).zip(&part.0) {
+            let k = k as usize;
+            c[k] = (s + p) * g[k];
+        }
+        inverse_mean_fold(plan, op)?;
+        for &i in self.cells.analysed.indices() {
+            x[i as usize] += op.grid[i as usize];
+        }
+        Ok(())
+    }
+
     /// Mean ensemble sd over the analysed cells of the members before the update; the
     /// per-cell sd stays in the workspace for [`EnkfLikeGain::finish`] (RTPS).
     pub fn prior_spread<M: AsRef<[f64]>>(&self, members: &[M], ws: &mut Workspace) -> f64 {
@@ -218,8 +279,19 @@ where
     M: AsRef<[f64]> + AsMut<[f64]>,
     P: AsRef<[f64]>,
 {
-    let gain = EnkfLikeGain::estimate(plan, fields, members, perturbed, cfg, ws)?;
-    analyse_with_gain(&gain, plan, fields.observed, members, perturbed, cfg, ws)
+    let (gain, parts) =
+        EnkfLikeGain::estimate_with_parts(plan, fields, members, perturbed, cfg, ws)?;
+    let parts = parts.as_deref();
+    analyse_with_parts(
+        &gain,
+        parts,
+        plan,
+        fields.observed,
+        members,
+        perturbed,
+        cfg,
+        ws,
+    )
 }
 
 /// Pass 2, RTPS and the report with a gain already estimated from these members (so a
@@ -237,8 +309,37 @@ where
     M: AsRef<[f64]> + AsMut<[f64]>,
     P: AsRef<[f64]>,
 {
+    analyse_with_parts(gain, None, plan, observed, members, perturbed, cfg, ws)
+}
+
+/// [`analyse_with_gain`] with the members' parts from
+/// [`EnkfLikeGain::estimate_with_parts`] (the same members, in the same order): pass 2 then
+/// needs one inverse transform per member and no forward one. `None` updates directly.
+#[allow(clippy::too_many_arguments)]
+pub fn analyse_with_parts<M, P>(
+    gain: &EnkfLikeGain,
+    parts: Option<&[MemberPart]>,
+    plan: &ImagePlan,
+    observed: &[f64],
+    members: &mut [M],
+    perturbed: &[P],
+    cfg: &EnkfLikeConfig,
+    ws: &mut Workspace,
+) -> Result<EnkfLikeReport, ImageError>
+where
+    M: AsRef<[f64]> + AsMut<[f64]>,
+    P: AsRef<[f64]>,
+{
     let spread_before = gain.prior_spread(members, ws);
-    gain.update_members(plan, observed, members, perturbed, ws)?;
+    match (parts, gain.mean_innovation_part(plan, observed, ws)?) {
+        (Some(parts), Some(shared)) if parts.len() == members.len() => {
+            check_ensemble(plan, &gain.cells, members, perturbed)?;
+            for (x, part) in members.iter_mut().zip(parts) {
+                gain.update_member_from_part(plan, &shared, part, x.as_mut(), ws)?;
+            }
+        }
+        _ => gain.update_members(plan, observed, members, perturbed, ws)?,
+    }
     Ok(gain.finish(plan, members, spread_before, cfg, ws))
 }
 

@@ -44,9 +44,11 @@ pub use cells::CellSet;
 pub use cg::StopReason;
 pub use enkf_like::{
     accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
-    UpdateCoefficients,
+    MemberPart, UpdateCoefficients,
 };
-pub use enkf_update::{analyse_enkf_like, analyse_with_gain, perturbed_images, EnkfLikeReport};
+pub use enkf_update::{
+    analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,
+};
 pub use error::ImageError;
 pub use plan::{ImageOptions, ImagePlan, Workspace};
 pub use var_ops::{IterLog, VarReport};

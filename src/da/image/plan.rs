@@ -45,6 +45,8 @@ pub struct ImagePlan {
     ext: Extension,
     // Source cell of every extended pixel: E is a gather, Eᵀ the matching scatter-add.
     src: Vec<u32>,
+    // Partner of every extended row under the extension's row reflection.
+    row_mirror: Vec<u32>,
     multiplicity: f64,
     curvelet: CurveletPlan,
 }
@@ -95,15 +97,49 @@ impl ImagePlan {
         }
         // Doubling each mirrored axis makes every cell appear the same number of times.
         let multiplicity = (e1 * e2) as f64 / (ny * nx) as f64;
+        // Half-sample reflection about row top − ½, periodic in the doubled axis.
+        let a = (2 * ext.top + e1 - 1) % e1;
+        let row_mirror = (0..e1).map(|r| ((a + e1 - r) % e1) as u32).collect();
         Ok(Self {
             ny,
             nx,
             opts: opts.clone(),
             ext,
             src,
+            row_mirror,
             multiplicity,
             curvelet,
         })
+    }
+
+    /// The extension's row reflection (extended row r equals row `row_mirror()[r]`).
+    pub fn row_mirror(&self) -> &[u32] {
+        &self.row_mirror
+    }
+
+    /// coeffs = C ext for an extended field `ext` (from [`ImagePlan::extend_into`]).
+    pub(super) fn forward_extended(
+        &self,
+        ext: &[f64],
+        coeffs: &mut Coefficients,
+        cw: &mut CurveletWorkspace,
+    ) -> Result<(), ImageError> {
+        self.curvelet
+            .forward_mirrored_rows(ext, &self.row_mirror, coeffs, cw)?;
+        Ok(())
+    }
+
+    /// field = Eᵀ C* coeffs (`ext` is scratch): the inverse folded over the extension.
+    pub(super) fn inverse_folded(
+        &self,
+        coeffs: &Coefficients,
+        ext: &mut [f64],
+        field: &mut [f64],
+        cw: &mut CurveletWorkspace,
+    ) -> Result<(), ImageError> {
+        self.curvelet
+            .inverse_row_folded(coeffs, &self.row_mirror, ext, cw)?;
+        self.fold_into(ext, field)
     }
 
     /// Field rows.
@@ -211,7 +247,7 @@ impl ImagePlan {
         op.grid.copy_from_slice(observed);
         self.fill(&mut op.grid, &valid)?;
         self.extend_into(&op.grid, &mut op.ext)?;
-        self.curvelet.forward(&op.ext, &mut op.coeffs, &mut op.cw)?;
+        self.forward_extended(&op.ext, &mut op.coeffs, &mut op.cw)?;
         Ok(ThresholdMask::top_fraction(
             &op.coeffs,
             self.opts.keep_fraction,

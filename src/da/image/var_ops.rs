@@ -47,7 +47,8 @@ pub struct VarReport {
 
 impl VarProblem<'_> {
     fn masked(&self) -> Result<MaskedTransform<'_>, ImageError> {
-        Ok(MaskedTransform::new(self.plan.curvelet(), &self.mask)?)
+        Ok(MaskedTransform::new(self.plan.curvelet(), &self.mask)?
+            .with_row_mirror(self.plan.row_mirror()))
     }
 
     /// Number of kept real coefficients (the length of L's output).
