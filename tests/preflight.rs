@@ -143,6 +143,78 @@ fn unreadable_static_file_is_named() {
     );
 }
 
+/// `landcycle run` on `ranks` ranks (0: without mpirun): (exit code, stderr).
+fn run(nml: &Path, ranks: usize, extra: &[&str]) -> (i32, String) {
+    let mut cmd = if ranks == 0 {
+        Command::new(common::BIN)
+    } else {
+        let mut c = Command::new("mpirun");
+        c.args(["-n", &ranks.to_string(), common::BIN]);
+        c
+    };
+    let out = cmd
+        .arg("run")
+        .arg(nml)
+        .arg("--no-progress")
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err)
+}
+
+/// `landcycle run` runs the preflight before it creates anything (exit 66, every rank
+/// stops); `--no-preflight` skips it (the run then creates its directory and fails at the
+/// window that needs the file); an empty observation directory is only a warning, since the
+/// cycle runs such windows as open loop; `--resume` does not repeat it.
+#[test]
+fn run_makes_the_preflight_before_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = case(dir.path());
+    let gone = dir.path().join("case/forcing/forcing_2020060109.nc");
+    let kept = dir.path().join("kept.nc");
+    std::fs::rename(&gone, &kept).unwrap();
+    let rundir = dir.path().join("rundir");
+    for ranks in [0, 2] {
+        let before = listing(dir.path());
+        let (code, err) = run(&nml, ranks, &[]);
+        assert_eq!(code, 66, "{ranks} ranks: {err}");
+        assert!(
+            err.contains("preflight of") && err.contains("--no-preflight"),
+            "{err}"
+        );
+        assert!(err.contains(&gone.display().to_string()), "{err}");
+        assert_eq!(
+            listing(dir.path()),
+            before,
+            "{ranks} ranks created files\n{err}"
+        );
+    }
+    let (code, err) = run(&nml, 0, &["--no-preflight"]);
+    assert_eq!(code, 66, "{err}");
+    assert!(!err.contains("preflight of"), "{err}");
+    assert!(rundir.join("2020060106").is_dir(), "{err}");
+    // The file back: a resume runs without a preflight, a fresh start passes it.
+    std::fs::rename(&kept, &gone).unwrap();
+    let (code, err) = run(&nml, 0, &["--resume"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(&rundir).unwrap();
+    let text = std::fs::read_to_string(&nml).unwrap();
+    std::fs::create_dir_all(dir.path().join("obs/smap")).unwrap();
+    std::fs::write(
+        &nml,
+        format!("{text}&da\n  enabled = .true.\n  smap_directory = 'obs/smap'\n/\n"),
+    )
+    .unwrap();
+    let (code, err) = run(&nml, 0, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("preflight: smap observations: no file"),
+        "{err}"
+    );
+    assert!(rundir.join("2020060112").is_dir(), "{err}");
+}
+
 /// SMAP and ASCAT with CDF matching: the namelist text appended to a case.
 fn with_cdf_matching(nml: &Path, climatology: &Path) {
     let mut text = std::fs::read_to_string(nml).unwrap();

@@ -126,6 +126,30 @@ fn tca_rules_reject_what_cannot_be_estimated() {
 const NY: usize = 2;
 const NX: usize = 2;
 
+/// Two identical datasets (a DA run and its open loop where nothing was assimilated) have no
+/// error variance TCA could estimate: their estimates are cancellation noise (±1e-20) and are
+/// left out; the third dataset's is kept (found by comparing with pytesmo, docs/verification.md).
+#[test]
+fn identical_datasets_give_no_error_variance() {
+    let [x, y, _] = synthetic(500, [0.02, 0.03, 0.04], 5);
+    let o = TcaOptions {
+        require_significant: false,
+        ..TcaOptions::default()
+    };
+    let c = tca(&x, &y, &y, &o);
+    assert_eq!(c.status, TcaStatus::NegativeErrorVariance);
+    assert!(c.err_var[1].is_nan() && c.err_var[2].is_nan() && c.snr_db[2].is_nan());
+    assert!(c.err_var[0] > 1e-4, "{:?}", c.err_var);
+    // Scaled copies too: y and 1.3 y + 0.01 have the same (zero) relative error.
+    let z: Vec<f64> = y.iter().map(|v| 1.3 * v + 0.01).collect();
+    let c = tca(&x, &y, &z, &o);
+    assert!(
+        c.err_var[1].is_nan() && c.err_var[2].is_nan(),
+        "{:?}",
+        c.err_var
+    );
+}
+
 fn t0() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2020, 1, 1)
         .unwrap()

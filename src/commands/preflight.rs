@@ -29,6 +29,26 @@ pub struct Preflight {
 
 /// Run every check of `cfg` for `ranks` ranks.
 pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
+    let mut p = inputs(cfg, ranks);
+    check_observations(cfg, &mut p);
+    p
+}
+
+/// The checks `landcycle run` makes before it creates anything: as [`preflight`], except that
+/// missing observations are notes (`warning: …`), since the cycle runs such windows as open
+/// loop by design.
+pub fn preflight_for_run(cfg: &Config, ranks: usize) -> Preflight {
+    let mut p = inputs(cfg, ranks);
+    let mut obs = Preflight::default();
+    check_observations(cfg, &mut obs);
+    p.notes
+        .extend(obs.problems.into_iter().map(|m| format!("warning: {m}")));
+    p.notes.extend(obs.notes);
+    p
+}
+
+/// Static file, forcing, disk space and observation-error maps.
+fn inputs(cfg: &Config, ranks: usize) -> Preflight {
     let mut p = Preflight::default();
     match read_statics(cfg) {
         Ok(grid) => {
@@ -45,10 +65,10 @@ pub fn preflight(cfg: &Config, ranks: usize) -> Preflight {
             }
             check_grid_needs(cfg, &grid, &mut p);
             check_disk(cfg, &grid, ranks, &mut p);
+            check_error_maps(cfg, &grid, &mut p);
         }
         Err(e) => p.problems.push(format!("static file: {e}")),
     }
-    check_observations(cfg, &mut p);
     p
 }
 
@@ -89,7 +109,22 @@ fn forcing_times(cfg: &Config) -> Vec<NaiveDateTime> {
 /// Every forcing file of the period present with the configured variables; the first
 /// record read at every land cell.
 fn check_forcing(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    if let Some(w) = &cfg.coupler.a2l_weights {
+        // Files on an atmosphere grid, read through the weights (no coordinates needed).
+        return p.notes.push(format!(
+            "forcing: read through coupler:a2l_weights {}; its files are not checked here",
+            w.display()
+        ));
+    }
     let spec = crate::cycle::forcing_spec(cfg);
+    if spec.names_cycle() {
+        // The file of a valid time depends on the cycle that reads it (a forecast archive).
+        return p.notes.push(format!(
+            "forcing: the file template {:?} names the issuing cycle ({{init}}/{{lead_h}}); \
+             its files are not checked here, each cycle finds its own",
+            cfg.forcing.file_template
+        ));
+    }
     let times = forcing_times(cfg);
     let before = p.problems.len();
     for &t in &times {
@@ -205,6 +240,30 @@ fn check_observations(cfg: &Config, p: &mut Preflight) {
                 "{name} observations: files for all {} windows ({total} file reads)",
                 ws.len()
             ));
+        }
+    }
+}
+
+/// Each sensor's `da:<sensor>_error_map`, read and checked against the grid as `run` does.
+fn check_error_maps(cfg: &Config, grid: &Grid, p: &mut Preflight) {
+    if !cfg.da.enabled {
+        return;
+    }
+    for &s in &cfg.da.sensors {
+        let Some((path, variable)) = cfg.da.error_map(s) else {
+            continue;
+        };
+        match crate::cycle::obs_error_map::read_obs_error_map(path, variable, grid, &[]) {
+            Ok(m) => p.notes.push(format!(
+                "{} observation errors: {variable} of {} at {} of {} land cells",
+                s.name(),
+                path.display(),
+                m.land_from_map,
+                m.land
+            )),
+            Err(e) => p
+                .problems
+                .push(format!("{} observation errors: {e}", s.name())),
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Args {
     /// background writer (slower; for debugging and for file systems that need it).
     #[arg(long)]
     pub sync_output: bool,
+    /// Do not run the preflight checks (`landcycle check --preflight`) before a fresh start.
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 /// The communicator of this process: MPI under an MPI launcher, else a single process.
@@ -75,6 +78,40 @@ fn stop_peer(comm: &dyn Communicator, result: Result<&driver::RunSummary, &anyho
     send_stop(&peer, ok, message);
 }
 
+/// A fresh start runs the preflight first, on the root (it reads every forcing file once),
+/// and every rank stops before anything is created if it finds a problem: exit 66, as a
+/// missing input. Observation problems are warnings (the cycle runs those windows open loop).
+fn preflight_gate(cfg: &Config, comm: &dyn Communicator) -> anyhow::Result<()> {
+    let ok = if comm.is_root() {
+        let p = super::preflight::preflight_for_run(cfg, comm.size());
+        // Through the log (JSON in JSON mode), once, from the root.
+        for m in p.notes.iter().filter_map(|n| n.strip_prefix("warning: ")) {
+            tracing::warn!("preflight: {m}");
+        }
+        if !p.problems.is_empty() {
+            eprintln!(
+                "error: preflight of {} found {} problem(s) before anything was created \
+                 (landcycle run --no-preflight skips it):\n  {}",
+                cfg.namelist_file.display(),
+                p.problems.len(),
+                p.problems.join("\n  ")
+            );
+        }
+        p.problems.is_empty()
+    } else {
+        true
+    };
+    if comm.all_ok(ok) {
+        return Ok(());
+    }
+    let e = anyhow::Error::new(super::exit::Reported {
+        code: super::exit::INPUT_MISSING,
+    });
+    // Mode 'mpmd': the atmosphere waits for the land; tell it the run will not start.
+    stop_peer(comm, Err(&e));
+    Err(e)
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let cfg = Config::load(&args.namelist)
         .with_context(|| format!("reading namelist {}", args.namelist.display()));
@@ -88,6 +125,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         communicator()?
     };
     let cfg = cfg?;
+    if !args.no_preflight && !args.resume {
+        preflight_gate(&cfg, comm.as_ref())?;
+    }
     let opts = RunOptions {
         rundir: args.rundir.clone(),
         windows: args.windows,

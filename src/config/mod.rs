@@ -418,6 +418,10 @@ pub struct DaConfig {
     pub smap_climatology: Option<PathBuf>,
     /// Half-width of the SMAP footprint for the mapping (km, 0 = nearest cell only).
     pub smap_footprint_km: f64,
+    /// TCA map (`landcycle tca --maps`) whose error variance replaces `smap_error_sd` per cell.
+    pub smap_error_map: Option<PathBuf>,
+    /// Variable of `smap_error_map` holding the error variance (m6 m-6).
+    pub smap_error_map_variable: String,
     /// Absolute directory of ASCAT orbit files.
     pub ascat_directory: PathBuf,
     pub ascat_pattern: String,
@@ -427,6 +431,10 @@ pub struct DaConfig {
     pub ascat_climatology: Option<PathBuf>,
     /// Half-width of the ASCAT footprint for the mapping (km, 0 = nearest cell only).
     pub ascat_footprint_km: f64,
+    /// TCA map whose error variance replaces the rescaled `ascat_error_sd` per cell.
+    pub ascat_error_map: Option<PathBuf>,
+    /// Variable of `ascat_error_map` holding the error variance (m6 m-6).
+    pub ascat_error_map_variable: String,
     pub combine: DaCombine,
     pub mode: DaMode,
     /// Relaxation to prior spread α (0 = off).
@@ -459,6 +467,20 @@ impl DaConfig {
         match s {
             DaSensor::Smap => self.smap_footprint_km,
             DaSensor::Ascat => self.ascat_footprint_km,
+        }
+    }
+
+    /// A sensor's error map (`<sensor>_error_map`) and its variable, when given.
+    pub fn error_map(&self, s: DaSensor) -> Option<(&Path, &str)> {
+        match s {
+            DaSensor::Smap => self
+                .smap_error_map
+                .as_deref()
+                .map(|p| (p, &*self.smap_error_map_variable)),
+            DaSensor::Ascat => self
+                .ascat_error_map
+                .as_deref()
+                .map(|p| (p, &*self.ascat_error_map_variable)),
         }
     }
 
@@ -618,6 +640,8 @@ impl Config {
         da.ascat_directory = resolve(&base, &da.ascat_directory);
         da.smap_climatology = da.smap_climatology.as_ref().map(|p| resolve(&base, p));
         da.ascat_climatology = da.ascat_climatology.as_ref().map(|p| resolve(&base, p));
+        da.smap_error_map = da.smap_error_map.as_ref().map(|p| resolve(&base, p));
+        da.ascat_error_map = da.ascat_error_map.as_ref().map(|p| resolve(&base, p));
         run.rundir = resolve(&base, &run.rundir);
         run.initial_restart = run.initial_restart.as_ref().map(|p| resolve(&base, p));
         domain.static_file = resolve(&base, &domain.static_file);
@@ -1008,6 +1032,13 @@ impl Loader<'_> {
                     g,
                     &format!("{n}_error_sd"),
                     format!("{sd} must be positive"),
+                ));
+            }
+            if d.error_map(*s).is_some_and(|(_, v)| v.trim().is_empty()) {
+                return Err(self.err(
+                    g,
+                    &format!("{n}_error_map_variable"),
+                    format!("is empty but {n}_error_map is given"),
                 ));
             }
             if bias != DaBiasCorrection::None && clim.is_none() {

@@ -317,6 +317,17 @@ pub const SCHEMA: &[KeySpec] = &[
        centre; a positive value gives it to every land cell whose centre lies inside the square \
        footprint of this half-width (18.0 for the 36 km EASE-Grid 2.0 cell), so a retrieval \
        coarser than the model grid informs all the cells it covers.", false),
+    k("da", "smap_error_map", "path", "", Unset("smap_error_sd everywhere"),
+      "Spatially varying SMAP observation errors: a triple-collocation map written by \
+       `landcycle tca --maps` on the model grid (docs/assimilation.md, 'Observation errors \
+       from triple collocation'). Where the map holds a positive error variance, its square \
+       root replaces the SMAP error sd after bias correction; elsewhere (too few samples, not \
+       significant, negative estimate, water) smap_error_sd is used. The variance must be in \
+       the space of the assimilated (bias-corrected, volumetric) observations, as TCA of a \
+       'diag:' dataset gives it.", false),
+    k("da", "smap_error_map_variable", "string", "", Value("'smap_err_var'"),
+      "Variable of smap_error_map holding the error variance (m6 m-6): <label>_err_var of the \
+       tca dataset label.", false),
     k("da", "ascat_directory", "path (directory)", "", Value("'obs/ascat'"),
       "Directory holding ASCAT files: EUMETSAT SSM orbit files (NetCDF, 12.5 km SMR or 25 km \
        SMO) or H SAF BUFR segments (e.g. H16, H103); the format is recognised per file.", false),
@@ -335,6 +346,12 @@ pub const SCHEMA: &[KeySpec] = &[
     k("da", "ascat_footprint_km", "real", "km", Value("0.0"),
       "Mapping of ASCAT nodes (as smap_footprint_km; 12.5 km nodes are denser than most model \
        grids, so the nearest cell is usual).", false),
+    k("da", "ascat_error_map", "path", "", Unset("the rescaled ascat_error_sd everywhere"),
+      "Spatially varying ASCAT observation errors (as smap_error_map): the map's error \
+       variance (m6 m-6, in the space of the bias-corrected volumetric observations) replaces \
+       the rescaled ascat_error_sd where it is positive.", false),
+    k("da", "ascat_error_map_variable", "string", "", Value("'ascat_err_var'"),
+      "Variable of ascat_error_map holding the error variance (m6 m-6).", false),
     k("da", "combine", "'average' or 'latest'", "", Value("'average'"),
       "Several observations of one sensor in one cell and analysis: their mean (mean error σ) \
        or the latest.", false),

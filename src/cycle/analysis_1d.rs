@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDateTime};
 
 use super::ensemble::CellEnsemble;
+use super::obs_error_map::{read_obs_error_map, ObsErrorMap};
 use super::obs_window::{AnalysisObs, ObsWindow, WindowObs};
 use crate::biascorr::{BiasMethod, Climatology};
 use crate::config::{DaBiasCorrection, DaCombine, DaConfig, DaMode};
@@ -45,6 +46,8 @@ pub enum AssimError {
     Config(String),
     #[error("da: climatology {path}: {message}")]
     Climatology { path: PathBuf, message: String },
+    #[error("da: observation error map {path}: {message}")]
+    ErrorMap { path: PathBuf, message: String },
     #[error("da: analysis at {time}, cell {cell_id}: {source}")]
     Enkf {
         time: NaiveDateTime,
@@ -306,6 +309,8 @@ pub struct Analysis1D {
     /// Per product: factor on the error sd, 1/√s for retrievals whose weight is split with
     /// the image analysis (`image:obs_weight_split`), else 1.
     error_factor: Vec<f64>,
+    /// Per product: the per-cell error sd of `da:<sensor>_error_map` (local cells), if given.
+    error_maps: Vec<Option<ObsErrorMap>>,
 }
 
 /// The assimilation of a run: the observation stage and the analysis stage, sharing the
@@ -354,6 +359,33 @@ fn read_bias(s: &ConfiguredSensor, grid: &Grid) -> Result<Bias, AssimError> {
         BiasMethod::Anomaly
     };
     Ok(Some((method, c)))
+}
+
+/// Per configured product, its `da:<sensor>_error_map` read for the cells `ids`.
+fn error_maps(
+    cfg: &DaConfig,
+    grid: &Grid,
+    ids: &[u64],
+) -> Result<Vec<Option<ObsErrorMap>>, AssimError> {
+    let mut out = Vec::new();
+    for &s in &cfg.sensors {
+        let Some((path, variable)) = cfg.error_map(s) else {
+            out.push(None);
+            continue;
+        };
+        let m = read_obs_error_map(path, variable, grid, ids)?;
+        tracing::info!(
+            "da: {} observation errors from {} ({variable}) at {} of {} land cells, {}_error_sd \
+             elsewhere",
+            s.name(),
+            path.display(),
+            m.land_from_map,
+            m.land,
+            s.name()
+        );
+        out.push(Some(m));
+    }
+    Ok(out)
 }
 
 /// The model-QC thresholds of the `&da` switches.
@@ -412,6 +444,7 @@ impl Assimilation {
             .map(|s| read_bias(s, grid))
             .collect::<Result<Vec<_>, _>>()?;
         warn_footprint_with_localisation(cfg, &sensors);
+        let error_maps = error_maps(cfg, grid, ids)?;
         let combine = match cfg.combine {
             DaCombine::Average => Combine::Average,
             DaCombine::Latest => Combine::Latest,
@@ -441,6 +474,7 @@ impl Assimilation {
             local: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
             layer_thickness: model.soil_layer_thickness().to_vec(),
             error_factor: vec![1.0; cfg.sensors.len()],
+            error_maps,
         };
         Ok(Assimilation { obs, analysis })
     }
@@ -462,6 +496,15 @@ impl Analysis1D {
     pub(super) fn split_weight_with_image(&mut self, shared: &[bool], s: f64) {
         for (f, &on) in self.error_factor.iter_mut().zip(shared) {
             *f = if on { 1.0 / s.sqrt() } else { 1.0 };
+        }
+    }
+
+    /// Error sd of product `si` at local cell `lc`: its error map's where it has one, else
+    /// `constant` (the configured error after the bias correction's rescaling).
+    fn error_sd(&self, si: usize, lc: usize, constant: f64) -> f64 {
+        match &self.error_maps[si] {
+            Some(m) => m.error_sd(lc, constant),
+            None => constant,
         }
     }
 
@@ -563,7 +606,7 @@ impl Analysis1D {
                 let v = CellObsValue {
                     sensor: s.product.code(),
                     value: c.value,
-                    error_sd: c.error_sd * self.error_factor[si],
+                    error_sd: self.error_sd(si, lc, c.error_sd) * self.error_factor[si],
                     layer_weights: self.weights[si].clone(),
                 };
                 let cell = per_cell.entry(lc).or_default();

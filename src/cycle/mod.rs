@@ -41,6 +41,7 @@ pub mod initial;
 pub mod late_obs;
 pub mod nrt;
 pub mod nrt_status;
+pub mod obs_error_map;
 pub mod obs_window;
 pub mod output_check;
 mod perturb_share;

@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod climatology;
 pub mod crash;
 pub mod diag;
+pub mod error_map;
 pub mod gridded;
 mod h5ds;
 pub mod history;

@@ -11,13 +11,20 @@
 //!
 //! Rules: at least `min_samples` collocated triplets (default 100), all three covariances
 //! positive (else the signal variance is not identified), optionally all three pairwise
-//! correlations significant at `alpha` (two-sided t test); a negative error-variance estimate
-//! is reported as NaN for that dataset with status [`TcaStatus::NegativeErrorVariance`].
+//! correlations significant at `alpha` (two-sided t test); an error-variance estimate that is
+//! negative or zero to rounding (at most [`ZERO_ERROR_VARIANCE`] of the dataset's variance) is
+//! reported as NaN for that dataset with status [`TcaStatus::NegativeErrorVariance`].
 
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{summarise, MetricSummary};
 use super::stats::{mean, pearson_p_value, pearson_r};
+
+/// An error variance at most this fraction of the dataset's variance is zero to rounding: two
+/// identical datasets (e.g. a DA run and its open loop where nothing was assimilated) give
+/// ±1e-20 m6 m-6 from the cancellation Q_yy − Q_xy Q_yz / Q_xz, which is no estimate (and as an
+/// observation error it would pin the analysis to the observation).
+pub const ZERO_ERROR_VARIANCE: f64 = 1e-12;
 
 /// Rules of the estimator.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +138,7 @@ pub fn tca(x: &[f64], y: &[f64], z: &[f64], o: &TcaOptions) -> TcaCell {
     for (i, sig) in signal.iter().enumerate() {
         let total = q(i, i);
         let e = total - sig;
-        if e <= 0.0 {
+        if e <= ZERO_ERROR_VARIANCE * total {
             out.status = TcaStatus::NegativeErrorVariance;
             continue;
         }
