@@ -47,6 +47,7 @@ fn loam_cell() -> CellStatics {
         deep_soil_temperature: 287.0,
         elevation: 300.0,
         max_snow_albedo: 0.7,
+        soil_texture: None,
     }
 }
 
