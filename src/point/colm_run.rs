@@ -333,6 +333,22 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
         .map(|r| (r.date - case.start).num_seconds() as f64 + dt)
         .collect();
     let g = &case.geometry;
+    PointSeries {
+        title: "landcycle CoLM2014 point run".into(),
+        comment: "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; \
+                  runoff out of the column); soil_layer is the node depth of CoLM's 10 layers"
+            .into(),
+        start: case.start,
+        times,
+        layer_depth: g.z.to_vec(),
+        layer_bounds: (0..NSOIL).map(|j| (g.top(j), g.zi[j])).collect(),
+        series: colm_surface_series(rows),
+        layered: colm_layered_series(rows),
+    }
+}
+
+/// The ALMA surface variables of a CoLM point run, one value per row.
+fn colm_surface_series(rows: &[ColmRow]) -> Vec<SeriesVar> {
     let get = |name: &str| {
         let i = col_index(name);
         move |r: &ColmRow| r.values[i]
@@ -346,7 +362,7 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
     };
     let (sun, sha, sabg) = (get("sabvsun_W_m2"), get("sabvsha_W_m2"), get("sabg_W_m2"));
     let (rsur, rnof, olrg) = (get("rsur_mm_s"), get("rnof_mm_s"), get("olrg_W_m2"));
-    let series = vec![
+    vec![
         var(
             "AvgSurfT",
             "K",
@@ -459,7 +475,11 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
             Some("water_table_depth"),
             &get("zwt_m"),
         ),
-    ];
+    ]
+}
+
+/// The per-layer ALMA variables of a CoLM point run, row-major (row, layer).
+fn colm_layered_series(rows: &[ColmRow]) -> Vec<SeriesVar> {
     let (liq, ice, tsoi): (Vec<usize>, Vec<usize>, Vec<usize>) = (
         (1..=NSOIL)
             .map(|j| col_index(&format!("wliq{j}")))
@@ -482,7 +502,7 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
             .map(|(r, j)| f(r, j))
             .collect(),
     };
-    let layered = vec![
+    vec![
         layer(
             "SoilMoist",
             "kg m-2",
@@ -504,17 +524,5 @@ pub fn colm_series(case: &ColmCase, rows: &[ColmRow]) -> PointSeries {
             "frozen soil water per layer",
             &|r, j| r.values[ice[j]],
         ),
-    ];
-    PointSeries {
-        title: "landcycle CoLM2014 point run".into(),
-        comment: "ALMA variable names and sign conventions (Qh, Qle upward; Qg into the soil; \
-                  runoff out of the column); soil_layer is the node depth of CoLM's 10 layers"
-            .into(),
-        start: case.start,
-        times,
-        layer_depth: g.z.to_vec(),
-        layer_bounds: (0..NSOIL).map(|j| (g.top(j), g.zi[j])).collect(),
-        series,
-        layered,
-    }
+    ]
 }
