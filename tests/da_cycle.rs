@@ -3,6 +3,7 @@
 //! open loop when observation files are missing or corrupt.
 
 mod common;
+use common::noah_cell::{loam_cell, t};
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -31,29 +32,6 @@ static FILE_IO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn io_lock() -> std::sync::MutexGuard<'static, ()> {
     FILE_IO.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2020, 6, d)
-        .unwrap()
-        .and_hms_opt(h, m, 0)
-        .unwrap()
-}
-
-fn loam_cell() -> CellStatics {
-    CellStatics {
-        latitude: 38.0,
-        longitude: -95.0,
-        soil_class: 6,
-        vegetation_class: 7,
-        slope_class: 1,
-        green_fraction_monthly: [0.4; 12],
-        albedo_monthly: [0.18; 12],
-        deep_soil_temperature: 287.0,
-        elevation: 300.0,
-        max_snow_albedo: 0.7,
-        soil_texture: None,
-    }
 }
 
 /// A neighbour's observation whose predicted value is the cell's own top layer, with weight 1

@@ -4,11 +4,12 @@
 //! missing variable, other units and another grid, and bit-identical runs on 1, 2 and 3 ranks.
 
 mod common;
+use common::noah_cell::{loam_cell, t};
 use common::*;
 
 use std::path::Path;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use landcycle::config::{DaSensor, Model};
 use landcycle::cycle::analysis_1d::Assimilation;
 use landcycle::cycle::ensemble::CellEnsemble;
@@ -16,7 +17,7 @@ use landcycle::grid::statics::StaticFields;
 use landcycle::grid::Grid;
 use landcycle::lsm::noah::tables::ParameterTables;
 use landcycle::lsm::noah::NoahLsm;
-use landcycle::lsm::{CellStatics, Forcing, LandModel};
+use landcycle::lsm::{Forcing, LandModel};
 use landcycle::obs::{ObsUnits, Observation, Quality, Sensor};
 use landcycle::parallel::SingleProcess;
 use landcycle::time::Window;
@@ -26,29 +27,6 @@ static FILE_IO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn io_lock() -> std::sync::MutexGuard<'static, ()> {
     FILE_IO.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn t(d: u32, h: u32, m: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2020, 6, d)
-        .unwrap()
-        .and_hms_opt(h, m, 0)
-        .unwrap()
-}
-
-fn loam_cell() -> CellStatics {
-    CellStatics {
-        latitude: 38.0,
-        longitude: -95.0,
-        soil_class: 6,
-        vegetation_class: 7,
-        slope_class: 1,
-        green_fraction_monthly: [0.4; 12],
-        albedo_monthly: [0.18; 12],
-        deep_soil_temperature: 287.0,
-        elevation: 300.0,
-        max_snow_albedo: 0.7,
-        soil_texture: None,
-    }
 }
 
 /// A TCA map as `landcycle tca --maps` writes it (through the same writer): `n`, `status`

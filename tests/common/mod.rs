@@ -3,6 +3,7 @@
 
 pub mod bucket_case;
 pub mod coupled_case;
+pub mod noah_cell;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
