@@ -1,26 +1,24 @@
-//! History under MPI: every rank writes its rows of the file (`io::history::write_history_part`).
+//! History on any number of ranks: every rank compresses the chunks of its rows, the root
+//! writes the file (`io::history_chunks`).
 //!
-//! A rank's cells (Hilbert chunks) are scattered over the grid, while a rank writes whole
-//! rows. So each field's values move to the rank that writes their rows (one `alltoallv` per
-//! field, the records of one field only), then every rank writes its rows at once: no rank
-//! holds more than its own records plus one field's rows. The root adopts the temporary file
-//! and queues its commit in order behind the run's earlier output.
+//! A rank's cells (Hilbert chunks) are scattered over the grid, while a chunk is a block of
+//! whole rows. So each field's values move to the rank that encodes their rows (one
+//! `alltoallv` per field, the records of one field only), every rank encodes its chunks, and
+//! one gather brings them to the root, which writes them in a fixed order: no rank holds
+//! more than its own records plus one field's rows, and the file's bytes do not depend on
+//! the rank count. The root queues the commit in order behind the run's earlier output.
 
-use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
-use super::error::CycleError;
+use super::error::{agree, CycleError};
 use super::history_output::{field_of, HistoryContext};
 use super::history_vars::all_vars;
-use super::restart_output::agreed_temp_path;
-use crate::io::atomic::PendingFile;
-use crate::io::history::{
-    history_rows, write_history_part, EnsembleStat, HistoryField, HistoryPart, HistoryWrite,
-};
+use crate::io::atomic::{temp_path_for, PendingFile};
+use crate::io::history::{history_rows, EnsembleStat, HistoryField, HistoryWrite};
+use crate::io::history_chunks::{write_header, Chunk, ChunkPlan, ChunkWriter};
 use crate::io::writer::{CommitJob, Output};
-use crate::io::IoError;
-use crate::parallel::{Communicator, FileComm};
+use crate::parallel::Communicator;
 
 /// One rank's per-cell records (ensemble mean and spread, or every member).
 pub(super) struct Records<'r> {
@@ -82,39 +80,119 @@ fn exchange_error(e: impl std::fmt::Display) -> CycleError {
 /// A field's place in the records: (record blocks, offset in a block, layers).
 pub(super) type FieldSlot = (Vec<usize>, usize, usize);
 
-/// Write the history file `path` from every rank's records (collective).
-pub(super) fn write_parallel(
+/// Write the history file `path` from every rank's records (collective): each rank encodes
+/// the chunks of its rows, the root writes the header and every chunk in a fixed order.
+pub(super) fn write_chunked(
     comm: &dyn Communicator,
-    fc: FileComm,
     (ctx, rec): (&HistoryContext, &Records),
     (write, n_members, slots): (&HistoryWrite, usize, &[FieldSlot]),
     (path, output): (&Path, Option<&Output<CycleError>>),
 ) -> Result<(), CycleError> {
     let plan = RowPlan::new(comm, rec.ids, (ctx.grid.ny, ctx.grid.nx))?;
-    let tmp = agreed_temp_path(comm, path)?;
-    let mut field_rows = |k: usize| -> Result<Cow<'static, [f64]>, IoError> {
-        field_on_rows(comm, &plan, rec, &slots[k])
-            .map(Cow::Owned)
-            .map_err(|e| IoError::Invalid {
-                path: path.to_path_buf(),
-                msg: e.to_string(),
-            })
+    let chunks = agree(
+        comm,
+        ChunkPlan::new(path, write, n_members).map_err(CycleError::from),
+    )?;
+    let root = if comm.is_root() {
+        Some(RootFile::create(path, write, &chunks))
+    } else {
+        None
     };
-    let part = HistoryPart {
-        comm: fc,
-        is_root: comm.is_root(),
-        rows: plan.rows.clone(),
-        field_rows: &mut field_rows,
+    let root = agree_root(comm, root)?;
+    for k in 0..chunks.n_fields() {
+        let rows = field_on_rows(comm, &plan, rec, &slots[k])?;
+        let mut mine = Vec::new();
+        let encoded = chunks.encode(&ctx.grid, k, plan.rows.clone(), &rows, &mut mine);
+        drop(rows);
+        agree(comm, encoded.map_err(CycleError::from))?;
+        let gathered = comm.gatherv_u64(&pack_chunks(&mine), 0);
+        drop(mine);
+        let written = match (&root, gathered) {
+            (Some(f), Some(words)) => {
+                unpack_chunks(&words).and_then(|all| Ok(f.writer.write_field(&chunks, k, all)?))
+            }
+            _ => Ok(()),
+        };
+        agree(comm, written)?;
+    }
+    let Some(f) = root else {
+        return Ok(());
     };
-    let written = write_history_part((&tmp, path), write, n_members, part);
-    let (Some(output), true) = (output, comm.is_root()) else {
-        return Ok(written?);
-    };
-    // The root owns the temporary file: adopting it removes it again on any failure.
-    let pending = PendingFile::adopt(tmp, path)?;
-    written?;
-    let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
-    output.submit(Box::new(move || Ok(commit)))
+    f.writer.close()?;
+    match output {
+        Some(output) => {
+            let pending = f.pending;
+            let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
+            output.submit(Box::new(move || Ok(commit)))
+        }
+        None => Ok(f.pending.commit()?),
+    }
+}
+
+/// The root's file: its header written under a temporary name (removed again on any
+/// failure), open for the chunks.
+struct RootFile {
+    pending: PendingFile,
+    writer: ChunkWriter,
+}
+
+impl RootFile {
+    fn create(path: &Path, write: &HistoryWrite, plan: &ChunkPlan) -> Result<Self, CycleError> {
+        let tmp = temp_path_for(path);
+        let header = write_header((&tmp, path), write, plan);
+        // Adopted first, so that a failed header or reopening removes the temporary file.
+        let pending = PendingFile::adopt(tmp.clone(), path)?;
+        header?;
+        let writer = ChunkWriter::open(&tmp, path)?;
+        Ok(RootFile { pending, writer })
+    }
+}
+
+/// The root's result agreed by every rank: `Some` file on the root, `None` elsewhere.
+fn agree_root(
+    comm: &dyn Communicator,
+    root: Option<Result<RootFile, CycleError>>,
+) -> Result<Option<RootFile>, CycleError> {
+    match root {
+        Some(r) => agree(comm, r).map(Some),
+        None => agree(comm, Ok(())).map(|()| None),
+    }
+}
+
+/// Chunks as words: (slab, block, byte length), then the bytes in little-endian words.
+fn pack_chunks(chunks: &[Chunk]) -> Vec<u64> {
+    let mut w = Vec::new();
+    for c in chunks {
+        w.extend([c.slab as u64, c.block as u64, c.bytes.len() as u64]);
+        w.extend(c.bytes.chunks(8).map(|b| {
+            let mut a = [0u8; 8];
+            a[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(a)
+        }));
+    }
+    w
+}
+
+/// Every rank's chunks from their words.
+fn unpack_chunks(words: &[Vec<u64>]) -> Result<Vec<Chunk>, CycleError> {
+    let mut out = Vec::new();
+    for w in words {
+        let mut i = 0;
+        while i < w.len() {
+            let (slab, block, len) = match w.get(i..i + 3) {
+                Some(h) => (h[0] as usize, h[1] as usize, h[2] as usize),
+                None => return Err(exchange_error("truncated chunk header")),
+            };
+            let body = w
+                .get(i + 3..i + 3 + len.div_ceil(8))
+                .ok_or_else(|| exchange_error("truncated chunk"))?;
+            let mut bytes: Vec<u8> = body.iter().flat_map(|x| x.to_le_bytes()).collect();
+            bytes.truncate(len);
+            out.push(Chunk { slab, block, bytes });
+            i += 3 + len.div_ceil(8);
+        }
+    }
+    Ok(out)
 }
 
 /// One field on this rank's rows, `[block][layer][row][x]` (NaN off land): every rank sends

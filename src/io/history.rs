@@ -393,9 +393,9 @@ fn invalid(path: &Path, msg: impl Into<String>) -> IoError {
 
 /// A field checked against the grid, ready to write.
 pub(super) struct Prepared {
-    var: String,
-    n_members: usize,
-    n_layers: usize,
+    pub(super) var: String,
+    pub(super) n_members: usize,
+    pub(super) n_layers: usize,
 }
 
 /// Check grid, time and fields before touching the disk.
@@ -748,7 +748,7 @@ pub fn write_history_deferred(path: &Path, h: &HistoryWrite) -> Result<PendingFi
     let mut whole =
         |k: usize| -> Result<Cow<'_, [f64]>, IoError> { Ok(Cow::Borrowed(h.fields[k].data)) };
     let ((), pending) = atomic_write_deferred(path, |tmp| {
-        write_netcdf(tmp, &c, h, (&prepared, n_members), &mut whole)
+        write_netcdf(tmp, &c, h, (&prepared, n_members), Some(&mut whole))
     })?;
     Ok(pending)
 }
@@ -784,7 +784,7 @@ pub(super) fn write_netcdf(
     c: &Wctx,
     h: &HistoryWrite,
     (prepared, n_members): (&[Prepared], usize),
-    field_rows: &mut FieldRows<'_, '_>,
+    mut field_rows: Option<&mut FieldRows<'_, '_>>,
 ) -> Result<(), IoError> {
     let g = h.grid;
     let mut file = c.create(tmp, file_options(h)).map_err(c.err("create"))?;
@@ -812,10 +812,13 @@ pub(super) fn write_netcdf(
             .collect(),
     };
     write_land_mask(&mut file, c, h, &refs)?;
+    // Without rows (the chunked writer) every variable is defined and none written.
     for (k, (f, p)) in h.fields.iter().zip(prepared).enumerate() {
         let mut v = define_field(&mut file, c, h, (f, p), &refs)?;
-        let data = field_rows(k)?;
-        write_field(c, g, &mut v, (f, p), &data)?;
+        if let Some(rows) = field_rows.as_mut() {
+            let data = rows(k)?;
+            write_field(c, g, &mut v, (f, p), &data)?;
+        }
     }
     file.close().map_err(c.err("close"))?;
     Ok(())

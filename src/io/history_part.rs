@@ -68,7 +68,7 @@ pub fn write_history_part(
     }
     let (prepared, n_members) = checked?;
     hdf5::silence_errors(true);
-    let written = write_netcdf(tmp, &c, h, (&prepared, n_members), part.field_rows);
+    let written = write_netcdf(tmp, &c, h, (&prepared, n_members), Some(part.field_rows));
     if !c.agree(written.is_ok()) {
         return Err(written.err().unwrap_or_else(|| c.other_rank("the file")));
     }

@@ -16,6 +16,7 @@ pub mod error_map;
 pub mod gridded;
 mod h5ds;
 pub mod history;
+pub mod history_chunks;
 mod history_part;
 pub mod image_diag;
 pub mod restart;

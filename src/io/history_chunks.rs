@@ -1,0 +1,354 @@
+//! History written from compressed chunks: the cycle's history writer on any number of ranks.
+//!
+//! Every data variable is chunked by whole rows ([`chunk_rows`]). The rank writing a block
+//! of rows encodes its chunks as HDF5's filter pipeline would (shuffle, then deflate), the
+//! root writes the header through netCDF (every variable defined, no data) and then every
+//! chunk, in variable, slab and row order, with HDF5's direct chunk write. A chunk's bytes
+//! depend only on its values, and one process writes the file in one order, so the file is
+//! the same, byte for byte, on any number of ranks (docs/io.md). No rank but the writer of a
+//! block ever holds its values, and the root holds one field's compressed chunks at a time.
+
+use std::io::Write;
+use std::ops::Range;
+use std::os::raw::{c_int, c_void};
+use std::path::{Path, PathBuf};
+
+use super::history::{
+    check_values, validate, write_netcdf, Compression, EnsembleStat, HistoryGrid, HistoryWrite,
+    Layout, Prepared, FILL_VALUE,
+};
+use super::history_part::{chunk_rows, Wctx};
+use super::IoError;
+
+/// `hid_t` of HDF5 ≥ 1.10.
+type Hid = i64;
+const H5P_DEFAULT: Hid = 0;
+
+extern "C" {
+    // HDF5 ≥ 1.10.3 (Debian 12 has 1.10.8); linked through hdf5-metno-sys.
+    fn H5Dwrite_chunk(
+        dset_id: Hid,
+        dxpl_id: Hid,
+        filters: u32,
+        offset: *const u64,
+        data_size: usize,
+        buf: *const c_void,
+    ) -> c_int;
+}
+
+/// One compressed chunk of a data variable: its 2-D slab (member, layer) and row block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub slab: usize,
+    pub block: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// The data variables of one history file as chunks: what every rank needs to encode its rows.
+pub struct ChunkPlan {
+    path: PathBuf,
+    vars: Vec<VarShape>,
+    n_members: usize,
+    ny: usize,
+    nx: usize,
+    rows_per_chunk: usize,
+    compression: Compression,
+}
+
+/// A data variable's name and the dimensions before its 2-D slabs.
+struct VarShape {
+    name: String,
+    prepared: Prepared,
+    with_time: bool,
+    members: bool,
+    layered: bool,
+}
+
+impl ChunkPlan {
+    /// Check the file's header (`h` carries no data; `n_members` of `Members` fields).
+    pub fn new(path: &Path, h: &HistoryWrite, n_members: usize) -> Result<Self, IoError> {
+        let (prepared, n_members) = validate(path, h, Some(n_members))?;
+        let with_time = h.grid.layout == Layout::Cf;
+        let vars = h
+            .fields
+            .iter()
+            .zip(prepared)
+            .map(|(f, p)| VarShape {
+                name: p.var.clone(),
+                prepared: p,
+                with_time,
+                members: f.stat == EnsembleStat::Members,
+                layered: f.layered,
+            })
+            .collect();
+        Ok(ChunkPlan {
+            path: path.to_path_buf(),
+            vars,
+            n_members,
+            ny: h.grid.ny,
+            nx: h.grid.nx,
+            rows_per_chunk: chunk_rows(h.grid.ny),
+            compression: h.compression,
+        })
+    }
+
+    pub fn n_fields(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// 2-D slabs (members × layers) of field `k`.
+    pub fn n_slabs(&self, k: usize) -> usize {
+        let p = &self.vars[k].prepared;
+        p.n_members * p.n_layers
+    }
+
+    /// Encode field `k`'s values on `rows` (`[slab][row][x]`, anything off land; `rows`
+    /// starts on a chunk boundary and ends on one or at the grid's end) into `out`.
+    pub fn encode(
+        &self,
+        g: &HistoryGrid,
+        k: usize,
+        rows: Range<usize>,
+        data: &[f64],
+        out: &mut Vec<Chunk>,
+    ) -> Result<(), IoError> {
+        let v = &self.vars[k];
+        let n = rows.len() * self.nx;
+        if data.len() != self.n_slabs(k) * n || rows.start % self.rows_per_chunk != 0 {
+            return Err(IoError::Invalid {
+                path: self.path.clone(),
+                msg: format!(
+                    "variable {} has {} values on rows {rows:?}, expected {}",
+                    v.name,
+                    data.len(),
+                    self.n_slabs(k) * n
+                ),
+            });
+        }
+        check_values(
+            &self.path,
+            g,
+            &v.name,
+            (data, rows.clone()),
+            v.prepared.n_layers,
+        )?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut values = Vec::with_capacity(self.rows_per_chunk * self.nx);
+        for (slab, slab_data) in data.chunks_exact(n).enumerate() {
+            for r0 in rows.clone().step_by(self.rows_per_chunk) {
+                let r1 = (r0 + self.rows_per_chunk).min(rows.end);
+                let part = &slab_data[(r0 - rows.start) * self.nx..(r1 - rows.start) * self.nx];
+                self.chunk_values(g, r0, part, &mut values);
+                let bytes =
+                    encode_chunk(&values, self.compression).map_err(|e| IoError::Invalid {
+                        path: self.path.clone(),
+                        msg: format!("compressing {}: {e}", v.name),
+                    })?;
+                out.push(Chunk {
+                    slab,
+                    block: r0 / self.rows_per_chunk,
+                    bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole chunk's f32 values: land values rounded, `_FillValue` off land and on the rows
+    /// of the last chunk beyond the grid.
+    fn chunk_values(&self, g: &HistoryGrid, r0: usize, part: &[f64], values: &mut Vec<f32>) {
+        let mask = &g.land_mask[r0 * self.nx..r0 * self.nx + part.len()];
+        values.clear();
+        values.extend(
+            part.iter()
+                .zip(mask)
+                .map(|(&x, &land)| if land { x as f32 } else { FILL_VALUE }),
+        );
+        values.resize(self.rows_per_chunk * self.nx, FILL_VALUE);
+    }
+
+    /// The chunk's offset in variable `k`'s dataset.
+    fn offset(&self, k: usize, c: &Chunk) -> Vec<u64> {
+        let v = &self.vars[k];
+        let n_layers = v.prepared.n_layers;
+        let mut off = Vec::with_capacity(5);
+        if v.with_time {
+            off.push(0);
+        }
+        if v.members {
+            off.push((c.slab / n_layers) as u64);
+        }
+        if v.layered {
+            off.push((c.slab % n_layers) as u64);
+        }
+        off.push((c.block * self.rows_per_chunk) as u64);
+        off.push(0);
+        off
+    }
+}
+
+/// HDF5's shuffle (4-byte elements) and deflate filters, in the order netCDF sets them.
+pub fn encode_chunk(values: &[f32], comp: Compression) -> std::io::Result<Vec<u8>> {
+    let mut bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    if comp.shuffle {
+        bytes = shuffle4(&bytes);
+    }
+    if comp.deflate_level == 0 {
+        return Ok(bytes);
+    }
+    let level = flate2::Compression::new(u32::from(comp.deflate_level.min(9)));
+    let mut z = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
+    z.write_all(&bytes)?;
+    z.finish()
+}
+
+/// Byte `j` of element `i` goes to `j·n + i` (HDF5's H5Z shuffle for 4-byte elements).
+fn shuffle4(bytes: &[u8]) -> Vec<u8> {
+    let n = bytes.len() / 4;
+    let mut out = vec![0u8; bytes.len()];
+    for (i, e) in bytes.chunks_exact(4).enumerate() {
+        for (j, &b) in e.iter().enumerate() {
+            out[j * n + i] = b;
+        }
+    }
+    out
+}
+
+/// Root: the file at `tmp` with everything but the data variables' chunks (`h` carries no
+/// data; `final_path` names the file in errors).
+pub fn write_header(
+    (tmp, final_path): (&Path, &Path),
+    h: &HistoryWrite,
+    plan: &ChunkPlan,
+) -> Result<(), IoError> {
+    let (prepared, n_members) = validate(final_path, h, Some(plan.n_members))?;
+    hdf5::silence_errors(true);
+    let final_path = final_path.to_path_buf();
+    let c = Wctx::serial(&final_path, h.grid.ny);
+    write_netcdf(tmp, &c, h, (&prepared, n_members), None)
+}
+
+/// Root: writes the chunks into the header file, one field at a time, in a fixed order.
+pub struct ChunkWriter {
+    file: hdf5::File,
+    path: PathBuf,
+}
+
+impl ChunkWriter {
+    pub fn open(tmp: &Path, final_path: &Path) -> Result<Self, IoError> {
+        let file = hdf5::File::open_rw(tmp).map_err(|e| h5_err(final_path, "reopening", e))?;
+        Ok(ChunkWriter {
+            file,
+            path: final_path.to_path_buf(),
+        })
+    }
+
+    /// Write field `k`'s chunks (any order in; written sorted by slab and block). Every
+    /// chunk of the field must be there exactly once.
+    pub fn write_field(
+        &self,
+        plan: &ChunkPlan,
+        k: usize,
+        mut chunks: Vec<Chunk>,
+    ) -> Result<(), IoError> {
+        let v = &plan.vars[k];
+        chunks.sort_by_key(|c| (c.slab, c.block));
+        let blocks = plan.ny.div_ceil(plan.rows_per_chunk);
+        let complete = chunks.len() == plan.n_slabs(k) * blocks
+            && chunks
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.slab == i / blocks && c.block == i % blocks);
+        if !complete {
+            return Err(IoError::Invalid {
+                path: self.path.clone(),
+                msg: format!("variable {}: chunks missing or repeated", v.name),
+            });
+        }
+        let ds = self
+            .file
+            .dataset(&v.name)
+            .map_err(|e| h5_err(&self.path, &v.name, e))?;
+        if v.with_time {
+            let mut shape = ds.shape();
+            shape[0] = 1;
+            ds.resize(shape)
+                .map_err(|e| h5_err(&self.path, &v.name, e))?;
+        }
+        for c in &chunks {
+            self.put(&ds, &plan.offset(k, c), &c.bytes, &v.name)?;
+        }
+        Ok(())
+    }
+
+    fn put(
+        &self,
+        ds: &hdf5::Dataset,
+        offset: &[u64],
+        bytes: &[u8],
+        var: &str,
+    ) -> Result<(), IoError> {
+        // SAFETY: a valid open dataset, an offset of its rank, a buffer of `bytes.len()` bytes;
+        // the library lock is held.
+        let rc = hdf5::sync::sync(|| unsafe {
+            H5Dwrite_chunk(
+                ds.id(),
+                H5P_DEFAULT,
+                0,
+                offset.as_ptr(),
+                bytes.len(),
+                bytes.as_ptr().cast(),
+            )
+        });
+        if rc < 0 {
+            return Err(IoError::Invalid {
+                path: self.path.clone(),
+                msg: format!("writing a chunk of {var} at {offset:?} failed (H5Dwrite_chunk)"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Flush and close the file (still under its temporary name).
+    pub fn close(self) -> Result<(), IoError> {
+        let path = self.path.clone();
+        self.file
+            .flush()
+            .map_err(|e| h5_err(&path, "flushing", e))?;
+        self.file.close().map_err(|e| h5_err(&path, "closing", e))
+    }
+}
+
+fn h5_err(path: &Path, what: &str, e: hdf5::Error) -> IoError {
+    IoError::Invalid {
+        path: path.to_path_buf(),
+        msg: format!("HDF5 chunk writer, {what}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_groups_bytes_by_position() {
+        let b: Vec<u8> = (0..8).collect();
+        assert_eq!(shuffle4(&b), vec![0, 4, 1, 5, 2, 6, 3, 7]);
+    }
+
+    #[test]
+    fn uncompressed_chunk_is_the_little_endian_values() {
+        let comp = Compression {
+            deflate_level: 0,
+            shuffle: false,
+        };
+        let bytes = encode_chunk(&[1.0, -2.5], comp).unwrap();
+        let back: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(back, vec![1.0, -2.5]);
+    }
+}
