@@ -41,10 +41,13 @@ pub struct CellEnsemble<M: LandModel> {
     params: Vec<M::CellParams>,
     states: Vec<M::State>,
     n_members: usize,
-    flux_acc: Vec<[f64; N_FLUX]>,
+    /// Per member, the interval sums of the flux variables. Single precision, as LIS keeps
+    /// its output accumulators and as the history file stores them: at 20 members these
+    /// sums are the largest array after the states (docs/io.md, "Interval means").
+    flux_acc: Vec<[f32; N_FLUX]>,
     /// Per member, the sum over the interval's steps of volumetric soil moisture per layer
     /// (`[cell][member][layer]`, sized at the first step).
-    sm_acc: Vec<f64>,
+    sm_acc: Vec<f32>,
     acc_steps: usize,
     scratch_forcing: Vec<Forcing>,
     scratch_out: Vec<StepOutput>,
@@ -66,7 +69,7 @@ impl<M: LandModel> CellEnsemble<M> {
             params,
             states,
             n_members,
-            flux_acc: vec![[0.0; N_FLUX]; n],
+            flux_acc: vec![[0.0f32; N_FLUX]; n],
             sm_acc: Vec::new(),
             acc_steps: 0,
             scratch_forcing: vec![Forcing::default(); n_members],
@@ -162,27 +165,27 @@ impl<M: LandModel> CellEnsemble<M> {
         let n = self.n_members;
         let nl = model.n_soil_layers();
         if self.sm_acc.len() != self.states.len() * nl {
-            self.sm_acc = vec![0.0; self.states.len() * nl];
+            self.sm_acc = vec![0.0f32; self.states.len() * nl];
         }
         for k in c * n..(c + 1) * n {
             let acc = &mut self.sm_acc[k * nl..(k + 1) * nl];
             let before = self.scratch_sm.len();
             model.extend_soil_moisture(&self.states[k], &mut self.scratch_sm);
-            for (a, x) in acc.iter_mut().zip(&self.scratch_sm[before..]) {
-                *a += x;
+            for (a, &x) in acc.iter_mut().zip(&self.scratch_sm[before..]) {
+                *a += x as f32;
             }
             self.scratch_sm.truncate(before);
         }
     }
 
     /// A member's interval sums of soil moisture (empty before the first step).
-    fn sm_sums(&self, k: usize, nl: usize) -> &[f64] {
+    fn sm_sums(&self, k: usize, nl: usize) -> &[f32] {
         self.sm_acc.get(k * nl..(k + 1) * nl).unwrap_or(&[])
     }
 
     /// Reset the flux accumulators (start of an output interval).
     pub fn reset_accumulators(&mut self) {
-        self.flux_acc.iter_mut().for_each(|a| *a = [0.0; N_FLUX]);
+        self.flux_acc.iter_mut().for_each(|a| *a = [0.0f32; N_FLUX]);
         self.sm_acc.iter_mut().for_each(|a| *a = 0.0);
         self.acc_steps = 0;
     }

@@ -157,7 +157,7 @@ pub const MEAN_STATE_VARS: [HistoryVar; 1] = [HistoryVar {
 pub const N_FLUX: usize = FLUX_VARS.len();
 
 /// Add one step's fluxes and the forcing actually used to a member's accumulator.
-pub fn accumulate(acc: &mut [f64; N_FLUX], out: &StepOutput, f: &Forcing) {
+pub fn accumulate(acc: &mut [f32; N_FLUX], out: &StepOutput, f: &Forcing) {
     let snow = f.precipitation * f.frozen_precip_fraction;
     let v = [
         out.qh,
@@ -180,7 +180,7 @@ pub fn accumulate(acc: &mut [f64; N_FLUX], out: &StepOutput, f: &Forcing) {
         f.longwave_down,
     ];
     for (a, x) in acc.iter_mut().zip(v) {
-        *a += x;
+        *a += x as f32;
     }
 }
 
@@ -207,12 +207,12 @@ pub fn record_width(nlayers: usize) -> usize {
 pub fn pack_record<M: LandModel>(
     model: &M,
     state: &M::State,
-    (acc, sm_acc): (&[f64; N_FLUX], &[f64]),
+    (acc, sm_acc): (&[f32; N_FLUX], &[f32]),
     nsteps: usize,
     out: &mut Vec<f64>,
 ) {
     let n = nsteps.max(1) as f64;
-    out.extend(acc.iter().map(|a| a / n));
+    out.extend(acc.iter().map(|&a| f64::from(a) / n));
     // ALMA SoilMoist is the water mass per layer: θ × thickness × ρ_water, then θ itself.
     // θ is appended twice and the first copy turned into mass (no temporary vectors: this
     // runs for every member of every cell at every output time).
@@ -237,6 +237,6 @@ pub fn pack_record<M: LandModel>(
         // No step in the interval yet (an output at the start time): the mean is the state.
         out.extend_from_within(start + n_mass..start + n_mass + nl);
     } else {
-        out.extend(sm_acc.iter().map(|a| a / n));
+        out.extend(sm_acc.iter().map(|&a| f64::from(a) / n));
     }
 }
