@@ -9,12 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDateTime};
 
 use super::ensemble::CellEnsemble;
 use super::obs_error_map::{read_obs_error_map, ObsErrorMap};
+use super::obs_halo::ObsHalo;
 use super::obs_window::{AnalysisObs, ObsWindow, WindowObs};
 use crate::biascorr::{BiasMethod, Climatology};
 use crate::config::{DaBiasCorrection, DaCombine, DaConfig, DaMode};
@@ -30,7 +31,7 @@ use crate::obs::prepare::{prepare_cells, BiasStep};
 use crate::obs::qc::{model_qc, ModelQcInput, ModelQcRules};
 use crate::obs::sensor::{configured_sensors, ConfiguredSensor};
 use crate::obs::{saturation_to_volumetric, ObsUnits, RejectCounts};
-use crate::parallel::Communicator;
+use crate::parallel::{Communicator, ParallelError};
 use crate::perturb::{DeviateKey, Purpose};
 use crate::time::epoch_seconds;
 
@@ -53,6 +54,11 @@ pub enum AssimError {
         time: NaiveDateTime,
         cell_id: u64,
         source: EnkfError,
+    },
+    #[error("da: exchange of the localised observations at {time}: {source}")]
+    Exchange {
+        time: NaiveDateTime,
+        source: ParallelError,
     },
     #[error("da: another rank failed in the analysis (see its error message above)")]
     PeerFailed,
@@ -222,44 +228,6 @@ pub fn analyse_cell<M: LandModel>(
     })
 }
 
-/// All ranks' shared observations on every rank, ordered by (cell id, product) so that the
-/// result does not depend on the decomposition. Collective.
-fn exchange_shared(
-    comm: &dyn Communicator,
-    mine: &[SharedObs],
-    n_members: usize,
-) -> Vec<SharedObs> {
-    let width = 6 + n_members;
-    let mut send = Vec::with_capacity(mine.len() * width);
-    for o in mine {
-        send.extend([
-            o.cell_id as f64,
-            f64::from(o.sensor),
-            o.lat,
-            o.lon,
-            o.value,
-            o.error_sd,
-        ]);
-        send.extend_from_slice(&o.background);
-    }
-    let all = comm.allgatherv_f64(&send);
-    let values: Vec<f64> = all.into_iter().flatten().collect();
-    let mut out: Vec<SharedObs> = values
-        .chunks_exact(width)
-        .map(|r| SharedObs {
-            cell_id: r[0] as u64,
-            sensor: r[1] as u32,
-            lat: r[2],
-            lon: r[3],
-            value: r[4],
-            error_sd: r[5],
-            background: r[6..].to_vec(),
-        })
-        .collect();
-    out.sort_by_key(|o| (o.cell_id, o.sensor));
-    out
-}
-
 /// What one rank did at one analysis time.
 #[derive(Debug, Clone, Default)]
 pub struct LocalAnalysis {
@@ -311,6 +279,8 @@ pub struct Analysis1D {
     error_factor: Vec<f64>,
     /// Per product: the per-cell error sd of `da:<sensor>_error_map` (local cells), if given.
     error_maps: Vec<Option<ObsErrorMap>>,
+    /// With localisation: where every rank's cells are, planned once per run.
+    halo: OnceLock<ObsHalo>,
 }
 
 /// The assimilation of a run: the observation stage and the analysis stage, sharing the
@@ -475,6 +445,7 @@ impl Assimilation {
             layer_thickness: model.soil_layer_thickness().to_vec(),
             error_factor: vec![1.0; cfg.sensors.len()],
             error_maps,
+            halo: OnceLock::new(),
         };
         Ok(Assimilation { obs, analysis })
     }
@@ -624,16 +595,33 @@ impl Analysis1D {
         (self.grid.lat(j, i), self.grid.lon(j, i))
     }
 
-    /// With localisation every rank needs the accepted observations of all ranks, with the
-    /// observed cell's background in observation space. Collective when localising.
+    /// With localisation: plan the halo of the exchange (where every rank's cells are) once
+    /// per run; the first localised analysis does it if setup did not. Collective.
+    pub fn plan_halo(&self, comm: &dyn Communicator) {
+        if self.localization_km > 0.0 {
+            self.halo(comm);
+        }
+    }
+
+    fn halo(&self, comm: &dyn Communicator) -> &ObsHalo {
+        self.halo.get_or_init(|| {
+            let centres = self.local.keys().map(|&id| self.centre(id));
+            ObsHalo::plan(comm, self.localization_km, centres)
+        })
+    }
+
+    /// With localisation every rank needs the accepted observations within the radius of
+    /// its cells (the halo), with the observed cell's background in observation space.
+    /// Collective when localising.
     fn shared<M: LandModel>(
         &self,
         comm: &dyn Communicator,
         per_cell: &Accepted,
         (model, ens): (&M, &CellEnsemble<M>),
-    ) -> Vec<SharedObs> {
+        t: NaiveDateTime,
+    ) -> Result<Vec<SharedObs>, AssimError> {
         if self.localization_km <= 0.0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let mut mine = Vec::new();
         let mut layers = Vec::new();
@@ -661,7 +649,12 @@ impl Analysis1D {
                 });
             }
         }
-        exchange_shared(comm, &mine, ens.n_members())
+        let halo = self.halo(comm);
+        let (shared, counts) = halo
+            .exchange(comm, &mine, ens.n_members())
+            .map_err(|source| AssimError::Exchange { time: t, source })?;
+        counts.log(comm, t);
+        Ok(shared)
     }
 
     /// Cells to analyse with neighbours' observations: every cell within reach of a shared
@@ -757,7 +750,7 @@ impl Analysis1D {
             ..Default::default()
         };
         let per_cell = self.accept(obs, t, (model, ens), forcing, &mut out);
-        let shared = self.shared(comm, &per_cell, (model, ens));
+        let shared = self.shared(comm, &per_cell, (model, ens), t)?;
         let targets = self.targets(&shared, &per_cell, (model, ens), forcing, t);
         let cells: BTreeSet<usize> = per_cell.keys().chain(targets.keys()).copied().collect();
         for lc in cells {

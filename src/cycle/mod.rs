@@ -42,6 +42,7 @@ pub mod late_obs;
 pub mod nrt;
 pub mod nrt_status;
 pub mod obs_error_map;
+pub mod obs_halo;
 pub mod obs_window;
 pub mod output_check;
 mod perturb_share;

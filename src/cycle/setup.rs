@@ -204,6 +204,9 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             .map_err(CycleError::from)
         });
         let mut assim = agree(comm, assim.transpose())?;
+        if let Some(a) = &assim {
+            a.analysis.plan_halo(comm);
+        }
         let image_cfg = split_image_weight(cfg, assim.as_mut());
         let image = cfg.image.enabled.then(|| {
             ImageStage::new(
