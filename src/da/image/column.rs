@@ -2,7 +2,9 @@
 //! increment of the top analysed layer is carried down, cell by cell, by the ensemble
 //! regression of the deeper layer on the top layer at that cell:
 //!
-//!     δ^l_i(c) = β_l(c) δ^1_i(c),   β_l(c) = cov(x^l(c), x^1(c)) / var(x^1(c))
+//! ```text
+//! δ^l_i(c) = β_l(c) δ^1_i(c),   β_l(c) = cov(x^l(c), x^1(c)) / var(x^1(c))
+//! ```
 //!
 //! from the prior members (sums in member order). A land model's columns exchange no water
 //! sideways, so the layers of one cell are linked through that cell's column only; the
