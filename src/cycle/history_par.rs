@@ -99,8 +99,8 @@ pub(super) fn write_chunked(
         None
     };
     let root = agree_root(comm, root)?;
-    for k in 0..chunks.n_fields() {
-        let rows = field_on_rows(comm, &plan, rec, &slots[k])?;
+    for (k, slot) in slots.iter().enumerate().take(chunks.n_fields()) {
+        let rows = field_on_rows(comm, &plan, rec, slot)?;
         let mut mine = Vec::new();
         let encoded = chunks.encode(&ctx.grid, k, plan.rows.clone(), &rows, &mut mine);
         drop(rows);

@@ -11,9 +11,7 @@
 
 use super::atomic::{atomic_write_deferred, PendingFile};
 use super::history_part::Wctx;
-pub use super::history_part::{
-    chunk_rows, history_rows, write_history_part, HistoryPart, HISTORY_CHUNK_BLOCKS,
-};
+pub use super::history_part::{chunk_rows, history_rows, HISTORY_CHUNK_BLOCKS};
 use super::IoError;
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
@@ -773,12 +771,11 @@ impl Ctx<'_> {
     }
 }
 
-/// The values of field `k` on the writer's rows, `[member][layer][row][x]`; under MPI every
-/// rank calls it for every field in order (it may be collective).
+/// The values of field `k` on the writer's rows, `[member][layer][row][x]`.
 pub(super) type FieldRows<'d, 'a> = dyn FnMut(usize) -> Result<Cow<'a, [f64]>, IoError> + 'd;
 
-/// Create the file at `tmp` and write it: the whole of it (serial), or this rank's rows of
-/// every field and, on the root, the coordinates (every rank at once, collective).
+/// Create the file at `tmp` and write it: the whole of it, or without `field_rows` everything
+/// but the data variables' values (the header of the chunked writer, `history_chunks`).
 pub(super) fn write_netcdf(
     tmp: &Path,
     c: &Wctx,
@@ -1011,8 +1008,6 @@ fn write_crs(file: &mut netcdf::FileMut, c: &Wctx, gm: &GridMapping) -> Result<(
         };
         r.map_err(c.err(format!("attribute {k} of crs")))?;
     }
-    c.collective(&mut v).map_err(c.err("access to crs"))?;
-    // A scalar: every rank writes the same value.
     v.put_value(0i32, ..).map_err(c.err("writing crs"))?;
     Ok(())
 }
@@ -1122,7 +1117,7 @@ fn define_field<'f>(
     Ok(v)
 }
 
-/// Checks one field's rows (agreed over the ranks) and writes them.
+/// Checks one field's rows and writes them.
 fn write_field(
     c: &Wctx,
     g: &HistoryGrid,
@@ -1132,11 +1127,7 @@ fn write_field(
 ) -> Result<(), IoError> {
     let var = &p.var;
     let with_time = g.layout == Layout::Cf;
-    let checked = check_part(c, g, p, data);
-    if !c.agree(checked.is_ok()) {
-        return Err(checked.err().unwrap_or_else(|| c.other_rank(var)));
-    }
-    c.collective(v).map_err(c.err(format!("access to {var}")))?;
+    check_part(c, g, p, data)?;
     put_slabs((c, g), v, (f, p), with_time, data).map_err(c.err(format!("writing {var}")))?;
     Ok(())
 }
@@ -1158,9 +1149,7 @@ fn check_part(c: &Wctx, g: &HistoryGrid, p: &Prepared, data: &[f64]) -> Result<(
     check_values(c.path(), g, &p.var, (data, c.rows.clone()), p.n_layers)
 }
 
-/// One write per 2-D slab (member, layer): under MPI a write then covers one row of chunks
-/// whose owners follow the chunk order, so the chunks land in the file in the same order on
-/// any number of ranks (a write over several slabs allocates them rank by rank).
+/// One write per 2-D slab (member, layer).
 fn put_slabs(
     (c, g): (&Wctx, &HistoryGrid),
     v: &mut netcdf::VariableMut,

@@ -114,7 +114,7 @@ impl ChunkPlan {
     ) -> Result<(), IoError> {
         let v = &self.vars[k];
         let n = rows.len() * self.nx;
-        if data.len() != self.n_slabs(k) * n || rows.start % self.rows_per_chunk != 0 {
+        if data.len() != self.n_slabs(k) * n || !rows.start.is_multiple_of(self.rows_per_chunk) {
             return Err(IoError::Invalid {
                 path: self.path.clone(),
                 msg: format!(
