@@ -173,7 +173,7 @@ pub const SCHEMA: &[KeySpec] = &[
       Unset("no initial spread: every member starts from cold_start_soil_moisture"),
       "Initial ensemble spread at a cold start: member m of a cell starts from \
        cold_start_soil_moisture + std * z, one standard normal z per cell and member shared by \
-       all layers (a profile-wide wetness error), clipped at perturbation:std_normal_max, \
+       all layers (a profile-wide wetness error; see cold_start_layer_correlation), clipped at perturbation:std_normal_max, \
        de-meaned over the ensemble when perturbation:remove_ensemble_mean is on, and bounded \
        by the soil's dry limit and porosity. Keyed by (seed, cell id, member), so independent \
        of the decomposition.", true),
