@@ -72,6 +72,7 @@ fn defaults_fill_in() {
     assert_eq!(r.initial_restart, None);
     assert_eq!(r.cold_start_soil_moisture, vec![0.3; 4]);
     assert_eq!(r.cold_start_temperature, 285.0);
+    assert_eq!(r.cold_start_layer_correlation, 1.0);
     assert_eq!(r.history_interval_hours, 3);
     assert!(!r.history_members);
     assert_eq!(r.history_compression, 4);
@@ -279,6 +280,20 @@ fn validation_errors_name_group_key_and_line() {
             "cold_start_soil_moisture = 0.3, 0.3, 0.3",
             "run:cold_start_soil_moisture",
             "4 soil layers",
+            4,
+        ),
+        (
+            "run",
+            "cold_start_layer_correlation = 1.5",
+            "run:cold_start_layer_correlation",
+            "must be in [0, 1]",
+            4,
+        ),
+        (
+            "run",
+            "cold_start_layer_correlation = -0.2",
+            "run:cold_start_layer_correlation",
+            "adjacent soil layers",
             4,
         ),
         (
@@ -493,6 +508,10 @@ fn effective_namelist_round_trips_and_fingerprint_is_stable() {
         .replace("'static.nc'", "'/x/static.nc'");
     let longer = with_in(&longer, "run", "rundir = 'other'\nhistory_members = .true.");
     assert_eq!(ok(&longer).fingerprint(), a.fingerprint());
+    // The cold start's layer correlation shapes only the initial draw (a restart carries the
+    // states), so it stays out of the fingerprint and existing restarts keep theirs.
+    let layered = with("run", "cold_start_layer_correlation = 0.5");
+    assert_eq!(ok(&layered).fingerprint(), a.fingerprint());
     // Spelling of equal values does not matter.
     let spelled = with("run", "TIMESTEP = 900\nModel = 'NOAH'")
         .replace("'2020-06-01_00:00:00'", "'2020060100'");

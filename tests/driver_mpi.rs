@@ -154,6 +154,31 @@ fn cold_start_spread_has_the_configured_size() {
         assert_same_results(&rc, &rc1);
         assert_same_results(&rc, &rc3);
     }
+    // Layers partly correlated (AR(1) in the layer index, run:cold_start_layer_correlation):
+    // the same layer-4 spread size (unit-variance deviates), other members than the
+    // profile-wide draw, and the same on 1 and 3 ranks as without mpirun.
+    let text = std::fs::read_to_string(&nml).unwrap().replace(
+        "  cold_start_temperature = 290.0\n",
+        "  cold_start_layer_correlation = 0.5\n  cold_start_temperature = 290.0\n",
+    );
+    std::fs::write(&nml, text).unwrap();
+    let rl = dir.path().join("rl");
+    run_ok(&nml, 0, &rl, &[]);
+    let spread_l = layer_mean(&rl.join(&hist), "SoilMoistV_spread", 3);
+    assert!(
+        (0.017..0.022).contains(&spread_l),
+        "layer-4 spread, layered {spread_l}"
+    );
+    let c = std::fs::read(rl.join(&hist)).unwrap();
+    assert!(b != c, "the layer correlation changed nothing");
+    if have_mpirun() {
+        let rl1 = dir.path().join("rl1");
+        let rl3 = dir.path().join("rl3");
+        run_ok(&nml, 1, &rl1, &[]);
+        run_ok(&nml, 3, &rl3, &[]);
+        assert_same_results(&rl, &rl1);
+        assert_same_results(&rl, &rl3);
+    }
 }
 
 /// Files of a run directory without the hidden temporary names a killed writer leaves behind.

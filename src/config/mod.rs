@@ -198,6 +198,9 @@ pub struct RunConfig {
     /// Correlation length (km) of the initial spread between cells; 0: independent per cell.
     #[serde(default)]
     pub cold_start_soil_moisture_corr_km: f64,
+    /// Correlation of the initial spread between adjacent soil layers (AR(1) in the layer
+    /// index); 1: one profile-wide wetness error per cell and member.
+    pub cold_start_layer_correlation: f64,
     /// Cold-start temperature of soil, skin and canopy (K).
     pub cold_start_temperature: f64,
     pub history_interval_hours: u32,

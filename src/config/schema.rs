@@ -173,7 +173,7 @@ pub const SCHEMA: &[KeySpec] = &[
       Unset("no initial spread: every member starts from cold_start_soil_moisture"),
       "Initial ensemble spread at a cold start: member m of a cell starts from \
        cold_start_soil_moisture + std * z, one standard normal z per cell and member shared by \
-       all layers (a profile-wide wetness error), clipped at perturbation:std_normal_max, \
+       all layers (a profile-wide wetness error; see cold_start_layer_correlation), clipped at perturbation:std_normal_max, \
        de-meaned over the ensemble when perturbation:remove_ensemble_mean is on, and bounded \
        by the soil's dry limit and porosity. Keyed by (seed, cell id, member), so independent \
        of the decomposition.", true),
@@ -183,6 +183,14 @@ pub const SCHEMA: &[KeySpec] = &[
        draws one spatially correlated field per member, so a cold start that is too wet or \
        too dry everywhere is an error the ensemble knows to be large-scale. On a WPS domain the \
        field uses the projection spacing DX, DY.", true),
+    k("run", "cold_start_layer_correlation", "real", "", Value("1.0"),
+      "Correlation of the initial spread between adjacent soil layers (0 <= value <= 1): layer \
+       1 gets the deviate z_1 described under cold_start_soil_moisture_std, layer l the AR(1) \
+       z_l = rho z_(l-1) + sqrt(1 - rho^2) w_l with w_l an independent deviate (or field, with \
+       cold_start_soil_moisture_corr_km > 0) keyed by the layer index as well, so layers l and \
+       l + k correlate rho^k. 1 is one profile-wide error per cell and member (the draw is then \
+       exactly the single one); 0 makes the layers' initial errors independent. Not in the \
+       fingerprint: it shapes only the cold start, and a restart carries the states.", false),
     k("run", "cold_start_temperature", "real", "K", Value("285.0"),
       "Soil, skin and canopy temperature at a cold start.", true),
     k("run", "history_interval_hours", "integer", "h", Value("3"),

@@ -134,6 +134,17 @@ impl super::Loader<'_> {
                 format!("{corr} km: must be >= 0"),
             ));
         }
+        let rho = r.cold_start_layer_correlation;
+        if !(0.0..=1.0).contains(&rho) {
+            return Err(self.err(
+                "run",
+                "cold_start_layer_correlation",
+                format!(
+                    "{rho}: must be in [0, 1] (the correlation of the initial spread between \
+                     adjacent soil layers; 1 = one profile-wide error)"
+                ),
+            ));
+        }
         if !(150.0..=350.0).contains(&r.cold_start_temperature) {
             return Err(self.err(
                 "run",

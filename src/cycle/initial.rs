@@ -16,8 +16,8 @@ use crate::io::restart::{check_fingerprint, read_restart_cells, verify_restart, 
 use crate::lsm::LandModel;
 use crate::parallel::Communicator;
 use crate::perturb::{
-    initial_member_deviates, initial_member_field_deviates, FieldShare, GaussianFieldPlan,
-    PerturbGenerator, PerturbState,
+    initial_layer_deviates, FieldShare, GaussianFieldPlan, InitialSource, PerturbGenerator,
+    PerturbState,
 };
 
 /// The start of a run: its time, the members of this rank's cells (`[cell][member]`) and
@@ -100,15 +100,16 @@ pub(super) fn initial_state<M: LandModel>(
     Ok(init)
 }
 
-/// Standard normal deviates of the cold-start spread, `[cell * n_members + member]`, or `None`
-/// when `run:cold_start_soil_moisture_std` is unset or zero: independent per cell, or one
-/// spatially correlated field per member (`run:cold_start_soil_moisture_corr_km`).
+/// Standard normal deviates of the cold-start spread, `[layer][cell * n_members + member]`
+/// (one layer shared by all when `run:cold_start_layer_correlation` is 1), or `None` when
+/// `run:cold_start_soil_moisture_std` is unset or zero: independent per cell, or one spatially
+/// correlated field per member (`run:cold_start_soil_moisture_corr_km`).
 fn initial_spread_deviates(
     cfg: &Config,
     grid: &Grid,
     ids: &[u64],
     n_members: usize,
-) -> Result<Option<Vec<f64>>, CycleError> {
+) -> Result<Option<Vec<Vec<f64>>>, CycleError> {
     let Some(sd) = &cfg.run.cold_start_soil_moisture_std else {
         return Ok(None);
     };
@@ -118,21 +119,20 @@ fn initial_spread_deviates(
     let (seed, clip) = (cfg.run.seed, cfg.perturbation.std_normal_max);
     let time_index = cfg.run.start.and_utc().timestamp();
     let demean = cfg.perturbation.remove_ensemble_mean;
+    let layers = (sd.len(), cfg.run.cold_start_layer_correlation);
     let length = cfg.run.cold_start_soil_moisture_corr_km;
-    if length > 0.0 {
+    let plan = if length > 0.0 {
         let spec = grid_correlation(grid, length, "run:cold_start_soil_moisture_corr_km")?;
-        let plan = GaussianFieldPlan::new(&spec)?;
-        return Ok(Some(initial_member_field_deviates(
-            &plan, seed, ids, n_members, time_index, clip, demean,
-        )));
-    }
-    let mut z = Vec::with_capacity(ids.len() * n_members);
-    for &id in ids {
-        z.extend(initial_member_deviates(
-            seed, id, n_members, time_index, clip, demean,
-        ));
-    }
-    Ok(Some(z))
+        Some(GaussianFieldPlan::new(&spec)?)
+    } else {
+        None
+    };
+    let source = plan
+        .as_ref()
+        .map_or(InitialSource::Cells, InitialSource::Field);
+    Ok(Some(initial_layer_deviates(
+        source, seed, ids, n_members, time_index, clip, demean, layers,
+    )))
 }
 
 /// Every member from the namelist's cold-start profile, spread by the keyed deviates.
@@ -154,9 +154,14 @@ fn cold_start<M: LandModel>(inp: &InitialInputs<M>) -> Result<Initial<M::State>,
             })?;
         match (&cfg.run.cold_start_soil_moisture_std, &spread) {
             (Some(sd), Some(z)) => {
-                for &zm in &z[c * n_members..(c + 1) * n_members] {
+                for m in c * n_members..(c + 1) * n_members {
                     let mut member = s.clone();
-                    let inc: Vec<f64> = sd.iter().map(|v| v * zm).collect();
+                    let layer = |l: usize| &z[l.min(z.len() - 1)];
+                    let inc: Vec<f64> = sd
+                        .iter()
+                        .enumerate()
+                        .map(|(l, v)| v * layer(l)[m])
+                        .collect();
                     model.apply_increment_in_place(p, &mut member, &inc);
                     states.push(member);
                 }

@@ -37,7 +37,9 @@ pub use generator::{
     apply_forcing_perturbation, apply_forcing_perturbation_members, PerturbGenerator, PerturbState,
     PerturbValues, MIN_CORRELATION_EIGENVALUE,
 };
-pub use initial::{initial_member_deviates, initial_member_field_deviates};
+pub use initial::{
+    initial_layer_deviates, initial_member_deviates, initial_member_field_deviates, InitialSource,
+};
 pub use rng::{keyed_normal, keyed_normals4, DeviateKey, Purpose};
 pub use set::{Advanced, GroupRestart, PerturbationSet};
 pub use share::FieldShare;
