@@ -93,10 +93,13 @@ fn each_file_is_read_by_one_rank_and_the_cycle_is_identical_to_one_rank() {
     std::fs::write(&nml, text).unwrap();
     let land = land_centres(dir.path());
     assert!(land.len() > 100, "{} land cells", land.len());
-    // Two SMAP granules and an ASCAT orbit in the same step (analysis at 01:30): each
-    // cell averages many shares from files that different ranks read.
+    // Three SMAP granules and an ASCAT orbit in the same step (analysis at 01:30): each
+    // cell averages many shares from files that different ranks read. On 2 ranks rank 0
+    // reads granules 0 and 2, rank 1 granule 1, so a cell's shares arrive out of file
+    // order and only the sort back into it gives one rank's sums.
     write_smap(dir.path(), t(1, 1, 10), &land, 0.36);
     write_smap(dir.path(), t(1, 1, 15), &land[land.len() / 3..], 0.30);
+    write_smap(dir.path(), t(1, 1, 20), &land[land.len() / 5..], 0.2345);
     write_ascat(dir.path(), t(1, 1, 25), &land[..land.len() / 2], 55.0);
     // An unreadable granule in the first window, and one more granule in the second.
     let bad = dir
@@ -104,8 +107,8 @@ fn each_file_is_read_by_one_rank_and_the_cycle_is_identical_to_one_rank() {
         .join("obs/smap/SMAP_L2_SM_P_00001_D_20200601T040000_R18290_001.h5");
     std::fs::write(&bad, b"not an HDF5 file").unwrap();
     write_smap(dir.path(), t(1, 8, 20), &land[..2 * land.len() / 3], 0.28);
-    // Both windows list all 5 files (the default patterns match by day).
-    let n_reads = 2 * 5;
+    // Both windows list all 6 files (the default patterns match by day).
+    let n_reads = 2 * 6;
 
     let r1 = dir.path().join("r1");
     let one = run_logged(&nml, 1, &r1);
@@ -122,7 +125,7 @@ fn each_file_is_read_by_one_rank_and_the_cycle_is_identical_to_one_rank() {
     assert!(
         one.lines
             .iter()
-            .all(|l| l.contains("(5 files, 1 unreadable)")),
+            .all(|l| l.contains("(6 files, 1 unreadable)")),
         "{:?}",
         one.lines
     );
