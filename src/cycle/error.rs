@@ -35,6 +35,11 @@ pub enum CycleError {
     Cell { cell_id: u64, source: LsmError },
     #[error("{0}")]
     Invalid(String),
+    #[error("observations of window {window}: {source}")]
+    ObsRoute {
+        window: String,
+        source: crate::parallel::ParallelError,
+    },
     #[error("another rank failed (see its error message above)")]
     PeerFailed,
     #[error("{0}")]

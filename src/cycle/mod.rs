@@ -43,6 +43,7 @@ pub mod nrt;
 pub mod nrt_status;
 pub mod obs_error_map;
 pub mod obs_halo;
+pub mod obs_route;
 pub mod obs_window;
 pub mod output_check;
 mod perturb_share;

@@ -51,20 +51,21 @@ struct LoadedStatics {
     soil_dataset: String,
     ids: Vec<u64>,
     cells: Vec<CellStatics>,
-    n_land: usize,
+    /// Where every land cell lives (the observation stage routes by it).
+    decomp: Arc<Decomposition>,
 }
 
 /// Load the grid (all ranks), decompose it, and read this rank's cell statics.
 fn load_statics(cfg: &Config, comm: &dyn Communicator) -> Result<LoadedStatics, CycleError> {
     let path = &cfg.domain.static_file;
-    let decompose = |grid: &Grid| -> Result<(Vec<u64>, usize), CycleError> {
+    let decompose = |grid: &Grid| -> Result<(Vec<u64>, Arc<Decomposition>), CycleError> {
         let d = Decomposition::new(grid, comm.size())?;
-        Ok((d.cells_of(comm.rank()).to_vec(), d.n_land()))
+        Ok((d.cells_of(comm.rank()).to_vec(), Arc::new(d)))
     };
     let s = match cfg.domain.static_format {
         StaticFormat::Landcycle => {
             let grid = StaticFields::read_landcycle_grid(path)?;
-            let (ids, n_land) = decompose(&grid)?;
+            let (ids, decomp) = decompose(&grid)?;
             let cells = StaticFields::read_landcycle_cells(path, &ids)?;
             // Vegetation/soil datasets are global attributes: read them through a cheap open.
             let (vegetation_dataset, soil_dataset) = StaticFields::read_landcycle_datasets(path)?;
@@ -74,12 +75,12 @@ fn load_statics(cfg: &Config, comm: &dyn Communicator) -> Result<LoadedStatics, 
                 soil_dataset,
                 ids,
                 cells,
-                n_land,
+                decomp,
             }
         }
         StaticFormat::GeoEm => {
             let f = StaticFields::read_geo_em(path)?;
-            let (ids, n_land) = decompose(&f.grid)?;
+            let (ids, decomp) = decompose(&f.grid)?;
             let cells = ids
                 .iter()
                 .map(|&id| f.try_cell_statics(id))
@@ -90,7 +91,7 @@ fn load_statics(cfg: &Config, comm: &dyn Communicator) -> Result<LoadedStatics, 
                 soil_dataset: f.soil_dataset,
                 ids,
                 cells,
-                n_land,
+                decomp,
             }
         }
     };
@@ -204,8 +205,9 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             .map_err(CycleError::from)
         });
         let mut assim = agree(comm, assim.transpose())?;
-        if let Some(a) = &assim {
+        if let Some(a) = assim.as_mut() {
             a.analysis.plan_halo(comm);
+            a.obs.route_by(Arc::clone(&s.decomp));
         }
         let image_cfg = split_image_weight(cfg, assim.as_mut());
         let image = cfg.image.enabled.then(|| {
@@ -250,7 +252,7 @@ impl<'c, M: BuildModel> WindowRunner<'c, M> {
             dt: i64::from(cfg.run.timestep),
             start: init.start,
             horizon: init.start,
-            n_land: s.n_land,
+            n_land: s.decomp.n_land(),
             clock,
             frozen_obs: None,
         })

@@ -120,7 +120,7 @@ impl<M: LandModel> WindowRunner<'_, M> {
         let _window = tracing::info_span!("window", cycle = %w.label()).entered();
         self.open_cycle(w)?;
         self.begin_forcing(w)?;
-        let obs = self.observations(w);
+        let obs = self.observations(w)?;
         for t1 in w.step_ends(self.dt) {
             let t0 = t1 - Duration::seconds(self.dt);
             self.perturb(t0)?;
@@ -160,14 +160,20 @@ impl<M: LandModel> WindowRunner<'_, M> {
         agree(self.comm, r)
     }
 
-    /// Stage 1: the window's observations (the same on every rank).
-    fn observations(&self, w: &Window) -> Option<WindowObs> {
+    /// Stage 1: the window's observations (each file read on one rank; every rank gets
+    /// its own cells' observations and the same analysis times). Collective.
+    fn observations(&self, w: &Window) -> Result<Option<WindowObs>, CycleError> {
         let _s = self.clock.start(stage::OBSERVATIONS);
-        let log = self.comm.rank() == 0;
         let frozen = self.frozen_obs.as_ref();
-        self.assim
-            .as_ref()
-            .map(|a| a.obs.prepare_window_from(w, log, frozen))
+        let Some(a) = self.assim.as_ref() else {
+            return Ok(None);
+        };
+        let wo = a.obs.prepare_window_routed(self.comm, w, frozen);
+        let wo = wo.map_err(|source| CycleError::ObsRoute {
+            window: w.label(),
+            source,
+        });
+        agree(self.comm, wo).map(Some)
     }
 
     /// Stage a: perturbation clocks advance on every rank (also without cells), so the

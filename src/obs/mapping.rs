@@ -34,7 +34,8 @@ pub enum MappingGrid<'a> {
 }
 
 impl MappingGrid<'_> {
-    fn nx(&self) -> usize {
+    /// Columns of the grid (cell index = `iy * nx + ix`).
+    pub fn nx(&self) -> usize {
         match self {
             MappingGrid::LatLon(g) => g.lon.len(),
             MappingGrid::Indexed(g) => g.grid.nx(),
@@ -191,18 +192,49 @@ pub fn map_to_grid(
 /// combination; `window` is (start, end].
 pub fn map_observations(
     obs: &[Observation],
-    (start, end): (NaiveDateTime, NaiveDateTime),
+    window: (NaiveDateTime, NaiveDateTime),
     grid: MappingGrid,
     combine: Combine,
     footprint_half_km: f64,
 ) -> (Vec<CellObs>, RejectCounts) {
-    let nx = grid.nx();
+    let mut pairs = Vec::new();
+    let rejected = map_targets(obs, window, grid, footprint_half_km, &mut pairs);
+    let shares = pairs.iter().map(|&(k, cell)| CellShare::of(cell, &obs[k]));
+    (combine_shares(shares, grid.nx(), combine), rejected)
+}
+
+/// One observation's share of a cell: what the combination in a cell needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellShare {
+    pub cell: usize,
+    pub value: f64,
+    pub error_sd: f64,
+    pub time: NaiveDateTime,
+}
+
+impl CellShare {
+    pub fn of(cell: usize, o: &Observation) -> Self {
+        CellShare {
+            cell,
+            value: o.value,
+            error_sd: o.error_sd,
+            time: o.time,
+        }
+    }
+}
+
+/// The first half of [`map_observations`]: each accepted observation's target cells as
+/// (index in `obs`, cell) pairs appended to `out` in input order, and the rejections.
+pub fn map_targets(
+    obs: &[Observation],
+    (start, end): (NaiveDateTime, NaiveDateTime),
+    grid: MappingGrid,
+    footprint_half_km: f64,
+    out: &mut Vec<(usize, usize)>,
+) -> RejectCounts {
     let mut rejected = RejectCounts::with_rules(&RULES);
-    // Per cell: (sum value, sum sigma, count, latest time, latest value, latest sigma).
-    let mut acc: std::collections::BTreeMap<usize, (f64, f64, usize, NaiveDateTime, f64, f64)> =
-        std::collections::BTreeMap::new();
     let mut targets: Vec<usize> = Vec::new();
-    for o in obs {
+    for (k, o) in obs.iter().enumerate() {
         if o.time <= start || o.time > end {
             rejected.add("outside_window");
             continue;
@@ -211,22 +243,36 @@ pub fn map_observations(
             rejected.add(rule);
             continue;
         }
-        for &cell in &targets {
-            let e = acc
-                .entry(cell)
-                .or_insert((0.0, 0.0, 0, o.time, o.value, o.error_sd));
-            e.0 += o.value;
-            e.1 += o.error_sd;
-            e.2 += 1;
-            if o.time >= e.3 {
-                e.3 = o.time;
-                e.4 = o.value;
-                e.5 = o.error_sd;
-            }
+        out.extend(targets.iter().map(|&cell| (k, cell)));
+    }
+    rejected
+}
+
+/// The second half of [`map_observations`]: the shares combined per cell, in ascending
+/// cell index. Sums run in the order of `shares`, so the same shares in the same order
+/// give the same bits wherever they were mapped.
+pub fn combine_shares(
+    shares: impl IntoIterator<Item = CellShare>,
+    nx: usize,
+    combine: Combine,
+) -> Vec<CellObs> {
+    // Per cell: (sum value, sum sigma, count, latest time, latest value, latest sigma).
+    let mut acc: std::collections::BTreeMap<usize, (f64, f64, usize, NaiveDateTime, f64, f64)> =
+        std::collections::BTreeMap::new();
+    for o in shares {
+        let e = acc
+            .entry(o.cell)
+            .or_insert((0.0, 0.0, 0, o.time, o.value, o.error_sd));
+        e.0 += o.value;
+        e.1 += o.error_sd;
+        e.2 += 1;
+        if o.time >= e.3 {
+            e.3 = o.time;
+            e.4 = o.value;
+            e.5 = o.error_sd;
         }
     }
-    let cells = acc
-        .into_iter()
+    acc.into_iter()
         .map(|(cell, (sv, ss, n, t, lv, ls))| {
             let (value, error_sd) = match combine {
                 Combine::Average => (sv / n as f64, ss / n as f64),
@@ -242,8 +288,7 @@ pub fn map_observations(
                 count: n,
             }
         })
-        .collect();
-    (cells, rejected)
+        .collect()
 }
 
 /// Kilometres per degree of latitude (spherical Earth, R = 6371 km).
