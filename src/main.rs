@@ -183,12 +183,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Print an error with each cause once and return `code`.
+/// Print an error with each cause once and exit with `code`.
 fn report_error(e: &anyhow::Error, code: u8) -> std::process::ExitCode {
     use landcycle::commands::exit::{message, Reported};
     if let Some(r) = e.downcast_ref::<Reported>() {
-        return std::process::ExitCode::from(r.code);
+        exit_after_error(r.code);
     }
     eprintln!("error: {}", message(e));
-    std::process::ExitCode::from(code)
+    exit_after_error(code)
+}
+
+/// Exit without the C libraries' exit handlers. A failed write (a full disk, the file-size
+/// limit) can leave a file netCDF could not close, and HDF5's exit handler then crashes
+/// closing it (SIGSEGV instead of the documented exit code). Nothing is left to flush: the
+/// run's outputs are committed atomically or were temporary files.
+fn exit_after_error(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process at once; every Rust buffer was flushed just above.
+    unsafe { libc::_exit(i32::from(code)) }
 }

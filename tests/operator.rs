@@ -213,7 +213,7 @@ fn a_file_size_limit_during_a_write_says_no_space_left_and_names_the_file() {
     }
     let out = cmd.output().unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 74, "{err}");
+    assert_eq!(code(&out), 74, "{err} {:?}", out.status);
     assert!(err.contains("no space left"), "{err}");
     assert!(err.contains("LC_HIST_202006010300.nc"), "{err}");
     assert!(!rd

@@ -116,6 +116,13 @@ fn out_of_space(tmp: &Path) -> Option<&'static str> {
     (free < 1 << 20).then_some("no space left on the device")
 }
 
+/// As [`atomic_write`] explains a failed write, for a file written under `tmp` by other
+/// means (the chunked history writer): `e` with "no space left" and the file named when lack
+/// of space explains it, else `e`.
+pub fn explain_out_of_space(final_path: &Path, tmp: &Path, e: IoError) -> IoError {
+    explain_full_disk(final_path, tmp, e)
+}
+
 /// `e` with "no space left" and the file named, when lack of space explains it.
 fn explain_full_disk<E: From<IoError> + std::fmt::Display>(
     final_path: &Path,

@@ -784,7 +784,13 @@ pub(super) fn write_netcdf(
     mut field_rows: Option<&mut FieldRows<'_, '_>>,
 ) -> Result<(), IoError> {
     let g = h.grid;
-    let mut file = c.create(tmp, file_options(h)).map_err(c.err("create"))?;
+    // The chunked writer's header is small and goes straight to disk (HDF5 reopens the file
+    // for the chunks at once).
+    let options = match field_rows {
+        Some(_) => file_options(h),
+        None => netcdf::Options::NETCDF4,
+    };
+    let mut file = c.create(tmp, options).map_err(c.err("create"))?;
     write_globals(&mut file, c, h)?;
     let soil_dims = define_dimensions(&mut file, c, h, n_members)?;
     write_time(&mut file, c, h)?;

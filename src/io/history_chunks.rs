@@ -13,6 +13,7 @@ use std::ops::Range;
 use std::os::raw::{c_int, c_void};
 use std::path::{Path, PathBuf};
 
+use super::atomic::explain_out_of_space;
 use super::history::{
     check_values, validate, write_netcdf, Compression, EnsembleStat, HistoryGrid, HistoryWrite,
     Layout, Prepared, FILL_VALUE,
@@ -228,12 +229,14 @@ pub fn write_header(
     let final_path = final_path.to_path_buf();
     let c = Wctx::serial(&final_path, h.grid.ny);
     write_netcdf(tmp, &c, h, (&prepared, n_members), None)
+        .map_err(|e| explain_out_of_space(&final_path, tmp, e))
 }
 
 /// Root: writes the chunks into the header file, one field at a time, in a fixed order.
 pub struct ChunkWriter {
     file: hdf5::File,
     path: PathBuf,
+    tmp: PathBuf,
 }
 
 impl ChunkWriter {
@@ -242,6 +245,7 @@ impl ChunkWriter {
         Ok(ChunkWriter {
             file,
             path: final_path.to_path_buf(),
+            tmp: tmp.to_path_buf(),
         })
     }
 
@@ -278,7 +282,8 @@ impl ChunkWriter {
                 .map_err(|e| h5_err(&self.path, &v.name, e))?;
         }
         for c in &chunks {
-            self.put(&ds, &plan.offset(k, c), &c.bytes, &v.name)?;
+            self.put(&ds, &plan.offset(k, c), &c.bytes, &v.name)
+                .map_err(|e| explain_out_of_space(&self.path, &self.tmp, e))?;
         }
         Ok(())
     }

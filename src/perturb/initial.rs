@@ -61,28 +61,8 @@ pub fn initial_member_field_deviates(
     clip: f64,
     remove_mean: bool,
 ) -> Vec<f64> {
-    let mut z = vec![0.0; cell_ids.len() * n_members];
-    if cell_ids.is_empty() {
-        return z;
-    }
-    let (ny, nx) = plan.shape();
-    let mut grid = vec![0.0; ny * nx];
-    let mut scratch = FieldScratch::default();
-    for m in 0..n_members {
-        plan.generate(
-            seed,
-            STREAM_INITIAL_STATE,
-            Purpose::InitialField,
-            0,
-            m as u64,
-            time_index,
-            &mut grid,
-            &mut scratch,
-        );
-        for (c, &id) in cell_ids.iter().enumerate() {
-            z[c * n_members + m] = grid[id as usize].clamp(-clip, clip);
-        }
-    }
+    let mut z = raw_field_deviates(plan, seed, cell_ids, n_members, time_index, 0);
+    z.iter_mut().for_each(|v| *v = v.clamp(-clip, clip));
     if remove_mean {
         z.chunks_mut(n_members.max(1)).for_each(demean);
     }
@@ -132,11 +112,10 @@ fn raw_field_deviates(
     let mut grid = vec![0.0; ny * nx];
     let mut scratch = FieldScratch::default();
     for m in 0..n_members {
-        let (stream, purpose) = (STREAM_INITIAL_STATE, Purpose::InitialField);
         plan.generate(
             seed,
-            stream,
-            purpose,
+            STREAM_INITIAL_STATE,
+            Purpose::InitialField,
             var,
             m as u64,
             time_index,
