@@ -1140,19 +1140,28 @@ fn write_field(
 
 /// A field's data on the writer's rows: the right length, finite on land.
 fn check_part(c: &Wctx, g: &HistoryGrid, p: &Prepared, data: &[f64]) -> Result<(), IoError> {
-    let want = p.n_members * p.n_layers * c.rows.len() * g.nx;
+    check_rows(c.path(), g, p, (data, c.rows.clone()))
+}
+
+/// A field's values on `rows` (`[member][layer][row][x]`): the right length, finite on land.
+pub(super) fn check_rows(
+    path: &Path,
+    g: &HistoryGrid,
+    p: &Prepared,
+    (data, rows): (&[f64], Range<usize>),
+) -> Result<(), IoError> {
+    let want = p.n_members * p.n_layers * rows.len() * g.nx;
     if data.len() != want {
         return Err(invalid(
-            c.path(),
+            path,
             format!(
-                "variable {} has {} values on rows {:?}, expected {want}",
+                "variable {} has {} values on rows {rows:?}, expected {want}",
                 p.var,
                 data.len(),
-                c.rows
             ),
         ));
     }
-    check_values(c.path(), g, &p.var, (data, c.rows.clone()), p.n_layers)
+    check_values(path, g, &p.var, (data, rows), p.n_layers)
 }
 
 /// One write per 2-D slab (member, layer).

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::explain_out_of_space;
 use super::history::{
-    check_values, validate, write_netcdf, Compression, EnsembleStat, HistoryGrid, HistoryWrite,
+    check_rows, validate, write_netcdf, Compression, EnsembleStat, HistoryGrid, HistoryWrite,
     Layout, Prepared, FILL_VALUE,
 };
 use super::history_part::{chunk_rows, Wctx};
@@ -48,6 +48,8 @@ pub struct Chunk {
 /// The data variables of one history file as chunks: what every rank needs to encode its rows.
 pub struct ChunkPlan {
     path: PathBuf,
+    /// Per data variable: its name and slab counts (checked once, reused by the header).
+    prepared: Vec<Prepared>,
     vars: Vec<VarShape>,
     n_members: usize,
     ny: usize,
@@ -56,10 +58,8 @@ pub struct ChunkPlan {
     compression: Compression,
 }
 
-/// A data variable's name and the dimensions before its 2-D slabs.
+/// The dimensions of a data variable before its 2-D slabs.
 struct VarShape {
-    name: String,
-    prepared: Prepared,
     with_time: bool,
     members: bool,
     layered: bool,
@@ -73,10 +73,7 @@ impl ChunkPlan {
         let vars = h
             .fields
             .iter()
-            .zip(prepared)
-            .map(|(f, p)| VarShape {
-                name: p.var.clone(),
-                prepared: p,
+            .map(|f| VarShape {
                 with_time,
                 members: f.stat == EnsembleStat::Members,
                 layered: f.layered,
@@ -84,6 +81,7 @@ impl ChunkPlan {
             .collect();
         Ok(ChunkPlan {
             path: path.to_path_buf(),
+            prepared,
             vars,
             n_members,
             ny: h.grid.ny,
@@ -99,7 +97,7 @@ impl ChunkPlan {
 
     /// 2-D slabs (members × layers) of field `k`.
     pub fn n_slabs(&self, k: usize) -> usize {
-        let p = &self.vars[k].prepared;
+        let p = &self.prepared[k];
         p.n_members * p.n_layers
     }
 
@@ -113,26 +111,17 @@ impl ChunkPlan {
         data: &[f64],
         out: &mut Vec<Chunk>,
     ) -> Result<(), IoError> {
-        let v = &self.vars[k];
-        let n = rows.len() * self.nx;
-        if data.len() != self.n_slabs(k) * n || !rows.start.is_multiple_of(self.rows_per_chunk) {
+        if !rows.start.is_multiple_of(self.rows_per_chunk) {
             return Err(IoError::Invalid {
                 path: self.path.clone(),
                 msg: format!(
-                    "variable {} has {} values on rows {rows:?}, expected {}",
-                    v.name,
-                    data.len(),
-                    self.n_slabs(k) * n
+                    "rows {rows:?} do not start on a chunk of {}",
+                    self.prepared[k].var
                 ),
             });
         }
-        check_values(
-            &self.path,
-            g,
-            &v.name,
-            (data, rows.clone()),
-            v.prepared.n_layers,
-        )?;
+        check_rows(&self.path, g, &self.prepared[k], (data, rows.clone()))?;
+        let n = rows.len() * self.nx;
         if n == 0 {
             return Ok(());
         }
@@ -145,7 +134,7 @@ impl ChunkPlan {
                 let bytes =
                     encode_chunk(&values, self.compression).map_err(|e| IoError::Invalid {
                         path: self.path.clone(),
-                        msg: format!("compressing {}: {e}", v.name),
+                        msg: format!("compressing {}: {e}", self.prepared[k].var),
                     })?;
                 out.push(Chunk {
                     slab,
@@ -173,7 +162,7 @@ impl ChunkPlan {
     /// The chunk's offset in variable `k`'s dataset.
     fn offset(&self, k: usize, c: &Chunk) -> Vec<u64> {
         let v = &self.vars[k];
-        let n_layers = v.prepared.n_layers;
+        let n_layers = self.prepared[k].n_layers;
         let mut off = Vec::with_capacity(5);
         if v.with_time {
             off.push(0);
@@ -218,17 +207,16 @@ fn shuffle4(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Root: the file at `tmp` with everything but the data variables' chunks (`h` carries no
-/// data; `final_path` names the file in errors).
+/// data and is the header `plan` was made from; `final_path` names the file in errors).
 pub fn write_header(
     (tmp, final_path): (&Path, &Path),
     h: &HistoryWrite,
     plan: &ChunkPlan,
 ) -> Result<(), IoError> {
-    let (prepared, n_members) = validate(final_path, h, Some(plan.n_members))?;
     hdf5::silence_errors(true);
     let final_path = final_path.to_path_buf();
     let c = Wctx::serial(&final_path, h.grid.ny);
-    write_netcdf(tmp, &c, h, (&prepared, n_members), None)
+    write_netcdf(tmp, &c, h, (&plan.prepared, plan.n_members), None)
         .map_err(|e| explain_out_of_space(&final_path, tmp, e))
 }
 
@@ -257,7 +245,7 @@ impl ChunkWriter {
         k: usize,
         mut chunks: Vec<Chunk>,
     ) -> Result<(), IoError> {
-        let v = &plan.vars[k];
+        let (v, name) = (&plan.vars[k], &plan.prepared[k].var);
         chunks.sort_by_key(|c| (c.slab, c.block));
         let blocks = plan.ny.div_ceil(plan.rows_per_chunk);
         let complete = chunks.len() == plan.n_slabs(k) * blocks
@@ -268,21 +256,20 @@ impl ChunkWriter {
         if !complete {
             return Err(IoError::Invalid {
                 path: self.path.clone(),
-                msg: format!("variable {}: chunks missing or repeated", v.name),
+                msg: format!("variable {name}: chunks missing or repeated"),
             });
         }
         let ds = self
             .file
-            .dataset(&v.name)
-            .map_err(|e| h5_err(&self.path, &v.name, e))?;
+            .dataset(name)
+            .map_err(|e| h5_err(&self.path, name, e))?;
         if v.with_time {
             let mut shape = ds.shape();
             shape[0] = 1;
-            ds.resize(shape)
-                .map_err(|e| h5_err(&self.path, &v.name, e))?;
+            ds.resize(shape).map_err(|e| h5_err(&self.path, name, e))?;
         }
         for c in &chunks {
-            self.put(&ds, &plan.offset(k, c), &c.bytes, &v.name)
+            self.put(&ds, &plan.offset(k, c), &c.bytes, name)
                 .map_err(|e| explain_out_of_space(&self.path, &self.tmp, e))?;
         }
         Ok(())
