@@ -5,11 +5,10 @@
 //! are identical to one rank's (where nothing leaves the rank).
 
 mod common;
-use common::bucket_case::{assert_same_diag, diag_files, land_centres, t, write_smap};
+use common::bucket_case::{assert_same_diag, da_case, diag_files, run_json_log, t, write_smap};
 use common::*;
 
 use std::path::Path;
-use std::process::Command;
 
 use landcycle::cycle::analysis_1d::SharedObs;
 use landcycle::cycle::obs_halo::ObsHalo;
@@ -159,20 +158,7 @@ fn a_single_process_exchange_keeps_every_observation_in_order() {
 /// Run on `ranks` ranks with a JSON log; the (halo, allgather) counts it logged per
 /// analysis time.
 fn run_counting(nml: &Path, ranks: usize, rundir: &Path) -> Vec<(u64, u64)> {
-    let out = Command::new("mpirun")
-        .args(["--oversubscribe", "-n", &ranks.to_string(), BIN])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .args(["--log-format", "json", "run"])
-        .arg(nml)
-        .arg("--rundir")
-        .arg(rundir)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{ranks} ranks:\n{err}");
+    let err = run_json_log(nml, ranks, rundir, "info");
     err.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| {
@@ -187,17 +173,12 @@ fn the_halo_sends_fewer_observations_and_the_analyses_stay_identical() {
     assert!(have_mpirun(), "mpirun is required");
     let dir = tempfile::tempdir().unwrap();
     // 7° × 4° at 38 N (about 610 × 440 km), two windows, 50 km localisation.
-    let nml = write_namelist(dir.path(), 28, 16, 6, "2020-06-01_12:00:00");
-    synth(&nml);
-    let mut text = std::fs::read_to_string(&nml).unwrap();
-    text.push_str(
+    let (nml, land) = da_case(
+        dir.path(),
         "&da\n  enabled = .true.\n  sensors = 'smap'\n  smap_directory = 'obs/smap'\n  \
          localization_km = 50.0\n  qc_precipitation = .false.\n  qc_forest = .false.\n  \
          qc_green_fraction = .false.\n/\n",
     );
-    std::fs::write(&nml, text).unwrap();
-    let land = land_centres(dir.path());
-    assert!(land.len() > 100, "{} land cells", land.len());
     write_smap(dir.path(), t(1, 5, 10), &land, 0.36);
     write_smap(dir.path(), t(1, 9, 20), &land[..land.len() / 2], 0.30);
 

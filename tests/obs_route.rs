@@ -5,12 +5,11 @@
 //! combined in the same cells, and an unreadable file.
 
 mod common;
-use common::bucket_case::{assert_same_diag, land_centres, t, write_ascat, write_smap};
+use common::bucket_case::{assert_same_diag, da_case, run_json_log, t, write_ascat, write_smap};
 use common::*;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// What a run logged about its observations.
 #[derive(Debug, Default)]
@@ -26,21 +25,12 @@ struct ObsLog {
 
 /// Run on `ranks` ranks with a JSON log and the observation stage at debug level.
 fn run_logged(nml: &Path, ranks: usize, rundir: &Path) -> ObsLog {
-    let out = Command::new("mpirun")
-        .args(["--oversubscribe", "-n", &ranks.to_string(), BIN])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .env("LANDCYCLE_LOG", "info,landcycle::cycle::obs_window=debug")
-        .args(["--log-format", "json", "run"])
-        .arg(nml)
-        .arg("--rundir")
-        .arg(rundir)
-        .arg("--no-progress")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{ranks} ranks:\n{err}");
+    let err = run_json_log(
+        nml,
+        ranks,
+        rundir,
+        "info,landcycle::cycle::obs_window=debug",
+    );
     let mut log = ObsLog::default();
     for v in err
         .lines()
@@ -82,17 +72,12 @@ fn each_file_is_read_by_one_rank_and_the_cycle_is_identical_to_one_rank() {
     let dir = tempfile::tempdir().unwrap();
     // 7° × 4° at 38 N, two windows; SMAP with a 30 km footprint, so that each retrieval
     // is copied into up to 9 cells, some of them on another rank.
-    let nml = write_namelist(dir.path(), 28, 16, 6, "2020-06-01_12:00:00");
-    synth(&nml);
-    let mut text = std::fs::read_to_string(&nml).unwrap();
-    text.push_str(
+    let (nml, land) = da_case(
+        dir.path(),
         "&da\n  enabled = .true.\n  sensors = 'smap', 'ascat'\n  smap_directory = 'obs/smap'\n  \
          ascat_directory = 'obs/ascat'\n  smap_footprint_km = 30.0\n  qc_precipitation = .false.\n  \
          qc_forest = .false.\n  qc_green_fraction = .false.\n/\n",
     );
-    std::fs::write(&nml, text).unwrap();
-    let land = land_centres(dir.path());
-    assert!(land.len() > 100, "{} land cells", land.len());
     // Three SMAP granules and an ASCAT orbit in the same step (analysis at 01:30): each
     // cell averages many shares from files that different ranks read. On 2 ranks rank 0
     // reads granules 0 and 2, rank 1 granule 1, so a cell's shares arrive out of file

@@ -116,6 +116,39 @@ pub fn bucket_namelist(dir: &Path, layers: usize, nx: usize, ny: usize, members:
     p
 }
 
+/// The 28 × 16 case of two windows (7° × 4° at 38 N) with `da_group` appended, and its land
+/// cell centres (more than 100).
+pub fn da_case(dir: &Path, da_group: &str) -> (PathBuf, Vec<(f64, f64)>) {
+    let nml = super::write_namelist(dir, 28, 16, 6, "2020-06-01_12:00:00");
+    super::synth(&nml);
+    let mut text = std::fs::read_to_string(&nml).unwrap();
+    text.push_str(da_group);
+    std::fs::write(&nml, text).unwrap();
+    let land = land_centres(dir);
+    assert!(land.len() > 100, "{} land cells", land.len());
+    (nml, land)
+}
+
+/// `landcycle run` on `ranks` ranks with a JSON log (`LANDCYCLE_LOG` = `log`): its stderr.
+pub fn run_json_log(nml: &Path, ranks: usize, rundir: &Path, log: &str) -> String {
+    let out = std::process::Command::new("mpirun")
+        .args(["--oversubscribe", "-n", &ranks.to_string(), super::BIN])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("LANDCYCLE_LOG", log)
+        .args(["--log-format", "json", "run"])
+        .arg(nml)
+        .arg("--rundir")
+        .arg(rundir)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{ranks} ranks:\n{err}");
+    err
+}
+
 /// Land cell centres of the synthetic case.
 pub fn land_centres(dir: &Path) -> Vec<(f64, f64)> {
     let s = StaticFields::read_landcycle(&dir.join("case/static.nc")).unwrap();
