@@ -185,6 +185,12 @@ fn bench_cycle_reports_stages_memory_cpu_and_bytes_of_a_tiny_case() {
     assert_eq!(r.per_rank.len(), 1);
     assert!(r.per_rank[0].peak_rss_mib > 1.0 && r.per_rank[0].cpu_seconds >= 0.0);
     assert!((0.0..=1.0).contains(&r.output_fraction));
+    // The main thread's CPU time in the windows is part of the process's, and its output
+    // share a fraction.
+    let p = &r.per_rank[0];
+    assert!(p.main_thread_cpu_seconds > 0.0 && p.main_thread_cpu_seconds <= p.cpu_seconds);
+    assert!((0.0..=1.0).contains(&p.output_cpu_fraction), "{p:?}");
+    assert_eq!(r.output_cpu_fraction, p.output_cpu_fraction);
     // The bytes are those of the files in the kept run directory: one restart, two
     // 3-hourly history files and the bookkeeping.
     assert_eq!(r.bytes_written, dir_bytes(&rundir).unwrap());

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::commands::run::communicator;
 use crate::config::Config;
+use crate::cycle::timing::thread_cpu_time;
 use crate::cycle::{self as driver, peak_rss_kb, process_cpu_seconds, RunOptions, RunSummary};
 use crate::parallel::Communicator;
 
@@ -45,6 +46,11 @@ pub struct RankFigures {
     pub peak_rss_mib: f64,
     /// CPU time of all threads, user + system (s), over the whole run including setup.
     pub cpu_seconds: f64,
+    /// CPU time of the main thread in the windows (s): the run less setup.
+    pub main_thread_cpu_seconds: f64,
+    /// The main thread's CPU time in restart and history output over its CPU time in the
+    /// windows: the output share a loaded machine does not distort as it does wall time.
+    pub output_cpu_fraction: f64,
 }
 
 /// The report of `bench cycle` (what `--json` prints).
@@ -67,6 +73,8 @@ pub struct CycleBenchReport {
     pub bytes_written: u64,
     /// Main-thread time in restart and history output over the windows' wall time.
     pub output_fraction: f64,
+    /// The largest of the ranks' `output_cpu_fraction`.
+    pub output_cpu_fraction: f64,
 }
 
 const MAIN_THREAD_OUTPUT: [&str; 2] = ["history output", "restart"];
@@ -112,12 +120,24 @@ pub fn bench_cycle(
         ..Default::default()
     };
     let (t, cpu0) = (Instant::now(), process_cpu_seconds().unwrap_or(f64::NAN));
+    let main0 = thread_cpu_time();
     let summary = driver::run(&cfg, comm, &opts)
         .map_err(|e| anyhow::Error::new(e).context(format!("rank {}", comm.rank())))?;
     let total = t.elapsed().as_secs_f64();
+    let main_cpu = thread_cpu_time().saturating_sub(main0).as_secs_f64();
+    let own = |names: &[&str]| -> f64 {
+        let cpu = &summary.own_stage_cpu_seconds;
+        cpu.iter()
+            .filter(|(n, _)| names.contains(n))
+            .map(|(_, s)| s)
+            .sum()
+    };
+    let window_cpu = main_cpu - own(&["setup"]);
     let mine = [
         peak_rss_kb().unwrap_or(0) as f64 / 1024.0,
         process_cpu_seconds().unwrap_or(f64::NAN) - cpu0,
+        window_cpu,
+        own(&MAIN_THREAD_OUTPUT) / window_cpu.max(f64::MIN_POSITIVE),
     ];
     let Some(gathered) = comm.gatherv_f64(&mine, 0) else {
         return Ok(None);
@@ -134,6 +154,8 @@ pub fn bench_cycle(
             rank,
             peak_rss_mib: v.first().copied().unwrap_or(f64::NAN),
             cpu_seconds: v.get(1).copied().unwrap_or(f64::NAN),
+            main_thread_cpu_seconds: v.get(2).copied().unwrap_or(f64::NAN),
+            output_cpu_fraction: v.get(3).copied().unwrap_or(f64::NAN),
         })
         .collect();
     let measured = Measured {
@@ -175,6 +197,11 @@ impl CycleBenchReport {
         } else {
             0.0
         };
+        let output_cpu_fraction = m
+            .per_rank
+            .iter()
+            .map(|r| r.output_cpu_fraction)
+            .fold(f64::NAN, f64::max);
         CycleBenchReport {
             namelist: args.namelist.clone(),
             ranks,
@@ -192,6 +219,7 @@ impl CycleBenchReport {
             per_rank: m.per_rank,
             bytes_written: m.bytes_written,
             output_fraction,
+            output_cpu_fraction,
         }
     }
 
@@ -219,12 +247,19 @@ impl CycleBenchReport {
         }
         let _ = writeln!(s, "  {:<22} {:9.3}", "total (root)", self.total_seconds);
         let _ = writeln!(s, "  {:<22} {:9.3}", "per window", self.seconds_per_window);
-        let _ = writeln!(s, "rank   peak RSS MiB   CPU s (all threads)");
+        let _ = writeln!(
+            s,
+            "rank   peak RSS MiB   CPU s (all threads)   main thread: window CPU s, output share"
+        );
         for r in &self.per_rank {
             let _ = writeln!(
                 s,
-                "  {:<4} {:12.1} {:12.2}",
-                r.rank, r.peak_rss_mib, r.cpu_seconds
+                "  {:<4} {:12.1} {:12.2} {:22.2} {:8.1} %",
+                r.rank,
+                r.peak_rss_mib,
+                r.cpu_seconds,
+                r.main_thread_cpu_seconds,
+                100.0 * r.output_cpu_fraction
             );
         }
         let _ = writeln!(
@@ -235,8 +270,9 @@ impl CycleBenchReport {
         );
         let _ = writeln!(
             s,
-            "main thread in restart + history output: {:.1} % of the window time",
-            100.0 * self.output_fraction
+            "main thread in restart + history output: {:.1} % of the window time ({:.1} % of its CPU time, largest over ranks)",
+            100.0 * self.output_fraction,
+            100.0 * self.output_cpu_fraction
         );
         s
     }

@@ -15,7 +15,7 @@ use super::error::{agree, CycleError};
 use super::history_output::{field_of, HistoryContext};
 use super::history_vars::all_vars;
 use crate::io::atomic::{temp_path_for, PendingFile};
-use crate::io::history::{history_rows, EnsembleStat, HistoryField, HistoryWrite};
+use crate::io::history::{balanced_history_rows, EnsembleStat, HistoryField, HistoryWrite};
 use crate::io::history_chunks::{write_header, Chunk, ChunkPlan, ChunkWriter};
 use crate::io::writer::{CommitJob, Output};
 use crate::parallel::Communicator;
@@ -43,10 +43,10 @@ impl RowPlan {
     fn new(
         comm: &dyn Communicator,
         ids: &[u64],
-        (ny, nx): (usize, usize),
+        (land_mask, nx): (&[bool], usize),
     ) -> Result<Self, CycleError> {
         let size = comm.size();
-        let writers: Vec<Range<usize>> = (0..size).map(|r| history_rows(ny, r, size)).collect();
+        let writers = balanced_history_rows(land_mask, nx, size);
         let writer_of = |id: u64| {
             let j = id as usize / nx;
             writers
@@ -88,7 +88,7 @@ pub(super) fn write_chunked(
     (write, n_members, slots): (&HistoryWrite, usize, &[FieldSlot]),
     (path, output): (&Path, Option<&Output<CycleError>>),
 ) -> Result<(), CycleError> {
-    let plan = RowPlan::new(comm, rec.ids, (ctx.grid.ny, ctx.grid.nx))?;
+    let plan = RowPlan::new(comm, rec.ids, (&ctx.grid.land_mask, ctx.grid.nx))?;
     let chunks = agree(
         comm,
         ChunkPlan::new(path, write, n_members).map_err(CycleError::from),

@@ -163,6 +163,8 @@ pub struct RunSummary {
     pub last_cycle: Option<NaiveDateTime>,
     pub n_land_cells: usize,
     pub stage_seconds: Vec<(&'static str, f64)>,
+    /// This rank's main-thread CPU seconds per stage (not reduced over ranks).
+    pub own_stage_cpu_seconds: Vec<(&'static str, f64)>,
     /// Peak resident memory of this rank (kB), from /proc when available.
     pub peak_rss_kb: Option<u64>,
 }
@@ -290,9 +292,16 @@ impl<M: crate::lsm::LandModel> WindowRunner<'_, M> {
             .into_iter()
             .map(|(n, d)| (n, comm.allreduce_max_f64(d.as_secs_f64())))
             .collect();
+        let own_stage_cpu_seconds = self
+            .clock
+            .cpu_totals()
+            .into_iter()
+            .map(|(n, d)| (n, d.as_secs_f64()))
+            .collect();
         Ok(RunSummary {
             n_land_cells: self.n_land,
             stage_seconds,
+            own_stage_cpu_seconds,
             peak_rss_kb: peak_rss_kb(),
             ..Default::default()
         })

@@ -1,6 +1,8 @@
 //! Stage timing: every stage of a window runs inside one `tracing` span named after it, and
 //! the same wrapper adds its wall-clock time to the run's summary (maximum over ranks at the
-//! end). The order of first use is the order of the summary.
+//! end), and the CPU time of the calling (main) thread, which waiting for a descheduled rank or
+//! a loaded machine does not inflate as it does wall time. The order of first use is the
+//! order of the summary.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -24,6 +26,24 @@ pub(super) mod stage {
 #[derive(Debug, Default)]
 pub(super) struct StageClock {
     totals: RefCell<Vec<(&'static str, Duration)>>,
+    cpu: RefCell<Vec<(&'static str, Duration)>>,
+}
+
+/// CPU time of the calling thread so far (zero where the clock is unavailable).
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec the call fills.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// A running stage: its span is entered until the guard drops, and its time is added then.
@@ -31,6 +51,7 @@ pub(super) struct StageGuard<'a> {
     clock: &'a StageClock,
     name: &'static str,
     started: Instant,
+    cpu_started: Duration,
     _span: tracing::span::EnteredSpan,
 }
 
@@ -44,6 +65,15 @@ impl Drop for StageGuard<'_> {
             self.name
         );
         self.clock.add(self.name, d);
+        let cpu = thread_cpu_time().saturating_sub(self.cpu_started);
+        add_to(&mut self.clock.cpu.borrow_mut(), self.name, cpu);
+    }
+}
+
+fn add_to(totals: &mut Vec<(&'static str, Duration)>, name: &'static str, d: Duration) {
+    match totals.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, acc)) => *acc += d,
+        None => totals.push((name, d)),
     }
 }
 
@@ -54,21 +84,23 @@ impl StageClock {
             clock: self,
             name,
             started: Instant::now(),
+            cpu_started: thread_cpu_time(),
             _span: tracing::info_span!("stage", name).entered(),
         }
     }
 
     /// Add `d` to stage `name`.
     pub(super) fn add(&self, name: &'static str, d: Duration) {
-        let mut totals = self.totals.borrow_mut();
-        match totals.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, acc)) => *acc += d,
-            None => totals.push((name, d)),
-        }
+        add_to(&mut self.totals.borrow_mut(), name, d);
     }
 
     /// (stage, time) in the order of first use.
     pub(super) fn totals(&self) -> Vec<(&'static str, Duration)> {
         self.totals.borrow().clone()
+    }
+
+    /// (stage, CPU time of the thread that ran it) in the order of first use.
+    pub(super) fn cpu_totals(&self) -> Vec<(&'static str, Duration)> {
+        self.cpu.borrow().clone()
     }
 }

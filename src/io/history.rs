@@ -11,7 +11,9 @@
 
 use super::atomic::{atomic_write_deferred, PendingFile};
 use super::history_part::Wctx;
-pub use super::history_part::{chunk_rows, history_rows, HISTORY_CHUNK_BLOCKS};
+pub use super::history_part::{
+    balanced_history_rows, chunk_rows, history_rows, HISTORY_CHUNK_BLOCKS,
+};
 use super::IoError;
 use chrono::NaiveDateTime;
 use std::borrow::Cow;

@@ -92,9 +92,67 @@ impl<'p> Wctx<'p> {
     }
 }
 
+/// Rows each of `size` ranks encodes: contiguous runs of whole chunk rows, cut where the
+/// cumulative encoding cost reaches each rank's share. Deflating land values costs far more
+/// than the constant fill off land, and land is unevenly spread over latitudes (at 0.25° the
+/// equal split left one rank twice the other's work), so a block costs its land cells plus
+/// an eighth of its cells. A function of the mask only: every rank computes the same split.
+pub fn balanced_history_rows(land_mask: &[bool], nx: usize, size: usize) -> Vec<Range<usize>> {
+    let ny = land_mask.len().checked_div(nx).unwrap_or(0);
+    let cr = chunk_rows(ny);
+    let blocks = ny.div_ceil(cr);
+    let row = |b: usize| (b * cr).min(ny);
+    let cost: Vec<usize> = (0..blocks)
+        .map(|b| {
+            let cells = &land_mask[row(b) * nx..row(b + 1) * nx];
+            8 * cells.iter().filter(|&&l| l).count() + cells.len()
+        })
+        .collect();
+    let total: usize = cost.iter().sum();
+    let mut cuts = vec![0usize; size + 1];
+    let (mut b, mut acc) = (0usize, 0usize);
+    for (r, cut) in cuts.iter_mut().enumerate().skip(1) {
+        // Rank r-1 takes blocks until its end reaches r/size of the total cost.
+        while b < blocks && (acc + cost[b] / 2) * size < total * r {
+            acc += cost[b];
+            b += 1;
+        }
+        *cut = if r == size { blocks } else { b };
+    }
+    cuts.windows(2).map(|w| row(w[0])..row(w[1])).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn balanced_rows_cover_the_grid_and_follow_the_land() {
+        let (nx, ny) = (8, 640);
+        // Land only in the last quarter of the rows: most ranks' rows are there.
+        let mask: Vec<bool> = (0..nx * ny).map(|i| i / nx >= 3 * ny / 4).collect();
+        for size in 1..6 {
+            let parts = balanced_history_rows(&mask, nx, size);
+            assert_eq!(parts.len(), size);
+            assert_eq!((parts[0].start, parts[size - 1].end), (0, ny));
+            for w in parts.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+            }
+            assert!(parts.iter().all(|p| p.start % chunk_rows(ny) == 0));
+        }
+        let two = balanced_history_rows(&mask, nx, 2);
+        // Cost: 480 rows × 8 ocean cells at 1, 160 land rows at 9 per cell: half the total
+        // is reached 51 rows into the land.
+        assert!(
+            two[0].end > 3 * ny / 4 && two[0].end < 3 * ny / 4 + 80,
+            "{two:?}"
+        );
+        let uniform = vec![true; nx * ny];
+        assert_eq!(
+            balanced_history_rows(&uniform, nx, 4),
+            (0..4).map(|r| history_rows(ny, r, 4)).collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn rows_are_whole_chunks_covering_the_grid_in_order() {
