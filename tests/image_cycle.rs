@@ -401,8 +401,9 @@ fn deep_update_restrictions_need_the_update_they_restrict() {
             .unwrap_or_else(|| panic!("accepted: {extra}"))
             .to_string();
         let text = std::fs::read_to_string(&nml).unwrap();
-        let line = text
-            .lines()
+        let lines: Vec<&str> = text.lines().collect();
+        let line = lines
+            .iter()
             .rposition(|l| l.trim_start().starts_with(key))
             .unwrap()
             + 1;
