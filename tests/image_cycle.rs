@@ -359,3 +359,79 @@ fn retrievals_image_refuses_to_count_the_same_data_twice() {
         assert!(e.contains(key) && e.contains(words), "{extra}: {e}");
     }
 }
+
+#[test]
+fn deep_update_restrictions_need_the_update_they_restrict() {
+    let dir = tempfile::tempdir().unwrap();
+    for (method, extra, key, words) in [
+        (
+            "enkf_like",
+            "  deep_localization_m = 0.5\n",
+            "deep_localization_m",
+            "deep_layers",
+        ),
+        (
+            "enkf_like",
+            "  deep_layers = 'ensemble'\n  deep_localization_m = -1.0\n",
+            "deep_localization_m",
+            "positive",
+        ),
+        (
+            "enkf_like",
+            "  deep_layers = 'regression'\n  deep_scales = 2\n",
+            "deep_scales",
+            "'ensemble'",
+        ),
+        (
+            "var",
+            "  deep_layers = 'ensemble'\n  deep_scales = 1\n",
+            "deep_scales",
+            "enkf_like",
+        ),
+        (
+            "var",
+            "  update_perturbations = .false.\n",
+            "update_perturbations",
+            "enkf_like",
+        ),
+    ] {
+        let nml = image_namelist(dir.path(), method, extra);
+        let e = landcycle::config::Config::load(&nml)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {extra}"))
+            .to_string();
+        let text = std::fs::read_to_string(&nml).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let line = lines
+            .iter()
+            .rposition(|l| l.trim_start().starts_with(key))
+            .unwrap()
+            + 1;
+        assert!(e.contains(key) && e.contains(words), "{extra}: {e}");
+        assert!(e.contains(&format!("case.nml:{line}")), "line {line}: {e}");
+    }
+    for (method, extra) in [
+        (
+            "enkf_like",
+            "  deep_layers = 'ensemble'\n  deep_localization_m = 0.5\n  deep_scales = 2\n  \
+             update_perturbations = .false.\n",
+        ),
+        (
+            "var",
+            "  deep_layers = 'ensemble'\n  deep_localization_m = 1.0\n",
+        ),
+    ] {
+        let nml = image_namelist(dir.path(), method, extra);
+        let cfg = landcycle::config::Config::load(&nml).unwrap();
+        assert!(cfg.image.deep_localization_m.is_some());
+    }
+}
+
+#[test]
+fn enkf_like_restricted_deep_update_is_bit_identical_on_1_2_3_ranks_and_across_resume() {
+    image_cycle_is_bit_identical(
+        "enkf_like",
+        "  deep_layers = 'ensemble'\n  rtps_alpha = 0.3\n  deep_localization_m = 0.5\n  \
+         deep_scales = 2\n  update_perturbations = .false.\n",
+    );
+}

@@ -135,6 +135,15 @@ pub struct ImageConfig {
     pub max_gain: Option<f64>,
     pub deep_layers: ImageDeepLayers,
     pub deep_shrinkage: ImageDeepShrinkage,
+    /// Half-width (m) of the Gaspari–Cohn taper of the deep update in depth, from the
+    /// sensing depth to each layer's centre; unset: no vertical localisation.
+    pub deep_localization_m: Option<f64>,
+    /// enkf_like with deep_layers 'ensemble': only the coarsest this many curvelet scales
+    /// update the deeper layers (0 = all).
+    pub deep_scales: u32,
+    /// enkf_like: `false` gives every member the ensemble-mean increment in each layer the
+    /// image changes (the perturbations are kept).
+    pub update_perturbations: bool,
     pub rtps_alpha: f64,
     pub image_order: ImageOrder,
     pub diagnostics: bool,
@@ -211,6 +220,7 @@ impl super::Loader<'_> {
             return Err(self.err(g, key, "is empty".into()));
         }
         self.validate_image_sharing(c)?;
+        self.validate_image_deep(m)?;
         if m.gap_policy == ImageGapPolicy::Fill && m.method == ImageMethod::EnkfLike {
             return Err(self.err(
                 g,
@@ -302,5 +312,48 @@ impl super::Loader<'_> {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+impl super::Loader<'_> {
+    /// The restrictions of the deep and perturbation updates: each needs the update it
+    /// restricts.
+    fn validate_image_deep(&self, m: &ImageConfig) -> Result<(), super::ConfigError> {
+        let g = "image";
+        if let Some(c) = m.deep_localization_m {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(self.err(g, "deep_localization_m", format!("{c} must be positive")));
+            }
+            if m.deep_layers == ImageDeepLayers::Model {
+                return Err(self.err(
+                    g,
+                    "deep_localization_m",
+                    "localises the image's update of the deeper layers: it needs deep_layers \
+                     'ensemble' or 'regression'"
+                        .into(),
+                ));
+            }
+        }
+        let enkf_ensemble =
+            m.method == ImageMethod::EnkfLike && m.deep_layers == ImageDeepLayers::Ensemble;
+        if m.deep_scales > 0 && !enkf_ensemble {
+            return Err(self.err(
+                g,
+                "deep_scales",
+                "restricts the per-coefficient deep update: it needs method = 'enkf_like' and \
+                 deep_layers = 'ensemble'"
+                    .into(),
+            ));
+        }
+        if !m.update_perturbations && m.method != ImageMethod::EnkfLike {
+            return Err(self.err(
+                g,
+                "update_perturbations",
+                ".false. applies to method = 'enkf_like' (the variational analysis already \
+                 gives every member the same increment)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }

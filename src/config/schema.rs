@@ -491,6 +491,19 @@ pub const SCHEMA: &[KeySpec] = &[
       "deep_layers 'ensemble' or 'regression': the ensemble regressions (per coefficient or per \
        cell) to the deeper layers as sampled (none), or each times max(0, 1 - 1/t^2), t its \
        t statistic over the members (sampling: sampling-error correction).", false),
+    k("image", "deep_localization_m", "real", "m", Unset("no vertical localisation"),
+      "deep_layers 'ensemble' or 'regression': half-width c of a Gaspari-Cohn taper of the deep \
+       update in depth. Layer l's cross-gains (or regressions) are multiplied by GC(d_l/c), d_l \
+       the distance from sensing_depth_m down to the layer's centre (1 at d = 0, 0.21 at d = c, \
+       0 from d = 2c on).", false),
+    k("image", "deep_scales", "integer", "", Value("0"),
+      "enkf_like with deep_layers = 'ensemble': only the coefficients of the coarsest this many \
+       curvelet scales update the deeper layers (0 = all scales; the top layer's update is not \
+       affected).", false),
+    k("image", "update_perturbations", "logical", "", Value(".true."),
+      "enkf_like: .false. gives every member the ensemble-mean increment in each layer the image \
+       changes, so the image moves the ensemble mean and leaves the perturbations (and the \
+       vertical covariances a later 1-D analysis uses) as they were.", false),
     k("image", "rtps_alpha", "real", "", Value("0.0"),
       "enkf_like: relaxation of the analysis spread to the background's per cell (0 to 1), \
        in the top layer and in the deeper layers the image changes (deep_layers 'ensemble' or \

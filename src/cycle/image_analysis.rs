@@ -10,10 +10,10 @@ use crate::config::{
     ImageUpdate,
 };
 use crate::da::image::{
-    analyse_var, analyse_with_parts, column_increment, column_regression_with, perturbed_images,
-    rtps_increments, BandStats, CrossShrinkage, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
-    EnkfLikeReport, GapPolicy, ImagePlan, IterLog, UpdateCoefficients, VarConfig, VarInput,
-    Workspace,
+    analyse_var, analyse_with_parts, column_increment, column_regression_with, mean_increments,
+    perturbed_images, rtps_increments, BandStats, CrossShrinkage, DeepRestriction, EnkfLikeConfig,
+    EnkfLikeFields, EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog,
+    UpdateCoefficients, VarConfig, VarInput, Workspace,
 };
 use crate::perturb::rng::{keyed_normal, Purpose};
 use crate::perturb::{FieldScratch, GaussianFieldPlan};
@@ -44,6 +44,8 @@ pub struct RootAnalysis {
     pub noise: Option<GaussianFieldPlan>,
     pub scratch: FieldScratch,
     pub seed: u64,
+    /// Factor per soil layer on the deep update (`deep_localization_m`; 1 without).
+    pub deep_factors: Vec<f64>,
 }
 
 /// Ensemble mean and variance per cell over `members` (member order), NaN where missing.
@@ -132,8 +134,7 @@ impl RootAnalysis {
             deltas.push(delta);
         }
         for l in n_analysed..g.layers.len() {
-            let beta = column_regression_with(&g.layers[0], &g.layers[l], shrinkage(cfg))
-                .map_err(|e| format!("regression of layer {}: {e}", l + 1))?;
+            let beta = tapered_regression(cfg, g, l, &self.deep_factors)?;
             let mut delta = vec![0.0; n_cells(g)];
             column_increment(&beta, &deltas[0], &mut delta)
                 .map_err(|e| format!("increment of layer {}: {e}", l + 1))?;
@@ -197,7 +198,7 @@ impl RootAnalysis {
     /// [`column_increments`] after the top layer's update); empty slots for the analysed layers.
     pub fn deep_increments(
         &mut self,
-        (deep_layers, shrink): (ImageDeepLayers, CrossShrinkage),
+        cfg: &ImageConfig,
         gain: &EnkfLikeGain,
         g: &GatheredFields,
         observed: &[f64],
@@ -205,19 +206,23 @@ impl RootAnalysis {
         n_analysed: usize,
     ) -> Result<Increments, String> {
         let mut inc = vec![Vec::new(); g.layers.len()];
-        if deep_layers != ImageDeepLayers::Ensemble {
+        if cfg.deep_layers != ImageDeepLayers::Ensemble {
             return Ok(inc);
         }
         let prior = &g.layers[0];
         for (l, slot) in inc.iter_mut().enumerate().skip(n_analysed) {
             let mut deep = g.layers[l].clone();
-            gain.update_deep_layer_with(
+            let restrict = DeepRestriction {
+                factor: self.deep_factors.get(l).copied().unwrap_or(1.0),
+                coarse_scales: cfg.deep_scales as usize,
+            };
+            gain.update_deep_layer_restricted(
                 &self.plan,
                 observed,
                 prior,
                 &mut deep,
                 perturbed,
-                shrink,
+                (shrinkage(cfg), restrict),
                 &mut self.ws,
             )
             .map_err(|e| format!("EnKF-like update of layer {}: {e}", l + 1))?;
@@ -256,14 +261,7 @@ impl RootAnalysis {
             .map_err(|e| format!("EnKF-like gain of layer {}: {e}", l + 1))?;
             if l == 0 {
                 // The top layer's gain also drives the deeper layers: estimated once.
-                inc = self.deep_increments(
-                    (cfg.deep_layers, shrinkage(cfg)),
-                    &gain,
-                    g,
-                    observed,
-                    &perturbed,
-                    n_analysed,
-                )?;
+                inc = self.deep_increments(cfg, &gain, g, observed, &perturbed, n_analysed)?;
             }
             let r = analyse_with_parts(
                 &gain,
@@ -281,7 +279,7 @@ impl RootAnalysis {
             }
             inc[l] = differences(&members, layer);
         }
-        finish_deep_layers(cfg, g, &mut inc, n_analysed)?;
+        finish_deep_layers(cfg, g, &mut inc, (n_analysed, &self.deep_factors))?;
         Ok((inc, report))
     }
 }
@@ -290,22 +288,28 @@ impl RootAnalysis {
 /// `deep_layers = 'regression'` their increments by column regression
 /// ([`column_increments`]); then, with `rtps_alpha` > 0 and deep layers updated by the
 /// image, RTPS of each deep layer's spread against its prior, as for the top layer (a deep
-/// layer has no observation of its own to restore a spread the update over-shrank).
+/// layer has no observation of its own to restore a spread the update over-shrank); last,
+/// with `update_perturbations = .false.`, every layer's increments replaced by their member
+/// mean. `factors`: the vertical localisation per layer.
 pub fn finish_deep_layers(
     cfg: &ImageConfig,
     g: &GatheredFields,
     inc: &mut Increments,
-    n_analysed: usize,
+    (n_analysed, factors): (usize, &[f64]),
 ) -> Result<(), String> {
-    column_increments(cfg, g, inc, n_analysed)?;
-    if cfg.rtps_alpha <= 0.0 || cfg.deep_layers == ImageDeepLayers::Model {
-        return Ok(());
+    column_increments(cfg, g, inc, (n_analysed, factors))?;
+    if cfg.rtps_alpha > 0.0 && cfg.deep_layers != ImageDeepLayers::Model {
+        let deep = inc.iter_mut().zip(&g.layers).enumerate().skip(n_analysed);
+        for (l, (layer_inc, prior)) in deep {
+            if layer_inc.len() == prior.len() {
+                rtps_increments(prior, layer_inc, cfg.rtps_alpha)
+                    .map_err(|e| format!("RTPS of layer {}: {e}", l + 1))?;
+            }
+        }
     }
-    let deep = inc.iter_mut().zip(&g.layers).enumerate().skip(n_analysed);
-    for (l, (layer_inc, prior)) in deep {
-        if layer_inc.len() == prior.len() {
-            rtps_increments(prior, layer_inc, cfg.rtps_alpha)
-                .map_err(|e| format!("RTPS of layer {}: {e}", l + 1))?;
+    if !cfg.update_perturbations {
+        for (l, layer_inc) in inc.iter_mut().enumerate() {
+            mean_increments(layer_inc).map_err(|e| format!("mean of layer {}: {e}", l + 1))?;
         }
     }
     Ok(())
@@ -319,14 +323,13 @@ pub fn column_increments(
     cfg: &ImageConfig,
     g: &GatheredFields,
     inc: &mut Increments,
-    n_analysed: usize,
+    (n_analysed, factors): (usize, &[f64]),
 ) -> Result<(), String> {
     if cfg.deep_layers != ImageDeepLayers::Regression {
         return Ok(());
     }
     for l in n_analysed..g.layers.len() {
-        let beta = column_regression_with(&g.layers[0], &g.layers[l], shrinkage(cfg))
-            .map_err(|e| format!("regression of layer {}: {e}", l + 1))?;
+        let beta = tapered_regression(cfg, g, l, factors)?;
         let mut layer = Vec::with_capacity(inc[0].len());
         for top in &inc[0] {
             let mut d = vec![0.0; top.len()];
@@ -337,6 +340,23 @@ pub fn column_increments(
         inc[l] = layer;
     }
     Ok(())
+}
+
+/// The per-cell regression of layer `l` on the top layer (`deep_shrinkage` applied), times
+/// the layer's vertical localisation factor.
+fn tapered_regression(
+    cfg: &ImageConfig,
+    g: &GatheredFields,
+    l: usize,
+    factors: &[f64],
+) -> Result<Vec<f64>, String> {
+    let mut beta = column_regression_with(&g.layers[0], &g.layers[l], shrinkage(cfg))
+        .map_err(|e| format!("regression of layer {}: {e}", l + 1))?;
+    let f = factors.get(l).copied().unwrap_or(1.0);
+    if f != 1.0 {
+        beta.iter_mut().for_each(|b| *b *= f);
+    }
+    Ok(beta)
 }
 
 /// The sampling-error correction of the deep-layer regressions (`deep_shrinkage`).

@@ -11,7 +11,7 @@ use super::analysis_1d::AcceptedRetrieval;
 use super::ensemble::CellEnsemble;
 use super::error::{agree, CycleError};
 use super::image_analysis::{
-    differences, enkf_config, enkf_report, finish_deep_layers, shrinkage, ImageReport, Increments,
+    differences, enkf_config, enkf_report, finish_deep_layers, ImageReport, Increments,
     RootAnalysis,
 };
 use super::image_diag::{diag_content, DiagInput};
@@ -21,7 +21,7 @@ use super::image_retrievals::RetrievalImage;
 use super::image_spread::{enkf_like_spread, RootEnsemble};
 use super::perturber::grid_correlation;
 use crate::config::{ImageConfig, ImageDeepLayers, ImageMethod};
-use crate::da::image::{EnkfLikeFields, ImageOptions, ImagePlan, Workspace};
+use crate::da::image::{depth_taper, EnkfLikeFields, ImageOptions, ImagePlan, Workspace};
 use crate::grid::Grid;
 use crate::io::image_diag::ImageDiagContent;
 use crate::lsm::LandModel;
@@ -96,8 +96,11 @@ impl ImageStage {
             ImageDeepLayers::Ensemble | ImageDeepLayers::Regression => model.n_soil_layers(),
         };
         let gridded = retrievals.is_none();
+        let thickness = model.soil_layer_thickness();
+        let deep_factors = depth_taper(thickness, cfg.sensing_depth_m, cfg.deep_localization_m)
+            .map_err(|e| CycleError::Invalid(format!("image:deep_localization_m: {e}")))?;
         let root = is_root
-            .then(|| Self::root_part(cfg, grid, (lat, lon), (seed, gridded)))
+            .then(|| Self::root_part(cfg, grid, (lat, lon), (seed, gridded), deep_factors))
             .transpose()?;
         let spread = cfg.method == ImageMethod::EnkfLike && n_ranks > 1;
         let members = (spread && !is_root)
@@ -124,6 +127,7 @@ impl ImageStage {
         grid: &Grid,
         (lat, lon): (&[f64], &[f64]),
         (seed, gridded): (u64, bool),
+        deep_factors: Vec<f64>,
     ) -> Result<Root, CycleError> {
         let (ny, nx) = grid.dims();
         let plan = ImagePlan::new(ny, nx, &image_options(cfg, grid))
@@ -142,6 +146,7 @@ impl ImageStage {
                 noise,
                 scratch: FieldScratch::default(),
                 seed,
+                deep_factors,
             },
             land: grid.land_mask().to_vec(),
             lat: lat.to_vec(),
@@ -294,19 +299,13 @@ impl ImageStage {
         let out = match (self.root.as_mut(), g, img, prep, top) {
             (Some(root), Some(g), Some(img), Some((pert, _)), Some((gain, Some(report)))) => root
                 .analysis
-                .deep_increments(
-                    (self.cfg.deep_layers, shrinkage(&self.cfg)),
-                    &gain,
-                    g,
-                    &img.values,
-                    &pert,
-                    self.n_analysed,
-                )
+                .deep_increments(&self.cfg, &gain, g, &img.values, &pert, self.n_analysed)
                 .and_then(|mut inc| {
                     for (l, members) in updated.iter().enumerate() {
                         inc[l] = differences(members, &g.layers[l]);
                     }
-                    finish_deep_layers(&self.cfg, g, &mut inc, self.n_analysed)?;
+                    let factors = &root.analysis.deep_factors;
+                    finish_deep_layers(&self.cfg, g, &mut inc, (self.n_analysed, factors))?;
                     Ok(Some((inc, enkf_report(report))))
                 }),
             _ => Ok(None),

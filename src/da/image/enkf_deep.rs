@@ -5,9 +5,12 @@
 //! multivariate update: each coefficient of a deeper layer regresses on the same
 //! coefficient of the top layer only. `max_gain` does not apply to these gains.
 //! With [`CrossShrinkage::SamplingError`] each g^l_k is multiplied by the factor of
-//! [`sampling_shrinkage`] from the coefficient's sample correlation over the members.
+//! [`sampling_shrinkage`] from the coefficient's sample correlation over the members;
+//! with a [`DeepRestriction`] they are also scaled per layer (vertical localisation) and
+//! kept on the coarsest scales only.
 
 use super::column::{sampling_shrinkage, CrossShrinkage};
+use super::deep_select::{keep_coarse_scales, DeepRestriction};
 use super::enkf_like::{check_ensemble, member_mean, transform_difference, EnkfLikeGain};
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
@@ -51,6 +54,44 @@ impl EnkfLikeGain {
         D: AsRef<[f64]> + AsMut<[f64]>,
         P: AsRef<[f64]>,
     {
+        let all = DeepRestriction::default();
+        self.update_deep_layer_restricted(
+            plan,
+            observed,
+            top,
+            deep,
+            perturbed,
+            (shrinkage, all),
+            ws,
+        )
+    }
+
+    /// [`EnkfLikeGain::update_deep_layer_with`] with the cross-gains also times
+    /// `restrict.factor` (vertical localisation; 0 leaves `deep` exactly as it is) and kept
+    /// only on the coarsest `restrict.coarse_scales` scales.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_deep_layer_restricted<T, D, P>(
+        &self,
+        plan: &ImagePlan,
+        observed: &[f64],
+        top: &[T],
+        deep: &mut [D],
+        perturbed: &[P],
+        (shrinkage, restrict): (CrossShrinkage, DeepRestriction),
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError>
+    where
+        T: AsRef<[f64]>,
+        D: AsRef<[f64]> + AsMut<[f64]>,
+        P: AsRef<[f64]>,
+    {
+        if !(restrict.factor.is_finite() && (0.0..=1.0).contains(&restrict.factor)) {
+            return Err(ImageError::BadParameter {
+                what: "deep-layer factor",
+                value: restrict.factor,
+                why: "must lie in [0, 1]",
+            });
+        }
         if self.cross_factor.is_empty() {
             return Err(ImageError::BadParameter {
                 what: "deep-layer gain",
@@ -61,7 +102,14 @@ impl EnkfLikeGain {
         plan.check_len("observed image", observed.len(), plan.n_cells())?;
         check_ensemble(plan, &self.cells, top, perturbed)?;
         check_ensemble(plan, &self.cells, deep, perturbed)?;
-        let cross = self.cross_gain(plan, top, deep, shrinkage, ws)?;
+        if restrict.factor == 0.0 {
+            return Ok(());
+        }
+        let mut cross = self.cross_gain(plan, top, deep, shrinkage, ws)?;
+        if restrict.factor != 1.0 {
+            cross.iter_mut().for_each(|g| *g *= restrict.factor);
+        }
+        keep_coarse_scales(self.gain.layout(), restrict.coarse_scales, &mut cross)?;
         let Workspace { op, cg } = ws;
         let fm = &mut cg[1];
         member_mean(perturbed, &self.cells.obs, fm);

@@ -10,7 +10,9 @@
 //! - EnKF-like ([`analyse_enkf_like`], [`EnkfLikeGain`]): a diagonal Kalman update of
 //!   every member in curvelet-coefficient space;
 //! - deeper soil layers by per-cell column regression on the top layer's increment
-//!   ([`column_regression`], [`column_increment`]).
+//!   ([`column_regression`], [`column_increment`]);
+//! - restrictions of the deep update and of the perturbation update for an image on top of
+//!   a 1-D filter ([`depth_taper`], [`keep_coarse_scales`], [`mean_increments`]).
 //!
 //! ```
 //! use landcycle::da::image::{analyse_var, ImageOptions, ImagePlan, VarConfig, VarInput};
@@ -34,6 +36,7 @@
 mod cells;
 mod cg;
 mod column;
+mod deep_select;
 mod enkf_deep;
 mod enkf_like;
 mod enkf_update;
@@ -48,6 +51,9 @@ pub use cg::StopReason;
 pub use column::{
     column_increment, column_regression, column_regression_with, rtps_increments,
     sampling_shrinkage, CrossShrinkage,
+};
+pub use deep_select::{
+    depth_taper, gaspari_cohn, keep_coarse_scales, mean_increments, DeepRestriction,
 };
 pub use enkf_like::{
     accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
