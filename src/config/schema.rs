@@ -474,6 +474,12 @@ pub const SCHEMA: &[KeySpec] = &[
       "Constant background error sd with b_source = 'constant'.", false),
     k("image", "b_inflation", "real", "", Value("1.0"),
       "Factor on the ensemble background variance (var with b_source = 'ensemble'; enkf_like).", false),
+    k("image", "b_scale", "'innovation' or 'none'", "", Value("'innovation'"),
+      "var: the background variance (from b_source, x b_inflation) times alpha = (<d^2> - \
+       error_sd^2)/<b>, means over the analysed cells with a pixel (innovation), so that it agrees \
+       with the innovations d = image - background; or as given (none). The ensemble spread of a \
+       var cycle is never reduced by its analyses and overstates the error of the mean \
+       (docs/image.md).", false),
     k("image", "max_iter", "integer", "", Value("100"),
       "var: conjugate-gradient iteration limit.", false),
     k("image", "tolerance", "real", "", Value("1e-6"),
