@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn alpha_balances_innovation_variance() {
         let n = 10;
-        let (a, s) = (0.0009, 0.04);
+        let (a, s): (f64, f64) = (0.0009, 0.04);
         let xb = vec![0.3; n];
         let mut fo: Vec<f64> = (0..n)
             .map(|i| 0.3 + (a + s * s).sqrt() * if i % 2 == 0 { 1.0 } else { -1.0 })
