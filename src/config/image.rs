@@ -34,6 +34,11 @@ pub enum ImageBSource {
     Ensemble,
     /// `b_sd`² everywhere.
     Constant,
+    /// One variance everywhere, max(0, ⟨d²⟩ − σ_I²) over the analysed cells with a pixel
+    /// (d = image − background): the innovations' estimate of the background's
+    /// mean-square error. The variational default (docs/image.md: a var cycle's ensemble
+    /// spread is not the error of its mean, in level or in shape).
+    Innovation,
 }
 
 /// How the variational analysis scales its background error variance.

@@ -48,9 +48,9 @@ pub struct RootAnalysis {
     pub seed: u64,
 }
 
-/// With `b_scale = 'innovation'`, B × α so that its mean over the analysed cells with a
-/// pixel agrees with the innovations (`da::image::innovation_b_scale`); returns α, or NaN
-/// when B stays as given.
+/// With `b_scale = 'innovation'` (and always with `b_source = 'innovation'`, whose B is 1
+/// before scaling), B × α so that its mean over the analysed cells with a pixel agrees with
+/// the innovations (`da::image::innovation_b_scale`); returns α, or NaN when B stays as given.
 fn scale_b(
     cfg: &ImageConfig,
     background: &[f64],
@@ -58,7 +58,7 @@ fn scale_b(
     analysed: &[bool],
     b_var: &mut [f64],
 ) -> Result<f64, String> {
-    if cfg.b_scale == ImageBScale::None {
+    if cfg.b_scale == ImageBScale::None && cfg.b_source != ImageBSource::Innovation {
         return Ok(f64::NAN);
     }
     let s = innovation_b_scale(background, observed, analysed, b_var, cfg.error_sd)
@@ -129,6 +129,7 @@ impl RootAnalysis {
             let mut b_var: Vec<f64> = match cfg.b_source {
                 ImageBSource::Ensemble => var.iter().map(|v| v * cfg.b_inflation).collect(),
                 ImageBSource::Constant => vec![cfg.b_sd * cfg.b_sd; var.len()],
+                ImageBSource::Innovation => vec![1.0; var.len()],
             };
             let b_scale = scale_b(cfg, &mean, observed, &g.qc_ok, &mut b_var)
                 .map_err(|e| format!("B scale of layer {}: {e}", l + 1))?;

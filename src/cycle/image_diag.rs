@@ -228,7 +228,7 @@ fn scalars(d: &DiagInput, t: &TopLayer) -> Vec<ImageDiagScalar> {
     // α of var's `b_scale = 'innovation'`; absent when B was used as given (and for enkf_like).
     .chain(r.b_scale.is_finite().then_some((
         "b_scale",
-        "factor on the background error variance from the innovations (var)",
+        "innovation scale alpha of B (var); with b_source innovation the variance itself",
         "1",
         r.b_scale,
     )))
