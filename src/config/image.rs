@@ -34,6 +34,22 @@ pub enum ImageBSource {
     Ensemble,
     /// `b_sd`² everywhere.
     Constant,
+    /// One variance everywhere, max(0, ⟨d²⟩ − σ_I²) over the analysed cells with a pixel
+    /// (d = image − background): the innovations' estimate of the background's
+    /// mean-square error. The variational default (docs/image.md: a var cycle's ensemble
+    /// spread is not the error of its mean, in level or in shape).
+    Innovation,
+}
+
+/// How the variational analysis scales its background error variance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageBScale {
+    /// B as `b_source` gives it.
+    None,
+    /// B times α = (⟨d²⟩ − σ_I²)/⟨b⟩ over the observed analysed cells, so that the mean
+    /// background variance agrees with the innovations (`da::image::innovation_b_scale`).
+    Innovation,
 }
 
 /// Which curvelet coefficients the EnKF-like analysis updates.
@@ -129,6 +145,7 @@ pub struct ImageConfig {
     /// Constant background error sd (m3 m-3) with `b_source = 'constant'`.
     pub b_sd: f64,
     pub b_inflation: f64,
+    pub b_scale: ImageBScale,
     pub max_iter: u32,
     pub tolerance: f64,
     pub update_coefficients: ImageUpdate,

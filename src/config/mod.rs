@@ -17,8 +17,8 @@ mod validate;
 
 pub use coupler::{CouplerConfig, CouplerMode, ExportStat};
 pub use image::{
-    ImageBSource, ImageConfig, ImageDeepLayers, ImageDeepShrinkage, ImageGapPolicy, ImageMethod,
-    ImageObsSource, ImageOrder, ImageUpdate,
+    ImageBScale, ImageBSource, ImageConfig, ImageDeepLayers, ImageDeepShrinkage, ImageGapPolicy,
+    ImageMethod, ImageObsSource, ImageOrder, ImageUpdate,
 };
 
 pub use history::HistoryNaming;

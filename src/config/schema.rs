@@ -468,12 +468,23 @@ pub const SCHEMA: &[KeySpec] = &[
     k("image", "gap_policy", "'exclude' or 'fill'", "", Value("'exclude'"),
       "var: analysed cells without an image pixel are left out (exclude) or get an innovation \
        filled from observed neighbours (fill).", false),
-    k("image", "b_source", "'ensemble' or 'constant'", "", Value("'ensemble'"),
-      "var: background error variance from the ensemble (x b_inflation) or b_sd^2.", false),
+    k("image", "b_source", "'innovation', 'ensemble' or 'constant'", "", Value("'innovation'"),
+      "var: background error variance, one value everywhere estimated from the innovations \
+       d = image - background as max(0, <d^2> - error_sd^2) over the analysed cells with a pixel \
+       (innovation; b_scale does not apply), the ensemble variance (x b_inflation) or b_sd^2; \
+       the last two are scaled by b_scale. A var cycle moves every member by one increment, so \
+       its ensemble spread stays the open loop's and is not the error of its mean \
+       (docs/image.md).", false),
     k("image", "b_sd", "real", "m3 m-3", Value("0.02"),
       "Constant background error sd with b_source = 'constant'.", false),
     k("image", "b_inflation", "real", "", Value("1.0"),
       "Factor on the ensemble background variance (var with b_source = 'ensemble'; enkf_like).", false),
+    k("image", "b_scale", "'innovation' or 'none'", "", Value("'innovation'"),
+      "var: the background variance (from b_source, x b_inflation) times alpha = (<d^2> - \
+       error_sd^2)/<b>, means over the analysed cells with a pixel (innovation), so that it agrees \
+       with the innovations d = image - background; or as given (none). The ensemble spread of a \
+       var cycle is never reduced by its analyses and overstates the error of the mean \
+       (docs/image.md).", false),
     k("image", "max_iter", "integer", "", Value("100"),
       "var: conjugate-gradient iteration limit.", false),
     k("image", "tolerance", "real", "", Value("1e-6"),

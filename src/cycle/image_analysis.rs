@@ -6,13 +6,13 @@ use chrono::NaiveDateTime;
 
 use super::image_exchange::GatheredFields;
 use crate::config::{
-    ImageBSource, ImageConfig, ImageDeepLayers, ImageDeepShrinkage, ImageGapPolicy, ImageMethod,
-    ImageUpdate,
+    ImageBScale, ImageBSource, ImageConfig, ImageDeepLayers, ImageDeepShrinkage, ImageGapPolicy,
+    ImageMethod, ImageUpdate,
 };
 use crate::da::image::{
-    analyse_var, analyse_with_parts, column_increment, column_regression_with, mean_increments,
-    perturbed_images, rtps_increments, BandStats, CrossShrinkage, DeepRestriction, EnkfLikeConfig,
-    EnkfLikeFields, EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog,
+    analyse_var, analyse_with_parts, column_increment, column_regression_with, innovation_b_scale,
+    mean_increments, perturbed_images, rtps_increments, BandStats, CrossShrinkage, DeepRestriction,
+    EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport, GapPolicy, ImagePlan, IterLog,
     UpdateCoefficients, VarConfig, VarInput, Workspace,
 };
 use crate::perturb::rng::{keyed_normal, Purpose};
@@ -35,6 +35,8 @@ pub struct ImageReport {
     pub kept_units: usize,
     pub total_units: usize,
     pub observed_cells: usize,
+    /// α of `b_scale = 'innovation'` (var, top layer); NaN when B was used as given.
+    pub b_scale: f64,
 }
 
 /// The analysis on the root: plan and workspace made once per run.
@@ -46,6 +48,25 @@ pub struct RootAnalysis {
     pub seed: u64,
     /// Factor per soil layer on the deep update (`deep_localization_m`; 1 without).
     pub deep_factors: Vec<f64>,
+}
+
+/// With `b_scale = 'innovation'` (and always with `b_source = 'innovation'`, whose B is 1
+/// before scaling), B × α so that its mean over the analysed cells with a pixel agrees with
+/// the innovations (`da::image::innovation_b_scale`); returns α, or NaN when B stays as given.
+fn scale_b(
+    cfg: &ImageConfig,
+    background: &[f64],
+    observed: &[f64],
+    analysed: &[bool],
+    b_var: &mut [f64],
+) -> Result<f64, String> {
+    if cfg.b_scale == ImageBScale::None && cfg.b_source != ImageBSource::Innovation {
+        return Ok(f64::NAN);
+    }
+    let s = innovation_b_scale(background, observed, analysed, b_var, cfg.error_sd)
+        .map_err(|e| e.to_string())?;
+    b_var.iter_mut().for_each(|b| *b *= s.alpha);
+    Ok(s.alpha)
 }
 
 /// Ensemble mean and variance per cell over `members` (member order), NaN where missing.
@@ -107,10 +128,13 @@ impl RootAnalysis {
         let mut report = ImageReport::default();
         for (l, members) in g.layers.iter().enumerate().take(n_analysed) {
             let (mean, var) = mean_var(members);
-            let b_var: Vec<f64> = match cfg.b_source {
+            let mut b_var: Vec<f64> = match cfg.b_source {
                 ImageBSource::Ensemble => var.iter().map(|v| v * cfg.b_inflation).collect(),
                 ImageBSource::Constant => vec![cfg.b_sd * cfg.b_sd; var.len()],
+                ImageBSource::Innovation => vec![1.0; var.len()],
             };
+            let b_scale = scale_b(cfg, &mean, observed, &g.qc_ok, &mut b_var)
+                .map_err(|e| format!("B scale of layer {}: {e}", l + 1))?;
             let input = VarInput {
                 background: &mean,
                 observed,
@@ -129,6 +153,7 @@ impl RootAnalysis {
                     kept_units: r.kept_units,
                     total_units: r.total_units,
                     observed_cells: r.control_cells,
+                    b_scale,
                 };
             }
             deltas.push(delta);
@@ -394,6 +419,7 @@ pub fn enkf_report(r: EnkfLikeReport) -> ImageReport {
         kept_units: r.kept_units,
         total_units: r.total_units,
         observed_cells: r.observed_cells,
+        b_scale: f64::NAN,
     }
 }
 

@@ -225,6 +225,13 @@ fn scalars(d: &DiagInput, t: &TopLayer) -> Vec<ImageDiagScalar> {
         ),
     ]
     .into_iter()
+    // α of var's `b_scale = 'innovation'`; absent when B was used as given (and for enkf_like).
+    .chain(r.b_scale.is_finite().then_some((
+        "b_scale",
+        "innovation scale alpha of B (var); with b_source innovation the variance itself",
+        "1",
+        r.b_scale,
+    )))
     .map(|(name, long_name, units, value)| ImageDiagScalar {
         name,
         long_name,

@@ -9,6 +9,7 @@
 //!   control-variable transform and preconditioned linear CG;
 //! - EnKF-like ([`analyse_enkf_like`], [`EnkfLikeGain`]): a diagonal Kalman update of
 //!   every member in curvelet-coefficient space;
+//! - the innovation-consistent scale of the variational analysis's B ([`innovation_b_scale`]);
 //! - deeper soil layers by per-cell column regression on the top layer's increment
 //!   ([`column_regression`], [`column_increment`]);
 //! - restrictions of the deep update and of the perturbation update for an image on top of
@@ -33,6 +34,7 @@
 //! assert!(d_dot_inc > 0.0);
 //! ```
 
+mod b_scale;
 mod cells;
 mod cg;
 mod column;
@@ -46,6 +48,7 @@ mod var_ops;
 mod var_solve;
 mod variational;
 
+pub use b_scale::{innovation_b_scale, BScale};
 pub use cells::CellSet;
 pub use cg::StopReason;
 pub use column::{
