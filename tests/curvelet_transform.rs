@@ -624,6 +624,10 @@ fn sweeps_equal_the_row_major_sweep_bit_for_bit() {
         (23, 37, false),
         (9, 5, true),
         (3, 17, false),
+        // Several lockstep groups of vector blocks and a partial last block.
+        (61, 50, true),
+        (61, 50, false),
+        (100, 77, true),
     ] {
         let n = n1 * n2;
         let valid: Vec<bool> = (0..n).map(|i| (i * 7919 % 13) < 4 || i % 31 == 0).collect();
