@@ -50,8 +50,8 @@ pub use column::{
     sampling_shrinkage, CrossShrinkage,
 };
 pub use enkf_like::{
-    accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
-    MemberPart, UpdateCoefficients,
+    accumulate_squares, ensemble_means, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    EnkfLikeSetup, MemberPart, UpdateCoefficients,
 };
 pub use enkf_update::{
     analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,
