@@ -624,6 +624,10 @@ fn sweeps_equal_the_row_major_sweep_bit_for_bit() {
         (23, 37, false),
         (9, 5, true),
         (3, 17, false),
+        // Several lockstep groups of vector blocks and a partial last block.
+        (61, 50, true),
+        (61, 50, false),
+        (100, 77, true),
     ] {
         let n = n1 * n2;
         let valid: Vec<bool> = (0..n).map(|i| (i * 7919 % 13) < 4 || i % 31 == 0).collect();
@@ -700,5 +704,37 @@ fn mirrored_rows_forward_and_folded_inverse() {
                 .inverse_row_folded(&c, &bad[..n1 - 1], &mut y1, &mut ws)
                 .is_err());
         }
+    }
+}
+
+// A mask sent as bytes to another process comes back equal in every field; a wrong length or
+// a pair whose cosine and sine flags differ is refused.
+#[test]
+fn mask_bytes_round_trip() {
+    let (n1, n2) = (48, 40);
+    let plan = CurveletPlan::new(n1, n2, &CurveletOptions::default()).unwrap();
+    let mut ws = plan.new_workspace();
+    let mut c = plan.new_coefficients();
+    plan.forward(&noise(n1 * n2, 5), &mut c, &mut ws).unwrap();
+    for coarse in [CoarseTreatment::AlwaysKeep, CoarseTreatment::Ranked] {
+        let m = ThresholdMask::top_fraction(&c, 0.3, coarse).unwrap();
+        let bytes = m.to_bytes();
+        let back = ThresholdMask::from_bytes(plan.layout().clone(), &bytes).unwrap();
+        assert_eq!(back.keep(), m.keep());
+        assert_eq!(back.kept_indices(), m.kept_indices());
+        assert_eq!(back.kept_units(), m.kept_units());
+        assert_eq!(back.ranked_units(), m.ranked_units());
+        assert_eq!(back.threshold().to_bits(), m.threshold().to_bits());
+        assert_eq!(back.sigma(), m.sigma());
+        assert!(ThresholdMask::from_bytes(plan.layout().clone(), &bytes[1..]).is_err());
+        let pair = plan
+            .layout()
+            .bands
+            .iter()
+            .find(|b| b.kind == BandKind::Pair)
+            .unwrap();
+        let mut bad = bytes.clone();
+        bad[pair.offset] = 1 - bad[pair.offset];
+        assert!(ThresholdMask::from_bytes(plan.layout().clone(), &bad).is_err());
     }
 }

@@ -8,9 +8,10 @@
 
 use super::error::{agree, CycleError};
 use crate::da::curvelet::Coefficients;
+use crate::da::curvelet::ThresholdMask;
 use crate::da::image::{
-    accumulate_squares, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
-    EnkfLikeSetup, ImagePlan, MemberPart, Workspace,
+    accumulate_squares, ensemble_means, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace,
 };
 use crate::parallel::Communicator;
 
@@ -47,9 +48,6 @@ fn as_flags(v: &[f64]) -> Vec<bool> {
 fn flags(v: &[bool]) -> Vec<f64> {
     v.iter().map(|&b| f64::from(u8::from(b))).collect()
 }
-
-/// Fields of several members (full grids), in member order.
-type Fields = Vec<Vec<f64>>;
 
 /// Contiguous slice of `total` coefficients owned by rank `r` of `p`.
 fn slice_of(total: usize, r: usize, p: usize) -> std::ops::Range<usize> {
@@ -91,39 +89,57 @@ pub fn enkf_like_spread(
         land: &land,
         analysed: &analysed,
     };
-    let setup = EnkfLikeSetup::new(plan, &fields, cfg, ws).map_err(image_err("EnKF-like gain"));
-    let mut setup = agree(comm, setup)?;
-    let checked = match &root {
-        Some(r) => setup
-            .check_ensemble(plan, r.members, r.perturbed)
-            .map(|()| setup.compute_means(r.members, r.perturbed))
-            .map_err(image_err("EnKF-like gain")),
-        None => Ok(()),
+    // Rank 1 chooses the mask while the root checks the ensemble, takes the member means
+    // and packs the other ranks' members (on one rank the root does all of it).
+    let mask_rank = usize::from(p > 1);
+    let gain_err = image_err("EnKF-like gain");
+    let mask = (comm.rank() == mask_rank).then(|| plan.observation_mask(observed, ws));
+    let pre = root
+        .as_ref()
+        .map(|r| ensemble_means(plan, &fields, r.members, r.perturbed));
+    let packed = match (&root, &pre) {
+        (Some(r), Some(Ok(_))) => pack(r, n, n_cells, p),
+        _ => (Vec::new(), vec![0; p]),
     };
-    agree(comm, checked)?;
-    let means = root.as_ref().map(|_| {
-        let (xm, fm) = setup.means();
-        [xm, fm].concat()
-    });
-    let means = broadcast_f64(comm, means.as_deref());
+    let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
+    let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
+    let means = broadcast_f64(comm, pre.map(|(xm, fm)| [xm, fm].concat()).as_deref());
     if means.len() != 2 * n_cells {
         return Err(CycleError::Invalid(
             "image analysis: member means lost".into(),
         ));
     }
-    let set = setup.set_means(&means[..n_cells], &means[n_cells..]);
-    agree(comm, set.map_err(image_err("EnKF-like gain")))?;
-    // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive.
-    let (mut theirs, their_f) = distribute(comm, root.as_ref(), n, n_cells)?;
+    let mut bytes = Vec::new();
+    if p > 1 {
+        bytes = mask
+            .as_ref()
+            .map(ThresholdMask::to_bytes)
+            .unwrap_or_default();
+        comm.broadcast_bytes(&mut bytes, mask_rank);
+    }
+    let layout = plan.curvelet().layout().clone();
+    let setup = match mask {
+        Some(m) => Ok(m),
+        None => ThresholdMask::from_bytes(layout, &bytes).map_err(ImageError::from),
+    }
+    .and_then(|m| EnkfLikeSetup::with_mask(plan, &fields, cfg, m))
+    .and_then(|mut s| {
+        s.set_means(&means[..n_cells], &means[n_cells..])?;
+        Ok(s)
+    });
+    drop(bytes);
+    let setup = agree(comm, setup.map_err(&gain_err))?;
+    // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive as
+    // (member, perturbed image) pairs in one block.
+    let mut block = distribute(comm, packed)?;
     let (xs, fs): (Vec<&[f64]>, Vec<&[f64]>) = match &root {
         Some(re) => (0..n)
             .step_by(p)
             .map(|i| (re.members[i].as_slice(), re.perturbed[i].as_slice()))
             .unzip(),
-        None => theirs
-            .iter()
-            .map(Vec::as_slice)
-            .zip(their_f.iter().map(Vec::as_slice))
+        None => block
+            .chunks_exact(2 * n_cells)
+            .map(|pair| pair.split_at(n_cells))
             .unzip(),
     };
     let (b, mut r, parts) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
@@ -142,16 +158,26 @@ pub fn enkf_like_spread(
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
     let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
+    let mut theirs: Vec<(&mut [f64], &[f64])> = block
+        .chunks_exact_mut(2 * n_cells)
+        .map(|pair| {
+            let (x, f) = pair.split_at_mut(n_cells);
+            (x, &*f)
+        })
+        .collect();
     let updated = update_mine(
         (&gain, plan, ws),
         (observed, &f_mean),
         root.as_mut(),
-        (&mut theirs, &their_f),
+        &mut theirs,
         parts,
         p,
     );
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
-    let back = comm.gatherv_f64_owned(theirs.concat(), 0);
+    let mine: Vec<f64> = theirs.iter().flat_map(|(x, _)| x.iter().copied()).collect();
+    drop(theirs);
+    drop(block);
+    let back = comm.gatherv_f64_owned(mine, 0);
     let report = match (root, back) {
         (Some(r), Some(back)) => {
             for (rank, block) in back.iter().enumerate().skip(1) {
@@ -174,24 +200,24 @@ fn update_mine(
     (gain, plan, ws): (&EnkfLikeGain, &ImagePlan, &mut Workspace),
     (observed, f_mean): (&[f64], &[f64]),
     root: Option<&mut RootEnsemble<'_>>,
-    (theirs, their_f): (&mut Fields, &Fields),
+    theirs: &mut [(&mut [f64], &[f64])],
     parts: Option<Vec<MemberPart>>,
     p: usize,
-) -> Result<(), crate::da::image::ImageError> {
-    let mut mine: Vec<(&mut Vec<f64>, &Vec<f64>)> = match root {
+) -> Result<(), ImageError> {
+    let mut mine: Vec<(&mut [f64], &[f64])> = match root {
         Some(re) => re
             .members
             .iter_mut()
             .step_by(p)
-            .zip(re.perturbed.iter().step_by(p))
+            .map(Vec::as_mut_slice)
+            .zip(re.perturbed.iter().step_by(p).map(Vec::as_slice))
             .collect(),
-        None => theirs.iter_mut().zip(their_f.iter()).collect(),
+        None => theirs.iter_mut().map(|(x, f)| (&mut **x, *f)).collect(),
     };
     match (parts, gain.mean_innovation_part(plan, observed, ws)?) {
         (Some(parts), Some(shared)) if parts.len() == mine.len() => {
-            for ((x, _), part) in mine.iter_mut().zip(&parts) {
-                gain.update_member_from_part(plan, &shared, part, x, ws)?;
-            }
+            let mut xs: Vec<&mut [f64]> = mine.into_iter().map(|(x, _)| x).collect();
+            gain.update_members_from_parts(plan, &shared, &parts, &mut xs, ws)?;
         }
         _ => {
             for (x, f) in mine.iter_mut() {
@@ -202,42 +228,33 @@ fn update_mine(
     Ok(())
 }
 
-/// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks
-/// (the root receives nothing: its members stay where they are). Collective.
+/// The root's send buffer of [`distribute`]: members i ≡ r (mod P) with their perturbed
+/// images for every rank r > 0, and the counts per rank.
+fn pack(root: &RootEnsemble<'_>, n: usize, n_cells: usize, p: usize) -> (Vec<f64>, Vec<usize>) {
+    let (x, f) = (&root.members, root.perturbed);
+    let mut send = Vec::with_capacity(2 * (n - n.div_ceil(p)) * n_cells);
+    let mut counts = vec![0; p];
+    for (r, count) in counts.iter_mut().enumerate().skip(1) {
+        for i in (r..n).step_by(p) {
+            send.extend_from_slice(&x[i]);
+            send.extend_from_slice(&f[i]);
+        }
+        *count = (r..n).step_by(p).count() * 2 * n_cells;
+    }
+    (send, counts)
+}
+
+/// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks,
+/// as one block of (member, image) pairs (the root receives nothing: its members stay where
+/// they are). Collective.
 fn distribute(
     comm: &dyn Communicator,
-    root: Option<&RootEnsemble<'_>>,
-    n: usize,
-    n_cells: usize,
-) -> Result<(Fields, Fields), CycleError> {
-    let p = comm.size();
-    let mut send = Vec::new();
-    let mut counts = vec![0; p];
-    if let Some(RootEnsemble {
-        members: x,
-        perturbed: f,
-        ..
-    }) = root
-    {
-        send.reserve(2 * n * n_cells);
-        for (r, count) in counts.iter_mut().enumerate().skip(1) {
-            for i in (r..n).step_by(p) {
-                send.extend_from_slice(&x[i]);
-                send.extend_from_slice(&f[i]);
-            }
-            *count = (r..n).step_by(p).count() * 2 * n_cells;
-        }
-    }
+    (send, counts): (Vec<f64>, Vec<usize>),
+) -> Result<Vec<f64>, CycleError> {
     let mut block = Vec::new();
     comm.alltoallv_flat_f64(&send, &counts, &mut block)
         .map_err(|e| CycleError::Invalid(format!("image analysis: member transposition: {e}")))?;
-    drop(send);
-    let (mut xs, mut fs) = (Vec::new(), Vec::new());
-    for pair in block.chunks_exact(2 * n_cells) {
-        xs.push(pair[..n_cells].to_vec());
-        fs.push(pair[n_cells..].to_vec());
-    }
-    Ok((xs, fs))
+    Ok(block)
 }
 
 /// One member's a_i and e_i cut into the owners' slices, back to back in `send`: the block
@@ -250,7 +267,7 @@ fn slice_blocks(
     send: &mut Vec<f64>,
     counts: &mut [usize],
     part: &mut MemberPart,
-) -> Result<(), crate::da::image::ImageError> {
+) -> Result<(), ImageError> {
     let total = plan.curvelet().layout().total;
     let p = counts.len();
     send.resize(2 * total, 0.0);

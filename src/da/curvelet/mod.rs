@@ -21,6 +21,7 @@
 mod coeffs;
 mod plan;
 mod prepare;
+mod sweep;
 mod threshold;
 pub mod window;
 

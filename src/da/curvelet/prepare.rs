@@ -1,6 +1,7 @@
 //! Preparing geophysical fields for the transform: smooth filling of missing cells,
 //! symmetric (mirror) extension across non-periodic edges, periodic longitude, crop.
 
+use super::sweep::Sweeps;
 use super::CurveletError;
 
 /// Options of [`fill_missing`].
@@ -162,128 +163,29 @@ pub fn fill_missing(
         ));
     }
 
-    // Over-relaxed Gauss–Seidel sweeps of the Laplace equation on the missing cells, in
-    // row-major order as far as any cell can tell (`wavefront_order`). The sweeps dominate
-    // the cost and are limited by memory traffic, so interior cells carry only their index
-    // (their neighbours follow from it) and only edge cells keep a neighbour list.
-    let order = wavefront_order(&missing, n2);
-    let sweep = SweepCells::new(&order, n1, n2, &neighbours);
+    // Over-relaxed Gauss–Seidel sweeps of the Laplace equation on the missing cells, with
+    // the bits of the row-major sweep (`sweep`: skewed blocks of eight rows, one
+    // anti-diagonal at a time, several blocks in lockstep).
+    let sweeps = Sweeps::new(&missing, n1, n2, &neighbours, true);
+    let mut skew = sweeps.skewed(values);
     let omega = 1.8;
     let scale = (hi - lo).max(f64::MIN_POSITIVE);
     let mut iterations = 0;
     let mut last_change = 0.0;
     for _ in 0..opts.max_iter {
         iterations += 1;
-        let change = sweep.relax(values, omega);
+        let change = sweeps.relax(&mut skew, omega);
         last_change = change;
         if change < opts.tol * scale {
             break;
         }
     }
+    sweeps.unskew(&skew, values);
     Ok(FillReport {
         filled: missing.len(),
         iterations,
         last_change,
     })
-}
-
-/// Rows interleaved by [`wavefront_order`]: independent dependency chains the processor
-/// overlaps (any count gives the same bits).
-const WAVE_ROWS: usize = 8;
-
-/// The missing cells in an order whose Gauss–Seidel sweep gives the bits of the row-major
-/// sweep: rows are taken `WAVE_ROWS` at a time, and within such a block the cell at row
-/// j, column c comes at position c + j. Every cell still sees its upper and left
-/// neighbours already updated and its lower and right ones not (across the periodic seam
-/// too: column 0 before column n2 − 1 of the same row), so every value read is the same;
-/// the rows' dependency chains, though, now overlap in the processor.
-fn wavefront_order(missing: &[usize], n2: usize) -> Vec<usize> {
-    let mut order = missing.to_vec();
-    order.sort_unstable_by_key(|&i| {
-        let (r, c) = (i / n2, i % n2);
-        (r / WAVE_ROWS, c + r % WAVE_ROWS, r % WAVE_ROWS)
-    });
-    order
-}
-
-/// Mean of `values` over the neighbours `nb`, summed in list order. Dividing by 4 or 2 is
-/// multiplying by 0.25 or 0.5 exactly (powers of two), which shortens the dependency chain
-/// of the Gauss–Seidel sweep without changing a bit; 3 (edges) keeps the division.
-#[inline]
-fn neighbour_mean(values: &[f64], nb: &[u32]) -> f64 {
-    let v = |k: usize| values[nb[k] as usize];
-    match nb.len() {
-        4 => (((v(0) + v(1)) + v(2)) + v(3)) * 0.25,
-        2 => (v(0) + v(1)) * 0.5,
-        m => nb.iter().map(|&j| values[j as usize]).sum::<f64>() / m as f64,
-    }
-}
-
-/// Flag of an edge cell in [`SweepCells::order`] (cell indices stay below 2³⁰).
-const EDGE: u32 = 1 << 31;
-
-/// The cells of one relaxation sweep in sweep order. An interior cell is its index alone:
-/// its neighbours are up, down, left, right, the order of the neighbour list. Edge cells
-/// (first/last row or column) are flagged and take their lists, in sweep order, from a
-/// small table (CSR).
-struct SweepCells {
-    n2: usize,
-    order: Vec<u32>,
-    edge_offsets: Vec<u32>,
-    edge_nbrs: Vec<u32>,
-}
-
-impl SweepCells {
-    fn new(
-        order: &[usize],
-        n1: usize,
-        n2: usize,
-        neighbours: &impl Fn(usize, &mut [usize; 4]) -> usize,
-    ) -> Self {
-        let mut cells = Self {
-            n2,
-            order: Vec::with_capacity(order.len()),
-            edge_offsets: vec![0],
-            edge_nbrs: Vec::new(),
-        };
-        let mut nb = [0usize; 4];
-        for &i in order {
-            let (r, c) = (i / n2, i % n2);
-            if r > 0 && r + 1 < n1 && c > 0 && c + 1 < n2 {
-                cells.order.push(i as u32);
-            } else {
-                cells.order.push(i as u32 | EDGE);
-                let m = neighbours(i, &mut nb);
-                cells.edge_nbrs.extend(nb[..m].iter().map(|&j| j as u32));
-                cells.edge_offsets.push(cells.edge_nbrs.len() as u32);
-            }
-        }
-        cells
-    }
-
-    /// One over-relaxed sweep; returns the largest change.
-    fn relax(&self, values: &mut [f64], omega: f64) -> f64 {
-        let n2 = self.n2;
-        // Largest change kept in WAVE_ROWS running maxima (max is exact in any order), so
-        // it does not chain the interleaved rows back together.
-        let mut change = [0.0_f64; WAVE_ROWS];
-        let mut edge = 0;
-        for (k, &e) in self.order.iter().enumerate() {
-            let i = (e & !EDGE) as usize;
-            let mean = if e & EDGE == 0 {
-                (((values[i - n2] + values[i + n2]) + values[i - 1]) + values[i + 1]) * 0.25
-            } else {
-                let (a, b) = (self.edge_offsets[edge], self.edge_offsets[edge + 1]);
-                edge += 1;
-                neighbour_mean(values, &self.edge_nbrs[a as usize..b as usize])
-            };
-            let d = omega * (mean - values[i]);
-            values[i] += d;
-            let c = &mut change[k % WAVE_ROWS];
-            *c = c.max(d.abs());
-        }
-        change.iter().fold(0.0_f64, |a, &b| a.max(b))
-    }
 }
 
 /// A symmetric (mirror) extension of an `n1 × n2` field: `top`/`bottom` rows and

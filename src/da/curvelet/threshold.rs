@@ -146,6 +146,52 @@ impl ThresholdMask {
         &self.layout
     }
 
+    /// The mask as bytes for another process: one byte per real coefficient (kept or not),
+    /// then the threshold, σ and the ranked count (little-endian). [`ThresholdMask::from_bytes`]
+    /// rebuilds the same mask.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.keep.iter().map(|&k| u8::from(k)).collect();
+        out.extend_from_slice(&self.threshold.to_le_bytes());
+        out.extend_from_slice(&self.sigma.to_le_bytes());
+        out.extend_from_slice(&(self.ranked_units as u64).to_le_bytes());
+        out
+    }
+
+    /// The mask [`ThresholdMask::to_bytes`] wrote, on `layout` (the same grid and options).
+    pub fn from_bytes(layout: Arc<Layout>, bytes: &[u8]) -> Result<Self, CurveletError> {
+        let total = layout.total;
+        if bytes.len() != total + 24 {
+            return Err(CurveletError::SizeMismatch {
+                what: "mask bytes",
+                expected: total + 24,
+                got: bytes.len(),
+            });
+        }
+        let (flags, tail) = bytes.split_at(total);
+        let word = |k: usize| <[u8; 8]>::try_from(&tail[8 * k..8 * k + 8]).unwrap_or_default();
+        let keep: Vec<bool> = flags.iter().map(|&b| b == 1).collect();
+        let mut kept_units = 0;
+        for info in &layout.bands {
+            let p = info.positions();
+            let band = &keep[info.offset..info.offset + info.len()];
+            // A pair keeps its cosine and sine together.
+            if info.kind == BandKind::Pair && band[..p] != band[p..] {
+                return Err(CurveletError::MaskMismatch);
+            }
+            kept_units += band[..p].iter().filter(|&&k| k).count();
+        }
+        let kept = (0..total as u32).filter(|&i| keep[i as usize]).collect();
+        Ok(Self {
+            layout,
+            keep,
+            kept,
+            kept_units,
+            ranked_units: u64::from_le_bytes(word(2)) as usize,
+            threshold: f64::from_le_bytes(word(0)),
+            sigma: f64::from_le_bytes(word(1)),
+        })
+    }
+
     fn check(&self, layout: &Arc<Layout>) -> Result<(), CurveletError> {
         if Arc::ptr_eq(layout, &self.layout) || **layout == *self.layout {
             Ok(())

@@ -3,7 +3,7 @@
 //! members' anomaly coefficients and r_k from the perturbed images' coefficients. All
 //! sums run over members in member order, so results do not depend on who computes them.
 
-use crate::da::curvelet::{Coefficients, ThresholdMask};
+use crate::da::curvelet::{Coefficients, CurveletError, ThresholdMask};
 
 use super::cells::CellSet;
 use super::plan::{ImagePlan, OpScratch, Workspace};
@@ -188,6 +188,24 @@ pub(super) fn member_mean<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, out: 
     }
 }
 
+/// Check the ensemble and take the member means x̄ (on land) and f̄ (on V), as
+/// [`EnkfLikeSetup::compute_means`] does, without a mask: what the root of a spread analysis
+/// does while another process chooses the mask.
+pub fn ensemble_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+    plan: &ImagePlan,
+    fields: &EnkfLikeFields<'_>,
+    members: &[M],
+    perturbed: &[P],
+) -> Result<(Vec<f64>, Vec<f64>), ImageError> {
+    let cells = resolve_cells(plan, fields)?;
+    check_ensemble(plan, &cells, members, perturbed)?;
+    let n = plan.n_cells();
+    let (mut x_mean, mut f_mean) = (vec![0.0; n], vec![0.0; n]);
+    member_mean(members, &cells.land, &mut x_mean);
+    member_mean(perturbed, &cells.obs, &mut f_mean);
+    Ok((x_mean, f_mean))
+}
+
 /// op.coeffs = C E Z_S (a − b) on the cell set S.
 pub(super) fn transform_difference(
     plan: &ImagePlan,
@@ -238,18 +256,43 @@ impl EnkfLikeSetup {
         check_config(cfg)?;
         let cells = resolve_cells(plan, fields)?;
         let mask = plan.observation_mask(fields.observed, ws)?;
+        Ok(Self::build(plan, cells, mask, cfg))
+    }
+
+    /// [`EnkfLikeSetup::new`] with the observed image's mask chosen elsewhere (by another
+    /// process, from the same image: [`ImagePlan::observation_mask`]).
+    pub fn with_mask(
+        plan: &ImagePlan,
+        fields: &EnkfLikeFields<'_>,
+        cfg: &EnkfLikeConfig,
+        mask: ThresholdMask,
+    ) -> Result<Self, ImageError> {
+        check_config(cfg)?;
+        let cells = resolve_cells(plan, fields)?;
+        if **mask.layout() != **plan.curvelet().layout() {
+            return Err(ImageError::Curvelet(CurveletError::MaskMismatch));
+        }
+        Ok(Self::build(plan, cells, mask, cfg))
+    }
+
+    fn build(
+        plan: &ImagePlan,
+        cells: EnkfCells,
+        mask: ThresholdMask,
+        cfg: &EnkfLikeConfig,
+    ) -> Self {
         let n = plan.n_cells();
         let updated = (cells.obs.indices() == cells.land.indices()).then(|| match cfg.update {
             UpdateCoefficients::Masked => mask.kept_indices().to_vec(),
             UpdateCoefficients::All => (0..mask.keep().len() as u32).collect(),
         });
-        Ok(Self {
+        Self {
             cells,
             mask,
             x_mean: vec![0.0; n],
             f_mean: vec![0.0; n],
             updated,
-        })
+        }
     }
 
     /// Whether members' [`MemberPart`]s can be kept (V = L): then pass 2 updates members

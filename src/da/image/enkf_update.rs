@@ -158,6 +158,43 @@ impl EnkfLikeGain {
         x: &mut [f64],
         ws: &mut Workspace,
     ) -> Result<(), ImageError> {
+        self.update_from_part(plan, shared, part, x, ws, true)
+    }
+
+    /// [`EnkfLikeGain::update_member_from_part`] for several members (in order): the
+    /// coefficient buffer is cleared once, since each member writes the same (updated)
+    /// coefficients and the inverse transform only reads them. Same bits.
+    pub fn update_members_from_parts<M: AsMut<[f64]>>(
+        &self,
+        plan: &ImagePlan,
+        shared: &MemberPart,
+        parts: &[MemberPart],
+        members: &mut [M],
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError> {
+        if parts.len() != members.len() {
+            return Err(ImageError::MemberCount {
+                members: members.len(),
+                images: parts.len(),
+            });
+        }
+        for (i, (x, part)) in members.iter_mut().zip(parts).enumerate() {
+            self.update_from_part(plan, shared, part, x.as_mut(), ws, i == 0)?;
+        }
+        Ok(())
+    }
+
+    /// One member from its part; `clear`: zero the coefficients first (else they must hold
+    /// zeros off the updated coefficients already).
+    fn update_from_part(
+        &self,
+        plan: &ImagePlan,
+        shared: &MemberPart,
+        part: &MemberPart,
+        x: &mut [f64],
+        ws: &mut Workspace,
+        clear: bool,
+    ) -> Result<(), ImageError> {
         plan.check_len("member", x.len(), plan.n_cells())?;
         let up = match &self.shortcut {
             Some(sc) if shared.0.len() == sc.updated.len() && part.0.len() == sc.updated.len() => {
@@ -174,7 +211,9 @@ impl EnkfLikeGain {
         let op = &mut ws.op;
         let g = self.gain.as_slice();
         let c = op.coeffs.as_mut_slice();
-        c.fill(0.0);
+        if clear {
+            c.fill(0.0);
+        }
         for ((&k, s), p) in up.iter().zip(&shared.0).zip(&part.0) {
             let k = k as usize;
             c[k] = (s + p) * g[k];
@@ -281,16 +320,17 @@ where
 {
     let (gain, parts) =
         EnkfLikeGain::estimate_with_parts(plan, fields, members, perturbed, cfg, ws)?;
-    let parts = parts.as_deref();
-    analyse_with_parts(
+    // Pass 1 checked the ensemble.
+    let ens = (members, perturbed);
+    pass2(
         &gain,
-        parts,
+        parts.as_deref(),
         plan,
         fields.observed,
-        members,
-        perturbed,
+        ens,
         cfg,
         ws,
+        true,
     )
 }
 
@@ -330,13 +370,41 @@ where
     M: AsRef<[f64]> + AsMut<[f64]>,
     P: AsRef<[f64]>,
 {
+    pass2(
+        gain,
+        parts,
+        plan,
+        observed,
+        (members, perturbed),
+        cfg,
+        ws,
+        false,
+    )
+}
+
+/// [`analyse_with_parts`]; `checked`: pass 1 checked this ensemble already.
+#[allow(clippy::too_many_arguments)]
+fn pass2<M, P>(
+    gain: &EnkfLikeGain,
+    parts: Option<&[MemberPart]>,
+    plan: &ImagePlan,
+    observed: &[f64],
+    (members, perturbed): (&mut [M], &[P]),
+    cfg: &EnkfLikeConfig,
+    ws: &mut Workspace,
+    checked: bool,
+) -> Result<EnkfLikeReport, ImageError>
+where
+    M: AsRef<[f64]> + AsMut<[f64]>,
+    P: AsRef<[f64]>,
+{
     let spread_before = gain.prior_spread(members, ws);
     match (parts, gain.mean_innovation_part(plan, observed, ws)?) {
         (Some(parts), Some(shared)) if parts.len() == members.len() => {
-            check_ensemble(plan, &gain.cells, members, perturbed)?;
-            for (x, part) in members.iter_mut().zip(parts) {
-                gain.update_member_from_part(plan, &shared, part, x.as_mut(), ws)?;
+            if !checked {
+                check_ensemble(plan, &gain.cells, members, perturbed)?;
             }
+            gain.update_members_from_parts(plan, &shared, parts, members, ws)?
         }
         _ => gain.update_members(plan, observed, members, perturbed, ws)?,
     }

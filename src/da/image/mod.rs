@@ -59,8 +59,8 @@ pub use deep_select::{
     depth_taper, gaspari_cohn, keep_coarse_scales, mean_increments, DeepRestriction,
 };
 pub use enkf_like::{
-    accumulate_squares, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeSetup,
-    MemberPart, UpdateCoefficients,
+    accumulate_squares, ensemble_means, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    EnkfLikeSetup, MemberPart, UpdateCoefficients,
 };
 pub use enkf_update::{
     analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,

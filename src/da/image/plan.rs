@@ -43,8 +43,10 @@ pub struct ImagePlan {
     nx: usize,
     opts: ImageOptions,
     ext: Extension,
-    // Source cell of every extended pixel: E is a gather, Eᵀ the matching scatter-add.
-    src: Vec<u32>,
+    // Source row start of every extended row and source column of every extended column:
+    // E is a gather (a row copy with a periodic longitude), Eᵀ the matching scatter-add.
+    row_src: Vec<u32>,
+    col_src: Vec<u32>,
     // Partner of every extended row under the extension's row reflection.
     row_mirror: Vec<u32>,
     multiplicity: f64,
@@ -88,13 +90,17 @@ impl ImagePlan {
         let ext = Extension::mirror(ny, nx, opts.periodic_lon);
         let (e1, e2) = ext.extended_shape();
         let curvelet = CurveletPlan::new(e1, e2, &opts.curvelet)?;
-        let mut src = Vec::with_capacity(e1 * e2);
-        for r in 0..e1 {
-            let row = reflect(r as i64 - ext.top as i64, ny as i64) * nx;
-            for c in 0..e2 {
-                src.push((row + reflect(c as i64 - ext.left as i64, nx as i64)) as u32);
-            }
+        if e1 * e2 > u32::MAX as usize {
+            return Err(ImageError::Curvelet(
+                crate::da::curvelet::CurveletError::TooLarge { n1: ny, n2: nx },
+            ));
         }
+        let row_src = (0..e1)
+            .map(|r| (reflect(r as i64 - ext.top as i64, ny as i64) * nx) as u32)
+            .collect();
+        let col_src = (0..e2)
+            .map(|c| reflect(c as i64 - ext.left as i64, nx as i64) as u32)
+            .collect();
         // Doubling each mirrored axis makes every cell appear the same number of times.
         let multiplicity = (e1 * e2) as f64 / (ny * nx) as f64;
         // Half-sample reflection about row top − ½, periodic in the doubled axis.
@@ -105,7 +111,8 @@ impl ImagePlan {
             nx,
             opts: opts.clone(),
             ext,
-            src,
+            row_src,
+            col_src,
             row_mirror,
             multiplicity,
             curvelet,
@@ -164,7 +171,7 @@ impl ImagePlan {
     }
     /// Number of extended pixels.
     pub fn n_extended(&self) -> usize {
-        self.src.len()
+        self.row_src.len() * self.col_src.len()
     }
     /// m in EᵀE = mI: 4 on a regional grid, 2 with a periodic longitude.
     pub fn multiplicity(&self) -> f64 {
@@ -212,20 +219,37 @@ impl ImagePlan {
     pub fn extend_into(&self, field: &[f64], out: &mut [f64]) -> Result<(), ImageError> {
         self.check_len("field", field.len(), self.n_cells())?;
         self.check_len("extended field", out.len(), self.n_extended())?;
-        for (o, &s) in out.iter_mut().zip(&self.src) {
-            *o = field[s as usize];
+        let (e2, periodic) = (self.col_src.len(), self.opts.periodic_lon);
+        for (o, &row) in out.chunks_exact_mut(e2).zip(&self.row_src) {
+            let src = &field[row as usize..row as usize + self.nx];
+            if periodic {
+                o.copy_from_slice(src);
+            } else {
+                for (o, &c) in o.iter_mut().zip(&self.col_src) {
+                    *o = src[c as usize];
+                }
+            }
         }
         Ok(())
     }
 
     /// Eᵀ, the adjoint of the extension: each cell receives the sum of its m mirrored
-    /// copies (a fold, not a crop). Summed in extended-pixel order, so deterministic.
+    /// copies (a fold, not a crop). Summed in extended-pixel order, so deterministic (row
+    /// by row: each cell's copies still arrive in that order).
     pub fn fold_into(&self, extended: &[f64], out: &mut [f64]) -> Result<(), ImageError> {
         self.check_len("extended field", extended.len(), self.n_extended())?;
         self.check_len("field", out.len(), self.n_cells())?;
         out.fill(0.0);
-        for (v, &s) in extended.iter().zip(&self.src) {
-            out[s as usize] += v;
+        let (e2, periodic) = (self.col_src.len(), self.opts.periodic_lon);
+        for (e, &row) in extended.chunks_exact(e2).zip(&self.row_src) {
+            let dst = &mut out[row as usize..row as usize + self.nx];
+            if periodic {
+                dst.iter_mut().zip(e).for_each(|(d, v)| *d += v);
+            } else {
+                for (v, &c) in e.iter().zip(&self.col_src) {
+                    dst[c as usize] += v;
+                }
+            }
         }
         Ok(())
     }
