@@ -1,25 +1,12 @@
 //! Exactness of the curvelet transform: tight frame, reconstruction, adjoint, windows,
 //! localisation of single curvelets, thresholding and masked operator, image preparation.
 
+mod fields;
+use fields::noise;
 use landcycle::da::curvelet::window::{angular_weights, lowpass_1d, pseudo_angle, window_pair};
 use landcycle::da::curvelet::*;
 use num_complex::Complex64;
 use rustfft::FftPlanner;
-
-/// splitmix64 uniform numbers in (-0.5, 0.5): deterministic test images without rand.
-fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E3779B97F4A7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        })
-        .collect()
-}
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -65,70 +65,15 @@ pub fn enkf_like_spread(
     cfg: &EnkfLikeConfig,
 ) -> Result<(EnkfLikeGain, Option<EnkfLikeReport>), CycleError> {
     let p = comm.size();
-    let head = root.as_ref().map(|r| {
-        let mut h = vec![r.members.len() as f64];
-        h.extend_from_slice(r.fields.observed);
-        h.extend(flags(r.fields.land));
-        h.extend(flags(r.fields.analysed));
-        h
-    });
-    let head = broadcast_f64(comm, head.as_deref());
     let n_cells = plan.n_cells();
-    let n = head.first().map_or(0, |&x| x as usize);
-    let body = &head[1.min(head.len())..];
-    if body.len() != 3 * n_cells {
-        return Err(CycleError::Invalid(format!(
-            "image analysis: {} broadcast values for {n_cells} cells",
-            body.len()
-        )));
-    }
-    let (observed, rest) = body.split_at(n_cells);
-    let (land, analysed) = (as_flags(&rest[..n_cells]), as_flags(&rest[n_cells..]));
+    let (n, head, land, analysed) = broadcast_fields(comm, n_cells, root.as_ref())?;
+    let observed = &head[1..1 + n_cells];
     let fields = EnkfLikeFields {
         observed,
         land: &land,
         analysed: &analysed,
     };
-    // Rank 1 chooses the mask while the root checks the ensemble, takes the member means
-    // and packs the other ranks' members (on one rank the root does all of it).
-    let mask_rank = usize::from(p > 1);
-    let gain_err = image_err("EnKF-like gain");
-    let mask = (comm.rank() == mask_rank).then(|| plan.observation_mask(observed, ws));
-    let pre = root
-        .as_ref()
-        .map(|r| ensemble_means(plan, &fields, r.members, r.perturbed));
-    let packed = match (&root, &pre) {
-        (Some(r), Some(Ok(_))) => pack(r, n, n_cells, p),
-        _ => (Vec::new(), vec![0; p]),
-    };
-    let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
-    let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
-    let means = broadcast_f64(comm, pre.map(|(xm, fm)| [xm, fm].concat()).as_deref());
-    if means.len() != 2 * n_cells {
-        return Err(CycleError::Invalid(
-            "image analysis: member means lost".into(),
-        ));
-    }
-    let mut bytes = Vec::new();
-    if p > 1 {
-        bytes = mask
-            .as_ref()
-            .map(ThresholdMask::to_bytes)
-            .unwrap_or_default();
-        comm.broadcast_bytes(&mut bytes, mask_rank);
-    }
-    let layout = plan.curvelet().layout().clone();
-    let setup = match mask {
-        Some(m) => Ok(m),
-        None => ThresholdMask::from_bytes(layout, &bytes).map_err(ImageError::from),
-    }
-    .and_then(|m| EnkfLikeSetup::with_mask(plan, &fields, cfg, m))
-    .and_then(|mut s| {
-        s.set_means(&means[..n_cells], &means[n_cells..])?;
-        Ok(s)
-    });
-    drop(bytes);
-    let setup = agree(comm, setup.map_err(&gain_err))?;
+    let (setup, means, packed) = agreed_setup(comm, (plan, ws), &root, &fields, cfg, n)?;
     // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive as
     // (member, perturbed image) pairs in one block.
     let mut block = distribute(comm, packed)?;
@@ -142,19 +87,9 @@ pub fn enkf_like_spread(
             .map(|pair| pair.split_at(n_cells))
             .unzip(),
     };
-    let (b, mut r, parts) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
+    let (b, r, parts) = slice_sums(comm, plan, ws, &setup, (&xs, &fs), n)?;
     drop((xs, fs));
-    let total = plan.curvelet().layout().total;
-    let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
-    let mut full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
-    r.clear();
-    if full_b.len() != total || full_r.len() != total {
-        return Err(CycleError::Invalid(
-            "image analysis: coefficient sums lost".into(),
-        ));
-    }
-    let b = Coefficients::from_vec(plan.curvelet().layout().clone(), full_b)
-        .map_err(|e| CycleError::Invalid(format!("image analysis: {e}")))?;
+    let (b, mut full_r) = gathered_sums(comm, plan, b, r)?;
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
     let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
@@ -180,16 +115,131 @@ pub fn enkf_like_spread(
     let back = comm.gatherv_f64_owned(mine, 0);
     let report = match (root, back) {
         (Some(r), Some(back)) => {
-            for (rank, block) in back.iter().enumerate().skip(1) {
-                for (k, x) in block.chunks_exact(n_cells).enumerate() {
-                    r.members[k * p + rank].copy_from_slice(x);
-                }
-            }
+            return_members(r.members, &back, n_cells, p);
             Some(gain.finish(plan, r.members, spread_before.unwrap_or(0.0), cfg, ws))
         }
         _ => None,
     };
     Ok((gain, report))
+}
+
+/// Member count, broadcast values (the observed image at `1..1 + n_cells`), land and
+/// analysed flags.
+type BroadcastFields = (usize, Vec<f64>, Vec<bool>, Vec<bool>);
+
+/// The root's members for the other ranks in one buffer, and the values per rank.
+type Packed = (Vec<f64>, Vec<usize>);
+
+/// The root's member count, observed image and land/analysed flags, on every rank: the
+/// broadcast values (the observed image at `1..1 + n_cells`) and the two flag sets.
+fn broadcast_fields(
+    comm: &dyn Communicator,
+    n_cells: usize,
+    root: Option<&RootEnsemble<'_>>,
+) -> Result<BroadcastFields, CycleError> {
+    let head = root.map(|r| {
+        let mut h = vec![r.members.len() as f64];
+        h.extend_from_slice(r.fields.observed);
+        h.extend(flags(r.fields.land));
+        h.extend(flags(r.fields.analysed));
+        h
+    });
+    let head = broadcast_f64(comm, head.as_deref());
+    let n = head.first().map_or(0, |&x| x as usize);
+    let body = &head[1.min(head.len())..];
+    if body.len() != 3 * n_cells {
+        return Err(CycleError::Invalid(format!(
+            "image analysis: {} broadcast values for {n_cells} cells",
+            body.len()
+        )));
+    }
+    let rest = &body[n_cells..];
+    let (land, analysed) = (as_flags(&rest[..n_cells]), as_flags(&rest[n_cells..]));
+    Ok((n, head, land, analysed))
+}
+
+/// The agreed analysis set-up on every rank, the member means (x̄ then f̄) and the root's
+/// packed members for the other ranks. Rank 1 chooses the mask while the root checks the
+/// ensemble, takes the means and packs (on one rank the root does all of it).
+fn agreed_setup(
+    comm: &dyn Communicator,
+    (plan, ws): (&ImagePlan, &mut Workspace),
+    root: &Option<RootEnsemble<'_>>,
+    fields: &EnkfLikeFields<'_>,
+    cfg: &EnkfLikeConfig,
+    n: usize,
+) -> Result<(EnkfLikeSetup, Vec<f64>, Packed), CycleError> {
+    let (p, n_cells, observed) = (comm.size(), plan.n_cells(), fields.observed);
+    let mask_rank = usize::from(p > 1);
+    let gain_err = image_err("EnKF-like gain");
+    let mask = (comm.rank() == mask_rank).then(|| plan.observation_mask(observed, ws));
+    let pre = root
+        .as_ref()
+        .map(|r| ensemble_means(plan, fields, r.members, r.perturbed));
+    let packed = match (&root, &pre) {
+        (Some(r), Some(Ok(_))) => pack(r, n, n_cells, p),
+        _ => (Vec::new(), vec![0; p]),
+    };
+    let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
+    let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
+    let means = broadcast_f64(comm, pre.map(|(xm, fm)| [xm, fm].concat()).as_deref());
+    if means.len() != 2 * n_cells {
+        return Err(CycleError::Invalid(
+            "image analysis: member means lost".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    if p > 1 {
+        bytes = mask
+            .as_ref()
+            .map(ThresholdMask::to_bytes)
+            .unwrap_or_default();
+        comm.broadcast_bytes(&mut bytes, mask_rank);
+    }
+    let layout = plan.curvelet().layout().clone();
+    let setup = match mask {
+        Some(m) => Ok(m),
+        None => ThresholdMask::from_bytes(layout, &bytes).map_err(ImageError::from),
+    }
+    .and_then(|m| EnkfLikeSetup::with_mask(plan, fields, cfg, m))
+    .and_then(|mut s| {
+        s.set_means(&means[..n_cells], &means[n_cells..])?;
+        Ok(s)
+    });
+    drop(bytes);
+    let setup = agree(comm, setup.map_err(&gain_err))?;
+    Ok((setup, means, packed))
+}
+
+/// Every rank's slices of the per-coefficient sums joined: b as coefficients, r as values.
+fn gathered_sums(
+    comm: &dyn Communicator,
+    plan: &ImagePlan,
+    b: Vec<f64>,
+    r: Vec<f64>,
+) -> Result<(Coefficients, Vec<f64>), CycleError> {
+    let total = plan.curvelet().layout().total;
+    let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
+    let full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
+    drop((b, r));
+    if full_b.len() != total || full_r.len() != total {
+        return Err(CycleError::Invalid(
+            "image analysis: coefficient sums lost".into(),
+        ));
+    }
+    let b = Coefficients::from_vec(plan.curvelet().layout().clone(), full_b)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: {e}")))?;
+    Ok((b, full_r))
+}
+
+/// The other ranks' updated members (rank order, members i ≡ rank mod P) into the root's
+/// ensemble.
+fn return_members(members: &mut [Vec<f64>], back: &[Vec<f64>], n_cells: usize, p: usize) {
+    for (rank, block) in back.iter().enumerate().skip(1) {
+        for (k, x) in block.chunks_exact(n_cells).enumerate() {
+            members[k * p + rank].copy_from_slice(x);
+        }
+    }
 }
 
 /// Pass 2 on this rank's members (root: i ≡ 0 mod P in its ensemble; others: `theirs`),
@@ -230,7 +280,7 @@ fn update_mine(
 
 /// The root's send buffer of [`distribute`]: members i ≡ r (mod P) with their perturbed
 /// images for every rank r > 0, and the counts per rank.
-fn pack(root: &RootEnsemble<'_>, n: usize, n_cells: usize, p: usize) -> (Vec<f64>, Vec<usize>) {
+fn pack(root: &RootEnsemble<'_>, n: usize, n_cells: usize, p: usize) -> Packed {
     let (x, f) = (&root.members, root.perturbed);
     let mut send = Vec::with_capacity(2 * (n - n.div_ceil(p)) * n_cells);
     let mut counts = vec![0; p];
