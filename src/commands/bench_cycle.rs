@@ -51,6 +51,9 @@ pub struct RankFigures {
     /// The main thread's CPU time in restart and history output over its CPU time in the
     /// windows: the output share a loaded machine does not distort as it does wall time.
     pub output_cpu_fraction: f64,
+    /// The main thread's CPU time in history output and in the restart (s).
+    pub history_cpu_seconds: f64,
+    pub restart_cpu_seconds: f64,
 }
 
 /// The report of `bench cycle` (what `--json` prints).
@@ -138,6 +141,8 @@ pub fn bench_cycle(
         process_cpu_seconds().unwrap_or(f64::NAN) - cpu0,
         window_cpu,
         own(&MAIN_THREAD_OUTPUT) / window_cpu.max(f64::MIN_POSITIVE),
+        own(&MAIN_THREAD_OUTPUT[..1]),
+        own(&MAIN_THREAD_OUTPUT[1..]),
     ];
     let Some(gathered) = comm.gatherv_f64(&mine, 0) else {
         return Ok(None);
@@ -156,6 +161,8 @@ pub fn bench_cycle(
             cpu_seconds: v.get(1).copied().unwrap_or(f64::NAN),
             main_thread_cpu_seconds: v.get(2).copied().unwrap_or(f64::NAN),
             output_cpu_fraction: v.get(3).copied().unwrap_or(f64::NAN),
+            history_cpu_seconds: v.get(4).copied().unwrap_or(f64::NAN),
+            restart_cpu_seconds: v.get(5).copied().unwrap_or(f64::NAN),
         })
         .collect();
     let measured = Measured {

@@ -171,12 +171,17 @@ impl HistoryOutput {
         let nl = model.n_soil_layers();
         let w = record_width(nl);
         let n_members = ens.n_members();
+        let t0 = std::time::Instant::now();
         let (records, per_cell) = if self.ctx.members {
             (ens.member_records(model), w * n_members)
         } else {
             (ens.mean_spread_records(model), 2 * w)
         };
         let n_blocks = per_cell / w;
+        tracing::debug!(
+            "history records built in {:.3} s",
+            t0.elapsed().as_secs_f64()
+        );
         let rec = Records {
             ids: ens.ids(),
             values: records,

@@ -14,6 +14,7 @@ use std::path::Path;
 use super::error::{agree, CycleError};
 use super::history_output::{field_of, HistoryContext};
 use super::history_vars::all_vars;
+use super::timing::PhaseTimes;
 use crate::io::atomic::{temp_path_for, PendingFile};
 use crate::io::history::{balanced_history_rows, EnsembleStat, HistoryField, HistoryWrite};
 use crate::io::history_chunks::{write_header, Chunk, ChunkPlan, ChunkWriter};
@@ -88,33 +89,51 @@ pub(super) fn write_chunked(
     (write, n_members, slots): (&HistoryWrite, usize, &[FieldSlot]),
     (path, output): (&Path, Option<&Output<CycleError>>),
 ) -> Result<(), CycleError> {
-    let plan = RowPlan::new(comm, rec.ids, (&ctx.grid.land_mask, ctx.grid.nx))?;
-    let chunks = agree(
-        comm,
-        ChunkPlan::new(path, write, n_members).map_err(CycleError::from),
-    )?;
-    let root = if comm.is_root() {
-        Some(RootFile::create(path, write, &chunks))
-    } else {
-        None
-    };
-    let root = agree_root(comm, root)?;
+    let mut t = PhaseTimes::new([
+        "exchange",
+        "encode",
+        "agree",
+        "gather",
+        "root write",
+        "plan",
+        "header",
+    ]);
+    let plan = t.time(5, || {
+        RowPlan::new(comm, rec.ids, (&ctx.grid.land_mask, ctx.grid.nx))
+    })?;
+    let chunks = t.time(5, || {
+        agree(
+            comm,
+            ChunkPlan::new(path, write, n_members).map_err(CycleError::from),
+        )
+    })?;
+    let root = t.time(6, || {
+        if comm.is_root() {
+            Some(RootFile::create(path, write, &chunks))
+        } else {
+            None
+        }
+    });
+    let root = t.time(6, || agree_root(comm, root))?;
     for (k, slot) in slots.iter().enumerate().take(chunks.n_fields()) {
-        let rows = field_on_rows(comm, &plan, rec, slot)?;
+        let rows = t.time(0, || field_on_rows(comm, &plan, rec, slot))?;
         let mut mine = Vec::new();
-        let encoded = chunks.encode(&ctx.grid, k, plan.rows.clone(), &rows, &mut mine);
+        let encoded = t.time(1, || {
+            chunks.encode(&ctx.grid, k, plan.rows.clone(), &rows, &mut mine)
+        });
         drop(rows);
-        agree(comm, encoded.map_err(CycleError::from))?;
-        let gathered = comm.gatherv_u64(&pack_chunks(&mine), 0);
+        t.time(2, || agree(comm, encoded.map_err(CycleError::from)))?;
+        let gathered = t.time(3, || comm.gatherv_u64(&pack_chunks(&mine), 0));
         drop(mine);
-        let written = match (&root, gathered) {
+        let written = t.time(4, || match (&root, gathered) {
             (Some(f), Some(words)) => {
                 unpack_chunks(&words).and_then(|all| Ok(f.writer.write_field(&chunks, k, all)?))
             }
             _ => Ok(()),
-        };
-        agree(comm, written)?;
+        });
+        t.time(2, || agree(comm, written))?;
     }
+    t.log("history");
     let Some(f) = root else {
         return Ok(());
     };

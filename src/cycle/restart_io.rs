@@ -9,12 +9,16 @@
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use super::perturber::Perturber;
+use super::timing::PhaseTimes;
 use crate::io::restart_blocks::{digests_from_words, digests_to_words, io_rows, BLOCK_CELLS};
+use crate::io::restart_raw::{put_le, RowStage};
 use crate::io::restart_writer::{RestartLayout, RestartWriter};
+use crate::io::IoError;
 use crate::lsm::LandModel;
 use crate::parallel::{order_by_id, Communicator};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc;
 
 /// Blocks moved and written per step (2048 cells per writing rank): bounds the memory of the
 /// exchange to a few copies of one step's rows (≈ 11 MB each for Noah with 20 members).
@@ -103,30 +107,50 @@ pub(super) fn write_restart_collective<M: LandModel>(
         return Err(created.err().map_or_else(other_rank, CycleError::from));
     }
     let mut w = created?;
-    let abort_here = test_abort_requested(plan.rank);
-    let mut failed = None;
-    for s in 0..plan.n_steps() {
-        let recv = comm
-            .alltoallv_f64(&send_blocks(plan, src, s))
-            .map_err(|e| CycleError::Invalid(format!("restart exchange: {e}")))?;
-        if failed.is_none() {
-            let rows = plan.step_rows(plan.rank, s);
-            let fields = unpack_rows(plan, layout, &recv, rows.clone());
-            let ids: Vec<u64> = plan.order[rows.clone()].iter().map(|o| o.0).collect();
-            let slices: Vec<&[f64]> = fields.iter().map(Vec::as_slice).collect();
-            if !rows.is_empty() {
-                failed = w.write_rows(rows, &ids, &slices).err();
-            }
-            crate::io::crash::point("restart_rows", None);
-        }
-        if abort_here {
-            eprintln!(
-                "LANDCYCLE_TEST_ABORT_RESTART_RANK: rank {} aborts inside a restart write",
-                plan.rank
-            );
-            std::process::abort();
-        }
+    let rows_io = w.field_rows();
+    if !comm.all_ok(rows_io.is_ok()) {
+        return Err(rows_io.err().map_or_else(other_rank, CycleError::from));
     }
+    let mut rows_io = rows_io?;
+    let mut t = PhaseTimes::new([
+        "pack",
+        "exchange",
+        "unpack",
+        "ids and digests",
+        "wait for writes",
+    ]);
+    let failed = std::thread::scope(|sc| {
+        let (to_io, from_main) = mpsc::sync_channel::<(Range<usize>, RowStage)>(1);
+        let (to_main, from_io) = mpsc::channel::<(RowStage, Result<(), IoError>)>();
+        // The staged bytes go to the file while this thread exchanges the next step.
+        let spawned = std::thread::Builder::new()
+            .name("restart-io".into())
+            .spawn_scoped(sc, move || {
+                for (rows, stage) in from_main {
+                    let r = rows_io.write(&rows, &stage);
+                    if to_main.send((stage, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        let mut steps = StepIo::new(to_io, from_io);
+        if let Err(e) = &spawned {
+            steps.keep_error(Err(IoError::Invalid {
+                path: final_path.to_path_buf(),
+                msg: format!("starting the restart I/O thread: {e}"),
+            }));
+        }
+        let failed = exchange_and_write(comm, plan, (layout, src), &mut w, steps, &mut t);
+        let joined = spawned.map_or(true, |h| h.join().is_ok());
+        match failed {
+            Ok(None) if !joined => Ok(Some(IoError::Invalid {
+                path: final_path.to_path_buf(),
+                msg: "the restart I/O thread panicked".into(),
+            })),
+            r => r,
+        }
+    })?;
+    t.log("restart");
     if !comm.all_ok(failed.is_none()) {
         return Err(failed.map_or_else(other_rank, CycleError::from));
     }
@@ -140,60 +164,185 @@ pub(super) fn write_restart_collective<M: LandModel>(
     Ok(())
 }
 
+/// The staged rows on their way to the I/O thread and back: two stages, so that one step is
+/// unpacked while the other is written.
+struct StepIo {
+    to_io: mpsc::SyncSender<(Range<usize>, RowStage)>,
+    from_io: mpsc::Receiver<(RowStage, Result<(), IoError>)>,
+    free: Vec<RowStage>,
+    failed: Option<IoError>,
+}
+
+impl StepIo {
+    fn new(
+        to_io: mpsc::SyncSender<(Range<usize>, RowStage)>,
+        from_io: mpsc::Receiver<(RowStage, Result<(), IoError>)>,
+    ) -> Self {
+        StepIo {
+            to_io,
+            from_io,
+            free: vec![RowStage::new(), RowStage::new()],
+            failed: None,
+        }
+    }
+
+    /// A free stage: a new one, or the next the I/O thread has written (its error kept).
+    fn next_stage(&mut self) -> RowStage {
+        if let Some(s) = self.free.pop() {
+            return s;
+        }
+        match self.from_io.recv() {
+            Ok((s, r)) => {
+                self.keep_error(r);
+                s
+            }
+            Err(_) => RowStage::new(),
+        }
+    }
+
+    fn keep_error(&mut self, r: Result<(), IoError>) {
+        if let (None, Err(e)) = (&self.failed, r) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Wait for every write, returning the first error.
+    fn finish(self) -> Option<IoError> {
+        let StepIo {
+            to_io,
+            from_io,
+            mut failed,
+            ..
+        } = self;
+        drop(to_io);
+        for (_, r) in from_io {
+            if let (None, Err(e)) = (&failed, r) {
+                failed = Some(e);
+            }
+        }
+        failed
+    }
+}
+
+/// Every step: this rank's records to the writing ranks, the rows received staged as stored,
+/// their ids and digests here, their bytes to the I/O thread. Returns the first write error
+/// (the steps' exchanges go on after one, so that every rank joins every collective).
+fn exchange_and_write<M: LandModel>(
+    comm: &dyn Communicator,
+    plan: &IoPlan,
+    (layout, src): (&RestartLayout, &RestartSource<M>),
+    w: &mut RestartWriter,
+    mut io: StepIo,
+    t: &mut PhaseTimes<5>,
+) -> Result<Option<IoError>, CycleError> {
+    let abort_here = test_abort_requested(plan.rank);
+    let mut bufs = StepBuffers::default();
+    for s in 0..plan.n_steps() {
+        t.time(0, || bufs.pack(plan, src, s));
+        let from = t
+            .time(1, || {
+                comm.alltoallv_flat_f64(&bufs.send, &bufs.counts, &mut bufs.recv)
+            })
+            .map_err(|e| CycleError::Invalid(format!("restart exchange: {e}")))?;
+        let rows = plan.step_rows(plan.rank, s);
+        if io.failed.is_none() && !rows.is_empty() {
+            let mut stage = t.time(4, || io.next_stage());
+            t.time(2, || {
+                w.stage(&mut stage, &rows);
+                unpack_rows(plan, layout, (&bufs.recv, &from), rows.clone(), &mut stage);
+            });
+            let ids: Vec<u64> = plan.order[rows.clone()].iter().map(|o| o.0).collect();
+            let meta = t.time(3, || w.write_meta(rows.clone(), &ids, &stage));
+            io.keep_error(meta);
+            if io.to_io.send((rows, stage)).is_err() {
+                io.keep_error(Err(IoError::Invalid {
+                    path: w.path().to_path_buf(),
+                    msg: "the restart I/O thread stopped".into(),
+                }));
+            }
+            crate::io::crash::point("restart_rows", None);
+        }
+        if abort_here {
+            eprintln!(
+                "LANDCYCLE_TEST_ABORT_RESTART_RANK: rank {} aborts inside a restart write",
+                plan.rank
+            );
+            std::process::abort();
+        }
+    }
+    Ok(t.time(4, || io.finish()))
+}
+
 fn other_rank() -> CycleError {
     CycleError::Invalid("writing the restart failed on another rank (see its log)".into())
 }
 
-/// Step `s`'s records of this rank's cells, one block per destination rank, in row order.
-fn send_blocks<M: LandModel>(plan: &IoPlan, src: &RestartSource<M>, s: usize) -> Vec<Vec<f64>> {
-    (0..plan.size)
-        .map(|r| {
-            let mut out = Vec::new();
-            for &(_, owner, k) in &plan.order[plan.step_rows(r, s)] {
-                if owner == plan.rank {
-                    src.push_record(k, &mut out);
-                }
-            }
-            out
-        })
-        .collect()
+/// One step's memory, kept from step to step: the records sent (blocks for ranks 0, 1, …
+/// back to back, `counts` values each) and those received.
+#[derive(Default)]
+struct StepBuffers {
+    send: Vec<f64>,
+    counts: Vec<usize>,
+    recv: Vec<f64>,
 }
 
-/// Per field (layout order), rows `rows` `[cell][member][per_cell]` from the received records.
+impl StepBuffers {
+    /// Step `s`'s records of this rank's cells, one block per destination rank, in row order.
+    fn pack<M: LandModel>(&mut self, plan: &IoPlan, src: &RestartSource<M>, s: usize) {
+        self.send.clear();
+        self.counts.clear();
+        for r in 0..plan.size {
+            let before = self.send.len();
+            for &(_, owner, k) in &plan.order[plan.step_rows(r, s)] {
+                if owner == plan.rank {
+                    src.push_record(k, &mut self.send);
+                }
+            }
+            self.counts.push(self.send.len() - before);
+        }
+    }
+}
+
+/// Rows `rows` of every field (layout order) into `stage` as stored, `[cell][member][per_cell]`,
+/// from the records received (`recv`, back to back with `counts[r]` values from rank `r`).
 fn unpack_rows(
     plan: &IoPlan,
     layout: &RestartLayout,
-    recv: &[Vec<f64>],
+    (recv, counts): (&[f64], &[usize]),
     rows: Range<usize>,
-) -> Vec<Vec<f64>> {
+    stage: &mut RowStage,
+) {
     let m = layout.n_members;
     let lens = layout.row_lens();
     let n_model = layout.fields[0].len();
     let state_width: usize = layout.fields[0].iter().map(|f| f.1).sum();
     let record: usize = lens.iter().sum();
-    let mut out: Vec<Vec<f64>> = lens
+    let mut cursor: Vec<usize> = counts
         .iter()
-        .map(|l| Vec::with_capacity(rows.len() * l))
+        .scan(0, |at, &c| {
+            *at += c;
+            Some(*at - c)
+        })
         .collect();
-    let mut cursor = vec![0usize; plan.size];
+    let mut out = stage.fields_mut();
+    let mut pos = vec![0usize; out.len()];
     for &(_, owner, _) in &plan.order[rows] {
-        let rec = &recv[owner][cursor[owner]..cursor[owner] + record];
+        let rec = &recv[cursor[owner]..cursor[owner] + record];
         cursor[owner] += record;
         let (states, perts) = rec.split_at(m * state_width);
         for member in states.chunks_exact(state_width) {
             let mut off = 0;
-            for (f, (_, len)) in out.iter_mut().zip(&layout.fields[0]) {
-                f.extend_from_slice(&member[off..off + len]);
+            for (f, (_, len)) in layout.fields[0].iter().enumerate() {
+                put_le(out[f], &mut pos[f], &member[off..off + len]);
                 off += len;
             }
         }
         let mut off = 0;
-        for (f, l) in out[n_model..].iter_mut().zip(&lens[n_model..]) {
-            f.extend_from_slice(&perts[off..off + l]);
+        for (f, l) in lens.iter().enumerate().skip(n_model) {
+            put_le(out[f], &mut pos[f], &perts[off..off + l]);
             off += l;
         }
     }
-    out
 }
 
 /// Test-only crash point: `LANDCYCLE_TEST_ABORT_RESTART_RANK=r` aborts rank `r` in the middle

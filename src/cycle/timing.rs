@@ -104,3 +104,38 @@ impl StageClock {
         self.cpu.borrow().clone()
     }
 }
+
+/// Wall and main-thread CPU time of the phases of one output step, logged at debug level:
+/// where a restart's or a history file's time goes on a given machine (docs/benchmarks.md).
+pub(super) struct PhaseTimes<const N: usize> {
+    names: [&'static str; N],
+    times: [(Duration, Duration); N],
+}
+
+impl<const N: usize> PhaseTimes<N> {
+    pub(super) fn new(names: [&'static str; N]) -> Self {
+        PhaseTimes {
+            names,
+            times: [(Duration::ZERO, Duration::ZERO); N],
+        }
+    }
+
+    /// Run `f`, adding its time to phase `phase`.
+    pub(super) fn time<T>(&mut self, phase: usize, f: impl FnOnce() -> T) -> T {
+        let (wall, cpu) = (Instant::now(), thread_cpu_time());
+        let out = f();
+        self.times[phase].0 += wall.elapsed();
+        self.times[phase].1 += thread_cpu_time().saturating_sub(cpu);
+        out
+    }
+
+    pub(super) fn log(&self, what: &str) {
+        let list: Vec<String> = self
+            .names
+            .iter()
+            .zip(&self.times)
+            .map(|(n, (w, c))| format!("{n} {:.3}/{:.3}", w.as_secs_f64(), c.as_secs_f64()))
+            .collect();
+        tracing::debug!("{what} phases, wall/CPU s: {}", list.join(", "));
+    }
+}

@@ -23,6 +23,7 @@ pub mod restart;
 pub mod restart_blocks;
 pub mod restart_dump;
 pub mod restart_meta;
+pub mod restart_raw;
 mod restart_v2;
 pub mod restart_writer;
 pub mod weights;

@@ -21,7 +21,8 @@ pub type BlockDigest = [u8; 32];
 
 /// Incremental SHA-256 over a canonical byte stream: integers as u64 LE, values as f64 LE,
 /// strings as u64-LE length + UTF-8 bytes.
-pub(super) struct Canon(Sha256);
+/// The canonical byte stream of the checksums (SHA-256).
+pub struct Canon(Sha256);
 
 impl Canon {
     pub(super) fn new() -> Self {
@@ -76,14 +77,33 @@ pub fn io_rows(n_cells: usize, rank: usize, n_ranks: usize) -> Range<usize> {
     first(rank)..first(rank + 1)
 }
 
+/// A field's stored rows as hashed: `f64` values, or their bytes as stored (little-endian).
+pub trait StoredRows {
+    #[doc(hidden)]
+    fn hash_rows(&self, c: &mut Canon, range: Range<usize>);
+}
+
+impl StoredRows for [f64] {
+    fn hash_rows(&self, c: &mut Canon, range: Range<usize>) {
+        c.f64s(&self[range]);
+    }
+}
+
+impl StoredRows for [u8] {
+    fn hash_rows(&self, c: &mut Canon, range: Range<usize>) {
+        c.bytes(&self[range]);
+    }
+}
+
 /// Digests of the whole blocks in rows `rows` (which start on a block boundary and end on one
 /// or at the last cell), block-major, `1 + fields.len()` per block: `ids` are the rows' cell
 /// ids and `fields` each field's rows `[cell][member][per_cell]` with its row length
-/// (members × per_cell), in stored order.
-pub fn block_digests(
+/// (members × per_cell), in stored order: values as `f64`, or their little-endian bytes
+/// with the row length in bytes (the same digests).
+pub fn block_digests<R: StoredRows + ?Sized>(
     rows: Range<usize>,
     ids: &[u64],
-    fields: &[(&[f64], usize)],
+    fields: &[(&R, usize)],
 ) -> Vec<BlockDigest> {
     debug_assert!(rows.start.is_multiple_of(BLOCK_CELLS));
     let n = rows.len();
@@ -95,7 +115,7 @@ pub fn block_digests(
         out.push(c.digest());
         for (values, row_len) in fields {
             let mut c = Canon::new();
-            c.f64s(&values[a * row_len..e * row_len]);
+            values.hash_rows(&mut c, a * row_len..e * row_len);
             out.push(c.digest());
         }
     }
@@ -211,7 +231,7 @@ mod tests {
         let n = 3 * BLOCK_CELLS + 17;
         let ids: Vec<u64> = (0..n as u64).map(|i| 3 * i + 1).collect();
         let vals: Vec<f64> = (0..2 * n).map(|i| i as f64 * 0.5).collect();
-        let whole = block_digests(0..n, &ids, &[(&vals, 2)]);
+        let whole = block_digests(0..n, &ids, &[(vals.as_slice(), 2)]);
         let b = BLOCK_CELLS;
         let mut split = block_digests(0..b, &ids[..b], &[(&vals[..2 * b], 2)]);
         split.extend(block_digests(b..n, &ids[b..], &[(&vals[2 * b..], 2)]));
@@ -219,7 +239,7 @@ mod tests {
         assert_eq!(whole.len(), 4 * 2);
         let mut changed = vals.clone();
         changed[2 * n - 1] += 1e-12;
-        let other = block_digests(0..n, &ids, &[(&changed, 2)]);
+        let other = block_digests(0..n, &ids, &[(changed.as_slice(), 2)]);
         assert_eq!(other[..7], whole[..7]);
         assert_ne!(other[7], whole[7]);
         assert_eq!(

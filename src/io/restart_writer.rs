@@ -14,6 +14,7 @@ use super::restart_blocks::{
 use super::restart_meta::{
     check_meta, describe_field, write_lat_lon_rows, write_scales, RestartMeta, Scales,
 };
+use super::restart_raw::{put_le, FieldRows, RowStage};
 use super::IoError;
 use crate::parallel::FileComm;
 use chrono::NaiveDateTime;
@@ -88,8 +89,11 @@ pub struct RestartWriter {
     file: hdf5::File,
     path: PathBuf,
     layout: RestartLayout,
+    tmp: PathBuf,
     ids: hdf5::Dataset,
     fields: Vec<hdf5::Dataset>,
+    /// The fields' rows, written past HDF5 at the datasets' offsets (`io::restart_raw`).
+    rows: FieldRows,
     /// This rank's rows written so far (contiguous, whole blocks) and their digests.
     written: Option<Range<usize>>,
     digests: Vec<BlockDigest>,
@@ -169,6 +173,8 @@ impl RestartWriter {
             }
         };
         let fields = create_fields(&file, p, layout, scales.as_ref())?;
+        let row_bytes = layout.row_lens().iter().map(|l| 8 * l).collect();
+        let rows = FieldRows::open((tmp, p), field_offsets(&fields, p)?, row_bytes)?;
         let attrs = file
             .create_group_builder()
             .obj_track_times(false)
@@ -180,9 +186,11 @@ impl RestartWriter {
         Ok(RestartWriter {
             file,
             path: p.to_path_buf(),
+            tmp: tmp.to_path_buf(),
             layout: layout.clone(),
             ids,
             fields,
+            rows,
             written: None,
             digests: Vec::new(),
             scales,
@@ -197,7 +205,57 @@ impl RestartWriter {
         ids: &[u64],
         values: &[&[f64]],
     ) -> Result<(), IoError> {
-        self.check_rows(&rows, ids, values)?;
+        let lens = self.layout.row_lens();
+        let ok = values.len() == lens.len()
+            && values
+                .iter()
+                .zip(&lens)
+                .all(|(v, l)| v.len() == rows.len() * l);
+        if !ok {
+            return Err(invalid(
+                &self.path,
+                format!("rows {rows:?}: field lengths do not match the layout"),
+            ));
+        }
+        let mut stage = RowStage::new();
+        self.stage(&mut stage, &rows);
+        for (dst, v) in stage.fields_mut().into_iter().zip(values) {
+            put_le(dst, &mut 0, v);
+        }
+        self.write_meta(rows.clone(), ids, &stage)?;
+        self.rows.write(&rows, &stage)
+    }
+
+    /// Lay out `stage` for rows `rows` of every field, to be filled with the fields' values
+    /// as stored (`[cell][member][per_cell]`, little-endian bytes).
+    pub fn stage(&self, stage: &mut RowStage, rows: &Range<usize>) {
+        self.rows.stage(stage, rows);
+    }
+
+    /// The file's final name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Another handle on the fields' rows, for writing staged rows from another thread
+    /// ([`FieldRows::write`]) while this one goes on; all its writes must be done before
+    /// [`Self::finish`].
+    pub fn field_rows(&self) -> Result<FieldRows, IoError> {
+        let offsets = self.rows.offsets().to_vec();
+        let row_bytes = self.layout.row_lens().iter().map(|l| 8 * l).collect();
+        FieldRows::open((&self.tmp, &self.path), offsets, row_bytes)
+    }
+
+    /// Everything of rows `rows` staged in `stage` but the fields' bytes: the cell ids and
+    /// coordinates (through HDF5) and the blocks' digests. The bytes go through
+    /// [`FieldRows::write`] (here, or on another thread).
+    pub fn write_meta(
+        &mut self,
+        rows: Range<usize>,
+        ids: &[u64],
+        stage: &RowStage,
+    ) -> Result<(), IoError> {
+        self.check_rows(&rows, ids, stage)?;
         let p = self.path.clone();
         self.ids
             .write_slice(ids, s![rows.clone()])
@@ -205,16 +263,10 @@ impl RestartWriter {
         if let (Some(sc), Some(m)) = (&self.scales, &self.layout.meta) {
             write_lat_lon_rows(sc, &p, m, rows.clone())?;
         }
-        let m = self.layout.n_members;
-        let per_cell = self.layout.fields.iter().flatten().map(|f| f.1);
-        for ((ds, v), k) in self.fields.iter().zip(values).zip(per_cell) {
-            let view = ArrayView3::from_shape((rows.len(), m, k), v)
-                .map_err(|e| invalid(&p, e.to_string()))?;
-            ds.write_slice(view, s![rows.clone(), .., ..])
-                .map_err(h5err(&p, format!("writing dataset {}", ds.name())))?;
-        }
         let lens = self.layout.row_lens();
-        let fields: Vec<(&[f64], usize)> = values.iter().copied().zip(lens).collect();
+        let fields: Vec<(&[u8], usize)> = (0..lens.len())
+            .map(|f| (stage.field(f), 8 * lens[f]))
+            .collect();
         self.digests
             .extend(block_digests(rows.clone(), ids, &fields));
         self.written = Some(match self.written.take() {
@@ -228,7 +280,7 @@ impl RestartWriter {
         &self,
         rows: &Range<usize>,
         ids: &[u64],
-        values: &[&[f64]],
+        stage: &RowStage,
     ) -> Result<(), IoError> {
         let n = self.layout.n_cells;
         let next = self.written.as_ref().map(|w| w.end);
@@ -242,11 +294,8 @@ impl RestartWriter {
         }
         let lens = self.layout.row_lens();
         let ok = ids.len() == rows.len()
-            && values.len() == lens.len()
-            && values
-                .iter()
-                .zip(&lens)
-                .all(|(v, l)| v.len() == rows.len() * l);
+            && stage.n_fields() == lens.len()
+            && (0..lens.len()).all(|f| stage.field(f).len() == rows.len() * 8 * lens[f]);
         if !ok {
             return Err(invalid(
                 &self.path,
@@ -300,6 +349,7 @@ impl RestartWriter {
             .map_err(h5err(&p, "writing dataset block_sha256"))?;
         let checksum = self.layout.checksum(all);
         put_str_attr(&self.file, &p, "checksum_sha256", &checksum)?;
+        self.rows.sync()?;
         drop((ds, self.ids, self.fields, self.scales));
         self.file.close().map_err(h5err(&p, "close"))?;
         Ok(checksum)
@@ -321,6 +371,22 @@ fn write_header(file: &hdf5::File, p: &Path, layout: &RestartLayout) -> Result<(
         "checksum_algorithm",
         "sha256 of header and per-block sha256, format v2 (docs/io.md)",
     )
+}
+
+/// Every field dataset's address in the file (they are contiguous and allocated early, so
+/// HDF5 knows it; a dataset of no values has none and gets 0, never written to).
+fn field_offsets(fields: &[hdf5::Dataset], p: &Path) -> Result<Vec<u64>, IoError> {
+    fields
+        .iter()
+        .map(|ds| match ds.offset() {
+            Some(o) => Ok(o),
+            None if ds.size() == 0 => Ok(0),
+            None => Err(invalid(
+                p,
+                format!("dataset {} has no file address after creation", ds.name()),
+            )),
+        })
+        .collect()
 }
 
 /// The groups and their field datasets (described and with dimension scales in version 3).
