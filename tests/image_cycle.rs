@@ -416,6 +416,25 @@ fn deep_update_restrictions_need_the_update_they_restrict() {
             "update_perturbations",
             "enkf_like",
         ),
+        (
+            "enkf_like",
+            "  deep_factors = 1.0, 0.5, 0.1\n",
+            "deep_factors",
+            "deep_layers",
+        ),
+        (
+            "enkf_like",
+            "  deep_layers = 'ensemble'\n  deep_factors = 1.0, 1.5, 0.1\n",
+            "deep_factors",
+            "[0, 1]",
+        ),
+        (
+            "var",
+            "  deep_layers = 'regression'\n  deep_localization_m = 0.5\n  \
+             deep_factors = 1.0, 0.5, 0.1\n",
+            "deep_factors",
+            "not both",
+        ),
     ] {
         let nml = image_namelist(dir.path(), method, extra);
         let e = landcycle::config::Config::load(&nml)
@@ -442,10 +461,14 @@ fn deep_update_restrictions_need_the_update_they_restrict() {
             "var",
             "  deep_layers = 'ensemble'\n  deep_localization_m = 1.0\n",
         ),
+        (
+            "enkf_like",
+            "  deep_layers = 'regression'\n  deep_factors = 1.0, 0.5, 0.0\n",
+        ),
     ] {
         let nml = image_namelist(dir.path(), method, extra);
         let cfg = landcycle::config::Config::load(&nml).unwrap();
-        assert!(cfg.image.deep_localization_m.is_some());
+        assert!(cfg.image.deep_localization_m.is_some() || cfg.image.deep_factors.is_some());
     }
 }
 
@@ -455,5 +478,93 @@ fn enkf_like_restricted_deep_update_is_bit_identical_on_1_2_3_ranks_and_across_r
         "enkf_like",
         "  deep_layers = 'ensemble'\n  rtps_alpha = 0.3\n  deep_localization_m = 0.5\n  \
          deep_scales = 2\n  update_perturbations = .false.\n",
+    );
+}
+
+/// `deep_factors` spelling out the taper of `deep_localization_m` (the analysed top layer
+/// given 1, which the taper's value there does not matter for) gives the same values as the
+/// taper (every file bit for bit but the namelist text it records); given factors are bit-identical on 1, 2 and 3 ranks; a list of the wrong length
+/// is refused when the stage is set up, naming the key.
+#[test]
+fn given_deep_factors_equal_the_taper_and_are_bit_identical_on_1_2_3_ranks() {
+    let _io = io_lock();
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let mut taper = landcycle::da::image::depth_taper(&thicknesses(3), 0.05, Some(1.0)).unwrap();
+    taper[0] = 1.0;
+    assert!(
+        taper[1] > 0.0 && taper[1] < 1.0 && taper[2] > 0.0,
+        "{taper:?}"
+    );
+    let list = |f: &[f64]| {
+        f.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let common = "  deep_layers = 'ensemble'\n  rtps_alpha = 0.3\n";
+    let tapered = dir.path().join("tapered");
+    let nml = image_namelist(
+        dir.path(),
+        "enkf_like",
+        &format!("{common}  deep_localization_m = 1.0\n"),
+    );
+    synth(&nml);
+    write_images(dir.path(), &[t(1, 6, 0), t(1, 12, 0), t(2, 0, 0)]);
+    run_ok(&nml, 1, &tapered, &[]);
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let with = |factors: &str| {
+        let t = text.replace(
+            "  deep_localization_m = 1.0\n",
+            &format!("  deep_factors = {factors}\n"),
+        );
+        std::fs::write(&nml, t).unwrap();
+    };
+    with(&list(&taper));
+    let given = dir.path().join("given");
+    run_ok(&nml, 2, &given, &[]);
+    // Only the namelist text recorded in the files differs (no &image key is fingerprinted).
+    assert_same_land_output(&tapered, &given, true);
+    let diags = image_diags(&tapered);
+    assert_eq!(diags, image_diags(&given));
+    assert_eq!(diags.len(), 3);
+    for d in &diags {
+        let (a, b) = (tapered.join(d), given.join(d));
+        assert_eq!(
+            nc_content(&a, &["namelist"]),
+            nc_content(&b, &["namelist"]),
+            "{d:?}"
+        );
+    }
+    // Layer 3 set apart from the taper: its own factor, on 1, 2 and 3 ranks.
+    with(&list(&[1.0, taper[1], 0.5]));
+    let runs: Vec<_> = (1..=3).map(|n| dir.path().join(format!("r{n}"))).collect();
+    for (n, r) in runs.iter().enumerate() {
+        run_ok(&nml, n + 1, r, &[]);
+    }
+    assert_identical(&runs[0], &runs[1]);
+    assert_identical(&runs[0], &runs[2]);
+    assert_same_diag(&runs[0], &runs[1]);
+    assert_same_diag(&runs[0], &runs[2]);
+    let last = |r: &Path| {
+        restarts(r)
+            .last()
+            .map(|p| std::fs::read(r.join(p)).unwrap())
+    };
+    assert_ne!(
+        last(&runs[0]),
+        last(&tapered),
+        "the layer-3 factor changed nothing"
+    );
+    with("1.0, 0.5");
+    let out = run(&nml, 1, &dir.path().join("short"), &[]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a 2-value list for 3 layers was accepted"
+    );
+    assert!(
+        log.contains("image:deep_factors") && log.contains('3'),
+        "{log}"
     );
 }

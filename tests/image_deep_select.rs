@@ -5,11 +5,14 @@
 //!   deep increment linearly;
 //! - keeping the coarsest scales zeroes exactly the finer bands' gains, keeping every scale
 //!   changes nothing, and the deep increment from the coarse scales only is smoother;
-//! - mean-only increments keep each member's anomaly and move the mean as the full update.
+//! - mean-only increments keep each member's anomaly and move the mean as the full update;
+//! - factors given per layer (`given_deep_factors`) come back as given, and a wrong count, a
+//!   value outside [0, 1] or an analysed layer's factor other than 1 are refused.
 
 use landcycle::da::image::{
-    depth_taper, gaspari_cohn, keep_coarse_scales, mean_increments, CrossShrinkage,
-    DeepRestriction, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, ImageOptions, ImagePlan,
+    depth_taper, gaspari_cohn, given_deep_factors, keep_coarse_scales, mean_increments,
+    CrossShrinkage, DeepRestriction, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, ImageOptions,
+    ImagePlan,
 };
 
 /// A small deterministic generator (the tests need no particular distribution).
@@ -310,4 +313,32 @@ fn mean_increments_edge_cases() {
     assert!(mean_increments(&mut bad).is_err());
     let mut none: Vec<Vec<f64>> = Vec::new();
     mean_increments(&mut none).unwrap();
+}
+
+#[test]
+fn given_deep_factors_are_used_as_given_and_checked() {
+    let f = [1.0, 0.78, 0.058, 0.1];
+    assert_eq!(given_deep_factors(&f, 4, 1).unwrap(), f.to_vec());
+    // Two analysed layers, both 1; zeros and ones below are allowed.
+    assert_eq!(
+        given_deep_factors(&[1.0, 1.0, 0.0, 1.0], 4, 2).unwrap(),
+        vec![1.0, 1.0, 0.0, 1.0]
+    );
+    // The taper spelled out is a valid list (its analysed layer is 1 on Noah's layers).
+    let taper = depth_taper(&[0.1, 0.3, 0.6, 1.0], 0.05, Some(0.5)).unwrap();
+    assert_eq!(given_deep_factors(&taper, 4, 1).unwrap(), taper);
+    for (bad, n_analysed, words) in [
+        (vec![1.0, 0.5, 0.2], 1, "4"),
+        (vec![1.0, 0.5, 0.2, 1.5], 1, "[0, 1]"),
+        (vec![1.0, 0.5, -0.1, 0.0], 1, "[0, 1]"),
+        (vec![1.0, 0.5, f64::NAN, 0.0], 1, "[0, 1]"),
+        (vec![0.9, 0.5, 0.2, 0.0], 1, "analyses"),
+        (vec![1.0, 0.5, 0.2, 0.0], 2, "analyses"),
+    ] {
+        let e = given_deep_factors(&bad, 4, n_analysed)
+            .err()
+            .unwrap_or_else(|| panic!("accepted {bad:?}"))
+            .to_string();
+        assert!(e.contains(words), "{bad:?}: {e}");
+    }
 }

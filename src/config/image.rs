@@ -155,6 +155,9 @@ pub struct ImageConfig {
     /// Half-width (m) of the Gaspari–Cohn taper of the deep update in depth, from the
     /// sensing depth to each layer's centre; unset: no vertical localisation.
     pub deep_localization_m: Option<f64>,
+    /// Factor per soil layer (top down) on the deep update, instead of the taper of
+    /// `deep_localization_m`; the layers the image analyses must have 1.
+    pub deep_factors: Option<Vec<f64>>,
     /// enkf_like with deep_layers 'ensemble': only the coarsest this many curvelet scales
     /// update the deeper layers (0 = all).
     pub deep_scales: u32,
@@ -351,6 +354,7 @@ impl super::Loader<'_> {
                 ));
             }
         }
+        self.validate_deep_factors(m)?;
         let enkf_ensemble =
             m.method == ImageMethod::EnkfLike && m.deep_layers == ImageDeepLayers::Ensemble;
         if m.deep_scales > 0 && !enkf_ensemble {
@@ -369,6 +373,44 @@ impl super::Loader<'_> {
                 ".false. applies to method = 'enkf_like' (the variational analysis already \
                  gives every member the same increment)"
                     .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl super::Loader<'_> {
+    /// `deep_factors`: factors in [0, 1] on an update of the deeper layers, and not
+    /// together with the taper they replace. The count is checked against the model's soil
+    /// layers when the image stage is set up.
+    fn validate_deep_factors(&self, m: &ImageConfig) -> Result<(), super::ConfigError> {
+        let g = "image";
+        let Some(list) = &m.deep_factors else {
+            return Ok(());
+        };
+        if list.is_empty() {
+            return Err(self.err(g, "deep_factors", "is empty".into()));
+        }
+        if let Some(f) = list
+            .iter()
+            .find(|f| !(f.is_finite() && (0.0..=1.0).contains(*f)))
+        {
+            return Err(self.err(g, "deep_factors", format!("{f} is outside [0, 1]")));
+        }
+        if m.deep_layers == ImageDeepLayers::Model {
+            return Err(self.err(
+                g,
+                "deep_factors",
+                "scales the image's update of the deeper layers: it needs deep_layers \
+                 'ensemble' or 'regression'"
+                    .into(),
+            ));
+        }
+        if m.deep_localization_m.is_some() {
+            return Err(self.err(
+                g,
+                "deep_factors",
+                "replaces the taper of deep_localization_m: set one of the two, not both".into(),
             ));
         }
         Ok(())

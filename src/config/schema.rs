@@ -507,6 +507,12 @@ pub const SCHEMA: &[KeySpec] = &[
        update in depth. Layer l's cross-gains (or regressions) are multiplied by GC(d_l/c), d_l \
        the distance from sensing_depth_m down to the layer's centre (1 at d = 0, 0.21 at d = c, \
        0 from d = 2c on).", false),
+    k("image", "deep_factors", "real array (one per soil layer)", "", Unset("from deep_localization_m"),
+      "deep_layers 'ensemble' or 'regression': factor per soil layer, top down, on the deep \
+       update (cross-gains or regressions), 0 to 1, instead of the taper of \
+       deep_localization_m (not both). The layers the image analyses (sensing_depth_m) take \
+       the image's own update and must have 1; e.g. 1, 0.78, 0.058, 0.1 for Noah is the \
+       0.5 m taper with layer 4 set apart.", false),
     k("image", "deep_scales", "integer", "", Value("0"),
       "enkf_like with deep_layers = 'ensemble': only the coefficients of the coarsest this many \
        curvelet scales update the deeper layers (0 = all scales; the top layer's update is not \

@@ -21,7 +21,9 @@ use super::image_retrievals::RetrievalImage;
 use super::image_spread::{enkf_like_spread, RootEnsemble};
 use super::perturber::grid_correlation;
 use crate::config::{ImageConfig, ImageDeepLayers, ImageMethod};
-use crate::da::image::{depth_taper, EnkfLikeFields, ImageOptions, ImagePlan, Workspace};
+use crate::da::image::{
+    depth_taper, given_deep_factors, EnkfLikeFields, ImageOptions, ImagePlan, Workspace,
+};
 use crate::grid::Grid;
 use crate::io::image_diag::ImageDiagContent;
 use crate::lsm::LandModel;
@@ -64,6 +66,21 @@ fn image_options(cfg: &ImageConfig, grid: &Grid) -> ImageOptions {
     }
 }
 
+/// Factor per soil layer on the image's deep update: `deep_factors` as given, or the taper
+/// of `deep_localization_m` (1 everywhere without either).
+fn deep_factors(
+    cfg: &ImageConfig,
+    thickness: &[f64],
+    n_analysed: usize,
+) -> Result<Vec<f64>, CycleError> {
+    match &cfg.deep_factors {
+        Some(f) => given_deep_factors(f, thickness.len(), n_analysed)
+            .map_err(|e| CycleError::Invalid(format!("image:deep_factors: {e}"))),
+        None => depth_taper(thickness, cfg.sensing_depth_m, cfg.deep_localization_m)
+            .map_err(|e| CycleError::Invalid(format!("image:deep_localization_m: {e}"))),
+    }
+}
+
 /// Broadcast the root's yes/no to every rank.
 fn broadcast_flag(comm: &dyn Communicator, flag: bool) -> bool {
     let mut b = vec![u8::from(flag)];
@@ -97,8 +114,7 @@ impl ImageStage {
         };
         let gridded = retrievals.is_none();
         let thickness = model.soil_layer_thickness();
-        let deep_factors = depth_taper(thickness, cfg.sensing_depth_m, cfg.deep_localization_m)
-            .map_err(|e| CycleError::Invalid(format!("image:deep_localization_m: {e}")))?;
+        let deep_factors = deep_factors(cfg, thickness, n_analysed)?;
         let root = is_root
             .then(|| Self::root_part(cfg, grid, (lat, lon), (seed, gridded), deep_factors))
             .transpose()?;

@@ -4,6 +4,7 @@
 //! - **vertical localisation** ([`depth_taper`]): a factor per layer, the Gaspari–Cohn
 //!   function of the distance from the image's sensing depth to the layer's centre over a
 //!   half-width, on the deep cross-gains (per coefficient) or regressions (per cell);
+//!   or given per layer ([`given_deep_factors`]);
 //! - **large scales only** ([`keep_coarse_scales`]): the deep cross-gains kept on the
 //!   coefficients of the coarsest curvelet scales, zero on the finer ones;
 //! - **mean only** ([`mean_increments`]): every member gets the ensemble-mean increment, so
@@ -78,6 +79,40 @@ pub fn depth_taper(
             gaspari_cohn((centre - sensing_depth).max(0.0) / c)
         })
         .collect())
+}
+
+/// Factor per layer given one by one (`deep_factors`), checked against a model of
+/// `n_layers` soil layers whose top `n_analysed` the image analyses: one factor per layer, each
+/// in [0, 1], 1 on the analysed layers (they take the image's own update, not a deep one).
+pub fn given_deep_factors(
+    factors: &[f64],
+    n_layers: usize,
+    n_analysed: usize,
+) -> Result<Vec<f64>, ImageError> {
+    if factors.len() != n_layers {
+        return Err(ImageError::SizeMismatch {
+            what: "deep factors (one per soil layer)",
+            expected: n_layers,
+            got: factors.len(),
+        });
+    }
+    let bad = |value, why| {
+        Err(ImageError::BadParameter {
+            what: "deep factor",
+            value,
+            why,
+        })
+    };
+    if let Some(&f) = factors
+        .iter()
+        .find(|f| !(f.is_finite() && (0.0..=1.0).contains(*f)))
+    {
+        return bad(f, "must be in [0, 1]");
+    }
+    if let Some(&f) = factors.iter().take(n_analysed).find(|&&f| f != 1.0) {
+        return bad(f, "must be 1 on the layers the image analyses");
+    }
+    Ok(factors.to_vec())
 }
 
 /// Zero the gains of the coefficients on scales `coarse_scales` and finer (scale 0 is the

@@ -56,7 +56,8 @@ pub use column::{
     sampling_shrinkage, CrossShrinkage,
 };
 pub use deep_select::{
-    depth_taper, gaspari_cohn, keep_coarse_scales, mean_increments, DeepRestriction,
+    depth_taper, gaspari_cohn, given_deep_factors, keep_coarse_scales, mean_increments,
+    DeepRestriction,
 };
 pub use enkf_like::{
     accumulate_squares, ensemble_means, BandStats, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
