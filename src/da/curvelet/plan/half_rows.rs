@@ -61,9 +61,15 @@ impl HalfRows {
         (a % 2 == 1).then_some(a.div_ceil(2))
     }
 
-    /// ω^{e·k} for k < n1 (e·k reduced exactly).
-    fn w(&self, e: usize, k: usize) -> C64 {
-        self.tw[(e * k) % self.tw.len()]
+    /// ω^{e·k} for k = 0, 1, … (exponents reduced exactly, without a division).
+    fn powers(&self, e: usize) -> impl Iterator<Item = C64> + '_ {
+        let n = self.tw.len();
+        let e = e % n;
+        std::iter::successors(Some(0usize), move |&t| {
+            let t = t + e;
+            Some(if t >= n { t - n } else { t })
+        })
+        .map(|t| self.tw[t])
     }
 }
 
@@ -107,11 +113,14 @@ impl CurveletPlan {
         let q_exp = (s + n1 - 1) % n1;
         for (e, x) in cols.chunks_exact(m).zip(spec.chunks_exact_mut(n1)) {
             let (lo, hi) = x.split_at_mut(m);
-            for k in 0..m {
-                let a = e[k] * hr.w(s, k);
-                let b = e[(m - k) % m] * hr.w(q_exp, k);
-                lo[k] = a + b;
-                hi[k] = (a - b) * sign;
+            // E(−k mod M): E(0), then E(M − 1), E(M − 2), …
+            let e_neg = std::iter::once(&e[0]).chain(e[1..].iter().rev());
+            let tw = hr.powers(s).zip(hr.powers(q_exp));
+            for ((((l, u), ek), en), (p, q)) in lo.iter_mut().zip(hi).zip(e).zip(e_neg).zip(tw) {
+                let a = ek * p;
+                let b = en * q;
+                *l = a + b;
+                *u = (a - b) * sign;
             }
         }
         Ok(())
@@ -137,13 +146,18 @@ impl CurveletPlan {
         let sign = if s % 2 == 0 { 1.0 } else { -1.0 };
         let (p_exp, q_exp) = ((n1 - s % n1) % n1, (s + n1 - 1) % n1);
         for (x, f) in spec.chunks_exact(n1).zip(cols.chunks_exact_mut(m)) {
-            for k in 0..m {
-                let a = (x[k] + x[k + m] * sign) * hr.w(p_exp, k);
-                f[k] = if fold {
-                    a + (x[(n1 - k) % n1] - x[m - k] * sign) * hr.w(q_exp, k)
-                } else {
-                    a
-                };
+            let (lo, hi) = x.split_at(m);
+            for ((fk, (a, b)), p) in f.iter_mut().zip(lo.iter().zip(hi)).zip(hr.powers(p_exp)) {
+                *fk = (a + b * sign) * p;
+            }
+            if fold {
+                // S(−k) − σ S(M − k): S(0) − σ S(M), then S(n1 − k) − σ S(M − k) for k ≥ 1.
+                let neg = std::iter::once(&x[0]).chain(hi[1..].iter().rev());
+                let mid = lo[1..].iter().rev();
+                let mid = std::iter::once(&hi[0]).chain(mid);
+                for (((fk, a), b), q) in f.iter_mut().zip(neg).zip(mid).zip(hr.powers(q_exp)) {
+                    *fk += (a - b * sign) * q;
+                }
             }
         }
         hr.inv.process_with_scratch(cols, sc);
