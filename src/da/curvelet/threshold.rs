@@ -58,27 +58,22 @@ impl ThresholdMask {
         let layout = c.layout().clone();
         let mags = c.magnitudes();
         let mut keep_unit = vec![false; layout.units];
-        let mut ranked: Vec<u32> = Vec::with_capacity(layout.units);
+        // Ranked by (magnitude descending in total order, unit ascending) as one integer key
+        // per unit: the selection compares keys in place instead of reading magnitudes at
+        // random, and keeps the same units.
+        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(layout.units);
         let mut u0 = 0usize;
         for info in &layout.bands {
             let p = info.positions();
             if info.scale == 0 && coarse == CoarseTreatment::AlwaysKeep {
                 keep_unit[u0..u0 + p].iter_mut().for_each(|k| *k = true);
             } else {
-                ranked.extend((u0..u0 + p).map(|u| u as u32));
+                keys.extend((u0..u0 + p).map(|u| (!total_order_key(mags[u]), u as u32)));
             }
             u0 += p;
         }
-        let n = ranked.len();
+        let n = keys.len();
         let k = ((sigma * n as f64).ceil() as usize).clamp(usize::from(n > 0), n);
-        // Ranked by (magnitude descending in total order, unit ascending) as one integer key
-        // per unit: the selection compares keys in place instead of reading magnitudes at
-        // random, and keeps the same units.
-        let mut keys: Vec<(u64, u32)> = ranked
-            .iter()
-            .map(|&u| (!total_order_key(mags[u as usize]), u))
-            .collect();
-        drop(ranked);
         let mut threshold = 0.0;
         if k > 0 {
             if k < n {
