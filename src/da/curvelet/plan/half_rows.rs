@@ -109,7 +109,7 @@ impl CurveletPlan {
         let cols = &mut cols[..m * h];
         transpose(rw, cols, m, h);
         hr.fwd.process_with_scratch(cols, sc);
-        let sign = if s % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if s.is_multiple_of(2) { 1.0 } else { -1.0 };
         let q_exp = (s + n1 - 1) % n1;
         for (e, x) in cols.chunks_exact(m).zip(spec.chunks_exact_mut(n1)) {
             let (lo, hi) = x.split_at_mut(m);
@@ -143,7 +143,7 @@ impl CurveletPlan {
         let (n1, n2, h, m) = (self.n1, self.n2, self.h, hr.m);
         let (rw, cols) = rows.split_at_mut(m * h);
         let cols = &mut cols[..m * h];
-        let sign = if s % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if s.is_multiple_of(2) { 1.0 } else { -1.0 };
         let (p_exp, q_exp) = ((n1 - s % n1) % n1, (s + n1 - 1) % n1);
         for (x, f) in spec.chunks_exact(n1).zip(cols.chunks_exact_mut(m)) {
             let (lo, hi) = x.split_at(m);
