@@ -643,7 +643,16 @@ fn sweeps_equal_the_row_major_sweep_bit_for_bit() {
 #[test]
 fn mirrored_rows_forward_and_folded_inverse() {
     for opts in all_options() {
-        for (n1, n2, a) in [(40, 36, 19), (34, 48, 0), (48, 20, 7)] {
+        // Odd a on an even n1 takes the half-length column transforms (rotation s = (a+1)/2,
+        // even and odd s); a = 0 the full-length path.
+        for (n1, n2, a) in [
+            (40, 36, 19),
+            (34, 48, 0),
+            (48, 20, 7),
+            (44, 36, 21),
+            (50, 40, 49),
+            (36, 32, 1),
+        ] {
             let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
             let mut ws = plan.new_workspace();
             let mirror: Vec<u32> = (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect();

@@ -19,6 +19,9 @@ use super::coeffs::{BandInfo, BandKind, Coefficients, Layout};
 use super::window::{angular_weights, lowpass_1d, next_smooth, pseudo_angle};
 use super::CurveletError;
 
+mod half_rows;
+use half_rows::HalfRows;
+
 /// What the finest scale holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Finest {
@@ -119,6 +122,8 @@ pub struct CurveletPlan {
     c2r: Arc<dyn ComplexToReal<f64>>,
     col_fwd: Arc<dyn Fft<f64>>,
     col_inv: Arc<dyn Fft<f64>>,
+    // Half-length column transforms of mirror extensions (even n1).
+    half: Option<HalfRows>,
     scratch_len: usize,
     max_wedge: usize,
 }
@@ -254,8 +259,10 @@ impl CurveletPlan {
         let mut rplanner = RealFftPlanner::<f64>::new();
         let r2c = rplanner.plan_fft_forward(n2);
         let c2r = rplanner.plan_fft_inverse(n2);
-        let mut scratch_len = col_fwd
-            .get_inplace_scratch_len()
+        let half = HalfRows::new(n1, &mut FftPlanner::new());
+        let mut scratch_len = half.as_ref().map_or(0, HalfRows::scratch_len);
+        scratch_len = scratch_len
+            .max(col_fwd.get_inplace_scratch_len())
             .max(col_inv.get_inplace_scratch_len())
             .max(r2c.get_scratch_len())
             .max(c2r.get_scratch_len());
@@ -374,6 +381,7 @@ impl CurveletPlan {
             c2r,
             col_fwd,
             col_inv,
+            half,
             scratch_len,
             max_wedge,
         })
@@ -515,7 +523,8 @@ impl CurveletPlan {
         ws: &mut Workspace,
     ) -> Result<(), CurveletError> {
         self.check(image.len(), out, ws)?;
-        if let Some(i) = image.iter().position(|v| !v.is_finite()) {
+        if !all_finite(image) {
+            let i = image.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(CurveletError::NonFinite {
                 row: i / self.n2,
                 col: i % self.n2,
@@ -533,7 +542,11 @@ impl CurveletPlan {
         let sc = &mut scratch[..];
 
         // Unitary-up-to-scale 2-D DFT into the spectrum layout.
-        self.dft2(image, rowbuf, rows, spec, sc, mirror)?;
+        let half = self.half_rows(mirror);
+        match half {
+            Some((hr, s)) => self.dft2_half(hr, s, image, false, rowbuf, rows, spec, sc)?,
+            None => self.dft2(image, rowbuf, rows, spec, sc, mirror)?,
+        }
 
         let data = out.as_mut_slice();
         for st in &self.stages {
@@ -577,7 +590,10 @@ impl CurveletPlan {
             }
             let info = &self.layout.bands[d.band];
             let band = &mut data[info.offset..info.offset + info.len()];
-            self.idft2(spec, rows, band, sc, mirror.map(RowOut::Copy))?;
+            match half {
+                Some((hr, s)) => self.idft2_half(hr, s, spec, false, rows, band, sc)?,
+                None => self.idft2(spec, rows, band, sc, mirror.map(RowOut::Copy))?,
+            }
         }
         Ok(())
     }
@@ -628,19 +644,26 @@ impl CurveletPlan {
         } = ws;
         let sc = &mut scratch[..];
         let data = coeffs.as_slice();
+        let half = self.half_rows(fold);
 
         if let Some(d) = &self.dense {
             let info = &self.layout.bands[d.band];
-            self.dft2(
-                &data[info.offset..info.offset + info.len()],
-                rowbuf,
-                rows,
-                spec,
-                sc,
-                None,
-            )?;
-            for (s, wt) in spec.iter_mut().zip(&d.weight) {
-                *s *= *wt;
+            let band = &data[info.offset..info.offset + info.len()];
+            match half {
+                // Only the fold of C* c is wanted, and the band's window is even in k1: its
+                // rows folded first give twice its share of the fold's symmetric spectrum.
+                Some((hr, s)) => {
+                    self.dft2_half(hr, s, band, true, rowbuf, rows, spec, sc)?;
+                    for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                        *s *= *wt * 0.5;
+                    }
+                }
+                None => {
+                    self.dft2(band, rowbuf, rows, spec, sc, None)?;
+                    for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                        *s *= *wt;
+                    }
+                }
             }
         } else {
             spec.fill(C64::new(0.0, 0.0));
@@ -694,7 +717,17 @@ impl CurveletPlan {
             }
         }
 
-        self.idft2(spec, rows, image, sc, fold.map(RowOut::Fold))
+        match half {
+            Some((hr, s)) => self.idft2_half(hr, s, spec, true, rows, image, sc),
+            None => self.idft2(spec, rows, image, sc, fold.map(RowOut::Fold)),
+        }
+    }
+
+    /// The half-length column transforms and rotation for a (checked) row reflection with
+    /// an odd a on an even row count; `None`: full-length transforms.
+    fn half_rows(&self, mirror: Option<&[u32]>) -> Option<(&HalfRows, usize)> {
+        let hr = self.half.as_ref()?;
+        Some((hr, hr.shift(mirror?)?))
     }
 
     /// 2-D DFT of the real row-major `n1 × n2` image into the spectrum layout (`rows` and
@@ -779,6 +812,20 @@ enum RowOut<'a> {
     Copy(&'a [u32]),
     /// Fold: the first row of a pair gets both rows' sum, the second zeros.
     Fold(&'a [u32]),
+}
+
+/// Whether every value is finite: v·0 is 0 for a finite v and NaN otherwise, summed in
+/// eight independent lanes (vectorised, no early exit).
+fn all_finite(x: &[f64]) -> bool {
+    let mut lanes = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v * 0.0;
+        }
+    }
+    lanes.iter().all(|l| *l == 0.0) && tail.iter().all(|v| v.is_finite())
 }
 
 /// Blocked transpose of a `rows × cols` matrix into `cols × rows`.

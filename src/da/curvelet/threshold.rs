@@ -35,6 +35,16 @@ pub struct ThresholdMask {
     sigma: f64,
 }
 
+/// An unsigned key ordered as `f64::total_cmp` orders the values.
+fn total_order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
 impl ThresholdMask {
     /// Keep the fraction `sigma` ∈ (0, 1] of the largest unit magnitudes of `c`.
     pub fn top_fraction(
@@ -48,35 +58,33 @@ impl ThresholdMask {
         let layout = c.layout().clone();
         let mags = c.magnitudes();
         let mut keep_unit = vec![false; layout.units];
-        let mut ranked: Vec<u32> = Vec::with_capacity(layout.units);
+        // Ranked by (magnitude descending in total order, unit ascending) as one integer key
+        // per unit: the selection compares keys in place instead of reading magnitudes at
+        // random, and keeps the same units.
+        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(layout.units);
         let mut u0 = 0usize;
         for info in &layout.bands {
             let p = info.positions();
             if info.scale == 0 && coarse == CoarseTreatment::AlwaysKeep {
                 keep_unit[u0..u0 + p].iter_mut().for_each(|k| *k = true);
             } else {
-                ranked.extend((u0..u0 + p).map(|u| u as u32));
+                keys.extend((u0..u0 + p).map(|u| (!total_order_key(mags[u]), u as u32)));
             }
             u0 += p;
         }
-        let n = ranked.len();
+        let n = keys.len();
         let k = ((sigma * n as f64).ceil() as usize).clamp(usize::from(n > 0), n);
-        let order = |a: &u32, b: &u32| {
-            mags[*b as usize]
-                .total_cmp(&mags[*a as usize])
-                .then(a.cmp(b))
-        };
         let mut threshold = 0.0;
         if k > 0 {
             if k < n {
-                ranked.select_nth_unstable_by(k - 1, order);
+                keys.select_nth_unstable(k - 1);
             }
-            let top = &ranked[..k];
+            let top = &keys[..k];
             threshold = top
                 .iter()
-                .map(|&u| mags[u as usize])
+                .map(|&(_, u)| mags[u as usize])
                 .fold(f64::INFINITY, f64::min);
-            for &u in top {
+            for &(_, u) in top {
                 keep_unit[u as usize] = true;
             }
         }

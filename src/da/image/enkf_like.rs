@@ -179,12 +179,37 @@ fn finite_on(
     }
 }
 
+/// Cells per block of the member sums: each member's values of a block are read in one
+/// stretch (instead of one value from every member per cell).
+pub(super) const CELL_BLOCK: usize = 512;
+
+/// Σ over members of `f(member value, cell)` for each cell of `block`, in member order from
+/// the empty sum (the bits of `.map(..).sum::<f64>()` per cell), into `acc`.
+pub(super) fn member_sums<M: AsRef<[f64]>>(
+    members: &[M],
+    block: &[u32],
+    acc: &mut [f64],
+    f: impl Fn(f64, usize) -> f64,
+) {
+    let acc = &mut acc[..block.len()];
+    acc.fill(std::iter::empty::<f64>().sum());
+    for m in members {
+        let m = m.as_ref();
+        for (a, &c) in acc.iter_mut().zip(block) {
+            *a += f(m[c as usize], c as usize);
+        }
+    }
+}
+
 /// `out` = mean over members on `cells` (member order); other cells untouched.
 pub(super) fn member_mean<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, out: &mut [f64]) {
     let inv = 1.0 / members.len() as f64;
-    for &c in cells.indices() {
-        let c = c as usize;
-        out[c] = members.iter().map(|m| m.as_ref()[c]).sum::<f64>() * inv;
+    let mut acc = [0.0; CELL_BLOCK];
+    for block in cells.indices().chunks(CELL_BLOCK) {
+        member_sums(members, block, &mut acc, |x, _| x);
+        for (a, &c) in acc.iter().zip(block) {
+            out[c as usize] = a * inv;
+        }
     }
 }
 

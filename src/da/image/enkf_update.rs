@@ -5,8 +5,8 @@
 use super::cells::CellSet;
 use super::enkf_deep::{apply_coefficient_gain, inverse_mean_fold};
 use super::enkf_like::{
-    check_ensemble, member_mean, transform_difference, BandStats, EnkfLikeConfig, EnkfLikeFields,
-    EnkfLikeGain, MemberPart,
+    check_ensemble, member_mean, member_sums, transform_difference, BandStats, EnkfLikeConfig,
+    EnkfLikeFields, EnkfLikeGain, MemberPart, CELL_BLOCK,
 };
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
@@ -262,16 +262,20 @@ impl EnkfLikeGain {
 fn cell_spread<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, sd: &mut [f64]) -> f64 {
     let n = members.len() as f64;
     let mut total = 0.0;
-    for &c in cells.indices() {
-        let c = c as usize;
-        let mean = members.iter().map(|m| m.as_ref()[c]).sum::<f64>() / n;
-        let var = members
-            .iter()
-            .map(|m| (m.as_ref()[c] - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
-        sd[c] = var.sqrt();
-        total += sd[c];
+    // Blocks of cells, each member read in one stretch; per cell the same sums in the same
+    // order as a loop over members (the mean goes through `sd` until the variance is done).
+    let mut acc = [0.0; CELL_BLOCK];
+    for block in cells.indices().chunks(CELL_BLOCK) {
+        member_sums(members, block, &mut acc, |x, _| x);
+        for (a, &c) in acc.iter().zip(block) {
+            sd[c as usize] = a / n;
+        }
+        member_sums(members, block, &mut acc, |x, c| (x - sd[c]).powi(2));
+        for (a, &c) in acc.iter().zip(block) {
+            let var = a / (n - 1.0);
+            sd[c as usize] = var.sqrt();
+            total += sd[c as usize];
+        }
     }
     total / cells.len().max(1) as f64
 }
