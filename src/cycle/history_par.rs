@@ -1,24 +1,27 @@
 //! History on any number of ranks: every rank compresses the chunks of its rows, the root
-//! writes the file (`io::history_chunks`).
+//! gathers them and its writer thread writes the file (`io::history_chunks`,
+//! `history_root`).
 //!
 //! A rank's cells (Hilbert chunks) are scattered over the grid, while a chunk is a block of
 //! whole rows. So each field's values move to the rank that encodes their rows (one
 //! `alltoallv` per field, the records of one field only), every rank encodes its chunks, and
 //! one gather brings them to the root, which writes them in a fixed order: no rank holds
 //! more than its own records plus one field's rows, and the file's bytes do not depend on
-//! the rank count. The root queues the commit in order behind the run's earlier output.
+//! the rank count. The root queues the writes and the commit in order behind the run's
+//! earlier output.
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{agree, CycleError};
 use super::history_output::{field_of, HistoryContext};
+use super::history_root::{agree_root, RootFile};
 use super::history_vars::all_vars;
 use super::timing::PhaseTimes;
-use crate::io::atomic::{temp_path_for, PendingFile};
 use crate::io::history::{balanced_history_rows, EnsembleStat, HistoryField, HistoryWrite};
-use crate::io::history_chunks::{write_header, Chunk, ChunkPlan, ChunkWriter};
-use crate::io::writer::{CommitJob, Output};
+use crate::io::history_chunks::{Chunk, ChunkPlan};
+use crate::io::writer::Output;
 use crate::parallel::Communicator;
 
 /// One rank's per-cell records (ensemble mean and spread, or every member).
@@ -82,7 +85,8 @@ fn exchange_error(e: impl std::fmt::Display) -> CycleError {
 pub(super) type FieldSlot = (Vec<usize>, usize, usize);
 
 /// Write the history file `path` from every rank's records (collective): each rank encodes
-/// the chunks of its rows, the root writes the header and every chunk in a fixed order.
+/// the chunks of its rows, the root writes the header and hands every chunk, in a fixed
+/// order, to the writer.
 pub(super) fn write_chunked(
     comm: &dyn Communicator,
     (ctx, rec): (&HistoryContext, &Records),
@@ -94,7 +98,7 @@ pub(super) fn write_chunked(
         "encode",
         "agree",
         "gather",
-        "root write",
+        "root queue",
         "plan",
         "header",
     ]);
@@ -107,14 +111,15 @@ pub(super) fn write_chunked(
             ChunkPlan::new(path, write, n_members).map_err(CycleError::from),
         )
     })?;
+    let chunks = Arc::new(chunks);
     let root = t.time(6, || {
         if comm.is_root() {
-            Some(RootFile::create(path, write, &chunks))
+            Some(RootFile::create(path, write, Arc::clone(&chunks)))
         } else {
             None
         }
     });
-    let root = t.time(6, || agree_root(comm, root))?;
+    let mut root = t.time(6, || agree_root(comm, root))?;
     for (k, slot) in slots.iter().enumerate().take(chunks.n_fields()) {
         let rows = t.time(0, || field_on_rows(comm, &plan, rec, slot))?;
         let mut mine = Vec::new();
@@ -125,57 +130,17 @@ pub(super) fn write_chunked(
         t.time(2, || agree(comm, encoded.map_err(CycleError::from)))?;
         let gathered = t.time(3, || comm.gatherv_u64(&pack_chunks(&mine), 0));
         drop(mine);
-        let written = t.time(4, || match (&root, gathered) {
+        let queued = t.time(4, || match (&mut root, gathered) {
             (Some(f), Some(words)) => {
-                unpack_chunks(&words).and_then(|all| Ok(f.writer.write_field(&chunks, k, all)?))
+                unpack_chunks(&words).and_then(|all| f.add_field(k, all, output))
             }
             _ => Ok(()),
         });
-        t.time(2, || agree(comm, written))?;
+        t.time(2, || agree(comm, queued))?;
     }
+    let done = t.time(4, || root.map_or(Ok(()), |f| f.finish(output)));
     t.log("history");
-    let Some(f) = root else {
-        return Ok(());
-    };
-    f.writer.close()?;
-    match output {
-        Some(output) => {
-            let pending = f.pending;
-            let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
-            output.submit(Box::new(move || Ok(commit)))
-        }
-        None => Ok(f.pending.commit()?),
-    }
-}
-
-/// The root's file: its header written under a temporary name (removed again on any
-/// failure), open for the chunks.
-struct RootFile {
-    pending: PendingFile,
-    writer: ChunkWriter,
-}
-
-impl RootFile {
-    fn create(path: &Path, write: &HistoryWrite, plan: &ChunkPlan) -> Result<Self, CycleError> {
-        let tmp = temp_path_for(path);
-        let header = write_header((&tmp, path), write, plan);
-        // Adopted first, so that a failed header or reopening removes the temporary file.
-        let pending = PendingFile::adopt(tmp.clone(), path)?;
-        header?;
-        let writer = ChunkWriter::open(&tmp, path)?;
-        Ok(RootFile { pending, writer })
-    }
-}
-
-/// The root's result agreed by every rank: `Some` file on the root, `None` elsewhere.
-fn agree_root(
-    comm: &dyn Communicator,
-    root: Option<Result<RootFile, CycleError>>,
-) -> Result<Option<RootFile>, CycleError> {
-    match root {
-        Some(r) => agree(comm, r).map(Some),
-        None => agree(comm, Ok(())).map(|()| None),
-    }
+    done
 }
 
 /// Chunks as words: (slab, block, byte length), then the bytes in little-endian words.

@@ -28,6 +28,7 @@ pub mod forcing_policy;
 mod forcing_stage;
 pub mod history_output;
 mod history_par;
+mod history_root;
 pub mod history_select;
 pub mod history_vars;
 pub mod image_analysis;

@@ -10,9 +10,11 @@ use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use super::perturber::Perturber;
 use super::timing::PhaseTimes;
-use crate::io::restart_blocks::{digests_from_words, digests_to_words, io_rows, BLOCK_CELLS};
+use crate::io::restart_blocks::{
+    digests_from_words, digests_to_words, io_rows, BlockDigest, BLOCK_CELLS,
+};
 use crate::io::restart_raw::{put_le, RowStage};
-use crate::io::restart_writer::{RestartLayout, RestartWriter};
+use crate::io::restart_writer::{stage_digests, RestartLayout, RestartWriter};
 use crate::io::IoError;
 use crate::lsm::LandModel;
 use crate::parallel::{order_by_id, Communicator};
@@ -116,19 +118,22 @@ pub(super) fn write_restart_collective<M: LandModel>(
         "pack",
         "exchange",
         "unpack",
-        "ids and digests",
+        "ids and coordinates",
         "wait for writes",
     ]);
     let failed = std::thread::scope(|sc| {
-        let (to_io, from_main) = mpsc::sync_channel::<(Range<usize>, RowStage)>(1);
-        let (to_main, from_io) = mpsc::channel::<(RowStage, Result<(), IoError>)>();
-        // The staged bytes go to the file while this thread exchanges the next step.
+        let (to_io, from_main) = mpsc::sync_channel::<ToIo>(1);
+        let (to_main, from_io) = mpsc::channel::<FromIo>();
+        let lens = layout.row_lens();
+        // The staged bytes go to the file and are digested while this thread exchanges the
+        // next step.
         let spawned = std::thread::Builder::new()
             .name("restart-io".into())
             .spawn_scoped(sc, move || {
-                for (rows, stage) in from_main {
+                for (rows, ids, stage) in from_main {
                     let r = rows_io.write(&rows, &stage);
-                    if to_main.send((stage, r)).is_err() {
+                    let d = stage_digests(rows, &ids, &stage, &lens);
+                    if to_main.send((stage, r, d)).is_err() {
                         break;
                     }
                 }
@@ -140,14 +145,18 @@ pub(super) fn write_restart_collective<M: LandModel>(
                 msg: format!("starting the restart I/O thread: {e}"),
             }));
         }
-        let failed = exchange_and_write(comm, plan, (layout, src), &mut w, steps, &mut t);
+        let done = exchange_and_write(comm, plan, (layout, src), &mut w, steps, &mut t);
         let joined = spawned.map_or(true, |h| h.join().is_ok());
-        match failed {
-            Ok(None) if !joined => Ok(Some(IoError::Invalid {
+        match done {
+            Ok(_) if !joined => Ok(Some(IoError::Invalid {
                 path: final_path.to_path_buf(),
                 msg: "the restart I/O thread panicked".into(),
             })),
-            r => r,
+            Ok((failed, digests)) => {
+                w.add_digests(digests);
+                Ok(failed)
+            }
+            Err(e) => Err(e),
         }
     })?;
     t.log("restart");
@@ -164,36 +173,42 @@ pub(super) fn write_restart_collective<M: LandModel>(
     Ok(())
 }
 
+/// A step's rows to the I/O thread: the rows, their cell ids and their staged bytes.
+type ToIo = (Range<usize>, Vec<u64>, RowStage);
+/// Back from the I/O thread: the stage to reuse, the write's result, the rows' digests.
+type FromIo = (RowStage, Result<(), IoError>, Vec<BlockDigest>);
+
 /// The staged rows on their way to the I/O thread and back: two stages, so that one step is
-/// unpacked while the other is written.
+/// unpacked while the other is written. The digests come back in step order.
 struct StepIo {
-    to_io: mpsc::SyncSender<(Range<usize>, RowStage)>,
-    from_io: mpsc::Receiver<(RowStage, Result<(), IoError>)>,
+    to_io: mpsc::SyncSender<ToIo>,
+    from_io: mpsc::Receiver<FromIo>,
     free: Vec<RowStage>,
     failed: Option<IoError>,
+    digests: Vec<BlockDigest>,
 }
 
 impl StepIo {
-    fn new(
-        to_io: mpsc::SyncSender<(Range<usize>, RowStage)>,
-        from_io: mpsc::Receiver<(RowStage, Result<(), IoError>)>,
-    ) -> Self {
+    fn new(to_io: mpsc::SyncSender<ToIo>, from_io: mpsc::Receiver<FromIo>) -> Self {
         StepIo {
             to_io,
             from_io,
             free: vec![RowStage::new(), RowStage::new()],
             failed: None,
+            digests: Vec::new(),
         }
     }
 
-    /// A free stage: a new one, or the next the I/O thread has written (its error kept).
+    /// A free stage: a new one, or the next the I/O thread has written (its error and
+    /// digests kept).
     fn next_stage(&mut self) -> RowStage {
         if let Some(s) = self.free.pop() {
             return s;
         }
         match self.from_io.recv() {
-            Ok((s, r)) => {
+            Ok((s, r, d)) => {
                 self.keep_error(r);
+                self.digests.extend(d);
                 s
             }
             Err(_) => RowStage::new(),
@@ -206,27 +221,30 @@ impl StepIo {
         }
     }
 
-    /// Wait for every write, returning the first error.
-    fn finish(self) -> Option<IoError> {
+    /// Wait for every write, returning the first error and every step's digests.
+    fn finish(self) -> (Option<IoError>, Vec<BlockDigest>) {
         let StepIo {
             to_io,
             from_io,
             mut failed,
+            mut digests,
             ..
         } = self;
         drop(to_io);
-        for (_, r) in from_io {
+        for (_, r, d) in from_io {
             if let (None, Err(e)) = (&failed, r) {
                 failed = Some(e);
             }
+            digests.extend(d);
         }
-        failed
+        (failed, digests)
     }
 }
 
 /// Every step: this rank's records to the writing ranks, the rows received staged as stored,
-/// their ids and digests here, their bytes to the I/O thread. Returns the first write error
-/// (the steps' exchanges go on after one, so that every rank joins every collective).
+/// their ids and coordinates here, their bytes to the I/O thread (which digests them).
+/// Returns the first write error and the digests (the steps' exchanges go on after an
+/// error, so that every rank joins every collective).
 fn exchange_and_write<M: LandModel>(
     comm: &dyn Communicator,
     plan: &IoPlan,
@@ -234,7 +252,7 @@ fn exchange_and_write<M: LandModel>(
     w: &mut RestartWriter,
     mut io: StepIo,
     t: &mut PhaseTimes<5>,
-) -> Result<Option<IoError>, CycleError> {
+) -> Result<(Option<IoError>, Vec<BlockDigest>), CycleError> {
     let abort_here = test_abort_requested(plan.rank);
     let mut bufs = StepBuffers::default();
     for s in 0..plan.n_steps() {
@@ -254,7 +272,7 @@ fn exchange_and_write<M: LandModel>(
             let ids: Vec<u64> = plan.order[rows.clone()].iter().map(|o| o.0).collect();
             let meta = t.time(3, || w.write_meta(rows.clone(), &ids, &stage));
             io.keep_error(meta);
-            if io.to_io.send((rows, stage)).is_err() {
+            if io.to_io.send((rows, ids, stage)).is_err() {
                 io.keep_error(Err(IoError::Invalid {
                     path: w.path().to_path_buf(),
                     msg: "the restart I/O thread stopped".into(),

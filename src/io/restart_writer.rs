@@ -223,7 +223,16 @@ impl RestartWriter {
             put_le(dst, &mut 0, v);
         }
         self.write_meta(rows.clone(), ids, &stage)?;
-        self.rows.write(&rows, &stage)
+        self.rows.write(&rows, &stage)?;
+        let digests = stage_digests(rows, ids, &stage, &self.layout.row_lens());
+        self.add_digests(digests);
+        Ok(())
+    }
+
+    /// The digests of the rows last passed to [`Self::write_meta`], in row order (computed
+    /// by [`stage_digests`], possibly on another thread).
+    pub fn add_digests(&mut self, digests: Vec<BlockDigest>) {
+        self.digests.extend(digests);
     }
 
     /// Lay out `stage` for rows `rows` of every field, to be filled with the fields' values
@@ -247,8 +256,8 @@ impl RestartWriter {
     }
 
     /// Everything of rows `rows` staged in `stage` but the fields' bytes: the cell ids and
-    /// coordinates (through HDF5) and the blocks' digests. The bytes go through
-    /// [`FieldRows::write`] (here, or on another thread).
+    /// coordinates (through HDF5). The bytes go through [`FieldRows::write`] and the digests
+    /// through [`stage_digests`] and [`Self::add_digests`] (here, or on another thread).
     pub fn write_meta(
         &mut self,
         rows: Range<usize>,
@@ -263,12 +272,6 @@ impl RestartWriter {
         if let (Some(sc), Some(m)) = (&self.scales, &self.layout.meta) {
             write_lat_lon_rows(sc, &p, m, rows.clone())?;
         }
-        let lens = self.layout.row_lens();
-        let fields: Vec<(&[u8], usize)> = (0..lens.len())
-            .map(|f| (stage.field(f), 8 * lens[f]))
-            .collect();
-        self.digests
-            .extend(block_digests(rows.clone(), ids, &fields));
         self.written = Some(match self.written.take() {
             Some(w) => w.start..rows.end,
             None => rows,
@@ -415,4 +418,18 @@ fn create_fields(
         }
     }
     Ok(fields)
+}
+
+/// The block digests of staged rows `rows` (cell ids `ids`, field row lengths `lens` in
+/// values): the same digests as of the values, from their stored bytes.
+pub fn stage_digests(
+    rows: Range<usize>,
+    ids: &[u64],
+    stage: &RowStage,
+    lens: &[usize],
+) -> Vec<BlockDigest> {
+    let fields: Vec<(&[u8], usize)> = (0..lens.len())
+        .map(|f| (stage.field(f), 8 * lens[f]))
+        .collect();
+    block_digests(rows, ids, &fields)
 }
