@@ -344,15 +344,7 @@ impl super::Loader<'_> {
             if !(c.is_finite() && c > 0.0) {
                 return Err(self.err(g, "deep_localization_m", format!("{c} must be positive")));
             }
-            if m.deep_layers == ImageDeepLayers::Model {
-                return Err(self.err(
-                    g,
-                    "deep_localization_m",
-                    "localises the image's update of the deeper layers: it needs deep_layers \
-                     'ensemble' or 'regression'"
-                        .into(),
-                ));
-            }
+            self.needs_deep_update(m, "deep_localization_m", "localises")?;
         }
         self.validate_deep_factors(m)?;
         let enkf_ensemble =
@@ -380,6 +372,27 @@ impl super::Loader<'_> {
 }
 
 impl super::Loader<'_> {
+    /// `key` (which `verb` the image's update of the deeper layers) refused when the image
+    /// updates no deeper layer.
+    fn needs_deep_update(
+        &self,
+        m: &ImageConfig,
+        key: &str,
+        verb: &str,
+    ) -> Result<(), super::ConfigError> {
+        if m.deep_layers != ImageDeepLayers::Model {
+            return Ok(());
+        }
+        Err(self.err(
+            "image",
+            key,
+            format!(
+                "{verb} the image's update of the deeper layers: it needs deep_layers \
+                 'ensemble' or 'regression'"
+            ),
+        ))
+    }
+
     /// `deep_factors`: factors in [0, 1] on an update of the deeper layers, and not
     /// together with the taper they replace. The count is checked against the model's soil
     /// layers when the image stage is set up.
@@ -397,15 +410,7 @@ impl super::Loader<'_> {
         {
             return Err(self.err(g, "deep_factors", format!("{f} is outside [0, 1]")));
         }
-        if m.deep_layers == ImageDeepLayers::Model {
-            return Err(self.err(
-                g,
-                "deep_factors",
-                "scales the image's update of the deeper layers: it needs deep_layers \
-                 'ensemble' or 'regression'"
-                    .into(),
-            ));
-        }
+        self.needs_deep_update(m, "deep_factors", "scales")?;
         if m.deep_localization_m.is_some() {
             return Err(self.err(
                 g,
