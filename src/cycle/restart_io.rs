@@ -13,7 +13,7 @@ use super::timing::PhaseTimes;
 use crate::io::restart_blocks::{
     digests_from_words, digests_to_words, io_rows, BlockDigest, BLOCK_CELLS,
 };
-use crate::io::restart_raw::{put_le, RowStage};
+use crate::io::restart_raw::{put_le, FieldRows, RowStage};
 use crate::io::restart_writer::{stage_digests, RestartLayout, RestartWriter};
 use crate::io::IoError;
 use crate::lsm::LandModel;
@@ -113,7 +113,6 @@ pub(super) fn write_restart_collective<M: LandModel>(
     if !comm.all_ok(rows_io.is_ok()) {
         return Err(rows_io.err().map_or_else(other_rank, CycleError::from));
     }
-    let mut rows_io = rows_io?;
     let mut t = PhaseTimes::new([
         "pack",
         "exchange",
@@ -121,7 +120,32 @@ pub(super) fn write_restart_collective<M: LandModel>(
         "ids and coordinates",
         "wait for writes",
     ]);
-    let failed = std::thread::scope(|sc| {
+    let failed = write_steps(comm, plan, (layout, src), (&mut w, rows_io?), &mut t)?;
+    t.log("restart");
+    if !comm.all_ok(failed.is_none()) {
+        return Err(failed.map_or_else(other_rank, CycleError::from));
+    }
+    let words = comm.allgatherv_u64(&digests_to_words(w.own_digests().1));
+    let all = digests_from_words(&words.concat())
+        .ok_or_else(|| CycleError::Invalid("restart digests of partial length".into()))?;
+    let finished = w.finish(&all);
+    if !comm.all_ok(finished.is_ok()) {
+        return Err(finished.err().map_or_else(other_rank, CycleError::from));
+    }
+    Ok(())
+}
+
+/// Every step's exchange here and its rows' writes and digests on a scoped `restart-io`
+/// thread; returns the first write error (the digests are added to `w`).
+fn write_steps<M: LandModel>(
+    comm: &dyn Communicator,
+    plan: &IoPlan,
+    (layout, src): (&RestartLayout, &RestartSource<M>),
+    (w, mut rows_io): (&mut RestartWriter, FieldRows),
+    t: &mut PhaseTimes<5>,
+) -> Result<Option<IoError>, CycleError> {
+    let final_path = w.path().to_path_buf();
+    std::thread::scope(|sc| {
         let (to_io, from_main) = mpsc::sync_channel::<ToIo>(1);
         let (to_main, from_io) = mpsc::channel::<FromIo>();
         let lens = layout.row_lens();
@@ -141,15 +165,15 @@ pub(super) fn write_restart_collective<M: LandModel>(
         let mut steps = StepIo::new(to_io, from_io);
         if let Err(e) = &spawned {
             steps.keep_error(Err(IoError::Invalid {
-                path: final_path.to_path_buf(),
+                path: final_path.clone(),
                 msg: format!("starting the restart I/O thread: {e}"),
             }));
         }
-        let done = exchange_and_write(comm, plan, (layout, src), &mut w, steps, &mut t);
+        let done = exchange_and_write(comm, plan, (layout, src), w, steps, t);
         let joined = spawned.map_or(true, |h| h.join().is_ok());
         match done {
             Ok(_) if !joined => Ok(Some(IoError::Invalid {
-                path: final_path.to_path_buf(),
+                path: final_path.clone(),
                 msg: "the restart I/O thread panicked".into(),
             })),
             Ok((failed, digests)) => {
@@ -158,19 +182,7 @@ pub(super) fn write_restart_collective<M: LandModel>(
             }
             Err(e) => Err(e),
         }
-    })?;
-    t.log("restart");
-    if !comm.all_ok(failed.is_none()) {
-        return Err(failed.map_or_else(other_rank, CycleError::from));
-    }
-    let words = comm.allgatherv_u64(&digests_to_words(w.own_digests().1));
-    let all = digests_from_words(&words.concat())
-        .ok_or_else(|| CycleError::Invalid("restart digests of partial length".into()))?;
-    let finished = w.finish(&all);
-    if !comm.all_ok(finished.is_ok()) {
-        return Err(finished.err().map_or_else(other_rank, CycleError::from));
-    }
-    Ok(())
+    })
 }
 
 /// A step's rows to the I/O thread: the rows, their cell ids and their staged bytes.
@@ -216,9 +228,7 @@ impl StepIo {
     }
 
     fn keep_error(&mut self, r: Result<(), IoError>) {
-        if let (None, Err(e)) = (&self.failed, r) {
-            self.failed = Some(e);
-        }
+        keep_first(&mut self.failed, r);
     }
 
     /// Wait for every write, returning the first error and every step's digests.
@@ -232,12 +242,17 @@ impl StepIo {
         } = self;
         drop(to_io);
         for (_, r, d) in from_io {
-            if let (None, Err(e)) = (&failed, r) {
-                failed = Some(e);
-            }
+            keep_first(&mut failed, r);
             digests.extend(d);
         }
         (failed, digests)
+    }
+}
+
+/// Keep `r`'s error unless one is kept already.
+fn keep_first(failed: &mut Option<IoError>, r: Result<(), IoError>) {
+    if let (None, Err(e)) = (&*failed, r) {
+        *failed = Some(e);
     }
 }
 

@@ -21,7 +21,6 @@ pub type BlockDigest = [u8; 32];
 
 /// Incremental SHA-256 over a canonical byte stream: integers as u64 LE, values as f64 LE,
 /// strings as u64-LE length + UTF-8 bytes.
-/// The canonical byte stream of the checksums (SHA-256).
 pub struct Canon(Sha256);
 
 impl Canon {

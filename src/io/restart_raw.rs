@@ -117,11 +117,6 @@ impl RawFile {
         Ok(RawFile { cached, direct })
     }
 
-    /// Whether whole pages are written past the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Write field `f` of `stage` at file offset `offset` (its span's page offset must match
     /// `offset`'s, as [`RowStage::layout`] arranges).
     pub fn write_field(&mut self, stage: &RowStage, f: usize, offset: u64) -> std::io::Result<()> {
@@ -229,11 +224,9 @@ impl FieldRows {
         })
     }
 
-    pub fn is_direct(&self) -> bool {
-        self.raw.is_direct()
-    }
-
-    pub fn offsets(&self) -> &[u64] {
-        &self.offsets
+    /// Another handle on the same rows (its own file descriptors), for another thread.
+    pub fn reopen(&self) -> Result<Self, IoError> {
+        let files = (self.tmp.as_path(), self.path.as_path());
+        FieldRows::open(files, self.offsets.clone(), self.row_bytes.clone())
     }
 }

@@ -89,7 +89,6 @@ pub struct RestartWriter {
     file: hdf5::File,
     path: PathBuf,
     layout: RestartLayout,
-    tmp: PathBuf,
     ids: hdf5::Dataset,
     fields: Vec<hdf5::Dataset>,
     /// The fields' rows, written past HDF5 at the datasets' offsets (`io::restart_raw`).
@@ -186,7 +185,6 @@ impl RestartWriter {
         Ok(RestartWriter {
             file,
             path: p.to_path_buf(),
-            tmp: tmp.to_path_buf(),
             layout: layout.clone(),
             ids,
             fields,
@@ -224,8 +222,7 @@ impl RestartWriter {
         }
         self.write_meta(rows.clone(), ids, &stage)?;
         self.rows.write(&rows, &stage)?;
-        let digests = stage_digests(rows, ids, &stage, &self.layout.row_lens());
-        self.add_digests(digests);
+        self.add_digests(stage_digests(rows, ids, &stage, &lens));
         Ok(())
     }
 
@@ -250,9 +247,7 @@ impl RestartWriter {
     /// ([`FieldRows::write`]) while this one goes on; all its writes must be done before
     /// [`Self::finish`].
     pub fn field_rows(&self) -> Result<FieldRows, IoError> {
-        let offsets = self.rows.offsets().to_vec();
-        let row_bytes = self.layout.row_lens().iter().map(|l| 8 * l).collect();
-        FieldRows::open((&self.tmp, &self.path), offsets, row_bytes)
+        self.rows.reopen()
     }
 
     /// Everything of rows `rows` staged in `stage` but the fields' bytes: the cell ids and
