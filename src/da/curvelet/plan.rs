@@ -15,11 +15,13 @@ use num_complex::Complex64 as C64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
-use super::coeffs::{BandInfo, BandKind, Coefficients, Layout};
+use super::coeffs::{BandKind, Coefficients, Layout};
 use super::window::{angular_weights, lowpass_1d, next_smooth, pseudo_angle};
 use super::CurveletError;
 
+mod build;
 mod half_rows;
+use build::{build_layout, checked_scales, dense_weights, wedge_stage, Entries, FftCache};
 use half_rows::HalfRows;
 
 /// What the finest scale holds.
@@ -152,110 +154,17 @@ struct Proto {
 impl CurveletPlan {
     /// Build a plan for an `n1 × n2` image.
     pub fn new(n1: usize, n2: usize, options: &CurveletOptions) -> Result<Self, CurveletError> {
-        if n1 < MIN_SIDE || n2 < MIN_SIDE {
-            return Err(CurveletError::TooSmall {
-                n1,
-                n2,
-                min: MIN_SIDE,
-            });
-        }
-        if n1 * n2 > u32::MAX as usize / 2 {
-            return Err(CurveletError::TooLarge { n1, n2 });
-        }
-        let ca = options.coarse_angles;
-        if ca < 8 || !ca.is_multiple_of(4) {
-            return Err(CurveletError::BadAngles(ca));
-        }
-        let jmax = max_scales(n1, n2);
-        let j = match options.scales {
-            None => default_scales(n1, n2).min(jmax.max(3)),
-            Some(j) => j,
-        };
-        if j < 3 || j > jmax.max(3) {
-            return Err(CurveletError::BadScales {
-                requested: j,
-                min: 3,
-                max: jmax.max(3),
-            });
-        }
-        let angles: Vec<usize> = (0..j)
-            .map(|s| if s == 0 { 1 } else { ca << (s - 1).div_ceil(2) })
-            .collect();
-
+        let (j, angles) = checked_scales(n1, n2, options)?;
         let protos = build_protos(n1, n2, j, &angles, options.finest);
         let dense_finest = options.finest == Finest::Wavelets;
+        let sizes: Vec<(usize, usize)> =
+            protos.iter().map(|p| wrap_size(p, options.wrap)).collect();
+        let layout = Arc::new(build_layout((n1, n2), &protos, &sizes, (j, dense_finest)));
 
-        // Layout.
-        let mut bands = Vec::new();
-        let mut scale_start = vec![0usize];
-        let mut offset = 0usize;
-        let mut units = 0usize;
-        let mut sizes = Vec::with_capacity(protos.len());
-        for pr in &protos {
-            let (p1, p2) = wrap_size(pr, options.wrap);
-            sizes.push((p1, p2));
-        }
-        let mut pi = 0;
-        for s in 0..j {
-            if s == j - 1 && dense_finest {
-                bands.push(BandInfo {
-                    scale: s,
-                    angle: 0,
-                    offset,
-                    rows: n1,
-                    cols: n2,
-                    kind: BandKind::Real,
-                });
-                offset += n1 * n2;
-                units += n1 * n2;
-            } else {
-                while pi < protos.len() && protos[pi].scale == s {
-                    let (p1, p2) = sizes[pi];
-                    let info = BandInfo {
-                        scale: s,
-                        angle: protos[pi].angle,
-                        offset,
-                        rows: p1,
-                        cols: p2,
-                        kind: protos[pi].kind,
-                    };
-                    offset += info.len();
-                    units += info.positions();
-                    bands.push(info);
-                    pi += 1;
-                }
-            }
-            scale_start.push(bands.len());
-        }
-        let layout = Arc::new(Layout {
-            n1,
-            n2,
-            bands,
-            scale_start,
-            total: offset,
-            units,
-        });
-
-        // FFT plans.
-        let mut planner = FftPlanner::<f64>::new();
-        let mut fwd: HashMap<usize, Arc<dyn Fft<f64>>> = HashMap::new();
-        let mut inv: HashMap<usize, Arc<dyn Fft<f64>>> = HashMap::new();
-        let mut get = |n: usize, forward: bool| -> Arc<dyn Fft<f64>> {
-            let map = if forward { &mut fwd } else { &mut inv };
-            map.entry(n)
-                .or_insert_with(|| {
-                    if forward {
-                        planner.plan_fft_forward(n)
-                    } else {
-                        planner.plan_fft_inverse(n)
-                    }
-                })
-                .clone()
-        };
+        let mut ffts = FftCache::new();
         let h = n2 / 2 + 1;
-        let nn = (n1 * n2) as f64;
-        let col_fwd = get(n1, true);
-        let col_inv = get(n1, false);
+        let col_fwd = ffts.get(n1, true);
+        let col_inv = ffts.get(n1, false);
         let mut rplanner = RealFftPlanner::<f64>::new();
         let r2c = rplanner.plan_fft_forward(n2);
         let c2r = rplanner.plan_fft_inverse(n2);
@@ -267,73 +176,11 @@ impl CurveletPlan {
             .max(r2c.get_scratch_len())
             .max(c2r.get_scratch_len());
 
-        // Entries.
-        let mut src = Vec::new();
-        let mut dst = Vec::new();
-        let mut w = Vec::new();
-        let mut stages = Vec::new();
+        let mut entries = Entries::default();
+        let mut stages = Vec::with_capacity(protos.len());
         let mut max_wedge = 0usize;
-        let nyq = if n2.is_multiple_of(2) {
-            Some(n2 / 2)
-        } else {
-            None
-        };
-        for (pr, &(p1, p2)) in protos.iter().zip(&sizes) {
-            let band = layout
-                .bands
-                .iter()
-                .position(|b| b.scale == pr.scale && b.angle == pr.angle)
-                .ok_or(CurveletError::Internal("band missing from layout"))?;
-            let norm = 1.0 / (nn * (p1 * p2) as f64).sqrt();
-            let scale = match pr.kind {
-                BandKind::Pair => std::f64::consts::SQRT_2 * norm,
-                BandKind::Real => norm,
-            };
-            let mut used = vec![false; p1 * p2];
-            let mut cats: [Vec<(u32, u32, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-            for &(k1, k2, wt) in &pr.pts {
-                let d =
-                    (k2.rem_euclid(p2 as i64) as usize) * p1 + k1.rem_euclid(p1 as i64) as usize;
-                if used[d] {
-                    return Err(CurveletError::Internal("wrapping is not injective"));
-                }
-                used[d] = true;
-                let b1 = k1.rem_euclid(n1 as i64) as usize;
-                let b2 = k2.rem_euclid(n2 as i64) as usize;
-                let (cat, s) = if b2 == 0 || Some(b2) == nyq {
-                    (1, b2 * n1 + b1)
-                } else if b2 < h {
-                    (0, b2 * n1 + b1)
-                } else {
-                    (2, (n2 - b2) * n1 + (n1 - b1) % n1)
-                };
-                cats[cat].push((s as u32, d as u32, wt * scale));
-            }
-            let e0 = src.len();
-            let mut bounds = [0usize; 3];
-            for (c, list) in cats.iter_mut().enumerate() {
-                list.sort_by_key(|e| (e.0, e.1));
-                for &(s, d, wt) in list.iter() {
-                    src.push(s);
-                    dst.push(d);
-                    w.push(wt);
-                }
-                bounds[c] = src.len();
-            }
-            let stage = Stage {
-                band,
-                kind: pr.kind,
-                p1,
-                p2,
-                e0,
-                e1: bounds[0],
-                e2: bounds[1],
-                e3: bounds[2],
-                row_inv: get(p2, false),
-                col_inv: get(p1, false),
-                row_fwd: get(p2, true),
-                col_fwd: get(p1, true),
-            };
+        for (pr, &size) in protos.iter().zip(&sizes) {
+            let stage = wedge_stage(pr, size, &layout, &mut entries, &mut ffts)?;
             for f in [
                 &stage.row_inv,
                 &stage.col_inv,
@@ -342,27 +189,10 @@ impl CurveletPlan {
             ] {
                 scratch_len = scratch_len.max(f.get_inplace_scratch_len());
             }
-            max_wedge = max_wedge.max(p1 * p2);
+            max_wedge = max_wedge.max(stage.p1 * stage.p2);
             stages.push(stage);
         }
-
-        let dense = if dense_finest {
-            let band = layout.scale_start[j - 1];
-            let l1 = 4.0 * n1 as f64 / 3.0 / 2.0;
-            let l2 = 4.0 * n2 as f64 / 3.0 / 2.0;
-            let mut weight = vec![0.0; h * n1];
-            for b2 in 0..h {
-                let f2 = lowpass_1d(b2 as f64, l2);
-                for b1 in 0..n1 {
-                    let k1 = b1.min(n1 - b1) as f64;
-                    let phi = lowpass_1d(k1, l1) * f2;
-                    weight[b2 * n1 + b1] = (1.0 - phi * phi).max(0.0).sqrt() / nn;
-                }
-            }
-            Some(Dense { band, weight })
-        } else {
-            None
-        };
+        let dense = dense_finest.then(|| dense_weights(layout.scale_start[j - 1], (n1, n2)));
 
         Ok(Self {
             n1,
@@ -374,9 +204,9 @@ impl CurveletPlan {
             layout,
             stages,
             dense,
-            src,
-            dst,
-            w,
+            src: entries.src,
+            dst: entries.dst,
+            w: entries.w,
             r2c,
             c2r,
             col_fwd,
