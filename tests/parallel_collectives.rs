@@ -175,12 +175,22 @@ fn flat_alltoallv_equals_block_alltoallv_on_1_2_3_ranks() {
             let want = c.alltoallv_f64(&send).unwrap();
             assert_eq!(got, want.iter().map(Vec::len).collect::<Vec<_>>());
             assert_eq!(recv, want.concat());
+            // Single precision moves the same blocks (the values are exact in f32).
+            let send32: Vec<f32> = send.concat().iter().map(|&x| x as f32).collect();
+            let mut recv32 = vec![7.0f32; 3];
+            let got32 = c.alltoallv_flat_f32(&send32, &counts, &mut recv32).unwrap();
+            assert_eq!(got32, got);
+            let want32: Vec<f32> = want.concat().iter().map(|&x| x as f32).collect();
+            assert_eq!(recv32, want32);
             if n > 1 {
                 // Rank 0 (which sends 2 or 3 values) drops one: every rank fails.
                 let cut = usize::from(me == 0);
                 let flat = send.concat();
                 assert!(c
                     .alltoallv_flat_f64(&flat[cut..], &counts, &mut recv)
+                    .is_err());
+                assert!(c
+                    .alltoallv_flat_f32(&send32[cut..], &counts, &mut recv32)
                     .is_err());
             }
         },

@@ -37,6 +37,8 @@ pub(super) struct Records<'r> {
 /// sends here, in the order it sends them.
 struct RowPlan {
     dest: Vec<usize>,
+    /// This rank's cells going to each rank.
+    to_counts: Vec<usize>,
     from: Vec<Vec<u64>>,
     rows: Range<usize>,
     nx: usize,
@@ -63,6 +65,7 @@ impl RowPlan {
         for (&id, &d) in ids.iter().zip(&dest) {
             send[d].push(id as f64);
         }
+        let to_counts = send.iter().map(Vec::len).collect();
         let recv = comm.alltoallv_f64(&send).map_err(exchange_error)?;
         let from = recv
             .into_iter()
@@ -70,6 +73,7 @@ impl RowPlan {
             .collect();
         Ok(RowPlan {
             dest,
+            to_counts,
             from,
             rows: writers[comm.rank()].clone(),
             nx,
@@ -120,20 +124,16 @@ pub(super) fn write_chunked(
         }
     });
     let mut root = t.time(6, || agree_root(comm, root))?;
-    for (k, slot) in slots.iter().enumerate().take(chunks.n_fields()) {
-        let rows = t.time(0, || field_on_rows(comm, &plan, rec, slot))?;
-        let mut mine = Vec::new();
-        let encoded = t.time(1, || {
-            chunks.encode(&ctx.grid, k, plan.rows.clone(), &rows, &mut mine)
-        });
+    let slots = &slots[..chunks.n_fields().min(slots.len())];
+    for batch in batches(slots) {
+        let rows = t.time(0, || batch_on_rows(comm, &plan, rec, &slots[batch.clone()]))?;
+        let encoded = t.time(1, || encode_batch(ctx, (&chunks, &plan), batch, &rows));
         drop(rows);
-        t.time(2, || agree(comm, encoded.map_err(CycleError::from)))?;
+        let mine = t.time(2, || agree(comm, encoded.map_err(CycleError::from)))?;
         let gathered = t.time(3, || comm.gatherv_u64(&pack_chunks(&mine), 0));
         drop(mine);
         let queued = t.time(4, || match (&mut root, gathered) {
-            (Some(f), Some(words)) => {
-                unpack_chunks(&words).and_then(|all| f.add_field(k, all, output))
-            }
+            (Some(f), Some(words)) => unpack_chunks(&words).and_then(|all| queue(f, all, output)),
             _ => Ok(()),
         });
         t.time(2, || agree(comm, queued))?;
@@ -143,11 +143,84 @@ pub(super) fn write_chunked(
     done
 }
 
-/// Chunks as words: (slab, block, byte length), then the bytes in little-endian words.
-fn pack_chunks(chunks: &[Chunk]) -> Vec<u64> {
+/// 2-D slabs of the whole grid whose rows move in one exchange (at least one field): at
+/// 0.25° on 2 ranks about 20 MB of f32 rows per rank, and a few collectives per file
+/// instead of several per field.
+const BATCH_SLABS: usize = 12;
+
+/// Consecutive fields in batches of at most [`BATCH_SLABS`] slabs; the same on every rank
+/// (slab counts only).
+fn batches(slots: &[FieldSlot]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut slabs = 0;
+    for (k, (blocks, _, layers)) in slots.iter().enumerate() {
+        let n = blocks.len() * layers;
+        match out.last_mut() {
+            Some(b) if slabs + n <= BATCH_SLABS => {
+                b.end = k + 1;
+                slabs += n;
+            }
+            _ => {
+                out.push(k..k + 1);
+                slabs = n;
+            }
+        }
+    }
+    out
+}
+
+/// The chunks of the batch's fields on this rank's rows, each tagged with its field.
+fn encode_batch(
+    ctx: &HistoryContext,
+    (chunks, plan): (&ChunkPlan, &RowPlan),
+    batch: Range<usize>,
+    rows: &[f32],
+) -> Result<Vec<(usize, Chunk)>, crate::io::IoError> {
+    let slab = plan.rows.len() * plan.nx;
+    let (mut out, mut at, mut field) = (Vec::new(), 0, Vec::new());
+    for k in batch {
+        let n = chunks.n_slabs(k) * slab;
+        chunks.encode(
+            &ctx.grid,
+            k,
+            plan.rows.clone(),
+            &rows[at..at + n],
+            &mut field,
+        )?;
+        out.extend(field.drain(..).map(|c| (k, c)));
+        at += n;
+    }
+    Ok(out)
+}
+
+/// The gathered chunks, field by field in field order, to the root's file.
+fn queue(
+    f: &mut RootFile,
+    mut all: Vec<(usize, Chunk)>,
+    output: Option<&Output<CycleError>>,
+) -> Result<(), CycleError> {
+    // Stable: within a field the chunks keep the order gathered (the writer sorts them).
+    all.sort_by_key(|(k, _)| *k);
+    let mut rest = all.into_iter().peekable();
+    while let Some(&(k, _)) = rest.peek() {
+        let field: Vec<Chunk> = std::iter::from_fn(|| rest.next_if(|(j, _)| *j == k))
+            .map(|(_, c)| c)
+            .collect();
+        f.add_field(k, field, output)?;
+    }
+    Ok(())
+}
+
+/// Chunks as words: (field, slab, block, byte length), then the bytes in little-endian words.
+fn pack_chunks(chunks: &[(usize, Chunk)]) -> Vec<u64> {
     let mut w = Vec::new();
-    for c in chunks {
-        w.extend([c.slab as u64, c.block as u64, c.bytes.len() as u64]);
+    for (k, c) in chunks {
+        w.extend([
+            *k as u64,
+            c.slab as u64,
+            c.block as u64,
+            c.bytes.len() as u64,
+        ]);
         w.extend(c.bytes.chunks(8).map(|b| {
             let mut a = [0u8; 8];
             a[..b.len()].copy_from_slice(b);
@@ -157,66 +230,91 @@ fn pack_chunks(chunks: &[Chunk]) -> Vec<u64> {
     w
 }
 
-/// Every rank's chunks from their words.
-fn unpack_chunks(words: &[Vec<u64>]) -> Result<Vec<Chunk>, CycleError> {
+/// Every rank's chunks, with their fields, from their words.
+fn unpack_chunks(words: &[Vec<u64>]) -> Result<Vec<(usize, Chunk)>, CycleError> {
+    const HEAD: usize = 4;
     let mut out = Vec::new();
     for w in words {
         let mut i = 0;
         while i < w.len() {
-            let (slab, block, len) = match w.get(i..i + 3) {
-                Some(h) => (h[0] as usize, h[1] as usize, h[2] as usize),
+            let [k, slab, block, len] = match w.get(i..i + HEAD) {
+                Some(h) => [h[0], h[1], h[2], h[3]].map(|x| x as usize),
                 None => return Err(exchange_error("truncated chunk header")),
             };
             let body = w
-                .get(i + 3..i + 3 + len.div_ceil(8))
+                .get(i + HEAD..i + HEAD + len.div_ceil(8))
                 .ok_or_else(|| exchange_error("truncated chunk"))?;
             let mut bytes: Vec<u8> = body.iter().flat_map(|x| x.to_le_bytes()).collect();
             bytes.truncate(len);
-            out.push(Chunk { slab, block, bytes });
-            i += 3 + len.div_ceil(8);
+            out.push((k, Chunk { slab, block, bytes }));
+            i += HEAD + len.div_ceil(8);
         }
     }
     Ok(out)
 }
 
-/// One field on this rank's rows, `[block][layer][row][x]` (NaN off land): every rank sends
-/// the field's values of its cells to the ranks writing their rows (collective).
-fn field_on_rows(
+/// The batch's fields on this rank's rows, each `[block][layer][row][x]` (NaN off land),
+/// back to back: every rank sends the values of its cells, as the f32 the file stores, to
+/// the ranks writing their rows (collective).
+fn batch_on_rows(
     comm: &dyn Communicator,
     plan: &RowPlan,
     rec: &Records,
-    (blocks, offset, layers): &FieldSlot,
-) -> Result<Vec<f64>, CycleError> {
-    let w = rec.per_cell / rec.n_blocks;
-    let per = blocks.len() * layers;
-    let mut send = vec![Vec::new(); comm.size()];
-    for (k, &d) in plan.dest.iter().enumerate() {
-        let r = &rec.values[k * rec.per_cell..(k + 1) * rec.per_cell];
-        for &b in blocks {
-            send[d].extend_from_slice(&r[b * w + offset..b * w + offset + layers]);
-        }
-    }
-    let recv = comm.alltoallv_f64(&send).map_err(exchange_error)?;
+    slots: &[FieldSlot],
+) -> Result<Vec<f32>, CycleError> {
+    let per: usize = slots.iter().map(|(b, _, l)| b.len() * l).sum();
+    let counts: Vec<usize> = plan.to_counts.iter().map(|&n| n * per).collect();
+    let send = pack_cells(plan, rec, slots, &counts);
+    let mut recv = Vec::new();
+    let got = comm
+        .alltoallv_flat_f32(&send, &counts, &mut recv)
+        .map_err(exchange_error)?;
     drop(send);
-    let (nx, rows) = (plan.nx, &plan.rows);
-    let slab = rows.len() * nx;
-    let mut out = vec![f64::NAN; per * slab];
-    for (ids, vals) in plan.from.iter().zip(&recv) {
-        if vals.len() != ids.len() * per {
+    let slab = plan.rows.len() * plan.nx;
+    let mut out = vec![f32::NAN; per * slab];
+    let mut at = 0;
+    for (ids, &n) in plan.from.iter().zip(&got) {
+        if n != ids.len() * per {
             return Err(exchange_error(format!(
-                "{} values for {} cells × {per}",
-                vals.len(),
+                "{n} values for {} cells × {per}",
                 ids.len()
             )));
         }
-        for (&id, v) in ids.iter().zip(vals.chunks_exact(per)) {
-            let cell = id as usize - rows.start * nx;
+        for (&id, v) in ids.iter().zip(recv[at..at + n].chunks_exact(per)) {
+            let cell = id as usize - plan.rows.start * plan.nx;
             for (s, &x) in v.iter().enumerate() {
                 out[s * slab + cell] = x;
             }
         }
+        at += n;
     }
     Ok(out)
+}
+
+/// This rank's cells' values of the batch as f32, grouped by destination rank (`counts`).
+fn pack_cells(plan: &RowPlan, rec: &Records, slots: &[FieldSlot], counts: &[usize]) -> Vec<f32> {
+    let w = rec.per_cell / rec.n_blocks;
+    let mut next: Vec<usize> = counts
+        .iter()
+        .scan(0, |acc, &c| {
+            *acc += c;
+            Some(*acc - c)
+        })
+        .collect();
+    let mut send = vec![0.0f32; counts.iter().sum()];
+    for (k, &d) in plan.dest.iter().enumerate() {
+        let r = &rec.values[k * rec.per_cell..(k + 1) * rec.per_cell];
+        for (blocks, offset, layers) in slots {
+            for &b in blocks {
+                let vals = &r[b * w + offset..b * w + offset + layers];
+                for (o, &v) in send[next[d]..next[d] + layers].iter_mut().zip(vals) {
+                    *o = v as f32;
+                }
+                next[d] += layers;
+            }
+        }
+    }
+    send
 }
 
 /// The fields of the file (no data) and where each one is in the records, in the order of

@@ -641,11 +641,11 @@ fn validate_projection(path: &Path, g: &HistoryGrid) -> Result<(), IoError> {
 
 /// Refuse a non-finite value on a land cell of `rows` (data `[member][layer][row][x]`): it
 /// means a bug upstream, which `_FillValue` would hide.
-pub(super) fn check_values(
+pub(super) fn check_values<V: Copy + Into<f64>>(
     path: &Path,
     g: &HistoryGrid,
     var: &str,
-    (data, rows): (&[f64], Range<usize>),
+    (data, rows): (&[V], Range<usize>),
     n_layers: usize,
 ) -> Result<(), IoError> {
     let n = rows.len() * g.nx;
@@ -657,9 +657,9 @@ pub(super) fn check_values(
         let bad = slab
             .iter()
             .zip(mask)
-            .position(|(v, &land)| land && !v.is_finite());
+            .position(|(&v, &land)| land && !v.into().is_finite());
         if let Some(cell) = bad {
-            let v = slab[cell];
+            let v: f64 = slab[cell].into();
             let (member, layer) = (rest / n_layers, rest % n_layers);
             return Err(invalid(
                 path,
@@ -1146,11 +1146,11 @@ fn check_part(c: &Wctx, g: &HistoryGrid, p: &Prepared, data: &[f64]) -> Result<(
 }
 
 /// A field's values on `rows` (`[member][layer][row][x]`): the right length, finite on land.
-pub(super) fn check_rows(
+pub(super) fn check_rows<V: Copy + Into<f64>>(
     path: &Path,
     g: &HistoryGrid,
     p: &Prepared,
-    (data, rows): (&[f64], Range<usize>),
+    (data, rows): (&[V], Range<usize>),
 ) -> Result<(), IoError> {
     let want = p.n_members * p.n_layers * rows.len() * g.nx;
     if data.len() != want {

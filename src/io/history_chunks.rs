@@ -8,7 +8,6 @@
 //! the same, byte for byte, on any number of ranks (docs/io.md). No rank but the writer of a
 //! block ever holds its values, and the root holds one field's compressed chunks at a time.
 
-use std::io::Write;
 use std::ops::Range;
 use std::os::raw::{c_int, c_void};
 use std::path::{Path, PathBuf};
@@ -102,13 +101,14 @@ impl ChunkPlan {
     }
 
     /// Encode field `k`'s values on `rows` (`[slab][row][x]`, anything off land; `rows`
-    /// starts on a chunk boundary and ends on one or at the grid's end) into `out`.
-    pub fn encode(
+    /// starts on a chunk boundary and ends on one or at the grid's end) into `out`. The file
+    /// stores f32: f64 values are rounded here, f32 values are stored as they are.
+    pub fn encode<V: Copy + Into<f64>>(
         &self,
         g: &HistoryGrid,
         k: usize,
         rows: Range<usize>,
-        data: &[f64],
+        data: &[V],
         out: &mut Vec<Chunk>,
     ) -> Result<(), IoError> {
         if !rows.start.is_multiple_of(self.rows_per_chunk) {
@@ -126,16 +126,16 @@ impl ChunkPlan {
             return Ok(());
         }
         let mut values = Vec::with_capacity(self.rows_per_chunk * self.nx);
+        let mut encoder = ChunkEncoder::new(self.compression);
         for (slab, slab_data) in data.chunks_exact(n).enumerate() {
             for r0 in rows.clone().step_by(self.rows_per_chunk) {
                 let r1 = (r0 + self.rows_per_chunk).min(rows.end);
                 let part = &slab_data[(r0 - rows.start) * self.nx..(r1 - rows.start) * self.nx];
                 self.chunk_values(g, r0, part, &mut values);
-                let bytes =
-                    encode_chunk(&values, self.compression).map_err(|e| IoError::Invalid {
-                        path: self.path.clone(),
-                        msg: format!("compressing {}: {e}", self.prepared[k].var),
-                    })?;
+                let bytes = encoder.encode(&values).map_err(|e| IoError::Invalid {
+                    path: self.path.clone(),
+                    msg: format!("compressing {}: {e}", self.prepared[k].var),
+                })?;
                 out.push(Chunk {
                     slab,
                     block: r0 / self.rows_per_chunk,
@@ -148,14 +148,25 @@ impl ChunkPlan {
 
     /// A whole chunk's f32 values: land values rounded, `_FillValue` off land and on the rows
     /// of the last chunk beyond the grid.
-    fn chunk_values(&self, g: &HistoryGrid, r0: usize, part: &[f64], values: &mut Vec<f32>) {
+    fn chunk_values<V: Copy + Into<f64>>(
+        &self,
+        g: &HistoryGrid,
+        r0: usize,
+        part: &[V],
+        values: &mut Vec<f32>,
+    ) {
         let mask = &g.land_mask[r0 * self.nx..r0 * self.nx + part.len()];
         values.clear();
-        values.extend(
-            part.iter()
-                .zip(mask)
-                .map(|(&x, &land)| if land { x as f32 } else { FILL_VALUE }),
-        );
+        // f32 → f64 → f32 is exact, so f32 input is stored unchanged.
+        values.extend(part.iter().zip(mask).map(
+            |(&x, &land)| {
+                if land {
+                    x.into() as f32
+                } else {
+                    FILL_VALUE
+                }
+            },
+        ));
         values.resize(self.rows_per_chunk * self.nx, FILL_VALUE);
     }
 
@@ -179,31 +190,64 @@ impl ChunkPlan {
     }
 }
 
-/// HDF5's shuffle (4-byte elements) and deflate filters, in the order netCDF sets them.
-pub fn encode_chunk(values: &[f32], comp: Compression) -> std::io::Result<Vec<u8>> {
-    let mut bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    if comp.shuffle {
-        bytes = shuffle4(&bytes);
-    }
-    if comp.deflate_level == 0 {
-        return Ok(bytes);
-    }
-    let level = flate2::Compression::new(u32::from(comp.deflate_level.min(9)));
-    let mut z = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), level);
-    z.write_all(&bytes)?;
-    z.finish()
+/// HDF5's shuffle (4-byte elements) and deflate filters, in the order netCDF sets them, for
+/// one chunk after another: the shuffled bytes, the compressed bytes and the compressor's
+/// state are allocated once per field instead of once per chunk.
+pub struct ChunkEncoder {
+    deflate: Option<libdeflater::Compressor>,
+    shuffle: bool,
+    bytes: Vec<u8>,
+    packed: Vec<u8>,
 }
 
-/// Byte `j` of element `i` goes to `j·n + i` (HDF5's H5Z shuffle for 4-byte elements).
-fn shuffle4(bytes: &[u8]) -> Vec<u8> {
-    let n = bytes.len() / 4;
-    let mut out = vec![0u8; bytes.len()];
-    for (i, e) in bytes.chunks_exact(4).enumerate() {
-        for (j, &b) in e.iter().enumerate() {
-            out[j * n + i] = b;
+impl ChunkEncoder {
+    /// An encoder for `comp` (deflate level 0: no deflate; levels above 9 are 9).
+    pub fn new(comp: Compression) -> Self {
+        let deflate = (comp.deflate_level > 0).then(|| {
+            let level = i32::from(comp.deflate_level.min(9));
+            // 1–9 are always valid libdeflate levels (it takes 0–12).
+            let level = libdeflater::CompressionLvl::new(level).unwrap_or_default();
+            libdeflater::Compressor::new(level)
+        });
+        ChunkEncoder {
+            deflate,
+            shuffle: comp.shuffle,
+            bytes: Vec::new(),
+            packed: Vec::new(),
         }
     }
-    out
+
+    /// The chunk's stored bytes: the values little-endian, shuffled, then a zlib stream.
+    pub fn encode(&mut self, values: &[f32]) -> std::io::Result<Vec<u8>> {
+        if self.shuffle {
+            shuffle4(values, &mut self.bytes);
+        } else {
+            self.bytes.clear();
+            self.bytes
+                .extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        let Some(z) = self.deflate.as_mut() else {
+            return Ok(self.bytes.clone());
+        };
+        self.packed
+            .resize(z.zlib_compress_bound(self.bytes.len()), 0);
+        let n = z
+            .zlib_compress(&self.bytes, &mut self.packed)
+            .map_err(|e| std::io::Error::other(format!("deflate: {e:?}")))?;
+        Ok(self.packed[..n].to_vec())
+    }
+}
+
+/// Byte `j` of element `i` goes to `j·n + i` (HDF5's H5Z shuffle for 4-byte elements), from
+/// the values' little-endian bytes.
+fn shuffle4(values: &[f32], out: &mut Vec<u8>) {
+    let n = values.len();
+    out.resize(4 * n, 0);
+    for (j, plane) in out.chunks_exact_mut(n.max(1)).enumerate().take(4) {
+        for (o, v) in plane.iter_mut().zip(values) {
+            *o = (v.to_bits() >> (8 * j)) as u8;
+        }
+    }
 }
 
 /// Root: the file at `tmp` with everything but the data variables' chunks (`h` carries no
@@ -326,8 +370,13 @@ mod tests {
 
     #[test]
     fn shuffle_groups_bytes_by_position() {
-        let b: Vec<u8> = (0..8).collect();
-        assert_eq!(shuffle4(&b), vec![0, 4, 1, 5, 2, 6, 3, 7]);
+        let v = [
+            f32::from_le_bytes([0, 1, 2, 3]),
+            f32::from_le_bytes([4, 5, 6, 7]),
+        ];
+        let mut out = Vec::new();
+        shuffle4(&v, &mut out);
+        assert_eq!(out, vec![0, 4, 1, 5, 2, 6, 3, 7]);
     }
 
     #[test]
@@ -336,11 +385,33 @@ mod tests {
             deflate_level: 0,
             shuffle: false,
         };
-        let bytes = encode_chunk(&[1.0, -2.5], comp).unwrap();
+        let bytes = ChunkEncoder::new(comp).encode(&[1.0, -2.5]).unwrap();
         let back: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
             .collect();
         assert_eq!(back, vec![1.0, -2.5]);
+    }
+
+    #[test]
+    fn deflated_chunk_is_a_zlib_stream_of_the_shuffled_bytes() {
+        use std::io::Read;
+        let comp = Compression {
+            deflate_level: 4,
+            shuffle: true,
+        };
+        let values: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.01).sin()).collect();
+        let mut enc = ChunkEncoder::new(comp);
+        let first = enc.encode(&values).unwrap();
+        // The same values again through the reused state give the same bytes.
+        assert_eq!(enc.encode(&values).unwrap(), first);
+        assert!(first.len() < 4 * values.len());
+        let mut inflated = Vec::new();
+        flate2::read::ZlibDecoder::new(&first[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        let mut shuffled = Vec::new();
+        shuffle4(&values, &mut shuffled);
+        assert_eq!(inflated, shuffled);
     }
 }

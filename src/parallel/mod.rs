@@ -73,6 +73,14 @@ pub trait Communicator {
         counts: &[usize],
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError>;
+    /// As [`Communicator::alltoallv_flat_f64`] for single-precision values (what history
+    /// files store: half the bytes to move).
+    fn alltoallv_flat_f32(
+        &self,
+        send: &[f32],
+        counts: &[usize],
+        recv: &mut Vec<f32>,
+    ) -> Result<Vec<usize>, ParallelError>;
     /// `MPI_Comm_split`: ranks with the same `color` form a new communicator, ranked by
     /// `key` (ties by rank here). Collective; colour and key must fit a C `int`, otherwise
     /// every rank returns an error.

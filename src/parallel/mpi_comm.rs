@@ -41,6 +41,29 @@ impl Drop for MpiComm {
 }
 
 impl MpiComm {
+    /// The flat personalised exchange for any MPI value type (`alltoallv_flat_*`).
+    fn alltoallv_flat<T: Equivalence + Copy + Default>(
+        &self,
+        send: &[T],
+        counts: &[usize],
+        recv: &mut Vec<T>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        let local = check_flat_counts(send.len(), counts, self.size(), self.rank());
+        agree(self, "alltoallv", local)?;
+        let send_counts: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+        let mut recv_counts = vec![0u64; self.size()];
+        self.comm
+            .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
+        let recv_counts: Vec<usize> = recv_counts.into_iter().map(|c| c as usize).collect();
+        let (sc, sd) = counts_displs(counts);
+        let (rc, rd) = counts_displs(&recv_counts);
+        recv.resize(recv_counts.iter().sum(), T::default());
+        self.comm.all_to_all_varcount_into(
+            &Partition::new(send, sc, &sd[..]),
+            &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
+        );
+        Ok(recv_counts)
+    }
     /// Initialise MPI (a binary started without `mpirun` runs as a singleton).
     /// Returns `None` when MPI was already initialised in this process.
     pub fn init() -> Option<MpiComm> {
@@ -265,21 +288,15 @@ impl Communicator for MpiComm {
         counts: &[usize],
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError> {
-        let local = check_flat_counts(send.len(), counts, self.size(), self.rank());
-        agree(self, "alltoallv", local)?;
-        let send_counts: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
-        let mut recv_counts = vec![0u64; self.size()];
-        self.comm
-            .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
-        let recv_counts: Vec<usize> = recv_counts.into_iter().map(|c| c as usize).collect();
-        let (sc, sd) = counts_displs(counts);
-        let (rc, rd) = counts_displs(&recv_counts);
-        recv.resize(recv_counts.iter().sum(), 0.0);
-        self.comm.all_to_all_varcount_into(
-            &Partition::new(send, sc, &sd[..]),
-            &mut PartitionMut::new(&mut recv[..], rc, &rd[..]),
-        );
-        Ok(recv_counts)
+        self.alltoallv_flat(send, counts, recv)
+    }
+    fn alltoallv_flat_f32(
+        &self,
+        send: &[f32],
+        counts: &[usize],
+        recv: &mut Vec<f32>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        self.alltoallv_flat(send, counts, recv)
     }
     fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError> {
         let (color, key) = agree(self, "split", check_split_args(color, key))?;
