@@ -84,7 +84,14 @@ impl DiagFile {
                 mode: self.mode,
                 combine: self.combine,
             };
+            let (t0, c0) = (std::time::Instant::now(), super::timing::thread_cpu_time());
             let pending = write_diagnostics_deferred(&path, &d)?;
+            tracing::debug!(
+                "diagnostics {} written in {:.3} s ({:.3} s CPU)",
+                path.display(),
+                t0.elapsed().as_secs_f64(),
+                (super::timing::thread_cpu_time() - c0).as_secs_f64()
+            );
             let commit: CommitJob<CycleError> = Box::new(move || Ok(pending.commit()?));
             Ok(commit)
         })
