@@ -194,7 +194,7 @@ impl ChunkPlan {
 /// one chunk after another: the shuffled bytes, the compressed bytes and the compressor's
 /// state are allocated once per field instead of once per chunk.
 pub struct ChunkEncoder {
-    deflate: Option<libdeflater::Compressor>,
+    deflate: Option<Deflater>,
     shuffle: bool,
     bytes: Vec<u8>,
     packed: Vec<u8>,
@@ -203,14 +203,8 @@ pub struct ChunkEncoder {
 impl ChunkEncoder {
     /// An encoder for `comp` (deflate level 0: no deflate; levels above 9 are 9).
     pub fn new(comp: Compression) -> Self {
-        let deflate = (comp.deflate_level > 0).then(|| {
-            let level = i32::from(comp.deflate_level.min(9));
-            // 1–9 are always valid libdeflate levels (it takes 0–12).
-            let level = libdeflater::CompressionLvl::new(level).unwrap_or_default();
-            libdeflater::Compressor::new(level)
-        });
         ChunkEncoder {
-            deflate,
+            deflate: (comp.deflate_level > 0).then(|| Deflater::new(comp.deflate_level.min(9))),
             shuffle: comp.shuffle,
             bytes: Vec::new(),
             packed: Vec::new(),
@@ -229,12 +223,52 @@ impl ChunkEncoder {
         let Some(z) = self.deflate.as_mut() else {
             return Ok(self.bytes.clone());
         };
-        self.packed
-            .resize(z.zlib_compress_bound(self.bytes.len()), 0);
-        let n = z
-            .zlib_compress(&self.bytes, &mut self.packed)
-            .map_err(|e| std::io::Error::other(format!("deflate: {e:?}")))?;
+        let n = z.compress(&self.bytes, &mut self.packed)?;
         Ok(self.packed[..n].to_vec())
+    }
+}
+
+/// The zlib-format deflate of one chunk, by the faster encoder for the level (on the 0.25°
+/// history's shuffled chunks, 2026-12-03, docs/dependencies.md): level 1 by zlib-rs (its quick
+/// strategy: 0.073 s for 38 MB, where libdeflate's level 1 took 0.133 s), levels 2–9 by
+/// libdeflate (level 4: 0.100 s and 1 % smaller, where zlib-rs took 0.162–0.194 s).
+enum Deflater {
+    Quick(flate2::Compress),
+    Libdeflate(libdeflater::Compressor),
+}
+
+impl Deflater {
+    fn new(level: u8) -> Self {
+        if level <= 1 {
+            return Deflater::Quick(flate2::Compress::new(flate2::Compression::new(1), true));
+        }
+        // 2–9 are always valid libdeflate levels (it takes 0–12).
+        let lvl = libdeflater::CompressionLvl::new(i32::from(level)).unwrap_or_default();
+        Deflater::Libdeflate(libdeflater::Compressor::new(lvl))
+    }
+
+    /// Compress `input` into `out` (resized to a bound, its memory reused): the stream's length.
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            Deflater::Libdeflate(z) => {
+                out.resize(z.zlib_compress_bound(input.len()), 0);
+                z.zlib_compress(input, out)
+                    .map_err(|e| std::io::Error::other(format!("deflate: {e:?}")))
+            }
+            Deflater::Quick(z) => {
+                // Above zlib-ng's bound for its quick strategy (literals of up to 9 bits: n/8
+                // more), so the stream always fits.
+                out.resize(input.len() + input.len() / 8 + 64, 0);
+                z.reset();
+                match z.compress(input, out, flate2::FlushCompress::Finish) {
+                    Ok(flate2::Status::StreamEnd) => Ok(z.total_out() as usize),
+                    Ok(status) => Err(std::io::Error::other(format!(
+                        "deflate stopped early ({status:?})"
+                    ))),
+                    Err(e) => Err(std::io::Error::other(format!("deflate: {e}"))),
+                }
+            }
+        }
     }
 }
 
@@ -396,22 +430,30 @@ mod tests {
     #[test]
     fn deflated_chunk_is_a_zlib_stream_of_the_shuffled_bytes() {
         use std::io::Read;
-        let comp = Compression {
-            deflate_level: 4,
-            shuffle: true,
-        };
         let values: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.01).sin()).collect();
-        let mut enc = ChunkEncoder::new(comp);
-        let first = enc.encode(&values).unwrap();
-        // The same values again through the reused state give the same bytes.
-        assert_eq!(enc.encode(&values).unwrap(), first);
-        assert!(first.len() < 4 * values.len());
-        let mut inflated = Vec::new();
-        flate2::read::ZlibDecoder::new(&first[..])
-            .read_to_end(&mut inflated)
-            .unwrap();
-        let mut shuffled = Vec::new();
-        shuffle4(&values, &mut shuffled);
-        assert_eq!(inflated, shuffled);
+        // Random-looking bytes too: the worst case of the output bound.
+        let noise: Vec<f32> = (0..3000u32)
+            .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761) >> 2))
+            .collect();
+        for level in [1, 4, 9] {
+            let comp = Compression {
+                deflate_level: level,
+                shuffle: true,
+            };
+            let mut enc = ChunkEncoder::new(comp);
+            for v in [&values, &noise] {
+                let first = enc.encode(v).unwrap();
+                // The same values again through the reused state give the same bytes.
+                assert_eq!(enc.encode(v).unwrap(), first, "level {level}");
+                let mut inflated = Vec::new();
+                flate2::read::ZlibDecoder::new(&first[..])
+                    .read_to_end(&mut inflated)
+                    .unwrap();
+                let mut shuffled = Vec::new();
+                shuffle4(v, &mut shuffled);
+                assert_eq!(inflated, shuffled, "level {level}");
+            }
+            assert!(enc.encode(&values).unwrap().len() < 4 * values.len());
+        }
     }
 }
