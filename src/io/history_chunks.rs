@@ -230,8 +230,8 @@ impl ChunkEncoder {
 
 /// The zlib-format deflate of one chunk, by the faster encoder for the level (on the 0.25°
 /// history's shuffled chunks, 2026-12-03, docs/dependencies.md): level 1 by zlib-rs (its quick
-/// strategy: 0.073 s for 38 MB, where libdeflate's level 1 took 0.133 s), levels 2–9 by
-/// libdeflate (level 4: 0.100 s and 1 % smaller, where zlib-rs took 0.162–0.194 s).
+/// strategy: 0.073 s for a 38 MB sample, where libdeflate's level 1 took 0.133 s), levels 2–9
+/// by libdeflate (level 4: about 10 % less time per file in the cycle, 0.5 % smaller).
 enum Deflater {
     Quick(flate2::Compress),
     Libdeflate(libdeflater::Compressor),
