@@ -54,14 +54,7 @@ impl Communicator for SingleProcess {
         counts: &[usize],
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError> {
-        agree(
-            self,
-            "alltoallv",
-            check_flat_counts(send.len(), counts, 1, 0),
-        )?;
-        recv.clear();
-        recv.extend_from_slice(send);
-        Ok(vec![send.len()])
+        flat_to_self(self, send, counts, recv)
     }
     fn alltoallv_flat_f32(
         &self,
@@ -69,17 +62,28 @@ impl Communicator for SingleProcess {
         counts: &[usize],
         recv: &mut Vec<f32>,
     ) -> Result<Vec<usize>, ParallelError> {
-        agree(
-            self,
-            "alltoallv",
-            check_flat_counts(send.len(), counts, 1, 0),
-        )?;
-        recv.clear();
-        recv.extend_from_slice(send);
-        Ok(vec![send.len()])
+        flat_to_self(self, send, counts, recv)
     }
     fn split(&self, color: u32, key: usize) -> Result<Box<dyn Communicator>, ParallelError> {
         agree(self, "split", check_split_args(color, key))?;
         Ok(Box::new(SingleProcess))
     }
+}
+
+/// The flat exchange of one process: the send buffer comes back, after the same checks as
+/// MPI's so that a wrong call fails identically on one process.
+fn flat_to_self<T: Copy>(
+    comm: &SingleProcess,
+    send: &[T],
+    counts: &[usize],
+    recv: &mut Vec<T>,
+) -> Result<Vec<usize>, ParallelError> {
+    agree(
+        comm,
+        "alltoallv",
+        check_flat_counts(send.len(), counts, 1, 0),
+    )?;
+    recv.clear();
+    recv.extend_from_slice(send);
+    Ok(vec![send.len()])
 }
