@@ -3,11 +3,11 @@
 //! `history_root`).
 //!
 //! A rank's cells (Hilbert chunks) are scattered over the grid, while a chunk is a block of
-//! whole rows. So each field's values move to the rank that encodes their rows (one
-//! `alltoallv` per field, the records of one field only), every rank encodes its chunks, and
-//! one gather brings them to the root, which writes them in a fixed order: no rank holds
-//! more than its own records plus one field's rows, and the file's bytes do not depend on
-//! the rank count. The root queues the writes and the commit in order behind the run's
+//! whole rows. So the values move to the rank that encodes their rows, a batch of fields at a
+//! time (one `alltoallv` of f32 per batch of ≤ [`BATCH_SLABS`] slabs), every rank encodes its
+//! chunks, and one gather per batch brings them to the root, which writes them in a fixed
+//! order: no rank holds more than its own records plus one batch's rows, and the file's bytes
+//! do not depend on the rank count. The root queues the writes and the commit in order behind the run's
 //! earlier output.
 
 use std::ops::Range;

@@ -6,7 +6,8 @@
 //! chunk, in variable, slab and row order, with HDF5's direct chunk write. A chunk's bytes
 //! depend only on its values, and one process writes the file in one order, so the file is
 //! the same, byte for byte, on any number of ranks (docs/io.md). No rank but the writer of a
-//! block ever holds its values, and the root holds one field's compressed chunks at a time.
+//! block ever holds its values, and the root holds only the compressed chunks gathered but
+//! not yet written.
 
 use std::ops::Range;
 use std::os::raw::{c_int, c_void};
