@@ -75,7 +75,7 @@ fn defaults_fill_in() {
     assert_eq!(r.cold_start_layer_correlation, 1.0);
     assert_eq!(r.history_interval_hours, 3);
     assert!(!r.history_members);
-    assert_eq!(r.history_compression, 4);
+    assert_eq!(r.history_compression, 1);
     assert_eq!(r.window_count(), 8);
     assert_eq!(r.steps_per_window(), 24);
     let d = &c.domain;

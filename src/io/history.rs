@@ -318,10 +318,11 @@ pub struct Compression {
     pub shuffle: bool,
 }
 
+/// The namelist's default (`run:history_compression = 1`, with shuffle).
 impl Default for Compression {
     fn default() -> Self {
         Compression {
-            deflate_level: 4,
+            deflate_level: 1,
             shuffle: true,
         }
     }
