@@ -190,13 +190,14 @@ impl<M: LandModel> CellEnsemble<M> {
         self.acc_steps = 0;
     }
 
-    /// Per cell: ensemble mean then spread (standard deviation, N−1) of every history
-    /// record element. Layout `[cell][2][width]`.
-    pub fn mean_spread_records(&self, model: &M) -> Vec<f64> {
+    /// Per cell, in cell order: ensemble mean then spread (standard deviation, N−1) of every
+    /// history record element, `[2][width]`, handed to `visit` (which keeps what it needs,
+    /// so no array of every cell's records is ever built).
+    pub fn mean_spread_records(&self, model: &M, mut visit: impl FnMut(&[f64])) {
         let nl = model.n_soil_layers();
         let w = record_width(nl);
         let n = self.n_members;
-        let mut out = Vec::with_capacity(self.ids.len() * 2 * w);
+        let mut out = Vec::with_capacity(2 * w);
         let mut rec = Vec::with_capacity(n * w);
         let mut mean = vec![0.0; w];
         let mut var = vec![0.0; w];
@@ -226,27 +227,32 @@ impl<M: LandModel> CellEnsemble<M> {
                 }
             }
             let denom = if n > 1 { (n - 1) as f64 } else { 1.0 };
+            out.clear();
             out.extend_from_slice(&mean);
             out.extend(var.iter().map(|v| (v / denom).sqrt()));
+            visit(&out);
         }
-        out
     }
 
-    /// Per cell and member, the history record. Layout `[cell][member][width]`.
-    pub fn member_records(&self, model: &M) -> Vec<f64> {
+    /// Per cell, in cell order: every member's history record, `[member][width]`, handed to
+    /// `visit`.
+    pub fn member_records(&self, model: &M, mut visit: impl FnMut(&[f64])) {
         let nl = model.n_soil_layers();
-        let w = record_width(nl);
-        let mut out = Vec::with_capacity(self.states.len() * w);
-        for k in 0..self.states.len() {
-            pack_record(
-                model,
-                &self.states[k],
-                (&self.flux_acc[k], self.sm_sums(k, nl)),
-                self.acc_steps,
-                &mut out,
-            );
+        let n = self.n_members;
+        let mut out = Vec::with_capacity(n * record_width(nl));
+        for c in 0..self.ids.len() {
+            out.clear();
+            for k in c * n..(c + 1) * n {
+                pack_record(
+                    model,
+                    &self.states[k],
+                    (&self.flux_acc[k], self.sm_sums(k, nl)),
+                    self.acc_steps,
+                    &mut out,
+                );
+            }
+            visit(&out);
         }
-        out
     }
 
     /// Restart fields of every member, layout `[cell][member][field values]`.

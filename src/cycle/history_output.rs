@@ -172,27 +172,22 @@ impl HistoryOutput {
         let w = record_width(nl);
         let n_members = ens.n_members();
         let t0 = std::time::Instant::now();
-        let (records, per_cell) = if self.ctx.members {
-            (ens.member_records(model), w * n_members)
+        let n_blocks = if self.ctx.members { n_members } else { 2 };
+        let (fields, slots) = field_slots(&self.ctx, nl, n_blocks);
+        let mut rec = Records::new(ens.ids(), &slots, w);
+        if self.ctx.members {
+            ens.member_records(model, |r| rec.push_cell(r));
         } else {
-            (ens.mean_spread_records(model), 2 * w)
-        };
-        let n_blocks = per_cell / w;
+            ens.mean_spread_records(model, |r| rec.push_cell(r));
+        }
         tracing::debug!(
             "history records built in {:.3} s",
             t0.elapsed().as_secs_f64()
         );
-        let rec = Records {
-            ids: ens.ids(),
-            values: records,
-            per_cell,
-            n_blocks,
-        };
-        let (fields, slots) = field_slots(&self.ctx, nl, n_blocks);
         let metadata = self.ctx.metadata(n_members);
         let write = self.ctx.header(valid, &fields, &metadata);
         let n = if self.ctx.members { n_members } else { 0 };
-        write_chunked(comm, (&self.ctx, &rec), (&write, n, &slots), (path, output))
+        write_chunked(comm, (&self.ctx, rec), (&write, n, &slots), (path, output))
     }
 }
 
