@@ -233,3 +233,78 @@ fn abort_inside_a_parallel_restart_write_keeps_the_previous_restart() {
         );
     }
 }
+
+/// Values of a history variable (fill as NaN) and its dimension lengths.
+fn values(file: &std::path::Path, var: &str) -> (Vec<f64>, Vec<usize>) {
+    let f = netcdf::open(file).unwrap();
+    let v = f.variable(var).unwrap_or_else(|| panic!("{var} missing"));
+    let dims = v.dimensions().iter().map(|d| d.len()).collect();
+    let data = v.get_values::<f64, _>(..).unwrap();
+    let data = data
+        .into_iter()
+        .map(|x| if x.abs() < 1e19 { x } else { f64::NAN })
+        .collect();
+    (data, dims)
+}
+
+// Member history (`history_members`): every member's record lands in its own slab, so the
+// members' mean and standard deviation per cell are the mean/spread file's values (to the f32
+// both store), and the file does not depend on the rank count.
+#[test]
+fn member_history_matches_mean_and_spread_on_any_rank_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let nml = write_namelist(dir.path(), 10, 8, 6, "2020-06-01_06:00:00");
+    synth(&nml);
+    let stats = dir.path().join("stats");
+    run_ok(&nml, 0, &stats, &[]);
+    let text = std::fs::read_to_string(&nml).unwrap();
+    let with = text.replace("  seed = 7\n", "  seed = 7\n  history_members = .true.\n");
+    assert_ne!(text, with);
+    std::fs::write(&nml, with).unwrap();
+    let members = dir.path().join("members");
+    run_ok(&nml, 0, &members, &[]);
+    let name = "2020060106/output/LC_HIST_202006010300.nc";
+    let (a, b) = (stats.join(name), members.join(name));
+    assert!(a.exists() && b.exists(), "{name}");
+    for var in ["SoilMoistV", "Qle", "AvgSurfT"] {
+        let (mean, _) = values(&a, var);
+        let (spread, _) = values(&a, &format!("{var}_spread"));
+        let (m, dims) = values(&b, &format!("{var}_member"));
+        // (time, member, [layer,] y, x): cells per member.
+        let n = dims[1];
+        assert_eq!(n, 6, "{var}: member dimension {dims:?}");
+        let per = m.len() / n;
+        assert_eq!(per, mean.len(), "{var}");
+        let mut land = 0;
+        for c in 0..per {
+            let xs: Vec<f64> = (0..n).map(|k| m[k * per + c]).collect();
+            if mean[c].is_nan() {
+                assert!(
+                    xs.iter().all(|x| x.is_nan()),
+                    "{var} cell {c}: members off land"
+                );
+                continue;
+            }
+            land += 1;
+            let mu = xs.iter().sum::<f64>() / n as f64;
+            let sd = (xs.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+            let tol = 1e-6 * mean[c].abs().max(1.0);
+            assert!(
+                (mu - mean[c]).abs() <= tol,
+                "{var} cell {c}: {mu} vs {}",
+                mean[c]
+            );
+            assert!(
+                (sd - spread[c]).abs() <= tol,
+                "{var} cell {c}: {sd} vs {}",
+                spread[c]
+            );
+        }
+        assert!(land > 0, "{var}: no land");
+    }
+    if have_mpirun() {
+        let m2 = dir.path().join("members2");
+        run_ok(&nml, 2, &m2, &[]);
+        assert_same_results(&members, &m2);
+    }
+}
