@@ -194,25 +194,12 @@ impl<M: LandModel> CellEnsemble<M> {
     /// history record element, `[2][width]`, handed to `visit` (which keeps what it needs,
     /// so no array of every cell's records is ever built).
     pub fn mean_spread_records(&self, model: &M, mut visit: impl FnMut(&[f64])) {
-        let nl = model.n_soil_layers();
-        let w = record_width(nl);
+        let w = record_width(model.n_soil_layers());
         let n = self.n_members;
         let mut out = Vec::with_capacity(2 * w);
-        let mut rec = Vec::with_capacity(n * w);
         let mut mean = vec![0.0; w];
         let mut var = vec![0.0; w];
-        for c in 0..self.ids.len() {
-            rec.clear();
-            for m in 0..n {
-                let k = c * n + m;
-                pack_record(
-                    model,
-                    &self.states[k],
-                    (&self.flux_acc[k], self.sm_sums(k, nl)),
-                    self.acc_steps,
-                    &mut rec,
-                );
-            }
+        self.member_records(model, |rec| {
             mean.fill(0.0);
             for m in 0..n {
                 for (a, v) in mean.iter_mut().zip(&rec[m * w..(m + 1) * w]) {
@@ -231,7 +218,7 @@ impl<M: LandModel> CellEnsemble<M> {
             out.extend_from_slice(&mean);
             out.extend(var.iter().map(|v| (v / denom).sqrt()));
             visit(&out);
-        }
+        });
     }
 
     /// Per cell, in cell order: every member's history record, `[member][width]`, handed to
