@@ -174,7 +174,7 @@ impl HistoryOutput {
         let t0 = std::time::Instant::now();
         let n_blocks = if self.ctx.members { n_members } else { 2 };
         let (fields, slots) = field_slots(&self.ctx, nl, n_blocks);
-        let mut rec = Records::new(ens.ids(), &slots, w);
+        let mut rec = Records::new(ens.ids(), slots, w);
         if self.ctx.members {
             ens.member_records(model, |r| rec.push_cell(r));
         } else {
@@ -187,7 +187,7 @@ impl HistoryOutput {
         let metadata = self.ctx.metadata(n_members);
         let write = self.ctx.header(valid, &fields, &metadata);
         let n = if self.ctx.members { n_members } else { 0 };
-        write_chunked(comm, (&self.ctx, rec), (&write, n, &slots), (path, output))
+        write_chunked(comm, (&self.ctx, rec), (&write, n), (path, output))
     }
 }
 

@@ -48,8 +48,8 @@ struct RecordBatch {
 impl<'r> Records<'r> {
     /// Room for the cells `ids`, whose records are blocks of `width` values (`slots` say
     /// where each field's values are).
-    pub(super) fn new(ids: &'r [u64], slots: &[FieldSlot], width: usize) -> Self {
-        let batches = batches(slots)
+    pub(super) fn new(ids: &'r [u64], slots: Vec<FieldSlot>, width: usize) -> Self {
+        let batches = batches(&slots)
             .into_iter()
             .map(|fields| {
                 let per = slots[fields.clone()]
@@ -65,7 +65,7 @@ impl<'r> Records<'r> {
             .collect();
         Records {
             ids,
-            slots: slots.to_vec(),
+            slots,
             width,
             batches,
         }
@@ -146,7 +146,7 @@ pub(super) type FieldSlot = (Vec<usize>, usize, usize);
 pub(super) fn write_chunked(
     comm: &dyn Communicator,
     (ctx, rec): (&HistoryContext, Records),
-    (write, n_members, slots): (&HistoryWrite, usize, &[FieldSlot]),
+    (write, n_members): (&HistoryWrite, usize),
     (path, output): (&Path, Option<&Output<CycleError>>),
 ) -> Result<(), CycleError> {
     let mut t = PhaseTimes::new([
@@ -176,13 +176,11 @@ pub(super) fn write_chunked(
         }
     });
     let mut root = t.time(6, || agree_root(comm, root))?;
-    // The same fields on every rank: an error here is every rank's.
-    if slots.len() != chunks.n_fields()
-        || rec.batches.last().map(|b| b.fields.end) != Some(slots.len())
-    {
+    // Records and file come from the same fields on every rank: an error here is every rank's.
+    if rec.slots.len() != chunks.n_fields() {
         return Err(exchange_error(format!(
             "{} fields in the records, {} in the file",
-            slots.len(),
+            rec.slots.len(),
             chunks.n_fields()
         )));
     }
