@@ -536,7 +536,7 @@ fn version_1_restarts_are_still_read_and_newer_versions_refused() {
     }
     let msg = verify_restart(&new).unwrap_err().to_string();
     assert!(
-        msg.contains("v9.h5") && msg.contains("is 9") && msg.contains("reads versions 1 to 3"),
+        msg.contains("v9.h5") && msg.contains("is 9") && msg.contains("reads versions 1 to 4"),
         "{msg}"
     );
 }

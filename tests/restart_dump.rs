@@ -1,8 +1,9 @@
 //! Self-describing restarts (format version 3: units, long names, dimension scales, cell
-//! coordinates) and `landcycle restart dump` to CF NetCDF: round trip, the checksum covers the
-//! description, netCDF-4 readers see named dimensions, the dump passes the CF checker and CDO
-//! reads it, selections and refusals; a cycle's restarts are byte-identical on 1, 2 and 3
-//! ranks and dump as well.
+//! coordinates; version 4 the same with XXH3-128 block digests) and `landcycle restart dump`
+//! to CF NetCDF: round trip, the checksum covers the description, netCDF-4 readers see named
+//! dimensions, the dump passes the CF checker and CDO reads it, selections and refusals; a
+//! version-3 file written by the previous landcycle is still read and verified; a cycle's
+//! restarts are byte-identical on 1, 2 and 3 ranks and dump as well.
 
 mod common;
 
@@ -112,13 +113,19 @@ fn dim_names(v: &netcdf::Variable) -> Vec<String> {
 }
 
 #[test]
-fn version_3_restart_describes_itself_and_its_checksum_covers_the_description() {
+fn version_4_restart_describes_itself_and_its_checksum_covers_the_description() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let d = sample(true);
     let p = dir.path().join("LC_RST_202106010600.h5");
     write_restart(&p, &d).unwrap();
-    assert_eq!(u32_attr(&p, "format_version"), 3);
+    assert_eq!(u32_attr(&p, "format_version"), 4);
+    {
+        // 2 blocks of 64 cells, 1 + 3 digests each (cell ids, 2 model fields, 1 perturbation).
+        let f = hdf5::File::open(&p).unwrap();
+        assert_eq!(f.dataset("block_xxh3_128").unwrap().shape(), [2, 4, 16]);
+        assert!(f.dataset("block_sha256").is_err());
+    }
     let back = read_restart(&p).unwrap();
     assert_eq!(back, d);
     assert_eq!(verify_restart(&p).unwrap().n_cells, 100);
@@ -208,6 +215,80 @@ fn version_3_restart_describes_itself_and_its_checksum_covers_the_description() 
     write_restart(&p2, &v2).unwrap();
     assert_eq!(u32_attr(&p2, "format_version"), 2);
     assert_eq!(read_restart(&p2).unwrap(), v2);
+}
+
+/// The restart of `sample(true)` as landcycle wrote it before version 4 (d7c45fa, format
+/// version 3: SHA-256 block digests), kept as the file that version wrote.
+fn version_3_fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/restart_v3_sample.h5")
+}
+
+#[test]
+fn version_3_restart_of_the_previous_landcycle_is_read_and_verified() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("LC_RST_202106010600.h5");
+    std::fs::copy(version_3_fixture(), &p).unwrap();
+    assert_eq!(u32_attr(&p, "format_version"), 3);
+    let d = sample(true);
+    assert_eq!(read_restart(&p).unwrap(), d);
+    assert_eq!(verify_restart(&p).unwrap().n_cells, 100);
+    let part = read_restart_cells(&p, &[d.cell_ids[99], d.cell_ids[1]]).unwrap();
+    assert_eq!(part.cell_ids, [d.cell_ids[99], d.cell_ids[1]]);
+    // Its blocks are still checked by their SHA-256 digests: a changed value of the second
+    // block is found by a read of that block, named with its dataset.
+    let mut bytes = std::fs::read(&p).unwrap();
+    let v = &d.model_fields[1].values;
+    let needle: Vec<u8> = v[95 * NM..95 * NM + 2]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("values stored as written");
+    bytes[at + 3] ^= 0x20;
+    std::fs::write(&p, &bytes).unwrap();
+    let msg = read_restart_cells(&p, &[d.cell_ids[99]])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("model/skin_temperature")
+            && msg.contains("block 1")
+            && msg.contains("SHA-256"),
+        "{msg}"
+    );
+    read_restart_cells(&p, &[d.cell_ids[3]]).unwrap();
+}
+
+#[test]
+fn version_4_blocks_name_the_damaged_dataset_and_block() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("LC_RST_202106010600.h5");
+    let d = sample(true);
+    write_restart(&p, &d).unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    let v = &d.perturbation_fields[0].values;
+    let needle: Vec<u8> = v[70 * NM * 3..70 * NM * 3 + 2]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("values stored as written");
+    bytes[at + 11] ^= 0x04;
+    std::fs::write(&p, &bytes).unwrap();
+    let msg = read_restart_cells(&p, &[d.cell_ids[70]])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("perturbation/forcing") && msg.contains("block 1") && msg.contains("XXH3-128"),
+        "{msg}"
+    );
+    read_restart_cells(&p, &[d.cell_ids[0], d.cell_ids[63]]).unwrap();
+    assert!(verify_restart(&p).is_err());
 }
 
 /// The CF checker's error and warning counts (None without the checker).
@@ -406,7 +487,7 @@ fn cycle_restarts_are_self_describing_and_identical_on_1_2_3_ranks() {
         .collect();
     assert_eq!(rst.len(), 2);
     let p = runs[1].join(&rst[1]);
-    assert_eq!(u32_attr(&p, "format_version"), 3);
+    assert_eq!(u32_attr(&p, "format_version"), 4);
     let d = read_restart(&p).unwrap();
     let m = d.meta.as_ref().unwrap();
     assert_eq!(

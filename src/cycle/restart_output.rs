@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::ensemble::CellEnsemble;
 use super::error::CycleError;
 use super::perturber::Perturber;
-use super::restart_io::{write_restart_collective, IoPlan, RestartSource};
+use super::restart_io::{begin_restart_collective, IoPlan, RestartInFlight, RestartSource};
 use super::rundir::{RunDir, RunState};
 use crate::grid::Grid;
 use crate::io::atomic::{temp_path_for, PendingFile};
@@ -53,17 +53,16 @@ impl RestartOutput {
         self.on_commit = hook;
     }
 
-    /// Write the restart of `valid`: every rank writes its share of one file under a
-    /// temporary name (collective); then the root queues its commit behind the run's earlier
-    /// output, so the cycle is recorded only once its history is in place.
-    pub(super) fn write<M: LandModel>(
+    /// Start the restart of `valid`: every rank exchanges its share of one file under a
+    /// temporary name and queues its rows for writing (collective): the rows are copied, so
+    /// the state may change afterwards. [`Self::finish`] completes the file.
+    pub(super) fn begin<M: LandModel>(
         &self,
         comm: &dyn Communicator,
         (model, ens): (&M, &CellEnsemble<M>),
         perturbers: [Option<&Perturber>; 2],
         valid: NaiveDateTime,
-        output: Option<&Output<CycleError>>,
-    ) -> Result<(), CycleError> {
+    ) -> Result<PendingRestart, CycleError> {
         let plan = IoPlan::new(comm, ens.ids());
         let mut layout = self.layout(model, ens.n_members(), perturbers, plan.n_cells(), valid);
         layout.meta = Some(self.meta(model, perturbers, &plan.ids())?);
@@ -74,14 +73,42 @@ impl RestartOutput {
             ens,
             perturbers: perturbers.into_iter().flatten().collect(),
         };
-        let written = write_restart_collective(comm, &plan, &layout, &src, (&tmp, &path));
-        let (Some(output), true) = (output, comm.is_root()) else {
+        let mut pending = PendingRestart {
+            flight: None,
+            tmp: comm.is_root().then(|| tmp.clone()),
+            path: path.clone(),
+            valid,
+        };
+        pending.flight = Some(begin_restart_collective(
+            comm,
+            &plan,
+            &layout,
+            &src,
+            (&tmp, &path),
+        )?);
+        Ok(pending)
+    }
+
+    /// Complete the restart `pending` (collective), then the root queues its commit behind
+    /// the run's earlier output, so the cycle is recorded only once its history is in place.
+    pub(super) fn finish(
+        &self,
+        comm: &dyn Communicator,
+        mut pending: PendingRestart,
+        output: Option<&Output<CycleError>>,
+    ) -> Result<(), CycleError> {
+        let written = match pending.flight.take() {
+            Some(f) => f.finish(comm),
+            None => Err(CycleError::Invalid("restart finished twice".into())),
+        };
+        let tmp = pending.tmp.take();
+        let (Some(output), Some(tmp)) = (output, tmp) else {
             return written;
         };
         // The root owns the temporary file: adopting it removes it again on any failure.
-        let pending = PendingFile::adopt(tmp, &path)?;
+        let file = PendingFile::adopt(tmp, &pending.path)?;
         written?;
-        let commit = self.commit_job(pending, valid);
+        let commit = self.commit_job(file, pending.valid);
         output.submit(Box::new(move || Ok(commit)))
     }
 
@@ -215,4 +242,24 @@ pub(super) fn agreed_temp_path(
     String::from_utf8(buf).map(PathBuf::from).map_err(|_| {
         CycleError::Invalid(format!("temporary name of {} is not UTF-8", path.display()))
     })
+}
+
+/// A restart begun by [`RestartOutput::begin`]. Dropped unfinished (an agreed failure in
+/// between), its file is closed on every rank and the root removes the temporary file.
+pub(super) struct PendingRestart {
+    flight: Option<RestartInFlight>,
+    /// The temporary file, on the root.
+    tmp: Option<PathBuf>,
+    path: PathBuf,
+    valid: NaiveDateTime,
+}
+
+impl Drop for PendingRestart {
+    fn drop(&mut self) {
+        // The file closes (collective) before it is removed.
+        drop(self.flight.take());
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }

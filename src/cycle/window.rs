@@ -14,6 +14,9 @@
 //!     g export    at the export time, the ensemble mean to the atmosphere (&coupler)
 //! 3 restart and cycle record
 //! ```
+//! The restart of the window end is begun before that step's history (its rows exchanged
+//! and queued to its I/O thread) and finished after the step: the state no longer changes,
+//! and the restart's writes go to the device while the main thread writes the history.
 //! Each stage runs inside one `tracing` span of its name, which also times it. Stages are
 //! plain fields of the runner: the loop knows what runs when, not how.
 
@@ -29,7 +32,7 @@ use super::image_diag::diag_job;
 use super::image_stage::ImageStage;
 use super::obs_window::{FrozenObsFiles, WindowObs};
 use super::perturber::Perturber;
-use super::restart_output::{CycleCommit, RestartOutput};
+use super::restart_output::{CycleCommit, PendingRestart, RestartOutput};
 use super::rundir::RunDir;
 use super::timing::{stage, StageClock};
 use crate::io::diag::diag_file_name;
@@ -121,6 +124,7 @@ impl<M: LandModel> WindowRunner<'_, M> {
         self.open_cycle(w)?;
         self.begin_forcing(w)?;
         let obs = self.observations(w)?;
+        let mut restart = None;
         for t1 in w.step_ends(self.dt) {
             let t0 = t1 - Duration::seconds(self.dt);
             self.perturb(t0)?;
@@ -137,10 +141,17 @@ impl<M: LandModel> WindowRunner<'_, M> {
             if end && !first {
                 self.image_analysis(w)?;
             }
+            if end {
+                restart = Some(self.begin_restart(w)?);
+            }
             self.write_history(w, t1)?;
             self.export_state(w, t1)?;
         }
-        self.write_restart(w)
+        let pending = match restart {
+            Some(p) => p,
+            None => self.begin_restart(w)?,
+        };
+        self.finish_restart(pending)
     }
 
     /// The window's forcing source turns to this cycle (mode 'exchange': the root waits
@@ -312,15 +323,23 @@ impl<M: LandModel> WindowRunner<'_, M> {
         agree(self.comm, r)
     }
 
-    /// Stage 3: the restart of the window's end, then the cycle record.
-    fn write_restart(&mut self, w: &Window) -> Result<(), CycleError> {
+    /// Stage 3, first part: the restart of the window's end begun (rows exchanged, queued
+    /// for writing).
+    fn begin_restart(&mut self, w: &Window) -> Result<PendingRestart, CycleError> {
         let _s = self.clock.start(stage::RESTART);
         let p = &self.perturbers;
         let perturbers = [p.forcing.as_ref(), p.soil_moisture.as_ref()];
         let me = (&self.model, &self.ens);
+        let r = self.restart.begin(self.comm, me, perturbers, w.end);
+        agree(self.comm, r)
+    }
+
+    /// Stage 3, second part: the restart completed, then the cycle record queued.
+    fn finish_restart(&mut self, pending: PendingRestart) -> Result<(), CycleError> {
+        let _s = self.clock.start(stage::RESTART);
         let r = self
             .restart
-            .write(self.comm, me, perturbers, w.end, self.output.as_ref());
+            .finish(self.comm, pending, self.output.as_ref());
         agree(self.comm, r)
     }
 

@@ -8,12 +8,12 @@
 //! by [`read_restart`] and [`verify_restart`]. Layout: docs/io.md.
 
 use super::atomic::{atomic_write_deferred, PendingFile};
-use super::restart_blocks::{BlockDigest, Canon};
+use super::restart_blocks::{BlockDigest, BlockHash, Canon};
 use super::restart_meta::{read_meta, RestartMeta};
 use super::restart_v2::{
     read_restart_cells_v2, read_stored_digests, verify_data_v2, verify_restart_v2,
 };
-use super::restart_writer::{RestartLayout, RestartWriter, RESTART_FORMAT_VERSION_V3};
+use super::restart_writer::{RestartLayout, RestartWriter, RESTART_FORMAT_VERSION_V4};
 use super::IoError;
 use chrono::NaiveDateTime;
 use hdf5::types::VarLenUnicode;
@@ -26,7 +26,7 @@ use std::str::FromStr;
 pub const RESTART_FORMAT: &str = "landcycle-restart";
 /// Newest value of the root attribute `format_version` (written when the restart carries its
 /// description; 1 and 2 are still read, 2 is written without one).
-pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V3;
+pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V4;
 pub(super) const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 /// The restart groups, in stored order.
 pub(super) const GROUPS: [&str; 2] = ["model", "perturbation"];
@@ -572,7 +572,8 @@ fn open(path: &Path) -> Result<(hdf5::File, Header), IoError> {
     let fields = read_field_list(&file, path, n, n_members)?;
     let attributes = read_free_attributes(&file, path)?;
     let digests = if version >= 2 {
-        read_stored_digests(&file, path, n, 1 + fields[0].len() + fields[1].len())?
+        let k = 1 + fields[0].len() + fields[1].len();
+        read_stored_digests(&file, path, (n, k), BlockHash::of_version(version))?
     } else {
         Vec::new()
     };

@@ -7,7 +7,6 @@ use super::h5ds;
 use super::restart::{corrupt, put_str_attr};
 use super::restart_blocks::Canon;
 use super::IoError;
-use ndarray::s;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -346,22 +345,6 @@ pub(super) fn describe_field(
     for (k, d) in dims.iter().enumerate() {
         let scale = &scales.by_name[d];
         h5ds::attach(ds, scale, k).map_err(ds_err(path, &format!("dataset {group}/{name}")))?;
-    }
-    Ok(())
-}
-
-/// Write rows `rows` of `lat` and `lon`.
-pub(super) fn write_lat_lon_rows(
-    scales: &Scales,
-    path: &Path,
-    m: &RestartMeta,
-    rows: std::ops::Range<usize>,
-) -> Result<(), IoError> {
-    if let Some((la, lo)) = &scales.lat_lon {
-        la.write_slice(&m.lat[rows.clone()], s![rows.clone()])
-            .map_err(h5(path, "writing dataset lat"))?;
-        lo.write_slice(&m.lon[rows.clone()], s![rows])
-            .map_err(h5(path, "writing dataset lon"))?;
     }
     Ok(())
 }

@@ -189,6 +189,11 @@ impl FieldRows {
         })
     }
 
+    /// Datasets whose rows this writes (spans of a stage).
+    pub fn n_spans(&self) -> usize {
+        self.offsets.len()
+    }
+
     /// Lay out `stage` for rows `rows` of every field.
     pub fn stage(&self, stage: &mut RowStage, rows: &Range<usize>) {
         stage.layout(

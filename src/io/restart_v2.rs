@@ -1,12 +1,13 @@
-//! Reading and verifying restart format version 2: every block read is checked against its
-//! stored SHA-256 digests, and the stored digests against the file checksum.
+//! Reading and verifying restart format versions 2 to 4: every block read is checked against
+//! its stored digests (SHA-256, or XXH3-128 from version 4), and the stored digests against
+//! the file checksum.
 
 use super::restart::{
     checksum_error, corrupt, read_dataset_rows, wanted_rows, Header, RestartData, RestartField,
     GROUPS,
 };
 use super::restart_blocks::BLOCK_CELLS;
-use super::restart_blocks::{block_digests, n_blocks, BlockDigest};
+use super::restart_blocks::{block_digests, n_blocks, BlockDigest, BlockHash};
 use super::restart_writer::row_lens_of;
 use super::IoError;
 use std::path::Path;
@@ -18,8 +19,8 @@ const STREAM_BLOCKS: usize = 16;
 pub(super) fn read_stored_digests(
     file: &hdf5::File,
     path: &Path,
-    n: usize,
-    k: usize,
+    (n, k): (usize, usize),
+    hash: BlockHash,
 ) -> Result<Vec<BlockDigest>, IoError> {
     let bc = file
         .attr("block_cells")
@@ -32,23 +33,29 @@ pub(super) fn read_stored_digests(
             format!("is {bc}, expected {BLOCK_CELLS}"),
         ));
     }
+    let (name, len) = (hash.dataset(), hash.bytes());
+    let what = format!("dataset {name}");
     let ds = file
-        .dataset("block_sha256")
-        .map_err(|e| corrupt(path, "dataset block_sha256", e.to_string()))?;
+        .dataset(name)
+        .map_err(|e| corrupt(path, &what, e.to_string()))?;
     let nb = n_blocks(n);
-    if ds.shape() != [nb, k, 32] {
+    if ds.shape() != [nb, k, len] {
         return Err(corrupt(
             path,
-            "dataset block_sha256",
-            format!("has shape {:?}, expected [{nb}, {k}, 32]", ds.shape()),
+            &what,
+            format!("has shape {:?}, expected [{nb}, {k}, {len}]", ds.shape()),
         ));
     }
     let raw: Vec<u8> = ds
         .read_raw()
-        .map_err(|e| corrupt(path, "dataset block_sha256", e.to_string()))?;
+        .map_err(|e| corrupt(path, &what, e.to_string()))?;
     Ok(raw
-        .chunks_exact(32)
-        .map(|c| c.try_into().expect("chunks of 32"))
+        .chunks_exact(len)
+        .map(|c| {
+            let mut d = [0u8; 32];
+            d[..len].copy_from_slice(c);
+            d
+        })
         .collect())
 }
 
@@ -59,6 +66,10 @@ fn digest_names(h: &Header) -> Vec<String> {
         names.extend(fields.iter().map(|(f, _)| format!("{g}/{f}")));
     }
     names
+}
+
+fn hash_of(h: &Header) -> BlockHash {
+    BlockHash::of_version(h.version)
 }
 
 fn row_lens(h: &Header) -> Vec<usize> {
@@ -86,7 +97,8 @@ fn check_blocks(
                 path,
                 format!("dataset {}", digest_names(h)[i % k]),
                 format!(
-                    "block {b} (rows {a}..{e}) fails its SHA-256 checksum: the file is corrupt"
+                    "block {b} (rows {a}..{e}) fails its {} checksum: the file is corrupt",
+                    hash_of(h).name()
                 ),
             ))
         }
@@ -95,7 +107,7 @@ fn check_blocks(
 
 /// The stored digests must give the stored file checksum.
 fn check_file_checksum(path: &Path, h: &Header) -> Result<(), IoError> {
-    let computed = h.layout().checksum(&h.digests);
+    let computed = h.layout().checksum_as(h.version, &h.digests);
     if computed != h.checksum {
         return Err(checksum_error(path, &h.checksum, computed));
     }
@@ -117,7 +129,8 @@ pub(super) fn verify_data_v2(
         .zip(lens)
         .collect();
     let n = h.cell_ids.len();
-    check_blocks(path, h, 0, &block_digests(0..n, &h.cell_ids, &fields))
+    let computed = block_digests(hash_of(h), 0..n, &h.cell_ids, &fields);
+    check_blocks(path, h, 0, &computed)
 }
 
 /// Read rows `rows` (whole blocks) of every field, model fields first.
@@ -150,7 +163,7 @@ fn read_checked(
 ) -> Result<Vec<Vec<f64>>, IoError> {
     let vals = read_rows(file, path, h, rows.clone())?;
     let fields: Vec<(&[f64], usize)> = vals.iter().map(Vec::as_slice).zip(row_lens(h)).collect();
-    let computed = block_digests(rows.clone(), &h.cell_ids[rows.clone()], &fields);
+    let computed = block_digests(hash_of(h), rows.clone(), &h.cell_ids[rows.clone()], &fields);
     check_blocks(path, h, rows.start / BLOCK_CELLS, &computed)?;
     Ok(vals)
 }
