@@ -111,7 +111,9 @@ pub struct Coefficients {
 impl Coefficients {
     /// Zero coefficients with the given layout.
     pub fn zeros(layout: Arc<Layout>) -> Self {
-        let data = vec![0.0; layout.total];
+        let mut data = vec![0.0; layout.total];
+        // Zeroed by the allocator, untouched when it is a fresh mapping (as large ones are).
+        crate::da::huge_pages::advise(data.as_mut_ptr().cast(), 8 * data.len());
         Self { layout, data }
     }
 

@@ -331,6 +331,7 @@ impl EnkfLikeSetup {
     pub fn start_part(&self, a: &[f64], part: &mut MemberPart) {
         if let Some(up) = &self.updated {
             part.0.clear();
+            crate::da::huge_pages::reserve_huge(&mut part.0, up.len());
             part.0.extend(up.iter().map(|&k| a[k as usize]));
         }
     }
