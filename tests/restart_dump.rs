@@ -235,29 +235,11 @@ fn version_3_restart_of_the_previous_landcycle_is_read_and_verified() {
     assert_eq!(verify_restart(&p).unwrap().n_cells, 100);
     let part = read_restart_cells(&p, &[d.cell_ids[99], d.cell_ids[1]]).unwrap();
     assert_eq!(part.cell_ids, [d.cell_ids[99], d.cell_ids[1]]);
-    // Its blocks are still checked by their SHA-256 digests: a changed value of the second
-    // block is found by a read of that block, named with its dataset.
-    let mut bytes = std::fs::read(&p).unwrap();
-    let v = &d.model_fields[1].values;
-    let needle: Vec<u8> = v[95 * NM..95 * NM + 2]
-        .iter()
-        .flat_map(|x| x.to_le_bytes())
-        .collect();
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("values stored as written");
-    bytes[at + 3] ^= 0x20;
-    std::fs::write(&p, &bytes).unwrap();
-    let msg = read_restart_cells(&p, &[d.cell_ids[99]])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("model/skin_temperature")
-            && msg.contains("block 1")
-            && msg.contains("SHA-256"),
-        "{msg}"
-    );
+    // Its blocks are still checked by their SHA-256 digests.
+    let v = &d.model_fields[1].values[95 * NM..];
+    let read = || read_restart_cells(&p, &[d.cell_ids[99]]);
+    damage_value(&p, v, 3);
+    expect_block_error(read(), "model/skin_temperature", "SHA-256");
     read_restart_cells(&p, &[d.cell_ids[3]]).unwrap();
 }
 
@@ -268,27 +250,33 @@ fn version_4_blocks_name_the_damaged_dataset_and_block() {
     let p = dir.path().join("LC_RST_202106010600.h5");
     let d = sample(true);
     write_restart(&p, &d).unwrap();
-    let mut bytes = std::fs::read(&p).unwrap();
-    let v = &d.perturbation_fields[0].values;
-    let needle: Vec<u8> = v[70 * NM * 3..70 * NM * 3 + 2]
-        .iter()
-        .flat_map(|x| x.to_le_bytes())
-        .collect();
-    let at = bytes
+    let v = &d.perturbation_fields[0].values[70 * NM * 3..];
+    damage_value(&p, v, 11);
+    let read = || read_restart_cells(&p, &[d.cell_ids[70]]);
+    expect_block_error(read(), "perturbation/forcing", "XXH3-128");
+    read_restart_cells(&p, &[d.cell_ids[0], d.cell_ids[63]]).unwrap();
+    assert!(verify_restart(&p).is_err());
+}
+
+/// Flip a bit of byte `at` of the stored bytes of `values[0..2]` in the file `p`.
+fn damage_value(p: &Path, values: &[f64], at: usize) {
+    let mut bytes = std::fs::read(p).unwrap();
+    let needle: Vec<u8> = values[..2].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let found = bytes
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("values stored as written");
-    bytes[at + 11] ^= 0x04;
-    std::fs::write(&p, &bytes).unwrap();
-    let msg = read_restart_cells(&p, &[d.cell_ids[70]])
-        .unwrap_err()
-        .to_string();
+    bytes[found + at] ^= 0x20;
+    std::fs::write(p, &bytes).unwrap();
+}
+
+/// A read of a damaged block (block 1) fails naming the dataset and the digest.
+fn expect_block_error<T: std::fmt::Debug>(r: Result<T, IoError>, dataset: &str, hash: &str) {
+    let msg = r.unwrap_err().to_string();
     assert!(
-        msg.contains("perturbation/forcing") && msg.contains("block 1") && msg.contains("XXH3-128"),
+        msg.contains(dataset) && msg.contains("block 1") && msg.contains(hash),
         "{msg}"
     );
-    read_restart_cells(&p, &[d.cell_ids[0], d.cell_ids[63]]).unwrap();
-    assert!(verify_restart(&p).is_err());
 }
 
 /// The CF checker's error and warning counts (None without the checker).
