@@ -231,6 +231,50 @@ fn abort_inside_a_parallel_restart_write_keeps_the_previous_restart() {
     }
 }
 
+// The window end's restart is begun before that step's history and finished after it. A
+// failure in between (here the history file cannot be committed: a directory holds its
+// name) leaves no restart of that time, not even a temporary file, on any rank; the previous
+// restart still verifies, and once the obstacle is gone a resumed run ends where an
+// uninterrupted one does.
+#[test]
+fn failure_between_restart_begin_and_finish_leaves_no_partial_restart() {
+    assert!(have_mpirun(), "mpirun is required");
+    let dir = tempfile::tempdir().unwrap();
+    let nml = write_namelist(dir.path(), 20, 14, 4, "2020-06-01_12:00:00");
+    synth(&nml);
+    let whole = dir.path().join("whole");
+    run_ok(&nml, 2, &whole, &[]);
+    let broken = dir.path().join("broken");
+    run_ok(&nml, 2, &broken, &["--windows", "1"]);
+    let blocker = broken.join("2020060112/output/LC_HIST_202006011200.nc");
+    std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+    let out = run(&nml, 2, &broken, &["--resume", "--sync-output"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run must fail: {stderr}");
+    assert!(stderr.contains("LC_HIST_202006011200.nc"), "{stderr}");
+    let restarts = broken.join("2020060112/restart");
+    let left: Vec<_> = std::fs::read_dir(&restarts)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", restarts.display());
+    let first = broken.join("2020060106/restart/LC_RST_202006010600.h5");
+    landcycle::io::verify_restart(&first).unwrap();
+    std::fs::remove_dir_all(&blocker).unwrap();
+    run_ok(&nml, 3, &broken, &["--resume"]);
+    let (a, b) = (
+        visible(output_files(&whole)),
+        visible(output_files(&broken)),
+    );
+    assert_eq!(a, b);
+    for f in &a {
+        assert!(
+            std::fs::read(whole.join(f)).unwrap() == std::fs::read(broken.join(f)).unwrap(),
+            "{} differs after the failure and resume",
+            f.display()
+        );
+    }
+}
+
 /// Values of a history variable (fill as NaN) and its dimension lengths.
 fn values(file: &std::path::Path, var: &str) -> (Vec<f64>, Vec<usize>) {
     let f = netcdf::open(file).unwrap();
