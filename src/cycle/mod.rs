@@ -309,16 +309,18 @@ impl<M: crate::lsm::LandModel> WindowRunner<'_, M> {
     }
 }
 
-/// CPU time (user + system, s) used so far by all threads of this process, from
-/// /proc/self/stat (Linux; clock ticks of 1/100 s). `None` elsewhere.
+/// CPU time (user + system, s) used so far by all threads of this process, living and
+/// ended (`CLOCK_PROCESS_CPUTIME_ID`, ns resolution: the same clock as the threads' own CPU
+/// times, so a thread's share never exceeds the process's as /proc's 1/100 s ticks let it).
+/// `None` where the clock is missing.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &s[s.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec the call fills.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
 /// Peak resident set size of this process (kB), from /proc/self/status.
