@@ -314,13 +314,7 @@ impl<M: crate::lsm::LandModel> WindowRunner<'_, M> {
 /// times, so a thread's share never exceeds the process's as /proc's 1/100 s ticks let it).
 /// `None` where the clock is missing.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid pointer to a timespec the call fills.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    timing::cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID).map(|d| d.as_secs_f64())
 }
 
 /// Peak resident set size of this process (kB), from /proc/self/status.

@@ -72,14 +72,17 @@ impl IoPlan {
 
     /// Rows rank `r` writes in step `s`.
     fn step_rows(&self, r: usize, s: usize) -> Range<usize> {
-        let rows = self.rows_of(r);
-        let a = (rows.start + s * STEP_BLOCKS * BLOCK_CELLS).min(rows.end);
-        a..(a + STEP_BLOCKS * BLOCK_CELLS).min(rows.end)
+        self.piece_of_rows(r, s, STEP_BLOCKS * BLOCK_CELLS)
     }
 
-    /// Rows rank `r` writes in stage `k`.
+    /// Rows rank `r` writes in stage `k` (steps `k·STAGE_STEPS ..`).
     fn stage_rows(&self, r: usize, k: usize) -> Range<usize> {
-        let (rows, per) = (self.rows_of(r), STAGE_STEPS * STEP_BLOCKS * BLOCK_CELLS);
+        self.piece_of_rows(r, k, STAGE_STEPS * STEP_BLOCKS * BLOCK_CELLS)
+    }
+
+    /// Piece `k` of `per` rows of rank `r`'s rows (empty past their end).
+    fn piece_of_rows(&self, r: usize, k: usize, per: usize) -> Range<usize> {
+        let rows = self.rows_of(r);
         let a = (rows.start + k * per).min(rows.end);
         a..(a + per).min(rows.end)
     }

@@ -25,7 +25,7 @@ use std::str::FromStr;
 /// Value of the root attribute `format`.
 pub const RESTART_FORMAT: &str = "landcycle-restart";
 /// Newest value of the root attribute `format_version` (written when the restart carries its
-/// description; 1 and 2 are still read, 2 is written without one).
+/// description; 1 to 3 are still read, 2 is written without one).
 pub const RESTART_FORMAT_VERSION: u32 = RESTART_FORMAT_VERSION_V4;
 pub(super) const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 /// The restart groups, in stored order.

@@ -103,7 +103,6 @@ pub struct RestartWriter {
     file: hdf5::File,
     path: PathBuf,
     layout: RestartLayout,
-    ids: hdf5::Dataset,
     fields: Vec<hdf5::Dataset>,
     /// The fields' rows, then the rows of `cell_id` (and of `lat`, `lon` in version 4),
     /// written past HDF5 at the datasets' offsets (`io::restart_raw`).
@@ -200,7 +199,6 @@ impl RestartWriter {
             file,
             path: p.to_path_buf(),
             layout: layout.clone(),
-            ids,
             fields,
             rows,
             written: None,
@@ -260,8 +258,7 @@ impl RestartWriter {
     /// the thread that writes those: through HDF5 and MPI-IO on this one they waited for the
     /// other's large writes to the same file (0.17 s per restart at 0.25°).
     pub fn stage_meta(&self, stage: &mut RowStage, rows: &Range<usize>, ids: &[u64]) {
-        let n_fields = self.layout.row_lens().len();
-        let mut spans = stage.fields_mut().into_iter().skip(n_fields);
+        let mut spans = stage.fields_mut().into_iter().skip(self.fields.len());
         if let Some(dst) = spans.next() {
             for (d, id) in dst.chunks_exact_mut(8).zip(ids) {
                 d.copy_from_slice(&id.to_le_bytes());
@@ -381,7 +378,7 @@ impl RestartWriter {
         let checksum = self.layout.checksum(all);
         put_str_attr(&self.file, &p, "checksum_sha256", &checksum)?;
         self.rows.sync()?;
-        drop((ds, self.ids, self.fields, self.scales));
+        drop((ds, self.fields, self.scales));
         self.file.close().map_err(h5err(&p, "close"))?;
         Ok(checksum)
     }
