@@ -734,3 +734,51 @@ fn mask_bytes_round_trip() {
         assert!(ThresholdMask::from_bytes(plan.layout().clone(), &bad).is_err());
     }
 }
+
+// The histogram selection keeps exactly the units a full sort by (magnitude descending, unit
+// ascending) keeps, also with many exact ties straddling the threshold and for every σ.
+#[test]
+fn threshold_selection_equals_a_full_sort() {
+    let plan = CurveletPlan::new(48, 40, &CurveletOptions::default()).unwrap();
+    let layout = plan.layout().clone();
+    // Magnitudes on a coarse grid of 7 levels (ties everywhere), some exact zeros.
+    let data: Vec<f64> = noise(layout.total, 77)
+        .iter()
+        .map(|v| (v * 3.0).round() / 3.0)
+        .collect();
+    let c = Coefficients::from_vec(layout.clone(), data).unwrap();
+    let mags = c.magnitudes();
+    for coarse in [CoarseTreatment::AlwaysKeep, CoarseTreatment::Ranked] {
+        let mut units: Vec<(usize, usize, bool)> = Vec::new(); // (unit, first value, coarse)
+        let mut u = 0;
+        for b in &layout.bands {
+            for i in 0..b.positions() {
+                units.push((u, b.offset + i, b.scale == 0));
+                u += 1;
+            }
+        }
+        let forced = |&(_, _, s): &(usize, usize, bool)| s && coarse == CoarseTreatment::AlwaysKeep;
+        let mut ranked: Vec<(usize, usize, bool)> =
+            units.iter().copied().filter(|x| !forced(x)).collect();
+        ranked.sort_by(|a, b| mags[b.0].total_cmp(&mags[a.0]).then(a.0.cmp(&b.0)));
+        for sigma in [0.01, 0.1, 0.33, 0.5, 0.9, 1.0] {
+            let m = ThresholdMask::top_fraction(&c, sigma, coarse).unwrap();
+            let k = (sigma * ranked.len() as f64).ceil() as usize;
+            let mut want = vec![false; layout.total];
+            for x in units.iter().filter(|x| forced(x)).chain(&ranked[..k]) {
+                want[x.1] = true;
+            }
+            for b in &layout.bands {
+                let p = b.positions();
+                if b.kind == BandKind::Pair {
+                    for i in 0..p {
+                        want[b.offset + p + i] = want[b.offset + i];
+                    }
+                }
+            }
+            assert_eq!(m.keep(), &want[..], "sigma {sigma}, {coarse:?}");
+            assert_eq!(m.threshold(), mags[ranked[k - 1].0], "sigma {sigma}");
+            assert_eq!(m.ranked_units(), ranked.len());
+        }
+    }
+}

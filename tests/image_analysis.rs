@@ -896,6 +896,46 @@ fn invalid_inputs_are_refused() {
         ),
         Err(ImageError::TooFewMembers(1))
     ));
+    // A value that is not finite on a cell the analysis reads is named with its cell (the
+    // members' NaN over the ocean are never read); a member before a perturbed image.
+    let (fo, land, analysed) = &ens.fields;
+    let m_cell = (0..n).rev().find(|&c| land[c]).unwrap();
+    let v_cell = (0..n).find(|&c| analysed[c] && fo[c].is_finite()).unwrap();
+    let mut members = ens.members.clone();
+    let mut perturbed = ens.perturbed.clone();
+    perturbed[1][v_cell] = f64::INFINITY;
+    let mut run = |members: &mut [Vec<f64>], perturbed: &[Vec<f64>]| {
+        analyse_enkf_like(
+            &p,
+            &ens.fields(),
+            members,
+            perturbed,
+            &EnkfLikeConfig::default(),
+            &mut ws,
+        )
+        .unwrap_err()
+    };
+    let e = run(&mut members, &perturbed);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "perturbed image is not finite at cell {v_cell} (row {}, column {})",
+            v_cell / nx,
+            v_cell % nx
+        )
+    );
+    members[2][m_cell] = f64::NAN;
+    let e = run(&mut members, &perturbed);
+    assert!(
+        matches!(e, ImageError::NonFinite { what: "member", cell, .. } if cell == m_cell),
+        "{e}"
+    );
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&members[0]),
+        bits(&ens.members[0]),
+        "a refused analysis writes nothing"
+    );
 }
 
 // Pass 2 from pass 1's coefficients (V = L: every land cell observed and analysed) equals

@@ -197,6 +197,57 @@ fn flat_alltoallv_equals_block_alltoallv_on_1_2_3_ranks() {
     );
 }
 
+// The ranges variant moves the blocks it is pointed at inside one buffer (in any order,
+// with gaps, own block left out) exactly as the block variant moves copies of them, and a
+// range outside the buffer on one rank fails on every rank.
+#[test]
+fn ranges_alltoallv_equals_block_alltoallv_on_1_2_3_ranks() {
+    on_ranks(
+        "ranges_alltoallv_equals_block_alltoallv_on_1_2_3_ranks",
+        &[1, 2, 3],
+        |c| {
+            let (me, n) = (c.rank(), c.size());
+            // The blocks for ranks n-1, ..., 0 back to back after two padding values.
+            let mut buf = vec![-1.0, -2.0];
+            let mut ranges = vec![0..0; n];
+            for to in (0..n).rev() {
+                let b = block(me, to, a2a_len(me, to));
+                ranges[to] = buf.len()..buf.len() + b.len();
+                buf.extend(b);
+            }
+            let send: Vec<Vec<f64>> = ranges.iter().map(|r| buf[r.clone()].to_vec()).collect();
+            let mut recv = vec![5.0; 7];
+            let got = c.alltoallv_ranges_f64(&buf, &ranges, &mut recv).unwrap();
+            let want = c.alltoallv_f64(&send).unwrap();
+            assert_eq!(got, want.iter().map(Vec::len).collect::<Vec<_>>());
+            assert_eq!(recv, want.concat());
+            // Own block left out: nothing arrives from this rank itself.
+            let mut skip = ranges.clone();
+            skip[me] = 0..0;
+            let got = c.alltoallv_ranges_f64(&buf, &skip, &mut recv).unwrap();
+            assert_eq!(got[me], 0);
+            let others: Vec<f64> = (0..n)
+                .filter(|&r| r != me)
+                .flat_map(|r| want[r].clone())
+                .collect();
+            assert_eq!(recv, others);
+            let mut bad = ranges.clone();
+            if me == 0 {
+                bad[0] = buf.len() - 1..buf.len() + 1;
+            }
+            let err = c.alltoallv_ranges_f64(&buf, &bad, &mut recv).unwrap_err();
+            if me == 0 {
+                assert!(
+                    matches!(err, ParallelError::BlockRange { rank: 0, .. }),
+                    "{err}"
+                );
+            } else {
+                assert_eq!(err, ParallelError::OtherRankFailed { op: "alltoallv" });
+            }
+        },
+    );
+}
+
 #[test]
 fn wrong_alltoallv_block_count_fails_on_every_rank() {
     on_ranks(

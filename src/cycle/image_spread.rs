@@ -109,9 +109,8 @@ pub fn enkf_like_spread(
         p,
     );
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
-    let mine: Vec<f64> = theirs.iter().flat_map(|(x, _)| x.iter().copied()).collect();
     drop(theirs);
-    drop(block);
+    let mine = members_only(block, n_cells);
     let back = comm.gatherv_f64_owned(mine, 0);
     let report = match (root, back) {
         (Some(r), Some(back)) => {
@@ -232,6 +231,17 @@ fn gathered_sums(
     Ok((b, full_r))
 }
 
+/// The updated members of `block` ((member, image) pairs) moved to its front and the images
+/// dropped: what goes back to the root, without copying it into fresh memory.
+fn members_only(mut block: Vec<f64>, n_cells: usize) -> Vec<f64> {
+    let k = block.len() / (2 * n_cells).max(1);
+    for i in 1..k {
+        block.copy_within(2 * i * n_cells..(2 * i + 1) * n_cells, i * n_cells);
+    }
+    block.truncate(k * n_cells);
+    block
+}
+
 /// The other ranks' updated members (rank order, members i ≡ rank mod P) into the root's
 /// ensemble.
 fn return_members(members: &mut [Vec<f64>], back: &[Vec<f64>], n_cells: usize, p: usize) {
@@ -307,32 +317,35 @@ fn distribute(
     Ok(block)
 }
 
-/// One member's a_i and e_i cut into the owners' slices, back to back in `send`: the block
-/// for rank s is a[slice s] followed by e[slice s].
-fn slice_blocks(
-    plan: &ImagePlan,
-    ws: &mut Workspace,
-    setup: &EnkfLikeSetup,
-    (x, f): (&[f64], &[f64]),
-    send: &mut Vec<f64>,
-    counts: &mut [usize],
-    part: &mut MemberPart,
-) -> Result<(), ImageError> {
-    let total = plan.curvelet().layout().total;
-    let p = counts.len();
-    send.resize(2 * total, 0.0);
-    let a = setup.anomaly_coefficients(plan, x, ws)?;
-    for (s, count) in counts.iter_mut().enumerate() {
-        let sl = slice_of(total, s, p);
-        *count = 2 * sl.len();
-        send[2 * sl.start..2 * sl.start + sl.len()].copy_from_slice(&a[sl]);
-    }
-    setup.start_part(a, part);
-    let e = setup.perturbation_coefficients(plan, f, ws)?;
-    setup.finish_part(e, part);
-    for s in 0..p {
-        let sl = slice_of(total, s, p);
-        send[2 * sl.start + sl.len()..2 * sl.end].copy_from_slice(&e[sl]);
+/// One round's exchange of one kind of coefficients (this rank's member's `c`, when it has a
+/// member this round): every other owner gets its slice straight from `c` and this rank's
+/// own slice stays in place. The squares of every member's slice are added to `acc` in rank
+/// order, i.e. member order. Collective.
+fn add_round(
+    comm: &dyn Communicator,
+    c: Option<&[f64]>,
+    total: usize,
+    acc: &mut [f64],
+    recv: &mut Vec<f64>,
+) -> Result<(), CycleError> {
+    let (p, me) = (comm.size(), comm.rank());
+    let ranges: Vec<_> = (0..p)
+        .map(|s| match c {
+            Some(_) if s != me => slice_of(total, s, p),
+            _ => 0..0,
+        })
+        .collect();
+    let got = comm
+        .alltoallv_ranges_f64(c.unwrap_or_default(), &ranges, recv)
+        .map_err(|e| CycleError::Invalid(format!("image analysis: coefficient slices: {e}")))?;
+    let mut at = 0;
+    for (s, len) in got.into_iter().enumerate() {
+        match c {
+            Some(c) if s == me => accumulate_squares(acc, &c[slice_of(total, me, p)]),
+            _ if len > 0 => accumulate_squares(acc, &recv[at..at + len]),
+            _ => {}
+        }
+        at += len;
     }
     Ok(())
 }
@@ -354,34 +367,24 @@ fn slice_sums(
     let total = plan.curvelet().layout().total;
     let own = slice_of(total, me, p);
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
-    // Buffers reused by every round: one member's slices out, P members' slices in.
-    let (mut send, mut counts, mut recv) = (Vec::new(), vec![0; p], Vec::new());
+    let mut recv = Vec::new();
     let mut parts = Vec::with_capacity(mine.len());
+    let err = image_err("EnKF-like gain");
     for j in 0..n.div_ceil(p) {
-        send.clear();
-        counts.fill(0);
-        let filled = match (mine.get(j), perturbed.get(j)) {
-            (Some(&x), Some(&f)) => {
-                let mut part = MemberPart::default();
-                let done = slice_blocks(plan, ws, setup, (x, f), &mut send, &mut counts, &mut part);
-                parts.push(part);
-                done
-            }
-            _ => Ok(()),
-        };
-        agree(comm, filled.map_err(image_err("EnKF-like gain")))?;
-        let got = comm
-            .alltoallv_flat_f64(&send, &counts, &mut recv)
-            .map_err(|e| CycleError::Invalid(format!("image analysis: coefficient slices: {e}")))?;
-        // Within a round, rank order is member order (member j·P + rank).
-        let mut at = 0;
-        for len in got {
-            if len > 0 {
-                let (a, e) = recv[at..at + len].split_at(own.len());
-                accumulate_squares(&mut b, a);
-                accumulate_squares(&mut r, e);
-            }
-            at += len;
+        let member = mine.get(j).zip(perturbed.get(j));
+        let mut part = MemberPart::default();
+        let a = member.map(|(x, _)| setup.anomaly_coefficients(plan, x, ws));
+        let a = agree(comm, a.transpose().map_err(&err))?;
+        add_round(comm, a, total, &mut b, &mut recv)?;
+        if let Some(a) = a {
+            setup.start_part(a, &mut part);
+        }
+        let e = member.map(|(_, f)| setup.perturbation_coefficients(plan, f, ws));
+        let e = agree(comm, e.transpose().map_err(&err))?;
+        add_round(comm, e, total, &mut r, &mut recv)?;
+        if let Some(e) = e {
+            setup.finish_part(e, &mut part);
+            parts.push(part);
         }
     }
     Ok((b, r, setup.keeps_parts().then_some(parts)))

@@ -21,6 +21,14 @@ pub enum ParallelError {
         counted: usize,
         len: usize,
     },
+    #[error("{op}: rank {rank} passed block {start}..{end} of a {len}-value buffer")]
+    BlockRange {
+        op: &'static str,
+        rank: usize,
+        start: usize,
+        end: usize,
+        len: usize,
+    },
     #[error("split: colour {color} is above the MPI limit {max}")]
     ColorOutOfRange { color: u32, max: u32 },
     #[error("split: key {key} is above the MPI limit {max}")]
@@ -92,6 +100,26 @@ pub(super) fn check_flat_counts(
             counted,
             len,
         })
+    }
+}
+
+/// Local check of an all-to-all by ranges: one range per rank, each within the buffer.
+pub(super) fn check_ranges(
+    len: usize,
+    ranges: &[std::ops::Range<usize>],
+    size: usize,
+    rank: usize,
+) -> Result<(), ParallelError> {
+    check_block_count(ranges.len(), size, rank)?;
+    match ranges.iter().find(|r| r.start > r.end || r.end > len) {
+        None => Ok(()),
+        Some(r) => Err(ParallelError::BlockRange {
+            op: "alltoallv",
+            rank,
+            start: r.start,
+            end: r.end,
+            len,
+        }),
     }
 }
 

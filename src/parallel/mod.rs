@@ -73,6 +73,16 @@ pub trait Communicator {
         counts: &[usize],
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError>;
+    /// As [`Communicator::alltoallv_flat_f64`] with the block for rank `r` read from
+    /// `send[ranges[r]]`: blocks may leave parts of `send` out (e.g. this rank's own, kept
+    /// in place), so a caller sends slices of a buffer it already has without copying them.
+    /// Errors as there (also when a range lies outside `send`).
+    fn alltoallv_ranges_f64(
+        &self,
+        send: &[f64],
+        ranges: &[std::ops::Range<usize>],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError>;
     /// As [`Communicator::alltoallv_flat_f64`] for single-precision values (what history
     /// files store: half the bytes to move).
     fn alltoallv_flat_f32(

@@ -9,7 +9,7 @@ use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
 use mpi::Count;
 
-use super::error::{agree, check_block_count, check_flat_counts, check_split_args};
+use super::error::{agree, check_block_count, check_flat_counts, check_ranges, check_split_args};
 use super::mpmd::AppLayout;
 use super::{Communicator, ParallelError};
 
@@ -50,12 +50,31 @@ impl MpiComm {
     ) -> Result<Vec<usize>, ParallelError> {
         let local = check_flat_counts(send.len(), counts, self.size(), self.rank());
         agree(self, "alltoallv", local)?;
-        let send_counts: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+        let ranges: Vec<_> = counts
+            .iter()
+            .scan(0, |at, &c| {
+                *at += c;
+                Some(*at - c..*at)
+            })
+            .collect();
+        self.exchange_ranges(send, &ranges, recv)
+    }
+
+    /// The exchange itself, on checked and agreed ranges of `send`.
+    fn exchange_ranges<T: Equivalence + Copy + Default>(
+        &self,
+        send: &[T],
+        ranges: &[std::ops::Range<usize>],
+        recv: &mut Vec<T>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        let send_counts: Vec<u64> = ranges.iter().map(|r| r.len() as u64).collect();
         let mut recv_counts = vec![0u64; self.size()];
         self.comm
             .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
         let recv_counts: Vec<usize> = recv_counts.into_iter().map(|c| c as usize).collect();
-        let (sc, sd) = counts_displs(counts);
+        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        let (sc, _) = counts_displs(&counts);
+        let sd: Vec<Count> = ranges.iter().map(|r| to_count(r.start)).collect();
         let (rc, rd) = counts_displs(&recv_counts);
         recv.resize(recv_counts.iter().sum(), T::default());
         self.comm.all_to_all_varcount_into(
@@ -161,8 +180,11 @@ impl MpiComm {
 }
 
 /// MPI counts and displacements of consecutive blocks.
+fn to_count(n: usize) -> Count {
+    Count::try_from(n).expect("MPI message larger than 2^31 elements")
+}
+
 fn counts_displs(counts: &[usize]) -> (Vec<Count>, Vec<Count>) {
-    let to_count = |n: usize| Count::try_from(n).expect("MPI message larger than 2^31 elements");
     let displs = counts
         .iter()
         .scan(0usize, |off, &c| {
@@ -289,6 +311,16 @@ impl Communicator for MpiComm {
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError> {
         self.alltoallv_flat(send, counts, recv)
+    }
+    fn alltoallv_ranges_f64(
+        &self,
+        send: &[f64],
+        ranges: &[std::ops::Range<usize>],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        let local = check_ranges(send.len(), ranges, self.size(), self.rank());
+        agree(self, "alltoallv", local)?;
+        self.exchange_ranges(send, ranges, recv)
     }
     fn alltoallv_flat_f32(
         &self,

@@ -1,6 +1,6 @@
 //! The one-process communicator: every collective is an identity.
 
-use super::error::{agree, check_block_count, check_flat_counts, check_split_args};
+use super::error::{agree, check_block_count, check_flat_counts, check_ranges, check_split_args};
 use super::{Communicator, ParallelError};
 
 /// One process, no MPI: collectives are identities.
@@ -55,6 +55,17 @@ impl Communicator for SingleProcess {
         recv: &mut Vec<f64>,
     ) -> Result<Vec<usize>, ParallelError> {
         flat_to_self(self, send, counts, recv)
+    }
+    fn alltoallv_ranges_f64(
+        &self,
+        send: &[f64],
+        ranges: &[std::ops::Range<usize>],
+        recv: &mut Vec<f64>,
+    ) -> Result<Vec<usize>, ParallelError> {
+        agree(self, "alltoallv", check_ranges(send.len(), ranges, 1, 0))?;
+        recv.clear();
+        recv.extend_from_slice(&send[ranges[0].clone()]);
+        Ok(vec![recv.len()])
     }
     fn alltoallv_flat_f32(
         &self,

@@ -207,7 +207,7 @@ impl Coefficients {
                 BandKind::Real => out.extend(a.iter().map(|v| v.abs())),
                 BandKind::Pair => {
                     let b = &self.data[info.offset + p..info.offset + 2 * p];
-                    out.extend(a.iter().zip(b).map(|(x, y)| x.hypot(*y)));
+                    out.extend(a.iter().zip(b).map(|(x, y)| (x * x + y * y).sqrt()));
                 }
             }
         }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::coeffs::{BandKind, Coefficients, Layout};
+use super::coeffs::{BandInfo, BandKind, Coefficients, Layout};
 use super::plan::{CurveletPlan, Workspace};
 use super::CurveletError;
 
@@ -45,6 +45,70 @@ fn total_order_key(x: f64) -> u64 {
     }
 }
 
+/// The value whose [`total_order_key`] is `key`.
+fn from_total_order_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
+/// `f(flat index of the unit's first value, ranking key)` for every unit of `bands`, in flat
+/// order. The key orders the squared magnitude a² (+ b² for a pair), which orders units as
+/// their magnitudes do without a square root or `hypot` per unit.
+fn for_each_unit(data: &[f64], bands: &[&BandInfo], mut f: impl FnMut(usize, u64)) {
+    for b in bands {
+        let (o, p) = (b.offset, b.positions());
+        let a = &data[o..o + p];
+        match b.kind {
+            BandKind::Real => {
+                for (i, x) in a.iter().enumerate() {
+                    f(o + i, total_order_key(x * x));
+                }
+            }
+            BandKind::Pair => {
+                for (i, (x, y)) in a.iter().zip(&data[o + p..o + 2 * p]).enumerate() {
+                    f(o + i, total_order_key(x * x + y * y));
+                }
+            }
+        }
+    }
+}
+
+/// Mark the first value of the `k` ≥ 1 largest units of `bands` kept (ties: lower flat index
+/// first) and return the smallest kept magnitude. A histogram of the keys' top 16 bits finds
+/// the bucket holding the k-th largest: units above it are kept outright and only that
+/// bucket's units are ordered. Two passes over the coefficients and no per-unit array.
+fn keep_largest(data: &[f64], bands: &[&BandInfo], k: usize, keep: &mut [bool]) -> f64 {
+    let mut hist = vec![0usize; 1 << 16];
+    for_each_unit(data, bands, |_, key| hist[(key >> 48) as usize] += 1);
+    let (mut above, mut bucket) = (0, 0);
+    for (b, &count) in hist.iter().enumerate().rev() {
+        if above + count >= k {
+            bucket = b as u64;
+            break;
+        }
+        above += count;
+    }
+    let need = k - above;
+    let mut ties: Vec<(u64, usize)> = Vec::new();
+    for_each_unit(data, bands, |i, key| match (key >> 48).cmp(&bucket) {
+        std::cmp::Ordering::Greater => keep[i] = true,
+        std::cmp::Ordering::Equal => ties.push((!key, i)),
+        std::cmp::Ordering::Less => {}
+    });
+    if need < ties.len() {
+        ties.select_nth_unstable(need - 1);
+    }
+    let top = &ties[..need];
+    for &(_, i) in top {
+        keep[i] = true;
+    }
+    let smallest = top.iter().map(|&(nk, _)| !nk).min().unwrap_or(0);
+    from_total_order_key(smallest).sqrt()
+}
+
 impl ThresholdMask {
     /// Keep the fraction `sigma` ∈ (0, 1] of the largest unit magnitudes of `c`.
     pub fn top_fraction(
@@ -56,60 +120,38 @@ impl ThresholdMask {
             return Err(CurveletError::BadFraction(sigma));
         }
         let layout = c.layout().clone();
-        let mags = c.magnitudes();
-        let mut keep_unit = vec![false; layout.units];
-        // Ranked by (magnitude descending in total order, unit ascending) as one integer key
-        // per unit: the selection compares keys in place instead of reading magnitudes at
-        // random, and keeps the same units.
-        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(layout.units);
-        let mut u0 = 0usize;
-        for info in &layout.bands {
-            let p = info.positions();
-            if info.scale == 0 && coarse == CoarseTreatment::AlwaysKeep {
-                keep_unit[u0..u0 + p].iter_mut().for_each(|k| *k = true);
-            } else {
-                keys.extend((u0..u0 + p).map(|u| (!total_order_key(mags[u]), u as u32)));
-            }
-            u0 += p;
-        }
-        let n = keys.len();
+        let always = |b: &BandInfo| b.scale == 0 && coarse == CoarseTreatment::AlwaysKeep;
+        let ranked: Vec<&BandInfo> = layout.bands.iter().filter(|b| !always(b)).collect();
+        let n: usize = ranked.iter().map(|b| b.positions()).sum();
         let k = ((sigma * n as f64).ceil() as usize).clamp(usize::from(n > 0), n);
-        let mut threshold = 0.0;
-        if k > 0 {
-            if k < n {
-                keys.select_nth_unstable(k - 1);
-            }
-            let top = &keys[..k];
-            threshold = top
-                .iter()
-                .map(|&(_, u)| mags[u as usize])
-                .fold(f64::INFINITY, f64::min);
-            for &(_, u) in top {
-                keep_unit[u as usize] = true;
-            }
-        }
-        // Expand units to real values.
         let mut keep = vec![false; layout.total];
-        let mut u0 = 0usize;
-        for info in &layout.bands {
-            let p = info.positions();
-            for i in 0..p {
-                if keep_unit[u0 + i] {
-                    keep[info.offset + i] = true;
-                    if info.kind == BandKind::Pair {
-                        keep[info.offset + p + i] = true;
-                    }
-                }
-            }
-            u0 += p;
+        for b in layout.bands.iter().filter(|b| always(b)) {
+            keep[b.offset..b.offset + b.len()].fill(true);
         }
-        let kept: Vec<u32> = keep
+        let threshold = if k > 0 {
+            keep_largest(c.as_slice(), &ranked, k, &mut keep)
+        } else {
+            0.0
+        };
+        // A pair keeps its sine with its cosine.
+        for b in ranked.iter().filter(|b| b.kind == BandKind::Pair) {
+            let p = b.positions();
+            let (cos, sin) = keep[b.offset..b.offset + 2 * p].split_at_mut(p);
+            sin.copy_from_slice(cos);
+        }
+        let kept_units = layout
+            .bands
             .iter()
-            .enumerate()
-            .filter(|(_, k)| **k)
-            .map(|(i, _)| i as u32)
+            .map(|b| {
+                keep[b.offset..b.offset + b.positions()]
+                    .iter()
+                    .filter(|&&k| k)
+                    .count()
+            })
+            .sum();
+        let kept: Vec<u32> = (0..layout.total as u32)
+            .filter(|&i| keep[i as usize])
             .collect();
-        let kept_units = keep_unit.iter().filter(|k| **k).count();
         Ok(Self {
             layout,
             keep,

@@ -139,6 +139,22 @@ pub(super) fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
     members: &[M],
     perturbed: &[P],
 ) -> Result<(), ImageError> {
+    check_shapes(plan, members, perturbed)?;
+    for m in members {
+        finite_on(plan, "member", m.as_ref(), &cells.land)?;
+    }
+    for p in perturbed {
+        finite_on(plan, "perturbed image", p.as_ref(), &cells.obs)?;
+    }
+    Ok(())
+}
+
+/// Equal member and image counts ≥ 2, each field of the grid's size.
+fn check_shapes<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+    plan: &ImagePlan,
+    members: &[M],
+    perturbed: &[P],
+) -> Result<(), ImageError> {
     if members.len() < 2 {
         return Err(ImageError::TooFewMembers(members.len()));
     }
@@ -149,10 +165,30 @@ pub(super) fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
         });
     }
     for m in members {
-        finite_on(plan, "member", m.as_ref(), &cells.land)?;
+        plan.check_len("member", m.as_ref().len(), plan.n_cells())?;
     }
     for p in perturbed {
-        finite_on(plan, "perturbed image", p.as_ref(), &cells.obs)?;
+        plan.check_len("perturbed image", p.as_ref().len(), plan.n_cells())?;
+    }
+    Ok(())
+}
+
+/// x̄ on land and f̄ on V (member order) with the checks of [`check_ensemble`]: shapes
+/// first, values only if a mean is not finite (a non-finite value always makes its cell's
+/// sum non-finite), so a valid ensemble is read once; the error is the one the check gives.
+pub(super) fn checked_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+    plan: &ImagePlan,
+    cells: &EnkfCells,
+    (members, perturbed): (&[M], &[P]),
+    x_mean: &mut [f64],
+    f_mean: &mut [f64],
+) -> Result<(), ImageError> {
+    check_shapes(plan, members, perturbed)?;
+    member_mean(members, &cells.land, x_mean);
+    member_mean(perturbed, &cells.obs, f_mean);
+    let bad = |v: &[f64], s: &CellSet| s.indices().iter().any(|&c| !v[c as usize].is_finite());
+    if bad(x_mean, &cells.land) || bad(f_mean, &cells.obs) {
+        check_ensemble(plan, cells, members, perturbed)?;
     }
     Ok(())
 }
@@ -223,11 +259,9 @@ pub fn ensemble_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
     perturbed: &[P],
 ) -> Result<(Vec<f64>, Vec<f64>), ImageError> {
     let cells = resolve_cells(plan, fields)?;
-    check_ensemble(plan, &cells, members, perturbed)?;
     let n = plan.n_cells();
     let (mut x_mean, mut f_mean) = (vec![0.0; n], vec![0.0; n]);
-    member_mean(members, &cells.land, &mut x_mean);
-    member_mean(perturbed, &cells.obs, &mut f_mean);
+    checked_means(plan, &cells, (members, perturbed), &mut x_mean, &mut f_mean)?;
     Ok((x_mean, f_mean))
 }
 
@@ -345,24 +379,16 @@ impl EnkfLikeSetup {
         }
     }
 
-    /// Members and perturbed images: equal counts ≥ 2, grid-sized, finite where read.
-    pub fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
-        &self,
+    /// Check the members and perturbed images ([`check_ensemble`]) and take x̄ and f̄ from
+    /// all members (member order).
+    pub fn checked_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        &mut self,
         plan: &ImagePlan,
         members: &[M],
         perturbed: &[P],
     ) -> Result<(), ImageError> {
-        check_ensemble(plan, &self.cells, members, perturbed)
-    }
-
-    /// x̄ and f̄ from all members (member order).
-    pub fn compute_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
-        &mut self,
-        members: &[M],
-        perturbed: &[P],
-    ) {
-        member_mean(members, &self.cells.land, &mut self.x_mean);
-        member_mean(perturbed, &self.cells.obs, &mut self.f_mean);
+        let (xm, fm) = (&mut self.x_mean, &mut self.f_mean);
+        checked_means(plan, &self.cells, (members, perturbed), xm, fm)
     }
 
     /// x̄ and f̄ as computed elsewhere (grid-sized; read on land and on V).
@@ -448,8 +474,7 @@ impl EnkfLikeGain {
         keep_parts: bool,
     ) -> Result<(Self, Option<Vec<MemberPart>>), ImageError> {
         let mut setup = EnkfLikeSetup::new(plan, fields, cfg, ws)?;
-        setup.check_ensemble(plan, members, perturbed)?;
-        setup.compute_means(members, perturbed);
+        setup.checked_means(plan, members, perturbed)?;
         let keep = keep_parts && setup.keeps_parts();
         let mut parts = Vec::new();
         let mut b = plan.curvelet().new_coefficients();
@@ -469,6 +494,8 @@ impl EnkfLikeGain {
                 accumulate_squares(&mut r[..total], p);
                 if keep {
                     setup.finish_part(p, &mut part);
+                }
+                if keep {
                     parts.push(part);
                 }
             }
