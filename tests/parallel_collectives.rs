@@ -131,6 +131,37 @@ fn allgatherv_f64_and_u64_on_1_2_3_ranks() {
 
 /// Length of the block rank `from` sends to rank `to`: zero on the diagonal of rank 0 and
 /// wherever (from + 2 to) is a multiple of 3.
+// Broadcasts from any root carry the root's values and length, whatever the other ranks
+// held (longer, shorter or empty buffers), as doubles and as bytes.
+#[test]
+fn broadcast_f64_and_bytes_from_every_root_on_1_2_3_ranks() {
+    on_ranks(
+        "broadcast_f64_and_bytes_from_every_root_on_1_2_3_ranks",
+        &[1, 2, 3],
+        |c| {
+            let (me, n) = (c.rank(), c.size());
+            for root in 0..n {
+                let want = block(root, 7, 5 + root);
+                let mut buf = if me == root {
+                    want.clone()
+                } else {
+                    vec![f64::NAN; 3 * me]
+                };
+                c.broadcast_f64(&mut buf, root);
+                assert_eq!(buf, want);
+                let bytes: Vec<u8> = (0..root as u8 + 2).collect();
+                let mut got = if me == root {
+                    bytes.clone()
+                } else {
+                    vec![9; 11]
+                };
+                c.broadcast_bytes(&mut got, root);
+                assert_eq!(got, bytes);
+            }
+        },
+    );
+}
+
 fn a2a_len(from: usize, to: usize) -> usize {
     (from + 2 * to) % 3
 }

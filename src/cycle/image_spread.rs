@@ -29,24 +29,17 @@ fn image_err(what: &str) -> impl Fn(crate::da::image::ImageError) -> CycleError 
 }
 
 /// Broadcast `v` (read on the root) to every rank.
-fn broadcast_f64(comm: &dyn Communicator, v: Option<&[f64]>) -> Vec<f64> {
-    let mut bytes = Vec::with_capacity(v.map_or(0, |v| 8 * v.len()));
-    for x in v.unwrap_or_default() {
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
+fn broadcast_f64(comm: &dyn Communicator, v: Option<Vec<f64>>) -> Vec<f64> {
+    let mut buf = v.unwrap_or_default();
+    comm.broadcast_f64(&mut buf, 0);
+    buf
+}
+
+/// Broadcast flags (read on the root) to every rank, a byte each.
+fn broadcast_flags(comm: &dyn Communicator, v: Option<Vec<bool>>) -> Vec<bool> {
+    let mut bytes: Vec<u8> = v.unwrap_or_default().into_iter().map(u8::from).collect();
     comm.broadcast_bytes(&mut bytes, 0);
-    bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-        .collect()
-}
-
-fn as_flags(v: &[f64]) -> Vec<bool> {
-    v.iter().map(|&x| x == 1.0).collect()
-}
-
-fn flags(v: &[bool]) -> Vec<f64> {
-    v.iter().map(|&b| f64::from(u8::from(b))).collect()
+    bytes.into_iter().map(|b| b == 1).collect()
 }
 
 /// Contiguous slice of `total` coefficients owned by rank `r` of `p`.
@@ -136,24 +129,19 @@ fn broadcast_fields(
     n_cells: usize,
     root: Option<&RootEnsemble<'_>>,
 ) -> Result<BroadcastFields, CycleError> {
-    let head = root.map(|r| {
-        let mut h = vec![r.members.len() as f64];
-        h.extend_from_slice(r.fields.observed);
-        h.extend(flags(r.fields.land));
-        h.extend(flags(r.fields.analysed));
-        h
-    });
-    let head = broadcast_f64(comm, head.as_deref());
+    let head = root.map(|r| [&[r.members.len() as f64], r.fields.observed].concat());
+    let head = broadcast_f64(comm, head);
+    let flags = root.map(|r| [r.fields.land, r.fields.analysed].concat());
+    let mut land = broadcast_flags(comm, flags);
     let n = head.first().map_or(0, |&x| x as usize);
-    let body = &head[1.min(head.len())..];
-    if body.len() != 3 * n_cells {
+    if head.len() != 1 + n_cells || land.len() != 2 * n_cells {
         return Err(CycleError::Invalid(format!(
-            "image analysis: {} broadcast values for {n_cells} cells",
-            body.len()
+            "image analysis: {} broadcast values and {} flags for {n_cells} cells",
+            head.len().saturating_sub(1),
+            land.len()
         )));
     }
-    let rest = &body[n_cells..];
-    let (land, analysed) = (as_flags(&rest[..n_cells]), as_flags(&rest[n_cells..]));
+    let analysed = land.split_off(n_cells);
     Ok((n, head, land, analysed))
 }
 
@@ -181,7 +169,7 @@ fn agreed_setup(
     };
     let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
     let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
-    let means = broadcast_f64(comm, pre.map(|(xm, fm)| [xm, fm].concat()).as_deref());
+    let means = broadcast_f64(comm, pre.map(|(xm, fm)| [xm, fm].concat()));
     if means.len() != 2 * n_cells {
         return Err(CycleError::Invalid(
             "image analysis: member means lost".into(),

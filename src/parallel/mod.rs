@@ -48,6 +48,9 @@ pub trait Communicator {
     fn allreduce_sum_u64(&self, x: u64) -> u64;
     /// Broadcast a byte buffer from `root` (its length included).
     fn broadcast_bytes(&self, buf: &mut Vec<u8>, root: usize);
+    /// As [`Communicator::broadcast_bytes`] for values: root's `buf` (length included) on
+    /// every rank, moved as doubles (no conversion to bytes and back).
+    fn broadcast_f64(&self, buf: &mut Vec<f64>, root: usize);
     /// True on every rank when `ok` is true on every rank.
     fn all_ok(&self, ok: bool) -> bool {
         self.allreduce_sum_u64(if ok { 0 } else { 1 }) == 0

@@ -83,6 +83,17 @@ impl MpiComm {
         );
         Ok(recv_counts)
     }
+    /// Root's vector (length first) on every rank.
+    fn broadcast_vec<T: Equivalence + Copy + Default>(&self, buf: &mut Vec<T>, root: usize) {
+        let root_proc = self.comm.process_at_rank(root as i32);
+        let mut n = buf.len() as u64;
+        root_proc.broadcast_into(&mut n);
+        buf.resize(n as usize, T::default());
+        if n > 0 {
+            root_proc.broadcast_into(&mut buf[..]);
+        }
+    }
+
     /// Initialise MPI (a binary started without `mpirun` runs as a singleton).
     /// Returns `None` when MPI was already initialised in this process.
     pub fn init() -> Option<MpiComm> {
@@ -275,13 +286,10 @@ impl Communicator for MpiComm {
         y
     }
     fn broadcast_bytes(&self, buf: &mut Vec<u8>, root: usize) {
-        let root_proc = self.comm.process_at_rank(root as i32);
-        let mut n = buf.len() as u64;
-        root_proc.broadcast_into(&mut n);
-        buf.resize(n as usize, 0);
-        if n > 0 {
-            root_proc.broadcast_into(&mut buf[..]);
-        }
+        self.broadcast_vec(buf, root);
+    }
+    fn broadcast_f64(&self, buf: &mut Vec<f64>, root: usize) {
+        self.broadcast_vec(buf, root);
     }
     fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>> {
         self.allgatherv(send)

@@ -37,6 +37,7 @@ impl Communicator for SingleProcess {
         x
     }
     fn broadcast_bytes(&self, _buf: &mut Vec<u8>, _root: usize) {}
+    fn broadcast_f64(&self, _buf: &mut Vec<f64>, _root: usize) {}
     fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>> {
         vec![send.to_vec()]
     }
