@@ -129,8 +129,6 @@ fn allgatherv_f64_and_u64_on_1_2_3_ranks() {
     });
 }
 
-/// Length of the block rank `from` sends to rank `to`: zero on the diagonal of rank 0 and
-/// wherever (from + 2 to) is a multiple of 3.
 // Broadcasts from any root carry the root's values and length, whatever the other ranks
 // held (longer, shorter or empty buffers), as doubles and as bytes.
 #[test]
@@ -162,6 +160,8 @@ fn broadcast_f64_and_bytes_from_every_root_on_1_2_3_ranks() {
     );
 }
 
+/// Length of the block rank `from` sends to rank `to`: zero on the diagonal of rank 0 and
+/// wherever (from + 2 to) is a multiple of 3.
 fn a2a_len(from: usize, to: usize) -> usize {
     (from + 2 * to) % 3
 }
