@@ -116,6 +116,11 @@ fn allgatherv_f64_and_u64_on_1_2_3_ranks() {
         let got = c.allgatherv_f64(&block(me, 0, f64_len(me)));
         let want: Vec<_> = (0..n).map(|r| block(r, 0, f64_len(r))).collect();
         assert_eq!(got, want);
+        // The flat variant: the same blocks back to back, into a reused longer buffer.
+        let mut flat = vec![3.0; 40];
+        let lens = c.allgatherv_flat_f64(&block(me, 0, f64_len(me)), &mut flat);
+        assert_eq!(lens, want.iter().map(Vec::len).collect::<Vec<_>>());
+        assert_eq!(flat, want.concat());
         let got = c.allgatherv_u64(&u64_block(me));
         assert_eq!(got, (0..n).map(u64_block).collect::<Vec<_>>());
         if n == 1 {
@@ -125,6 +130,12 @@ fn allgatherv_f64_and_u64_on_1_2_3_ranks() {
                 s.allgatherv_f64(&block(0, 0, 2))
             );
             assert_eq!(c.allgatherv_u64(&[]), s.allgatherv_u64(&[]));
+            let (mut a, mut b) = (vec![1.0], Vec::new());
+            assert_eq!(
+                c.allgatherv_flat_f64(&block(0, 0, 2), &mut a),
+                s.allgatherv_flat_f64(&block(0, 0, 2), &mut b)
+            );
+            assert_eq!(a, b);
         }
     });
 }

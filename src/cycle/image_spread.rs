@@ -206,8 +206,9 @@ fn gathered_sums(
     r: Vec<f64>,
 ) -> Result<(Coefficients, Vec<f64>), CycleError> {
     let total = plan.curvelet().layout().total;
-    let full_b: Vec<f64> = comm.allgatherv_f64(&b).concat();
-    let full_r: Vec<f64> = comm.allgatherv_f64(&r).concat();
+    let (mut full_b, mut full_r) = (Vec::new(), Vec::new());
+    comm.allgatherv_flat_f64(&b, &mut full_b);
+    comm.allgatherv_flat_f64(&r, &mut full_r);
     drop((b, r));
     if full_b.len() != total || full_r.len() != total {
         return Err(CycleError::Invalid(

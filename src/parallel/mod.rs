@@ -57,6 +57,10 @@ pub trait Communicator {
     }
     /// Every rank receives every rank's block (lengths may differ), indexed by rank.
     fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>>;
+    /// As [`Communicator::allgatherv_f64`] into one flat buffer: every rank's block in rank
+    /// order, back to back in `recv` (resized, its memory reused); returns the block lengths.
+    /// For large gathers: no block vectors and no joining copy.
+    fn allgatherv_flat_f64(&self, send: &[f64], recv: &mut Vec<f64>) -> Vec<usize>;
     /// As [`Communicator::allgatherv_f64`] for unsigned integers.
     fn allgatherv_u64(&self, send: &[u64]) -> Vec<Vec<u64>>;
     /// Personalised exchange (cells <-> members transposition): `send[r]` goes to rank `r`;

@@ -172,12 +172,23 @@ impl MpiComm {
     where
         T: Equivalence + Default + Clone,
     {
+        let mut buf = Vec::new();
+        let counts = self.allgatherv_flat(send, &mut buf);
+        split_blocks(&buf, &counts)
+    }
+
+    /// Every rank's block back to back in `recv` (resized); the block lengths.
+    fn allgatherv_flat<T: Equivalence + Default + Clone>(
+        &self,
+        send: &[T],
+        recv: &mut Vec<T>,
+    ) -> Vec<usize> {
         let counts = self.all_counts(send.len());
-        let mut buf = vec![T::default(); counts.iter().sum()];
+        recv.resize(counts.iter().sum(), T::default());
         let (c, d) = counts_displs(&counts);
         self.comm
-            .all_gather_varcount_into(send, &mut PartitionMut::new(&mut buf[..], c, &d[..]));
-        split_blocks(&buf, &counts)
+            .all_gather_varcount_into(send, &mut PartitionMut::new(&mut recv[..], c, &d[..]));
+        counts
     }
 
     /// Receive counts of an all-to-all: what every rank sends to this one.
@@ -293,6 +304,9 @@ impl Communicator for MpiComm {
     }
     fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>> {
         self.allgatherv(send)
+    }
+    fn allgatherv_flat_f64(&self, send: &[f64], recv: &mut Vec<f64>) -> Vec<usize> {
+        self.allgatherv_flat(send, recv)
     }
     fn allgatherv_u64(&self, send: &[u64]) -> Vec<Vec<u64>> {
         self.allgatherv(send)

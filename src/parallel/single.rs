@@ -41,6 +41,11 @@ impl Communicator for SingleProcess {
     fn allgatherv_f64(&self, send: &[f64]) -> Vec<Vec<f64>> {
         vec![send.to_vec()]
     }
+    fn allgatherv_flat_f64(&self, send: &[f64], recv: &mut Vec<f64>) -> Vec<usize> {
+        recv.clear();
+        recv.extend_from_slice(send);
+        vec![send.len()]
+    }
     fn allgatherv_u64(&self, send: &[u64]) -> Vec<Vec<u64>> {
         vec![send.to_vec()]
     }
