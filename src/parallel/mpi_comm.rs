@@ -72,8 +72,7 @@ impl MpiComm {
         self.comm
             .all_to_all_into(&send_counts[..], &mut recv_counts[..]);
         let recv_counts: Vec<usize> = recv_counts.into_iter().map(|c| c as usize).collect();
-        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        let (sc, _) = counts_displs(&counts);
+        let sc: Vec<Count> = ranges.iter().map(|r| to_count(r.len())).collect();
         let sd: Vec<Count> = ranges.iter().map(|r| to_count(r.start)).collect();
         let (rc, rd) = counts_displs(&recv_counts);
         recv.resize(recv_counts.iter().sum(), T::default());
@@ -83,6 +82,7 @@ impl MpiComm {
         );
         Ok(recv_counts)
     }
+
     /// Root's vector (length first) on every rank.
     fn broadcast_vec<T: Equivalence + Copy + Default>(&self, buf: &mut Vec<T>, root: usize) {
         let root_proc = self.comm.process_at_rank(root as i32);
@@ -201,11 +201,12 @@ impl MpiComm {
     }
 }
 
-/// MPI counts and displacements of consecutive blocks.
+/// A length or offset as an MPI count.
 fn to_count(n: usize) -> Count {
     Count::try_from(n).expect("MPI message larger than 2^31 elements")
 }
 
+/// MPI counts and displacements of consecutive blocks.
 fn counts_displs(counts: &[usize]) -> (Vec<Count>, Vec<Count>) {
     let displs = counts
         .iter()

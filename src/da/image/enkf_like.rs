@@ -140,6 +140,17 @@ pub(super) fn check_ensemble<M: AsRef<[f64]>, P: AsRef<[f64]>>(
     perturbed: &[P],
 ) -> Result<(), ImageError> {
     check_shapes(plan, members, perturbed)?;
+    check_values(plan, cells, members, perturbed)
+}
+
+/// Members finite on land and perturbed images finite on V (shapes already checked): the
+/// first value that is not, member by member, then image by image.
+fn check_values<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+    plan: &ImagePlan,
+    cells: &EnkfCells,
+    members: &[M],
+    perturbed: &[P],
+) -> Result<(), ImageError> {
     for m in members {
         finite_on(plan, "member", m.as_ref(), &cells.land)?;
     }
@@ -174,7 +185,7 @@ fn check_shapes<M: AsRef<[f64]>, P: AsRef<[f64]>>(
 }
 
 /// x̄ on land and f̄ on V (member order) with the checks of [`check_ensemble`]: shapes
-/// first, values only if a mean is not finite (a non-finite value always makes its cell's
+/// first, values ([`check_values`]) only if a mean is not finite (a non-finite value always makes its cell's
 /// sum non-finite), so a valid ensemble is read once; the error is the one the check gives.
 pub(super) fn checked_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
     plan: &ImagePlan,
@@ -188,18 +199,18 @@ pub(super) fn checked_means<M: AsRef<[f64]>, P: AsRef<[f64]>>(
     member_mean(perturbed, &cells.obs, f_mean);
     let bad = |v: &[f64], s: &CellSet| s.indices().iter().any(|&c| !v[c as usize].is_finite());
     if bad(x_mean, &cells.land) || bad(f_mean, &cells.obs) {
-        check_ensemble(plan, cells, members, perturbed)?;
+        check_values(plan, cells, members, perturbed)?;
     }
     Ok(())
 }
 
+/// `x` (of the grid's size) finite on `cells`, else the first cell where it is not.
 fn finite_on(
     plan: &ImagePlan,
     what: &'static str,
     x: &[f64],
     cells: &CellSet,
 ) -> Result<(), ImageError> {
-    plan.check_len(what, x.len(), plan.n_cells())?;
     match cells
         .indices()
         .iter()
