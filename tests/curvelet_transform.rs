@@ -782,3 +782,78 @@ fn threshold_selection_equals_a_full_sort() {
         }
     }
 }
+
+// The batch transform hands every band of every image to the consumer with the stored
+// transform's exact bits (mirrored and plain, both finest treatments), covering each
+// coefficient once in layout order; its sums of squares equal summing stored coefficients.
+#[test]
+fn batch_forward_equals_stored_forward_bit_for_bit() {
+    for opts in all_options() {
+        for (n1, n2, mirror_a) in [(40, 36, Some(19)), (33, 40, None), (36, 32, Some(0))] {
+            let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
+            let mirror: Option<Vec<u32>> =
+                mirror_a.map(|a| (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect());
+            let images: Vec<Vec<f64>> = (0..2)
+                .map(|i| {
+                    let base = noise(n1 * n2, 90 + i);
+                    (0..n1 * n2)
+                        .map(|k| match &mirror {
+                            Some(m) => base[k] + base[m[k / n2] as usize * n2 + k % n2],
+                            None => base[k],
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut ws = plan.new_workspace();
+            let stored: Vec<Coefficients> = images
+                .iter()
+                .map(|x| {
+                    let mut c = plan.new_coefficients();
+                    match &mirror {
+                        Some(m) => plan.forward_mirrored_rows(x, m, &mut c, &mut ws),
+                        None => plan.forward(x, &mut c, &mut ws),
+                    }
+                    .unwrap();
+                    c
+                })
+                .collect();
+            let total = plan.layout().total;
+            let mut seen = vec![0u8; total];
+            let (mut sq, mut next) = (vec![0.5; total], 0);
+            let (mut w0, mut w1) = (plan.new_workspace(), plan.new_workspace());
+            let imgs = [images[0].as_slice(), images[1].as_slice()];
+            plan.forward_batch(imgs, mirror.as_deref(), [&mut w0, &mut w1], |info, vals| {
+                assert_eq!(info.offset, next, "bands in layout order");
+                next += info.len();
+                for (m, v) in vals.iter().enumerate() {
+                    let want = &stored[m].as_slice()[info.offset..info.offset + info.len()];
+                    for (j, w) in want.iter().enumerate() {
+                        assert_eq!(v.get(j).to_bits(), w.to_bits(), "{opts:?} {n1}x{n2}");
+                    }
+                }
+                for j in info.offset..info.offset + info.len() {
+                    seen[j] += 1;
+                }
+                let band = &mut sq[info.offset..info.offset + info.len()];
+                vals[0].add_squares(band);
+                vals[1].add_squares(band);
+            })
+            .unwrap();
+            assert_eq!(next, total);
+            assert!(seen.iter().all(|&s| s == 1));
+            for (k, s) in sq.iter().enumerate() {
+                let (a, b) = (stored[0].as_slice()[k], stored[1].as_slice()[k]);
+                assert_eq!(s.to_bits(), (0.5 + a * a + b * b).to_bits());
+            }
+        }
+    }
+    let plan = CurveletPlan::new(40, 36, &CurveletOptions::default()).unwrap();
+    let (mut w0, mut w1) = (plan.new_workspace(), plan.new_workspace());
+    let (good, short) = (vec![0.0; 40 * 36], vec![0.0; 40 * 35]);
+    let mut bad = vec![0.0; 40 * 36];
+    bad[37] = f64::NAN;
+    for imgs in [[&good[..], &short[..]], [&bad[..], &good[..]]] {
+        let r = plan.forward_batch(imgs, None, [&mut w0, &mut w1], |_, _| {});
+        assert!(r.is_err());
+    }
+}

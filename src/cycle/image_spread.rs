@@ -11,7 +11,7 @@ use crate::da::curvelet::Coefficients;
 use crate::da::curvelet::ThresholdMask;
 use crate::da::image::{
     accumulate_squares, ensemble_means, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
-    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace,
+    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, MemberSums, Workspace,
 };
 use crate::parallel::Communicator;
 
@@ -98,9 +98,10 @@ pub fn enkf_like_spread(
         (observed, &f_mean),
         root.as_mut(),
         &mut theirs,
-        parts,
+        parts.as_deref(),
         p,
     );
+    ws.recycle_parts(parts.unwrap_or_default());
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
     drop(theirs);
     let mine = members_only(block, n_cells);
@@ -250,7 +251,7 @@ fn update_mine(
     (observed, f_mean): (&[f64], &[f64]),
     root: Option<&mut RootEnsemble<'_>>,
     theirs: &mut [(&mut [f64], &[f64])],
-    parts: Option<Vec<MemberPart>>,
+    parts: Option<&[MemberPart]>,
     p: usize,
 ) -> Result<(), ImageError> {
     let mut mine: Vec<(&mut [f64], &[f64])> = match root {
@@ -266,7 +267,7 @@ fn update_mine(
     match (parts, gain.mean_innovation_part(plan, observed, ws)?) {
         (Some(parts), Some(shared)) if parts.len() == mine.len() => {
             let mut xs: Vec<&mut [f64]> = mine.into_iter().map(|(x, _)| x).collect();
-            gain.update_members_from_parts(plan, &shared, &parts, &mut xs, ws)?;
+            gain.update_members_from_parts(plan, &shared, parts, &mut xs, ws)?;
         }
         _ => {
             for (x, f) in mine.iter_mut() {
@@ -356,12 +357,26 @@ fn slice_sums(
     let total = plan.curvelet().layout().total;
     let own = slice_of(total, me, p);
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
-    let mut recv = Vec::new();
     let mut parts = Vec::with_capacity(mine.len());
     let err = image_err("EnKF-like gain");
+    if p == 1 {
+        // Every sum is this process's: no slices to send, so nothing is stored per member.
+        for (x, f) in mine.iter().zip(perturbed) {
+            let mut part = MemberPart::default();
+            let sums = MemberSums {
+                b: &mut b,
+                r: &mut r,
+                part: Some(&mut part),
+            };
+            setup.add_member(plan, (x, f), sums, ws).map_err(&err)?;
+            parts.push(part);
+        }
+        return Ok((b, r, setup.keeps_parts().then_some(parts)));
+    }
+    let mut recv = Vec::new();
     for j in 0..n.div_ceil(p) {
         let member = mine.get(j).zip(perturbed.get(j));
-        let mut part = MemberPart::default();
+        let mut part = ws.spare_part();
         let a = member.map(|(x, _)| setup.anomaly_coefficients(plan, x, ws));
         let a = agree(comm, a.transpose().map_err(&err))?;
         add_round(comm, a, total, &mut b, &mut recv)?;

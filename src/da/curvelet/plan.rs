@@ -19,8 +19,10 @@ use super::coeffs::{BandKind, Coefficients, Layout};
 use super::window::{angular_weights, lowpass_1d, next_smooth, pseudo_angle};
 use super::CurveletError;
 
+mod batch;
 mod build;
 mod half_rows;
+pub use batch::BandValues;
 use build::{build_layout, checked_scales, dense_weights, wedge_stage, Entries, FftCache};
 use half_rows::HalfRows;
 
@@ -140,6 +142,8 @@ pub struct Workspace {
     tbuf: Vec<C64>,
     scratch: Vec<C64>,
     rowbuf: Vec<f64>,
+    // The dense band of a batch transform (sized on first use).
+    band_out: Vec<f64>,
 }
 
 // One wedge under construction: frequency (extended plane) and weight before normalisation.
@@ -266,6 +270,7 @@ impl CurveletPlan {
             tbuf: vec![z; self.max_wedge],
             scratch: vec![z; self.scratch_len],
             rowbuf: vec![0.0; self.n2],
+            band_out: Vec::new(),
         }
     }
 
@@ -275,19 +280,24 @@ impl CurveletPlan {
         c: &Coefficients,
         ws: &Workspace,
     ) -> Result<(), CurveletError> {
+        if !Arc::ptr_eq(c.layout(), &self.layout) && **c.layout() != *self.layout {
+            return Err(CurveletError::SizeMismatch {
+                what: "coefficient layout",
+                expected: self.layout.total,
+                got: c.len(),
+            });
+        }
+        self.check_image(image_len, ws)
+    }
+
+    /// An image of this grid and a workspace of this plan.
+    fn check_image(&self, image_len: usize, ws: &Workspace) -> Result<(), CurveletError> {
         let n = self.n1 * self.n2;
         if image_len != n {
             return Err(CurveletError::SizeMismatch {
                 what: "image",
                 expected: n,
                 got: image_len,
-            });
-        }
-        if !Arc::ptr_eq(c.layout(), &self.layout) && **c.layout() != *self.layout {
-            return Err(CurveletError::SizeMismatch {
-                what: "coefficient layout",
-                expected: self.layout.total,
-                got: c.len(),
             });
         }
         if ws.n1 != self.n1 || ws.n2 != self.n2 || ws.wbuf.len() < self.max_wedge {
@@ -353,6 +363,42 @@ impl CurveletPlan {
         ws: &mut Workspace,
     ) -> Result<(), CurveletError> {
         self.check(image.len(), out, ws)?;
+        self.spectrum(image, mirror, ws)?;
+        let data = out.as_mut_slice();
+        for st in &self.stages {
+            let tb = self.wedge(st, ws);
+            let info = &self.layout.bands[st.band];
+            let band = &mut data[info.offset..info.offset + info.len()];
+            match st.kind {
+                BandKind::Real => {
+                    for (o, v) in band.iter_mut().zip(tb.iter()) {
+                        *o = v.re;
+                    }
+                }
+                BandKind::Pair => {
+                    let (ca, sa) = band.split_at_mut(tb.len());
+                    for ((c, s), v) in ca.iter_mut().zip(sa.iter_mut()).zip(tb.iter()) {
+                        *c = v.re;
+                        *s = v.im;
+                    }
+                }
+            }
+        }
+        if let Some(d) = &self.dense {
+            let info = &self.layout.bands[d.band];
+            let band = &mut data[info.offset..info.offset + info.len()];
+            self.dense_band(d, mirror, ws, band)?;
+        }
+        Ok(())
+    }
+
+    /// The image's spectrum into `ws.spec` (after refusing a non-finite pixel).
+    fn spectrum(
+        &self,
+        image: &[f64],
+        mirror: Option<&[u32]>,
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
         if !all_finite(image) {
             let i = image.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return Err(CurveletError::NonFinite {
@@ -363,69 +409,61 @@ impl CurveletPlan {
         let Workspace {
             spec,
             rows,
-            wbuf,
-            tbuf,
             scratch,
             rowbuf,
             ..
         } = ws;
-        let sc = &mut scratch[..];
-
-        // Unitary-up-to-scale 2-D DFT into the spectrum layout.
         let half = self.half_rows(mirror);
         match half {
-            Some((hr, s)) => self.dft2_half(hr, s, image, false, rowbuf, rows, spec, sc)?,
-            None => self.dft2(image, rowbuf, rows, spec, sc, mirror)?,
-        }
-
-        let data = out.as_mut_slice();
-        for st in &self.stages {
-            let (p1, p2) = (st.p1, st.p2);
-            let p = p1 * p2;
-            let wb = &mut wbuf[..p];
-            let tb = &mut tbuf[..p];
-            wb.fill(C64::new(0.0, 0.0));
-            for e in st.e0..st.e2 {
-                wb[self.dst[e] as usize] = spec[self.src[e] as usize] * self.w[e];
-            }
-            for e in st.e2..st.e3 {
-                wb[self.dst[e] as usize] = spec[self.src[e] as usize].conj() * self.w[e];
-            }
-            // The wrapped wedge is stored column-major (P2 × P1), so the column transforms
-            // run on contiguous data and one transpose leaves the result row-major.
-            st.col_inv.process_with_scratch(wb, sc);
-            transpose(wb, tb, p2, p1);
-            st.row_inv.process_with_scratch(tb, sc);
-            let info = &self.layout.bands[st.band];
-            let band = &mut data[info.offset..info.offset + info.len()];
-            match st.kind {
-                BandKind::Real => {
-                    for (o, v) in band.iter_mut().zip(tb.iter()) {
-                        *o = v.re;
-                    }
-                }
-                BandKind::Pair => {
-                    let (ca, sa) = band.split_at_mut(p);
-                    for ((c, s), v) in ca.iter_mut().zip(sa.iter_mut()).zip(tb.iter()) {
-                        *c = v.re;
-                        *s = v.im;
-                    }
-                }
-            }
-        }
-
-        if let Some(d) = &self.dense {
-            for (s, wt) in spec.iter_mut().zip(&d.weight) {
-                *s *= *wt;
-            }
-            let info = &self.layout.bands[d.band];
-            let band = &mut data[info.offset..info.offset + info.len()];
-            match half {
-                Some((hr, s)) => self.idft2_half(hr, s, spec, false, rows, band, sc)?,
-                None => self.idft2(spec, rows, band, sc, mirror.map(RowOut::Copy))?,
-            }
+            Some((hr, s)) => self.dft2_half(hr, s, image, false, rowbuf, rows, spec, scratch)?,
+            None => self.dft2(image, rowbuf, rows, spec, scratch, mirror)?,
         }
         Ok(())
+    }
+
+    /// One wedge's coefficients from the spectrum in `ws.spec`: the gather of weighted
+    /// samples into the wrap, its inverse 2-D FFT; row-major complex values in `ws.tbuf`.
+    fn wedge<'w>(&self, st: &Stage, ws: &'w mut Workspace) -> &'w [C64] {
+        let p = st.p1 * st.p2;
+        let (spec, sc) = (&ws.spec, &mut ws.scratch[..]);
+        let wb = &mut ws.wbuf[..p];
+        let tb = &mut ws.tbuf[..p];
+        wb.fill(C64::new(0.0, 0.0));
+        for e in st.e0..st.e2 {
+            wb[self.dst[e] as usize] = spec[self.src[e] as usize] * self.w[e];
+        }
+        for e in st.e2..st.e3 {
+            wb[self.dst[e] as usize] = spec[self.src[e] as usize].conj() * self.w[e];
+        }
+        // The wrapped wedge is stored column-major (P2 × P1), so the column transforms
+        // run on contiguous data and one transpose leaves the result row-major.
+        st.col_inv.process_with_scratch(wb, sc);
+        transpose(wb, tb, st.p2, st.p1);
+        st.row_inv.process_with_scratch(tb, sc);
+        tb
+    }
+
+    /// The dense finest band from the spectrum in `ws.spec` (overwritten) into `band`.
+    fn dense_band(
+        &self,
+        d: &Dense,
+        mirror: Option<&[u32]>,
+        ws: &mut Workspace,
+        band: &mut [f64],
+    ) -> Result<(), CurveletError> {
+        let Workspace {
+            spec,
+            rows,
+            scratch,
+            ..
+        } = ws;
+        for (s, wt) in spec.iter_mut().zip(&d.weight) {
+            *s *= *wt;
+        }
+        match self.half_rows(mirror) {
+            Some((hr, s)) => self.idft2_half(hr, s, spec, false, rows, band, scratch),
+            None => self.idft2(spec, rows, band, scratch, mirror.map(RowOut::Copy)),
+        }
     }
 
     /// Inverse (= adjoint) transform of `coeffs` into a row-major `n1 × n2` image.

@@ -110,7 +110,7 @@ impl EnkfLikeGain {
             cross.iter_mut().for_each(|g| *g *= restrict.factor);
         }
         keep_coarse_scales(self.gain.layout(), restrict.coarse_scales, &mut cross)?;
-        let Workspace { op, cg } = ws;
+        let Workspace { op, cg, .. } = ws;
         let fm = &mut cg[1];
         member_mean(perturbed, &self.cells.obs, fm);
         for ((x, xl), f) in top.iter().zip(deep.iter_mut()).zip(perturbed) {
@@ -137,7 +137,7 @@ impl EnkfLikeGain {
         shrinkage: CrossShrinkage,
         ws: &mut Workspace,
     ) -> Result<Vec<f64>, ImageError> {
-        let Workspace { op, cg } = ws;
+        let Workspace { op, cg, .. } = ws;
         let [xm, xlm, ..] = cg;
         member_mean(top, &self.cells.land, xm);
         member_mean(deep, &self.cells.land, xlm);

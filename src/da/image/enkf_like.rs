@@ -6,6 +6,7 @@
 use crate::da::curvelet::{Coefficients, CurveletError, ThresholdMask};
 
 use super::cells::CellSet;
+use super::pass1::MemberSums;
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
 
@@ -284,14 +285,19 @@ pub(super) fn transform_difference(
     b: &[f64],
     op: &mut OpScratch,
 ) -> Result<(), ImageError> {
-    op.grid.fill(0.0);
-    for &c in cells.indices() {
-        let c = c as usize;
-        op.grid[c] = a[c] - b[c];
-    }
+    difference_into(cells, a, b, &mut op.grid);
     plan.extend_into(&op.grid, &mut op.ext)?;
     plan.forward_extended(&op.ext, &mut op.coeffs, &mut op.cw)?;
     Ok(())
+}
+
+/// grid = Z_S (a − b): a − b on the cell set S, 0 elsewhere.
+pub(super) fn difference_into(cells: &CellSet, a: &[f64], b: &[f64], grid: &mut [f64]) {
+    grid.fill(0.0);
+    for &c in cells.indices() {
+        let c = c as usize;
+        grid[c] = a[c] - b[c];
+    }
 }
 
 /// acc_k += c_k² for every coefficient: the per-member term of b_k and r_k. Callers that
@@ -309,10 +315,10 @@ pub fn accumulate_squares(acc: &mut [f64], c: &[f64]) {
 pub struct EnkfLikeSetup {
     pub(super) cells: EnkfCells,
     pub(super) mask: ThresholdMask,
-    x_mean: Vec<f64>,
-    f_mean: Vec<f64>,
+    pub(super) x_mean: Vec<f64>,
+    pub(super) f_mean: Vec<f64>,
     // Updated coefficients when V = L (member parts usable), else None.
-    updated: Option<Vec<u32>>,
+    pub(super) updated: Option<Vec<u32>>,
 }
 
 impl EnkfLikeSetup {
@@ -496,16 +502,12 @@ impl EnkfLikeGain {
         let mut run = || -> Result<(), ImageError> {
             for (x, f) in members.iter().zip(perturbed) {
                 let mut part = MemberPart::default();
-                let a = setup.anomaly_coefficients(plan, x.as_ref(), ws)?;
-                accumulate_squares(b.as_mut_slice(), a);
-                if keep {
-                    setup.start_part(a, &mut part);
-                }
-                let p = setup.perturbation_coefficients(plan, f.as_ref(), ws)?;
-                accumulate_squares(&mut r[..total], p);
-                if keep {
-                    setup.finish_part(p, &mut part);
-                }
+                let sums = MemberSums {
+                    b: b.as_mut_slice(),
+                    r: &mut r[..total],
+                    part: keep.then_some(&mut part),
+                };
+                setup.add_member(plan, (x.as_ref(), f.as_ref()), sums, ws)?;
                 if keep {
                     parts.push(part);
                 }

@@ -76,7 +76,7 @@ impl EnkfLikeGain {
     {
         plan.check_len("observed image", observed.len(), plan.n_cells())?;
         check_ensemble(plan, &self.cells, members, perturbed)?;
-        let Workspace { op, cg } = ws;
+        let Workspace { op, cg, .. } = ws;
         let fm = &mut cg[1];
         member_mean(perturbed, &self.cells.obs, fm);
         for (x, f) in members.iter_mut().zip(perturbed) {
@@ -326,7 +326,7 @@ where
         EnkfLikeGain::estimate_with_parts(plan, fields, members, perturbed, cfg, ws)?;
     // Pass 1 checked the ensemble.
     let ens = (members, perturbed);
-    pass2(
+    let report = pass2(
         &gain,
         parts.as_deref(),
         plan,
@@ -335,7 +335,9 @@ where
         cfg,
         ws,
         true,
-    )
+    );
+    ws.recycle_parts(parts.unwrap_or_default());
+    report
 }
 
 /// Pass 2, RTPS and the report with a gain already estimated from these members (so a

@@ -43,6 +43,7 @@ mod enkf_deep;
 mod enkf_like;
 mod enkf_update;
 mod error;
+mod pass1;
 mod plan;
 mod var_ops;
 mod var_solve;
@@ -67,6 +68,7 @@ pub use enkf_update::{
     analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,
 };
 pub use error::ImageError;
+pub use pass1::MemberSums;
 pub use plan::{ImageOptions, ImagePlan, Workspace};
 pub use var_ops::{IterLog, VarReport};
 pub use var_solve::analyse_var;

@@ -59,6 +59,11 @@ pub struct Workspace {
     pub(super) op: OpScratch,
     // CG vectors x, r, z, p, q (control length ≤ cells).
     pub(super) cg: [Vec<f64>; 5],
+    // The second image of EnKF-like pass 1's paired transforms (made on first use).
+    pub(super) pair: Option<Box<super::pass1::PairScratch>>,
+    // Storage of earlier analyses' member parts, reused so that the hundreds of MB they
+    // take are not faulted in afresh every analysis.
+    pub(super) part_pool: Vec<Vec<f64>>,
 }
 
 /// Scratch of one operator application (kept apart from the CG vectors so both can be
@@ -195,9 +200,25 @@ impl ImagePlan {
                 grid: vec![0.0; n],
             },
             cg: std::array::from_fn(|_| vec![0.0; n]),
+            pair: None,
+            part_pool: Vec::new(),
         }
     }
+}
 
+impl Workspace {
+    /// Keep the storage of `parts` (whose analysis is done) for the next analysis's parts.
+    pub fn recycle_parts(&mut self, parts: Vec<super::MemberPart>) {
+        self.part_pool.extend(parts.into_iter().map(|p| p.0));
+    }
+
+    /// An empty member part, with storage of an earlier analysis when there is some.
+    pub fn spare_part(&mut self) -> super::MemberPart {
+        super::MemberPart(self.part_pool.pop().unwrap_or_default())
+    }
+}
+
+impl ImagePlan {
     pub(super) fn check_len(
         &self,
         what: &'static str,

@@ -29,7 +29,7 @@ impl VarProblem<'_> {
             .map(|j| 1.0 / (1.0 + sb[j] * sb[j] * self.obs_diag[j]))
             .collect();
         let mut log = Vec::with_capacity(self.cfg.max_iter + 1);
-        let Workspace { op, cg } = ws;
+        let Workspace { op, cg, .. } = ws;
         let [x, r, z, p, q] = cg;
         let v = CgVectors {
             x: &mut x[..nv],
