@@ -831,8 +831,8 @@ fn batch_forward_equals_stored_forward_bit_for_bit() {
                         assert_eq!(v.get(j).to_bits(), w.to_bits(), "{opts:?} {n1}x{n2}");
                     }
                 }
-                for j in info.offset..info.offset + info.len() {
-                    seen[j] += 1;
+                for s in &mut seen[info.offset..info.offset + info.len()] {
+                    *s += 1;
                 }
                 let band = &mut sq[info.offset..info.offset + info.len()];
                 vals[0].add_squares(band);
