@@ -22,9 +22,11 @@ use super::CurveletError;
 mod batch;
 mod build;
 mod half_rows;
+mod source;
 pub use batch::BandValues;
 use build::{build_layout, checked_scales, dense_weights, wedge_stage, Entries, FftCache};
 use half_rows::HalfRows;
+pub use source::BandSlot;
 
 /// What the finest scale holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -501,49 +503,17 @@ impl CurveletPlan {
         fold: Option<&[u32]>,
     ) -> Result<(), CurveletError> {
         self.check(image.len(), coeffs, ws)?;
-        let Workspace {
-            spec,
-            rows,
-            wbuf,
-            tbuf,
-            scratch,
-            rowbuf,
-            ..
-        } = ws;
-        let sc = &mut scratch[..];
         let data = coeffs.as_slice();
-        let half = self.half_rows(fold);
-
-        if let Some(d) = &self.dense {
+        let dense = self.dense.as_ref().map(|d| {
             let info = &self.layout.bands[d.band];
-            let band = &data[info.offset..info.offset + info.len()];
-            match half {
-                // Only the fold of C* c is wanted, and the band's window is even in k1: its
-                // rows folded first give twice its share of the fold's symmetric spectrum.
-                Some((hr, s)) => {
-                    self.dft2_half(hr, s, band, true, rowbuf, rows, spec, sc)?;
-                    for (s, wt) in spec.iter_mut().zip(&d.weight) {
-                        *s *= *wt * 0.5;
-                    }
-                }
-                None => {
-                    self.dft2(band, rowbuf, rows, spec, sc, None)?;
-                    for (s, wt) in spec.iter_mut().zip(&d.weight) {
-                        *s *= *wt;
-                    }
-                }
-            }
-        } else {
-            spec.fill(C64::new(0.0, 0.0));
-        }
-
+            &data[info.offset..info.offset + info.len()]
+        });
+        self.dense_adjoint(dense, fold, ws)?;
         for st in &self.stages {
-            let (p1, p2) = (st.p1, st.p2);
-            let p = p1 * p2;
-            let wb = &mut wbuf[..p];
-            let tb = &mut tbuf[..p];
+            let p = st.p1 * st.p2;
             let info = &self.layout.bands[st.band];
             let band = &data[info.offset..info.offset + info.len()];
+            let tb = &mut ws.tbuf[..p];
             match st.kind {
                 BandKind::Real => {
                     for (t, v) in tb.iter_mut().zip(band.iter()) {
@@ -557,37 +527,102 @@ impl CurveletPlan {
                     }
                 }
             }
-            st.row_fwd.process_with_scratch(tb, sc);
-            transpose(tb, wb, p1, p2);
-            st.col_fwd.process_with_scratch(wb, sc);
-            match st.kind {
-                BandKind::Real => {
-                    // The band is Hermitian: the conjugated half is implied by the c2r.
-                    for e in st.e0..st.e2 {
-                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
-                    }
+            self.wedge_adjoint(st, ws);
+        }
+        self.spectrum_to_image(fold, ws, image)
+    }
+
+    /// Start the adjoint's spectrum in `ws.spec`: the dense finest band's share (its
+    /// values `band`, with a plan that has one), else zeros.
+    fn dense_adjoint(
+        &self,
+        band: Option<&[f64]>,
+        fold: Option<&[u32]>,
+        ws: &mut Workspace,
+    ) -> Result<(), CurveletError> {
+        let Workspace {
+            spec,
+            rows,
+            scratch,
+            rowbuf,
+            ..
+        } = ws;
+        let sc = &mut scratch[..];
+        let (Some(d), Some(band)) = (&self.dense, band) else {
+            spec.fill(C64::new(0.0, 0.0));
+            return Ok(());
+        };
+        match self.half_rows(fold) {
+            // Only the fold of C* c is wanted, and the band's window is even in k1: its
+            // rows folded first give twice its share of the fold's symmetric spectrum.
+            Some((hr, s)) => {
+                self.dft2_half(hr, s, band, true, rowbuf, rows, spec, sc)?;
+                for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                    *s *= *wt * 0.5;
                 }
-                BandKind::Pair => {
-                    for e in st.e0..st.e1 {
-                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * (0.5 * self.w[e]);
-                    }
-                    // On the k2 = 0 and Nyquist columns both k and −k are stored; adding
-                    // twice the value and dropping the imaginary part after the column
-                    // transforms (below) equals adding the value and its mirror.
-                    for e in st.e1..st.e2 {
-                        spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
-                    }
-                    for e in st.e2..st.e3 {
-                        spec[self.src[e] as usize] +=
-                            wb[self.dst[e] as usize].conj() * (0.5 * self.w[e]);
-                    }
+            }
+            None => {
+                self.dft2(band, rowbuf, rows, spec, sc, None)?;
+                for (s, wt) in spec.iter_mut().zip(&d.weight) {
+                    *s *= *wt;
                 }
             }
         }
+        Ok(())
+    }
 
-        match half {
-            Some((hr, s)) => self.idft2_half(hr, s, spec, true, rows, image, sc),
-            None => self.idft2(spec, rows, image, sc, fold.map(RowOut::Fold)),
+    /// Add one wedge's share to the spectrum in `ws.spec`, from its row-major complex
+    /// values in `ws.tbuf` (overwritten): the 2-D FFT, then the weighted scatter-add.
+    fn wedge_adjoint(&self, st: &Stage, ws: &mut Workspace) {
+        let (p1, p2) = (st.p1, st.p2);
+        let p = p1 * p2;
+        let (spec, sc) = (&mut ws.spec, &mut ws.scratch[..]);
+        let wb = &mut ws.wbuf[..p];
+        let tb = &mut ws.tbuf[..p];
+        st.row_fwd.process_with_scratch(tb, sc);
+        transpose(tb, wb, p1, p2);
+        st.col_fwd.process_with_scratch(wb, sc);
+        match st.kind {
+            BandKind::Real => {
+                // The band is Hermitian: the conjugated half is implied by the c2r.
+                for e in st.e0..st.e2 {
+                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
+                }
+            }
+            BandKind::Pair => {
+                for e in st.e0..st.e1 {
+                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * (0.5 * self.w[e]);
+                }
+                // On the k2 = 0 and Nyquist columns both k and −k are stored; adding
+                // twice the value and dropping the imaginary part after the column
+                // transforms (below) equals adding the value and its mirror.
+                for e in st.e1..st.e2 {
+                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
+                }
+                for e in st.e2..st.e3 {
+                    spec[self.src[e] as usize] +=
+                        wb[self.dst[e] as usize].conj() * (0.5 * self.w[e]);
+                }
+            }
+        }
+    }
+
+    /// The adjoint's spectrum in `ws.spec` into the image (folded over `fold`).
+    fn spectrum_to_image(
+        &self,
+        fold: Option<&[u32]>,
+        ws: &mut Workspace,
+        image: &mut [f64],
+    ) -> Result<(), CurveletError> {
+        let Workspace {
+            spec,
+            rows,
+            scratch,
+            ..
+        } = ws;
+        match self.half_rows(fold) {
+            Some((hr, s)) => self.idft2_half(hr, s, spec, true, rows, image, scratch),
+            None => self.idft2(spec, rows, image, scratch, fold.map(RowOut::Fold)),
         }
     }
 

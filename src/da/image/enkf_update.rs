@@ -3,13 +3,15 @@
 //! a helper that builds perturbed images from given standard-normal fields.
 
 use super::cells::CellSet;
-use super::enkf_deep::{apply_coefficient_gain, inverse_mean_fold};
+use super::enkf_deep::apply_coefficient_gain;
 use super::enkf_like::{
     check_ensemble, member_mean, member_sums, transform_difference, BandStats, EnkfLikeConfig,
     EnkfLikeFields, EnkfLikeGain, MemberPart, CELL_BLOCK,
 };
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
+use crate::da::curvelet::{BandInfo, BandSlot};
+use num_complex::Complex64 as C64;
 
 /// What one EnKF-like analysis did.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,12 +160,10 @@ impl EnkfLikeGain {
         x: &mut [f64],
         ws: &mut Workspace,
     ) -> Result<(), ImageError> {
-        self.update_from_part(plan, shared, part, x, ws, true)
+        self.update_from_part(plan, shared, part, x, ws)
     }
 
-    /// [`EnkfLikeGain::update_member_from_part`] for several members (in order): the
-    /// coefficient buffer is cleared once, since each member writes the same (updated)
-    /// coefficients and the inverse transform only reads them. Same bits.
+    /// [`EnkfLikeGain::update_member_from_part`] for several members (in order).
     pub fn update_members_from_parts<M: AsMut<[f64]>>(
         &self,
         plan: &ImagePlan,
@@ -178,14 +178,14 @@ impl EnkfLikeGain {
                 images: parts.len(),
             });
         }
-        for (i, (x, part)) in members.iter_mut().zip(parts).enumerate() {
-            self.update_from_part(plan, shared, part, x.as_mut(), ws, i == 0)?;
+        for (x, part) in members.iter_mut().zip(parts) {
+            self.update_from_part(plan, shared, part, x.as_mut(), ws)?;
         }
         Ok(())
     }
 
-    /// One member from its part; `clear`: zero the coefficients first (else they must hold
-    /// zeros off the updated coefficients already).
+    /// One member from its part: the inverse transform takes g ∘ (shared + part) band by
+    /// band, so no coefficient vector is written (the same bits as writing one).
     fn update_from_part(
         &self,
         plan: &ImagePlan,
@@ -193,7 +193,6 @@ impl EnkfLikeGain {
         part: &MemberPart,
         x: &mut [f64],
         ws: &mut Workspace,
-        clear: bool,
     ) -> Result<(), ImageError> {
         plan.check_len("member", x.len(), plan.n_cells())?;
         let up = match &self.shortcut {
@@ -210,15 +209,15 @@ impl EnkfLikeGain {
         };
         let op = &mut ws.op;
         let g = self.gain.as_slice();
-        let c = op.coeffs.as_mut_slice();
-        if clear {
-            c.fill(0.0);
-        }
-        for ((&k, s), p) in up.iter().zip(&shared.0).zip(&part.0) {
-            let k = k as usize;
-            c[k] = (s + p) * g[k];
-        }
-        inverse_mean_fold(plan, op)?;
+        let source = |info: &BandInfo, slot: BandSlot<'_>| {
+            gained_band(up, (&shared.0, &part.0), g, info.offset, slot);
+        };
+        let mirror = Some(plan.row_mirror());
+        plan.curvelet()
+            .inverse_from(mirror, &mut op.ext, &mut op.cw, source)?;
+        plan.fold_into(&op.ext, &mut op.grid)?;
+        let inv_m = 1.0 / plan.multiplicity();
+        op.grid.iter_mut().for_each(|v| *v *= inv_m);
         for &i in self.cells.analysed.indices() {
             x[i as usize] += op.grid[i as usize];
         }
@@ -254,6 +253,41 @@ impl EnkfLikeGain {
             bands: self.bands.clone(),
             spread_before,
             spread_after,
+        }
+    }
+}
+
+/// One band of g ∘ (shared + part) (zero off the updated coefficients `up`, which index
+/// the two parts) into `slot`; the band starts at flat offset `start`.
+fn gained_band(
+    up: &[u32],
+    (shared, part): (&[f64], &[f64]),
+    g: &[f64],
+    start: usize,
+    slot: BandSlot<'_>,
+) {
+    let len = match &slot {
+        BandSlot::Dense(v) => v.len(),
+        BandSlot::Wedge { values, pair } => values.len() << usize::from(*pair),
+    };
+    let lo = up.partition_point(|&k| (k as usize) < start);
+    let hi = up.partition_point(|&k| (k as usize) < start + len);
+    let kept = up[lo..hi].iter().zip(&shared[lo..hi]).zip(&part[lo..hi]);
+    let values = kept.map(|((&k, s), p)| (k as usize, (s + p) * g[k as usize]));
+    match slot {
+        BandSlot::Dense(v) => {
+            v.fill(0.0);
+            values.for_each(|(k, x)| v[k - start] = x);
+        }
+        BandSlot::Wedge { values: w, .. } => {
+            w.fill(C64::new(0.0, 0.0));
+            let n = w.len();
+            for (k, x) in values {
+                match k - start {
+                    j if j < n => w[j].re = x,
+                    j => w[j - n].im = x,
+                }
+            }
         }
     }
 }
