@@ -909,5 +909,7 @@ fn inverse_from_bands_equals_stored_inverse_bit_for_bit() {
     let plan = CurveletPlan::new(40, 36, &CurveletOptions::default()).unwrap();
     let mut ws = plan.new_workspace();
     let mut short = vec![0.0; 40 * 35];
-    assert!(plan.inverse_from(None, &mut short, &mut ws, |_, _| {}).is_err());
+    assert!(plan
+        .inverse_from(None, &mut short, &mut ws, |_, _| {})
+        .is_err());
 }

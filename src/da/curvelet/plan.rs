@@ -22,10 +22,12 @@ use super::CurveletError;
 mod batch;
 mod build;
 mod half_rows;
+mod runs;
 mod source;
 pub use batch::BandValues;
 use build::{build_layout, checked_scales, dense_weights, wedge_stage, Entries, FftCache};
 use half_rows::HalfRows;
+use runs::{build_runs, gather, scatter_add, Run};
 pub use source::BandSlot;
 
 /// What the finest scale holds.
@@ -97,6 +99,8 @@ struct Stage {
     e1: usize,
     e2: usize,
     e3: usize,
+    // The three entry ranges as runs (indices into the plan's runs).
+    runs: [std::ops::Range<usize>; 3],
     row_inv: Arc<dyn Fft<f64>>,
     col_inv: Arc<dyn Fft<f64>>,
     row_fwd: Arc<dyn Fft<f64>>,
@@ -121,8 +125,7 @@ pub struct CurveletPlan {
     layout: Arc<Layout>,
     stages: Vec<Stage>,
     dense: Option<Dense>,
-    src: Vec<u32>,
-    dst: Vec<u32>,
+    runs: Vec<Run>,
     w: Vec<f64>,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
@@ -199,6 +202,15 @@ impl CurveletPlan {
             stages.push(stage);
         }
         let dense = dense_finest.then(|| dense_weights(layout.scale_start[j - 1], (n1, n2)));
+        let mut runs = Vec::new();
+        for st in &mut stages {
+            let idx = (entries.src.as_slice(), entries.dst.as_slice());
+            st.runs = [
+                build_runs(idx, st.e0..st.e1, false, &mut runs),
+                build_runs(idx, st.e1..st.e2, false, &mut runs),
+                build_runs(idx, st.e2..st.e3, true, &mut runs),
+            ];
+        }
 
         Ok(Self {
             n1,
@@ -210,8 +222,7 @@ impl CurveletPlan {
             layout,
             stages,
             dense,
-            src: entries.src,
-            dst: entries.dst,
+            runs,
             w: entries.w,
             r2c,
             c2r,
@@ -431,12 +442,10 @@ impl CurveletPlan {
         let wb = &mut ws.wbuf[..p];
         let tb = &mut ws.tbuf[..p];
         wb.fill(C64::new(0.0, 0.0));
-        for e in st.e0..st.e2 {
-            wb[self.dst[e] as usize] = spec[self.src[e] as usize] * self.w[e];
-        }
-        for e in st.e2..st.e3 {
-            wb[self.dst[e] as usize] = spec[self.src[e] as usize].conj() * self.w[e];
-        }
+        let [direct, edge, conj] = &st.runs;
+        gather(&self.runs[direct.clone()], spec, &self.w, wb, false);
+        gather(&self.runs[edge.clone()], spec, &self.w, wb, false);
+        gather(&self.runs[conj.clone()], spec, &self.w, wb, true);
         // The wrapped wedge is stored column-major (P2 × P1), so the column transforms
         // run on contiguous data and one transpose leaves the result row-major.
         st.col_inv.process_with_scratch(wb, sc);
@@ -582,27 +591,22 @@ impl CurveletPlan {
         st.row_fwd.process_with_scratch(tb, sc);
         transpose(tb, wb, p1, p2);
         st.col_fwd.process_with_scratch(wb, sc);
+        let runs = |r: &std::ops::Range<usize>| &self.runs[r.clone()];
+        let [direct, edge, conj] = &st.runs;
+        let w = &self.w[..];
         match st.kind {
             BandKind::Real => {
                 // The band is Hermitian: the conjugated half is implied by the c2r.
-                for e in st.e0..st.e2 {
-                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
-                }
+                scatter_add(runs(direct), wb, (w, 1.0), spec, false);
+                scatter_add(runs(edge), wb, (w, 1.0), spec, false);
             }
             BandKind::Pair => {
-                for e in st.e0..st.e1 {
-                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * (0.5 * self.w[e]);
-                }
                 // On the k2 = 0 and Nyquist columns both k and −k are stored; adding
                 // twice the value and dropping the imaginary part after the column
                 // transforms (below) equals adding the value and its mirror.
-                for e in st.e1..st.e2 {
-                    spec[self.src[e] as usize] += wb[self.dst[e] as usize] * self.w[e];
-                }
-                for e in st.e2..st.e3 {
-                    spec[self.src[e] as usize] +=
-                        wb[self.dst[e] as usize].conj() * (0.5 * self.w[e]);
-                }
+                scatter_add(runs(direct), wb, (w, 0.5), spec, false);
+                scatter_add(runs(edge), wb, (w, 1.0), spec, false);
+                scatter_add(runs(conj), wb, (w, 0.5), spec, true);
             }
         }
     }

@@ -186,6 +186,7 @@ pub(super) fn wedge_stage(
         e1: bounds[0],
         e2: bounds[1],
         e3: bounds[2],
+        runs: [0..0, 0..0, 0..0],
         row_inv: ffts.get(p2, false),
         col_inv: ffts.get(p1, false),
         row_fwd: ffts.get(p2, true),
