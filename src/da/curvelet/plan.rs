@@ -151,6 +151,18 @@ pub struct Workspace {
     band_out: Vec<f64>,
 }
 
+impl Workspace {
+    /// The spectrum, row, FFT scratch and real-row buffers of the full-grid 2-D DFTs.
+    fn dft_buffers(&mut self) -> (&mut [C64], &mut [C64], &mut [C64], &mut [f64]) {
+        (
+            &mut self.spec,
+            &mut self.rows,
+            &mut self.scratch,
+            &mut self.rowbuf,
+        )
+    }
+}
+
 // One wedge under construction: frequency (extended plane) and weight before normalisation.
 struct Proto {
     scale: usize,
@@ -419,13 +431,7 @@ impl CurveletPlan {
                 col: i % self.n2,
             });
         }
-        let Workspace {
-            spec,
-            rows,
-            scratch,
-            rowbuf,
-            ..
-        } = ws;
+        let (spec, rows, scratch, rowbuf) = ws.dft_buffers();
         let half = self.half_rows(mirror);
         match half {
             Some((hr, s)) => self.dft2_half(hr, s, image, false, rowbuf, rows, spec, scratch)?,
@@ -462,19 +468,10 @@ impl CurveletPlan {
         ws: &mut Workspace,
         band: &mut [f64],
     ) -> Result<(), CurveletError> {
-        let Workspace {
-            spec,
-            rows,
-            scratch,
-            ..
-        } = ws;
-        for (s, wt) in spec.iter_mut().zip(&d.weight) {
+        for (s, wt) in ws.spec.iter_mut().zip(&d.weight) {
             *s *= *wt;
         }
-        match self.half_rows(mirror) {
-            Some((hr, s)) => self.idft2_half(hr, s, spec, false, rows, band, scratch),
-            None => self.idft2(spec, rows, band, scratch, mirror.map(RowOut::Copy)),
-        }
+        self.spectrum_out(mirror, false, ws, band)
     }
 
     /// Inverse (= adjoint) transform of `coeffs` into a row-major `n1 × n2` image.
@@ -549,14 +546,7 @@ impl CurveletPlan {
         fold: Option<&[u32]>,
         ws: &mut Workspace,
     ) -> Result<(), CurveletError> {
-        let Workspace {
-            spec,
-            rows,
-            scratch,
-            rowbuf,
-            ..
-        } = ws;
-        let sc = &mut scratch[..];
+        let (spec, rows, sc, rowbuf) = ws.dft_buffers();
         let (Some(d), Some(band)) = (&self.dense, band) else {
             spec.fill(C64::new(0.0, 0.0));
             return Ok(());
@@ -618,15 +608,28 @@ impl CurveletPlan {
         ws: &mut Workspace,
         image: &mut [f64],
     ) -> Result<(), CurveletError> {
+        self.spectrum_out(fold, true, ws, image)
+    }
+
+    /// The spectrum in `ws.spec` (overwritten) into `out`, over the row reflection
+    /// `mirror`: rows copied from their mirror (a symmetric image) or, with `fold`, folded.
+    fn spectrum_out(
+        &self,
+        mirror: Option<&[u32]>,
+        fold: bool,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), CurveletError> {
         let Workspace {
             spec,
             rows,
             scratch,
             ..
         } = ws;
-        match self.half_rows(fold) {
-            Some((hr, s)) => self.idft2_half(hr, s, spec, true, rows, image, scratch),
-            None => self.idft2(spec, rows, image, scratch, fold.map(RowOut::Fold)),
+        let rows_out = mirror.map(if fold { RowOut::Fold } else { RowOut::Copy });
+        match self.half_rows(mirror) {
+            Some((hr, s)) => self.idft2_half(hr, s, spec, fold, rows, out, scratch),
+            None => self.idft2(spec, rows, out, scratch, rows_out),
         }
     }
 
