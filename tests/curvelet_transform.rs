@@ -655,7 +655,7 @@ fn mirrored_rows_forward_and_folded_inverse() {
         ] {
             let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
             let mut ws = plan.new_workspace();
-            let mirror: Vec<u32> = (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect();
+            let mirror = reflection(n1, a);
             let base = noise(n1 * n2, 77);
             let sym: Vec<f64> = (0..n1 * n2)
                 .map(|k| {
@@ -783,16 +783,25 @@ fn threshold_selection_equals_a_full_sort() {
     }
 }
 
+/// The row reflection r ↦ (a − r) mod n1 (a mirror extension's, for the right a).
+fn reflection(n1: usize, a: usize) -> Vec<u32> {
+    (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect()
+}
+
+/// Band-by-band transform cases: (n1, n2, reflection a): the half-length path, no
+/// reflection (an odd row count), the full-length path with a reflection.
+const BAND_CASES: [(usize, usize, Option<usize>); 3] =
+    [(40, 36, Some(19)), (33, 40, None), (36, 32, Some(0))];
+
 // The batch transform hands every band of every image to the consumer with the stored
 // transform's exact bits (mirrored and plain, both finest treatments), covering each
 // coefficient once in layout order; its sums of squares equal summing stored coefficients.
 #[test]
 fn batch_forward_equals_stored_forward_bit_for_bit() {
     for opts in all_options() {
-        for (n1, n2, mirror_a) in [(40, 36, Some(19)), (33, 40, None), (36, 32, Some(0))] {
+        for (n1, n2, mirror_a) in BAND_CASES {
             let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
-            let mirror: Option<Vec<u32>> =
-                mirror_a.map(|a| (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect());
+            let mirror = mirror_a.map(|a| reflection(n1, a));
             let images: Vec<Vec<f64>> = (0..2)
                 .map(|i| {
                     let base = noise(n1 * n2, 90 + i);
@@ -864,10 +873,9 @@ fn batch_forward_equals_stored_forward_bit_for_bit() {
 #[test]
 fn inverse_from_bands_equals_stored_inverse_bit_for_bit() {
     for opts in all_options() {
-        for (n1, n2, fold_a) in [(40, 36, Some(19)), (33, 40, None), (36, 32, Some(0))] {
+        for (n1, n2, fold_a) in BAND_CASES {
             let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
-            let fold: Option<Vec<u32>> =
-                fold_a.map(|a| (0..n1).map(|r| ((a + n1 - r) % n1) as u32).collect());
+            let fold = fold_a.map(|a| reflection(n1, a));
             let mut c = plan.new_coefficients();
             let v = noise(c.len(), 91);
             c.as_mut_slice().copy_from_slice(&v);

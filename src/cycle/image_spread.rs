@@ -11,7 +11,7 @@ use crate::da::curvelet::Coefficients;
 use crate::da::curvelet::ThresholdMask;
 use crate::da::image::{
     accumulate_squares, ensemble_means, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
-    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, MemberSums, Workspace,
+    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace,
 };
 use crate::parallel::Communicator;
 
@@ -357,23 +357,13 @@ fn slice_sums(
     let total = plan.curvelet().layout().total;
     let own = slice_of(total, me, p);
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
-    let mut parts = Vec::with_capacity(mine.len());
     let err = image_err("EnKF-like gain");
     if p == 1 {
         // Every sum is this process's: no slices to send, so nothing is stored per member.
-        for (x, f) in mine.iter().zip(perturbed) {
-            let mut part = MemberPart::default();
-            let sums = MemberSums {
-                b: &mut b,
-                r: &mut r,
-                part: Some(&mut part),
-            };
-            setup.add_member(plan, (x, f), sums, ws).map_err(&err)?;
-            parts.push(part);
-        }
-        return Ok((b, r, setup.keeps_parts().then_some(parts)));
+        let parts = setup.add_members(plan, (mine, perturbed), (&mut b, &mut r), true, ws);
+        return Ok((b, r, parts.map_err(&err)?));
     }
-    let mut recv = Vec::new();
+    let (mut recv, mut parts) = (Vec::new(), Vec::with_capacity(mine.len()));
     for j in 0..n.div_ceil(p) {
         let member = mine.get(j).zip(perturbed.get(j));
         let mut part = ws.spare_part();

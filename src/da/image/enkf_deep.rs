@@ -198,7 +198,12 @@ pub(super) fn apply_coefficient_gain(
 /// op.grid = E⁺C* op.coeffs (op.ext is scratch).
 pub(super) fn inverse_mean_fold(plan: &ImagePlan, op: &mut OpScratch) -> Result<(), ImageError> {
     plan.inverse_folded(&op.coeffs, &mut op.ext, &mut op.grid, &mut op.cw)?;
-    let inv_m = 1.0 / plan.multiplicity();
-    op.grid.iter_mut().for_each(|v| *v *= inv_m);
+    divide_by_multiplicity(plan, &mut op.grid);
     Ok(())
+}
+
+/// E⁺ after Eᵀ: a folded field divided by the extension's multiplicity m.
+pub(super) fn divide_by_multiplicity(plan: &ImagePlan, field: &mut [f64]) {
+    let inv_m = 1.0 / plan.multiplicity();
+    field.iter_mut().for_each(|v| *v *= inv_m);
 }

@@ -6,7 +6,6 @@
 use crate::da::curvelet::{Coefficients, CurveletError, ThresholdMask};
 
 use super::cells::CellSet;
-use super::pass1::MemberSums;
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
 
@@ -111,6 +110,13 @@ pub(super) struct Shortcut {
 /// shared forward transform instead of one per member (equal up to round-off).
 #[derive(Clone, Debug, Default)]
 pub struct MemberPart(pub(super) Vec<f64>);
+
+/// The positions in `up` (sorted updated coefficients, which index a [`MemberPart`]) of
+/// the coefficients in the flat range `band`: a run, since `up` is sorted.
+pub(super) fn updated_within(up: &[u32], band: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let at = |i: usize| up.partition_point(|&k| (k as usize) < i);
+    at(band.start)..at(band.end)
+}
 
 pub(super) fn resolve_cells(
     plan: &ImagePlan,
@@ -492,32 +498,19 @@ impl EnkfLikeGain {
     ) -> Result<(Self, Option<Vec<MemberPart>>), ImageError> {
         let mut setup = EnkfLikeSetup::new(plan, fields, cfg, ws)?;
         setup.checked_means(plan, members, perturbed)?;
-        let keep = keep_parts && setup.keeps_parts();
-        let mut parts = Vec::new();
         let mut b = plan.curvelet().new_coefficients();
         // r is summed in the workspace's kept-coefficient buffer (as long as a layout).
         let mut r = std::mem::take(&mut ws.op.kept);
         let total = b.len();
         r[..total].fill(0.0);
-        let mut run = || -> Result<(), ImageError> {
-            for (x, f) in members.iter().zip(perturbed) {
-                let mut part = MemberPart::default();
-                let sums = MemberSums {
-                    b: b.as_mut_slice(),
-                    r: &mut r[..total],
-                    part: keep.then_some(&mut part),
-                };
-                setup.add_member(plan, (x.as_ref(), f.as_ref()), sums, ws)?;
-                if keep {
-                    parts.push(part);
-                }
-            }
-            Ok(())
-        };
-        let done = run();
-        let gain = done.map(|()| Self::from_sums(setup, b, &mut r[..total], members.len(), cfg));
+        let sums = (b.as_mut_slice(), &mut r[..total]);
+        let parts = setup.add_members(plan, (members, perturbed), sums, keep_parts, ws);
+        let gain = parts.map(|p| {
+            let gain = Self::from_sums(setup, b, &mut r[..total], members.len(), cfg);
+            (gain, p)
+        });
         ws.op.kept = r;
-        Ok((gain?, keep.then_some(parts)))
+        gain
     }
 
     /// The gain from the summed squares Σ_i a_ik² (`b_sum`, turned into the gain in place)

@@ -3,15 +3,16 @@
 //! a helper that builds perturbed images from given standard-normal fields.
 
 use super::cells::CellSet;
-use super::enkf_deep::apply_coefficient_gain;
+use super::enkf_deep::{apply_coefficient_gain, divide_by_multiplicity};
 use super::enkf_like::{
-    check_ensemble, member_mean, member_sums, transform_difference, BandStats, EnkfLikeConfig,
-    EnkfLikeFields, EnkfLikeGain, MemberPart, CELL_BLOCK,
+    check_ensemble, member_mean, member_sums, transform_difference, updated_within, BandStats,
+    EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, MemberPart, CELL_BLOCK,
 };
 use super::plan::{ImagePlan, OpScratch, Workspace};
 use super::ImageError;
 use crate::da::curvelet::{BandInfo, BandSlot};
 use num_complex::Complex64 as C64;
+use std::ops::Range;
 
 /// What one EnKF-like analysis did.
 #[derive(Clone, Debug, PartialEq)]
@@ -210,14 +211,11 @@ impl EnkfLikeGain {
         let op = &mut ws.op;
         let g = self.gain.as_slice();
         let source = |info: &BandInfo, slot: BandSlot<'_>| {
-            gained_band(up, (&shared.0, &part.0), g, info.offset, slot);
+            let band = info.offset..info.offset + info.len();
+            gained_band(up, (&shared.0, &part.0), g, band, slot);
         };
-        let mirror = Some(plan.row_mirror());
-        plan.curvelet()
-            .inverse_from(mirror, &mut op.ext, &mut op.cw, source)?;
-        plan.fold_into(&op.ext, &mut op.grid)?;
-        let inv_m = 1.0 / plan.multiplicity();
-        op.grid.iter_mut().for_each(|v| *v *= inv_m);
+        plan.inverse_folded_from(&mut op.ext, &mut op.grid, &mut op.cw, source)?;
+        divide_by_multiplicity(plan, &mut op.grid);
         for &i in self.cells.analysed.indices() {
             x[i as usize] += op.grid[i as usize];
         }
@@ -257,22 +255,20 @@ impl EnkfLikeGain {
     }
 }
 
-/// One band of g ∘ (shared + part) (zero off the updated coefficients `up`, which index
-/// the two parts) into `slot`; the band starts at flat offset `start`.
+/// One band (flat range `band`) of g ∘ (shared + part) into `slot`: zero off the updated
+/// coefficients `up`, which index the two parts.
 fn gained_band(
     up: &[u32],
     (shared, part): (&[f64], &[f64]),
     g: &[f64],
-    start: usize,
+    band: Range<usize>,
     slot: BandSlot<'_>,
 ) {
-    let len = match &slot {
-        BandSlot::Dense(v) => v.len(),
-        BandSlot::Wedge { values, pair } => values.len() << usize::from(*pair),
-    };
-    let lo = up.partition_point(|&k| (k as usize) < start);
-    let hi = up.partition_point(|&k| (k as usize) < start + len);
-    let kept = up[lo..hi].iter().zip(&shared[lo..hi]).zip(&part[lo..hi]);
+    let (start, run) = (band.start, updated_within(up, band));
+    let kept = up[run.clone()]
+        .iter()
+        .zip(&shared[run.clone()])
+        .zip(&part[run]);
     let values = kept.map(|((&k, s), p)| (k as usize, (s + p) * g[k as usize]));
     match slot {
         BandSlot::Dense(v) => {

@@ -5,7 +5,9 @@
 
 use crate::da::curvelet::{BandInfo, BandValues, Workspace as CurveletWorkspace};
 
-use super::enkf_like::{difference_into, EnkfLikeSetup, MemberPart};
+use std::ops::Range;
+
+use super::enkf_like::{difference_into, updated_within, EnkfLikeSetup, MemberPart};
 use super::plan::{ImagePlan, Workspace};
 use super::ImageError;
 
@@ -35,6 +37,34 @@ pub struct MemberSums<'a> {
 }
 
 impl EnkfLikeSetup {
+    /// Pass 1 of `members` and their perturbed images on this process, in member order:
+    /// each one's terms added to `b` and `r` ([`EnkfLikeSetup::add_member`]) and, with
+    /// `keep` and [`EnkfLikeSetup::keeps_parts`], their parts.
+    pub fn add_members<M: AsRef<[f64]>, P: AsRef<[f64]>>(
+        &self,
+        plan: &ImagePlan,
+        (members, perturbed): (&[M], &[P]),
+        (b, r): (&mut [f64], &mut [f64]),
+        keep: bool,
+        ws: &mut Workspace,
+    ) -> Result<Option<Vec<MemberPart>>, ImageError> {
+        let keep = keep && self.keeps_parts();
+        let mut parts = Vec::new();
+        for (x, f) in members.iter().zip(perturbed) {
+            let mut part = MemberPart::default();
+            let sums = MemberSums {
+                b: &mut *b,
+                r: &mut *r,
+                part: keep.then_some(&mut part),
+            };
+            self.add_member(plan, (x.as_ref(), f.as_ref()), sums, ws)?;
+            if keep {
+                parts.push(part);
+            }
+        }
+        Ok(keep.then_some(parts))
+    }
+
     /// Member i's terms of pass 1: b_k += a_ik², r_k += e_ik² and, with a part and
     /// [`EnkfLikeSetup::keeps_parts`], its part e_i − a_i on the updated coefficients;
     /// a_i = C E Z_L(x_i − x̄), e_i = C E Z_V(f_i − f̄). The same bits as
@@ -80,7 +110,7 @@ impl EnkfLikeSetup {
             a.add_squares(&mut b[band.clone()]);
             e.add_squares(&mut r[band.clone()]);
             if let Some((up, part)) = part.as_mut() {
-                take_part(up, band.start, (&a, &e), part);
+                take_part(up, band, (&a, &e), part);
             }
         };
         let mirror = Some(plan.row_mirror());
@@ -91,21 +121,16 @@ impl EnkfLikeSetup {
     }
 }
 
-/// part[j] = e_k − a_k for the updated coefficients k = up[j] of the band starting at
-/// flat offset `start` (a band's updated coefficients are a run of the sorted `up`).
+/// part[j] = e_k − a_k for the updated coefficients k = up[j] in the flat range `band`.
 /// Bands arrive in layout order, so the part grows by appending (one write per value).
 fn take_part(
     up: &[u32],
-    start: usize,
+    band: Range<usize>,
     (a, e): (&BandValues<'_>, &BandValues<'_>),
     part: &mut Vec<f64>,
 ) {
-    let len = match (a, e) {
-        (BandValues::Dense(v), _) => v.len(),
-        (BandValues::Wedge { values, pair }, _) => values.len() << usize::from(*pair),
-    };
-    let lo = up.partition_point(|&k| (k as usize) < start);
-    let hi = up.partition_point(|&k| (k as usize) < start + len);
+    let start = band.start;
+    let Range { start: lo, end: hi } = updated_within(up, band);
     let diff = |&k: &u32| e.get(k as usize - start) - a.get(k as usize - start);
     if lo == part.len() {
         part.extend(up[lo..hi].iter().map(diff));

@@ -2,8 +2,8 @@
 //! per-thread workspace. Built once per run; every analysis reuses both.
 
 use crate::da::curvelet::{
-    fill_missing, CoarseTreatment, Coefficients, CurveletOptions, CurveletPlan, Extension,
-    FillOptions, ThresholdMask, Workspace as CurveletWorkspace,
+    fill_missing, BandInfo, BandSlot, CoarseTreatment, Coefficients, CurveletOptions, CurveletPlan,
+    Extension, FillOptions, ThresholdMask, Workspace as CurveletWorkspace,
 };
 
 use super::ImageError;
@@ -151,6 +151,20 @@ impl ImagePlan {
     ) -> Result<(), ImageError> {
         self.curvelet
             .inverse_row_folded(coeffs, &self.row_mirror, ext, cw)?;
+        self.fold_into(ext, field)
+    }
+
+    /// field = Eᵀ C* c for coefficients c that `source` writes band by band
+    /// ([`CurveletPlan::inverse_from`]); `ext` is scratch.
+    pub(super) fn inverse_folded_from(
+        &self,
+        ext: &mut [f64],
+        field: &mut [f64],
+        cw: &mut CurveletWorkspace,
+        source: impl FnMut(&BandInfo, BandSlot<'_>),
+    ) -> Result<(), ImageError> {
+        self.curvelet
+            .inverse_from(Some(&self.row_mirror), ext, cw, source)?;
         self.fold_into(ext, field)
     }
 
