@@ -795,7 +795,8 @@ const BAND_CASES: [(usize, usize, Option<usize>); 3] =
 
 // The batch transform hands every band of every image to the consumer with the stored
 // transform's exact bits (mirrored and plain, both finest treatments), covering each
-// coefficient once in layout order; its sums of squares equal summing stored coefficients.
+// coefficient once in layout order; its square sums (two images summed first, stored or added,
+// or one image at a time) equal those of the stored coefficients.
 #[test]
 fn batch_forward_equals_stored_forward_bit_for_bit() {
     for opts in all_options() {
@@ -829,6 +830,7 @@ fn batch_forward_equals_stored_forward_bit_for_bit() {
             let total = plan.layout().total;
             let mut seen = vec![0u8; total];
             let (mut sq, mut next) = (vec![0.5; total], 0);
+            let (mut stored_pair, mut single) = (vec![f64::NAN; total], vec![0.5; total]);
             let (mut w0, mut w1) = (plan.new_workspace(), plan.new_workspace());
             let imgs = [images[0].as_slice(), images[1].as_slice()];
             plan.forward_batch(imgs, mirror.as_deref(), [&mut w0, &mut w1], |info, vals| {
@@ -844,15 +846,23 @@ fn batch_forward_equals_stored_forward_bit_for_bit() {
                     *s += 1;
                 }
                 let band = &mut sq[info.offset..info.offset + info.len()];
-                vals[0].add_squares(band);
-                vals[1].add_squares(band);
+                square_sums(&vals, band, SumInto::Add);
+                let pair = &mut stored_pair[info.offset..info.offset + info.len()];
+                square_sums(&vals, pair, SumInto::Store);
+                let one = &mut single[info.offset..info.offset + info.len()];
+                square_sums(&vals[..1], one, SumInto::Add);
+                square_sums(&vals[1..], one, SumInto::Add);
             })
             .unwrap();
             assert_eq!(next, total);
             assert!(seen.iter().all(|&s| s == 1));
             for (k, s) in sq.iter().enumerate() {
                 let (a, b) = (stored[0].as_slice()[k], stored[1].as_slice()[k]);
-                assert_eq!(s.to_bits(), (0.5 + a * a + b * b).to_bits());
+                // Two images: their squares summed first, then added (or stored);
+                // one image at a time: added one after the other.
+                assert_eq!(s.to_bits(), (0.5 + (a * a + b * b)).to_bits());
+                assert_eq!(stored_pair[k].to_bits(), (a * a + b * b).to_bits());
+                assert_eq!(single[k].to_bits(), (0.5 + a * a + b * b).to_bits());
             }
         }
     }

@@ -4,9 +4,9 @@
 //! grid land; the image is a shifted copy with noise, so the mask really thresholds and CG
 //! runs its usual iterations.
 //!
-//! Under `mpirun -n P` (P > 1) only the EnKF-like analysis is timed, with its members spread
-//! over the ranks as the cycle's image stage does (`cycle::image_spread`); the root prints
-//! wall time and the CPU seconds of all ranks.
+//! Under `mpirun -n P` (P > 1), or with `--stage` on one process, only the EnKF-like
+//! analysis is timed, with its members spread over the ranks as the cycle's image stage does
+//! (`cycle::image_spread`); the root prints wall time and the CPU seconds of all ranks.
 
 use std::time::Instant;
 
@@ -37,6 +37,10 @@ pub struct ImageBenchArgs {
     /// Repetitions of each analysis (the fastest is reported).
     #[arg(long, default_value_t = 2)]
     pub repeat: usize,
+    /// Time the cycle's EnKF-like image stage (`cycle::image_spread`) even on one rank, to
+    /// compare rank counts on the same code path (always so under `mpirun -n P`, P > 1).
+    #[arg(long)]
+    pub stage: bool,
 }
 
 fn wave(j: usize, i: usize, phase: f64) -> f64 {
@@ -178,7 +182,7 @@ fn run_spread(a: &ImageBenchArgs, comm: &dyn Communicator) -> anyhow::Result<()>
 /// Run the benchmark and print its table.
 pub fn run(a: &ImageBenchArgs) -> anyhow::Result<()> {
     let comm = crate::commands::run::communicator()?;
-    if comm.size() > 1 {
+    if comm.size() > 1 || a.stage {
         return run_spread(a, comm.as_ref());
     }
     let (ny, nx, n) = (a.ny, a.nx, a.members);

@@ -1,17 +1,20 @@
 //! The EnKF-like analysis with its members spread over the ranks (IMAGE.md §7). The root
-//! holds the gathered ensemble; member i is transformed and updated on rank i mod P. The
-//! per-coefficient sums Σ_i a_ik² and Σ_i e_ik² are made on the rank owning coefficient
-//! slice k: in round j ranks 0..P hold members jP..jP+P−1, send every owner its slice, and
-//! the owner adds them in rank order, i.e. in member order. Every coefficient therefore sees
-//! the additions of one process in member order, so the gain, the members and everything
-//! after are bit-identical on any number of ranks. No `allreduce` touches member sums.
+//! holds the gathered ensemble; members go in blocks of [`MEMBER_BLOCK`], block j to rank
+//! j mod P, which transforms and updates them. The per-coefficient sums Σ_i a_ik² and
+//! Σ_i e_ik² are made on the rank owning coefficient slice k: in round j ranks 0..P sum
+//! blocks jP..jP+P−1 on their own (`da::image` pass 1, nothing coefficient-sized stored per
+//! member), send every owner its slice of the block sums, and the owner adds them in rank
+//! order, i.e. in block order, which is the order one process adds them in. Every
+//! coefficient therefore sees the same additions in the same order on any number of ranks,
+//! so the gain, the members and everything after are bit-identical. No `allreduce` touches
+//! member sums.
 
 use super::error::{agree, CycleError};
-use crate::da::curvelet::Coefficients;
-use crate::da::curvelet::ThresholdMask;
+use super::image_members::{owned, owner, Transit};
+use crate::da::curvelet::{Coefficients, SumInto, ThresholdMask};
 use crate::da::image::{
-    accumulate_squares, ensemble_means, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
-    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace,
+    ensemble_means, BlockSums, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
+    EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace, MEMBER_BLOCK,
 };
 use crate::parallel::Communicator;
 
@@ -66,16 +69,16 @@ pub fn enkf_like_spread(
         land: &land,
         analysed: &analysed,
     };
-    let (setup, means, packed) = agreed_setup(comm, (plan, ws), &root, &fields, cfg, n)?;
-    // Members i ≡ rank (mod P): the root's stay in its ensemble, the others arrive as
-    // (member, perturbed image) pairs in one block.
-    let mut block = distribute(comm, packed)?;
+    let transit = Transit::new(&land, &analysed);
+    let (setup, means, packed) = agreed_setup(comm, (plan, ws), (&root, &transit), &fields, cfg)?;
+    // This rank's members: the root's stay in its ensemble, the others arrive as
+    // (member, perturbed image) pairs of full grids.
+    let mut grids = transit.distribute(comm, packed, n)?;
     let (xs, fs): (Vec<&[f64]>, Vec<&[f64]>) = match &root {
-        Some(re) => (0..n)
-            .step_by(p)
+        Some(re) => owned(n, 0, p)
             .map(|i| (re.members[i].as_slice(), re.perturbed[i].as_slice()))
             .unzip(),
-        None => block
+        None => grids
             .chunks_exact(2 * n_cells)
             .map(|pair| pair.split_at(n_cells))
             .unzip(),
@@ -86,7 +89,7 @@ pub fn enkf_like_spread(
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
     let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
-    let mut theirs: Vec<(&mut [f64], &[f64])> = block
+    let mut theirs: Vec<(&mut [f64], &[f64])> = grids
         .chunks_exact_mut(2 * n_cells)
         .map(|pair| {
             let (x, f) = pair.split_at_mut(n_cells);
@@ -104,11 +107,10 @@ pub fn enkf_like_spread(
     ws.recycle_parts(parts.unwrap_or_default());
     agree(comm, updated.map_err(image_err("EnKF-like update")))?;
     drop(theirs);
-    let mine = members_only(block, n_cells);
-    let back = comm.gatherv_f64_owned(mine, 0);
+    let back = transit.collect(comm, grids, n)?;
     let report = match (root, back) {
         (Some(r), Some(back)) => {
-            return_members(r.members, &back, n_cells, p);
+            transit.return_members(r.members, &back, p);
             Some(gain.finish(plan, r.members, spread_before.unwrap_or(0.0), cfg, ws))
         }
         _ => None,
@@ -152,10 +154,9 @@ fn broadcast_fields(
 fn agreed_setup(
     comm: &dyn Communicator,
     (plan, ws): (&ImagePlan, &mut Workspace),
-    root: &Option<RootEnsemble<'_>>,
+    (root, transit): (&Option<RootEnsemble<'_>>, &Transit),
     fields: &EnkfLikeFields<'_>,
     cfg: &EnkfLikeConfig,
-    n: usize,
 ) -> Result<(EnkfLikeSetup, Vec<f64>, Packed), CycleError> {
     let (p, n_cells, observed) = (comm.size(), plan.n_cells(), fields.observed);
     let mask_rank = usize::from(p > 1);
@@ -165,7 +166,7 @@ fn agreed_setup(
         .as_ref()
         .map(|r| ensemble_means(plan, fields, r.members, r.perturbed));
     let packed = match (&root, &pre) {
-        (Some(r), Some(Ok(_))) => pack(r, n, n_cells, p),
+        (Some(r), Some(Ok(_))) => transit.pack((r.members, r.perturbed), p),
         _ => (Vec::new(), vec![0; p]),
     };
     let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
@@ -221,28 +222,7 @@ fn gathered_sums(
     Ok((b, full_r))
 }
 
-/// The updated members of `block` ((member, image) pairs) moved to its front and the images
-/// dropped: what goes back to the root, without copying it into fresh memory.
-fn members_only(mut block: Vec<f64>, n_cells: usize) -> Vec<f64> {
-    let k = block.len() / (2 * n_cells).max(1);
-    for i in 1..k {
-        block.copy_within(2 * i * n_cells..(2 * i + 1) * n_cells, i * n_cells);
-    }
-    block.truncate(k * n_cells);
-    block
-}
-
-/// The other ranks' updated members (rank order, members i ≡ rank mod P) into the root's
-/// ensemble.
-fn return_members(members: &mut [Vec<f64>], back: &[Vec<f64>], n_cells: usize, p: usize) {
-    for (rank, block) in back.iter().enumerate().skip(1) {
-        for (k, x) in block.chunks_exact(n_cells).enumerate() {
-            members[k * p + rank].copy_from_slice(x);
-        }
-    }
-}
-
-/// Pass 2 on this rank's members (root: i ≡ 0 mod P in its ensemble; others: `theirs`),
+/// Pass 2 on this rank's members (root: its [`owned`] ones in its ensemble; others: `theirs`),
 /// from the parts kept in pass 1 when there are any (one shared forward transform), else
 /// with a forward transform per member. Every rank count takes the same branch (V = L is
 /// decided on the broadcast fields), so the members' bits do not depend on it.
@@ -258,9 +238,10 @@ fn update_mine(
         Some(re) => re
             .members
             .iter_mut()
-            .step_by(p)
-            .map(Vec::as_mut_slice)
-            .zip(re.perturbed.iter().step_by(p).map(Vec::as_slice))
+            .zip(re.perturbed)
+            .enumerate()
+            .filter(|(i, _)| owner(*i, p) == 0)
+            .map(|(_, (x, f))| (x.as_mut_slice(), f.as_slice()))
             .collect(),
         None => theirs.iter_mut().map(|(x, f)| (&mut **x, *f)).collect(),
     };
@@ -278,39 +259,10 @@ fn update_mine(
     Ok(())
 }
 
-/// The root's send buffer of [`distribute`]: members i ≡ r (mod P) with their perturbed
-/// images for every rank r > 0, and the counts per rank.
-fn pack(root: &RootEnsemble<'_>, n: usize, n_cells: usize, p: usize) -> Packed {
-    let (x, f) = (&root.members, root.perturbed);
-    let mut send = Vec::with_capacity(2 * (n - n.div_ceil(p)) * n_cells);
-    let mut counts = vec![0; p];
-    for (r, count) in counts.iter_mut().enumerate().skip(1) {
-        for i in (r..n).step_by(p) {
-            send.extend_from_slice(&x[i]);
-            send.extend_from_slice(&f[i]);
-        }
-        *count = (r..n).step_by(p).count() * 2 * n_cells;
-    }
-    (send, counts)
-}
-
-/// Members i ≡ rank (mod P) with their perturbed images, from the root to the other ranks,
-/// as one block of (member, image) pairs (the root receives nothing: its members stay where
-/// they are). Collective.
-fn distribute(
-    comm: &dyn Communicator,
-    (send, counts): (Vec<f64>, Vec<usize>),
-) -> Result<Vec<f64>, CycleError> {
-    let mut block = Vec::new();
-    comm.alltoallv_flat_f64(&send, &counts, &mut block)
-        .map_err(|e| CycleError::Invalid(format!("image analysis: member transposition: {e}")))?;
-    Ok(block)
-}
-
-/// One round's exchange of one kind of coefficients (this rank's member's `c`, when it has a
-/// member this round): every other owner gets its slice straight from `c` and this rank's
-/// own slice stays in place. The squares of every member's slice are added to `acc` in rank
-/// order, i.e. member order. Collective.
+/// One round's exchange of one kind of block sums (`c`, this rank's block's, when it has a
+/// block this round): every other owner gets its slice straight from `c` and this rank's
+/// own slice stays in place. Every block's slice is added to `acc` in rank order, i.e.
+/// block order. Collective.
 fn add_round(
     comm: &dyn Communicator,
     c: Option<&[f64]>,
@@ -328,11 +280,12 @@ fn add_round(
     let got = comm
         .alltoallv_ranges_f64(c.unwrap_or_default(), &ranges, recv)
         .map_err(|e| CycleError::Invalid(format!("image analysis: coefficient slices: {e}")))?;
+    let add = |acc: &mut [f64], s: &[f64]| acc.iter_mut().zip(s).for_each(|(a, s)| *a += s);
     let mut at = 0;
     for (s, len) in got.into_iter().enumerate() {
         match c {
-            Some(c) if s == me => accumulate_squares(acc, &c[slice_of(total, me, p)]),
-            _ if len > 0 => accumulate_squares(acc, &recv[at..at + len]),
+            Some(c) if s == me => add(acc, &c[slice_of(total, me, p)]),
+            _ if len > 0 => add(acc, &recv[at..at + len]),
             _ => {}
         }
         at += len;
@@ -343,7 +296,7 @@ fn add_round(
 /// Parts of this rank's members kept for pass 2 (`None` unless V = L).
 type Parts = Option<Vec<MemberPart>>;
 
-/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in member order, and its members'
+/// This rank's slice of Σ_i a_ik² and Σ_i e_ik², added in block order, and its members'
 /// parts. Collective.
 fn slice_sums(
     comm: &dyn Communicator,
@@ -359,27 +312,34 @@ fn slice_sums(
     let (mut b, mut r) = (vec![0.0; own.len()], vec![0.0; own.len()]);
     let err = image_err("EnKF-like gain");
     if p == 1 {
-        // Every sum is this process's: no slices to send, so nothing is stored per member.
+        // Every sum is this process's: the blocks go straight into b and r.
         let parts = setup.add_members(plan, (mine, perturbed), (&mut b, &mut r), true, ws);
         return Ok((b, r, parts.map_err(&err)?));
     }
+    let keep = setup.keeps_parts();
     let (mut recv, mut parts) = (Vec::new(), Vec::with_capacity(mine.len()));
-    for j in 0..n.div_ceil(p) {
-        let member = mine.get(j).zip(perturbed.get(j));
-        let mut part = ws.spare_part();
-        let a = member.map(|(x, _)| setup.anomaly_coefficients(plan, x, ws));
-        let a = agree(comm, a.transpose().map_err(&err))?;
-        add_round(comm, a, total, &mut b, &mut recv)?;
-        if let Some(a) = a {
-            setup.start_part(a, &mut part);
-        }
-        let e = member.map(|(_, f)| setup.perturbation_coefficients(plan, f, ws));
-        let e = agree(comm, e.transpose().map_err(&err))?;
-        add_round(comm, e, total, &mut r, &mut recv)?;
-        if let Some(e) = e {
-            setup.finish_part(e, &mut part);
-            parts.push(part);
-        }
+    // Stored over by every block (every coefficient is in one band).
+    let (mut sb, mut sr) = (vec![0.0; total], vec![0.0; total]);
+    let mut blocks = mine
+        .chunks(MEMBER_BLOCK)
+        .zip(perturbed.chunks(MEMBER_BLOCK));
+    for _ in 0..n.div_ceil(MEMBER_BLOCK).div_ceil(p) {
+        let block = blocks.next();
+        let summed = block.map(|(xs, fs)| {
+            let mut bp: Vec<MemberPart> = xs.iter().map(|_| ws.spare_part()).collect();
+            let sums = BlockSums {
+                b: &mut sb,
+                r: &mut sr,
+                into: SumInto::Store,
+                parts: keep.then_some(&mut bp[..]),
+            };
+            setup.add_block(plan, (xs, fs), sums, ws).map(|()| bp)
+        });
+        let summed = agree(comm, summed.transpose().map_err(&err))?;
+        let has = summed.is_some();
+        parts.extend(summed.into_iter().flatten());
+        add_round(comm, has.then_some(&sb[..]), total, &mut b, &mut recv)?;
+        add_round(comm, has.then_some(&sr[..]), total, &mut r, &mut recv)?;
     }
-    Ok((b, r, setup.keeps_parts().then_some(parts)))
+    Ok((b, r, keep.then_some(parts)))
 }

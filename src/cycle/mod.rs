@@ -34,6 +34,7 @@ pub mod history_vars;
 pub mod image_analysis;
 pub mod image_diag;
 pub mod image_exchange;
+pub mod image_members;
 pub mod image_obs;
 pub mod image_retrievals;
 pub mod image_spread;

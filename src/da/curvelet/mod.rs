@@ -27,8 +27,8 @@ pub mod window;
 
 pub use coeffs::{BandInfo, BandKind, BandView, BandViewMut, Coefficients, Layout};
 pub use plan::{
-    default_scales, max_scales, BandSlot, BandValues, CurveletOptions, CurveletPlan, Finest,
-    Workspace, WrapSize, MIN_SIDE,
+    default_scales, max_scales, square_sums, BandSlot, BandValues, CurveletOptions, CurveletPlan,
+    Finest, SumInto, Workspace, WrapSize, MIN_SIDE,
 };
 pub use prepare::{crop, extend, fill_missing, Extension, FillOptions, FillReport};
 pub use threshold::{CoarseTreatment, MaskedTransform, ThresholdMask};

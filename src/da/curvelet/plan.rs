@@ -24,7 +24,7 @@ mod build;
 mod half_rows;
 mod runs;
 mod source;
-pub use batch::BandValues;
+pub use batch::{square_sums, BandValues, SumInto};
 use build::{build_layout, checked_scales, dense_weights, wedge_stage, Entries, FftCache};
 use half_rows::HalfRows;
 use runs::{build_runs, gather, scatter_add, Run};

@@ -68,7 +68,7 @@ pub use enkf_update::{
     analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,
 };
 pub use error::ImageError;
-pub use pass1::MemberSums;
+pub use pass1::{BlockSums, MEMBER_BLOCK};
 pub use plan::{ImageOptions, ImagePlan, Workspace};
 pub use var_ops::{IterLog, VarReport};
 pub use var_solve::analyse_var;

@@ -1,9 +1,18 @@
-//! One member's share of EnKF-like pass 1 without storing its coefficients: its anomaly
-//! and its perturbation are transformed together and consumed band by band while each band
-//! is still in cache (the squares added to b and r, the part taken), instead of writing two
-//! coefficient vectors to memory and reading them back three times.
+//! EnKF-like pass 1 over a block of members without storing their coefficients: the
+//! anomalies and perturbations of the block are transformed together and consumed band by
+//! band while each band is still in cache (their squares summed into b and r, the parts
+//! taken), instead of writing coefficient vectors to memory and reading them back.
+//!
+//! The members are summed in fixed blocks of [`MEMBER_BLOCK`]: a block's squares are added
+//! together first, and the block sums are added to b and r in block order. The order of the
+//! additions is thus fixed by the members alone, so a process that sums one block and sends
+//! it to the owner of a coefficient slice (the cycle's spread analysis) gives the same bits
+//! as one process summing every block, and sends a block's sums instead of every member's
+//! coefficients.
 
-use crate::da::curvelet::{BandInfo, BandValues, Workspace as CurveletWorkspace};
+use crate::da::curvelet::{
+    square_sums, BandInfo, BandValues, SumInto, Workspace as CurveletWorkspace,
+};
 
 use std::ops::Range;
 
@@ -11,35 +20,40 @@ use super::enkf_like::{difference_into, updated_within, EnkfLikeSetup, MemberPar
 use super::plan::{ImagePlan, Workspace};
 use super::ImageError;
 
-/// The second image's scratch of a paired transform (made on first use).
-pub(super) struct PairScratch {
+/// Members per block of pass 1 (see the module documentation). Part of what fixes the bits
+/// of b and r, so it is a constant, not an option.
+pub const MEMBER_BLOCK: usize = 2;
+
+/// One more image's scratch of a batched transform (made on first use).
+pub(super) struct BatchScratch {
     cw: CurveletWorkspace,
     ext: Vec<f64>,
-    grid: Vec<f64>,
 }
 
-impl PairScratch {
+impl BatchScratch {
     fn new(plan: &ImagePlan) -> Self {
         Self {
             cw: plan.curvelet().new_workspace(),
             ext: vec![0.0; plan.n_extended()],
-            grid: vec![0.0; plan.n_cells()],
         }
     }
 }
 
-/// Where one member's pass-1 terms go: Σ_i a_ik² (`b`), Σ_i e_ik² (`r`), both over every
-/// coefficient, and the member's part when it is kept.
-pub struct MemberSums<'a> {
+/// Where one block's pass-1 terms go: its sums of a_ik² (`b`) and e_ik² (`r`), both over
+/// every coefficient, combined by `into` (added to running sums, or stored as the block's
+/// own), and its members' parts when they are kept (one per member).
+pub struct BlockSums<'a> {
     pub b: &'a mut [f64],
     pub r: &'a mut [f64],
-    pub part: Option<&'a mut MemberPart>,
+    pub into: SumInto,
+    pub parts: Option<&'a mut [MemberPart]>,
 }
 
 impl EnkfLikeSetup {
-    /// Pass 1 of `members` and their perturbed images on this process, in member order:
-    /// each one's terms added to `b` and `r` ([`EnkfLikeSetup::add_member`]) and, with
-    /// `keep` and [`EnkfLikeSetup::keeps_parts`], their parts.
+    /// Pass 1 of `members` and their perturbed images on this process, block by block
+    /// ([`EnkfLikeSetup::add_block`], blocks of [`MEMBER_BLOCK`] from the first member):
+    /// the terms added to `b` and `r` and, with `keep` and [`EnkfLikeSetup::keeps_parts`],
+    /// the members' parts.
     pub fn add_members<M: AsRef<[f64]>, P: AsRef<[f64]>>(
         &self,
         plan: &ImagePlan,
@@ -48,76 +62,151 @@ impl EnkfLikeSetup {
         keep: bool,
         ws: &mut Workspace,
     ) -> Result<Option<Vec<MemberPart>>, ImageError> {
+        if perturbed.len() != members.len() {
+            return Err(ImageError::MemberCount {
+                members: members.len(),
+                images: perturbed.len(),
+            });
+        }
         let keep = keep && self.keeps_parts();
-        let mut parts = Vec::new();
-        for (x, f) in members.iter().zip(perturbed) {
-            let mut part = MemberPart::default();
-            let sums = MemberSums {
+        let mut parts: Vec<MemberPart> = Vec::new();
+        for (xs, fs) in members
+            .chunks(MEMBER_BLOCK)
+            .zip(perturbed.chunks(MEMBER_BLOCK))
+        {
+            let mut mine: Vec<MemberPart> = xs.iter().map(|_| ws.spare_part()).collect();
+            let sums = BlockSums {
                 b: &mut *b,
                 r: &mut *r,
-                part: keep.then_some(&mut part),
+                into: SumInto::Add,
+                parts: keep.then_some(&mut mine[..]),
             };
-            self.add_member(plan, (x.as_ref(), f.as_ref()), sums, ws)?;
-            if keep {
-                parts.push(part);
+            let done = self.add_block(plan, (xs, fs), sums, ws);
+            match keep {
+                true => parts.append(&mut mine),
+                false => ws.recycle_parts(mine),
             }
+            done?;
         }
         Ok(keep.then_some(parts))
     }
 
-    /// Member i's terms of pass 1: b_k += a_ik², r_k += e_ik² and, with a part and
-    /// [`EnkfLikeSetup::keeps_parts`], its part e_i − a_i on the updated coefficients;
-    /// a_i = C E Z_L(x_i − x̄), e_i = C E Z_V(f_i − f̄). The same bits as
-    /// [`EnkfLikeSetup::anomaly_coefficients`] and [`EnkfLikeSetup::perturbation_coefficients`]
-    /// followed by [`super::accumulate_squares`] and the part's start and finish.
-    pub fn add_member(
+    /// One block's terms of pass 1 (1 ≤ members ≤ [`MEMBER_BLOCK`]): s_k = Σ_i a_ik² and
+    /// t_k = Σ_i e_ik² over the block in member order, combined with `b` and `r` by
+    /// `sums.into`, and with parts and [`EnkfLikeSetup::keeps_parts`] each member's part
+    /// e_i − a_i on the updated coefficients; a_i = C E Z_L(x_i − x̄),
+    /// e_i = C E Z_V(f_i − f̄). A one-member block gives the same bits as
+    /// [`EnkfLikeSetup::anomaly_coefficients`] and
+    /// [`EnkfLikeSetup::perturbation_coefficients`] followed by
+    /// [`super::accumulate_squares`] and the part's start and finish.
+    pub fn add_block<M: AsRef<[f64]>, P: AsRef<[f64]>>(
         &self,
         plan: &ImagePlan,
-        (x, f): (&[f64], &[f64]),
-        sums: MemberSums<'_>,
+        (xs, fs): (&[M], &[P]),
+        sums: BlockSums<'_>,
         ws: &mut Workspace,
     ) -> Result<(), ImageError> {
         let total = plan.curvelet().layout().total;
-        plan.check_len("member", x.len(), plan.n_cells())?;
-        plan.check_len("perturbed image", f.len(), plan.n_cells())?;
+        if fs.len() != xs.len() {
+            return Err(ImageError::MemberCount {
+                members: xs.len(),
+                images: fs.len(),
+            });
+        }
+        for (x, f) in xs.iter().zip(fs) {
+            plan.check_len("member", x.as_ref().len(), plan.n_cells())?;
+            plan.check_len("perturbed image", f.as_ref().len(), plan.n_cells())?;
+        }
         plan.check_len("b sums", sums.b.len(), total)?;
         plan.check_len("r sums", sums.r.len(), total)?;
+        if let Some(parts) = &sums.parts {
+            plan.check_len("member parts", parts.len(), xs.len())?;
+        }
+        match xs.len() {
+            1 => self.block_pass::<2>(plan, (xs, fs), sums, ws),
+            2 => self.block_pass::<4>(plan, (xs, fs), sums, ws),
+            n => Err(ImageError::SizeMismatch {
+                what: "members of a pass-1 block",
+                expected: MEMBER_BLOCK,
+                got: n,
+            }),
+        }
+    }
+
+    /// [`EnkfLikeSetup::add_block`] for a block of M/2 members: images 0..M/2 are the
+    /// anomalies, M/2..M the perturbations, transformed as one batch.
+    fn block_pass<const M: usize>(
+        &self,
+        plan: &ImagePlan,
+        (xs, fs): (&[impl AsRef<[f64]>], &[impl AsRef<[f64]>]),
+        sums: BlockSums<'_>,
+        ws: &mut Workspace,
+    ) -> Result<(), ImageError> {
+        let k = M / 2;
         let Workspace {
             op,
-            pair,
+            batch,
             part_pool,
             ..
         } = ws;
-        let pair = pair.get_or_insert_with(|| Box::new(PairScratch::new(plan)));
-        difference_into(&self.cells.land, x, &self.x_mean, &mut op.grid);
-        plan.extend_into(&op.grid, &mut op.ext)?;
-        difference_into(&self.cells.obs, f, &self.f_mean, &mut pair.grid);
-        plan.extend_into(&pair.grid, &mut pair.ext)?;
-        let mut part = match (&self.updated, sums.part) {
-            (Some(up), Some(part)) => {
-                if part.0.capacity() < up.len() {
-                    part.0 = part_pool.pop().unwrap_or_default();
-                }
-                part.0.clear();
-                crate::da::huge_pages::reserve_huge(&mut part.0, up.len());
-                Some((up.as_slice(), &mut part.0))
-            }
-            _ => None,
-        };
-        let (b, r) = (sums.b, sums.r);
-        let sink = |info: &BandInfo, [a, e]: [BandValues<'_>; 2]| {
+        while batch.len() + 1 < M {
+            batch.push(BatchScratch::new(plan));
+        }
+        let (cws, mut exts): (Vec<&mut CurveletWorkspace>, Vec<&mut Vec<f64>>) =
+            std::iter::once((&mut op.cw, &mut op.ext))
+                .chain(batch.iter_mut().map(|s| (&mut s.cw, &mut s.ext)))
+                .take(M)
+                .unzip();
+        for (m, (x, f)) in xs.iter().zip(fs).enumerate() {
+            difference_into(&self.cells.land, x.as_ref(), &self.x_mean, &mut op.grid);
+            plan.extend_into(&op.grid, exts[m])?;
+            difference_into(&self.cells.obs, f.as_ref(), &self.f_mean, &mut op.grid);
+            plan.extend_into(&op.grid, exts[k + m])?;
+        }
+        let mut parts = self.open_parts(sums.parts, part_pool);
+        let (b, r, into) = (sums.b, sums.r, sums.into);
+        let sink = |info: &BandInfo, v: [BandValues<'_>; M]| {
             let band = info.offset..info.offset + info.len();
-            a.add_squares(&mut b[band.clone()]);
-            e.add_squares(&mut r[band.clone()]);
-            if let Some((up, part)) = part.as_mut() {
-                take_part(up, band, (&a, &e), part);
+            let (a, e) = v.split_at(k);
+            square_sums(a, &mut b[band.clone()], into);
+            square_sums(e, &mut r[band.clone()], into);
+            if let Some((up, parts)) = parts.as_mut() {
+                for (m, part) in parts.iter_mut().enumerate() {
+                    take_part(up, band.clone(), (&a[m], &e[m]), part);
+                }
             }
         };
+        let images: [&[f64]; M] = std::array::from_fn(|m| exts[m].as_slice());
+        let got = cws.len();
+        let wss: [&mut CurveletWorkspace; M] =
+            cws.try_into().map_err(|_| ImageError::SizeMismatch {
+                what: "batch workspaces",
+                expected: M,
+                got,
+            })?;
         let mirror = Some(plan.row_mirror());
-        let images = [op.ext.as_slice(), pair.ext.as_slice()];
-        plan.curvelet()
-            .forward_batch(images, mirror, [&mut op.cw, &mut pair.cw], sink)?;
+        plan.curvelet().forward_batch(images, mirror, wss, sink)?;
         Ok(())
+    }
+
+    /// The parts' storage, emptied and reserved for the updated coefficients (taking pooled
+    /// storage where a part has too little), when parts are kept.
+    fn open_parts<'p>(
+        &'p self,
+        parts: Option<&'p mut [MemberPart]>,
+        pool: &mut Vec<Vec<f64>>,
+    ) -> Option<(&'p [u32], Vec<&'p mut Vec<f64>>)> {
+        let (up, parts) = (self.updated.as_deref()?, parts?);
+        let mut open = Vec::with_capacity(parts.len());
+        for part in parts {
+            if part.0.capacity() < up.len() {
+                part.0 = pool.pop().unwrap_or_default();
+            }
+            part.0.clear();
+            crate::da::huge_pages::reserve_huge(&mut part.0, up.len());
+            open.push(&mut part.0);
+        }
+        Some((up, open))
     }
 }
 
@@ -154,16 +243,18 @@ mod tests {
             .collect()
     }
 
-    // The paired transform gives the sums and parts of the stored path bit for bit, with
-    // V = L (parts kept) and with a gap in the observed image (V ≠ L: no parts).
+    // A block's batched transforms give the stored path's sums and parts bit for bit, with
+    // the block's squares summed before they join b and r; with V = L (parts kept) and with
+    // a gap in the observed image (V ≠ L: no parts). Stored block sums equal added ones.
     #[test]
-    fn paired_member_terms_equal_the_stored_path() {
+    fn block_terms_equal_the_stored_path() {
         let (ny, nx) = (20, 24);
         let n = ny * nx;
         let plan = ImagePlan::new(ny, nx, &ImageOptions::default()).unwrap();
         let land: Vec<bool> = (0..n).map(|i| i % 7 != 3).collect();
-        let members: Vec<Vec<f64>> = (0..3).map(|m| field(n, m)).collect();
-        let perturbed: Vec<Vec<f64>> = (0..3).map(|m| field(n, 10 + m)).collect();
+        let members: Vec<Vec<f64>> = (0..5).map(|m| field(n, m)).collect();
+        let perturbed: Vec<Vec<f64>> = (0..5).map(|m| field(n, 10 + m)).collect();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for gap in [false, true] {
             let mut observed = field(n, 99);
             if gap {
@@ -180,38 +271,85 @@ mod tests {
             setup.checked_means(&plan, &members, &perturbed).unwrap();
             assert_eq!(setup.keeps_parts(), !gap);
             let total = plan.curvelet().layout().total;
-            let (mut b0, mut r0) = (vec![0.0; total], vec![0.0; total]);
+            // Stored path, block by block: squares of a block summed first.
+            let (mut b0, mut r0, mut p0) = (vec![0.0; total], vec![0.0; total], Vec::new());
+            for (xs, fs) in members
+                .chunks(MEMBER_BLOCK)
+                .zip(perturbed.chunks(MEMBER_BLOCK))
+            {
+                let (mut sb, mut sr) = (vec![0.0; total], vec![0.0; total]);
+                for (x, f) in xs.iter().zip(fs) {
+                    let mut part = MemberPart::default();
+                    let a = setup.anomaly_coefficients(&plan, x, &mut ws).unwrap();
+                    accumulate_squares(&mut sb, a);
+                    setup.start_part(a, &mut part);
+                    let e = setup.perturbation_coefficients(&plan, f, &mut ws).unwrap();
+                    accumulate_squares(&mut sr, e);
+                    setup.finish_part(e, &mut part);
+                    p0.push(part);
+                }
+                b0.iter_mut().zip(&sb).for_each(|(b, s)| *b += s);
+                r0.iter_mut().zip(&sr).for_each(|(r, s)| *r += s);
+            }
             let (mut b1, mut r1) = (vec![0.0; total], vec![0.0; total]);
-            for (x, f) in members.iter().zip(&perturbed) {
-                let mut p0 = MemberPart::default();
-                let a = setup.anomaly_coefficients(&plan, x, &mut ws).unwrap();
-                accumulate_squares(&mut b0, a);
-                setup.start_part(a, &mut p0);
-                let e = setup.perturbation_coefficients(&plan, f, &mut ws).unwrap();
-                accumulate_squares(&mut r0, e);
-                setup.finish_part(e, &mut p0);
-                let mut p1 = ws.spare_part();
-                let sums = MemberSums {
-                    b: &mut b1,
-                    r: &mut r1,
-                    part: Some(&mut p1),
-                };
-                setup.add_member(&plan, (x, f), sums, &mut ws).unwrap();
-                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&b0), bits(&b1));
-                assert_eq!(bits(&r0), bits(&r1));
-                assert_eq!(bits(&p0.0), bits(&p1.0));
-                assert_eq!(p1.0.is_empty(), gap);
-                ws.recycle_parts(vec![p1]);
+            let sums = (&mut b1[..], &mut r1[..]);
+            let p1 = setup
+                .add_members(&plan, (&members, &perturbed), sums, true, &mut ws)
+                .unwrap();
+            assert_eq!(bits(&b0), bits(&b1));
+            assert_eq!(bits(&r0), bits(&r1));
+            assert_eq!(p1.is_none(), gap);
+            for (a, b) in p0.iter().zip(p1.iter().flatten()) {
+                assert_eq!(bits(&a.0), bits(&b.0));
+                assert!(!b.0.is_empty());
             }
             assert!(b1.iter().any(|&v| v > 0.0) && r1.iter().any(|&v| v > 0.0));
-            let sums = MemberSums {
+            // A block's own sums stored over garbage, then added: the same bits again.
+            let (mut b2, mut r2) = (vec![0.0; total], vec![0.0; total]);
+            let (mut sb, mut sr) = (vec![-7.0; total], vec![f64::NAN; total]);
+            for (xs, fs) in members
+                .chunks(MEMBER_BLOCK)
+                .zip(perturbed.chunks(MEMBER_BLOCK))
+            {
+                let sums = BlockSums {
+                    b: &mut sb,
+                    r: &mut sr,
+                    into: SumInto::Store,
+                    parts: None,
+                };
+                setup.add_block(&plan, (xs, fs), sums, &mut ws).unwrap();
+                b2.iter_mut().zip(&sb).for_each(|(b, s)| *b += s);
+                r2.iter_mut().zip(&sr).for_each(|(r, s)| *r += s);
+            }
+            assert_eq!(bits(&b0), bits(&b2));
+            assert_eq!(bits(&r0), bits(&r2));
+            // Refusals: a short sum buffer, a block too large, images missing.
+            let short = BlockSums {
                 b: &mut b1[1..],
                 r: &mut r1,
-                part: None,
+                into: SumInto::Add,
+                parts: None,
             };
-            let short = setup.add_member(&plan, (&members[0], &perturbed[0]), sums, &mut ws);
-            assert!(matches!(short, Err(ImageError::SizeMismatch { .. })));
+            let r = setup.add_block(&plan, (&members[..1], &perturbed[..1]), short, &mut ws);
+            assert!(matches!(r, Err(ImageError::SizeMismatch { .. })));
+            for (k, j) in [(3, 3), (2, 1)] {
+                let sums = BlockSums {
+                    b: &mut b2,
+                    r: &mut r2,
+                    into: SumInto::Add,
+                    parts: None,
+                };
+                let r = setup.add_block(&plan, (&members[..k], &perturbed[..j]), sums, &mut ws);
+                assert!(r.is_err(), "{k} members, {j} images");
+            }
+            let sums = BlockSums {
+                b: &mut b2,
+                r: &mut r2,
+                into: SumInto::Add,
+                parts: None,
+            };
+            let r = setup.add_block(&plan, (&members[..2], &perturbed[..1]), sums, &mut ws);
+            assert!(matches!(r, Err(ImageError::MemberCount { .. })));
         }
     }
 }

@@ -59,8 +59,8 @@ pub struct Workspace {
     pub(super) op: OpScratch,
     // CG vectors x, r, z, p, q (control length ≤ cells).
     pub(super) cg: [Vec<f64>; 5],
-    // The second image of EnKF-like pass 1's paired transforms (made on first use).
-    pub(super) pair: Option<Box<super::pass1::PairScratch>>,
+    // The further images of EnKF-like pass 1's batched transforms (made on first use).
+    pub(super) batch: Vec<super::pass1::BatchScratch>,
     // Storage of earlier analyses' member parts, reused so that the hundreds of MB they
     // take are not faulted in afresh every analysis.
     pub(super) part_pool: Vec<Vec<f64>>,
@@ -214,7 +214,7 @@ impl ImagePlan {
                 grid: vec![0.0; n],
             },
             cg: std::array::from_fn(|_| vec![0.0; n]),
-            pair: None,
+            batch: Vec::new(),
             part_pool: Vec::new(),
         }
     }

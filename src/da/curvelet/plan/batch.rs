@@ -31,28 +31,86 @@ impl BandValues<'_> {
             },
         }
     }
+}
 
-    /// `acc[j] += c_j²` over the band in flat order (`acc`: the band's slice of a
-    /// coefficient-sized accumulator), the same operations as adding a stored band.
-    pub fn add_squares(&self, acc: &mut [f64]) {
-        match *self {
-            Self::Dense(v) => add_squares(acc, v.iter().copied()),
-            Self::Wedge {
-                values,
-                pair: false,
-            } => add_squares(acc, values.iter().map(|v| v.re)),
-            Self::Wedge { values, pair: true } => {
-                let (c, s) = acc.split_at_mut(values.len());
-                add_squares(c, values.iter().map(|v| v.re));
-                add_squares(s, values.iter().map(|v| v.im));
+/// How [`square_sums`] combines its per-coefficient sum with the accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SumInto {
+    /// `acc[j] += s_j`.
+    Add,
+    /// `acc[j] = s_j`: the same bits as adding to zeros (the sums are never negative), without
+    /// clearing the accumulator first.
+    Store,
+}
+
+/// For one band of several images (`bands`, all of the same band): the per-coefficient sum
+/// of squares s_j = ((c_0j² + c_1j²) + …), summed in image order, then combined with
+/// `acc` (the band's slice of a coefficient-sized accumulator, flat order) by `into`.
+/// One image gives `acc[j] += c_j²`, the same operations as adding a stored band.
+pub fn square_sums(bands: &[BandValues<'_>], acc: &mut [f64], into: SumInto) {
+    let Some(first) = bands.first() else {
+        return;
+    };
+    match *first {
+        BandValues::Dense(_) => {
+            let v: Vec<&[f64]> = bands.iter().map(|b| b.dense(acc.len())).collect();
+            fold(acc, &v, |x| x, into);
+        }
+        BandValues::Wedge { values, pair } => {
+            let n = values.len();
+            let v: Vec<&[C64]> = bands.iter().map(|b| b.wedge(n)).collect();
+            let (c, s) = acc.split_at_mut(if pair { n } else { acc.len() });
+            fold(c, &v, |z| z.re, into);
+            if pair {
+                fold(s, &v, |z| z.im, into);
             }
         }
     }
 }
 
-fn add_squares(acc: &mut [f64], values: impl Iterator<Item = f64>) {
-    for (a, v) in acc.iter_mut().zip(values) {
-        *a += v * v;
+impl<'a> BandValues<'a> {
+    /// The dense values (at least `len`; empty for a wedge, which `square_sums` never mixes).
+    fn dense(&self, len: usize) -> &'a [f64] {
+        match *self {
+            Self::Dense(v) => &v[..len.min(v.len())],
+            Self::Wedge { .. } => &[],
+        }
+    }
+
+    /// The wedge's `n` complex values (empty for a dense band).
+    fn wedge(&self, n: usize) -> &'a [C64] {
+        match *self {
+            Self::Wedge { values, .. } => &values[..n.min(values.len())],
+            Self::Dense(_) => &[],
+        }
+    }
+}
+
+/// `acc[j] (+)= Σ_m part(v_m[j])²` in image order; one or two images (the pass-1 cases)
+/// get loops the compiler vectorises.
+fn fold<T: Copy>(acc: &mut [f64], v: &[&[T]], part: impl Fn(T) -> f64, into: SumInto) {
+    let put = |a: &mut f64, s: f64| match into {
+        SumInto::Add => *a += s,
+        SumInto::Store => *a = s,
+    };
+    match v {
+        [x] => acc
+            .iter_mut()
+            .zip(*x)
+            .for_each(|(a, &x)| put(a, part(x) * part(x))),
+        [x, y] => acc
+            .iter_mut()
+            .zip(x.iter().zip(*y))
+            .for_each(|(a, (&x, &y))| put(a, part(x) * part(x) + part(y) * part(y))),
+        _ => {
+            for (j, a) in acc.iter_mut().enumerate() {
+                let s = v.iter().fold(None, |s: Option<f64>, x| {
+                    let c = part(x[j]);
+                    Some(s.map_or(c * c, |s| s + c * c))
+                });
+                put(a, s.unwrap_or(0.0));
+            }
+        }
     }
 }
 
