@@ -119,6 +119,9 @@ fn init_logging(format: &str) {
     }
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);

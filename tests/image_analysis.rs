@@ -770,7 +770,8 @@ fn mean_update_operator_is_symmetric() {
     }
 }
 
-// RTPS with α = 1 restores the background spread exactly per cell; inflation raises gains.
+// RTPS with α = 1 restores the background spread exactly per cell; the spread before the
+// update is the mean per-cell sd, also without a gain; inflation raises gains.
 #[test]
 fn enkf_like_rtps_and_inflation() {
     let (ny, nx) = (24, 24);
@@ -790,6 +791,12 @@ fn enkf_like_rtps_and_inflation() {
     let mut members = ens.members.clone();
     let rep = analyse_enkf_like(&p, &fields, &mut members, &ens.perturbed, &cfg, &mut ws).unwrap();
     assert!((rep.spread_after - rep.spread_before).abs() < 1e-12);
+    // The spread taken before there is a gain (the spread analysis's root) is the same.
+    let before = prior_spread(fields.analysed, &ens.members, &mut ws);
+    assert_eq!(before.to_bits(), rep.spread_before.to_bits());
+    let cells: Vec<usize> = (0..n).filter(|&c| fields.analysed[c]).collect();
+    let mean_sd = cells.iter().map(|&c| sd(&ens.members, c)).sum::<f64>() / cells.len() as f64;
+    assert!((before - mean_sd).abs() < 1e-12, "{before} {mean_sd}");
     for c in (0..n).filter(|&c| fields.analysed[c]) {
         assert!((sd(&members, c) - sd(&ens.members, c)).abs() < 1e-12);
     }

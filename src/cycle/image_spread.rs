@@ -13,8 +13,8 @@ use super::error::{agree, CycleError};
 use super::image_members::{owned, owner, Transit};
 use crate::da::curvelet::{Coefficients, SumInto, ThresholdMask};
 use crate::da::image::{
-    ensemble_means, BlockSums, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain, EnkfLikeReport,
-    EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace, MEMBER_BLOCK,
+    ensemble_means, prior_spread, BlockSums, EnkfLikeConfig, EnkfLikeFields, EnkfLikeGain,
+    EnkfLikeReport, EnkfLikeSetup, ImageError, ImagePlan, MemberPart, Workspace, MEMBER_BLOCK,
 };
 use crate::parallel::Communicator;
 
@@ -70,7 +70,8 @@ pub fn enkf_like_spread(
         analysed: &analysed,
     };
     let transit = Transit::new(&land, &analysed);
-    let (setup, means, packed) = agreed_setup(comm, (plan, ws), (&root, &transit), &fields, cfg)?;
+    let (setup, means, packed, spread_before) =
+        agreed_setup(comm, (plan, ws), (&root, &transit), &fields, cfg)?;
     // This rank's members: the root's stay in its ensemble, the others arrive as
     // (member, perturbed image) pairs of full grids.
     let mut grids = transit.distribute(comm, packed, n)?;
@@ -88,7 +89,6 @@ pub fn enkf_like_spread(
     let (b, mut full_r) = gathered_sums(comm, plan, b, r)?;
     let f_mean = means[n_cells..].to_vec();
     let gain = EnkfLikeGain::from_sums(setup, b, &mut full_r, n, cfg);
-    let spread_before = root.as_ref().map(|r| gain.prior_spread(r.members, ws));
     let mut theirs: Vec<(&mut [f64], &[f64])> = grids
         .chunks_exact_mut(2 * n_cells)
         .map(|pair| {
@@ -125,6 +125,10 @@ type BroadcastFields = (usize, Vec<f64>, Vec<bool>, Vec<bool>);
 /// The root's members for the other ranks in one buffer, and the values per rank.
 type Packed = (Vec<f64>, Vec<usize>);
 
+/// The set-up, the member means (x̄ then f̄), the packed members and (root) the members'
+/// spread before the update.
+type AgreedSetup = (EnkfLikeSetup, Vec<f64>, Packed, Option<f64>);
+
 /// The root's member count, observed image and land/analysed flags, on every rank: the
 /// broadcast values (the observed image at `1..1 + n_cells`) and the two flag sets.
 fn broadcast_fields(
@@ -148,16 +152,17 @@ fn broadcast_fields(
     Ok((n, head, land, analysed))
 }
 
-/// The agreed analysis set-up on every rank, the member means (x̄ then f̄) and the root's
-/// packed members for the other ranks. Rank 1 chooses the mask while the root checks the
-/// ensemble, takes the means and packs (on one rank the root does all of it).
+/// The agreed analysis set-up on every rank, the member means (x̄ then f̄), the root's
+/// packed members for the other ranks and its members' spread. Rank 1 chooses the mask
+/// while the root checks the ensemble, takes the means and the spread, and packs (on one
+/// rank the root does all of it).
 fn agreed_setup(
     comm: &dyn Communicator,
     (plan, ws): (&ImagePlan, &mut Workspace),
     (root, transit): (&Option<RootEnsemble<'_>>, &Transit),
     fields: &EnkfLikeFields<'_>,
     cfg: &EnkfLikeConfig,
-) -> Result<(EnkfLikeSetup, Vec<f64>, Packed), CycleError> {
+) -> Result<AgreedSetup, CycleError> {
     let (p, n_cells, observed) = (comm.size(), plan.n_cells(), fields.observed);
     let mask_rank = usize::from(p > 1);
     let gain_err = image_err("EnKF-like gain");
@@ -168,6 +173,11 @@ fn agreed_setup(
     let packed = match (&root, &pre) {
         (Some(r), Some(Ok(_))) => transit.pack((r.members, r.perturbed), p),
         _ => (Vec::new(), vec![0; p]),
+    };
+    // Taken here, while rank 1 is still choosing the mask.
+    let spread_before = match (&root, &pre) {
+        (Some(r), Some(Ok(_))) => Some(prior_spread(fields.analysed, r.members, ws)),
+        _ => None,
     };
     let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
     let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
@@ -197,7 +207,7 @@ fn agreed_setup(
     });
     drop(bytes);
     let setup = agree(comm, setup.map_err(&gain_err))?;
-    Ok((setup, means, packed))
+    Ok((setup, means, packed, spread_before))
 }
 
 /// Every rank's slices of the per-coefficient sums joined: b as coefficients, r as values.

@@ -288,6 +288,13 @@ fn gained_band(
     }
 }
 
+/// [`EnkfLikeGain::prior_spread`] before there is a gain, on the cells `analysed` flags:
+/// the same value and per-cell sd (kept for [`EnkfLikeGain::finish`]). The root of a spread
+/// analysis takes it while another rank chooses the mask.
+pub fn prior_spread<M: AsRef<[f64]>>(analysed: &[bool], members: &[M], ws: &mut Workspace) -> f64 {
+    cell_spread(members, &CellSet::from_mask(analysed), &mut ws.cg[2])
+}
+
 /// Ensemble sd per cell of `cells` into `sd` (sums in member order); returns its mean.
 fn cell_spread<M: AsRef<[f64]>>(members: &[M], cells: &CellSet, sd: &mut [f64]) -> f64 {
     let n = members.len() as f64;

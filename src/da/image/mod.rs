@@ -65,7 +65,8 @@ pub use enkf_like::{
     EnkfLikeSetup, MemberPart, UpdateCoefficients,
 };
 pub use enkf_update::{
-    analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, EnkfLikeReport,
+    analyse_enkf_like, analyse_with_gain, analyse_with_parts, perturbed_images, prior_spread,
+    EnkfLikeReport,
 };
 pub use error::ImageError;
 pub use pass1::{BlockSums, MEMBER_BLOCK};
