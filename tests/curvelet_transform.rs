@@ -793,77 +793,86 @@ fn reflection(n1: usize, a: usize) -> Vec<u32> {
 const BAND_CASES: [(usize, usize, Option<usize>); 3] =
     [(40, 36, Some(19)), (33, 40, None), (36, 32, Some(0))];
 
+/// Every option set over [`BAND_CASES`]: the options, the plan and the row reflection.
+fn band_case_plans() -> Vec<(CurveletOptions, CurveletPlan, Option<Vec<u32>>)> {
+    let mut cases = Vec::new();
+    for opts in all_options() {
+        for (n1, n2, a) in BAND_CASES {
+            let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
+            cases.push((opts.clone(), plan, a.map(|a| reflection(n1, a))));
+        }
+    }
+    cases
+}
+
 // The batch transform hands every band of every image to the consumer with the stored
 // transform's exact bits (mirrored and plain, both finest treatments), covering each
 // coefficient once in layout order; its square sums (two images summed first, stored or added,
 // or one image at a time) equal those of the stored coefficients.
 #[test]
 fn batch_forward_equals_stored_forward_bit_for_bit() {
-    for opts in all_options() {
-        for (n1, n2, mirror_a) in BAND_CASES {
-            let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
-            let mirror = mirror_a.map(|a| reflection(n1, a));
-            let images: Vec<Vec<f64>> = (0..2)
-                .map(|i| {
-                    let base = noise(n1 * n2, 90 + i);
-                    (0..n1 * n2)
-                        .map(|k| match &mirror {
-                            Some(m) => base[k] + base[m[k / n2] as usize * n2 + k % n2],
-                            None => base[k],
-                        })
-                        .collect()
-                })
-                .collect();
-            let mut ws = plan.new_workspace();
-            let stored: Vec<Coefficients> = images
-                .iter()
-                .map(|x| {
-                    let mut c = plan.new_coefficients();
-                    match &mirror {
-                        Some(m) => plan.forward_mirrored_rows(x, m, &mut c, &mut ws),
-                        None => plan.forward(x, &mut c, &mut ws),
-                    }
-                    .unwrap();
-                    c
-                })
-                .collect();
-            let total = plan.layout().total;
-            let mut seen = vec![0u8; total];
-            let (mut sq, mut next) = (vec![0.5; total], 0);
-            let (mut stored_pair, mut single) = (vec![f64::NAN; total], vec![0.5; total]);
-            let (mut w0, mut w1) = (plan.new_workspace(), plan.new_workspace());
-            let imgs = [images[0].as_slice(), images[1].as_slice()];
-            plan.forward_batch(imgs, mirror.as_deref(), [&mut w0, &mut w1], |info, vals| {
-                assert_eq!(info.offset, next, "bands in layout order");
-                next += info.len();
-                for (m, v) in vals.iter().enumerate() {
-                    let want = &stored[m].as_slice()[info.offset..info.offset + info.len()];
-                    for (j, w) in want.iter().enumerate() {
-                        assert_eq!(v.get(j).to_bits(), w.to_bits(), "{opts:?} {n1}x{n2}");
-                    }
-                }
-                for s in &mut seen[info.offset..info.offset + info.len()] {
-                    *s += 1;
-                }
-                let band = &mut sq[info.offset..info.offset + info.len()];
-                square_sums(&vals, band, SumInto::Add);
-                let pair = &mut stored_pair[info.offset..info.offset + info.len()];
-                square_sums(&vals, pair, SumInto::Store);
-                let one = &mut single[info.offset..info.offset + info.len()];
-                square_sums(&vals[..1], one, SumInto::Add);
-                square_sums(&vals[1..], one, SumInto::Add);
+    for (opts, plan, mirror) in band_case_plans() {
+        let (n1, n2) = (plan.n1(), plan.n2());
+        let images: Vec<Vec<f64>> = (0..2)
+            .map(|i| {
+                let base = noise(n1 * n2, 90 + i);
+                (0..n1 * n2)
+                    .map(|k| match &mirror {
+                        Some(m) => base[k] + base[m[k / n2] as usize * n2 + k % n2],
+                        None => base[k],
+                    })
+                    .collect()
             })
-            .unwrap();
-            assert_eq!(next, total);
-            assert!(seen.iter().all(|&s| s == 1));
-            for (k, s) in sq.iter().enumerate() {
-                let (a, b) = (stored[0].as_slice()[k], stored[1].as_slice()[k]);
-                // Two images: their squares summed first, then added (or stored);
-                // one image at a time: added one after the other.
-                assert_eq!(s.to_bits(), (0.5 + (a * a + b * b)).to_bits());
-                assert_eq!(stored_pair[k].to_bits(), (a * a + b * b).to_bits());
-                assert_eq!(single[k].to_bits(), (0.5 + a * a + b * b).to_bits());
+            .collect();
+        let mut ws = plan.new_workspace();
+        let stored: Vec<Coefficients> = images
+            .iter()
+            .map(|x| {
+                let mut c = plan.new_coefficients();
+                match &mirror {
+                    Some(m) => plan.forward_mirrored_rows(x, m, &mut c, &mut ws),
+                    None => plan.forward(x, &mut c, &mut ws),
+                }
+                .unwrap();
+                c
+            })
+            .collect();
+        let total = plan.layout().total;
+        let mut seen = vec![0u8; total];
+        let (mut sq, mut next) = (vec![0.5; total], 0);
+        let (mut stored_pair, mut single) = (vec![f64::NAN; total], vec![0.5; total]);
+        let (mut w0, mut w1) = (plan.new_workspace(), plan.new_workspace());
+        let imgs = [images[0].as_slice(), images[1].as_slice()];
+        plan.forward_batch(imgs, mirror.as_deref(), [&mut w0, &mut w1], |info, vals| {
+            assert_eq!(info.offset, next, "bands in layout order");
+            next += info.len();
+            for (m, v) in vals.iter().enumerate() {
+                let want = &stored[m].as_slice()[info.offset..info.offset + info.len()];
+                for (j, w) in want.iter().enumerate() {
+                    assert_eq!(v.get(j).to_bits(), w.to_bits(), "{opts:?} {n1}x{n2}");
+                }
             }
+            for s in &mut seen[info.offset..info.offset + info.len()] {
+                *s += 1;
+            }
+            let band = &mut sq[info.offset..info.offset + info.len()];
+            square_sums(&vals, band, SumInto::Add);
+            let pair = &mut stored_pair[info.offset..info.offset + info.len()];
+            square_sums(&vals, pair, SumInto::Store);
+            let one = &mut single[info.offset..info.offset + info.len()];
+            square_sums(&vals[..1], one, SumInto::Add);
+            square_sums(&vals[1..], one, SumInto::Add);
+        })
+        .unwrap();
+        assert_eq!(next, total);
+        assert!(seen.iter().all(|&s| s == 1));
+        for (k, s) in sq.iter().enumerate() {
+            let (a, b) = (stored[0].as_slice()[k], stored[1].as_slice()[k]);
+            // Two images: their squares summed first, then added (or stored);
+            // one image at a time: added one after the other.
+            assert_eq!(s.to_bits(), (0.5 + (a * a + b * b)).to_bits());
+            assert_eq!(stored_pair[k].to_bits(), (a * a + b * b).to_bits());
+            assert_eq!(single[k].to_bits(), (0.5 + a * a + b * b).to_bits());
         }
     }
     let plan = CurveletPlan::new(40, 36, &CurveletOptions::default()).unwrap();
@@ -882,46 +891,43 @@ fn batch_forward_equals_stored_forward_bit_for_bit() {
 // the dense band comes first.
 #[test]
 fn inverse_from_bands_equals_stored_inverse_bit_for_bit() {
-    for opts in all_options() {
-        for (n1, n2, fold_a) in BAND_CASES {
-            let plan = CurveletPlan::new(n1, n2, &opts).unwrap();
-            let fold = fold_a.map(|a| reflection(n1, a));
-            let mut c = plan.new_coefficients();
-            let v = noise(c.len(), 91);
-            c.as_mut_slice().copy_from_slice(&v);
-            let mut ws = plan.new_workspace();
-            let (mut want, mut got) = (vec![0.0; n1 * n2], vec![1.0; n1 * n2]);
-            match &fold {
-                Some(m) => plan.inverse_row_folded(&c, m, &mut want, &mut ws),
-                None => plan.inverse(&c, &mut want, &mut ws),
+    for (opts, plan, fold) in band_case_plans() {
+        let (n1, n2) = (plan.n1(), plan.n2());
+        let mut c = plan.new_coefficients();
+        let v = noise(c.len(), 91);
+        c.as_mut_slice().copy_from_slice(&v);
+        let mut ws = plan.new_workspace();
+        let (mut want, mut got) = (vec![0.0; n1 * n2], vec![1.0; n1 * n2]);
+        match &fold {
+            Some(m) => plan.inverse_row_folded(&c, m, &mut want, &mut ws),
+            None => plan.inverse(&c, &mut want, &mut ws),
+        }
+        .unwrap();
+        let (data, mut asked) = (c.as_slice(), vec![0u8; c.len()]);
+        let mut first = None;
+        let mut ws2 = plan.new_workspace();
+        plan.inverse_from(fold.as_deref(), &mut got, &mut ws2, |info, slot| {
+            let band = &data[info.offset..info.offset + info.len()];
+            first.get_or_insert(matches!(slot, BandSlot::Dense(_)));
+            for a in &mut asked[info.offset..info.offset + info.len()] {
+                *a += 1;
             }
-            .unwrap();
-            let (data, mut asked) = (c.as_slice(), vec![0u8; c.len()]);
-            let mut first = None;
-            let mut ws2 = plan.new_workspace();
-            plan.inverse_from(fold.as_deref(), &mut got, &mut ws2, |info, slot| {
-                let band = &data[info.offset..info.offset + info.len()];
-                first.get_or_insert(matches!(slot, BandSlot::Dense(_)));
-                for a in &mut asked[info.offset..info.offset + info.len()] {
-                    *a += 1;
-                }
-                match slot {
-                    BandSlot::Dense(v) => v.copy_from_slice(band),
-                    BandSlot::Wedge { values, pair } => {
-                        let n = values.len();
-                        for (j, v) in values.iter_mut().enumerate() {
-                            let im = if pair { band[n + j] } else { 0.0 };
-                            *v = Complex64::new(band[j], im);
-                        }
+            match slot {
+                BandSlot::Dense(v) => v.copy_from_slice(band),
+                BandSlot::Wedge { values, pair } => {
+                    let n = values.len();
+                    for (j, v) in values.iter_mut().enumerate() {
+                        let im = if pair { band[n + j] } else { 0.0 };
+                        *v = Complex64::new(band[j], im);
                     }
                 }
-            })
-            .unwrap();
-            assert_eq!(first, Some(opts.finest == Finest::Wavelets), "{opts:?}");
-            assert!(asked.iter().all(|&a| a == 1));
-            for (x, y) in want.iter().zip(&got) {
-                assert_eq!(x.to_bits(), y.to_bits(), "{opts:?} {n1}x{n2}");
             }
+        })
+        .unwrap();
+        assert_eq!(first, Some(opts.finest == Finest::Wavelets), "{opts:?}");
+        assert!(asked.iter().all(|&a| a == 1));
+        for (x, y) in want.iter().zip(&got) {
+            assert_eq!(x.to_bits(), y.to_bits(), "{opts:?} {n1}x{n2}");
         }
     }
     let plan = CurveletPlan::new(40, 36, &CurveletOptions::default()).unwrap();

@@ -170,14 +170,13 @@ fn agreed_setup(
     let pre = root
         .as_ref()
         .map(|r| ensemble_means(plan, fields, r.members, r.perturbed));
-    let packed = match (&root, &pre) {
-        (Some(r), Some(Ok(_))) => transit.pack((r.members, r.perturbed), p),
-        _ => (Vec::new(), vec![0; p]),
-    };
-    // Taken here, while rank 1 is still choosing the mask.
-    let spread_before = match (&root, &pre) {
-        (Some(r), Some(Ok(_))) => Some(prior_spread(fields.analysed, r.members, ws)),
-        _ => None,
+    // The spread is taken here, while rank 1 is still choosing the mask.
+    let (packed, spread_before) = match (&root, &pre) {
+        (Some(r), Some(Ok(_))) => (
+            transit.pack((r.members, r.perturbed), p),
+            Some(prior_spread(fields.analysed, r.members, ws)),
+        ),
+        _ => ((Vec::new(), vec![0; p]), None),
     };
     let mask = agree(comm, mask.transpose().map_err(&gain_err))?;
     let pre = agree(comm, pre.transpose().map_err(&gain_err))?;
@@ -336,18 +335,16 @@ fn slice_sums(
     for _ in 0..n.div_ceil(MEMBER_BLOCK).div_ceil(p) {
         let block = blocks.next();
         let summed = block.map(|(xs, fs)| {
-            let mut bp: Vec<MemberPart> = xs.iter().map(|_| ws.spare_part()).collect();
             let sums = BlockSums {
                 b: &mut sb,
                 r: &mut sr,
                 into: SumInto::Store,
-                parts: keep.then_some(&mut bp[..]),
             };
-            setup.add_block(plan, (xs, fs), sums, ws).map(|()| bp)
+            setup.add_block(plan, (xs, fs), sums, true, ws)
         });
         let summed = agree(comm, summed.transpose().map_err(&err))?;
         let has = summed.is_some();
-        parts.extend(summed.into_iter().flatten());
+        parts.extend(summed.flatten().into_iter().flatten());
         add_round(comm, has.then_some(&sb[..]), total, &mut b, &mut recv)?;
         add_round(comm, has.then_some(&sr[..]), total, &mut r, &mut recv)?;
     }

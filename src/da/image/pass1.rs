@@ -39,14 +39,12 @@ impl BatchScratch {
     }
 }
 
-/// Where one block's pass-1 terms go: its sums of a_ik² (`b`) and e_ik² (`r`), both over
-/// every coefficient, combined by `into` (added to running sums, or stored as the block's
-/// own), and its members' parts when they are kept (one per member).
+/// Where one block's pass-1 sums go: of a_ik² (`b`) and of e_ik² (`r`), both over every
+/// coefficient, combined by `into` (added to running sums, or stored as the block's own).
 pub struct BlockSums<'a> {
     pub b: &'a mut [f64],
     pub r: &'a mut [f64],
     pub into: SumInto,
-    pub parts: Option<&'a mut [MemberPart]>,
 }
 
 impl EnkfLikeSetup {
@@ -69,32 +67,30 @@ impl EnkfLikeSetup {
             });
         }
         let keep = keep && self.keeps_parts();
-        let mut parts: Vec<MemberPart> = Vec::new();
+        let mut parts = Vec::new();
         for (xs, fs) in members
             .chunks(MEMBER_BLOCK)
             .zip(perturbed.chunks(MEMBER_BLOCK))
         {
-            let mut mine: Vec<MemberPart> = xs.iter().map(|_| ws.spare_part()).collect();
             let sums = BlockSums {
                 b: &mut *b,
                 r: &mut *r,
                 into: SumInto::Add,
-                parts: keep.then_some(&mut mine[..]),
             };
-            let done = self.add_block(plan, (xs, fs), sums, ws);
-            match keep {
-                true => parts.append(&mut mine),
-                false => ws.recycle_parts(mine),
-            }
-            done?;
+            parts.extend(
+                self.add_block(plan, (xs, fs), sums, keep, ws)?
+                    .into_iter()
+                    .flatten(),
+            );
         }
         Ok(keep.then_some(parts))
     }
 
     /// One block's terms of pass 1 (1 ≤ members ≤ [`MEMBER_BLOCK`]): s_k = Σ_i a_ik² and
     /// t_k = Σ_i e_ik² over the block in member order, combined with `b` and `r` by
-    /// `sums.into`, and with parts and [`EnkfLikeSetup::keeps_parts`] each member's part
-    /// e_i − a_i on the updated coefficients; a_i = C E Z_L(x_i − x̄),
+    /// `sums.into`; with `keep` and [`EnkfLikeSetup::keeps_parts`] each member's part
+    /// e_i − a_i on the updated coefficients is returned (storage from the workspace's
+    /// pool); a_i = C E Z_L(x_i − x̄),
     /// e_i = C E Z_V(f_i − f̄). A one-member block gives the same bits as
     /// [`EnkfLikeSetup::anomaly_coefficients`] and
     /// [`EnkfLikeSetup::perturbation_coefficients`] followed by
@@ -104,8 +100,9 @@ impl EnkfLikeSetup {
         plan: &ImagePlan,
         (xs, fs): (&[M], &[P]),
         sums: BlockSums<'_>,
+        keep: bool,
         ws: &mut Workspace,
-    ) -> Result<(), ImageError> {
+    ) -> Result<Option<Vec<MemberPart>>, ImageError> {
         let total = plan.curvelet().layout().total;
         if fs.len() != xs.len() {
             return Err(ImageError::MemberCount {
@@ -119,12 +116,10 @@ impl EnkfLikeSetup {
         }
         plan.check_len("b sums", sums.b.len(), total)?;
         plan.check_len("r sums", sums.r.len(), total)?;
-        if let Some(parts) = &sums.parts {
-            plan.check_len("member parts", parts.len(), xs.len())?;
-        }
+        let keep = keep && self.keeps_parts();
         match xs.len() {
-            1 => self.block_pass::<2>(plan, (xs, fs), sums, ws),
-            2 => self.block_pass::<4>(plan, (xs, fs), sums, ws),
+            1 => self.block_pass::<2>(plan, (xs, fs), sums, keep, ws),
+            2 => self.block_pass::<4>(plan, (xs, fs), sums, keep, ws),
             n => Err(ImageError::SizeMismatch {
                 what: "members of a pass-1 block",
                 expected: MEMBER_BLOCK,
@@ -140,8 +135,9 @@ impl EnkfLikeSetup {
         plan: &ImagePlan,
         (xs, fs): (&[impl AsRef<[f64]>], &[impl AsRef<[f64]>]),
         sums: BlockSums<'_>,
+        keep: bool,
         ws: &mut Workspace,
-    ) -> Result<(), ImageError> {
+    ) -> Result<Option<Vec<MemberPart>>, ImageError> {
         let k = M / 2;
         let Workspace {
             op,
@@ -163,14 +159,15 @@ impl EnkfLikeSetup {
             difference_into(&self.cells.obs, f.as_ref(), &self.f_mean, &mut op.grid);
             plan.extend_into(&op.grid, exts[k + m])?;
         }
-        let mut parts = self.open_parts(sums.parts, part_pool);
+        let up = self.updated.as_deref().filter(|_| keep);
+        let mut parts = up.map(|up| open_parts(up.len(), k, part_pool));
         let (b, r, into) = (sums.b, sums.r, sums.into);
         let sink = |info: &BandInfo, v: [BandValues<'_>; M]| {
             let band = info.offset..info.offset + info.len();
             let (a, e) = v.split_at(k);
             square_sums(a, &mut b[band.clone()], into);
             square_sums(e, &mut r[band.clone()], into);
-            if let Some((up, parts)) = parts.as_mut() {
+            if let (Some(up), Some(parts)) = (up, parts.as_mut()) {
                 for (m, part) in parts.iter_mut().enumerate() {
                     take_part(up, band.clone(), (&a[m], &e[m]), part);
                 }
@@ -186,28 +183,21 @@ impl EnkfLikeSetup {
             })?;
         let mirror = Some(plan.row_mirror());
         plan.curvelet().forward_batch(images, mirror, wss, sink)?;
-        Ok(())
+        Ok(parts.map(|p| p.into_iter().map(MemberPart).collect()))
     }
+}
 
-    /// The parts' storage, emptied and reserved for the updated coefficients (taking pooled
-    /// storage where a part has too little), when parts are kept.
-    fn open_parts<'p>(
-        &'p self,
-        parts: Option<&'p mut [MemberPart]>,
-        pool: &mut Vec<Vec<f64>>,
-    ) -> Option<(&'p [u32], Vec<&'p mut Vec<f64>>)> {
-        let (up, parts) = (self.updated.as_deref()?, parts?);
-        let mut open = Vec::with_capacity(parts.len());
-        for part in parts {
-            if part.0.capacity() < up.len() {
-                part.0 = pool.pop().unwrap_or_default();
-            }
-            part.0.clear();
-            crate::da::huge_pages::reserve_huge(&mut part.0, up.len());
-            open.push(&mut part.0);
-        }
-        Some((up, open))
-    }
+/// Storage for `k` parts of `len` values each, emptied: pooled storage of earlier analyses
+/// where there is some.
+fn open_parts(len: usize, k: usize, pool: &mut Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    (0..k)
+        .map(|_| {
+            let mut part = pool.pop().unwrap_or_default();
+            part.clear();
+            crate::da::huge_pages::reserve_huge(&mut part, len);
+            part
+        })
+        .collect()
 }
 
 /// part[j] = e_k − a_k for the updated coefficients k = up[j] in the flat range `band`.
@@ -315,41 +305,35 @@ mod tests {
                     b: &mut sb,
                     r: &mut sr,
                     into: SumInto::Store,
-                    parts: None,
                 };
-                setup.add_block(&plan, (xs, fs), sums, &mut ws).unwrap();
+                setup
+                    .add_block(&plan, (xs, fs), sums, false, &mut ws)
+                    .unwrap();
                 b2.iter_mut().zip(&sb).for_each(|(b, s)| *b += s);
                 r2.iter_mut().zip(&sr).for_each(|(r, s)| *r += s);
             }
             assert_eq!(bits(&b0), bits(&b2));
             assert_eq!(bits(&r0), bits(&r2));
-            // Refusals: a short sum buffer, a block too large, images missing.
-            let short = BlockSums {
-                b: &mut b1[1..],
-                r: &mut r1,
-                into: SumInto::Add,
-                parts: None,
-            };
-            let r = setup.add_block(&plan, (&members[..1], &perturbed[..1]), short, &mut ws);
-            assert!(matches!(r, Err(ImageError::SizeMismatch { .. })));
-            for (k, j) in [(3, 3), (2, 1)] {
+            // Refusals: a short sum buffer, a block too large (any error), images missing.
+            type Refusal = fn(&ImageError) -> bool;
+            let cases: [(usize, usize, usize, Refusal); 3] = [
+                (1, 1, 1, |e| matches!(e, ImageError::SizeMismatch { .. })),
+                (0, 3, 3, |_| true),
+                (0, 2, 1, |e| matches!(e, ImageError::MemberCount { .. })),
+            ];
+            for (cut, k, j, refused) in cases {
                 let sums = BlockSums {
-                    b: &mut b2,
+                    b: &mut b2[cut..],
                     r: &mut r2,
                     into: SumInto::Add,
-                    parts: None,
                 };
-                let r = setup.add_block(&plan, (&members[..k], &perturbed[..j]), sums, &mut ws);
-                assert!(r.is_err(), "{k} members, {j} images");
+                let xs = (&members[..k], &perturbed[..j]);
+                let r = setup.add_block(&plan, xs, sums, false, &mut ws);
+                assert!(
+                    r.as_ref().is_err_and(refused),
+                    "{k} members, {j} images: {r:?}"
+                );
             }
-            let sums = BlockSums {
-                b: &mut b2,
-                r: &mut r2,
-                into: SumInto::Add,
-                parts: None,
-            };
-            let r = setup.add_block(&plan, (&members[..2], &perturbed[..1]), sums, &mut ws);
-            assert!(matches!(r, Err(ImageError::MemberCount { .. })));
         }
     }
 }

@@ -225,11 +225,6 @@ impl Workspace {
     pub fn recycle_parts(&mut self, parts: Vec<super::MemberPart>) {
         self.part_pool.extend(parts.into_iter().map(|p| p.0));
     }
-
-    /// An empty member part, with storage of an earlier analysis when there is some.
-    pub fn spare_part(&mut self) -> super::MemberPart {
-        super::MemberPart(self.part_pool.pop().unwrap_or_default())
-    }
 }
 
 impl ImagePlan {
